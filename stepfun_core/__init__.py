@@ -1,0 +1,111 @@
+"""StepFun core: a small, framework-free client for the StepFun Chat Completions API."""
+
+__version__ = "0.1.0"
+
+from stepfun_core.accumulator import StreamAccumulator
+from stepfun_core.catalog import ModelInfo, get_model_info, known_models
+from stepfun_core.client import AsyncStepFunClient, StepFunClient
+from stepfun_core.errors import (
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    ConflictError,
+    ContentModerationError,
+    ContextOverflowError,
+    InternalServerError,
+    InvalidParameterError,
+    MalformedResponseError,
+    MissingAPIKeyError,
+    NotFoundError,
+    PaymentRequiredError,
+    PermissionDeniedError,
+    RateLimitError,
+    RequestTimeoutError,
+    StepFunError,
+    StreamError,
+    StreamInterruptedError,
+    UnprocessableEntityError,
+)
+from stepfun_core.media import audio_part, image_part, video_part
+from stepfun_core.parse import fallback_tool_call_id, parse_chunk, parse_completion, parse_usage
+from stepfun_core.request import build_chat_request, check_tool_name
+from stepfun_core.retry import RetryPolicy
+from stepfun_core.settings import (
+    CHINA_BASE_URL,
+    CHINA_STEP_PLAN_BASE_URL,
+    DEFAULT_BASE_URL,
+    INTERNATIONAL_BASE_URL,
+    INTERNATIONAL_STEP_PLAN_BASE_URL,
+    resolve_api_key,
+    resolve_base_url,
+)
+from stepfun_core.stream import AsyncChatStream, ChatStream
+from stepfun_core.types import (
+    Choice,
+    ChoiceDelta,
+    Chunk,
+    Completion,
+    ServerToolCall,
+    ToolCall,
+    ToolCallDelta,
+    Usage,
+)
+
+__all__ = [
+    "CHINA_BASE_URL",
+    "CHINA_STEP_PLAN_BASE_URL",
+    "DEFAULT_BASE_URL",
+    "INTERNATIONAL_BASE_URL",
+    "INTERNATIONAL_STEP_PLAN_BASE_URL",
+    "APIConnectionError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AsyncChatStream",
+    "AsyncStepFunClient",
+    "AuthenticationError",
+    "BadRequestError",
+    "ChatStream",
+    "Choice",
+    "ChoiceDelta",
+    "Chunk",
+    "Completion",
+    "ConflictError",
+    "ContentModerationError",
+    "ContextOverflowError",
+    "InternalServerError",
+    "InvalidParameterError",
+    "MalformedResponseError",
+    "MissingAPIKeyError",
+    "ModelInfo",
+    "NotFoundError",
+    "PaymentRequiredError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "RequestTimeoutError",
+    "RetryPolicy",
+    "ServerToolCall",
+    "StepFunClient",
+    "StepFunError",
+    "StreamAccumulator",
+    "StreamError",
+    "StreamInterruptedError",
+    "ToolCall",
+    "ToolCallDelta",
+    "UnprocessableEntityError",
+    "Usage",
+    "audio_part",
+    "build_chat_request",
+    "check_tool_name",
+    "fallback_tool_call_id",
+    "get_model_info",
+    "image_part",
+    "known_models",
+    "parse_chunk",
+    "parse_completion",
+    "parse_usage",
+    "resolve_api_key",
+    "resolve_base_url",
+    "video_part",
+]

@@ -1,0 +1,223 @@
+"""One error hierarchy for the StepFun API, keyed by HTTP status and the body's ``error.type``."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from stepfun_core.types import Completion
+
+
+class StepFunError(Exception):
+    """Base of every error this library raises."""
+
+    is_retryable: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        error_type: str | None = None,
+        trace_id: str | None = None,
+        body: Any = None,
+        partial: Completion | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status_code = status_code
+        self.error_type = error_type
+        self.trace_id = trace_id
+        self.body = body
+        self.partial = partial
+        self.retry_after = retry_after
+
+    def __str__(self) -> str:
+        parts = [self.message]
+        if self.status_code is not None:
+            parts.insert(0, f"Error code: {self.status_code} -")
+        if self.error_type:
+            parts.append(f"(type: {self.error_type})")
+        if self.trace_id:
+            parts.append(f"[X-Trace-Id: {self.trace_id}]")
+        if self.partial is not None:
+            parts.append(f"[received before the error: {self.partial.describe()}]")
+        return " ".join(parts)
+
+
+class MissingAPIKeyError(StepFunError, ValueError):
+    """No API key was given or found in the environment."""
+
+
+class InvalidParameterError(StepFunError, ValueError):
+    """A request parameter or message is invalid; raised before anything is sent."""
+
+
+class APIStatusError(StepFunError):
+    """The API answered with a non-success HTTP status."""
+
+
+class BadRequestError(APIStatusError):
+    """400: the request was rejected (``request_params_invalid``, ``input_invalid``)."""
+
+
+class ContextOverflowError(BadRequestError):
+    """400 whose message says the prompt is longer than the model's context."""
+
+
+class AuthenticationError(APIStatusError):
+    """401 ``invalid_api_key``: wrong key, or a key of the other region."""
+
+
+class PaymentRequiredError(APIStatusError):
+    """402 ``quota_exceeded``: balance or Step Plan quota exhausted."""
+
+
+class PermissionDeniedError(APIStatusError):
+    """403: the key may not use this resource."""
+
+
+class NotFoundError(APIStatusError):
+    """404 ``model_invalid``: unknown model or no access to it."""
+
+
+class RequestTimeoutError(APIStatusError):
+    """408: the server timed out waiting for the request."""
+
+    is_retryable = True
+
+
+class ConflictError(APIStatusError):
+    """409: a lock or conflict; retried."""
+
+    is_retryable = True
+
+
+class UnprocessableEntityError(APIStatusError):
+    """422: the request was well formed but could not be processed."""
+
+
+class RateLimitError(APIStatusError):
+    """429: too many requests; ``retry_after`` holds the server's advice in seconds."""
+
+    is_retryable = True
+
+
+class ContentModerationError(APIStatusError):
+    """451 ``censorship_blocked``: the input or output was blocked by moderation."""
+
+
+class InternalServerError(APIStatusError):
+    """5xx: a server error; retried (503 also ends requests running over 10 minutes)."""
+
+    is_retryable = True
+
+
+class APIConnectionError(StepFunError):
+    """The connection failed or broke before a complete answer arrived."""
+
+    is_retryable = True
+
+
+class APITimeoutError(APIConnectionError):
+    """Connecting or reading timed out."""
+
+
+class StreamError(StepFunError):
+    """A stream failed after it started: an error event, a cut, bad data. Carries ``partial``."""
+
+
+class StreamInterruptedError(StreamError, APIConnectionError):
+    """The stream was cut (connection lost or ended before ``[DONE]`` or a finish reason)."""
+
+
+class MalformedResponseError(StreamError):
+    """The API sent something that is not what was asked for (bad JSON, wrong content type)."""
+
+
+_BY_STATUS: dict[int, type[APIStatusError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    402: PaymentRequiredError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    408: RequestTimeoutError,
+    409: ConflictError,
+    422: UnprocessableEntityError,
+    429: RateLimitError,
+    451: ContentModerationError,
+}
+
+# error.type values seen on the wire (stepfun-wire.md §2.2); a type wins over a status.
+_BY_TYPE: dict[str, type[APIStatusError]] = {
+    "invalid_api_key": AuthenticationError,
+    "model_invalid": NotFoundError,
+    "request_params_invalid": BadRequestError,
+    "input_invalid": BadRequestError,
+    "unsupported_content_type": BadRequestError,
+    "quota_exceeded": PaymentRequiredError,
+    "censorship_blocked": ContentModerationError,
+    "censorship_block": ContentModerationError,
+    "rate_limit_exceeded": RateLimitError,
+}
+
+_CONTEXT_OVERFLOW = re.compile(
+    r"context.{0,20}(length|window|limit)|too many tokens|maximum.{0,30}tokens|token.{0,20}exceed"
+    r"|exceed.{0,30}(context|tokens)|上下文|超出.{0,10}(长度|token)",
+    re.IGNORECASE,
+)
+
+
+def error_class_for(status: int | None, error_type: str | None) -> type[APIStatusError]:
+    """Pick the error class for a status and an ``error.type``."""
+    if error_type and error_type in _BY_TYPE:
+        return _BY_TYPE[error_type]
+    if status is not None and status in _BY_STATUS:
+        return _BY_STATUS[status]
+    if status is not None and status >= 500:
+        return InternalServerError
+    return APIStatusError
+
+
+def describe_error_body(body: Any) -> tuple[str | None, str | None]:
+    """Return ``(message, type)`` from a StepFun error body, tolerating odd shapes."""
+    if isinstance(body, Mapping):
+        error = body.get("error", body)
+        if isinstance(error, Mapping):
+            message = error.get("message")
+            error_type = error.get("type") or error.get("code")
+            return (
+                str(message) if message is not None else None,
+                str(error_type) if error_type is not None else None,
+            )
+        if isinstance(error, str):
+            return error, None
+    return None, None
+
+
+def make_status_error(
+    status: int,
+    body: Any,
+    *,
+    trace_id: str | None = None,
+    retry_after: float | None = None,
+    text: str = "",
+) -> APIStatusError:
+    """Build the typed error for an HTTP error response."""
+    message, error_type = describe_error_body(body)
+    if message is None:
+        message = text.strip()[:500] or f"HTTP {status}"
+    cls = error_class_for(status, error_type)
+    if cls is BadRequestError and _CONTEXT_OVERFLOW.search(message):
+        cls = ContextOverflowError
+    return cls(
+        message,
+        status_code=status,
+        error_type=error_type,
+        trace_id=trace_id,
+        body=body,
+        retry_after=retry_after,
+    )

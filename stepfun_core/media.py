@@ -1,0 +1,156 @@
+"""Turn bytes or local files into what the API accepts, checking formats and sizes first."""
+
+from __future__ import annotations
+
+import base64
+import os
+from pathlib import Path
+
+from stepfun_core.errors import InvalidParameterError
+
+IMAGE_TYPES = {
+    "image/jpeg": (b"\xff\xd8\xff",),
+    "image/png": (b"\x89PNG\r\n\x1a\n",),
+    "image/webp": (b"RIFF",),
+    "image/gif": (b"GIF87a", b"GIF89a"),
+}
+AUDIO_TYPES = {
+    "audio/mpeg": (b"ID3", b"\xff\xfb", b"\xff\xf3", b"\xff\xf2"),
+    "audio/wav": (b"RIFF",),
+}
+# Limits from the API reference: images 20 MB in total, videos 128 MB (URLs only).
+MAX_IMAGE_BYTES = 20 * 1024 * 1024
+MAX_AUDIO_BYTES = 20 * 1024 * 1024
+_EXTENSIONS = {
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".png": "image/png",
+    ".webp": "image/webp",
+    ".gif": "image/gif",
+    ".mp3": "audio/mpeg",
+    ".wav": "audio/wav",
+}
+_ALIASES = {
+    "image/jpg": "image/jpeg",
+    "audio/mp3": "audio/mpeg",
+    "audio/x-wav": "audio/wav",
+    "audio/wave": "audio/wav",
+    "audio/vnd.wave": "audio/wav",
+    "mp3": "audio/mpeg",
+    "wav": "audio/wav",
+}
+
+
+def read_media(source: bytes | str | os.PathLike[str]) -> tuple[bytes, str | None]:
+    """Return the bytes of a source and the MIME type its file name suggests."""
+    if isinstance(source, (bytes, bytearray)):
+        return bytes(source), None
+    path = Path(source)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InvalidParameterError(
+            f"media file {str(path)!r} cannot be read: {exc.strerror}"
+        ) from exc
+    return data, _EXTENSIONS.get(path.suffix.lower())
+
+
+def sniff_mime_type(data: bytes) -> str | None:
+    """Guess the MIME type of image or audio bytes from their magic numbers."""
+    for table in (IMAGE_TYPES, AUDIO_TYPES):
+        for mime, signatures in table.items():
+            if any(data.startswith(sig) for sig in signatures):
+                if data.startswith(b"RIFF"):
+                    return "image/webp" if data[8:12] == b"WEBP" else "audio/wav"
+                return mime
+    return None
+
+
+def normalize_mime_type(mime_type: str) -> str:
+    """Map spelling variants (image/jpg, audio/mp3, wav) to one name."""
+    mime = mime_type.strip().lower().split(";")[0]
+    return _ALIASES.get(mime, mime)
+
+
+def _checked(
+    data: bytes, mime_type: str | None, kind: str, table: dict[str, tuple[bytes, ...]], limit: int
+) -> str:
+    if not data:
+        raise InvalidParameterError(f"{kind}: the data is empty")
+    mime = normalize_mime_type(mime_type) if mime_type else sniff_mime_type(data)
+    if mime is None:
+        raise InvalidParameterError(f"{kind}: unknown format; supported: {sorted(table)}")
+    if mime not in table:
+        raise InvalidParameterError(
+            f"{kind}: format {mime!r} is not supported; use {sorted(table)}"
+        )
+    if len(data) > limit:
+        raise InvalidParameterError(
+            f"{kind}: {len(data)} bytes is over the {limit // (1024 * 1024)} MB limit"
+        )
+    return mime
+
+
+def data_url(data: bytes, mime_type: str) -> str:
+    """Return ``data:<mime>;base64,<data>``."""
+    return f"data:{mime_type};base64,{base64.b64encode(data).decode('ascii')}"
+
+
+def image_data_url(source: bytes | str | os.PathLike[str], mime_type: str | None = None) -> str:
+    """Bytes or a local image file to a data URL (jpeg, png, webp, gif; at most 20 MB)."""
+    data, guessed = read_media(source)
+    mime = _checked(data, mime_type or guessed, "image", IMAGE_TYPES, MAX_IMAGE_BYTES)
+    return data_url(data, mime)
+
+
+def audio_data_url(source: bytes | str | os.PathLike[str], mime_type: str | None = None) -> str:
+    """Bytes or a local audio file to a data URL (mp3 or wav)."""
+    data, guessed = read_media(source)
+    mime = _checked(data, mime_type or guessed, "audio", AUDIO_TYPES, MAX_AUDIO_BYTES)
+    return data_url(data, mime)
+
+
+def audio_format(mime_type: str) -> str:
+    """The ``input_audio.format`` name of an audio MIME type (mp3 or wav)."""
+    return "mp3" if normalize_mime_type(mime_type) == "audio/mpeg" else "wav"
+
+
+def check_video_url(url: str) -> str:
+    """Videos go by http(s) URL only (the API downloads them); anything else is refused."""
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        raise InvalidParameterError(
+            f"video: {str(url)[:60]!r} is not an http(s) URL; StepFun takes videos by URL only"
+        )
+    return url
+
+
+def image_part(
+    source: bytes | str | os.PathLike[str],
+    *,
+    detail: str | None = None,
+    mime_type: str | None = None,
+) -> dict[str, object]:
+    """An ``image_url`` content part from a URL, bytes or a local file."""
+    if isinstance(source, str) and source.startswith(("http://", "https://", "data:image/")):
+        url = source
+    else:
+        url = image_data_url(source, mime_type)
+    image: dict[str, str] = {"url": url}
+    if detail is not None:
+        if detail not in ("low", "high"):
+            raise InvalidParameterError(f"image detail must be 'low' or 'high', got {detail!r}")
+        image["detail"] = detail
+    return {"type": "image_url", "image_url": image}
+
+
+def audio_part(
+    source: bytes | str | os.PathLike[str], mime_type: str | None = None
+) -> dict[str, object]:
+    """An ``input_audio`` content part from bytes or a local mp3/wav file."""
+    # The spec's input_audio holds only a data URL; the MIME type in it names the format.
+    return {"type": "input_audio", "input_audio": {"data": audio_data_url(source, mime_type)}}
+
+
+def video_part(url: str) -> dict[str, object]:
+    """A ``video_url`` content part from an http(s) URL."""
+    return {"type": "video_url", "video_url": {"url": check_video_url(url)}}

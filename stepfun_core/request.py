@@ -1,0 +1,233 @@
+"""Build a chat request, checking every parameter against the spec before anything is sent."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from stepfun_core.errors import InvalidParameterError
+
+# The spec allows letters, digits, "_" and "-" in function names, up to 64 characters.
+TOOL_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+ROLES = frozenset({"system", "user", "assistant", "tool"})
+PART_TYPES = frozenset({"text", "image_url", "video_url", "input_audio"})
+RESPONSE_FORMATS = frozenset({"text", "json_object", "json_schema"})
+REASONING_FORMATS = frozenset({"general", "deepseek-style"})
+REASONING_EFFORTS = frozenset({"low", "medium", "high"})
+TOOL_CHOICES = frozenset({"auto", "none", "required"})
+IMAGE_DETAILS = frozenset({"low", "high"})
+
+# Parameters the builder checks; anything else given to it goes through unchanged.
+KNOWN_PARAMS = (
+    "tools",
+    "tool_choice",
+    "max_tokens",
+    "temperature",
+    "top_p",
+    "n",
+    "stop",
+    "frequency_penalty",
+    "response_format",
+    "reasoning_format",
+    "reasoning_effort",
+)
+
+
+def _fail(field: str, problem: str) -> InvalidParameterError:
+    return InvalidParameterError(f"{field}: {problem}")
+
+
+def _number(field: str, value: Any, low: float, high: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise _fail(field, f"must be a number, got {type(value).__name__}")
+    if not low <= value <= high:
+        raise _fail(field, f"must be between {low} and {high}, got {value}")
+    return value
+
+
+def _positive_int(field: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise _fail(field, f"must be an integer of at least 1, got {value!r}")
+    return value
+
+
+def _choice(field: str, value: Any, allowed: frozenset[str]) -> str:
+    if value not in allowed:
+        raise _fail(field, f"must be one of {sorted(allowed)}, got {value!r}")
+    return str(value)
+
+
+def check_tool_name(name: Any, field: str = "tools") -> str:
+    """Return the name if the spec allows it, else raise naming the field."""
+    if not isinstance(name, str) or not TOOL_NAME.fullmatch(name):
+        raise _fail(
+            field,
+            f"tool name {name!r} is invalid: use letters, digits, '_' or '-' "
+            "(at most 64 characters)",
+        )
+    return name
+
+
+def _check_tools(tools: Any) -> list[str]:
+    if not isinstance(tools, Sequence) or isinstance(tools, (str, bytes)):
+        raise _fail("tools", "must be a list of tool definitions")
+    names: list[str] = []
+    for i, tool in enumerate(tools):
+        if not isinstance(tool, Mapping):
+            raise _fail(f"tools[{i}]", "must be an object")
+        kind = tool.get("type")
+        if kind == "web_search":
+            continue
+        if kind != "function":
+            raise _fail(f"tools[{i}].type", f"must be 'function' or 'web_search', got {kind!r}")
+        function = tool.get("function")
+        if not isinstance(function, Mapping):
+            raise _fail(f"tools[{i}].function", "must be an object with a name")
+        names.append(check_tool_name(function.get("name"), f"tools[{i}].function.name"))
+        parameters = function.get("parameters")
+        if parameters is not None and not isinstance(parameters, Mapping):
+            raise _fail(f"tools[{i}].function.parameters", "must be a JSON schema object")
+    return names
+
+
+def _check_tool_choice(choice: Any, tool_names: list[str]) -> None:
+    if isinstance(choice, str):
+        _choice("tool_choice", choice, TOOL_CHOICES)
+        return
+    if isinstance(choice, Mapping) and choice.get("type") == "function":
+        name = (choice.get("function") or {}).get("name")
+        check_tool_name(name, "tool_choice.function.name")
+        if name not in tool_names:
+            raise _fail("tool_choice", f"names {name!r}, which is not among the tools")
+        return
+    raise _fail("tool_choice", f"must be 'auto', 'none', 'required' or a function, got {choice!r}")
+
+
+def _check_response_format(value: Any) -> None:
+    if not isinstance(value, Mapping):
+        raise _fail("response_format", "must be an object such as {'type': 'json_object'}")
+    kind = _choice("response_format.type", value.get("type"), RESPONSE_FORMATS)
+    if kind == "json_schema":
+        spec = value.get("json_schema")
+        if not isinstance(spec, Mapping) or not isinstance(spec.get("schema"), Mapping):
+            raise _fail("response_format.json_schema", "needs a 'schema' object and a 'name'")
+        if not isinstance(spec.get("name"), str) or not spec.get("name"):
+            raise _fail("response_format.json_schema.name", "must be a non-empty string")
+
+
+def _check_stop(value: Any) -> None:
+    if isinstance(value, str):
+        return
+    if isinstance(value, Sequence) and all(isinstance(s, str) for s in value):
+        return
+    raise _fail("stop", "must be a string or a list of strings")
+
+
+def _check_part(field: str, part: Any) -> None:
+    if not isinstance(part, Mapping):
+        raise _fail(field, "content parts must be objects")
+    kind = part.get("type")
+    if kind not in PART_TYPES:
+        raise _fail(f"{field}.type", f"unsupported content part {kind!r}; use {sorted(PART_TYPES)}")
+    if kind == "text":
+        if not isinstance(part.get("text"), str):
+            raise _fail(f"{field}.text", "must be a string")
+        return
+    payload = part.get(kind)
+    key = "data" if kind == "input_audio" else "url"
+    if not isinstance(payload, Mapping) or not isinstance(payload.get(key), str):
+        raise _fail(f"{field}.{kind}.{key}", "is required")
+    url: str = payload[key]
+    if kind == "image_url":
+        if not url.startswith(("http://", "https://", "data:image/", "stepfile://")):
+            raise _fail(f"{field}.image_url.url", "must be an http(s) URL or a data:image URL")
+        if "detail" in payload:
+            _choice(f"{field}.image_url.detail", payload["detail"], IMAGE_DETAILS)
+    elif kind == "video_url" and not url.startswith(("http://", "https://", "stepfile://")):
+        raise _fail(f"{field}.video_url.url", "videos must be http(s) URLs")
+
+
+def _check_content(field: str, role: str, content: Any) -> None:
+    if isinstance(content, list):
+        if role != "user":
+            raise _fail(field, f"a {role} message takes text, not parts")
+        for j, part in enumerate(content):
+            _check_part(f"{field}[{j}]", part)
+    elif content is None:
+        if role != "assistant":
+            raise _fail(field, "is required")
+    elif not isinstance(content, str):
+        raise _fail(field, "must be a string or a list of parts")
+
+
+def _check_history_tool_calls(field: str, role: str, calls: Any) -> None:
+    if role != "assistant" or not isinstance(calls, list):
+        raise _fail(field, "only assistant messages carry a list of tool calls")
+    for j, call in enumerate(calls):
+        function = call.get("function") if isinstance(call, Mapping) else None
+        if not isinstance(function, Mapping):
+            raise _fail(f"{field}[{j}]", "needs a function with a name")
+        check_tool_name(function.get("name"), f"{field}[{j}].function.name")
+
+
+def _check_message(i: int, message: Any) -> None:
+    field = f"messages[{i}]"
+    if not isinstance(message, Mapping):
+        raise _fail(field, "must be an object with a role")
+    role = message.get("role")
+    if role not in ROLES:
+        raise _fail(f"{field}.role", f"must be one of {sorted(ROLES)}, got {role!r}")
+    _check_content(f"{field}.content", role, message.get("content"))
+    if role == "tool" and not message.get("tool_call_id"):
+        raise _fail(f"{field}.tool_call_id", "a tool message needs the id of the call it answers")
+    if message.get("tool_calls") is not None:
+        _check_history_tool_calls(f"{field}.tool_calls", role, message["tool_calls"])
+
+
+# The English reference says frequency_penalty is 0..1, the Chinese docs -2..2
+# (stepfun-wire §3.2): accept both.
+_RANGES = {"temperature": (0.0, 2.0), "top_p": (0.0, 1.0), "frequency_penalty": (-2.0, 2.0)}
+_ENUMS = {"reasoning_format": REASONING_FORMATS, "reasoning_effort": REASONING_EFFORTS}
+
+
+def check_params(params: Mapping[str, Any]) -> None:
+    """Check the known parameters (None values are treated as absent)."""
+    for name, (low, high) in _RANGES.items():
+        if params.get(name) is not None:
+            _number(name, params[name], low, high)
+    for name, allowed in _ENUMS.items():
+        if params.get(name) is not None:
+            _choice(name, params[name], allowed)
+    for name in ("max_tokens", "n"):
+        if params.get(name) is not None:
+            _positive_int(name, params[name])
+    if params.get("stop") is not None:
+        _check_stop(params["stop"])
+    if params.get("response_format") is not None:
+        _check_response_format(params["response_format"])
+    names = _check_tools(params["tools"]) if params.get("tools") is not None else []
+    if params.get("tool_choice") is not None:
+        _check_tool_choice(params["tool_choice"], names)
+
+
+def build_chat_request(
+    model: str, messages: Sequence[Mapping[str, Any]], **params: Any
+) -> dict[str, Any]:
+    """Return the JSON body for ``POST /chat/completions``; raise before sending if invalid.
+
+    Known parameters are checked; None values are dropped; unknown ones pass through.
+    """
+    if not isinstance(model, str) or not model.strip():
+        raise _fail("model", "must be a non-empty model name such as 'step-3.5-flash'")
+    if not messages:
+        raise _fail("messages", "must hold at least one message")
+    for i, message in enumerate(messages):
+        _check_message(i, message)
+    check_params(params)
+    body: dict[str, Any] = {"model": model, "messages": list(messages)}
+    for key, value in params.items():
+        # An empty tool list is dropped rather than sent: it means "no tools".
+        if value is not None and not (key == "tools" and not value):
+            body[key] = value
+    return body

@@ -1,0 +1,59 @@
+"""The retry decision: which failures are retried, and how long to wait first."""
+
+from __future__ import annotations
+
+import email.utils
+import math
+import random
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from stepfun_core.errors import StepFunError
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Backoff like the Stainless SDKs: ``min(initial * 2**n, max) * (1 - 0.25 * U)``."""
+
+    max_retries: int = 2
+    initial_delay: float = 0.5
+    max_delay: float = 8.0
+    # A server asking for longer than this gets no retry: the error is raised at once.
+    max_retry_after: float = 120.0
+
+    def delay_for(self, attempt: int, error: StepFunError) -> float | None:
+        """Seconds to wait before retry number ``attempt + 1``, or None to give up."""
+        if attempt >= self.max_retries or not error.is_retryable:
+            return None
+        if error.retry_after is not None:
+            if error.retry_after > self.max_retry_after:
+                return None
+            return max(0.0, error.retry_after)
+        backoff = min(self.initial_delay * 2.0**attempt, self.max_delay)
+        return backoff * (1.0 - 0.25 * random.random())
+
+
+def parse_retry_after(headers: Mapping[str, str], now: float | None = None) -> float | None:
+    """Read ``retry-after-ms`` or ``retry-after`` (seconds or an HTTP date) as seconds."""
+    raw_ms = headers.get("retry-after-ms")
+    if raw_ms:
+        try:
+            value = float(raw_ms) / 1000.0
+        except ValueError:
+            value = math.nan
+        if math.isfinite(value) and value >= 0:
+            return value
+    raw = headers.get("retry-after")
+    if not raw:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        parsed = email.utils.parsedate_tz(raw)
+        if parsed is None:
+            return None
+        value = email.utils.mktime_tz(parsed) - (time.time() if now is None else now)
+    if not math.isfinite(value):
+        return math.inf
+    return max(0.0, value)

@@ -1,0 +1,208 @@
+"""Streams: a sans-I/O state (bytes to chunks, errors with what was received) and two drivers."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Iterator
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from stepfun_core.accumulator import StreamAccumulator
+from stepfun_core.errors import (
+    MalformedResponseError,
+    StepFunError,
+    StreamError,
+    StreamInterruptedError,
+    describe_error_body,
+    error_class_for,
+)
+from stepfun_core.http import decode_json, trace_id_of
+from stepfun_core.parse import parse_chunk, parse_completion
+from stepfun_core.sse import SSEDecodeError, SSEDecoder
+from stepfun_core.types import Chunk, Completion
+
+_DONE = "[DONE]"
+
+
+class StreamState:
+    """Turns the bytes of one stream into chunks and keeps everything received so far."""
+
+    __slots__ = ("accumulator", "decoder", "done", "trace_id")
+
+    def __init__(self, trace_id: str | None = None) -> None:
+        self.decoder = SSEDecoder()
+        self.accumulator = StreamAccumulator()
+        self.done = False
+        self.trace_id = trace_id
+
+    def feed(self, data: bytes) -> list[Chunk]:
+        """Decode a piece of the body; raise a StreamError carrying the partial result."""
+        try:
+            events = self.decoder.feed(data)
+        except SSEDecodeError as exc:
+            raise self.error(MalformedResponseError, f"bad event stream: {exc}") from exc
+        chunks: list[Chunk] = []
+        for event in events:
+            payload = event.data
+            if self.done:
+                continue
+            if payload.startswith(_DONE):
+                self.done = True
+                continue
+            try:
+                obj = json.loads(payload)
+            except ValueError:
+                raise self.error(
+                    MalformedResponseError,
+                    f"the stream sent an event that is not JSON: {payload[:200]!r}",
+                ) from None
+            if not isinstance(obj, dict):
+                raise self.error(MalformedResponseError, f"unexpected event: {payload[:200]!r}")
+            if obj.get("error"):
+                raise self.event_error(obj)
+            chunk = parse_chunk(obj)
+            self.accumulator.add(chunk)
+            chunks.append(chunk)
+        return chunks
+
+    def finish(self) -> None:
+        """Call at the end of the body: a stream must end in [DONE] or a finish reason."""
+        if not self.done and not self.accumulator.finished:
+            raise self.error(
+                StreamInterruptedError, "the stream ended before [DONE] and before a finish reason"
+            )
+
+    def error(self, cls: type[StepFunError], message: str, **extra: Any) -> StepFunError:
+        """An error of the given class with the trace id and everything received so far."""
+        return cls(message, trace_id=self.trace_id, partial=self.accumulator.result(), **extra)
+
+    def event_error(self, body: dict[str, Any]) -> StepFunError:
+        """The typed error for a ``data: {"error": ...}`` event in the middle of a stream."""
+        message, error_type = describe_error_body(body)
+        cls = error_class_for(None, error_type) if error_type else StreamError
+        if cls.__name__ == "APIStatusError":
+            cls = StreamError
+        text = f"error event in the stream: {message or body['error']}"
+        return self.error(cls, text, error_type=error_type, body=body)
+
+    def interrupted(self, exc: Exception) -> StepFunError:
+        """The error for a transport failure in the middle of the body."""
+        return self.error(
+            StreamInterruptedError, f"the stream broke off: {type(exc).__name__}: {exc}"
+        )
+
+
+def is_json_reply(response: httpx.Response) -> bool:
+    """True when a stream request was answered with a JSON document instead of SSE."""
+    content_type = response.headers.get("content-type", "")
+    return "json" in content_type and "event-stream" not in content_type
+
+
+def check_content_type(response: httpx.Response) -> None:
+    """Refuse a body that is neither SSE nor JSON; a missing type is tolerated (cassettes)."""
+    content_type = response.headers.get("content-type", "")
+    if content_type and "event-stream" not in content_type and "json" not in content_type:
+        raise MalformedResponseError(
+            f"expected an event stream, got content type {content_type!r}",
+            trace_id=trace_id_of(response),
+        )
+
+
+def json_reply_error(response: httpx.Response) -> StepFunError:
+    """The error for a JSON answer to a stream request (it carries what the JSON held)."""
+    body = decode_json(response.content)
+    message, error_type = describe_error_body(body)
+    trace_id = trace_id_of(response)
+    if isinstance(body, dict) and body.get("error"):
+        cls = error_class_for(None, error_type)
+        return cls(message or "error", error_type=error_type, trace_id=trace_id, body=body)
+    partial: Completion | None = parse_completion(body) if isinstance(body, dict) else None
+    return MalformedResponseError(
+        "asked for a stream but the API answered with a JSON document",
+        trace_id=trace_id,
+        body=body,
+        partial=partial,
+    )
+
+
+class ChatStream:
+    """A sync stream of chunks; use it in a ``with`` block or iterate it to the end."""
+
+    def __init__(self, response: httpx.Response, state: StreamState) -> None:
+        self._response = response
+        self._state = state
+
+    @property
+    def accumulator(self) -> StreamAccumulator:
+        """Everything received so far."""
+        return self._state.accumulator
+
+    def completion(self) -> Completion:
+        """The completion received so far (the whole one once iteration has ended)."""
+        return self._state.accumulator.result()
+
+    def __iter__(self) -> Iterator[Chunk]:
+        state = self._state
+        try:
+            for data in self._response.iter_bytes():
+                yield from state.feed(data)
+            state.finish()
+        except httpx.TransportError as exc:
+            raise state.interrupted(exc) from exc
+        finally:
+            self._response.close()
+
+    def close(self) -> None:
+        """Close the connection (safe to call twice)."""
+        self._response.close()
+
+    def __enter__(self) -> ChatStream:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+class AsyncChatStream:
+    """An async stream of chunks; use it in an ``async with`` block or iterate it to the end."""
+
+    def __init__(self, response: httpx.Response, state: StreamState) -> None:
+        self._response = response
+        self._state = state
+
+    @property
+    def accumulator(self) -> StreamAccumulator:
+        """Everything received so far."""
+        return self._state.accumulator
+
+    def completion(self) -> Completion:
+        """The completion received so far (the whole one once iteration has ended)."""
+        return self._state.accumulator.result()
+
+    async def __aiter__(self) -> AsyncIterator[Chunk]:
+        state = self._state
+        try:
+            async for data in self._response.aiter_bytes():
+                for chunk in state.feed(data):
+                    yield chunk
+            state.finish()
+        except httpx.TransportError as exc:
+            raise state.interrupted(exc) from exc
+        finally:
+            await self._response.aclose()
+
+    async def close(self) -> None:
+        """Close the connection (safe to call twice)."""
+        await self._response.aclose()
+
+    async def __aenter__(self) -> AsyncChatStream:
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()

@@ -1,0 +1,172 @@
+"""Parsed responses: completions, stream chunks, tool calls and usage, in the API's own terms."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(slots=True)
+class Usage:
+    """Token counts; ``cached_tokens`` and ``reasoning_tokens`` are None when not reported."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+    cached_tokens: int | None = None
+    reasoning_tokens: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the usage in the API's current shape."""
+        data: dict[str, Any] = {
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "total_tokens": self.total_tokens,
+        }
+        if self.cached_tokens is not None:
+            data["cached_tokens"] = self.cached_tokens
+            data["prompt_tokens_details"] = {"cached_tokens": self.cached_tokens}
+        if self.reasoning_tokens is not None:
+            data["completion_tokens_details"] = {"reasoning_tokens": self.reasoning_tokens}
+        return data
+
+
+@dataclass(slots=True)
+class ToolCall:
+    """A function call the client must run."""
+
+    id: str
+    name: str
+    arguments: str
+    index: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the call in the wire shape of an assistant message."""
+        return {
+            "id": self.id,
+            "type": "function",
+            "function": {"name": self.name, "arguments": self.arguments},
+        }
+
+
+@dataclass(slots=True)
+class ServerToolCall:
+    """A call the server already ran, such as the built-in ``web_search`` (stepfun-wire §1.3)."""
+
+    id: str
+    type: str
+    name: str
+    arguments: str
+    results: list[Any] = field(default_factory=list)
+    index: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the call as the API sent it."""
+        return {
+            "id": self.id,
+            "type": self.type,
+            "function": {"name": self.name, "arguments": self.arguments, "results": self.results},
+        }
+
+
+@dataclass(slots=True)
+class Choice:
+    """One generated message."""
+
+    index: int = 0
+    content: str = ""
+    reasoning: str = ""
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    server_tool_calls: list[ServerToolCall] = field(default_factory=list)
+    finish_reason: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the choice in the non-streaming wire shape."""
+        message: dict[str, Any] = {"role": "assistant", "content": self.content}
+        if self.reasoning:
+            message["reasoning"] = self.reasoning
+        calls = [c.to_dict() for c in self.tool_calls] + [
+            c.to_dict() for c in self.server_tool_calls
+        ]
+        if calls:
+            message["tool_calls"] = calls
+        return {"index": self.index, "message": message, "finish_reason": self.finish_reason}
+
+
+@dataclass(slots=True)
+class Completion:
+    """A whole chat completion, from a plain reply or folded from a stream."""
+
+    id: str = ""
+    model: str = ""
+    created: int = 0
+    choices: list[Choice] = field(default_factory=list)
+    usage: Usage | None = None
+    # The JSON as received, for a plain reply; None when folded from a stream.
+    raw: dict[str, Any] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def first(self) -> Choice:
+        """The first choice (an empty one if the API sent none)."""
+        return self.choices[0] if self.choices else Choice()
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the completion as the API's non-streaming JSON."""
+        if self.raw is not None:
+            return self.raw
+        data: dict[str, Any] = {
+            "id": self.id,
+            "object": "chat.completion",
+            "created": self.created,
+            "model": self.model,
+            "choices": [c.to_dict() for c in self.choices],
+        }
+        if self.usage is not None:
+            data["usage"] = self.usage.to_dict()
+        return data
+
+    def describe(self) -> str:
+        """Summarize what was received, for error messages."""
+        choice = self.first
+        text = choice.content
+        shown = text if len(text) <= 200 else text[:200] + "..."
+        parts = [f"{len(text)} characters of text {shown!r}"]
+        if choice.reasoning:
+            parts.append(f"{len(choice.reasoning)} characters of reasoning")
+        if choice.tool_calls:
+            parts.append(f"{len(choice.tool_calls)} tool call(s)")
+        return ", ".join(parts)
+
+
+@dataclass(slots=True)
+class ToolCallDelta:
+    """A fragment of a streamed tool call; ``index`` is always set (see parse.py)."""
+
+    index: int
+    id: str | None = None
+    type: str | None = None
+    name: str | None = None
+    arguments: str | None = None
+    results: list[Any] | None = None
+
+
+@dataclass(slots=True)
+class ChoiceDelta:
+    """What one stream chunk adds to one choice."""
+
+    index: int = 0
+    content: str = ""
+    reasoning: str = ""
+    tool_calls: list[ToolCallDelta] = field(default_factory=list)
+    finish_reason: str | None = None
+
+
+@dataclass(slots=True)
+class Chunk:
+    """One parsed stream event."""
+
+    id: str = ""
+    model: str = ""
+    created: int = 0
+    choices: list[ChoiceDelta] = field(default_factory=list)
+    usage: Usage | None = None
