@@ -1,4 +1,7 @@
-"""StepFun core: a small, framework-free client for the StepFun Chat Completions API."""
+"""StepFun core: a small, framework-free client for the StepFun Chat Completions API.
+
+Engineers building on it: docs/engineering-notes.md describes this API and the test harness.
+"""
 
 __version__ = "0.1.0"
 

@@ -1,0 +1,189 @@
+"""Errors: typed by status and error.type, carrying trace id and what was received."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from stepfun_core import (
+    APIConnectionError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    ContentModerationError,
+    ContextOverflowError,
+    InternalServerError,
+    MalformedResponseError,
+    NotFoundError,
+    PaymentRequiredError,
+    RateLimitError,
+    StepFunError,
+    StreamError,
+    StreamInterruptedError,
+    build_chat_request,
+)
+from tests.core.conftest import Driver, reply
+from tests.core.wire_samples import current_chunk, sse
+
+PAYLOAD = build_chat_request("step-3.7-flash", [{"role": "user", "content": "hi"}])
+NO_RETRY = {"max_retries": 0}
+
+CASES = [
+    (400, "request_params_invalid", "invalid msg role: function", BadRequestError),
+    (401, "invalid_api_key", "Incorrect API key provided", AuthenticationError),
+    (402, "quota_exceeded", "insufficient balance", PaymentRequiredError),
+    (
+        404,
+        "model_invalid",
+        'The model "x" does not exist or you do not have access to it.',
+        NotFoundError,
+    ),
+    (429, None, "requests too frequent", RateLimitError),
+    (
+        451,
+        "censorship_blocked",
+        "The content you provided or machine outputted is blocked.",
+        ContentModerationError,
+    ),
+    (500, None, "internal error", InternalServerError),
+    (503, None, "request ran over 10 minutes", InternalServerError),
+]
+
+
+@pytest.mark.parametrize(("status", "kind", "message", "cls"), CASES)
+@pytest.mark.parametrize("streaming", [False, True])
+def test_status_errors(
+    driver: Driver,
+    streaming: bool,
+    status: int,
+    kind: str | None,
+    message: str,
+    cls: type[StepFunError],
+) -> None:
+    error = {"message": message, **({"type": kind} if kind else {})}
+    handler = reply({"error": error}, status=status, headers={"X-Trace-Id": "trace-123"})
+    call = driver.stream if streaming else driver.create
+    with pytest.raises(cls) as caught:
+        call(handler, PAYLOAD, retry_policy=None, **NO_RETRY)
+    exc = caught.value
+    assert (exc.status_code, exc.error_type, exc.message, exc.trace_id) == (
+        status,
+        kind,
+        message,
+        "trace-123",
+    )
+    assert message in str(exc) and "trace-123" in str(exc)
+    assert "sk-test-key" not in str(exc)
+
+
+def test_type_wins_over_status(driver: Driver) -> None:
+    handler = reply({"error": {"message": "bad key", "type": "invalid_api_key"}}, status=400)
+    with pytest.raises(AuthenticationError):
+        driver.create(handler, PAYLOAD, retry_policy=None, **NO_RETRY)
+
+
+def test_context_overflow_is_recognized(driver: Driver) -> None:
+    body = {
+        "error": {
+            "message": "input exceeds the context length of the model",
+            "type": "request_params_invalid",
+        }
+    }
+    with pytest.raises(ContextOverflowError):
+        driver.create(reply(body, status=400), PAYLOAD, retry_policy=None, **NO_RETRY)
+
+
+def test_non_json_error_body(driver: Driver) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(502, text="<html>Bad gateway</html>")
+
+    with pytest.raises(InternalServerError, match="Bad gateway"):
+        driver.create(handler, PAYLOAD, retry_policy=None, **NO_RETRY)
+
+
+def test_mid_stream_error_event_carries_partial(driver: Driver) -> None:
+    body = sse(
+        current_chunk({"content": "Hello"}, 1),
+        {
+            "error": {
+                "message": "The content you provided or machine outputted is blocked.",
+                "type": "censorship_blocked",
+            }
+        },
+        done=False,
+    )
+    with pytest.raises(ContentModerationError) as caught:
+        driver.stream(reply(body), PAYLOAD)
+    assert caught.value.partial is not None
+    assert caught.value.partial.first.content == "Hello"
+
+
+def test_mid_stream_error_of_unknown_type(driver: Driver) -> None:
+    body = sse(current_chunk({"content": "Hel"}, 1), {"error": {"message": "quota"}}, done=False)
+    with pytest.raises(StreamError, match="quota") as caught:
+        driver.stream(reply(body), PAYLOAD)
+    assert caught.value.partial is not None and caught.value.partial.first.content == "Hel"
+
+
+def test_stream_without_done_or_finish_reason(driver: Driver) -> None:
+    body = sse(
+        current_chunk({"content": "Hel"}, 1), current_chunk({"content": "lo"}, 2), done=False
+    )
+    with pytest.raises(StreamInterruptedError, match="before \\[DONE\\]") as caught:
+        driver.stream(reply(body), PAYLOAD)
+    assert isinstance(caught.value, APIConnectionError)
+    assert caught.value.partial is not None and caught.value.partial.first.content == "Hello"
+
+
+def test_stream_with_finish_reason_but_no_done_is_complete(driver: Driver) -> None:
+    body = sse(current_chunk({"content": "Hi"}, 1, finish="stop"), done=False)
+    _, completion = driver.stream(reply(body), PAYLOAD)
+    assert completion.first.content == "Hi"
+
+
+def test_malformed_chunk(driver: Driver) -> None:
+    body = sse(current_chunk({"content": "ok"}, 1), done=False) + b"data: {not json\n\n"
+    with pytest.raises(MalformedResponseError, match="not JSON") as caught:
+        driver.stream(reply(body), PAYLOAD)
+    assert caught.value.partial is not None and caught.value.partial.first.content == "ok"
+
+
+def test_json_reply_to_a_stream_request(driver: Driver) -> None:
+    completion = {
+        "id": "x",
+        "choices": [{"message": {"content": "whole answer"}, "finish_reason": "stop"}],
+    }
+    with pytest.raises(MalformedResponseError, match="JSON document") as caught:
+        driver.stream(reply(completion), PAYLOAD)
+    assert caught.value.partial is not None and caught.value.partial.first.content == "whole answer"
+
+
+def test_json_error_envelope_with_status_200(driver: Driver) -> None:
+    body = {"error": {"message": "quota exhausted", "type": "quota_exceeded"}}
+    with pytest.raises(PaymentRequiredError, match="quota exhausted"):
+        driver.stream(reply(body), PAYLOAD)
+    with pytest.raises(PaymentRequiredError):
+        driver.create(reply(body), PAYLOAD)
+
+
+def test_wrong_content_type(driver: Driver) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, text="<html>login</html>", headers={"content-type": "text/html"})
+
+    with pytest.raises(MalformedResponseError, match="text/html"):
+        driver.stream(handler, PAYLOAD)
+    with pytest.raises(MalformedResponseError, match="not a JSON object"):
+        driver.create(handler, PAYLOAD)
+
+
+def test_connection_and_timeout_errors(driver: Driver) -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused")
+
+    def stall(request: httpx.Request) -> httpx.Response:
+        raise httpx.ReadTimeout("timed out")
+
+    with pytest.raises(APIConnectionError, match="refused"):
+        driver.create(refuse, PAYLOAD, retry_policy=None, **NO_RETRY)
+    with pytest.raises(APITimeoutError):
+        driver.stream(stall, PAYLOAD, retry_policy=None, **NO_RETRY)

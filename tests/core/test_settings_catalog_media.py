@@ -1,0 +1,144 @@
+"""Settings, the model catalog and the media helpers."""
+
+from __future__ import annotations
+
+import base64
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from stepfun_core import (
+    CHINA_BASE_URL,
+    CHINA_STEP_PLAN_BASE_URL,
+    DEFAULT_BASE_URL,
+    INTERNATIONAL_STEP_PLAN_BASE_URL,
+    InvalidParameterError,
+    MissingAPIKeyError,
+    StepFunClient,
+    audio_part,
+    get_model_info,
+    image_part,
+    resolve_api_key,
+    resolve_base_url,
+    video_part,
+)
+from stepfun_core.media import MAX_IMAGE_BYTES
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 16
+WAV = b"RIFF\x24\0\0\0WAVEfmt " + b"\0" * 16
+MP3 = b"ID3\x03\0\0\0\0\0\0" + b"\0" * 16
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("STEP_API_KEY", "STEPFUN_API_KEY", "STEP_BASE_URL", "STEPFUN_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_base_urls() -> None:
+    assert DEFAULT_BASE_URL == "https://api.stepfun.ai/v1"
+    assert CHINA_BASE_URL == "https://api.stepfun.com/v1"
+    assert INTERNATIONAL_STEP_PLAN_BASE_URL == "https://api.stepfun.ai/step_plan/v1"
+    assert CHINA_STEP_PLAN_BASE_URL == "https://api.stepfun.com/step_plan/v1"
+
+
+def test_key_and_url_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STEPFUN_API_KEY", "second")
+    assert resolve_api_key() == "second"
+    monkeypatch.setenv("STEP_API_KEY", "first")
+    assert resolve_api_key() == "first"
+    assert resolve_api_key("explicit") == "explicit"
+    assert resolve_base_url() == DEFAULT_BASE_URL
+    monkeypatch.setenv("STEPFUN_BASE_URL", CHINA_BASE_URL + "/")
+    assert resolve_base_url() == CHINA_BASE_URL
+    monkeypatch.setenv("STEP_BASE_URL", CHINA_STEP_PLAN_BASE_URL)
+    assert resolve_base_url() == CHINA_STEP_PLAN_BASE_URL
+
+
+def test_missing_key_names_both_variables() -> None:
+    with pytest.raises(MissingAPIKeyError) as caught:
+        StepFunClient()
+    assert "STEP_API_KEY" in str(caught.value) and "STEPFUN_API_KEY" in str(caught.value)
+
+
+def test_repr_hides_the_key() -> None:
+    client = StepFunClient(api_key="sk-secret-value")
+    assert "sk-secret-value" not in repr(client) and "sk-secret-value" not in str(
+        vars(client).keys()
+    )
+
+
+def test_catalog() -> None:
+    flash = get_model_info("step-3.7-flash")
+    assert flash.context_window == 256 * 1024 and flash.image_input and flash.video_input
+    assert flash.reasoning_efforts == ("low", "medium", "high")
+    assert get_model_info("step-3.5-flash-2603").reasoning_efforts == ("low", "high")
+    assert not get_model_info("step-3.5-flash").image_input
+    assert get_model_info("step-5-preview").context_window == 1024 * 1024
+    dated = get_model_info("step-3.7-flash-2612")
+    assert dated.image_input and not dated.known
+    unknown = get_model_info("brand-new-model")
+    assert not unknown.known and unknown.context_window > 0 and unknown.tool_calling
+
+
+def test_image_part_from_bytes_file_and_url(tmp_path: Path) -> None:
+    path = tmp_path / "a.png"
+    path.write_bytes(PNG)
+    from_bytes = image_part(PNG, detail="high")
+    assert from_bytes == {
+        "type": "image_url",
+        "image_url": {
+            "url": "data:image/png;base64," + base64.b64encode(PNG).decode(),
+            "detail": "high",
+        },
+    }
+    assert image_part(path)["image_url"] == {"url": from_bytes["image_url"]["url"]}  # type: ignore[index]
+    assert image_part("https://x/y.jpg") == {
+        "type": "image_url",
+        "image_url": {"url": "https://x/y.jpg"},
+    }
+
+
+def test_audio_part_mp3_and_wav(tmp_path: Path) -> None:
+    assert audio_part(WAV)["input_audio"]["data"].startswith("data:audio/wav;base64,")  # type: ignore[index]
+    path = tmp_path / "a.mp3"
+    path.write_bytes(MP3)
+    assert audio_part(path)["input_audio"]["data"].startswith("data:audio/mpeg;base64,")  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: image_part(b"GIF89a" + b"\0" * 8, mime_type="image/bmp"), "image/bmp"),
+        (lambda: image_part(b"hello"), "unknown format"),
+        (lambda: image_part(b""), "empty"),
+        (lambda: image_part(b"\x89PNG\r\n\x1a\n" + b"\0" * MAX_IMAGE_BYTES), "limit"),
+        (lambda: image_part("/no/such/file.png"), "cannot be read"),
+        (lambda: image_part(PNG, detail="auto"), "detail"),
+        (lambda: audio_part(b"fLaC" + b"\0" * 8, mime_type="audio/flac"), "audio/flac"),
+        (lambda: video_part("file:///tmp/a.mp4"), "http(s) URL"),
+        (lambda: video_part("data:video/mp4;base64,AA"), "http(s) URL"),
+    ],
+)
+def test_media_errors_are_clear(call, message: str) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(
+        InvalidParameterError, match=message.replace("(", r"\(").replace(")", r"\)")
+    ):
+        call()
+
+
+def test_video_part() -> None:
+    assert video_part("https://x/a.mp4") == {
+        "type": "video_url",
+        "video_url": {"url": "https://x/a.mp4"},
+    }
+
+
+def test_core_imports_no_framework() -> None:
+    code = (
+        "import stepfun_core, sys; "
+        "assert not any(m.startswith(('langchain', 'llama_index')) for m in sys.modules)"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -1,0 +1,144 @@
+"""Both real stream shapes and the tool-call quirks fold into the right completion."""
+
+from __future__ import annotations
+
+import json
+
+from stepfun_core import build_chat_request
+from stepfun_core.accumulator import StreamAccumulator
+from stepfun_core.parse import fallback_tool_call_id, parse_chunk
+from tests.core.conftest import Driver, reply
+from tests.core.wire_samples import (
+    CURRENT_STREAM,
+    LEGACY_STREAM,
+    LEGACY_TOOL_STREAM,
+    PARALLEL_TOOL_STREAM,
+    current_chunk,
+    sse,
+)
+
+PAYLOAD = build_chat_request("step-3.7-flash", [{"role": "user", "content": "介绍阶跃星辰"}])
+
+
+def test_legacy_shape(driver: Driver) -> None:
+    chunks, completion = driver.stream(reply(LEGACY_STREAM), PAYLOAD)
+    assert [c.choices[0].finish_reason for c in chunks] == [None, None, None, None, "stop"]
+    assert completion.first.content == "阶跃星辰"
+    assert completion.first.finish_reason == "stop"
+    # The first chunk's created:0 and zero usage are overwritten; usage is the last, not a sum.
+    assert completion.created == 1710146871
+    assert completion.usage is not None
+    assert (completion.usage.prompt_tokens, completion.usage.completion_tokens) == (90, 24)
+    assert completion.usage.total_tokens == 114
+
+
+def test_current_shape_with_reasoning_and_text_on_the_final_chunk(driver: Driver) -> None:
+    chunks, completion = driver.stream(reply(CURRENT_STREAM), PAYLOAD)
+    assert [c.choices[0].reasoning for c in chunks] == ["", "用户", "想知道。", "", ""]
+    assert chunks[-1].choices[0].content == " 😊"
+    assert chunks[-1].choices[0].finish_reason == "stop"
+    assert all(c.choices[0].finish_reason is None for c in chunks[:-1])
+    assert completion.first.reasoning == "用户想知道。"
+    assert completion.first.content == "人工智能公司。 😊"
+    usage = completion.usage
+    assert usage is not None
+    assert (usage.prompt_tokens, usage.completion_tokens, usage.total_tokens) == (85, 616, 701)
+    assert usage.cached_tokens == 64
+    assert usage.reasoning_tokens == 2
+
+
+def test_final_stop_chunk_with_empty_delta() -> None:
+    body = sse(current_chunk({"content": "a"}, 1), current_chunk({"content": ""}, 1, finish="stop"))
+    acc = StreamAccumulator()
+    for line in body.decode().split("\n\n"):
+        if line.startswith("data: {"):
+            acc.add(parse_chunk(json.loads(line[6:])))
+    assert acc.finished
+    assert acc.result().first.content == "a"
+
+
+def test_reasoning_content_is_read_like_reasoning() -> None:
+    chunk = parse_chunk({"choices": [{"delta": {"reasoning_content": "x", "reasoning": "x"}}]})
+    assert chunk.choices[0].reasoning == "x"
+
+
+def test_legacy_tool_calls_without_index_or_ids(driver: Driver) -> None:
+    chunks, completion = driver.stream(reply(LEGACY_TOOL_STREAM), PAYLOAD)
+    deltas = [d for c in chunks for d in c.choices[0].tool_calls]
+    assert all(d.index == 0 and d.id is None and d.type is None for d in deltas)
+    [call] = completion.first.tool_calls
+    assert call.name == "get_weather"
+    assert json.loads(call.arguments) == {"city": "上海"}
+    assert call.id == fallback_tool_call_id(completion.id, 0)
+    assert call.id.startswith("call_a828956f")
+    assert completion.first.finish_reason == "tool_calls"
+    assert completion.usage is not None and completion.usage.cached_tokens == 96
+
+
+def test_parallel_tool_calls_several_in_one_chunk(driver: Driver) -> None:
+    chunks, completion = driver.stream(reply(PARALLEL_TOOL_STREAM), PAYLOAD)
+    assert len(chunks[0].choices[0].tool_calls) == 2
+    calls = completion.first.tool_calls
+    assert [(c.id, c.name, json.loads(c.arguments)) for c in calls] == [
+        ("call_aaaaaaaaaaaaaaaaaaaaaa", "get_weather", {"city": "Paris"}),
+        ("call_bbbbbbbbbbbbbbbbbbbbbb", "get_time", {"tz": "UTC"}),
+    ]
+
+
+def test_name_repeated_on_every_delta_is_not_doubled() -> None:
+    acc = StreamAccumulator()
+    for args in ('{"a"', ": 1}"):
+        acc.add(
+            parse_chunk(
+                {
+                    "choices": [
+                        {
+                            "delta": {
+                                "tool_calls": [
+                                    {
+                                        "index": 0,
+                                        "id": "c1",
+                                        "function": {"name": "f", "arguments": args},
+                                    }
+                                ]
+                            }
+                        }
+                    ]
+                }
+            )
+        )
+    [call] = acc.result().first.tool_calls
+    assert (call.name, call.arguments) == ("f", '{"a": 1}')
+
+
+def test_several_choices_stay_apart() -> None:
+    acc = StreamAccumulator()
+    acc.add(
+        parse_chunk(
+            {
+                "choices": [
+                    {"index": 0, "delta": {"content": "a"}},
+                    {"index": 1, "delta": {"content": "b"}},
+                ]
+            }
+        )
+    )
+    acc.add(
+        parse_chunk({"choices": [{"index": 1, "delta": {"content": "c"}, "finish_reason": "stop"}]})
+    )
+    assert not acc.finished
+    acc.add(parse_chunk({"choices": [{"index": 0, "delta": {}, "finish_reason": "length"}]}))
+    assert acc.finished
+    result = acc.result()
+    assert [(c.content, c.finish_reason) for c in result.choices] == [
+        ("a", "length"),
+        ("bc", "stop"),
+    ]
+
+
+def test_trailing_usage_only_chunk() -> None:
+    acc = StreamAccumulator()
+    acc.add(parse_chunk(current_chunk({"content": "x"}, 1, finish="stop")))
+    acc.add(parse_chunk({"choices": [], "usage": {"prompt_tokens": 5, "completion_tokens": 2}}))
+    usage = acc.result().usage
+    assert usage is not None and (usage.prompt_tokens, usage.total_tokens) == (5, 7)
