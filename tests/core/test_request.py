@@ -176,5 +176,5 @@ def test_a_full_conversation_is_accepted() -> None:
 
 
 def test_missing_model() -> None:
-    with pytest.raises(InvalidParameterError, match="^model:"):
+    with pytest.raises(InvalidParameterError, match=r"^model:"):
         build_chat_request("", USER)
