@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from stepfun_core.parse import fallback_tool_call_id
+from stepfun_core.parse import fallback_tool_call_id, parse_usage
 from stepfun_core.types import (
     Choice,
     ChoiceDelta,
@@ -50,13 +50,40 @@ class ToolCallBuilder:
         return (bool(self.type) and self.type != "function") or self.results is not None
 
 
+class TextBuffer:
+    """Text received piece by piece, kept as a few large strings.
+
+    A long stream sends one token per chunk; keeping every piece as its own ``str`` would cost
+    about 60 bytes per chunk on top of the text. Pieces are folded in blocks of ``FOLD``, so the
+    memory held stays close to the size of the text itself.
+    """
+
+    FOLD = 256
+    __slots__ = ("_blocks", "_pieces")
+
+    def __init__(self) -> None:
+        self._blocks: list[str] = []
+        self._pieces: list[str] = []
+
+    def append(self, text: str) -> None:
+        """Add a piece at the end."""
+        self._pieces.append(text)
+        if len(self._pieces) >= self.FOLD:
+            self._blocks.append("".join(self._pieces))
+            self._pieces.clear()
+
+    def text(self) -> str:
+        """Everything so far, as one string."""
+        return "".join(self._blocks) + "".join(self._pieces)
+
+
 @dataclass(slots=True)
 class ChoiceBuilder:
     """One choice being assembled."""
 
     index: int
-    content: list[str] = field(default_factory=list)
-    reasoning: list[str] = field(default_factory=list)
+    content: TextBuffer = field(default_factory=TextBuffer)
+    reasoning: TextBuffer = field(default_factory=TextBuffer)
     tool_calls: dict[int, ToolCallBuilder] = field(default_factory=dict)
     finish_reason: str | None = None
 
@@ -67,12 +94,27 @@ class ChoiceBuilder:
         if delta.reasoning:
             self.reasoning.append(delta.reasoning)
         for call in delta.tool_calls:
+            if call.positional:
+                call.index = self._index_of_positional(call)
             builder = self.tool_calls.get(call.index)
             if builder is None:
                 builder = self.tool_calls[call.index] = ToolCallBuilder(call.index)
             builder.add(call)
         if delta.finish_reason:
             self.finish_reason = delta.finish_reason
+
+    def _index_of_positional(self, call: ToolCallDelta) -> int:
+        """Give an index to a delta sent without one (step-1-era streams, stepfun-wire §1.6).
+
+        Those streams send each call's name whole in one delta and its arguments after it,
+        so a name arriving when the latest call already has one starts the next call.
+        """
+        if not self.tool_calls:
+            return 0
+        latest = max(self.tool_calls)
+        if call.name and self.tool_calls[latest].name:
+            return latest + 1
+        return latest
 
     def build(self, response_id: str = "") -> Choice:
         """Return the choice as received so far."""
@@ -89,8 +131,8 @@ class ChoiceBuilder:
                 calls.append(ToolCall(call_id, b.name, b.arguments, index))
         return Choice(
             index=self.index,
-            content="".join(self.content),
-            reasoning="".join(self.reasoning),
+            content=self.content.text(),
+            reasoning=self.reasoning.text(),
             tool_calls=calls,
             server_tool_calls=server_calls,
             finish_reason=self.finish_reason,
@@ -103,17 +145,22 @@ class StreamAccumulator:
     Usage is cumulative on every StepFun chunk (stepfun-wire §1.7): the last one wins.
     """
 
-    __slots__ = ("_choices", "created", "id", "model", "usage")
+    __slots__ = ("_choices", "_raw_usage", "created", "id", "model")
 
     def __init__(self) -> None:
         self._choices: dict[int, ChoiceBuilder] = {}
         self.id = ""
         self.model = ""
         self.created = 0
-        self.usage: Usage | None = None
+        self._raw_usage: dict[str, Any] | None = None
+
+    @property
+    def usage(self) -> Usage | None:
+        """The latest usage received (each chunk repeats the running total)."""
+        return parse_usage(self._raw_usage)
 
     def add(self, chunk: Chunk) -> None:
-        """Merge one chunk."""
+        """Merge one chunk (and give index-less tool-call deltas their index, in place)."""
         if chunk.id and not self.id:
             self.id = chunk.id
         if chunk.model:
@@ -121,8 +168,8 @@ class StreamAccumulator:
         # The legacy first chunk says created:0 (stepfun-wire §1.4).
         if chunk.created:
             self.created = chunk.created
-        if chunk.usage is not None:
-            self.usage = chunk.usage
+        if chunk.raw_usage is not None:
+            self._raw_usage = chunk.raw_usage
         for delta in chunk.choices:
             builder = self._choices.get(delta.index)
             if builder is None:
@@ -146,5 +193,5 @@ class StreamAccumulator:
             model=self.model,
             created=self.created,
             choices=[self._choices[i].build(self.id) for i in sorted(self._choices)],
-            usage=self.usage,
+            usage=parse_usage(self._raw_usage),
         )

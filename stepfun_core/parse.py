@@ -50,26 +50,7 @@ def reasoning_of(obj: Mapping[str, Any]) -> str:
 
 def parse_usage(data: Any) -> Usage | None:
     """Parse usage; cached tokens may sit at the top level (2024) or in the details (docs)."""
-    if not isinstance(data, Mapping):
-        return None
-    prompt_details = data.get("prompt_tokens_details")
-    completion_details = data.get("completion_tokens_details")
-    cached = _optional_int(data.get("cached_tokens"))
-    if cached is None and isinstance(prompt_details, Mapping):
-        cached = _optional_int(prompt_details.get("cached_tokens"))
-    reasoning = None
-    if isinstance(completion_details, Mapping):
-        reasoning = _optional_int(completion_details.get("reasoning_tokens"))
-    prompt = _int(data.get("prompt_tokens"))
-    completion = _int(data.get("completion_tokens"))
-    total = _optional_int(data.get("total_tokens"))
-    return Usage(
-        prompt_tokens=prompt,
-        completion_tokens=completion,
-        total_tokens=prompt + completion if total is None else total,
-        cached_tokens=cached,
-        reasoning_tokens=reasoning,
-    )
+    return Usage.from_wire(data)
 
 
 def _split_tool_calls(
@@ -155,8 +136,6 @@ def _parse_tool_call_deltas(raw_calls: Any) -> list[ToolCallDelta]:
             arguments = _json_dumps(arguments)
         deltas.append(
             ToolCallDelta(
-                # Step-1-era deltas carry no index (stepfun-wire §1.6): use the list position,
-                # which is 0 for the usual one call per chunk.
                 index=position if index is None else index,
                 # "" placeholders mean "not sent" (stepfun-wire §1.6).
                 id=_text(raw.get("id")) or None,
@@ -164,31 +143,47 @@ def _parse_tool_call_deltas(raw_calls: Any) -> list[ToolCallDelta]:
                 name=_text(function.get("name")) or None,
                 arguments=arguments or None,
                 results=list(results) if isinstance(results, list) else None,
+                # Step-1-era deltas carry no index (stepfun-wire §1.6).
+                positional=index is None,
             )
         )
     return deltas
 
 
+_NO_DELTA: Mapping[str, Any] = {}
+
+
 def parse_chunk(data: Mapping[str, Any]) -> Chunk:
-    """Parse one stream chunk of either shape (legacy or current, stepfun-wire §1.4-1.5)."""
+    """Parse one stream chunk of either shape (legacy or current, stepfun-wire §1.4-1.5).
+
+    This runs once per streamed token, so it avoids helper calls on the common path.
+    """
     choices: list[ChoiceDelta] = []
     for position, raw in enumerate(data.get("choices") or ()):
-        delta = raw.get("delta") or {}
+        delta = raw.get("delta") or _NO_DELTA
         index = raw.get("index")
+        content = delta.get("content")
+        reasoning = delta.get("reasoning_content") or delta.get("reasoning")
         tool_calls = delta.get("tool_calls")
+        finish = raw.get("finish_reason")
         choices.append(
             ChoiceDelta(
-                index=index if type(index) is int else position,
-                content=_text(delta.get("content")),
-                reasoning=reasoning_of(delta),
-                tool_calls=_parse_tool_call_deltas(tool_calls) if tool_calls else [],
-                finish_reason=finish_reason_of(raw.get("finish_reason")),
+                index if type(index) is int else position,
+                content if type(content) is str else "",
+                reasoning if type(reasoning) is str else "",
+                _parse_tool_call_deltas(tool_calls) if tool_calls else [],
+                # "" (legacy) and an absent key (current) both mean "not finished".
+                finish if finish and type(finish) is str else None,
             )
         )
+    ident = data.get("id")
+    model = data.get("model")
+    created = data.get("created")
+    usage = data.get("usage")
     return Chunk(
-        id=_text(data.get("id")),
-        model=_text(data.get("model")),
-        created=_int(data.get("created")),
-        choices=choices,
-        usage=parse_usage(data.get("usage")),
+        ident if type(ident) is str else "",
+        model if type(model) is str else "",
+        created if type(created) is int else 0,
+        choices,
+        usage if type(usage) is dict else None,
     )

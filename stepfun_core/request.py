@@ -7,6 +7,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from stepfun_core.errors import InvalidParameterError
+from stepfun_core.media import (
+    AUDIO_TYPES,
+    IMAGE_TYPES,
+    MAX_AUDIO_BYTES,
+    MAX_IMAGE_BYTES,
+    normalize_mime_type,
+)
 
 # The spec allows letters, digits, "_" and "-" in function names, up to 64 characters.
 TOOL_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -124,6 +131,17 @@ def _check_stop(value: Any) -> None:
     raise _fail("stop", "must be a string or a list of strings")
 
 
+def _check_data_url(field: str, url: str, allowed: Mapping[str, Any], limit: int) -> None:
+    """A ``data:`` URL must name a supported MIME type and stay under the size limit."""
+    header, _, data = url.partition(",")
+    mime = normalize_mime_type(header[len("data:") :].split(";")[0])
+    if mime not in allowed:
+        raise _fail(field, f"format {mime!r} is not supported; use {sorted(allowed)}")
+    size = len(data) * 3 // 4 if header.endswith(";base64") else len(data)
+    if size > limit:
+        raise _fail(field, f"about {size} bytes is over the {limit // (1024 * 1024)} MB limit")
+
+
 def _check_part(field: str, part: Any) -> None:
     if not isinstance(part, Mapping):
         raise _fail(field, "content parts must be objects")
@@ -138,12 +156,19 @@ def _check_part(field: str, part: Any) -> None:
     key = "data" if kind == "input_audio" else "url"
     if not isinstance(payload, Mapping) or not isinstance(payload.get(key), str):
         raise _fail(f"{field}.{kind}.{key}", "is required")
-    url: str = payload[key]
+    _check_media(field, kind, payload, payload[key])
+
+
+def _check_media(field: str, kind: str, payload: Mapping[str, Any], url: str) -> None:
     if kind == "image_url":
         if not url.startswith(("http://", "https://", "data:image/", "stepfile://")):
             raise _fail(f"{field}.image_url.url", "must be an http(s) URL or a data:image URL")
+        if url.startswith("data:"):
+            _check_data_url(f"{field}.image_url.url", url, IMAGE_TYPES, MAX_IMAGE_BYTES)
         if "detail" in payload:
             _choice(f"{field}.image_url.detail", payload["detail"], IMAGE_DETAILS)
+    elif kind == "input_audio" and url.startswith("data:"):
+        _check_data_url(f"{field}.input_audio.data", url, AUDIO_TYPES, MAX_AUDIO_BYTES)
     elif kind == "video_url" and not url.startswith(("http://", "https://", "stepfile://")):
         raise _fail(f"{field}.video_url.url", "videos must be http(s) URLs")
 

@@ -37,13 +37,17 @@ class StreamState:
         self.done = False
         self.trace_id = trace_id
 
-    def feed(self, data: bytes) -> list[Chunk]:
-        """Decode a piece of the body; raise a StreamError carrying the partial result."""
+    def feed(self, data: bytes) -> Iterator[Chunk]:
+        """Decode a piece of the body into chunks, yielded one by one.
+
+        Each chunk is folded into the accumulator just before it is yielded, so the
+        accumulator never runs ahead of the consumer. Failures raise a StreamError carrying
+        what was received so far.
+        """
         try:
             events = self.decoder.feed(data)
         except SSEDecodeError as exc:
             raise self.error(MalformedResponseError, f"bad event stream: {exc}") from exc
-        chunks: list[Chunk] = []
         for event in events:
             payload = event.data
             if self.done:
@@ -64,8 +68,7 @@ class StreamState:
                 raise self.event_error(obj)
             chunk = parse_chunk(obj)
             self.accumulator.add(chunk)
-            chunks.append(chunk)
-        return chunks
+            yield chunk
 
     def finish(self) -> None:
         """Call at the end of the body: a stream must end in [DONE] or a finish reason."""

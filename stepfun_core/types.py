@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+
+def _count(value: Any) -> int | None:
+    return value if type(value) is int else None
 
 
 @dataclass(slots=True)
@@ -15,6 +20,26 @@ class Usage:
     total_tokens: int = 0
     cached_tokens: int | None = None
     reasoning_tokens: int | None = None
+
+    @classmethod
+    def from_wire(cls, data: Any) -> Usage | None:
+        """Parse usage; cached tokens sit at the top (2024 captures) or in the details (docs)."""
+        if not isinstance(data, Mapping):
+            return None
+        prompt_details = data.get("prompt_tokens_details")
+        completion_details = data.get("completion_tokens_details")
+        cached = _count(data.get("cached_tokens"))
+        if cached is None and isinstance(prompt_details, Mapping):
+            cached = _count(prompt_details.get("cached_tokens"))
+        reasoning = None
+        if isinstance(completion_details, Mapping):
+            reasoning = _count(completion_details.get("reasoning_tokens"))
+        prompt = _count(data.get("prompt_tokens")) or 0
+        completion = _count(data.get("completion_tokens")) or 0
+        total = _count(data.get("total_tokens"))
+        return cls(
+            prompt, completion, prompt + completion if total is None else total, cached, reasoning
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """Return the usage in the API's current shape."""
@@ -140,7 +165,11 @@ class Completion:
 
 @dataclass(slots=True)
 class ToolCallDelta:
-    """A fragment of a streamed tool call; ``index`` is always set (see parse.py)."""
+    """A fragment of a streamed tool call; ``index`` is always set (see parse.py).
+
+    ``positional`` is True when the API sent no index (step-1-era streams); a stream's
+    accumulator then assigns the index, telling calls apart by their names.
+    """
 
     index: int
     id: str | None = None
@@ -148,6 +177,7 @@ class ToolCallDelta:
     name: str | None = None
     arguments: str | None = None
     results: list[Any] | None = None
+    positional: bool = False
 
 
 @dataclass(slots=True)
@@ -163,10 +193,15 @@ class ChoiceDelta:
 
 @dataclass(slots=True)
 class Chunk:
-    """One parsed stream event."""
+    """One parsed stream event; ``usage`` is parsed only when read (it is on every chunk)."""
 
     id: str = ""
     model: str = ""
     created: int = 0
     choices: list[ChoiceDelta] = field(default_factory=list)
-    usage: Usage | None = None
+    raw_usage: dict[str, Any] | None = None
+
+    @property
+    def usage(self) -> Usage | None:
+        """The cumulative usage so far, if this chunk carries it."""
+        return Usage.from_wire(self.raw_usage)

@@ -14,8 +14,10 @@ from tests.core.wire_samples import (
     LEGACY_TOOL_STREAM,
     PARALLEL_TOOL_STREAM,
     current_chunk,
+    legacy_tool_chunk,
     sse,
 )
+from tests.core.wire_samples import _legacy_call as _legacy
 
 PAYLOAD = build_chat_request("step-3.7-flash", [{"role": "user", "content": "介绍阶跃星辰"}])
 
@@ -142,3 +144,56 @@ def test_trailing_usage_only_chunk() -> None:
     acc.add(parse_chunk({"choices": [], "usage": {"prompt_tokens": 5, "completion_tokens": 2}}))
     usage = acc.result().usage
     assert usage is not None and (usage.prompt_tokens, usage.total_tokens) == (5, 7)
+
+
+def test_legacy_parallel_calls_without_index_are_told_apart_by_name(driver: Driver) -> None:
+    body = sse(
+        legacy_tool_chunk(_legacy("", ""), 1),
+        legacy_tool_chunk(_legacy("get_weather", ""), 2),
+        legacy_tool_chunk(_legacy("", '{"city": "Paris"}'), 3),
+        legacy_tool_chunk(_legacy("get_weather", ""), 4),
+        legacy_tool_chunk(_legacy("", '{"city": "Rome"}'), 5),
+        legacy_tool_chunk(_legacy("get_time", '{"tz": "UTC"}'), 6),
+    )
+    chunks, completion = driver.stream(reply(body), PAYLOAD)
+    calls = completion.first.tool_calls
+    assert [(c.index, c.name, json.loads(c.arguments)) for c in calls] == [
+        (0, "get_weather", {"city": "Paris"}),
+        (1, "get_weather", {"city": "Rome"}),
+        (2, "get_time", {"tz": "UTC"}),
+    ]
+    assert len({c.id for c in calls}) == 3
+    # The chunks handed to the caller carry the same indexes the accumulator assigned.
+    seen = [d.index for c in chunks for d in c.choices[0].tool_calls if d.name or d.arguments]
+    assert seen == [0, 0, 1, 1, 2]
+
+
+def test_the_accumulator_never_runs_ahead_of_the_consumer(driver: Driver) -> None:
+    # The whole body arrives in one read; each chunk must see only what came before it.
+    handler = reply(CURRENT_STREAM)
+    views: list[str] = []
+    if driver.mode == "sync":
+        client = driver._clients(handler)[0]
+        with client.stream(PAYLOAD) as stream:
+            for _ in stream:
+                choice = stream.accumulator.choice(0)
+                views.append(choice.reasoning + "|" + choice.content)
+    else:
+        import asyncio
+
+        async def run() -> None:
+            client = driver._clients(handler)[1]
+            stream = await client.stream(PAYLOAD)
+            async with stream:
+                async for _ in stream:
+                    choice = stream.accumulator.choice(0)
+                    views.append(choice.reasoning + "|" + choice.content)
+
+        asyncio.run(run())
+    assert views == [
+        "|",
+        "用户|",
+        "用户想知道。|",
+        "用户想知道。|人工智能公司。",
+        "用户想知道。|人工智能公司。 😊",
+    ]

@@ -1,0 +1,1 @@
+"""Runnable examples of the StepFun integrations; ``python -m examples`` runs them as a tour."""

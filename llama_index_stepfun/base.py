@@ -1,0 +1,306 @@
+"""``StepFun``: a LlamaIndex FunctionCallingLLM on the shared StepFun core."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal
+
+import httpx
+from llama_index.core.base.llms.generic_utils import (
+    achat_to_completion_decorator,
+    astream_chat_to_completion_decorator,
+    chat_to_completion_decorator,
+    stream_chat_to_completion_decorator,
+)
+from llama_index.core.base.llms.types import (
+    ChatMessage,
+    ChatResponse,
+    ChatResponseAsyncGen,
+    ChatResponseGen,
+    CompletionResponse,
+    CompletionResponseAsyncGen,
+    CompletionResponseGen,
+    LLMMetadata,
+    MessageRole,
+)
+from llama_index.core.bridge.pydantic import Field, PrivateAttr, SecretStr
+from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
+from llama_index.core.llms.llm import ToolSelection
+
+from llama_index_stepfun.messages import EchoReasoning, to_wire_messages
+from llama_index_stepfun.responses import StreamResponder, chat_response
+from llama_index_stepfun.structured import JsonModeLLM
+from llama_index_stepfun.tools import (
+    has_function_tools,
+    keep_first_tool_call,
+    resolve_tool_choice,
+    tool_selections,
+    tool_specs,
+)
+from stepfun_core import (
+    AsyncStepFunClient,
+    StepFunClient,
+    build_chat_request,
+    get_model_info,
+    resolve_api_key,
+)
+
+if TYPE_CHECKING:
+    from llama_index.core.tools.types import BaseTool
+
+DEFAULT_MODEL = "step-3.5-flash"
+# What PromptHelper reserves for the answer when max_tokens is unset: enough for reasoning
+# models (the default 256 cuts them off, llamaindex-contract §1.2), at most a quarter of the window.
+DEFAULT_NUM_OUTPUT = 16384
+# Keys LlamaIndex passes through chat kwargs that are not request parameters.
+_NOT_PARAMS = frozenset(
+    {"tool_required", "allow_parallel_tool_calls", "verbose", "formatted", "strict", "model"}
+)
+
+
+class StepFun(JsonModeLLM):
+    """StepFun chat models for LlamaIndex: chat, streaming, tools, reasoning, structured output.
+
+    Example:
+        ```python
+        from llama_index.core import Settings
+        from llama_index_stepfun import StepFun
+
+        Settings.llm = StepFun(model="step-3.5-flash")  # key from STEP_API_KEY
+        ```
+
+    The key comes from ``api_key`` or the ``STEP_API_KEY`` / ``STEPFUN_API_KEY`` variables and
+    never appears in ``repr``, ``to_dict``, ``to_json`` or instrumentation payloads. The core
+    client does the only retry layer (``max_retries``).
+
+    """
+
+    model: str = Field(default=DEFAULT_MODEL, description="The StepFun model name.")
+    api_key: SecretStr | None = Field(
+        default=None, exclude=True, repr=False, description="The API key (never serialized)."
+    )
+    api_base: str | None = Field(
+        default=None, description="Base URL; default from STEP_BASE_URL / STEPFUN_BASE_URL."
+    )
+    temperature: float | None = Field(default=None, ge=0.0, le=2.0)
+    max_tokens: int | None = Field(default=None, gt=0, description="Unset: no limit.")
+    top_p: float | None = Field(default=None, ge=0.0, le=1.0)
+    frequency_penalty: float | None = Field(default=None, ge=-2.0, le=2.0)
+    stop: str | list[str] | None = Field(default=None)
+    reasoning_effort: Literal["low", "medium", "high"] | None = Field(default=None)
+    reasoning_format: Literal["general", "deepseek-style"] | None = Field(default=None)
+    echo_reasoning: EchoReasoning = Field(
+        default="tool_calls",
+        description="Send earlier reasoning back as reasoning_content on assistant messages: "
+        "'tool_calls' (those carrying tool calls), 'always' or 'never'.",
+    )
+    additional_kwargs: dict[str, Any] = Field(
+        default_factory=dict, description="Extra request parameters sent on every call."
+    )
+    timeout: float | None = Field(default=None, description="Read timeout in seconds.")
+    max_retries: int = Field(default=2, ge=0)
+    default_headers: dict[str, str] | None = Field(default=None, exclude=True, repr=False)
+    context_window: int | None = Field(
+        default=None, gt=0, description="Override the catalog's context window."
+    )
+
+    _client: StepFunClient = PrivateAttr()
+    _aclient: AsyncStepFunClient = PrivateAttr()
+
+    def __init__(
+        self,
+        model: str = DEFAULT_MODEL,
+        *,
+        api_key: str | SecretStr | None = None,
+        http_client: httpx.Client | None = None,
+        async_http_client: httpx.AsyncClient | None = None,
+        **kwargs: Any,
+    ) -> None:
+        explicit = api_key.get_secret_value() if isinstance(api_key, SecretStr) else api_key
+        key = resolve_api_key(explicit)
+        super().__init__(model=model, api_key=SecretStr(key), **kwargs)
+        options: dict[str, Any] = {
+            "api_key": key,
+            "base_url": self.api_base,
+            "timeout": self.timeout,
+            "max_retries": self.max_retries,
+            "default_headers": self.default_headers,
+        }
+        self._client = StepFunClient(http_client=http_client, **options)
+        self._aclient = AsyncStepFunClient(http_client=async_http_client, **options)
+        self.api_base = self._client.base_url
+
+    @classmethod
+    def class_name(cls) -> str:
+        """The name LlamaIndex serializes this class under."""
+        return "StepFunLLM"
+
+    @property
+    def metadata(self) -> LLMMetadata:
+        """Context window, output budget and capabilities of the model."""
+        info = get_model_info(self.model)
+        window = self.context_window or info.context_window
+        num_output = self.max_tokens or min(
+            info.max_output_tokens or DEFAULT_NUM_OUTPUT, DEFAULT_NUM_OUTPUT, window // 4
+        )
+        return LLMMetadata(
+            context_window=window,
+            num_output=num_output,
+            is_chat_model=True,
+            is_function_calling_model=info.tool_calling,
+            model_name=self.model,
+            system_role=MessageRole.SYSTEM,
+        )
+
+    def _payload(self, messages: Sequence[ChatMessage], **kwargs: Any) -> dict[str, Any]:
+        params: dict[str, Any] = {
+            "temperature": self.temperature,
+            "max_tokens": self.max_tokens,
+            "top_p": self.top_p,
+            "frequency_penalty": self.frequency_penalty,
+            "stop": self.stop,
+            "reasoning_effort": self.reasoning_effort,
+            "reasoning_format": self.reasoning_format,
+            **self.additional_kwargs,
+        }
+        for key, value in kwargs.items():
+            if key not in _NOT_PARAMS:
+                params[key] = value
+        model = kwargs.get("model") or self.model
+        wire = to_wire_messages(messages, self.echo_reasoning)
+        return build_chat_request(model, wire, **params)
+
+    # -- chat: native on the core, sync and async ------------------------------------------------
+
+    @llm_chat_callback()
+    def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
+        """Send the messages and return the whole reply."""
+        return self._chat(messages, **kwargs)
+
+    @llm_chat_callback()
+    def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
+        """Stream the reply; each response holds the whole message so far."""
+        return self._stream_chat(messages, **kwargs)
+
+    @llm_chat_callback()
+    async def achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
+        """Send the messages and return the whole reply."""
+        return await self._achat(messages, **kwargs)
+
+    @llm_chat_callback()
+    async def astream_chat(
+        self, messages: Sequence[ChatMessage], **kwargs: Any
+    ) -> ChatResponseAsyncGen:
+        """Stream the reply; each response holds the whole message so far."""
+        return await self._astream_chat(messages, **kwargs)
+
+    def _chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
+        return chat_response(self._client.create(self._payload(messages, **kwargs)))
+
+    async def _achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
+        return chat_response(await self._aclient.create(self._payload(messages, **kwargs)))
+
+    def _stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
+        payload = self._payload(messages, **kwargs)  # invalid input fails here, at the call
+
+        def gen() -> ChatResponseGen:
+            with self._client.stream(payload) as stream:
+                responder = StreamResponder()
+                for chunk in stream:
+                    yield responder.response(chunk)
+
+        return gen()
+
+    async def _astream_chat(
+        self, messages: Sequence[ChatMessage], **kwargs: Any
+    ) -> ChatResponseAsyncGen:
+        payload = self._payload(messages, **kwargs)
+
+        async def gen() -> ChatResponseAsyncGen:
+            stream = await self._aclient.stream(payload)
+            async with stream:
+                responder = StreamResponder()
+                async for chunk in stream:
+                    yield responder.response(chunk)
+
+        return gen()
+
+    # -- completion: derived from the private chat, so each call is counted once -----------------
+
+    @llm_completion_callback()
+    def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
+        """Complete a prompt (sent as one user message)."""
+        return chat_to_completion_decorator(self._chat)(prompt, **kwargs)
+
+    @llm_completion_callback()
+    def stream_complete(
+        self, prompt: str, formatted: bool = False, **kwargs: Any
+    ) -> CompletionResponseGen:
+        """Stream the completion of a prompt."""
+        return stream_chat_to_completion_decorator(self._stream_chat)(prompt, **kwargs)
+
+    @llm_completion_callback()
+    async def acomplete(
+        self, prompt: str, formatted: bool = False, **kwargs: Any
+    ) -> CompletionResponse:
+        """Complete a prompt (sent as one user message)."""
+        return await achat_to_completion_decorator(self._achat)(prompt, **kwargs)
+
+    @llm_completion_callback()
+    async def astream_complete(
+        self, prompt: str, formatted: bool = False, **kwargs: Any
+    ) -> CompletionResponseAsyncGen:
+        """Stream the completion of a prompt."""
+        return await astream_chat_to_completion_decorator(self._astream_chat)(prompt, **kwargs)
+
+    # -- tools ------------------------------------------------------------------------------------
+
+    def _prepare_chat_with_tools(  # noqa: PLR0917 (the signature LlamaIndex calls)
+        self,
+        tools: Sequence[BaseTool | Mapping[str, Any]],
+        user_msg: str | ChatMessage | None = None,
+        chat_history: list[ChatMessage] | None = None,
+        verbose: bool = False,
+        allow_parallel_tool_calls: bool = False,
+        tool_required: bool = False,
+        tool_choice: str | dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        """The chat kwargs for a call with tools (a dict spec such as web_search passes as is)."""
+        messages = list(chat_history or [])
+        if isinstance(user_msg, str):
+            user_msg = ChatMessage(role=MessageRole.USER, content=user_msg)
+        if user_msg is not None:
+            messages.append(user_msg)
+        chat_kwargs: dict[str, Any] = {**kwargs, "messages": messages}
+        specs = tool_specs(tools)
+        if specs:
+            chat_kwargs["tools"] = specs
+            if has_function_tools(specs):
+                chat_kwargs["tool_choice"] = resolve_tool_choice(tool_choice, tool_required)
+        return chat_kwargs
+
+    def _validate_chat_with_tools_response(
+        self,
+        response: ChatResponse,
+        tools: Sequence[BaseTool],
+        allow_parallel_tool_calls: bool = False,
+        **kwargs: Any,
+    ) -> ChatResponse:
+        """Keep only the first tool call unless parallel calls are allowed."""
+        return response if allow_parallel_tool_calls else keep_first_tool_call(response)
+
+    def get_tool_calls_from_response(
+        self,
+        response: ChatResponse,
+        error_on_no_tool_call: bool = True,
+        **kwargs: Any,
+    ) -> list[ToolSelection]:
+        """The client tool calls of a response (never server-side ones such as web_search).
+
+        Partial arguments of a stream are read as far as they go.
+        """
+        selections = tool_selections(response)
+        if not selections and error_on_no_tool_call:
+            raise ValueError("Expected at least one tool call, but the response has none.")
+        return selections

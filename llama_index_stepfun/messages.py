@@ -1,0 +1,226 @@
+"""LlamaIndex chat messages to StepFun wire messages.
+
+Text, images (URL, path or bytes), audio (mp3, wav), video (http(s) URL), tool results and
+assistant tool calls; earlier reasoning is echoed back as ``reasoning_content`` when asked.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from llama_index.core.base.llms.types import (
+    AudioBlock,
+    CachePoint,
+    ChatMessage,
+    ImageBlock,
+    MessageRole,
+    TextBlock,
+    ThinkingBlock,
+    ToolCallBlock,
+    VideoBlock,
+)
+
+from stepfun_core import InvalidParameterError, audio_part, image_part, video_part
+
+EchoReasoning = Literal["tool_calls", "always", "never"]
+
+_ROLES = {
+    MessageRole.SYSTEM: "system",
+    MessageRole.DEVELOPER: "system",
+    MessageRole.USER: "user",
+    MessageRole.ASSISTANT: "assistant",
+    MessageRole.CHATBOT: "assistant",
+    MessageRole.MODEL: "assistant",
+    MessageRole.TOOL: "tool",
+    # StepFun rejects role "function" (stepfun-wire §5 item 4): send it as a tool result.
+    MessageRole.FUNCTION: "tool",
+}
+# Detail values LlamaIndex users write for OpenAI that StepFun does not take: send none.
+_IGNORED_DETAILS = frozenset({"auto", ""})
+_AUDIO_MIME = {"mp3": "audio/mpeg", "mpeg": "audio/mpeg", "wav": "audio/wav", "x-wav": "audio/wav"}
+
+
+def _unsupported(block: object, role: str) -> InvalidParameterError:
+    name = type(block).__name__
+    return InvalidParameterError(
+        f"{name} is not supported in a StepFun {role} message; StepFun chat takes text, "
+        "ImageBlock, AudioBlock (mp3/wav) and VideoBlock (http(s) URL) in user messages"
+    )
+
+
+def image_to_part(block: ImageBlock) -> dict[str, Any]:
+    """An ImageBlock (URL, local path or bytes) as an ``image_url`` part."""
+    detail = block.detail if block.detail not in _IGNORED_DETAILS else None
+    if block.url is not None:
+        url = str(block.url)
+        if url.startswith(("http://", "https://", "data:image/")):
+            return image_part(url, detail=detail)
+    if block.path is not None:
+        return image_part(block.path, detail=detail, mime_type=block.image_mimetype)
+    if block.image is not None:
+        # ImageBlock keeps bytes base64-encoded; resolve_image() gives the raw bytes back.
+        data = block.resolve_image().read()
+        return image_part(data, detail=detail, mime_type=block.image_mimetype)
+    raise InvalidParameterError(
+        f"ImageBlock: {str(block.url)[:60]!r} is neither an http(s) URL, a data URL, "
+        "a path nor bytes"
+    )
+
+
+def audio_to_part(block: AudioBlock) -> dict[str, Any]:
+    """An AudioBlock (local path or bytes, mp3 or wav) as an ``input_audio`` part."""
+    mime = _AUDIO_MIME.get((block.format or "").lower()) if block.format else None
+    if block.path is not None:
+        return audio_part(block.path, mime_type=mime)
+    if block.audio is not None:
+        return audio_part(block.resolve_audio().read(), mime_type=mime)
+    url = str(block.url or "")
+    if url.startswith("data:audio/"):
+        return {"type": "input_audio", "input_audio": {"data": url}}
+    raise InvalidParameterError(
+        f"AudioBlock: StepFun takes audio as data (bytes or a local mp3/wav file), "
+        f"not as the URL {url[:60]!r}"
+    )
+
+
+def video_to_part(block: VideoBlock) -> dict[str, Any]:
+    """A VideoBlock as a ``video_url`` part; StepFun downloads videos from http(s) URLs only."""
+    if block.url is None:
+        raise InvalidParameterError(
+            "VideoBlock: StepFun takes videos by http(s) URL only; upload the file and pass url=..."
+        )
+    return video_part(str(block.url))
+
+
+def _user_content(message: ChatMessage) -> str | list[dict[str, Any]]:
+    parts: list[dict[str, Any]] = []
+    media = False
+    for block in message.blocks:
+        if isinstance(block, TextBlock):
+            parts.append({"type": "text", "text": block.text})
+        elif isinstance(block, ImageBlock):
+            parts.append(image_to_part(block))
+            media = True
+        elif isinstance(block, AudioBlock):
+            parts.append(audio_to_part(block))
+            media = True
+        elif isinstance(block, VideoBlock):
+            parts.append(video_to_part(block))
+            media = True
+        elif not isinstance(block, CachePoint):
+            raise _unsupported(block, "user")
+    if media:
+        return parts
+    return "\n".join(p["text"] for p in parts)
+
+
+def _text_of(message: ChatMessage, role: str) -> str:
+    texts: list[str] = []
+    for block in message.blocks:
+        if isinstance(block, TextBlock):
+            texts.append(block.text)
+        elif not isinstance(block, (ThinkingBlock, ToolCallBlock, CachePoint)):
+            raise _unsupported(block, role)
+    return "\n".join(texts)
+
+
+def _tool_result_text(message: ChatMessage) -> str:
+    # Tool outputs may hold images; StepFun tool messages are text, so they are named, not sent.
+    texts = [
+        block.text if isinstance(block, TextBlock) else f"[{type(block).__name__} omitted]"
+        for block in message.blocks
+        if not isinstance(block, CachePoint)
+    ]
+    return "\n".join(texts)
+
+
+def _arguments(kwargs: dict[str, Any] | str) -> str:
+    return kwargs if isinstance(kwargs, str) else json.dumps(kwargs, ensure_ascii=False)
+
+
+def _legacy_call(call: Any) -> dict[str, Any]:
+    data: dict[str, Any] = call if isinstance(call, dict) else call.model_dump()
+    function = data.get("function") or {}
+    arguments = function.get("arguments")
+    return {
+        "id": data.get("id") or "",
+        "type": "function",
+        "function": {
+            "name": function.get("name") or "",
+            "arguments": arguments if isinstance(arguments, str) else _arguments(arguments or {}),
+        },
+    }
+
+
+def tool_calls_of(message: ChatMessage) -> list[dict[str, Any]]:
+    """The wire tool calls of an assistant message: ToolCallBlocks, else the legacy kwargs."""
+    calls = [
+        {
+            "id": block.tool_call_id or f"call_{position}",
+            "type": "function",
+            "function": {"name": block.tool_name, "arguments": _arguments(block.tool_kwargs)},
+        }
+        for position, block in enumerate(b for b in message.blocks if isinstance(b, ToolCallBlock))
+    ]
+    if calls:
+        return calls
+    legacy = message.additional_kwargs.get("tool_calls") or []
+    return [_legacy_call(c) for c in legacy if _is_function_call(c)]
+
+
+def _is_function_call(call: Any) -> bool:
+    kind = call.get("type") if isinstance(call, dict) else getattr(call, "type", "function")
+    return kind in (None, "", "function")
+
+
+def reasoning_of(message: ChatMessage) -> str:
+    """The reasoning an assistant message carries: its ThinkingBlocks, else the kwargs."""
+    thoughts = [b.content for b in message.blocks if isinstance(b, ThinkingBlock) and b.content]
+    if thoughts:
+        return "\n".join(thoughts)
+    value = message.additional_kwargs.get("reasoning_content")
+    return value if isinstance(value, str) else ""
+
+
+def _assistant(message: ChatMessage, echo: EchoReasoning) -> dict[str, Any]:
+    wire: dict[str, Any] = {"role": "assistant", "content": _text_of(message, "assistant")}
+    calls = tool_calls_of(message)
+    if calls:
+        wire["tool_calls"] = calls
+    if echo == "always" or (echo == "tool_calls" and calls):
+        reasoning = reasoning_of(message)
+        if reasoning:
+            wire["reasoning_content"] = reasoning
+    return wire
+
+
+def _tool(message: ChatMessage) -> dict[str, Any]:
+    call_id = message.additional_kwargs.get("tool_call_id")
+    if not call_id:
+        raise InvalidParameterError(
+            "a tool message needs additional_kwargs['tool_call_id'] naming the call it answers"
+        )
+    return {"role": "tool", "content": _tool_result_text(message), "tool_call_id": str(call_id)}
+
+
+def to_wire_message(message: ChatMessage, echo: EchoReasoning = "tool_calls") -> dict[str, Any]:
+    """One LlamaIndex message as a wire message."""
+    role = _ROLES.get(message.role)
+    if role is None:
+        raise InvalidParameterError(f"message role {message.role!r} is not supported by StepFun")
+    if role == "user":
+        return {"role": "user", "content": _user_content(message)}
+    if role == "assistant":
+        return _assistant(message, echo)
+    if role == "tool":
+        return _tool(message)
+    return {"role": "system", "content": _text_of(message, "system")}
+
+
+def to_wire_messages(
+    messages: Sequence[ChatMessage], echo: EchoReasoning = "tool_calls"
+) -> list[dict[str, Any]]:
+    """LlamaIndex messages as wire messages; an unsupported block raises, naming it."""
+    return [to_wire_message(m, echo) for m in messages]

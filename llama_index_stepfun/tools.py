@@ -1,0 +1,127 @@
+"""Tools: LlamaIndex tools to wire specs, tool choice, and tool calls back out of responses.
+
+The built-in ``web_search`` passes through as a tool spec (``web_search_tool()``); the server runs
+it, and its calls are kept in ``additional_kwargs["server_tool_calls"]``, never returned as
+client tool calls.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from llama_index.core.base.llms.types import ChatResponse, ToolCallBlock
+from llama_index.core.llms.llm import ToolSelection
+from llama_index.core.llms.utils import parse_partial_json
+
+from stepfun_core import check_tool_name
+
+if TYPE_CHECKING:
+    from llama_index.core.tools.types import BaseTool
+
+_CHOICES = ("auto", "none", "required")
+
+
+def web_search_tool(description: str | None = None) -> dict[str, Any]:
+    """The spec of StepFun's built-in, server-side ``web_search`` tool."""
+    tool: dict[str, Any] = {"type": "web_search"}
+    if description:
+        tool["function"] = {"description": description}
+    return tool
+
+
+def tool_spec(tool: BaseTool | Mapping[str, Any]) -> dict[str, Any]:
+    """A LlamaIndex tool as a wire function spec; a dict spec (e.g. web_search) passes as is."""
+    if isinstance(tool, Mapping):
+        return dict(tool)
+    # to_openai_tool() silently rewrites an invalid name ("get weather!" -> "get_weather_"), and
+    # the model would then call a tool no one has: refuse it before anything is sent.
+    check_tool_name(tool.metadata.name, "tools")
+    return tool.metadata.to_openai_tool(skip_length_check=True)
+
+
+def resolve_tool_choice(
+    tool_choice: str | Mapping[str, Any] | None, tool_required: bool
+) -> str | dict[str, Any]:
+    """``None`` means auto (or required); any other string names the function to call."""
+    if tool_choice is None:
+        return "required" if tool_required else "auto"
+    if isinstance(tool_choice, Mapping):
+        return dict(tool_choice)
+    if tool_choice in _CHOICES:
+        return tool_choice
+    return {"type": "function", "function": {"name": tool_choice}}
+
+
+def _arguments_dict(arguments: Any) -> dict[str, Any]:
+    if isinstance(arguments, dict):
+        return arguments
+    if not isinstance(arguments, str) or not arguments.strip():
+        return {}
+    try:
+        value = json.loads(arguments)
+    except ValueError:
+        # A stream is mid-way through the arguments: read what is there so far.
+        try:
+            value = parse_partial_json(arguments)
+        except (ValueError, TypeError):
+            return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _legacy_selection(call: Any) -> ToolSelection | None:
+    data = call if isinstance(call, dict) else call.model_dump()
+    if data.get("type") not in (None, "", "function"):
+        return None
+    function = data.get("function") or {}
+    return ToolSelection(
+        tool_id=data.get("id") or "",
+        tool_name=function.get("name") or "",
+        tool_kwargs=_arguments_dict(function.get("arguments")),
+    )
+
+
+def tool_selections(response: ChatResponse) -> list[ToolSelection]:
+    """The client tool calls of a response (complete or still streaming)."""
+    blocks = [b for b in response.message.blocks if isinstance(b, ToolCallBlock)]
+    if blocks:
+        return [
+            ToolSelection(
+                tool_id=b.tool_call_id or "",
+                tool_name=b.tool_name,
+                tool_kwargs=_arguments_dict(b.tool_kwargs),
+            )
+            for b in blocks
+        ]
+    legacy = response.message.additional_kwargs.get("tool_calls") or []
+    selections = [_legacy_selection(c) for c in legacy]
+    return [s for s in selections if s is not None]
+
+
+def keep_first_tool_call(response: ChatResponse) -> ChatResponse:
+    """Drop every tool call but the first (``allow_parallel_tool_calls=False``)."""
+    message = response.message
+    seen = False
+    blocks = []
+    for block in message.blocks:
+        if isinstance(block, ToolCallBlock):
+            if seen:
+                continue
+            seen = True
+        blocks.append(block)
+    message.blocks = blocks
+    calls = message.additional_kwargs.get("tool_calls")
+    if isinstance(calls, list) and len(calls) > 1:
+        message.additional_kwargs["tool_calls"] = calls[:1]
+    return response
+
+
+def tool_specs(tools: Sequence[BaseTool | Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Wire specs for a list of tools."""
+    return [tool_spec(t) for t in tools]
+
+
+def has_function_tools(specs: Sequence[Mapping[str, Any]]) -> bool:
+    """True when a client-side function is among the specs (tool_choice only applies then)."""
+    return any(spec.get("type") == "function" for spec in specs)

@@ -1,0 +1,189 @@
+"""What goes on the wire: parameters, multimodal messages, tool round trips, reasoning echo."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from llama_index.core.base.llms.types import (
+    AudioBlock,
+    ChatMessage,
+    DocumentBlock,
+    ImageBlock,
+    TextBlock,
+    ThinkingBlock,
+    ToolCallBlock,
+    VideoBlock,
+)
+
+from stepfun_core import InvalidParameterError
+from tests.core.wire_samples import REASONING_REPLY
+from tests.llama_index.conftest import Driver, MockAPI, json_reply, user
+
+MEDIA = Path(__file__).resolve().parent.parent / "media"
+PNG = MEDIA / "tiny.png"
+
+
+def test_parameters_and_per_call_overrides(driver: Driver) -> None:
+    api = MockAPI(json_reply(REASONING_REPLY))
+    llm = api.llm(
+        model="step-3.7-flash",
+        temperature=0.3,
+        top_p=0.9,
+        stop=["END"],
+        reasoning_effort="high",
+        reasoning_format="deepseek-style",
+        additional_kwargs={"frequency_penalty": 0.5, "seed": 7},
+    )
+    driver.chat(llm, user("hi"), temperature=1.2, max_tokens=64)
+    [body] = api.bodies
+    assert body["model"] == "step-3.7-flash"
+    assert body["temperature"] == 1.2 and body["max_tokens"] == 64
+    assert body["top_p"] == 0.9 and body["stop"] == ["END"]
+    assert body["reasoning_effort"] == "high"
+    assert body["reasoning_format"] == "deepseek-style"
+    assert body["frequency_penalty"] == 0.5 and body["seed"] == 7
+    assert body["stream"] is False
+    assert body["messages"] == [{"role": "user", "content": "hi"}]
+
+
+def test_unset_parameters_are_not_sent(driver: Driver) -> None:
+    api = MockAPI(json_reply(REASONING_REPLY))
+    driver.complete(api.llm(), "hi")
+    [body] = api.bodies
+    assert set(body) == {"model", "messages", "stream"}
+    assert body["model"] == "step-3.5-flash"
+
+
+def test_invalid_parameter_fails_before_sending(driver: Driver) -> None:
+    api = MockAPI(json_reply(REASONING_REPLY))
+    with pytest.raises(InvalidParameterError, match="temperature"):
+        driver.chat(api.llm(), user("hi"), temperature=3.5)
+    with pytest.raises(InvalidParameterError, match="temperature"):
+        driver.stream_chat(api.llm(), user("hi"), temperature=3.5)
+    assert api.requests == []
+
+
+def test_multimodal_user_message(driver: Driver) -> None:
+    api = MockAPI(json_reply(REASONING_REPLY))
+    message = ChatMessage(
+        role="user",
+        blocks=[
+            TextBlock(text="what is in these?"),
+            ImageBlock(url="https://example.com/cat.png", detail="low"),
+            ImageBlock(path=PNG),
+            ImageBlock(image=PNG.read_bytes(), detail="high"),
+            AudioBlock(path=MEDIA / "tiny.mp3"),
+            AudioBlock(audio=(MEDIA / "tiny.wav").read_bytes(), format="wav"),
+            VideoBlock(url="https://example.com/clip.mp4"),
+        ],
+    )
+    driver.chat(api.llm(model="step-3.7-flash"), [message])
+    parts = api.bodies[0]["messages"][0]["content"]
+    assert parts[0] == {"type": "text", "text": "what is in these?"}
+    assert parts[1] == {
+        "type": "image_url",
+        "image_url": {"url": "https://example.com/cat.png", "detail": "low"},
+    }
+    assert parts[2]["image_url"]["url"].startswith("data:image/png;base64,")
+    assert parts[3]["image_url"] == {"url": parts[2]["image_url"]["url"], "detail": "high"}
+    assert parts[4]["input_audio"]["data"].startswith("data:audio/mpeg;base64,")
+    assert parts[5]["input_audio"]["data"].startswith("data:audio/wav;base64,")
+    assert parts[6] == {"type": "video_url", "video_url": {"url": "https://example.com/clip.mp4"}}
+
+
+@pytest.mark.parametrize(
+    ("block", "message"),
+    [
+        (DocumentBlock(data=b"%PDF-1.4 hello", document_mimetype="application/pdf"), "Document"),
+        (VideoBlock(video=b"\x00\x00\x00\x18ftypmp42"), "http"),
+        (AudioBlock(url="https://example.com/a.mp3"), "not as the URL"),
+    ],
+)
+def test_unsupported_blocks_are_named(driver: Driver, block: object, message: str) -> None:
+    api = MockAPI(json_reply(REASONING_REPLY))
+    with pytest.raises(InvalidParameterError, match=message):
+        driver.chat(api.llm(), [ChatMessage(role="user", blocks=[block])])
+    assert api.requests == []
+
+
+def _tool_turn(thinking: str = "I need the weather.") -> list[ChatMessage]:
+    return [
+        ChatMessage(role="system", content="Be brief."),
+        ChatMessage(role="user", content="Weather in Paris?"),
+        ChatMessage(
+            role="assistant",
+            blocks=[
+                ThinkingBlock(content=thinking),
+                TextBlock(text=""),
+                ToolCallBlock(tool_call_id="call_1", tool_name="get_weather", tool_kwargs={"c": 1}),
+            ],
+        ),
+        ChatMessage(role="tool", content="sunny", additional_kwargs={"tool_call_id": "call_1"}),
+        ChatMessage(
+            role="assistant",
+            blocks=[ThinkingBlock(content="Answer now."), TextBlock(text="It is sunny.")],
+        ),
+        ChatMessage(role="user", content="Thanks"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("echo", "expected"),
+    [
+        ("tool_calls", ["I need the weather.", None]),
+        ("always", ["I need the weather.", "Answer now."]),
+        ("never", [None, None]),
+    ],
+)
+def test_tool_round_trip_and_reasoning_echo(
+    driver: Driver, echo: str, expected: list[str | None]
+) -> None:
+    api = MockAPI(json_reply(REASONING_REPLY))
+    driver.chat(api.llm(echo_reasoning=echo), _tool_turn())
+    messages = api.bodies[0]["messages"]
+    assert [m["role"] for m in messages] == [
+        "system",
+        "user",
+        "assistant",
+        "tool",
+        "assistant",
+        "user",
+    ]
+    assert messages[2]["tool_calls"] == [
+        {
+            "id": "call_1",
+            "type": "function",
+            "function": {"name": "get_weather", "arguments": '{"c": 1}'},
+        }
+    ]
+    assert messages[2]["content"] == ""
+    assert messages[3] == {"role": "tool", "content": "sunny", "tool_call_id": "call_1"}
+    assert [messages[2].get("reasoning_content"), messages[4].get("reasoning_content")] == expected
+    assert "tool_call_id" not in messages[4]
+
+
+def test_a_reply_goes_back_as_history_unchanged(driver: Driver) -> None:
+    from tests.core.wire_samples import TOOL_CALL_REPLY
+
+    api = MockAPI(json_reply(TOOL_CALL_REPLY))
+    llm = api.llm()
+    reply = driver.chat(llm, user("weather?"))
+    result = ChatMessage(
+        role="tool", content="", additional_kwargs={"tool_call_id": "call_brg23SRcTgmpm_V0jfP-iA"}
+    )
+    driver.chat(llm, [*user("weather?"), reply.message, result])
+    history = api.bodies[1]["messages"]
+    assert history[1]["tool_calls"][0]["id"] == "call_brg23SRcTgmpm_V0jfP-iA"
+    assert history[1]["tool_calls"][0]["function"]["name"] == "get_weather"
+    assert history[2] == {
+        "role": "tool",
+        "content": "",
+        "tool_call_id": "call_brg23SRcTgmpm_V0jfP-iA",
+    }
+
+
+def test_tool_message_without_call_id_is_an_error(driver: Driver) -> None:
+    api = MockAPI(json_reply(REASONING_REPLY))
+    with pytest.raises(InvalidParameterError, match="tool_call_id"):
+        driver.chat(api.llm(), [ChatMessage(role="tool", content="x")])
