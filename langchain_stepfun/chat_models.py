@@ -1,0 +1,339 @@
+"""``ChatStepFun``: a LangChain chat model on the StepFun core (native sync and async)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator, Sequence
+from typing import Any
+
+import httpx
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel, LangSmithParams, ModelProfile
+from langchain_core.language_models.base import LanguageModelInput
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.outputs import ChatGenerationChunk, ChatResult
+from langchain_core.runnables import Runnable
+from langchain_core.utils import from_env, secret_from_env
+from langchain_core.utils.pydantic import get_fields
+from langchain_core.utils.utils import _build_model_kwargs
+from pydantic import AliasChoices, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
+from typing_extensions import Self
+
+import stepfun_core as core
+from langchain_stepfun.errors import to_langchain_error
+from langchain_stepfun.messages import EchoReasoning
+from langchain_stepfun.outputs import chat_result
+from langchain_stepfun.profiles import model_profile
+from langchain_stepfun.request import PARAMS, request_body
+from langchain_stepfun.streaming import ChunkConverter
+from langchain_stepfun.structured import Method, json_schema_format, structured_output
+from langchain_stepfun.tools import ToolLike, format_tool_choice, format_tools
+
+DEFAULT_MODEL = "step-3.5-flash"
+_KEY_ENV = ("STEP_API_KEY", "STEPFUN_API_KEY")
+_BASE_URL_ENV = ("STEP_BASE_URL", "STEPFUN_BASE_URL")
+
+
+class ChatStepFun(BaseChatModel):
+    """StepFun chat models (``step-3.5-flash``, ``step-3.7-flash``, ...) for LangChain.
+
+    Reasoning arrives in ``additional_kwargs["reasoning_content"]`` (so ``content_blocks``
+    shows reasoning blocks) and is sent back on earlier assistant messages as configured by
+    ``echo_reasoning``. Usage, tool calls and both stream shapes of the API are handled.
+
+    Example:
+        ```python
+        from langchain_stepfun import ChatStepFun
+
+        model = ChatStepFun(model="step-3.5-flash")  # key from STEP_API_KEY
+        model.invoke("Hello!")
+        ```
+
+    """
+
+    model_config = ConfigDict(populate_by_name=True, arbitrary_types_allowed=True)
+
+    model: str = Field(default=DEFAULT_MODEL, validation_alias=AliasChoices("model", "model_name"))
+    """Model name, e.g. ``step-3.5-flash`` or ``step-3.7-flash``."""
+    api_key: SecretStr | None = Field(
+        default_factory=secret_from_env(list(_KEY_ENV), default=None),
+        validation_alias=AliasChoices("api_key", "stepfun_api_key"),
+    )
+    """API key; read from ``STEP_API_KEY`` or ``STEPFUN_API_KEY`` when not given."""
+    base_url: str = Field(
+        default_factory=from_env(list(_BASE_URL_ENV), default=core.DEFAULT_BASE_URL)
+    )
+    """API base URL; from ``STEP_BASE_URL`` / ``STEPFUN_BASE_URL``, else the international one."""
+    temperature: float | None = None
+    top_p: float | None = None
+    max_tokens: int | None = None
+    n: int | None = None
+    """Number of choices to generate (each becomes a generation)."""
+    stop: list[str] | str | None = Field(
+        default=None, validation_alias=AliasChoices("stop", "stop_sequences")
+    )
+    frequency_penalty: float | None = None
+    response_format: dict[str, Any] | None = None
+    reasoning_effort: str | None = None
+    """``low``, ``medium`` or ``high`` on models with reasoning tiers."""
+    reasoning_format: str | None = None
+    """``general`` (reasoning in ``reasoning``) or ``deepseek-style`` (``reasoning_content``)."""
+    echo_reasoning: EchoReasoning = "tool_calls"
+    """Send earlier reasoning back on assistant messages: on those with tool calls
+    (default), on every one (``always``), or never."""
+    model_kwargs: dict[str, Any] = Field(default_factory=dict)
+    """Extra request fields (unknown constructor arguments are collected here)."""
+    extra_body: dict[str, Any] | None = None
+    """Extra request fields, sent as they are."""
+    timeout: float | httpx.Timeout | None = None
+    max_retries: int = 2
+    default_headers: dict[str, str] | None = None
+    http_client: httpx.Client | None = Field(default=None, exclude=True)
+    """Your own ``httpx.Client`` (proxies, TLS, tracing); a shared pool by default."""
+    http_async_client: httpx.AsyncClient | None = Field(default=None, exclude=True)
+    streaming: bool = False
+    """Route ``invoke`` through the streaming API."""
+    stream_usage: bool = True
+    """Put the usage on the last chunk of streams."""
+
+    _client: core.StepFunClient | None = PrivateAttr(default=None)
+    _async_client: core.AsyncStepFunClient | None = PrivateAttr(default=None)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _collect_model_kwargs(cls, values: Any) -> Any:
+        if isinstance(values, dict):
+            names = set()
+            for name, field in get_fields(cls).items():
+                names.add(name)
+                if field.alias:
+                    names.add(field.alias)
+                if isinstance(field.validation_alias, AliasChoices):
+                    names.update(a for a in field.validation_alias.choices if isinstance(a, str))
+            return _build_model_kwargs(values, names)
+        return values
+
+    @model_validator(mode="after")
+    def _require_api_key(self) -> Self:
+        if self.api_key is None or not self.api_key.get_secret_value().strip():
+            msg = "No StepFun API key: pass api_key=... or set STEP_API_KEY (or STEPFUN_API_KEY)."
+            raise core.MissingAPIKeyError(msg)
+        return self
+
+    # -- LangChain metadata ------------------------------------------------------------------
+
+    @property
+    def _llm_type(self) -> str:
+        return "stepfun-chat"
+
+    @property
+    def lc_secrets(self) -> dict[str, str]:
+        """Serialization stores the variable name, never the key."""
+        return {"api_key": "STEP_API_KEY"}
+
+    @classmethod
+    def is_lc_serializable(cls) -> bool:
+        """ChatStepFun can be serialized with ``dumpd`` (without its key)."""
+        return True
+
+    @classmethod
+    def get_lc_namespace(cls) -> list[str]:
+        """``["langchain_stepfun", "chat_models"]``."""
+        return ["langchain_stepfun", "chat_models"]
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        params = {name: getattr(self, name) for name in PARAMS}
+        params.update(self.model_kwargs)
+        params.update(self.extra_body or {})
+        return {"model": self.model, "base_url": self.base_url, **params}
+
+    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
+        model = kwargs.get("model")
+        params = LangSmithParams(
+            ls_provider="stepfun",
+            ls_model_name=model if isinstance(model, str) else self.model,
+            ls_model_type="chat",
+        )
+        temperature = kwargs.get("temperature", self.temperature)
+        if temperature is not None:
+            params["ls_temperature"] = temperature
+        max_tokens = kwargs.get("max_tokens", self.max_tokens)
+        if max_tokens is not None:
+            params["ls_max_tokens"] = max_tokens
+        stops = stop or kwargs.get("stop") or self.stop
+        if stops:
+            params["ls_stop"] = [stops] if isinstance(stops, str) else list(stops)
+        return params
+
+    def _resolve_model_profile(self) -> ModelProfile | None:
+        return model_profile(self.model)
+
+    # -- requests ------------------------------------------------------------------------------
+
+    def _client_args(self) -> dict[str, Any]:
+        return {
+            "api_key": self.api_key.get_secret_value() if self.api_key else None,
+            "base_url": self.base_url,
+            "timeout": self.timeout,
+            "max_retries": self.max_retries,
+            "default_headers": self.default_headers,
+        }
+
+    @property
+    def client(self) -> core.StepFunClient:
+        """The core sync client, created on first use and kept."""
+        if self._client is None:
+            self._client = core.StepFunClient(**self._client_args(), http_client=self.http_client)
+        return self._client
+
+    @property
+    def async_client(self) -> core.AsyncStepFunClient:
+        """The core async client, created on first use and kept."""
+        if self._async_client is None:
+            self._async_client = core.AsyncStepFunClient(
+                **self._client_args(), http_client=self.http_async_client
+            )
+        return self._async_client
+
+    def _payload(
+        self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]
+    ) -> dict[str, Any]:
+        return request_body(self, messages, stop, kwargs)
+
+    def _stream_payload(
+        self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]
+    ) -> tuple[dict[str, Any], ChunkConverter]:
+        stream_usage = kwargs.get("stream_usage", self.stream_usage)
+        payload = self._payload(messages, stop, kwargs)
+        if (payload.get("n") or 1) > 1:
+            msg = "n > 1 cannot be streamed; invoke without streaming to get n generations"
+            raise ValueError(msg)
+        return payload, ChunkConverter(stream_usage=bool(stream_usage))
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        payload = self._payload(messages, stop, kwargs)
+        try:
+            completion = self.client.create(payload)
+        except core.StepFunError as exc:
+            raise to_langchain_error(exc) from exc
+        return chat_result(completion)
+
+    async def _agenerate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        payload = self._payload(messages, stop, kwargs)
+        try:
+            completion = await self.async_client.create(payload)
+        except core.StepFunError as exc:
+            raise to_langchain_error(exc) from exc
+        return chat_result(completion)
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        payload, converter = self._stream_payload(messages, stop, kwargs)
+        try:
+            with self.client.stream(payload) as stream:
+                for chunk in stream:
+                    generation = converter.convert(chunk)
+                    if generation is None:
+                        continue
+                    if run_manager:
+                        run_manager.on_llm_new_token(generation.text, chunk=generation)
+                    yield generation
+                last = converter.last(stream.accumulator)
+        except core.StepFunError as exc:
+            raise to_langchain_error(exc) from exc
+        if run_manager:
+            run_manager.on_llm_new_token("", chunk=last)
+        yield last
+
+    async def _astream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        payload, converter = self._stream_payload(messages, stop, kwargs)
+        try:
+            async with await self.async_client.stream(payload) as stream:
+                async for chunk in stream:
+                    generation = converter.convert(chunk)
+                    if generation is None:
+                        continue
+                    if run_manager:
+                        await run_manager.on_llm_new_token(generation.text, chunk=generation)
+                    yield generation
+                last = converter.last(stream.accumulator)
+        except core.StepFunError as exc:
+            raise to_langchain_error(exc) from exc
+        if run_manager:
+            await run_manager.on_llm_new_token("", chunk=last)
+        yield last
+
+    # -- tools and structured output --------------------------------------------------------
+
+    def bind_tools(
+        self,
+        tools: Sequence[ToolLike],
+        *,
+        tool_choice: str | bool | dict[str, Any] | None = None,
+        strict: bool | None = None,
+        parallel_tool_calls: bool | None = None,
+        response_format: Any = None,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, AIMessage]:
+        """Bind tools (functions, LangChain tools, schemas, or ``{"type": "web_search"}``).
+
+        ``tool_choice``: ``"auto"``, ``"none"``, ``"any"``/``True`` (must call a tool, sent as
+        ``"required"``) or a tool name. ``response_format`` takes a schema or the
+        ``{"type": "json_schema", ...}`` envelope that ``create_agent`` passes.
+        """
+        formatted = format_tools(tools, strict=strict)
+        if tool_choice is not None and tool_choice is not False:
+            kwargs["tool_choice"] = format_tool_choice(tool_choice, formatted)
+        if parallel_tool_calls is not None:
+            kwargs["parallel_tool_calls"] = parallel_tool_calls
+        if response_format is not None:
+            kwargs["response_format"] = json_schema_format(response_format, strict=strict)
+        return super().bind(tools=formatted, **kwargs)
+
+    def with_structured_output(
+        self,
+        schema: dict[str, Any] | type | None = None,
+        *,
+        include_raw: bool = False,
+        method: Method = "function_calling",
+        strict: bool | None = None,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, dict[str, Any] | Any]:
+        """Answer with data matching ``schema`` (Pydantic, TypedDict or JSON schema).
+
+        ``method``: ``function_calling`` (default; a tool call), ``json_mode`` (the API's
+        ``json_object``; describe the keys in the prompt) or ``json_schema`` (the API's
+        native ``json_schema``).
+        """
+        if kwargs:
+            msg = f"unsupported arguments: {sorted(kwargs)}"
+            raise ValueError(msg)
+        return structured_output(
+            self, schema, method=method, include_raw=include_raw, strict=strict
+        )
+
+
+__all__ = ["ChatStepFun"]

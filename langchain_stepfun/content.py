@@ -1,0 +1,213 @@
+"""Content blocks to StepFun content parts: text, images, audio and video.
+
+Accepted on user messages: plain strings, ``text``; images as OpenAI ``image_url`` blocks,
+LangChain ``image`` blocks (URL, base64 or file id) and Anthropic ``source`` images; audio as
+OpenAI ``input_audio`` or LangChain ``audio`` blocks (base64 mp3 or wav); video as
+``video_url`` or LangChain ``video`` blocks (http(s) URLs only). Anything else raises an
+error naming the block, before a request is sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from langchain_stepfun.errors import StepFunInvalidParameterError
+from stepfun_core.errors import InvalidParameterError
+from stepfun_core.media import check_video_url, normalize_mime_type
+
+Part = dict[str, Any]
+_AUDIO_MIME_TYPES = ("audio/mpeg", "audio/wav")
+_ACCEPTED = (
+    "text, images (image_url / image), audio (input_audio / audio: mp3 or wav) "
+    "and videos (video_url / video: http(s) URLs)"
+)
+
+
+def _unsupported(kind: Any, block: Mapping[str, Any], why: str = "") -> Exception:
+    mime = block.get("mime_type") or (block.get("source") or {}).get("media_type")
+    what = f"{kind!r} content block" + (f" ({mime})" if isinstance(mime, str) else "")
+    reason = why or f"it accepts {_ACCEPTED}"
+    return StepFunInvalidParameterError(f"StepFun cannot take a {what}: {reason}")
+
+
+def _base64(block: Mapping[str, Any]) -> Any:
+    # v1 blocks say "base64"; v0 blocks say source_type "base64" and "data".
+    if block.get("source_type") == "base64":
+        return block.get("data")
+    return block.get("base64")
+
+
+def _data_url(mime_type: str, data: str) -> str:
+    return f"data:{mime_type};base64,{data}"
+
+
+def _detail(block: Mapping[str, Any]) -> Any:
+    extras = block.get("extras")
+    detail = block.get("detail") or (extras.get("detail") if isinstance(extras, Mapping) else None)
+    # OpenAI's "auto" is StepFun's default; the API only names "low" and "high".
+    return None if detail == "auto" else detail
+
+
+def _image_part(url: str, detail: Any) -> Part:
+    image: Part = {"url": url}
+    if detail is not None:
+        image["detail"] = detail
+    return {"type": "image_url", "image_url": image}
+
+
+def _text(block: Mapping[str, Any]) -> Part:
+    return {"type": "text", "text": block["text"]}
+
+
+def _image_url(block: Mapping[str, Any]) -> Part:
+    value = block.get("image_url")
+    if isinstance(value, str):
+        return _image_part(value, None)
+    if isinstance(value, Mapping) and isinstance(value.get("url"), str):
+        return _image_part(value["url"], _detail(value))
+    raise _unsupported("image_url", block, "it needs image_url.url")
+
+
+def _image(block: Mapping[str, Any]) -> Part:
+    source = block.get("source")
+    if isinstance(source, Mapping):  # Anthropic style
+        if source.get("type") == "base64":
+            url = _data_url(source.get("media_type", "image/png"), source["data"])
+        elif source.get("type") == "url":
+            url = source["url"]
+        else:
+            raise _unsupported("image", block, "Anthropic image sources must be base64 or url")
+        return _image_part(url, _detail(block))
+    if block.get("url"):
+        return _image_part(block["url"], _detail(block))
+    data = block.get("base64") or (
+        block.get("data") if block.get("source_type") == "base64" else None
+    )
+    if data:
+        return _image_part(_data_url(block.get("mime_type") or "image/png", data), _detail(block))
+    file_id = block.get("file_id") or (
+        block.get("id") if block.get("source_type") == "id" else None
+    )
+    if file_id:
+        # Files uploaded to StepFun (purpose "storage") are referenced as stepfile:// URLs.
+        return _image_part(f"stepfile://{file_id}", _detail(block))
+    raise _unsupported("image", block, "an image needs a url, base64 data or a file_id")
+
+
+def _audio_part(data: str, mime_type: str, block: Mapping[str, Any]) -> Part:
+    mime = normalize_mime_type(mime_type)
+    if mime not in _AUDIO_MIME_TYPES:
+        raise _unsupported("audio", block, f"audio must be mp3 or wav, got {mime!r}")
+    url = data if data.startswith("data:") else _data_url(mime, data)
+    return {"type": "input_audio", "input_audio": {"data": url}}
+
+
+def _input_audio(block: Mapping[str, Any]) -> Part:
+    audio = block.get("input_audio")
+    if not isinstance(audio, Mapping) or not isinstance(audio.get("data"), str):
+        raise _unsupported("input_audio", block, "it needs input_audio.data")
+    return _audio_part(audio["data"], str(audio.get("format") or "wav"), block)
+
+
+def _audio(block: Mapping[str, Any]) -> Part:
+    data = block.get("base64") or (
+        block.get("data") if block.get("source_type") == "base64" else None
+    )
+    if not data:
+        raise _unsupported("audio", block, "StepFun takes audio as base64 data only, not by URL")
+    return _audio_part(data, block.get("mime_type") or "audio/wav", block)
+
+
+def _video_part(kind: str, url: Any, block: Mapping[str, Any]) -> Part:
+    try:
+        return {"type": "video_url", "video_url": {"url": check_video_url(url)}}
+    except InvalidParameterError as exc:
+        raise _unsupported(kind, block, exc.message) from None
+
+
+def _video(block: Mapping[str, Any]) -> Part:
+    url = block.get("url")
+    if not url:
+        raise _unsupported("video", block, "StepFun takes videos by http(s) URL only")
+    return _video_part("video", url, block)
+
+
+def _video_url(block: Mapping[str, Any]) -> Part:
+    value = block.get("video_url")
+    url = value.get("url") if isinstance(value, Mapping) else value
+    if not isinstance(url, str):
+        raise _unsupported("video_url", block, "it needs video_url.url")
+    return _video_part("video_url", url, block)
+
+
+_USER_PARTS: dict[str, Callable[[Mapping[str, Any]], Part]] = {
+    "text": _text,
+    "image_url": _image_url,
+    "image": _image,
+    "input_audio": _input_audio,
+    "audio": _audio,
+    "video": _video,
+    "video_url": _video_url,
+}
+
+
+def user_content(content: str | list[Any]) -> str | list[Part]:
+    """The content of a user message: a string, or a list of content parts."""
+    if isinstance(content, str):
+        return content
+    parts: list[Part] = []
+    for item in content:
+        if isinstance(item, str):
+            parts.append({"type": "text", "text": item})
+            continue
+        kind = item.get("type") if isinstance(item, Mapping) else None
+        convert = _USER_PARTS.get(kind) if isinstance(kind, str) else None
+        if convert is None:
+            block = item if isinstance(item, Mapping) else {}
+            raise _unsupported(kind, block)
+        parts.append(convert(item))
+    return parts
+
+
+def plain_text(content: str | list[Any], role: str) -> str:
+    """The text of a system or tool message; the API takes only text there."""
+    if isinstance(content, str):
+        return content
+    texts: list[str] = []
+    for item in content:
+        if isinstance(item, str):
+            texts.append(item)
+        elif isinstance(item, Mapping) and item.get("type") == "text":
+            texts.append(item.get("text", ""))
+        else:
+            kind = item.get("type") if isinstance(item, Mapping) else type(item).__name__
+            block = item if isinstance(item, Mapping) else {}
+            raise _unsupported(kind, block, f"StepFun {role} messages take text only")
+    return "".join(texts)
+
+
+def assistant_text(content: str | list[Any]) -> tuple[str, str]:
+    """The text and reasoning of an assistant message's content.
+
+    Reasoning, thinking and tool-use blocks are never sent as text; the reasoning found in
+    them is returned so that it can be echoed as ``reasoning_content``.
+    """
+    if isinstance(content, str):
+        return content, ""
+    texts: list[str] = []
+    reasoning: list[str] = []
+    for item in content:
+        if isinstance(item, str):
+            texts.append(item)
+            continue
+        if not isinstance(item, Mapping):
+            continue
+        kind = item.get("type")
+        if kind == "text":
+            texts.append(item.get("text", ""))
+        elif kind == "reasoning" and isinstance(item.get("reasoning"), str):
+            reasoning.append(item["reasoning"])
+        elif kind == "thinking" and isinstance(item.get("thinking"), str):
+            reasoning.append(item["thinking"])
+    return "".join(texts), "".join(reasoning)

@@ -1,0 +1,113 @@
+"""Errors that are both a ``stepfun_core`` error and the matching LangChain error.
+
+Code that catches ``stepfun_core.RateLimitError`` and code that catches
+``langchain_core.exceptions.ModelRateLimitError`` (such as ``ModelRetryMiddleware``) both
+see the same exception. ``is_retryable`` comes from the core class, which is first in the
+method resolution order: rate limits, server errors, timeouts and broken connections are
+retryable; the rest are not.
+"""
+
+from __future__ import annotations
+
+from langchain_core import exceptions as lc
+
+import stepfun_core as core
+
+
+class StepFunAuthenticationError(core.AuthenticationError, lc.ModelAuthenticationError):
+    """401 ``invalid_api_key``: a wrong key, or a key of the other region."""
+
+
+class StepFunPaymentRequiredError(core.PaymentRequiredError, lc.ModelPermissionDeniedError):
+    """402 ``quota_exceeded``: balance or Step Plan quota exhausted."""
+
+
+class StepFunPermissionDeniedError(core.PermissionDeniedError, lc.ModelPermissionDeniedError):
+    """403: the key may not use this resource."""
+
+
+class StepFunNotFoundError(core.NotFoundError, lc.ModelNotFoundError):
+    """404 ``model_invalid``: unknown model or no access to it."""
+
+
+class StepFunBadRequestError(core.BadRequestError, lc.ModelInvalidRequestError):
+    """400 ``request_params_invalid`` and other rejected requests."""
+
+
+class StepFunContextOverflowError(core.ContextOverflowError, lc.ContextOverflowError):
+    """400 whose message says the prompt is longer than the model's context."""
+
+
+class StepFunContentModerationError(core.ContentModerationError, lc.ModelInvalidRequestError):
+    """451 ``censorship_blocked``: moderation blocked the input or the output."""
+
+
+class StepFunRateLimitError(core.RateLimitError, lc.ModelRateLimitError):
+    """429: too many requests."""
+
+
+class StepFunAPIError(core.InternalServerError, lc.ModelAPIError):
+    """5xx: a server failure."""
+
+
+class StepFunStatusError(core.APIStatusError, lc.ModelAPIError):
+    """Any other non-success status (408, 409, 422, ...)."""
+
+
+class StepFunConnectionError(core.APIConnectionError, lc.ModelConnectionError):
+    """The API could not be reached."""
+
+
+class StepFunTimeoutError(core.APITimeoutError, lc.ModelTimeoutError):
+    """Connecting or reading timed out."""
+
+
+class StepFunStreamInterruptedError(core.StreamInterruptedError, lc.ModelConnectionError):
+    """The stream broke off before its end; ``partial`` holds what was received."""
+
+
+class StepFunStreamError(core.StreamError, lc.ModelAPIError):
+    """An error event or malformed data in the middle of a stream."""
+
+
+class StepFunInvalidParameterError(core.InvalidParameterError, lc.ModelInvalidRequestError):
+    """A parameter or message the API would reject; raised before anything is sent."""
+
+
+# Most specific first: the first core class the error is an instance of wins.
+_MAPPING: tuple[tuple[type[core.StepFunError], type[core.StepFunError]], ...] = (
+    (core.ContextOverflowError, StepFunContextOverflowError),
+    (core.BadRequestError, StepFunBadRequestError),
+    (core.AuthenticationError, StepFunAuthenticationError),
+    (core.PaymentRequiredError, StepFunPaymentRequiredError),
+    (core.PermissionDeniedError, StepFunPermissionDeniedError),
+    (core.NotFoundError, StepFunNotFoundError),
+    (core.ContentModerationError, StepFunContentModerationError),
+    (core.RateLimitError, StepFunRateLimitError),
+    (core.InternalServerError, StepFunAPIError),
+    (core.APIStatusError, StepFunStatusError),
+    (core.StreamInterruptedError, StepFunStreamInterruptedError),
+    (core.APITimeoutError, StepFunTimeoutError),
+    (core.APIConnectionError, StepFunConnectionError),
+    (core.StreamError, StepFunStreamError),
+    (core.InvalidParameterError, StepFunInvalidParameterError),
+)
+
+
+def to_langchain_error(error: core.StepFunError) -> Exception:
+    """Return the dual (core and LangChain) error for a core error, keeping its details."""
+    for core_class, dual_class in _MAPPING:
+        if isinstance(error, core_class):
+            if isinstance(error, dual_class):
+                return error
+            converted = dual_class(
+                error.message,
+                status_code=error.status_code,
+                error_type=error.error_type,
+                trace_id=error.trace_id,
+                body=error.body,
+                partial=error.partial,
+                retry_after=error.retry_after,
+            )
+            return converted
+    return error

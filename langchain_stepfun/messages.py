@@ -1,0 +1,100 @@
+"""LangChain messages to StepFun wire messages (the request side).
+
+Only the fields the API knows are copied, so LangChain's own ids (such as the random
+``lc_...`` block ids core adds when it normalizes messages) never reach the request body.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+from langchain_core.messages import (
+    AIMessage,
+    BaseMessage,
+    ChatMessage,
+    HumanMessage,
+    SystemMessage,
+    ToolMessage,
+)
+
+from langchain_stepfun.content import assistant_text, plain_text, user_content
+
+EchoReasoning = Literal["tool_calls", "always", "never"]
+
+_CHAT_ROLES = {"human": "user", "user": "user", "ai": "assistant", "assistant": "assistant"}
+_CHAT_ROLES.update(system="system", developer="system", tool="tool")
+
+
+def to_wire_messages(
+    messages: Sequence[BaseMessage], echo_reasoning: EchoReasoning = "tool_calls"
+) -> list[dict[str, Any]]:
+    """Convert a LangChain history to the API's ``messages`` list."""
+    return [to_wire_message(m, echo_reasoning) for m in messages]
+
+
+def to_wire_message(
+    message: BaseMessage, echo_reasoning: EchoReasoning = "tool_calls"
+) -> dict[str, Any]:
+    """Convert one message; raise ``ValueError`` naming what the API cannot take."""
+    if isinstance(message, HumanMessage):
+        return {"role": "user", "content": user_content(message.content)}
+    if isinstance(message, AIMessage):
+        return _assistant(message, echo_reasoning)
+    if isinstance(message, SystemMessage):
+        return {"role": "system", "content": plain_text(message.content, "system")}
+    if isinstance(message, ToolMessage):
+        return _tool(message)
+    if isinstance(message, ChatMessage):
+        role = _CHAT_ROLES.get(message.role)
+        if role == "user":
+            return {"role": "user", "content": user_content(message.content)}
+        if role in ("system", "assistant"):
+            return {"role": role, "content": plain_text(message.content, role)}
+        msg = f"StepFun has no message role {message.role!r}; use system, user or assistant"
+        raise ValueError(msg)
+    msg = f"StepFun cannot take a {type(message).__name__}; use system, human, AI and tool messages"
+    raise ValueError(msg)
+
+
+def _assistant(message: AIMessage, echo_reasoning: EchoReasoning) -> dict[str, Any]:
+    text, block_reasoning = assistant_text(message.content)
+    # The API itself answers tool calls with content "" (stepfun-wire §1.2): mirror it.
+    wire: dict[str, Any] = {"role": "assistant", "content": text}
+    calls = [_wire_tool_call(c["id"], c["name"], c["args"]) for c in message.tool_calls]
+    calls += [
+        _wire_tool_call(c.get("id"), c.get("name"), c.get("args"))
+        for c in message.invalid_tool_calls
+    ]
+    if calls:
+        wire["tool_calls"] = calls
+    if echo_reasoning == "always" or (echo_reasoning == "tool_calls" and calls):
+        reasoning = message.additional_kwargs.get("reasoning_content") or block_reasoning
+        if isinstance(reasoning, str) and reasoning:
+            wire["reasoning_content"] = reasoning
+    return wire
+
+
+def _wire_tool_call(call_id: str | None, name: str | None, args: Any) -> dict[str, Any]:
+    # Unicode stays readable (no \uXXXX) so arguments survive the round trip as written.
+    arguments = args if isinstance(args, str) else json.dumps(args or {}, ensure_ascii=False)
+    return {
+        "id": call_id or "",
+        "type": "function",
+        "function": {"name": name or "", "arguments": arguments},
+    }
+
+
+def _tool(message: ToolMessage) -> dict[str, Any]:
+    content = message.content
+    if isinstance(content, list) and any(_is_structured(item) for item in content):
+        # A tool that returned plain data (not content blocks): send it as JSON text.
+        text = json.dumps(content, ensure_ascii=False)
+    else:
+        text = plain_text(content, "tool")
+    return {"role": "tool", "content": text, "tool_call_id": message.tool_call_id}
+
+
+def _is_structured(item: Any) -> bool:
+    return isinstance(item, Mapping) and "type" not in item

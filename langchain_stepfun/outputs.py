@@ -1,0 +1,102 @@
+"""Core completions to LangChain results: messages, tool calls and usage (the response side)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, cast
+
+from langchain_core.messages import AIMessage, InvalidToolCall, ToolCall, UsageMetadata
+from langchain_core.messages.tool import invalid_tool_call, tool_call
+from langchain_core.outputs import ChatGeneration, ChatResult
+
+from stepfun_core import Choice, Completion, ServerToolCall, Usage
+from stepfun_core import ToolCall as WireToolCall
+
+PROVIDER = "stepfun"
+# Where reasoning text lives on messages: core turns it into v1 "reasoning" blocks.
+REASONING_KEY = "reasoning_content"
+# Where the server-side calls (web_search) live: never in ``.tool_calls``.
+SERVER_TOOL_CALLS_KEY = "server_tool_calls"
+
+
+def usage_metadata(usage: Usage) -> UsageMetadata:
+    """LangChain usage from the API's usage (cached and reasoning tokens when reported)."""
+    metadata: dict[str, Any] = {
+        "input_tokens": usage.prompt_tokens,
+        "output_tokens": usage.completion_tokens,
+        "total_tokens": usage.total_tokens,
+    }
+    if usage.cached_tokens is not None:
+        metadata["input_token_details"] = {"cache_read": usage.cached_tokens}
+    if usage.reasoning_tokens is not None:
+        metadata["output_token_details"] = {"reasoning": usage.reasoning_tokens}
+    return cast("UsageMetadata", metadata)
+
+
+def parse_tool_calls(calls: list[WireToolCall]) -> tuple[list[ToolCall], list[InvalidToolCall]]:
+    """Tool calls with JSON object arguments, and the ones whose arguments do not parse."""
+    valid: list[ToolCall] = []
+    invalid: list[InvalidToolCall] = []
+    for call in calls:
+        text = call.arguments
+        try:
+            args = json.loads(text) if text.strip() else {}
+        except ValueError as exc:
+            invalid.append(invalid_tool_call(name=call.name, args=text, id=call.id, error=str(exc)))
+            continue
+        if isinstance(args, dict):
+            valid.append(tool_call(name=call.name, args=args, id=call.id))
+        else:
+            error = "the arguments are not a JSON object"
+            invalid.append(invalid_tool_call(name=call.name, args=text, id=call.id, error=error))
+    return valid, invalid
+
+
+def server_tool_calls(calls: list[ServerToolCall]) -> list[dict[str, Any]]:
+    """The server-side calls (``web_search``) as the API sent them, results included."""
+    return [call.to_dict() for call in calls]
+
+
+def ai_message(choice: Choice, completion: Completion, *, with_usage: bool) -> AIMessage:
+    """One generated message: text, reasoning, client tool calls, server calls, metadata."""
+    additional_kwargs: dict[str, Any] = {}
+    if choice.reasoning:
+        additional_kwargs[REASONING_KEY] = choice.reasoning
+    if choice.server_tool_calls:
+        additional_kwargs[SERVER_TOOL_CALLS_KEY] = server_tool_calls(choice.server_tool_calls)
+    valid, invalid = parse_tool_calls(choice.tool_calls)
+    usage = completion.usage
+    return AIMessage(
+        content=choice.content,
+        additional_kwargs=additional_kwargs,
+        tool_calls=valid,
+        invalid_tool_calls=invalid,
+        usage_metadata=usage_metadata(usage) if with_usage and usage is not None else None,
+        response_metadata={
+            "model_provider": PROVIDER,
+            "model_name": completion.model,
+            "finish_reason": choice.finish_reason,
+            "id": completion.id,
+        },
+        id=completion.id or None,
+    )
+
+
+def chat_result(completion: Completion) -> ChatResult:
+    """A ``ChatResult`` with one generation per choice.
+
+    Usage covers the whole request, so only the first generation carries it: summing the
+    usage of ``n`` generations then still gives the API's numbers.
+    """
+    generations = [
+        ChatGeneration(
+            message=ai_message(choice, completion, with_usage=position == 0),
+            generation_info={"finish_reason": choice.finish_reason},
+        )
+        # A reply without choices still gives one (empty) message, as the API's "first".
+        for position, choice in enumerate(completion.choices or [completion.first])
+    ]
+    llm_output: dict[str, Any] = {"model_name": completion.model, "id": completion.id}
+    if completion.usage is not None:
+        llm_output["token_usage"] = completion.usage.to_dict()
+    return ChatResult(generations=generations, llm_output=llm_output)

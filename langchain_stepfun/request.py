@@ -1,0 +1,61 @@
+"""The request body of one call: the model's fields, its extras, then the call's kwargs."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import stepfun_core as core
+from langchain_stepfun.errors import to_langchain_error
+from langchain_stepfun.messages import EchoReasoning, to_wire_messages
+
+if TYPE_CHECKING:
+    from langchain_core.messages import BaseMessage
+
+    from langchain_stepfun.chat_models import ChatStepFun
+
+# Request fields taken from the model's attributes, in the order they are sent (a stable key
+# order keeps bodies byte-identical, so cassettes match).
+PARAMS = (
+    "temperature",
+    "top_p",
+    "max_tokens",
+    "n",
+    "stop",
+    "frequency_penalty",
+    "response_format",
+    "reasoning_effort",
+    "reasoning_format",
+)
+# Per-call keyword arguments that steer ChatStepFun and are never sent.
+LOCAL_KWARGS = ("stream", "stream_usage", "echo_reasoning")
+
+
+def request_body(
+    chat: ChatStepFun,
+    messages: list[BaseMessage],
+    stop: list[str] | None,
+    kwargs: dict[str, Any],
+) -> dict[str, Any]:
+    """Fields, then ``model_kwargs`` and ``extra_body``, then per-call kwargs (which win).
+
+    Checked by the core before anything is sent; a problem raises
+    ``StepFunInvalidParameterError`` naming the field.
+    """
+    params = {name: getattr(chat, name) for name in PARAMS}
+    if chat.model_kwargs:
+        params.update(chat.model_kwargs)
+    if chat.extra_body:
+        params.update(chat.extra_body)
+    if stop is not None:
+        params["stop"] = stop
+    model = kwargs.pop("model", None) or chat.model
+    echo: EchoReasoning = kwargs.get("echo_reasoning") or chat.echo_reasoning
+    for name in LOCAL_KWARGS:
+        kwargs.pop(name, None)
+    params.update(kwargs)
+    if not params.get("stop"):
+        params["stop"] = None  # an empty list means "no stop sequences"
+    try:
+        return core.build_chat_request(model, to_wire_messages(messages, echo), **params)
+    except core.StepFunError as exc:
+        raise to_langchain_error(exc) from exc

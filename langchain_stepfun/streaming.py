@@ -1,0 +1,108 @@
+"""Stream chunks to LangChain message chunks, keeping the per-chunk path lean.
+
+StepFun quirks handled here (stepfun-wire §1.4-1.6):
+
+- usage is cumulative on every chunk: it is emitted once, on the last chunk, so the sum of
+  the stream's ``usage_metadata`` equals the API's final usage;
+- ``model_name`` and ``finish_reason`` are emitted once, on the last chunk, because LangChain
+  concatenates string metadata when chunks are added;
+- tool-call deltas keep the provider's index (a missing one was made the list position by
+  the core); a call's id is sent once (a stable fallback id when the API sent ``""``) and a
+  name repeated whole is not appended again;
+- server-side ``web_search`` deltas never become tool-call chunks: the calls, with their
+  results, arrive on the last chunk under ``additional_kwargs["server_tool_calls"]``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langchain_core.messages import AIMessageChunk, ToolCallChunk
+from langchain_core.outputs import ChatGenerationChunk
+
+from langchain_stepfun.outputs import (
+    PROVIDER,
+    REASONING_KEY,
+    SERVER_TOOL_CALLS_KEY,
+    server_tool_calls,
+    usage_metadata,
+)
+from stepfun_core import Chunk, StreamAccumulator, ToolCallDelta, fallback_tool_call_id
+
+
+class ChunkConverter:
+    """Turns the chunks of one stream into ``ChatGenerationChunk`` objects."""
+
+    __slots__ = ("_names", "_server", "stream_usage")
+
+    def __init__(self, *, stream_usage: bool = True) -> None:
+        self.stream_usage = stream_usage
+        # Tool-call index -> the name sent so far (a key means the id was sent).
+        self._names: dict[int, str] = {}
+        self._server: set[int] = set()
+
+    def convert(self, chunk: Chunk) -> ChatGenerationChunk | None:
+        """The generation chunk for one wire chunk, or None when it adds nothing."""
+        if not chunk.choices:
+            return None
+        delta = chunk.choices[0]
+        calls = self._tool_call_chunks(chunk.id, delta.tool_calls) if delta.tool_calls else None
+        if not (delta.content or delta.reasoning or calls):
+            return None
+        fields: dict[str, Any] = {
+            "content": delta.content,
+            "response_metadata": {"model_provider": PROVIDER},
+            "id": chunk.id or None,
+        }
+        if delta.reasoning:
+            fields["additional_kwargs"] = {REASONING_KEY: delta.reasoning}
+        if calls:
+            fields["tool_call_chunks"] = calls
+        return ChatGenerationChunk(message=AIMessageChunk(**fields))
+
+    def _tool_call_chunks(self, response_id: str, deltas: list[ToolCallDelta]) -> list[Any]:
+        out: list[ToolCallChunk] = []
+        for delta in deltas:
+            index = delta.index
+            if index in self._server:
+                continue
+            if (delta.type and delta.type != "function") or delta.results is not None:
+                self._server.add(index)
+                continue
+            known = self._names.get(index)
+            call_id = None
+            if known is None:
+                call_id = delta.id or fallback_tool_call_id(response_id, index)
+                known = ""
+            name = delta.name if delta.name and delta.name != known else None
+            self._names[index] = known + name if name else known
+            out.append(
+                ToolCallChunk(
+                    name=name, args=delta.arguments, id=call_id, index=index, type="tool_call_chunk"
+                )
+            )
+        return out
+
+    def last(self, accumulator: StreamAccumulator) -> ChatGenerationChunk:
+        """The closing chunk: finish reason, model name, usage (once) and server calls."""
+        choice = accumulator.choice(0)
+        fields: dict[str, Any] = {
+            "content": "",
+            "response_metadata": {
+                "model_provider": PROVIDER,
+                "model_name": accumulator.model,
+                "finish_reason": choice.finish_reason,
+                "id": accumulator.id,
+            },
+            "chunk_position": "last",
+            "id": accumulator.id or None,
+        }
+        if self.stream_usage and accumulator.usage is not None:
+            fields["usage_metadata"] = usage_metadata(accumulator.usage)
+        if choice.server_tool_calls:
+            calls = server_tool_calls(choice.server_tool_calls)
+            fields["additional_kwargs"] = {SERVER_TOOL_CALLS_KEY: calls}
+        return ChatGenerationChunk(
+            message=AIMessageChunk(**fields),
+            generation_info={"finish_reason": choice.finish_reason},
+        )

@@ -1,0 +1,120 @@
+"""``with_structured_output`` for ChatStepFun: function calling, JSON mode and JSON schema."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from operator import itemgetter
+from typing import TYPE_CHECKING, Any, Literal
+
+from langchain_core.output_parsers import (
+    JsonOutputKeyToolsParser,
+    JsonOutputParser,
+    PydanticOutputParser,
+    PydanticToolsParser,
+)
+from langchain_core.runnables import Runnable, RunnableMap, RunnablePassthrough
+from langchain_core.utils.function_calling import convert_to_openai_tool
+from langchain_core.utils.pydantic import is_basemodel_subclass
+
+from stepfun_core import get_model_info
+
+if TYPE_CHECKING:
+    from langchain_core.output_parsers import BaseOutputParser
+
+    from langchain_stepfun.chat_models import ChatStepFun
+
+Method = Literal["function_calling", "json_mode", "json_schema"]
+_NAME_CHARS = re.compile(r"[^A-Za-z0-9_-]")
+
+
+def _is_pydantic(schema: Any) -> bool:
+    return isinstance(schema, type) and is_basemodel_subclass(schema)
+
+
+def json_schema_format(schema: Any, *, strict: bool | None = None) -> dict[str, Any]:
+    """The API's ``response_format`` for a schema (Pydantic, TypedDict or JSON schema).
+
+    A ``response_format`` dict (``{"type": ...}``) is returned unchanged.
+    """
+    if isinstance(schema, Mapping) and schema.get("type") in ("json_schema", "json_object"):
+        return dict(schema)
+    function = convert_to_openai_tool(schema)["function"]
+    spec: dict[str, Any] = {
+        "name": _NAME_CHARS.sub("_", function["name"])[:64] or "output",
+        "schema": function.get("parameters") or {"type": "object", "properties": {}},
+    }
+    if function.get("description"):
+        spec["description"] = function["description"]
+    if strict is not None:
+        spec["strict"] = strict
+    return {"type": "json_schema", "json_schema": spec}
+
+
+def _forced_tool_choice(model: ChatStepFun, name: str) -> str | None:
+    # Thinking models may refuse a forced tool_choice (langchain-contract §3 item 8) and the
+    # API documents only "auto": let reasoning models choose; force the others.
+    return None if get_model_info(model.model).reasoning else name
+
+
+def _tool_parser(schema: Any) -> BaseOutputParser[Any]:
+    if _is_pydantic(schema):
+        return PydanticToolsParser(tools=[schema], first_tool_only=True)
+    name = convert_to_openai_tool(schema)["function"]["name"]
+    return JsonOutputKeyToolsParser(key_name=name, first_tool_only=True)
+
+
+def _content_parser(schema: Any) -> BaseOutputParser[Any]:
+    if _is_pydantic(schema):
+        return PydanticOutputParser(pydantic_object=schema)
+    return JsonOutputParser()
+
+
+def structured_output(
+    model: ChatStepFun,
+    schema: Any,
+    *,
+    method: Method = "function_calling",
+    include_raw: bool = False,
+    strict: bool | None = None,
+) -> Runnable[Any, Any]:
+    """Bind ``model`` so that it answers with data matching ``schema``, then parse it."""
+    if schema is None and method != "json_mode":
+        msg = f"schema is required for method={method!r}"
+        raise ValueError(msg)
+    ls_format = {"kwargs": {"method": method, "strict": strict}, "schema": schema}
+    parser: BaseOutputParser[Any]
+    if method == "function_calling":
+        name = convert_to_openai_tool(schema)["function"]["name"]
+        llm: Runnable[Any, Any] = model.bind_tools(
+            [schema],
+            tool_choice=_forced_tool_choice(model, name),
+            strict=strict,
+            ls_structured_output_format=ls_format,
+        )
+        parser = _tool_parser(schema)
+    elif method == "json_mode":
+        if strict is not None:
+            msg = "strict is not supported with method='json_mode'; use 'json_schema'"
+            raise ValueError(msg)
+        ls_format["kwargs"] = {"method": method}
+        llm = model.bind(
+            response_format={"type": "json_object"}, ls_structured_output_format=ls_format
+        )
+        parser = _content_parser(schema)
+    elif method == "json_schema":
+        llm = model.bind(
+            response_format=json_schema_format(schema, strict=strict),
+            ls_structured_output_format=ls_format,
+        )
+        parser = _content_parser(schema)
+    else:
+        msg = f"method must be function_calling, json_mode or json_schema, got {method!r}"
+        raise ValueError(msg)
+    if not include_raw:
+        return llm | parser
+    parsed = RunnablePassthrough.assign(
+        parsed=itemgetter("raw") | parser, parsing_error=lambda _: None
+    )
+    fallback = RunnablePassthrough.assign(parsed=lambda _: None)
+    return RunnableMap(raw=llm) | parsed.with_fallbacks([fallback], exception_key="parsing_error")

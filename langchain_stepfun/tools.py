@@ -1,0 +1,54 @@
+"""Tools and tool choice: LangChain's forms to the API's.
+
+Functions, LangChain tools, Pydantic models, TypedDicts and JSON schemas become
+``{"type": "function", ...}`` tools. The built-in ``web_search`` tool (``{"type":
+"web_search"}``) passes through unchanged: the server runs it itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from langchain_core.tools import BaseTool
+from langchain_core.utils.function_calling import convert_to_openai_tool
+
+ToolLike = Mapping[str, Any] | type | Callable[..., Any] | BaseTool
+# Tools the server runs itself (stepfun-wire §1.3); a JSON schema's "type" is "object".
+BUILTIN_TOOLS = frozenset({"web_search"})
+# "any" is LangChain's word for "call some tool"; the API (like OpenAI) says "required".
+_CHOICE_WORDS = {"auto": "auto", "none": "none", "required": "required", "any": "required"}
+
+
+def format_tool(tool: ToolLike, *, strict: bool | None = None) -> dict[str, Any]:
+    """One tool in the API's shape."""
+    if isinstance(tool, Mapping) and tool.get("type") in BUILTIN_TOOLS:
+        return dict(tool)
+    return convert_to_openai_tool(tool, strict=strict)
+
+
+def format_tools(tools: Sequence[ToolLike], *, strict: bool | None = None) -> list[dict[str, Any]]:
+    """Every tool in the API's shape, in order."""
+    return [format_tool(tool, strict=strict) for tool in tools]
+
+
+def format_tool_choice(choice: Any, tools: Sequence[Mapping[str, Any]]) -> Any:
+    """Map LangChain's tool choice to the API's.
+
+    ``"auto"``, ``"none"`` and ``"required"`` pass through; ``"any"`` and ``True`` mean
+    ``"required"``; a tool's name forces that function; a dict passes through.
+    """
+    if choice is None or isinstance(choice, dict):
+        return choice
+    if choice is True:
+        return "required"
+    if isinstance(choice, str):
+        if choice in _CHOICE_WORDS:
+            return _CHOICE_WORDS[choice]
+        names = [t["function"]["name"] for t in tools if t.get("type") == "function"]
+        if choice in names:
+            return {"type": "function", "function": {"name": choice}}
+        msg = f"tool_choice {choice!r} is neither auto/none/required/any nor one of {names}"
+        raise ValueError(msg)
+    msg = f"tool_choice must be a string, True or a dict, got {choice!r}"
+    raise ValueError(msg)

@@ -1,0 +1,173 @@
+"""Fixtures for the LangChain suite: sync/async drivers, offline media, replica faults.
+
+Media: the standard multimodal tests download sample files from the internet with
+``httpx.get``. There is no internet in the test run, so ``offline_media`` serves exactly those
+URLs from the local files in ``tests/media/`` (every other URL goes to the real ``httpx.get``,
+which the harness then refuses unless it is loopback).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from langchain_core.messages import AIMessage, AIMessageChunk
+
+from langchain_stepfun import ChatStepFun
+from tests.conftest import _RECORDING
+from tests.replica import Fault
+
+MEDIA = Path(__file__).resolve().parent.parent / "media"
+# URL used by langchain-tests -> the local stand-in (same media type).
+MEDIA_URLS = {
+    "https://raw.githubusercontent.com/langchain-ai/docs/4d11d08b6b0e210bd456943f7a22febbd168b543/"
+    "src/images/agentic-rag-output.png": MEDIA / "tiny.png",
+    "https://upload.wikimedia.org/wikipedia/commons/6/6a/Northern_Flicker_202280456.wav": MEDIA
+    / "tiny.wav",
+}
+
+
+@pytest.fixture
+def vcr_config(vcr_config: dict[str, Any]) -> dict[str, Any]:
+    """The harness's VCR settings, with replays repeatable.
+
+    The sync and async runs of one test share a cassette, and ``test_stream_time`` replays its
+    one recorded stream in a benchmark loop.
+    """
+    return {**vcr_config, "allow_playback_repeats": True}
+
+
+@pytest.fixture
+def offline_media(monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
+    """Serve the standard tests' media downloads from ``tests/media/`` (and nothing else)."""
+    real_get = httpx.get
+
+    def get(url: Any, *args: Any, **kwargs: Any) -> httpx.Response:
+        local = MEDIA_URLS.get(str(url))
+        if local is None:
+            return real_get(url, *args, **kwargs)
+        request = httpx.Request("GET", str(url))
+        return httpx.Response(200, content=local.read_bytes(), request=request)
+
+    monkeypatch.setattr(httpx, "get", get)
+    # langchain-tests asks for a User-Agent for wikimedia; nothing is fetched from there.
+    monkeypatch.setenv("LANGCHAIN_TESTS_USER_AGENT", "stepfun-integrations tests (offline)")
+    return MEDIA_URLS
+
+
+@pytest.fixture
+def default_cassette_name(request: pytest.FixtureRequest) -> str:
+    """``[Class.]test_name[params]`` without the sync/async parameter.
+
+    So the sync and the async run of a test share one cassette: both must send the same
+    request and both read the same recorded answer.
+    """
+    marker = request.node.get_closest_marker("default_cassette")
+    if marker is not None:
+        return str(marker.args[0])
+    name: str = request.node.name
+    base, _, params = name.partition("[")
+    kept = [p for p in params.rstrip("]").split("-") if p and p not in ("sync", "async")]
+    prefix = f"{request.cls.__name__}." if request.cls else ""
+    return prefix + base + (f"[{'-'.join(kept)}]" if kept else "")
+
+
+@pytest.fixture
+def faults(vcr: Any) -> Callable[..., None]:
+    """Queue replica faults for a test that is recording; replays read them from the cassette."""
+
+    def inject(*items: Fault) -> None:
+        replica = _RECORDING.get("replica")
+        if vcr is not None and not vcr.write_protected and replica is not None:
+            replica.enqueue(*items)
+
+    return inject
+
+
+@dataclass
+class Driver:
+    """Runs one model call through the sync or the async entry point."""
+
+    mode: str
+
+    @property
+    def is_async(self) -> bool:
+        return self.mode == "async"
+
+    def invoke(self, model: Any, messages: Any, **kwargs: Any) -> AIMessage:
+        if self.is_async:
+            result = asyncio.run(model.ainvoke(messages, **kwargs))
+        else:
+            result = model.invoke(messages, **kwargs)
+        assert isinstance(result, AIMessage)
+        return result
+
+    def stream(self, model: Any, messages: Any, **kwargs: Any) -> list[AIMessageChunk]:
+        if not self.is_async:
+            return list(model.stream(messages, **kwargs))
+
+        async def run() -> list[AIMessageChunk]:
+            return [chunk async for chunk in model.astream(messages, **kwargs)]
+
+        return asyncio.run(run())
+
+    def run(self, runnable: Any, value: Any, **kwargs: Any) -> Any:
+        if self.is_async:
+            return asyncio.run(runnable.ainvoke(value, **kwargs))
+        return runnable.invoke(value, **kwargs)
+
+
+@pytest.fixture(params=["sync", "async"])
+def driver(request: pytest.FixtureRequest) -> Driver:
+    """Parametrizes a test over the sync and the async path (they share one cassette)."""
+    return Driver(request.param)
+
+
+def aggregate(chunks: list[AIMessageChunk]) -> AIMessageChunk:
+    """Add up a stream's chunks."""
+    full = chunks[0]
+    for chunk in chunks[1:]:
+        full = full + chunk
+    return full
+
+
+def model(**kwargs: Any) -> ChatStepFun:
+    """A model with retries off, so error cassettes hold exactly one request."""
+    return ChatStepFun(**{"max_retries": 0, **kwargs})
+
+
+def final_usage(cassette: Any, index: int = -1) -> dict[str, Any]:
+    """The usage of the last event of a recorded stream: what the API says was used."""
+    body = cassette.responses[index]["body"]["string"]
+    text = body.decode() if isinstance(body, bytes) else body
+    events = [line[6:] for line in text.splitlines() if line.startswith("data: {")]
+    usage: dict[str, Any] = json.loads(events[-1])["usage"]
+    return usage
+
+
+def sent_body(cassette: Any, index: int = -1) -> dict[str, Any]:
+    """A recorded request's JSON body (replays match on it, so it is what was sent)."""
+    body = cassette.requests[index].body
+    result: dict[str, Any] = json.loads(body)
+    return result
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The audio-model class runs only the audio test; the main class covers the rest."""
+    selected, deselected = [], []
+    for item in items:
+        if "TestChatStepFunAudioStandard" in item.nodeid and (
+            item.name not in ("test_audio_inputs", "test_no_overrides_DO_NOT_OVERRIDE")
+        ):
+            deselected.append(item)
+        else:
+            selected.append(item)
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = selected

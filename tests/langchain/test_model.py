@@ -1,0 +1,277 @@
+"""ChatStepFun's fields, metadata, serialization, tool binding and structured-output binding."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import pytest
+from langchain_core import exceptions as lc
+from langchain_core.load import dumpd, dumps, load
+from langchain_core.runnables import RunnableBinding, RunnableSequence
+from pydantic import BaseModel, Field, ValidationError
+from typing_extensions import TypedDict
+
+import stepfun_core as core
+from langchain_stepfun import ChatStepFun
+from langchain_stepfun.errors import to_langchain_error
+
+
+class Weather(BaseModel):
+    """Weather in a city."""
+
+    city: str = Field(description="the city")
+
+
+class WeatherDict(TypedDict):
+    """Weather in a city."""
+
+    city: str
+
+
+def get_weather(city: str) -> str:
+    """Get the weather for a city."""
+    return "sunny"
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("STEP_API_KEY", "STEPFUN_API_KEY", "STEP_BASE_URL", "STEPFUN_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def make(**kwargs: Any) -> ChatStepFun:
+    return ChatStepFun(**{"api_key": "sk-test-secret-value-123456", **kwargs})
+
+
+# -- fields ------------------------------------------------------------------------------------
+
+
+def test_defaults_and_aliases() -> None:
+    model = ChatStepFun(stepfun_api_key="k", model_name="step-3.7-flash", stop_sequences=["x"])
+    assert model.model == "step-3.7-flash"
+    assert model.api_key is not None and model.api_key.get_secret_value() == "k"
+    assert model.stop == ["x"]
+    assert make().model == "step-3.5-flash"
+    assert make().base_url == core.DEFAULT_BASE_URL
+    assert make().echo_reasoning == "tool_calls"
+    assert make().stream_usage is True
+
+
+@pytest.mark.parametrize("key_var", ["STEP_API_KEY", "STEPFUN_API_KEY"])
+@pytest.mark.parametrize("url_var", ["STEP_BASE_URL", "STEPFUN_BASE_URL"])
+def test_key_and_base_url_from_env(
+    monkeypatch: pytest.MonkeyPatch, key_var: str, url_var: str
+) -> None:
+    monkeypatch.setenv(key_var, "from-env")
+    monkeypatch.setenv(url_var, core.CHINA_BASE_URL)
+    model = ChatStepFun()
+    assert model.api_key is not None and model.api_key.get_secret_value() == "from-env"
+    assert model.base_url == core.CHINA_BASE_URL
+    assert model.client.base_url == core.CHINA_BASE_URL
+
+
+def test_missing_key_is_a_clear_error() -> None:
+    with pytest.raises(ValidationError, match="STEP_API_KEY"):
+        ChatStepFun()
+
+
+def test_unknown_arguments_go_to_model_kwargs() -> None:
+    with pytest.warns(UserWarning, match="transferred to model_kwargs"):
+        model = make(presence_penalty=0.5)
+    assert model.model_kwargs == {"presence_penalty": 0.5}
+
+
+def test_clients_are_created_once_and_lazily() -> None:
+    model = make()
+    assert model._client is None and model._async_client is None
+    assert model.client is model.client
+    assert model.async_client is model.async_client
+
+
+def test_own_http_clients_are_used() -> None:
+    sync, aio = httpx.Client(), httpx.AsyncClient()
+    model = make(http_client=sync, http_async_client=aio)
+    assert model.client.http is sync
+    assert model.async_client._http_client is aio
+
+
+# -- metadata ----------------------------------------------------------------------------------
+
+
+def test_ls_params_honour_call_overrides() -> None:
+    model = make(temperature=0.3, max_tokens=50, stop="END")
+    params = model._get_ls_params()
+    assert params == {
+        "ls_provider": "stepfun",
+        "ls_model_name": "step-3.5-flash",
+        "ls_model_type": "chat",
+        "ls_temperature": 0.3,
+        "ls_max_tokens": 50,
+        "ls_stop": ["END"],
+    }
+    assert model._get_ls_params(model="step-3.7-flash")["ls_model_name"] == "step-3.7-flash"
+    assert model._get_ls_params(stop=["a", "b"])["ls_stop"] == ["a", "b"]
+
+
+def test_identity() -> None:
+    model = make(temperature=0.1)
+    assert model._llm_type == "stepfun-chat"
+    assert model._identifying_params["model"] == "step-3.5-flash"
+    assert model._identifying_params["temperature"] == 0.1
+    assert model.lc_secrets == {"api_key": "STEP_API_KEY"}
+
+
+def test_profile_from_the_catalog() -> None:
+    vision = make(model="step-3.7-flash").profile
+    assert vision is not None
+    assert vision["max_input_tokens"] == 256 * 1024
+    assert vision["image_inputs"] is True and vision["video_inputs"] is True
+    assert vision["reasoning_output"] is True
+    assert vision["reasoning_effort_levels"] == ["low", "medium", "high"]
+    text = make(model="step-3.5-flash").profile
+    assert text is not None and text["image_inputs"] is False
+    unknown = make(model="step-99").profile
+    assert unknown is not None and unknown["tool_calling"] is True
+
+
+@pytest.mark.filterwarnings("ignore::langchain_core._api.beta_decorator.LangChainBetaWarning")
+def test_serialization_never_writes_the_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    model = make(model="step-3.7-flash", temperature=0.2)
+    text = dumps(model)
+    assert "sk-test-secret-value-123456" not in text
+    assert dumpd(model)["kwargs"]["api_key"] == {"lc": 1, "type": "secret", "id": ["STEP_API_KEY"]}
+    monkeypatch.setenv("STEP_API_KEY", "restored")
+    restored = load(
+        json.loads(text),
+        allowed_objects=[ChatStepFun],
+        valid_namespaces=["langchain_stepfun"],
+        secrets_from_env=True,
+    )
+    assert isinstance(restored, ChatStepFun)
+    assert restored.model == "step-3.7-flash" and restored.temperature == 0.2
+    assert restored.api_key is not None and restored.api_key.get_secret_value() == "restored"
+    assert "sk-test" not in repr(model)
+
+
+# -- tools -------------------------------------------------------------------------------------
+
+
+def bound(runnable: Any) -> dict[str, Any]:
+    assert isinstance(runnable, RunnableBinding)
+    return dict(runnable.kwargs)
+
+
+@pytest.mark.parametrize(
+    ("choice", "wire"),
+    [
+        (None, None),
+        ("auto", "auto"),
+        ("none", "none"),
+        ("required", "required"),
+        ("any", "required"),
+        (True, "required"),
+        ("get_weather", {"type": "function", "function": {"name": "get_weather"}}),
+        (
+            {"type": "function", "function": {"name": "get_weather"}},
+            {"type": "function", "function": {"name": "get_weather"}},
+        ),
+    ],
+)
+def test_tool_choice_mapping(choice: Any, wire: Any) -> None:
+    kwargs = bound(make().bind_tools([get_weather], tool_choice=choice))
+    assert kwargs.get("tool_choice") == wire
+    assert kwargs["tools"][0]["function"]["name"] == "get_weather"
+
+
+def test_unknown_tool_choice_is_refused() -> None:
+    with pytest.raises(ValueError, match="nope"):
+        make().bind_tools([get_weather], tool_choice="nope")
+
+
+def test_bind_tools_options_and_web_search_passthrough() -> None:
+    web = {"type": "web_search", "function": {"description": "search the web"}}
+    kwargs = bound(
+        make().bind_tools(
+            [get_weather, Weather, web],
+            strict=True,
+            parallel_tool_calls=False,
+            response_format={"type": "json_schema", "json_schema": {"name": "x", "schema": {}}},
+            user="abc",
+        )
+    )
+    assert kwargs["tools"][0]["function"]["strict"] is True
+    assert kwargs["tools"][1]["function"]["name"] == "Weather"
+    assert kwargs["tools"][2] == web
+    assert kwargs["parallel_tool_calls"] is False
+    assert kwargs["response_format"]["type"] == "json_schema"
+    assert kwargs["user"] == "abc"
+
+
+# -- structured output -------------------------------------------------------------------------
+
+
+def first_binding(runnable: Any) -> dict[str, Any]:
+    assert isinstance(runnable, RunnableSequence)
+    return bound(runnable.first)
+
+
+@pytest.mark.parametrize("schema", [Weather, WeatherDict, Weather.model_json_schema()])
+def test_function_calling_binding(schema: Any) -> None:
+    reasoning = first_binding(make(model="step-3.7-flash").with_structured_output(schema))
+    assert reasoning["tools"][0]["function"]["name"] in ("Weather", "WeatherDict")
+    # Thinking models may refuse a forced choice: they are left to choose.
+    assert "tool_choice" not in reasoning
+    assert reasoning["ls_structured_output_format"]["kwargs"]["method"] == "function_calling"
+    forced = first_binding(make(model="step-1-8k").with_structured_output(schema))
+    assert forced["tool_choice"]["type"] == "function"
+
+
+def test_json_mode_and_json_schema_bindings() -> None:
+    json_mode = first_binding(make().with_structured_output(Weather, method="json_mode"))
+    assert json_mode["response_format"] == {"type": "json_object"}
+    schema = first_binding(
+        make().with_structured_output(WeatherDict, method="json_schema", strict=True)
+    )
+    spec = schema["response_format"]["json_schema"]
+    assert schema["response_format"]["type"] == "json_schema"
+    assert spec["name"] == "WeatherDict" and spec["strict"] is True
+    assert spec["schema"]["properties"]["city"]["type"] == "string"
+    with pytest.raises(ValueError, match="strict"):
+        make().with_structured_output(Weather, method="json_mode", strict=True)
+
+
+def test_include_raw_shape() -> None:
+    runnable = make().with_structured_output(Weather, include_raw=True)
+    assert "raw" in runnable.first.steps__  # type: ignore[attr-defined]
+
+
+# -- errors ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("core_error", "lc_class", "retryable"),
+    [
+        (core.AuthenticationError("x", status_code=401), lc.ModelAuthenticationError, False),
+        (core.NotFoundError("x", status_code=404), lc.ModelNotFoundError, False),
+        (core.BadRequestError("x", status_code=400), lc.ModelInvalidRequestError, False),
+        (core.ContextOverflowError("x", status_code=400), lc.ContextOverflowError, False),
+        (core.RateLimitError("x", status_code=429), lc.ModelRateLimitError, True),
+        (core.InternalServerError("x", status_code=503), lc.ModelAPIError, True),
+        (core.APIConnectionError("x"), lc.ModelConnectionError, True),
+        (core.APITimeoutError("x"), lc.ModelTimeoutError, True),
+        (core.StreamInterruptedError("x"), lc.ModelConnectionError, True),
+        (core.ContentModerationError("x", status_code=451), lc.ModelInvalidRequestError, False),
+        (core.PaymentRequiredError("x", status_code=402), lc.ModelPermissionDeniedError, False),
+        (core.InvalidParameterError("x"), lc.ModelInvalidRequestError, False),
+    ],
+)
+def test_errors_are_core_and_langchain_errors(
+    core_error: core.StepFunError, lc_class: type[Exception], retryable: bool
+) -> None:
+    error = to_langchain_error(core_error)
+    assert isinstance(error, type(core_error))
+    assert isinstance(error, lc_class)
+    assert error.is_retryable is retryable  # type: ignore[attr-defined]
+    assert error.status_code == core_error.status_code  # type: ignore[attr-defined]
