@@ -2,7 +2,7 @@
 
 A block is marked with ``<!-- example: examples/<name>.py -->`` on the line before its
 ```` ```python ```` fence. This rewrites every marked block from its file (README.md and
-README-tour.md by default); ``--check`` only reports the blocks that differ, with exit status 1.
+by default); ``--check`` only reports the blocks that differ, with exit status 1.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("files", nargs="*", type=Path)
     parser.add_argument("--check", action="store_true")
     args = parser.parse_args(argv)
-    files = args.files or [p for p in (REPO / "README.md", REPO / "README-tour.md") if p.is_file()]
+    files = args.files or [REPO / "README.md"]
     status = 0
     for readme in files:
         for path in sync(readme, check=args.check):
