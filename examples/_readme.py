@@ -1,7 +1,8 @@
 """Keep the README's example code blocks equal to the scripts: ``python -m examples._readme``.
 
 A block is marked with ``<!-- example: examples/<name>.py -->`` on the line before its
-```` ```python ```` fence. This rewrites every marked block of README.md from its file; ``--check`` only reports the blocks that differ, with exit status 1.
+```` ```python ```` fence. This rewrites every marked block of README.md from its file;
+``--check`` only reports the blocks that differ, with exit status 1.
 """
 
 from __future__ import annotations
