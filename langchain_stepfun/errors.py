@@ -50,8 +50,20 @@ class StepFunAPIError(core.InternalServerError, lc.ModelAPIError):
     """5xx: a server failure."""
 
 
+class StepFunRequestTimeoutError(core.RequestTimeoutError, lc.ModelTimeoutError):
+    """408: the server timed out waiting for the request (retried)."""
+
+
+class StepFunConflictError(core.ConflictError, lc.ModelAPIError):
+    """409: a lock or conflict on the server (retried)."""
+
+
+class StepFunUnprocessableEntityError(core.UnprocessableEntityError, lc.ModelInvalidRequestError):
+    """422: the request was well formed but could not be processed."""
+
+
 class StepFunStatusError(core.APIStatusError, lc.ModelAPIError):
-    """Any other non-success status (408, 409, 422, ...)."""
+    """Any other non-success status."""
 
 
 class StepFunConnectionError(core.APIConnectionError, lc.ModelConnectionError):
@@ -66,8 +78,12 @@ class StepFunStreamInterruptedError(core.StreamInterruptedError, lc.ModelConnect
     """The stream broke off before its end; ``partial`` holds what was received."""
 
 
+class StepFunMalformedResponseError(core.MalformedResponseError, lc.ModelAPIError):
+    """The API sent something else than was asked for (bad JSON, wrong content type)."""
+
+
 class StepFunStreamError(core.StreamError, lc.ModelAPIError):
-    """An error event or malformed data in the middle of a stream."""
+    """An error event in the middle of a stream."""
 
 
 class StepFunInvalidParameterError(core.InvalidParameterError, lc.ModelInvalidRequestError):
@@ -85,10 +101,14 @@ _MAPPING: tuple[tuple[type[core.StepFunError], type[core.StepFunError]], ...] = 
     (core.ContentModerationError, StepFunContentModerationError),
     (core.RateLimitError, StepFunRateLimitError),
     (core.InternalServerError, StepFunAPIError),
+    (core.RequestTimeoutError, StepFunRequestTimeoutError),
+    (core.ConflictError, StepFunConflictError),
+    (core.UnprocessableEntityError, StepFunUnprocessableEntityError),
     (core.APIStatusError, StepFunStatusError),
     (core.StreamInterruptedError, StepFunStreamInterruptedError),
     (core.APITimeoutError, StepFunTimeoutError),
     (core.APIConnectionError, StepFunConnectionError),
+    (core.MalformedResponseError, StepFunMalformedResponseError),
     (core.StreamError, StepFunStreamError),
     (core.InvalidParameterError, StepFunInvalidParameterError),
 )
