@@ -130,8 +130,8 @@ def json_reply_error(response: httpx.Response) -> StepFunError:
     )
 
 
-class ChatStream:
-    """A sync stream of chunks; use it in a ``with`` block or iterate it to the end."""
+class _OpenStream:
+    """What both stream drivers share: the response and everything received so far."""
 
     def __init__(self, response: httpx.Response, state: StreamState) -> None:
         self._response = response
@@ -145,6 +145,10 @@ class ChatStream:
     def completion(self) -> Completion:
         """The completion received so far (the whole one once iteration has ended)."""
         return self._state.accumulator.result()
+
+
+class ChatStream(_OpenStream):
+    """A sync stream of chunks; use it in a ``with`` block or iterate it to the end."""
 
     def __iter__(self) -> Iterator[Chunk]:
         state = self._state
@@ -170,21 +174,8 @@ class ChatStream:
         self.close()
 
 
-class AsyncChatStream:
+class AsyncChatStream(_OpenStream):
     """An async stream of chunks; use it in an ``async with`` block or iterate it to the end."""
-
-    def __init__(self, response: httpx.Response, state: StreamState) -> None:
-        self._response = response
-        self._state = state
-
-    @property
-    def accumulator(self) -> StreamAccumulator:
-        """Everything received so far."""
-        return self._state.accumulator
-
-    def completion(self) -> Completion:
-        """The completion received so far (the whole one once iteration has ended)."""
-        return self._state.accumulator.result()
 
     async def __aiter__(self) -> AsyncIterator[Chunk]:
         state = self._state
