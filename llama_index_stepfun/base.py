@@ -205,7 +205,7 @@ class StepFun(JsonModeLLM):
 
         def gen() -> ChatResponseGen:
             with self._client.stream(payload) as stream:
-                responder = StreamResponder()
+                responder = StreamResponder(stream.accumulator)
                 for chunk in stream:
                     yield responder.response(chunk)
 
@@ -219,7 +219,7 @@ class StepFun(JsonModeLLM):
         async def gen() -> ChatResponseAsyncGen:
             stream = await self._aclient.stream(payload)
             async with stream:
-                responder = StreamResponder()
+                responder = StreamResponder(stream.accumulator)
                 async for chunk in stream:
                     yield responder.response(chunk)
 

@@ -133,9 +133,9 @@ class StreamResponder:
     """Turns each chunk of one stream into a ChatResponse holding the whole message so far.
 
     Only what a chunk changed is rebuilt: the text and thinking blocks when a piece of them
-    arrived, the tool-call blocks when a tool-call delta arrived (from a core StreamAccumulator,
-    so ids and arguments are exactly what the final completion reports). The accumulator is our
-    own, fed chunk by chunk: the stream's one runs ahead by a whole network read.
+    arrived, the tool-call blocks when a tool-call delta arrived (from the stream's
+    accumulator, which has folded in every chunk up to the one being answered, so ids and
+    arguments are exactly what the final completion reports).
     """
 
     __slots__ = (
@@ -149,8 +149,8 @@ class StreamResponder:
         "_tool_blocks",
     )
 
-    def __init__(self) -> None:
-        self._accumulator = StreamAccumulator()
+    def __init__(self, accumulator: StreamAccumulator) -> None:
+        self._accumulator = accumulator
         self._text = ""
         self._thinking = ""
         self._text_block = _text_block("")
@@ -166,8 +166,7 @@ class StreamResponder:
         self._server_calls = _server_dicts(choice.server_tool_calls)
 
     def response(self, chunk: Chunk) -> ChatResponse:
-        """The response for the next chunk of the stream."""
-        self._accumulator.add(chunk)
+        """The response for the chunk the stream just yielded (already accumulated)."""
         delta = thinking_delta = ""
         finish_reason = None
         for choice in chunk.choices:
