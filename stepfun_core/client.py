@@ -60,13 +60,18 @@ class BaseClient(Generic[HttpClient]):
         # A missing key fails here, before any request can be made.
         self._api_key = resolve_api_key(api_key)
         self.base_url = resolve_base_url(base_url)
-        self._url = self.base_url + CHAT_PATH
+        # Parsed once: httpx would parse a string URL again on every request.
+        self._url = httpx.URL(self.base_url + CHAT_PATH)
         # A caller's own client keeps its own timeout unless one is given here.
         self.timeout: httpx.Timeout | None = (
             as_timeout(timeout) if timeout is not None or http_client is None else None
         )
         self.retry_policy = retry_policy or RetryPolicy(max_retries=max_retries)
         self.default_headers = dict(default_headers or {})
+        self._headers = {
+            stream: build_headers(self._api_key, self.default_headers, stream=stream)
+            for stream in (False, True)
+        }
         self._http_client: HttpClient | None = http_client
 
     def __repr__(self) -> str:
@@ -81,7 +86,7 @@ class BaseClient(Generic[HttpClient]):
             "POST",
             self._url,
             content=encode_body(body),
-            headers=build_headers(self._api_key, self.default_headers, stream=stream),
+            headers=self._headers[stream],
             timeout=self.timeout if self.timeout is not None else httpx.USE_CLIENT_DEFAULT,
         )
 
