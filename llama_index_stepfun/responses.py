@@ -204,15 +204,16 @@ class StreamResponder:
                 "blocks": blocks,
             },
         )
-        usage = accumulator.usage
-        extra = usage_kwargs(usage)
+        # StepFun repeats the running usage on every chunk: only the final response reports it,
+        # so token counters see the API's total once.
+        extra: dict[str, Any] = {}
         if thinking_delta:
             extra["thinking_delta"] = thinking_delta
         if accumulator.finished:
+            extra.update(usage_kwargs(accumulator.usage))
             raw: dict[str, Any] = self.finish(extra, finish_reason)
         else:
             raw = {"id": chunk.id, "object": "chat.completion.chunk", "model": chunk.model}
-            raw["usage"] = usage.to_dict() if usage is not None else None
         values = {
             "message": message,
             "raw": raw,

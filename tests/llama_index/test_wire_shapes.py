@@ -100,7 +100,9 @@ def test_current_stream_shape_with_thinking_deltas(driver: Driver) -> None:
 def test_usage_comes_from_the_last_chunk_not_a_sum(driver: Driver) -> None:
     api = MockAPI(sse_reply(CURRENT_STREAM))
     responses = driver.stream_chat(api.llm(model="step-3.7-flash"), user("hi"))
-    assert [r.additional_kwargs["total_tokens"] for r in responses] == [85, 86, 87, 699, 701]
+    # Only the final response reports usage: the API's last running total, not a sum.
+    assert [r.additional_kwargs.get("total_tokens") for r in responses] == [None] * 4 + [701]
+    assert responses[-1].raw["usage"]["total_tokens"] == 701
 
 
 def test_legacy_tool_stream_without_index(driver: Driver) -> None:
