@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +19,14 @@ from stepfun_core.types import (
 )
 
 
+def _is_whole_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
+
+
 @dataclass(slots=True)
 class ToolCallBuilder:
     """A tool call being assembled from deltas that share one index."""
@@ -30,7 +39,11 @@ class ToolCallBuilder:
     results: list[Any] | None = None
 
     def add(self, delta: ToolCallDelta) -> None:
-        """Merge one delta: ids and types are set once, names set once, arguments appended."""
+        """Merge one delta.
+
+        The id and type are kept from their first delta; a name is set, or extended by a
+        fragment but never by a repeat of itself; arguments are appended.
+        """
         if delta.id and not self.id:
             self.id = delta.id
         if delta.type and not self.type:
@@ -106,15 +119,21 @@ class ChoiceBuilder:
     def _index_of_positional(self, call: ToolCallDelta) -> int:
         """Give an index to a delta sent without one (step-1-era streams, stepfun-wire §1.6).
 
-        Those streams send each call's name whole in one delta and its arguments after it,
-        so a name arriving when the latest call already has one starts the next call.
+        Those streams send each call's name whole in one delta and its arguments after it. A
+        new id, or a name arriving once the latest call has a name and whole JSON arguments,
+        starts the next call (so parallel calls to one function stay apart); the same name
+        repeated over unfinished arguments is the same call.
         """
         if not self.tool_calls:
             return 0
-        latest = max(self.tool_calls)
-        if call.name and self.tool_calls[latest].name:
-            return latest + 1
-        return latest
+        latest_index = max(self.tool_calls)
+        latest = self.tool_calls[latest_index]
+        if call.id and latest.id and call.id != latest.id:
+            return latest_index + 1
+        starts_next = call.name != latest.name or _is_whole_json(latest.arguments)
+        if call.name and latest.name and starts_next:
+            return latest_index + 1
+        return latest_index
 
     def build(self, response_id: str = "") -> Choice:
         """Return the choice as received so far."""

@@ -9,12 +9,7 @@ from typing import Any, Generic, TypeVar
 
 import httpx
 
-from stepfun_core.errors import (
-    MalformedResponseError,
-    StepFunError,
-    describe_error_body,
-    error_class_for,
-)
+from stepfun_core.errors import MalformedResponseError, StepFunError, make_status_error
 from stepfun_core.http import (
     CHAT_PATH,
     build_headers,
@@ -108,11 +103,7 @@ def completion_from(response: httpx.Response) -> Completion:
             body=response.content[:500].decode("utf-8", "replace"),
         )
     if data.get("error"):
-        message, error_type = describe_error_body(data)
-        cls = error_class_for(response.status_code, error_type)
-        raise cls(
-            message or "error", error_type=error_type, trace_id=trace_id_of(response), body=data
-        )
+        raise make_status_error(response.status_code, data, trace_id=trace_id_of(response))
     completion = parse_completion(data)
     completion.raw = data
     return completion
@@ -130,17 +121,18 @@ class StepFunClient(BaseClient[httpx.Client]):
         request = self._build(self.http, payload, stream=stream)
         attempt = 0
         while True:
+            error: StepFunError
             try:
                 response = self.http.send(request, stream=stream)
-            except httpx.TransportError as exc:
-                error = transport_error(exc)
-                error.__cause__ = exc
-            else:
                 if response.is_success:
                     return response
-                response.read()
-                response.close()
+                try:
+                    response.read()
+                finally:
+                    response.close()
                 error = status_error(response)
+            except httpx.RequestError as exc:
+                error = transport_error(exc)
             time.sleep(self._retry_delay(request, attempt, error))
             attempt += 1
 
@@ -156,6 +148,9 @@ class StepFunClient(BaseClient[httpx.Client]):
             if is_json_reply(response):
                 response.read()
                 raise json_reply_error(response)
+        except httpx.RequestError as exc:
+            response.close()
+            raise transport_error(exc) from exc
         except StepFunError:
             response.close()
             raise
@@ -177,17 +172,18 @@ class AsyncStepFunClient(BaseClient[httpx.AsyncClient]):
         request = self._build(self.http, payload, stream=stream)
         attempt = 0
         while True:
+            error: StepFunError
             try:
                 response = await self.http.send(request, stream=stream)
-            except httpx.TransportError as exc:
-                error = transport_error(exc)
-                error.__cause__ = exc
-            else:
                 if response.is_success:
                     return response
-                await response.aread()
-                await response.aclose()
+                try:
+                    await response.aread()
+                finally:
+                    await response.aclose()
                 error = status_error(response)
+            except httpx.RequestError as exc:
+                error = transport_error(exc)
             await asyncio.sleep(self._retry_delay(request, attempt, error))
             attempt += 1
 
@@ -203,6 +199,9 @@ class AsyncStepFunClient(BaseClient[httpx.AsyncClient]):
             if is_json_reply(response):
                 await response.aread()
                 raise json_reply_error(response)
+        except httpx.RequestError as exc:
+            await response.aclose()
+            raise transport_error(exc) from exc
         except StepFunError:
             await response.aclose()
             raise

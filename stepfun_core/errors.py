@@ -199,17 +199,21 @@ def describe_error_body(body: Any) -> tuple[str | None, str | None]:
 
 
 def make_status_error(
-    status: int,
+    status: int | None,
     body: Any,
     *,
     trace_id: str | None = None,
     retry_after: float | None = None,
     text: str = "",
 ) -> APIStatusError:
-    """Build the typed error for an HTTP error response."""
+    """Build the typed error for an error body.
+
+    The body may come from an HTTP error reply, a JSON error envelope under 200, or an error
+    event in a stream (``status`` None).
+    """
     message, error_type = describe_error_body(body)
     if message is None:
-        message = text.strip()[:500] or f"HTTP {status}"
+        message = text.strip()[:500] or (f"HTTP {status}" if status else "error")
     cls = error_class_for(status, error_type)
     if cls is BadRequestError and _CONTEXT_OVERFLOW.search(message):
         cls = ContextOverflowError

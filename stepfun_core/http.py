@@ -105,12 +105,16 @@ def status_error(response: httpx.Response) -> APIStatusError:
     )
 
 
-def transport_error(exc: httpx.TransportError) -> StepFunError:
-    """Wrap an httpx transport failure; never includes headers or the key."""
+def transport_error(exc: httpx.RequestError) -> StepFunError:
+    """Wrap an httpx failure (connection, timeout, bad body encoding); never shows headers."""
+    error: StepFunError
     if isinstance(exc, httpx.TimeoutException):
         kind = type(exc).__name__
-        return APITimeoutError(f"request timed out ({kind}); raise timeout= for slow answers")
-    return APIConnectionError(f"connection error: {type(exc).__name__}: {exc}")
+        error = APITimeoutError(f"request timed out ({kind}); raise timeout= for slow answers")
+    else:
+        error = APIConnectionError(f"connection error: {type(exc).__name__}: {exc}")
+    error.__cause__ = exc
+    return error
 
 
 def log_attempt(url: httpx.URL, attempt: int, outcome: str, delay: float | None) -> None:

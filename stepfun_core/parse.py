@@ -159,8 +159,13 @@ def parse_chunk(data: Mapping[str, Any]) -> Chunk:
     This runs once per streamed token, so it avoids helper calls on the common path.
     """
     choices: list[ChoiceDelta] = []
-    for position, raw in enumerate(data.get("choices") or ()):
-        delta = raw.get("delta") or _NO_DELTA
+    raw_choices = data.get("choices")
+    for position, raw in enumerate(raw_choices if type(raw_choices) is list else ()):
+        if type(raw) is not dict:
+            continue
+        delta = raw.get("delta")
+        if type(delta) is not dict:
+            delta = _NO_DELTA
         index = raw.get("index")
         content = delta.get("content")
         reasoning = delta.get("reasoning_content") or delta.get("reasoning")

@@ -11,12 +11,12 @@ import httpx
 
 from stepfun_core.accumulator import StreamAccumulator
 from stepfun_core.errors import (
+    APIStatusError,
     MalformedResponseError,
     StepFunError,
     StreamError,
     StreamInterruptedError,
-    describe_error_body,
-    error_class_for,
+    make_status_error,
 )
 from stepfun_core.http import decode_json, trace_id_of
 from stepfun_core.parse import parse_chunk, parse_completion
@@ -82,13 +82,20 @@ class StreamState:
         return cls(message, trace_id=self.trace_id, partial=self.accumulator.result(), **extra)
 
     def event_error(self, body: dict[str, Any]) -> StepFunError:
-        """The typed error for a ``data: {"error": ...}`` event in the middle of a stream."""
-        message, error_type = describe_error_body(body)
-        cls = error_class_for(None, error_type) if error_type else StreamError
-        if cls.__name__ == "APIStatusError":
-            cls = StreamError
-        text = f"error event in the stream: {message or body['error']}"
-        return self.error(cls, text, error_type=error_type, body=body)
+        """The error for a ``data: {"error": ...}`` event in the middle of a stream.
+
+        A known ``error.type`` keeps its class (a moderation block mid-stream is still a
+        ContentModerationError); anything else is a StreamError. Both carry ``partial``.
+        """
+        error: StepFunError = make_status_error(None, body, trace_id=self.trace_id)
+        if type(error) is APIStatusError:
+            error = StreamError(
+                error.message, error_type=error.error_type, trace_id=self.trace_id, body=body
+            )
+        error.message = f"error event in the stream: {error.message}"
+        error.args = (error.message,)
+        error.partial = self.accumulator.result()
+        return error
 
     def interrupted(self, exc: Exception) -> StepFunError:
         """The error for a transport failure in the middle of the body."""
@@ -116,11 +123,9 @@ def check_content_type(response: httpx.Response) -> None:
 def json_reply_error(response: httpx.Response) -> StepFunError:
     """The error for a JSON answer to a stream request (it carries what the JSON held)."""
     body = decode_json(response.content)
-    message, error_type = describe_error_body(body)
     trace_id = trace_id_of(response)
     if isinstance(body, dict) and body.get("error"):
-        cls = error_class_for(None, error_type)
-        return cls(message or "error", error_type=error_type, trace_id=trace_id, body=body)
+        return make_status_error(response.status_code, body, trace_id=trace_id)
     partial: Completion | None = parse_completion(body) if isinstance(body, dict) else None
     return MalformedResponseError(
         "asked for a stream but the API answered with a JSON document",
@@ -156,7 +161,7 @@ class ChatStream(_OpenStream):
             for data in self._response.iter_bytes():
                 yield from state.feed(data)
             state.finish()
-        except httpx.TransportError as exc:
+        except httpx.RequestError as exc:
             raise state.interrupted(exc) from exc
         finally:
             self._response.close()
@@ -184,7 +189,7 @@ class AsyncChatStream(_OpenStream):
                 for chunk in state.feed(data):
                     yield chunk
             state.finish()
-        except httpx.TransportError as exc:
+        except httpx.RequestError as exc:
             raise state.interrupted(exc) from exc
         finally:
             await self._response.aclose()

@@ -187,3 +187,47 @@ def test_connection_and_timeout_errors(driver: Driver) -> None:
         driver.create(refuse, PAYLOAD, retry_policy=None, **NO_RETRY)
     with pytest.raises(APITimeoutError):
         driver.stream(stall, PAYLOAD, retry_policy=None, **NO_RETRY)
+
+
+def test_an_error_body_cut_short_is_a_connection_error_and_is_retried(driver: Driver) -> None:
+    def cut_error(request: httpx.Request) -> httpx.Response:
+        def body():  # type: ignore[no-untyped-def]
+            yield b'{"error": {"mess'
+            raise httpx.ReadError("connection reset")
+
+        async def abody():  # type: ignore[no-untyped-def]
+            yield b'{"error": {"mess'
+            raise httpx.ReadError("connection reset")
+
+        stream = body() if driver.mode == "sync" else abody()
+        return httpx.Response(500, content=stream)
+
+    for call in (driver.create, driver.stream):
+        driver.requests.clear()
+        with pytest.raises(APIConnectionError, match="ReadError"):
+            call(cut_error, PAYLOAD)
+        assert len(driver.requests) == 3
+
+
+def test_context_overflow_under_status_200_and_mid_stream(driver: Driver) -> None:
+    body = {
+        "error": {"message": "prompt exceeds the context length", "type": "request_params_invalid"}
+    }
+    with pytest.raises(ContextOverflowError) as caught:
+        driver.create(reply(body), PAYLOAD)
+    assert caught.value.status_code == 200
+    events = sse(current_chunk({"content": "a"}, 1), body, done=False)
+    with pytest.raises(ContextOverflowError) as caught:
+        driver.stream(reply(events), PAYLOAD)
+    assert caught.value.partial is not None and caught.value.partial.first.content == "a"
+    assert "error event in the stream" in str(caught.value)
+
+
+def test_odd_chunk_shapes_are_skipped(driver: Driver) -> None:
+    body = sse(
+        {"choices": ["junk", {"delta": "junk"}]},
+        {"choices": {"not": "a list"}},
+        current_chunk({"content": "ok"}, 1, finish="stop"),
+    )
+    _, completion = driver.stream(reply(body), PAYLOAD)
+    assert completion.first.content == "ok"

@@ -197,3 +197,49 @@ def test_the_accumulator_never_runs_ahead_of_the_consumer(driver: Driver) -> Non
         "用户想知道。|人工智能公司。",
         "用户想知道。|人工智能公司。 😊",
     ]
+
+
+def test_index_less_deltas_repeating_the_name_stay_one_call() -> None:
+    acc = StreamAccumulator()
+    for args in ('{"a"', ": 1", "}"):
+        acc.add(
+            parse_chunk(
+                {
+                    "choices": [
+                        {
+                            "delta": {
+                                "tool_calls": [
+                                    {"id": "", "function": {"name": "f", "arguments": args}}
+                                ]
+                            }
+                        }
+                    ]
+                }
+            )
+        )
+    [call] = acc.result().first.tool_calls
+    assert (call.name, json.loads(call.arguments)) == ("f", {"a": 1})
+
+
+def test_index_less_deltas_with_new_ids_are_new_calls() -> None:
+    acc = StreamAccumulator()
+    for call_id, args in (("c1", '{"a": 1}'), ("c2", '{"a": 2}')):
+        acc.add(
+            parse_chunk(
+                {
+                    "choices": [
+                        {
+                            "delta": {
+                                "tool_calls": [
+                                    {"id": call_id, "function": {"name": "f", "arguments": args}}
+                                ]
+                            }
+                        }
+                    ]
+                }
+            )
+        )
+    assert [(c.id, c.arguments) for c in acc.result().first.tool_calls] == [
+        ("c1", '{"a": 1}'),
+        ("c2", '{"a": 2}'),
+    ]
