@@ -130,8 +130,11 @@ class ChoiceBuilder:
         latest = self.tool_calls[latest_index]
         if call.id and latest.id and call.id != latest.id:
             return latest_index + 1
-        starts_next = call.name != latest.name or _is_whole_json(latest.arguments)
-        if call.name and latest.name and starts_next:
+        if (
+            call.name
+            and latest.name
+            and (call.name != latest.name or _is_whole_json(latest.arguments))
+        ):
             return latest_index + 1
         return latest_index
 

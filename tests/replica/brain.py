@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, overload
 
+from tests.replica import prose
 from tests.replica.schema_fill import Seed, fill, keywords_in, quoted_in, schema_in_text
 
 _TOKEN = re.compile(
@@ -133,7 +134,8 @@ def _choice(body: dict[str, Any], index: int, digest: str, default_events: int |
     messages: list[dict[str, Any]] = body["messages"]
     text = last_user_text(messages)
     calls = _tool_calls(body, text, digest)
-    reasoning = tokenize(_reasoning_text(text, calls)) if reasons(str(body["model"])) else []
+    thinking = _reasoning_text(messages, text, calls) if reasons(str(body["model"])) else ""
+    reasoning = tokenize(thinking)
     if calls and calls[0].kind == "function":
         return _limit(Choice(index, reasoning, [], calls), body)
     if default_events is not None and not _wants_json(body) and messages[-1].get("role") != "tool":
@@ -239,11 +241,18 @@ def _web_search(text: str, digest: str) -> ToolCall:
     return ToolCall(tool_call_id(digest, 99), "step_websearch", arguments, "web_search", results)
 
 
-def _reasoning_text(text: str, calls: list[ToolCall]) -> str:
+def _reasoning_text(messages: list[dict[str, Any]], text: str, calls: list[ToolCall]) -> str:
     if calls and calls[0].kind == "function":
         return f"The user needs a tool. I will call {calls[0].name}."
-    topic = " ".join(keywords_in(text)[:3]) or "the message"
-    return f"The user asks about {topic}. I should answer briefly."
+    question = prose.question_of(messages, text)
+    plan = "answer briefly"
+    if messages[-1].get("role") == "tool":
+        plan = "answer from the tool results"
+    elif prose.context_of(messages, text) is not None:
+        plan = "answer from the provided context"
+    if prose.is_greeting(question):
+        return f"The user is greeting me. I should {plan}."
+    return f"The user asks {prose.describe(question)}. I should {plan}."
 
 
 def _wants_json(body: dict[str, Any]) -> bool:
@@ -259,8 +268,19 @@ def _answer(
     if _wants_json(body):
         return _json_answer(body, messages, text)
     if calls:
-        return f"According to my search, here is what I found about {calls[0].arguments}."
+        return _search_answer(calls[0])
+    context = prose.context_of(messages, text)
+    if context is not None:
+        question = prose.question_of(messages, text)
+        return prose.extractive_answer(question, context, prose.existing_answer(text))
     return _text_answer(messages, text)
+
+
+def _search_answer(call: ToolCall) -> str:
+    keyword = json.loads(call.arguments).get("keyword", "")
+    titles = [str(r["title"]) for r in call.results or []]
+    found = f'; the top result is "{titles[0]}"' if titles else ""
+    return f'I searched the web for "{keyword}" and found {len(titles)} results{found}.'
 
 
 def _after_tools(messages: list[dict[str, Any]]) -> str:
@@ -268,8 +288,11 @@ def _after_tools(messages: list[dict[str, Any]]) -> str:
     for message in reversed(messages):
         if message.get("role") != "tool":
             break
-        results.insert(0, message_text(message))
-    return "Here is what I found: " + "; ".join(results)
+        results.insert(0, message_text(message).strip())
+    answer = "Here is what I found:"
+    for result in results:
+        answer += (" " if answer.endswith((".", "!", "?", ":")) else "; ") + result
+    return answer if answer.endswith((".", "!", "?", "}", "]")) else answer + "."
 
 
 def _json_answer(body: dict[str, Any], messages: list[dict[str, Any]], text: str) -> str:
@@ -308,15 +331,9 @@ _MEDIA_SENTENCES = {
 
 
 def _text_answer(messages: list[dict[str, Any]], text: str) -> str:
-    parts = [_MEDIA_SENTENCES[k] for k in _media_kinds(messages)]
-    words = keywords_in(text)
-    if not words or text.strip().lower().rstrip("!.") in ("hi", "hello", "hey"):
-        parts.append("Hello! How can I help you today?")
-    else:
-        parts.append(f"You asked about {', '.join(words[:5])}. Here is a short answer on that.")
-    turns = sum(1 for m in messages if m.get("role") == "user")
-    if turns > 1:
-        parts.append(f"This is turn {turns} of our conversation.")
+    kinds = _media_kinds(messages)
+    parts = [_MEDIA_SENTENCES[k] for k in kinds]
+    parts.append(prose.generic_answer(prose.question_of(messages, text), kinds))
     return " ".join(parts)
 
 
