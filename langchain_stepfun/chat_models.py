@@ -12,7 +12,6 @@ from langchain_core.language_models.base import LanguageModelInput
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable
-from langchain_core.utils import from_env, secret_from_env
 from langchain_core.utils.pydantic import get_fields
 from langchain_core.utils.utils import _build_model_kwargs
 from pydantic import AliasChoices, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
@@ -20,17 +19,22 @@ from typing_extensions import Self
 
 import stepfun_core as core
 from langchain_stepfun.errors import to_langchain_error
-from langchain_stepfun.messages import EchoReasoning
 from langchain_stepfun.outputs import chat_result
 from langchain_stepfun.profiles import model_profile
 from langchain_stepfun.request import PARAMS, request_body
 from langchain_stepfun.streaming import ChunkConverter
 from langchain_stepfun.structured import Method, json_schema_format, structured_output
 from langchain_stepfun.tools import ToolLike, format_tool_choice, format_tools
+from stepfun_core import EchoReasoning
 
-DEFAULT_MODEL = "step-3.5-flash"
-_KEY_ENV = ("STEP_API_KEY", "STEPFUN_API_KEY")
-_BASE_URL_ENV = ("STEP_BASE_URL", "STEPFUN_BASE_URL")
+
+def _key_from_env() -> SecretStr | None:
+    key = core.settings.env_api_key()
+    return SecretStr(key) if key else None
+
+
+def _base_url_from_env() -> str:
+    return core.settings.env_base_url() or core.DEFAULT_BASE_URL
 
 
 class ChatStepFun(BaseChatModel):
@@ -52,16 +56,17 @@ class ChatStepFun(BaseChatModel):
 
     model_config = ConfigDict(populate_by_name=True, arbitrary_types_allowed=True)
 
-    model: str = Field(default=DEFAULT_MODEL, validation_alias=AliasChoices("model", "model_name"))
+    model: str = Field(
+        default=core.DEFAULT_MODEL, validation_alias=AliasChoices("model", "model_name")
+    )
     """Model name, e.g. ``step-3.5-flash`` or ``step-3.7-flash``."""
     api_key: SecretStr | None = Field(
-        default_factory=secret_from_env(list(_KEY_ENV), default=None),
+        # The same lookup as the core: the first of the variables that is set and not empty.
+        default_factory=_key_from_env,
         validation_alias=AliasChoices("api_key", "stepfun_api_key"),
     )
     """API key; read from ``STEP_API_KEY`` or ``STEPFUN_API_KEY`` when not given."""
-    base_url: str = Field(
-        default_factory=from_env(list(_BASE_URL_ENV), default=core.DEFAULT_BASE_URL)
-    )
+    base_url: str = Field(default_factory=_base_url_from_env)
     """API base URL; from ``STEP_BASE_URL`` / ``STEPFUN_BASE_URL``, else the international one."""
     temperature: float | None = None
     top_p: float | None = None
@@ -85,8 +90,10 @@ class ChatStepFun(BaseChatModel):
     extra_body: dict[str, Any] | None = None
     """Extra request fields, sent as they are."""
     timeout: float | httpx.Timeout | None = None
-    max_retries: int = 2
-    default_headers: dict[str, str] | None = None
+    max_retries: int = core.settings.DEFAULT_MAX_RETRIES
+    default_headers: dict[str, str] | None = Field(default=None, exclude=True, repr=False)
+    """Extra headers on every request (kept out of repr and serialization: they may hold
+    credentials of a proxy)."""
     http_client: httpx.Client | None = Field(default=None, exclude=True)
     """Your own ``httpx.Client`` (proxies, TLS, tracing); a shared pool by default."""
     http_async_client: httpx.AsyncClient | None = Field(default=None, exclude=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import Any
 
 from langchain_core.messages import (
     AIMessage,
@@ -20,8 +20,7 @@ from langchain_core.messages import (
 )
 
 from langchain_stepfun.content import assistant_text, plain_text, user_content
-
-EchoReasoning = Literal["tool_calls", "always", "never"]
+from stepfun_core import EchoReasoning, assistant_message, wire_tool_call
 
 _CHAT_ROLES = {"human": "user", "user": "user", "ai": "assistant", "assistant": "assistant"}
 _CHAT_ROLES.update(system="system", developer="system", tool="tool")
@@ -60,30 +59,15 @@ def to_wire_message(
 
 def _assistant(message: AIMessage, echo_reasoning: EchoReasoning) -> dict[str, Any]:
     text, block_reasoning = assistant_text(message.content)
-    # The API itself answers tool calls with content "" (stepfun-wire §1.2): mirror it.
-    wire: dict[str, Any] = {"role": "assistant", "content": text}
-    calls = [_wire_tool_call(c["id"], c["name"], c["args"]) for c in message.tool_calls]
+    calls = [wire_tool_call(c["id"], c["name"], c["args"]) for c in message.tool_calls]
     calls += [
-        _wire_tool_call(c.get("id"), c.get("name"), c.get("args"))
+        wire_tool_call(c.get("id"), c.get("name"), c.get("args"))
         for c in message.invalid_tool_calls
     ]
-    if calls:
-        wire["tool_calls"] = calls
-    if echo_reasoning == "always" or (echo_reasoning == "tool_calls" and calls):
-        reasoning = message.additional_kwargs.get("reasoning_content") or block_reasoning
-        if isinstance(reasoning, str) and reasoning:
-            wire["reasoning_content"] = reasoning
-    return wire
-
-
-def _wire_tool_call(call_id: str | None, name: str | None, args: Any) -> dict[str, Any]:
-    # Unicode stays readable (no \uXXXX) so arguments survive the round trip as written.
-    arguments = args if isinstance(args, str) else json.dumps(args or {}, ensure_ascii=False)
-    return {
-        "id": call_id or "",
-        "type": "function",
-        "function": {"name": name or "", "arguments": arguments},
-    }
+    reasoning = message.additional_kwargs.get("reasoning_content") or block_reasoning
+    return assistant_message(
+        text, calls, reasoning if isinstance(reasoning, str) else "", echo_reasoning
+    )
 
 
 def _tool(message: ToolMessage) -> dict[str, Any]:

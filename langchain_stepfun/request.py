@@ -6,7 +6,8 @@ from typing import TYPE_CHECKING, Any
 
 import stepfun_core as core
 from langchain_stepfun.errors import to_langchain_error
-from langchain_stepfun.messages import EchoReasoning, to_wire_messages
+from langchain_stepfun.messages import to_wire_messages
+from stepfun_core import EchoReasoning
 
 if TYPE_CHECKING:
     from langchain_core.messages import BaseMessage

@@ -27,7 +27,7 @@ from llama_index.core.bridge.pydantic import Field, PrivateAttr, SecretStr
 from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
 from llama_index.core.llms.llm import ToolSelection
 
-from llama_index_stepfun.messages import EchoReasoning, to_wire_messages
+from llama_index_stepfun.messages import to_wire_messages
 from llama_index_stepfun.responses import StreamResponder, chat_response
 from llama_index_stepfun.structured import JsonModeLLM
 from llama_index_stepfun.tools import (
@@ -38,17 +38,19 @@ from llama_index_stepfun.tools import (
     tool_specs,
 )
 from stepfun_core import (
+    DEFAULT_MODEL,
     AsyncStepFunClient,
+    EchoReasoning,
     StepFunClient,
     build_chat_request,
     get_model_info,
     resolve_api_key,
 )
+from stepfun_core.settings import DEFAULT_MAX_RETRIES
 
 if TYPE_CHECKING:
     from llama_index.core.tools.types import BaseTool
 
-DEFAULT_MODEL = "step-3.5-flash"
 # What PromptHelper reserves for the answer when max_tokens is unset: enough for reasoning
 # models (the default 256 cuts them off, llamaindex-contract §1.2), at most a quarter of the window.
 DEFAULT_NUM_OUTPUT = 16384
@@ -98,7 +100,7 @@ class StepFun(JsonModeLLM):
         default_factory=dict, description="Extra request parameters sent on every call."
     )
     timeout: float | None = Field(default=None, description="Read timeout in seconds.")
-    max_retries: int = Field(default=2, ge=0)
+    max_retries: int = Field(default=DEFAULT_MAX_RETRIES, ge=0)
     default_headers: dict[str, str] | None = Field(default=None, exclude=True, repr=False)
     context_window: int | None = Field(
         default=None, gt=0, description="Override the catalog's context window."

@@ -6,9 +6,8 @@ assistant tool calls; earlier reasoning is echoed back as ``reasoning_content`` 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any
 
 from llama_index.core.base.llms.types import (
     AudioBlock,
@@ -22,9 +21,15 @@ from llama_index.core.base.llms.types import (
     VideoBlock,
 )
 
-from stepfun_core import InvalidParameterError, audio_part, image_part, video_part
-
-EchoReasoning = Literal["tool_calls", "always", "never"]
+from stepfun_core import (
+    EchoReasoning,
+    InvalidParameterError,
+    assistant_message,
+    audio_part,
+    image_part,
+    video_part,
+    wire_tool_call,
+)
 
 _ROLES = {
     MessageRole.SYSTEM: "system",
@@ -136,32 +141,16 @@ def _tool_result_text(message: ChatMessage) -> str:
     return "\n".join(texts)
 
 
-def _arguments(kwargs: dict[str, Any] | str) -> str:
-    return kwargs if isinstance(kwargs, str) else json.dumps(kwargs, ensure_ascii=False)
-
-
 def _legacy_call(call: Any) -> dict[str, Any]:
     data: dict[str, Any] = call if isinstance(call, dict) else call.model_dump()
     function = data.get("function") or {}
-    arguments = function.get("arguments")
-    return {
-        "id": data.get("id") or "",
-        "type": "function",
-        "function": {
-            "name": function.get("name") or "",
-            "arguments": arguments if isinstance(arguments, str) else _arguments(arguments or {}),
-        },
-    }
+    return wire_tool_call(data.get("id"), function.get("name"), function.get("arguments"))
 
 
 def tool_calls_of(message: ChatMessage) -> list[dict[str, Any]]:
     """The wire tool calls of an assistant message: ToolCallBlocks, else the legacy kwargs."""
     calls = [
-        {
-            "id": block.tool_call_id or f"call_{position}",
-            "type": "function",
-            "function": {"name": block.tool_name, "arguments": _arguments(block.tool_kwargs)},
-        }
+        wire_tool_call(block.tool_call_id or f"call_{position}", block.tool_name, block.tool_kwargs)
         for position, block in enumerate(b for b in message.blocks if isinstance(b, ToolCallBlock))
     ]
     if calls:
@@ -185,15 +174,8 @@ def reasoning_of(message: ChatMessage) -> str:
 
 
 def _assistant(message: ChatMessage, echo: EchoReasoning) -> dict[str, Any]:
-    wire: dict[str, Any] = {"role": "assistant", "content": _text_of(message, "assistant")}
-    calls = tool_calls_of(message)
-    if calls:
-        wire["tool_calls"] = calls
-    if echo == "always" or (echo == "tool_calls" and calls):
-        reasoning = reasoning_of(message)
-        if reasoning:
-            wire["reasoning_content"] = reasoning
-    return wire
+    text = _text_of(message, "assistant")
+    return assistant_message(text, tool_calls_of(message), reasoning_of(message), echo)
 
 
 def _tool(message: ChatMessage) -> dict[str, Any]:

@@ -31,6 +31,7 @@ from stepfun_core.errors import (
     StreamInterruptedError,
     UnprocessableEntityError,
 )
+from stepfun_core.history import EchoReasoning, assistant_message, wire_tool_call
 from stepfun_core.media import audio_part, image_part, video_part
 from stepfun_core.parse import fallback_tool_call_id, parse_chunk, parse_completion, parse_usage
 from stepfun_core.request import build_chat_request, check_tool_name
@@ -39,6 +40,7 @@ from stepfun_core.settings import (
     CHINA_BASE_URL,
     CHINA_STEP_PLAN_BASE_URL,
     DEFAULT_BASE_URL,
+    DEFAULT_MODEL,
     INTERNATIONAL_BASE_URL,
     INTERNATIONAL_STEP_PLAN_BASE_URL,
     resolve_api_key,
@@ -60,6 +62,7 @@ __all__ = [
     "CHINA_BASE_URL",
     "CHINA_STEP_PLAN_BASE_URL",
     "DEFAULT_BASE_URL",
+    "DEFAULT_MODEL",
     "INTERNATIONAL_BASE_URL",
     "INTERNATIONAL_STEP_PLAN_BASE_URL",
     "APIConnectionError",
@@ -77,6 +80,7 @@ __all__ = [
     "ConflictError",
     "ContentModerationError",
     "ContextOverflowError",
+    "EchoReasoning",
     "InternalServerError",
     "InvalidParameterError",
     "MalformedResponseError",
@@ -98,6 +102,7 @@ __all__ = [
     "ToolCallDelta",
     "UnprocessableEntityError",
     "Usage",
+    "assistant_message",
     "audio_part",
     "build_chat_request",
     "check_tool_name",
@@ -111,4 +116,5 @@ __all__ = [
     "resolve_api_key",
     "resolve_base_url",
     "video_part",
+    "wire_tool_call",
 ]

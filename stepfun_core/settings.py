@@ -13,6 +13,7 @@ CHINA_BASE_URL = "https://api.stepfun.com/v1"
 INTERNATIONAL_STEP_PLAN_BASE_URL = "https://api.stepfun.ai/step_plan/v1"
 CHINA_STEP_PLAN_BASE_URL = "https://api.stepfun.com/step_plan/v1"
 DEFAULT_BASE_URL = INTERNATIONAL_BASE_URL
+DEFAULT_MODEL = "step-3.5-flash"
 
 API_KEY_ENV_VARS = ("STEP_API_KEY", "STEPFUN_API_KEY")
 BASE_URL_ENV_VARS = ("STEP_BASE_URL", "STEPFUN_BASE_URL")
