@@ -6,8 +6,9 @@ StepFun quirks handled here (stepfun-wire §1.4-1.6):
   the stream's ``usage_metadata`` equals the API's final usage;
 - ``model_name`` and ``finish_reason`` are emitted once, on the last chunk, because LangChain
   concatenates string metadata when chunks are added;
-- tool-call deltas keep the provider's index (a missing one was made the list position by
-  the core); a call's id is sent once (a stable fallback id when the API sent ``""``) and a
+- tool-call deltas keep the provider's index (a missing one is assigned by the stream's
+  accumulator, which tells index-less calls apart, before the chunk reaches us); a call's id
+  is sent once (a stable fallback id when the API sent ``""``) and a
   name repeated whole is not appended again;
 - server-side ``web_search`` deltas never become tool-call chunks: the calls, with their
   results, arrive on the last chunk under ``additional_kwargs["server_tool_calls"]``.
