@@ -160,10 +160,10 @@ class StreamResponder:
         self._server_calls: list[dict[str, Any]] = []
 
     def _add_tool_deltas(self) -> None:
-        choice = self._accumulator.choice(0)
-        self._tool_blocks = [tool_call_block(c) for c in choice.tool_calls]
-        self._calls = [c.to_dict() for c in choice.tool_calls]
-        self._server_calls = _server_dicts(choice.server_tool_calls)
+        calls, server_calls = self._accumulator.tool_calls(0)
+        self._tool_blocks = [tool_call_block(c) for c in calls]
+        self._calls = [c.to_dict() for c in calls]
+        self._server_calls = _server_dicts(server_calls)
 
     def response(self, chunk: Chunk) -> ChatResponse:
         """The response for the chunk the stream just yielded (already accumulated)."""

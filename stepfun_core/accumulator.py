@@ -138,8 +138,8 @@ class ChoiceBuilder:
             return latest_index + 1
         return latest_index
 
-    def build(self, response_id: str = "") -> Choice:
-        """Return the choice as received so far."""
+    def calls(self, response_id: str = "") -> tuple[list[ToolCall], list[ServerToolCall]]:
+        """The client tool calls and the server-side calls received so far, by index."""
         calls: list[ToolCall] = []
         server_calls: list[ServerToolCall] = []
         for index in sorted(self.tool_calls):
@@ -151,6 +151,11 @@ class ChoiceBuilder:
             else:
                 call_id = b.id or fallback_tool_call_id(response_id, index)
                 calls.append(ToolCall(call_id, b.name, b.arguments, index))
+        return calls, server_calls
+
+    def build(self, response_id: str = "") -> Choice:
+        """Return the choice as received so far."""
+        calls, server_calls = self.calls(response_id)
         return Choice(
             index=self.index,
             content=self.content.text(),
@@ -207,6 +212,11 @@ class StreamAccumulator:
         """Return one choice as received so far."""
         builder = self._choices.get(index)
         return builder.build(self.id) if builder else Choice(index=index)
+
+    def tool_calls(self, index: int = 0) -> tuple[list[ToolCall], list[ServerToolCall]]:
+        """The tool calls of one choice so far, without joining its text (cheap per chunk)."""
+        builder = self._choices.get(index)
+        return builder.calls(self.id) if builder else ([], [])
 
     def result(self) -> Completion:
         """Return the completion as received so far."""
