@@ -37,10 +37,17 @@ def shared_ssl_context() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
-@lru_cache(maxsize=1)
+_sync_client: httpx.Client | None = None
+
+
 def shared_sync_client() -> httpx.Client:
     """The process-wide pooled sync client used when the caller brings none."""
-    return httpx.Client(verify=shared_ssl_context(), timeout=DEFAULT_TIMEOUT, limits=POOL_LIMITS)
+    global _sync_client  # noqa: PLW0603 - one pool per process, made on first use
+    if _sync_client is None or _sync_client.is_closed:
+        _sync_client = httpx.Client(
+            verify=shared_ssl_context(), timeout=DEFAULT_TIMEOUT, limits=POOL_LIMITS
+        )
+    return _sync_client
 
 
 # An AsyncClient's connections belong to one event loop, so the pool is shared per loop.
