@@ -271,17 +271,20 @@ def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def reset_sync_pool() -> None:
-    """Close the shared sync pool so each test starts with no pooled connection."""
-    if core_http.shared_sync_client.cache_info().currsize:
-        core_http.shared_sync_client().close()
-        core_http.shared_sync_client.cache_clear()
+    """Close the shared sync pool so each test starts with no pooled connection.
+
+    (The next request makes a new pool: the core replaces a closed one.)
+    """
+    if core_http._sync_client is not None:
+        core_http._sync_client.close()
 
 
 def sync_pool_connections() -> list[Any]:
     """The connections held by the shared sync pool (httpcore's view)."""
-    if not core_http.shared_sync_client.cache_info().currsize:
+    pool = core_http._sync_client
+    if pool is None or pool.is_closed:
         return []
-    transport = core_http.shared_sync_client()._transport
+    transport = pool._transport
     return list(getattr(transport, "_pool").connections)  # noqa: B009
 
 
