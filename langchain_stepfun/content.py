@@ -14,10 +14,9 @@ from typing import Any
 
 from langchain_stepfun.errors import StepFunInvalidParameterError
 from stepfun_core.errors import InvalidParameterError
-from stepfun_core.media import check_video_url, normalize_mime_type
+from stepfun_core.media import AUDIO_TYPES, check_video_url, normalize_mime_type
 
 Part = dict[str, Any]
-_AUDIO_MIME_TYPES = ("audio/mpeg", "audio/wav")
 _ACCEPTED = (
     "text, images (image_url / image), audio (input_audio / audio: mp3 or wav) "
     "and videos (video_url / video: http(s) URLs)"
@@ -38,7 +37,8 @@ def _base64(block: Mapping[str, Any]) -> Any:
     return block.get("base64")
 
 
-def _data_url(mime_type: str, data: str) -> str:
+def _base64_url(mime_type: str, data: str) -> str:
+    # The block already holds base64 text: wrap it, don't encode it again.
     return f"data:{mime_type};base64,{data}"
 
 
@@ -73,7 +73,7 @@ def _image(block: Mapping[str, Any]) -> Part:
     source = block.get("source")
     if isinstance(source, Mapping):  # Anthropic style
         if source.get("type") == "base64":
-            url = _data_url(source.get("media_type", "image/png"), source["data"])
+            url = _base64_url(source.get("media_type", "image/png"), source["data"])
         elif source.get("type") == "url":
             url = source["url"]
         else:
@@ -81,11 +81,9 @@ def _image(block: Mapping[str, Any]) -> Part:
         return _image_part(url, _detail(block))
     if block.get("url"):
         return _image_part(block["url"], _detail(block))
-    data = block.get("base64") or (
-        block.get("data") if block.get("source_type") == "base64" else None
-    )
+    data = _base64(block)
     if data:
-        return _image_part(_data_url(block.get("mime_type") or "image/png", data), _detail(block))
+        return _image_part(_base64_url(block.get("mime_type") or "image/png", data), _detail(block))
     file_id = block.get("file_id") or (
         block.get("id") if block.get("source_type") == "id" else None
     )
@@ -97,9 +95,9 @@ def _image(block: Mapping[str, Any]) -> Part:
 
 def _audio_part(data: str, mime_type: str, block: Mapping[str, Any]) -> Part:
     mime = normalize_mime_type(mime_type)
-    if mime not in _AUDIO_MIME_TYPES:
+    if mime not in AUDIO_TYPES:
         raise _unsupported("audio", block, f"audio must be mp3 or wav, got {mime!r}")
-    url = data if data.startswith("data:") else _data_url(mime, data)
+    url = data if data.startswith("data:") else _base64_url(mime, data)
     return {"type": "input_audio", "input_audio": {"data": url}}
 
 
@@ -111,9 +109,7 @@ def _input_audio(block: Mapping[str, Any]) -> Part:
 
 
 def _audio(block: Mapping[str, Any]) -> Part:
-    data = block.get("base64") or (
-        block.get("data") if block.get("source_type") == "base64" else None
-    )
+    data = _base64(block)
     if not data:
         raise _unsupported("audio", block, "StepFun takes audio as base64 data only, not by URL")
     return _audio_part(data, block.get("mime_type") or "audio/wav", block)

@@ -23,7 +23,7 @@ from langchain_stepfun.content import assistant_text, plain_text, user_content
 from stepfun_core import EchoReasoning, assistant_message, wire_tool_call
 
 _CHAT_ROLES = {"human": "user", "user": "user", "ai": "assistant", "assistant": "assistant"}
-_CHAT_ROLES.update(system="system", developer="system", tool="tool")
+_CHAT_ROLES.update(system="system", developer="system")
 
 
 def to_wire_messages(

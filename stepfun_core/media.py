@@ -110,11 +110,6 @@ def audio_data_url(source: bytes | str | os.PathLike[str], mime_type: str | None
     return data_url(data, mime)
 
 
-def audio_format(mime_type: str) -> str:
-    """The ``input_audio.format`` name of an audio MIME type (mp3 or wav)."""
-    return "mp3" if normalize_mime_type(mime_type) == "audio/mpeg" else "wav"
-
-
 def check_video_url(url: str) -> str:
     """Videos go by http(s) URL only (the API downloads them); anything else is refused."""
     if not isinstance(url, str) or not url.startswith(("http://", "https://")):

@@ -25,21 +25,6 @@ REASONING_EFFORTS = frozenset({"low", "medium", "high"})
 TOOL_CHOICES = frozenset({"auto", "none", "required"})
 IMAGE_DETAILS = frozenset({"low", "high"})
 
-# Parameters the builder checks; anything else given to it goes through unchanged.
-KNOWN_PARAMS = (
-    "tools",
-    "tool_choice",
-    "max_tokens",
-    "temperature",
-    "top_p",
-    "n",
-    "stop",
-    "frequency_penalty",
-    "response_format",
-    "reasoning_format",
-    "reasoning_effort",
-)
-
 
 def _fail(field: str, problem: str) -> InvalidParameterError:
     return InvalidParameterError(f"{field}: {problem}")
