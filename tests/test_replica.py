@@ -694,3 +694,31 @@ def test_stop_closes_open_sockets() -> None:
     server.stop()
     assert sock.recv(10) == b""
     sock.close()
+
+
+def test_rag_prompts_get_extractive_cited_answers(replica) -> None:
+    context = (
+        "Context information is below.\n---------------------\n"
+        "Source 1:\nStepFun is an AI company based in Shanghai. It builds large models.\n\n"
+        "Source 2:\nParis is the capital of France.\n---------------------\n"
+        "Given the context information and not prior knowledge, answer the query.\n"
+        "Query: Where is StepFun based?\nAnswer: "
+    )
+    body = {"model": "step-3.5-flash", "messages": [{"role": "user", "content": context}]}
+    headers = {"Authorization": "Bearer test"}
+    first = httpx.post(replica.base_url + "/chat/completions", json=body, headers=headers)
+    second = httpx.post(replica.base_url + "/chat/completions", json=body, headers=headers)
+    assert first.content == second.content
+    answer = first.json()["choices"][0]["message"]["content"]
+    assert "based in Shanghai" in answer and "[1]" in answer
+    assert "Paris" not in answer
+
+
+def test_plain_questions_are_restated_not_answered_with_invented_facts(replica) -> None:
+    question = "Explain server-sent events to a Python developer."
+    body = {"model": "step-3.5-flash", "messages": [{"role": "user", "content": question}]}
+    reply = httpx.post(
+        replica.base_url + "/chat/completions", json=body, headers={"Authorization": "Bearer t"}
+    )
+    answer = reply.json()["choices"][0]["message"]["content"]
+    assert "server-sent events" in answer
