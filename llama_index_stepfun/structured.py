@@ -87,6 +87,7 @@ class JsonModeLLM(FunctionCallingLLM):
         "call) or 'json_object' (JSON mode with the schema in the prompt).",
     )
 
+    # Declared so that subclasses may pass their own fields (and mypy's pydantic view agrees).
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
 
@@ -102,6 +103,23 @@ class JsonModeLLM(FunctionCallingLLM):
         messages = self._extend_messages(prompt.format_messages(llm=self, **prompt_args))
         return with_schema(messages, output_cls)
 
+    def _start_prediction(
+        self, output_cls: type[BaseModel], prompt: PromptTemplate, prompt_args: dict[str, Any]
+    ) -> list[ChatMessage]:
+        """Announce a JSON-mode prediction and return the messages to send."""
+        start = LLMStructuredPredictStartEvent(
+            output_cls=output_cls, template=prompt, template_args=prompt_args
+        )
+        dispatcher.event(start)
+        return self._json_messages(output_cls, prompt, prompt_args)
+
+    @staticmethod
+    def _end_prediction(output_cls: type[Model], content: str | None) -> Model:
+        """Parse the JSON reply and announce the result."""
+        result = parse_output(output_cls, content)
+        dispatcher.event(LLMStructuredPredictEndEvent(output=result))
+        return result
+
     @dispatcher.span
     def structured_predict(
         self,
@@ -116,15 +134,9 @@ class JsonModeLLM(FunctionCallingLLM):
                 output_cls, prompt, llm_kwargs, **prompt_args
             )
             return predicted
-        start = LLMStructuredPredictStartEvent(
-            output_cls=output_cls, template=prompt, template_args=prompt_args
-        )
-        dispatcher.event(start)
-        messages = self._json_messages(output_cls, prompt, prompt_args)
+        messages = self._start_prediction(output_cls, prompt, prompt_args)
         response = self.chat(messages, **json_mode_kwargs(llm_kwargs))
-        result = parse_output(output_cls, response.message.content)
-        dispatcher.event(LLMStructuredPredictEndEvent(output=result))
-        return result
+        return self._end_prediction(output_cls, response.message.content)
 
     @dispatcher.span
     async def astructured_predict(
@@ -140,15 +152,9 @@ class JsonModeLLM(FunctionCallingLLM):
                 output_cls, prompt, llm_kwargs, **prompt_args
             )
             return predicted
-        start = LLMStructuredPredictStartEvent(
-            output_cls=output_cls, template=prompt, template_args=prompt_args
-        )
-        dispatcher.event(start)
-        messages = self._json_messages(output_cls, prompt, prompt_args)
+        messages = self._start_prediction(output_cls, prompt, prompt_args)
         response = await self.achat(messages, **json_mode_kwargs(llm_kwargs))
-        result = parse_output(output_cls, response.message.content)
-        dispatcher.event(LLMStructuredPredictEndEvent(output=result))
-        return result
+        return self._end_prediction(output_cls, response.message.content)
 
     def _structured_stream_call(
         self,
