@@ -101,6 +101,9 @@ class ChatStepFun(BaseChatModel):
     """Route ``invoke`` through the streaming API."""
     stream_usage: bool = True
     """Put the usage on the last chunk of streams."""
+    stream_chunk_timeout: float | None = Field(default=None, gt=0)
+    """End a stream that sends no data for this many seconds (keep-alives don't count);
+    None: only the read timeout applies."""
 
     _client: core.StepFunClient | None = PrivateAttr(default=None)
     _async_client: core.AsyncStepFunClient | None = PrivateAttr(default=None)
@@ -184,6 +187,7 @@ class ChatStepFun(BaseChatModel):
             "timeout": self.timeout,
             "max_retries": self.max_retries,
             "default_headers": self.default_headers,
+            "stream_idle_timeout": self.stream_chunk_timeout,
         }
 
     @property

@@ -74,6 +74,14 @@ class StepFunTimeoutError(core.APITimeoutError, lc.ModelTimeoutError):
     """Connecting or reading timed out."""
 
 
+class StepFunStreamIdleTimeoutError(core.StreamIdleTimeoutError, lc.ModelTimeoutError):
+    """The stream sent no data for longer than ``stream_chunk_timeout``."""
+
+
+class StepFunMissingAPIKeyError(core.MissingAPIKeyError, lc.ModelAuthenticationError):
+    """No API key was given or found in the environment."""
+
+
 class StepFunStreamInterruptedError(core.StreamInterruptedError, lc.ModelConnectionError):
     """The stream broke off before its end; ``partial`` holds what was received."""
 
@@ -105,12 +113,14 @@ _MAPPING: tuple[tuple[type[core.StepFunError], type[core.StepFunError]], ...] = 
     (core.ConflictError, StepFunConflictError),
     (core.UnprocessableEntityError, StepFunUnprocessableEntityError),
     (core.APIStatusError, StepFunStatusError),
+    (core.StreamIdleTimeoutError, StepFunStreamIdleTimeoutError),
     (core.StreamInterruptedError, StepFunStreamInterruptedError),
     (core.APITimeoutError, StepFunTimeoutError),
     (core.APIConnectionError, StepFunConnectionError),
     (core.MalformedResponseError, StepFunMalformedResponseError),
     (core.StreamError, StepFunStreamError),
     (core.InvalidParameterError, StepFunInvalidParameterError),
+    (core.MissingAPIKeyError, StepFunMissingAPIKeyError),
 )
 
 

@@ -100,6 +100,12 @@ class StepFun(JsonModeLLM):
         default_factory=dict, description="Extra request parameters sent on every call."
     )
     timeout: float | None = Field(default=None, description="Read timeout in seconds.")
+    stream_idle_timeout: float | None = Field(
+        default=None,
+        gt=0,
+        description="End a stream that sends no data for this many seconds (keep-alives "
+        "don't count); None: only the read timeout applies.",
+    )
     max_retries: int = Field(default=DEFAULT_MAX_RETRIES, ge=0)
     default_headers: dict[str, str] | None = Field(default=None, exclude=True, repr=False)
     context_window: int | None = Field(
@@ -127,6 +133,7 @@ class StepFun(JsonModeLLM):
             "timeout": self.timeout,
             "max_retries": self.max_retries,
             "default_headers": self.default_headers,
+            "stream_idle_timeout": self.stream_idle_timeout,
         }
         self._client = StepFunClient(http_client=http_client, **options)
         self._aclient = AsyncStepFunClient(http_client=async_http_client, **options)

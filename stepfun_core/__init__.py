@@ -28,6 +28,7 @@ from stepfun_core.errors import (
     RequestTimeoutError,
     StepFunError,
     StreamError,
+    StreamIdleTimeoutError,
     StreamInterruptedError,
     UnprocessableEntityError,
 )
@@ -97,6 +98,7 @@ __all__ = [
     "StepFunError",
     "StreamAccumulator",
     "StreamError",
+    "StreamIdleTimeoutError",
     "StreamInterruptedError",
     "ToolCall",
     "ToolCallDelta",

@@ -51,6 +51,7 @@ class BaseClient(Generic[HttpClient]):
         default_headers: Mapping[str, str] | None = None,
         http_client: HttpClient | None = None,
         retry_policy: RetryPolicy | None = None,
+        stream_idle_timeout: float | None = None,
     ) -> None:
         # A missing key fails here, before any request can be made.
         self._api_key = resolve_api_key(api_key)
@@ -68,6 +69,9 @@ class BaseClient(Generic[HttpClient]):
             for stream in (False, True)
         }
         self._http_client: HttpClient | None = http_client
+        # Seconds a stream may go without a data event before it counts as stuck; None: no limit
+        # beyond the read timeout.
+        self.stream_idle_timeout = stream_idle_timeout
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r}, api_key='**********')"
@@ -82,8 +86,18 @@ class BaseClient(Generic[HttpClient]):
             self._url,
             content=encode_body(body),
             headers=self._headers[stream],
-            timeout=self.timeout if self.timeout is not None else httpx.USE_CLIENT_DEFAULT,
+            timeout=self._timeout_for(http, stream=stream),
         )
+
+    def _timeout_for(self, http: HttpClient, *, stream: bool) -> httpx.Timeout:
+        timeout = self.timeout if self.timeout is not None else http.timeout
+        idle = self.stream_idle_timeout
+        if stream and idle is not None and (timeout.read is None or timeout.read > idle):
+            # Total silence then ends the stream too, not only keep-alive-only stretches.
+            return httpx.Timeout(
+                connect=timeout.connect, read=idle, write=timeout.write, pool=timeout.pool
+            )
+        return timeout
 
     def _retry_delay(self, request: httpx.Request, attempt: int, error: StepFunError) -> float:
         delay = self.retry_policy.delay_for(attempt, error)
@@ -154,7 +168,7 @@ class StepFunClient(BaseClient[httpx.Client]):
         except StepFunError:
             response.close()
             raise
-        return ChatStream(response, StreamState(trace_id_of(response)))
+        return ChatStream(response, StreamState(trace_id_of(response), self.stream_idle_timeout))
 
     def close(self) -> None:
         """Nothing to release: the shared pool lives on, and a caller's client is theirs."""
@@ -205,7 +219,8 @@ class AsyncStepFunClient(BaseClient[httpx.AsyncClient]):
         except StepFunError:
             await response.aclose()
             raise
-        return AsyncChatStream(response, StreamState(trace_id_of(response)))
+        state = StreamState(trace_id_of(response), self.stream_idle_timeout)
+        return AsyncChatStream(response, state)
 
     async def close(self) -> None:
         """Nothing to release: the shared pool lives on, and a caller's client is theirs."""

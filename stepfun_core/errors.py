@@ -134,6 +134,10 @@ class StreamInterruptedError(StreamError, APIConnectionError):
     """The stream was cut (connection lost or ended before ``[DONE]`` or a finish reason)."""
 
 
+class StreamIdleTimeoutError(StreamInterruptedError, APITimeoutError):
+    """No data event arrived for longer than the stream idle timeout (keep-alives don't count)."""
+
+
 class MalformedResponseError(StreamError):
     """The API sent something that is not what was asked for (bad JSON, wrong content type)."""
 

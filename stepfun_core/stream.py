@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import AsyncIterator, Iterator
 from types import TracebackType
 from typing import Any
@@ -15,6 +16,7 @@ from stepfun_core.errors import (
     MalformedResponseError,
     StepFunError,
     StreamError,
+    StreamIdleTimeoutError,
     StreamInterruptedError,
     make_status_error,
 )
@@ -29,13 +31,16 @@ _DONE = "[DONE]"
 class StreamState:
     """Turns the bytes of one stream into chunks and keeps everything received so far."""
 
-    __slots__ = ("accumulator", "decoder", "done", "trace_id")
+    __slots__ = ("_last_event", "accumulator", "decoder", "done", "idle_timeout", "trace_id")
 
-    def __init__(self, trace_id: str | None = None) -> None:
+    def __init__(self, trace_id: str | None = None, idle_timeout: float | None = None) -> None:
         self.decoder = SSEDecoder()
         self.accumulator = StreamAccumulator()
         self.done = False
         self.trace_id = trace_id
+        # Keep-alive comments reset the socket's read timeout but not this watchdog.
+        self.idle_timeout = idle_timeout
+        self._last_event = time.monotonic()
 
     def feed(self, data: bytes) -> Iterator[Chunk]:
         """Decode a piece of the body into chunks, yielded one by one.
@@ -48,6 +53,8 @@ class StreamState:
             events = self.decoder.feed(data)
         except SSEDecodeError as exc:
             raise self.error(MalformedResponseError, f"bad event stream: {exc}") from exc
+        if self.idle_timeout is not None:
+            self._check_idle(bool(events))
         for event in events:
             payload = event.data
             if self.done:
@@ -69,6 +76,16 @@ class StreamState:
             chunk = parse_chunk(obj)
             self.accumulator.add(chunk)
             yield chunk
+
+    def _check_idle(self, got_events: bool) -> None:
+        now = time.monotonic()
+        if got_events:
+            self._last_event = now
+        elif self.idle_timeout is not None and now - self._last_event > self.idle_timeout:
+            raise self.error(
+                StreamIdleTimeoutError,
+                f"no data for {self.idle_timeout:g} s (only keep-alives): the stream looks stuck",
+            )
 
     def finish(self) -> None:
         """Call at the end of the body: a stream must end in [DONE] or a finish reason."""
@@ -99,6 +116,12 @@ class StreamState:
 
     def interrupted(self, exc: Exception) -> StepFunError:
         """The error for a transport failure in the middle of the body."""
+        if isinstance(exc, httpx.ReadTimeout) and self.idle_timeout is not None:
+            # The client capped the stream's read timeout at the idle timeout.
+            return self.error(
+                StreamIdleTimeoutError,
+                "no data within the read or idle timeout: the stream looks stuck",
+            )
         return self.error(
             StreamInterruptedError, f"the stream broke off: {type(exc).__name__}: {exc}"
         )

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 import httpx
 import pytest
 
@@ -19,6 +22,7 @@ from stepfun_core import (
     RateLimitError,
     StepFunError,
     StreamError,
+    StreamIdleTimeoutError,
     StreamInterruptedError,
     build_chat_request,
 )
@@ -231,3 +235,39 @@ def test_odd_chunk_shapes_are_skipped(driver: Driver) -> None:
     )
     _, completion = driver.stream(reply(body), PAYLOAD)
     assert completion.first.content == "ok"
+
+
+def test_stream_idle_timeout_is_not_reset_by_keep_alives(driver: Driver) -> None:
+    first = sse(current_chunk({"content": "Hel"}, 1), done=False)
+
+    def keep_alive_forever(request: httpx.Request) -> httpx.Response:
+        def body():  # type: ignore[no-untyped-def]
+            yield first
+            for _ in range(200):
+                time.sleep(0.01)
+                yield b": keep-alive\n\n"
+
+        async def abody():  # type: ignore[no-untyped-def]
+            yield first
+            for _ in range(200):
+                await asyncio.sleep(0.01)
+                yield b": keep-alive\n\n"
+
+        stream = body() if driver.mode == "sync" else abody()
+        return httpx.Response(200, content=stream, headers={"content-type": "text/event-stream"})
+
+    # Without the watchdog the body would end after 2 s of keep-alives, without [DONE].
+    with pytest.raises(StreamIdleTimeoutError, match=r"no data for 0\.1 s") as caught:
+        driver.stream(keep_alive_forever, PAYLOAD, stream_idle_timeout=0.1)
+    assert caught.value.partial is not None and caught.value.partial.first.content == "Hel"
+    assert isinstance(caught.value, StreamInterruptedError)
+
+
+def test_stream_idle_timeout_caps_the_read_timeout_of_streams_only() -> None:
+    from stepfun_core import StepFunClient
+
+    client = StepFunClient(api_key="k", timeout=600, stream_idle_timeout=30)
+    stream_request = client._build(client.http, PAYLOAD, stream=True)
+    plain_request = client._build(client.http, PAYLOAD, stream=False)
+    assert stream_request.extensions["timeout"]["read"] == 30
+    assert plain_request.extensions["timeout"]["read"] == 600
