@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import httpx
 import pytest
 from langchain_core.messages import AIMessageChunk
 
@@ -24,14 +25,25 @@ def get_time(city: str) -> str:
 
 @pytest.mark.parametrize("mode", ["sync", "async"])
 def test_two_index_less_calls_in_one_stream(replica: Replica, mode: str) -> None:
-    model = ChatStepFun(model="step-1-8k", api_key="k", base_url=replica.base_url)
-    bound = model.bind_tools([get_weather, get_time])
     prompt = "Use get_weather and get_time for Paris"
 
-    async def collect_async() -> list[Any]:
-        return [chunk async for chunk in bound.astream(prompt)]
+    def collect_sync() -> list[Any]:
+        # Own clients, closed at the end, so no pooled connection outlives the test.
+        with httpx.Client() as http:
+            model = ChatStepFun(
+                model="step-1-8k", api_key="k", base_url=replica.base_url, http_client=http
+            )
+            return list(model.bind_tools([get_weather, get_time]).stream(prompt))
 
-    chunks = list(bound.stream(prompt)) if mode == "sync" else asyncio.run(collect_async())
+    async def collect_async() -> list[Any]:
+        async with httpx.AsyncClient() as http:
+            model = ChatStepFun(
+                model="step-1-8k", api_key="k", base_url=replica.base_url, http_async_client=http
+            )
+            bound = model.bind_tools([get_weather, get_time])
+            return [chunk async for chunk in bound.astream(prompt)]
+
+    chunks = collect_sync() if mode == "sync" else asyncio.run(collect_async())
     message: AIMessageChunk = chunks[0]
     for chunk in chunks[1:]:
         message = message + chunk
