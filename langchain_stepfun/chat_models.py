@@ -15,10 +15,9 @@ from langchain_core.runnables import Runnable
 from langchain_core.utils.pydantic import get_fields
 from langchain_core.utils.utils import _build_model_kwargs
 from pydantic import AliasChoices, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
-from typing_extensions import Self
 
 import stepfun_core as core
-from langchain_stepfun.errors import to_langchain_error
+from langchain_stepfun.errors import StepFunMissingAPIKeyError, to_langchain_error
 from langchain_stepfun.outputs import chat_result
 from langchain_stepfun.profiles import model_profile
 from langchain_stepfun.request import PARAMS, request_body
@@ -122,12 +121,13 @@ class ChatStepFun(BaseChatModel):
             return _build_model_kwargs(values, names)
         return values
 
-    @model_validator(mode="after")
-    def _require_api_key(self) -> Self:
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        # Checked after validation, not in a validator: pydantic would wrap the error in a
+        # ValidationError, and callers catching MissingAPIKeyError would miss it.
         if self.api_key is None or not self.api_key.get_secret_value().strip():
             msg = "No StepFun API key: pass api_key=... or set STEP_API_KEY (or STEPFUN_API_KEY)."
-            raise core.MissingAPIKeyError(msg)
-        return self
+            raise StepFunMissingAPIKeyError(msg)
 
     # -- LangChain metadata ------------------------------------------------------------------
 

@@ -8,9 +8,10 @@ from typing import Any
 import httpx
 import pytest
 from langchain_core import exceptions as lc
+from langchain_core.exceptions import ModelAuthenticationError
 from langchain_core.load import dumpd, dumps, load
 from langchain_core.runnables import RunnableBinding, RunnableSequence
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 from typing_extensions import TypedDict
 
 import stepfun_core as core
@@ -73,8 +74,9 @@ def test_key_and_base_url_from_env(
 
 
 def test_missing_key_is_a_clear_error() -> None:
-    with pytest.raises(ValidationError, match="STEP_API_KEY"):
+    with pytest.raises(core.MissingAPIKeyError, match="STEP_API_KEY") as caught:
         ChatStepFun()
+    assert isinstance(caught.value, ModelAuthenticationError)
 
 
 def test_unknown_arguments_go_to_model_kwargs() -> None:

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 import stepfun_core as core
+from stepfun_core import MissingAPIKeyError
 from tests.reliability.conftest import (
     PROMPT,
     SECRET,
@@ -227,7 +228,7 @@ def test_missing_api_key(
         requests=len(server.requests),
     )
     assert error is not None
-    assert isinstance(error, ValueError), repr(error)
+    assert isinstance(error, MissingAPIKeyError), repr(error)
     assert "STEP_API_KEY" in str(error)
     assert SECRET not in str(error)
     assert not server.requests
