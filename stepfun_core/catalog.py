@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 K = 1024
 
@@ -75,15 +75,19 @@ _MODELS: dict[str, ModelInfo] = {
 }
 
 
+# Longest names first, so "step-3.5-flash-2603-x" matches its own family before "step-3.5-flash".
+_FAMILIES = sorted(_MODELS.items(), key=lambda item: -len(item[0]))
+
+
 def get_model_info(name: str) -> ModelInfo:
     """Return what is known of a model; unknown names get safe defaults, never an error."""
     info = _MODELS.get(name)
     if info is not None:
         return info
     # A dated variant such as "step-3.7-flash-2611" inherits its family's entry.
-    for known, candidate in sorted(_MODELS.items(), key=lambda kv: -len(kv[0])):
+    for known, candidate in _FAMILIES:
         if name.startswith(known + "-"):
-            return ModelInfo(**{**candidate.__dict__, "name": name, "known": False})
+            return replace(candidate, name=name, known=False)
     return ModelInfo(name, known=False)
 
 
