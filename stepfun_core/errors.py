@@ -52,6 +52,10 @@ class MissingAPIKeyError(StepFunError, ValueError):
     """No API key was given or found in the environment."""
 
 
+class MalformedAPIKeyError(StepFunError, ValueError):
+    """The key holds a character no key has (whitespace, a control or non-ASCII character)."""
+
+
 class InvalidParameterError(StepFunError, ValueError):
     """A request parameter or message is invalid; raised before anything is sent."""
 
@@ -134,7 +138,11 @@ class StreamInterruptedError(StreamError, APIConnectionError):
     """The stream was cut (connection lost or ended before ``[DONE]`` or a finish reason)."""
 
 
-class StreamIdleTimeoutError(StreamInterruptedError, APITimeoutError):
+class StreamTimeoutError(StreamInterruptedError, APITimeoutError):
+    """A read timed out in the middle of a stream; ``partial`` holds what was received."""
+
+
+class StreamIdleTimeoutError(StreamTimeoutError):
     """No data event arrived for longer than the stream idle timeout (keep-alives don't count)."""
 
 

@@ -1,12 +1,19 @@
-"""Where to connect and with which key: base URLs, environment variables, timeouts."""
+"""Where to connect and with which key: base URLs, environment variables, timeouts.
+
+Keys and URLs are checked once, when a client is made, and never echoed in an error: a key
+pasted with a zero-width space or an en dash, or a URL carrying a password, is refused with a
+message that says what is wrong and where, without repeating the secret.
+"""
 
 from __future__ import annotations
 
 import os
+import unicodedata
+from dataclasses import dataclass
 
 import httpx
 
-from stepfun_core.errors import MissingAPIKeyError
+from stepfun_core.errors import InvalidParameterError, MalformedAPIKeyError, MissingAPIKeyError
 
 INTERNATIONAL_BASE_URL = "https://api.stepfun.ai/v1"
 CHINA_BASE_URL = "https://api.stepfun.com/v1"
@@ -23,39 +30,132 @@ DEFAULT_MAX_RETRIES = 2
 # ends requests after 10 minutes with a 503 (stepfun-wire.md §2.2), so 600 s never cuts early.
 DEFAULT_TIMEOUT = httpx.Timeout(600.0, connect=5.0)
 
+MISSING_KEY_MESSAGE = (
+    "No StepFun API key: pass api_key=... or set STEP_API_KEY (or STEPFUN_API_KEY)."
+)
 
-def _first_env(names: tuple[str, ...]) -> str | None:
+
+@dataclass(frozen=True)
+class Found:
+    """A setting's value and where it came from (``"api_key argument"`` or a variable name)."""
+
+    value: str
+    source: str
+
+
+def _first_env(names: tuple[str, ...]) -> Found | None:
     for name in names:
         value = os.environ.get(name, "").strip()
         if value:
-            return value
+            return Found(value, f"environment variable {name}")
     return None
 
 
-def resolve_api_key(explicit: str | None = None) -> str:
-    """Return the explicit key, else the first of the key variables; raise if none is set."""
-    key = (explicit or "").strip() or _first_env(API_KEY_ENV_VARS)
-    if not key:
-        raise MissingAPIKeyError(
-            "No StepFun API key: pass api_key=... or set STEP_API_KEY (or STEPFUN_API_KEY)."
+def find_api_key(explicit: str | None = None, *, argument: str = "api_key") -> Found | None:
+    """The key and its source: the argument, else the first key variable that is set."""
+    key = (explicit or "").strip()
+    if key:
+        return Found(key, f"{argument} argument")
+    return _first_env(API_KEY_ENV_VARS)
+
+
+def key_problem(key: str) -> str | None:
+    """What makes a key unusable in a header, without quoting it; None when it looks fine.
+
+    Keys are ASCII tokens; a character outside printable ASCII is always a paste accident
+    (a zero-width space, an en dash, a line break), and h11 would echo the whole header value
+    in its "Illegal header value" error.
+    """
+    for position, char in enumerate(key, start=1):
+        if "!" <= char <= "~":
+            continue
+        if char.isspace():
+            what = "whitespace"
+        elif unicodedata.category(char) == "Cc":
+            what = "a control character"
+        else:
+            what = unicodedata.name(char, "a non-ASCII character")
+        return f"has {what} (U+{ord(char):04X}) at character {position} of {len(key)}"
+    return None
+
+
+def check_api_key(key: str, source: str = "api_key argument") -> str:
+    """Return the key if it can be sent; else raise MalformedAPIKeyError naming the problem."""
+    if not isinstance(key, str):
+        raise MalformedAPIKeyError(f"the API key from the {source} must be a string")
+    problem = key_problem(key)
+    if problem is not None:
+        raise MalformedAPIKeyError(
+            f"the API key from the {source} {problem}: copy it again from the StepFun "
+            "console (keys are plain ASCII letters, digits and punctuation)"
         )
     return key
 
 
+def resolve_api_key(explicit: str | None = None) -> str:
+    """Return the explicit key, else the first of the key variables; raise if none is usable."""
+    found = find_api_key(explicit)
+    if found is None:
+        raise MissingAPIKeyError(MISSING_KEY_MESSAGE)
+    return check_api_key(found.value, found.source)
+
+
+def find_base_url(explicit: str | None = None, *, argument: str = "base_url") -> Found:
+    """The base URL and its source: the argument, the environment, else the default."""
+    url = (explicit or "").strip()
+    if url:
+        return Found(url, f"{argument} argument")
+    return _first_env(BASE_URL_ENV_VARS) or Found(DEFAULT_BASE_URL, "default")
+
+
+def check_base_url(url: str, source: str = "base_url argument") -> str:
+    """Return the base URL without a trailing slash, or raise InvalidParameterError.
+
+    Refused: no http(s) scheme or host, credentials (httpx would send them as Basic auth in
+    place of the key) and a fragment. A query is kept: it is sent after the endpoint's path.
+    The URL itself is never quoted, as it may hold a secret.
+    """
+    where = f"base_url (from the {source})"
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, TypeError, ValueError):
+        raise InvalidParameterError(f"{where} is not a valid URL") from None
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise InvalidParameterError(
+            f"{where} must be an http(s) URL with a host, such as {DEFAULT_BASE_URL}"
+        )
+    if parsed.userinfo:
+        raise InvalidParameterError(
+            f"{where} carries credentials (user:password@): remove them and pass the key "
+            "as api_key; a proxy's credentials belong in a proxy setting or http_client"
+        )
+    if parsed.fragment:
+        raise InvalidParameterError(f"{where} has a fragment (#...): remove it")
+    return str(url).strip().rstrip("/") if not parsed.query else str(url).strip()
+
+
 def resolve_base_url(explicit: str | None = None) -> str:
     """Return the explicit base URL, else the environment's, else the international default."""
-    url = (explicit or "").strip() or _first_env(BASE_URL_ENV_VARS) or DEFAULT_BASE_URL
-    return url.rstrip("/")
+    found = find_base_url(explicit)
+    return check_base_url(found.value, found.source)
+
+
+def endpoint_url(base_url: str, path: str) -> httpx.URL:
+    """``base_url`` + ``path``, with a query of the base URL kept after the path."""
+    base = httpx.URL(base_url)
+    return base.copy_with(path=base.path.rstrip("/") + path)
 
 
 def env_api_key() -> str | None:
     """Return the API key from the environment, if any (never raises)."""
-    return _first_env(API_KEY_ENV_VARS)
+    found = _first_env(API_KEY_ENV_VARS)
+    return found.value if found else None
 
 
 def env_base_url() -> str | None:
     """Return the base URL from the environment, if any."""
-    return _first_env(BASE_URL_ENV_VARS)
+    found = _first_env(BASE_URL_ENV_VARS)
+    return found.value if found else None
 
 
 def as_timeout(timeout: float | httpx.Timeout | None) -> httpx.Timeout:
