@@ -1,5 +1,15 @@
 """LangChain integration for StepFun chat models: ``from langchain_stepfun import ChatStepFun``."""
 
+try:  # the extra's framework, checked first so that its absence says what to install
+    import langchain_core  # noqa: F401
+except ModuleNotFoundError as _missing:
+    if _missing.name != "langchain_core":
+        raise
+    raise ImportError(
+        'langchain_stepfun needs LangChain: pip install "stepfun-integrations[langchain]"',
+        name=__name__,
+    ) from _missing
+
 from langchain_stepfun.chat_models import ChatStepFun
 from langchain_stepfun.errors import (
     StepFunAPIError,
@@ -10,6 +20,7 @@ from langchain_stepfun.errors import (
     StepFunContentModerationError,
     StepFunContextOverflowError,
     StepFunInvalidParameterError,
+    StepFunMalformedAPIKeyError,
     StepFunMalformedResponseError,
     StepFunMissingAPIKeyError,
     StepFunNotFoundError,
@@ -17,14 +28,18 @@ from langchain_stepfun.errors import (
     StepFunPermissionDeniedError,
     StepFunRateLimitError,
     StepFunRequestTimeoutError,
+    StepFunResponseTooLargeError,
     StepFunStatusError,
     StepFunStreamError,
     StepFunStreamIdleTimeoutError,
     StepFunStreamInterruptedError,
+    StepFunStreamTimeoutError,
     StepFunTimeoutError,
+    StepFunTotalTimeoutError,
     StepFunUnprocessableEntityError,
 )
 from langchain_stepfun.translator import register as _register_translator
+from stepfun_core import __version__ as __version__
 
 _register_translator()
 
@@ -38,6 +53,7 @@ __all__ = [
     "StepFunContentModerationError",
     "StepFunContextOverflowError",
     "StepFunInvalidParameterError",
+    "StepFunMalformedAPIKeyError",
     "StepFunMalformedResponseError",
     "StepFunMissingAPIKeyError",
     "StepFunNotFoundError",
@@ -45,10 +61,13 @@ __all__ = [
     "StepFunPermissionDeniedError",
     "StepFunRateLimitError",
     "StepFunRequestTimeoutError",
+    "StepFunResponseTooLargeError",
     "StepFunStatusError",
     "StepFunStreamError",
     "StepFunStreamIdleTimeoutError",
     "StepFunStreamInterruptedError",
+    "StepFunStreamTimeoutError",
     "StepFunTimeoutError",
+    "StepFunTotalTimeoutError",
     "StepFunUnprocessableEntityError",
 ]

@@ -103,9 +103,18 @@ class ChatStepFun(BaseChatModel):
     stream_chunk_timeout: float | None = Field(default=None, gt=0)
     """End a stream that sends no data for this many seconds (keep-alives don't count);
     None: only the read timeout applies."""
+    total_timeout: float | None = Field(default=None, gt=0)
+    """End a non-streaming call that takes longer than this many seconds in all (retries
+    and a server trickling bytes included); None: only the per-read timeouts apply."""
+    max_response_bytes: int = Field(default=core.DEFAULT_MAX_RESPONSE_BYTES, gt=0)
+    """The largest reply (after decompression) that is read; larger is an error."""
 
-    _client: core.StepFunClient | None = PrivateAttr(default=None)
-    _async_client: core.AsyncStepFunClient | None = PrivateAttr(default=None)
+    # The core clients, each with the settings it was made from: a copy or an assignment that
+    # changes a setting gets new clients on its next call (see ``_settings``).
+    _client: tuple[tuple[Any, ...], core.StepFunClient] | None = PrivateAttr(default=None)
+    _async_client: tuple[tuple[Any, ...], core.AsyncStepFunClient] | None = PrivateAttr(
+        default=None
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -124,10 +133,37 @@ class ChatStepFun(BaseChatModel):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         # Checked after validation, not in a validator: pydantic would wrap the error in a
-        # ValidationError, and callers catching MissingAPIKeyError would miss it.
+        # ValidationError that quotes the input (the key, or a URL with a password), and
+        # callers catching MissingAPIKeyError would miss it.
         if self.api_key is None or not self.api_key.get_secret_value().strip():
-            msg = "No StepFun API key: pass api_key=... or set STEP_API_KEY (or STEPFUN_API_KEY)."
-            raise StepFunMissingAPIKeyError(msg)
+            raise StepFunMissingAPIKeyError(core.settings.MISSING_KEY_MESSAGE)
+        try:
+            self.client_options()
+        except core.StepFunError as exc:
+            raise to_langchain_error(exc) from None
+
+    def __getstate__(self) -> dict[Any, Any]:
+        """Pickle the settings; refuse clearly when the model holds the caller's httpx client."""
+        if self.http_client is not None or self.http_async_client is not None:
+            msg = (
+                "ChatStepFun holds your own httpx client (http_client / http_async_client), "
+                "which cannot be pickled; make the model inside the worker instead, or pickle "
+                "one without your client"
+            )
+            raise TypeError(msg)
+        state = super().__getstate__()
+        private = state.get("__pydantic_private__")
+        if private:
+            state["__pydantic_private__"] = {**private, "_client": None, "_async_client": None}
+        return state
+
+    def __deepcopy__(self, memo: dict[int, Any] | None = None) -> ChatStepFun:
+        """A deep copy that shares the caller's httpx clients (they are never copied)."""
+        memo = {} if memo is None else memo
+        for client in (self.http_client, self.http_async_client):
+            if client is not None:
+                memo[id(client)] = client
+        return super().__deepcopy__(memo)
 
     # -- LangChain metadata ------------------------------------------------------------------
 
@@ -180,31 +216,55 @@ class ChatStepFun(BaseChatModel):
 
     # -- requests ------------------------------------------------------------------------------
 
-    def _client_args(self) -> dict[str, Any]:
-        return {
-            "api_key": self.api_key.get_secret_value() if self.api_key else None,
-            "base_url": self.base_url,
-            "timeout": self.timeout,
-            "max_retries": self.max_retries,
-            "default_headers": self.default_headers,
-            "stream_idle_timeout": self.stream_chunk_timeout,
-        }
+    def client_options(self) -> dict[str, Any]:
+        """The core client's settings, as they are now (checked by the core)."""
+        return core.client_options(
+            api_key=self.api_key.get_secret_value() if self.api_key else None,
+            base_url=self.base_url,
+            timeout=self.timeout,
+            max_retries=self.max_retries,
+            default_headers=self.default_headers,
+            stream_idle_timeout=self.stream_chunk_timeout,
+            total_timeout=self.total_timeout,
+            max_response_bytes=self.max_response_bytes,
+        )
+
+    def _settings(self, http: Any) -> tuple[Any, ...]:
+        # Compared on every call (about a microsecond): any change means new core clients.
+        headers = tuple(self.default_headers.items()) if self.default_headers else ()
+        return (
+            self.api_key,
+            self.base_url,
+            self.timeout,
+            self.max_retries,
+            headers,
+            self.stream_chunk_timeout,
+            self.total_timeout,
+            self.max_response_bytes,
+            http,
+        )
 
     @property
     def client(self) -> core.StepFunClient:
-        """The core sync client, created on first use and kept."""
-        if self._client is None:
-            self._client = core.StepFunClient(**self._client_args(), http_client=self.http_client)
-        return self._client
+        """The core sync client for the current settings (made again when they change)."""
+        settings = self._settings(self.http_client)
+        cached = self._client
+        if cached is None or cached[0] != settings:
+            client = core.StepFunClient(**self.client_options(), http_client=self.http_client)
+            cached = self._client = (settings, client)
+        return cached[1]
 
     @property
     def async_client(self) -> core.AsyncStepFunClient:
-        """The core async client, created on first use and kept."""
-        if self._async_client is None:
-            self._async_client = core.AsyncStepFunClient(
-                **self._client_args(), http_client=self.http_async_client
+        """The core async client for the current settings (made again when they change)."""
+        settings = self._settings(self.http_async_client)
+        cached = self._async_client
+        if cached is None or cached[0] != settings:
+            client = core.AsyncStepFunClient(
+                **self.client_options(), http_client=self.http_async_client
             )
-        return self._async_client
+            cached = self._async_client = (settings, client)
+        return cached[1]
 
     def _payload(
         self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]

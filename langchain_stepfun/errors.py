@@ -74,6 +74,14 @@ class StepFunTimeoutError(core.APITimeoutError, lc.ModelTimeoutError):
     """Connecting or reading timed out."""
 
 
+class StepFunTotalTimeoutError(core.TotalTimeoutError, lc.ModelTimeoutError):
+    """The call went on longer than ``total_timeout`` (retries included)."""
+
+
+class StepFunStreamTimeoutError(core.StreamTimeoutError, lc.ModelTimeoutError):
+    """A read timed out in the middle of a stream; ``partial`` holds what was received."""
+
+
 class StepFunStreamIdleTimeoutError(core.StreamIdleTimeoutError, lc.ModelTimeoutError):
     """The stream sent no data for longer than ``stream_chunk_timeout``."""
 
@@ -82,12 +90,20 @@ class StepFunMissingAPIKeyError(core.MissingAPIKeyError, lc.ModelAuthenticationE
     """No API key was given or found in the environment."""
 
 
+class StepFunMalformedAPIKeyError(core.MalformedAPIKeyError, lc.ModelAuthenticationError):
+    """The key holds whitespace, a control or a non-ASCII character (a paste accident)."""
+
+
 class StepFunStreamInterruptedError(core.StreamInterruptedError, lc.ModelConnectionError):
     """The stream broke off before its end; ``partial`` holds what was received."""
 
 
 class StepFunMalformedResponseError(core.MalformedResponseError, lc.ModelAPIError):
     """The API sent something else than was asked for (bad JSON, wrong content type)."""
+
+
+class StepFunResponseTooLargeError(core.ResponseTooLargeError, lc.ModelAPIError):
+    """The reply went over ``max_response_bytes`` (after decompression)."""
 
 
 class StepFunStreamError(core.StreamError, lc.ModelAPIError):
@@ -114,13 +130,17 @@ _MAPPING: tuple[tuple[type[core.StepFunError], type[core.StepFunError]], ...] = 
     (core.UnprocessableEntityError, StepFunUnprocessableEntityError),
     (core.APIStatusError, StepFunStatusError),
     (core.StreamIdleTimeoutError, StepFunStreamIdleTimeoutError),
+    (core.StreamTimeoutError, StepFunStreamTimeoutError),
     (core.StreamInterruptedError, StepFunStreamInterruptedError),
+    (core.TotalTimeoutError, StepFunTotalTimeoutError),
     (core.APITimeoutError, StepFunTimeoutError),
     (core.APIConnectionError, StepFunConnectionError),
+    (core.ResponseTooLargeError, StepFunResponseTooLargeError),
     (core.MalformedResponseError, StepFunMalformedResponseError),
     (core.StreamError, StepFunStreamError),
     (core.InvalidParameterError, StepFunInvalidParameterError),
     (core.MissingAPIKeyError, StepFunMissingAPIKeyError),
+    (core.MalformedAPIKeyError, StepFunMalformedAPIKeyError),
 )
 
 

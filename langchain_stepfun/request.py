@@ -39,24 +39,24 @@ def request_body(
 ) -> dict[str, Any]:
     """Fields, then ``model_kwargs`` and ``extra_body``, then per-call kwargs (which win).
 
-    Checked by the core before anything is sent; a problem raises
-    ``StepFunInvalidParameterError`` naming the field.
+    A call's own ``extra_body={...}`` is merged like the field's. Checked by the core before
+    anything is sent; a problem raises ``StepFunInvalidParameterError`` naming the field.
     """
     params = {name: getattr(chat, name) for name in PARAMS}
-    if chat.model_kwargs:
-        params.update(chat.model_kwargs)
-    if chat.extra_body:
-        params.update(chat.extra_body)
-    if stop is not None:
-        params["stop"] = stop
     model = kwargs.pop("model", None) or chat.model
     echo: EchoReasoning = kwargs.get("echo_reasoning") or chat.echo_reasoning
     for name in LOCAL_KWARGS:
         kwargs.pop(name, None)
-    params.update(kwargs)
-    if not params.get("stop"):
-        params["stop"] = None  # an empty list means "no stop sequences"
+    call_extra = kwargs.pop("extra_body", None)
     try:
+        core.merge_extra(params, chat.model_kwargs, "model_kwargs")
+        core.merge_extra(params, chat.extra_body, "extra_body")
+        if stop is not None:
+            params["stop"] = stop
+        core.merge_extra(params, kwargs, "the call's keyword arguments")
+        core.merge_extra(params, call_extra, "extra_body")
+        if not params.get("stop"):
+            params["stop"] = None  # an empty list means "no stop sequences"
         return core.build_chat_request(model, to_wire_messages(messages, echo), **params)
     except core.StepFunError as exc:
         raise to_langchain_error(exc) from exc

@@ -38,13 +38,17 @@ from llama_index_stepfun.tools import (
     tool_specs,
 )
 from stepfun_core import (
+    DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_MODEL,
     AsyncStepFunClient,
     EchoReasoning,
     StepFunClient,
     build_chat_request,
+    client_options,
     get_model_info,
+    merge_extra,
     resolve_api_key,
+    resolve_base_url,
 )
 from stepfun_core.settings import DEFAULT_MAX_RETRIES
 
@@ -58,6 +62,11 @@ DEFAULT_NUM_OUTPUT = 16384
 _NOT_PARAMS = frozenset(
     {"tool_required", "allow_parallel_tool_calls", "verbose", "formatted", "strict", "model"}
 )
+
+
+def _secret(value: str | SecretStr | None) -> str | None:
+    """The key as text (``model_copy(update=...)`` may leave a plain string)."""
+    return value.get_secret_value() if isinstance(value, SecretStr) else value
 
 
 class StepFun(JsonModeLLM):
@@ -108,36 +117,105 @@ class StepFun(JsonModeLLM):
     )
     max_retries: int = Field(default=DEFAULT_MAX_RETRIES, ge=0)
     default_headers: dict[str, str] | None = Field(default=None, exclude=True, repr=False)
+    total_timeout: float | None = Field(
+        default=None,
+        gt=0,
+        description="End a non-streaming call that takes longer than this many seconds in all "
+        "(retries and a server trickling bytes included); None: only the read timeouts apply.",
+    )
+    max_response_bytes: int = Field(
+        default=DEFAULT_MAX_RESPONSE_BYTES,
+        gt=0,
+        description="The largest reply (after decompression) that is read; larger is an error.",
+    )
     context_window: int | None = Field(
         default=None, gt=0, description="Override the catalog's context window."
     )
+    http_client: httpx.Client | None = Field(
+        default=None, exclude=True, description="Your own httpx.Client (proxies, TLS, tracing)."
+    )
+    async_http_client: httpx.AsyncClient | None = Field(
+        default=None, exclude=True, description="Your own httpx.AsyncClient."
+    )
 
-    _client: StepFunClient = PrivateAttr()
-    _aclient: AsyncStepFunClient = PrivateAttr()
+    # The core clients, each with the settings it was made from: a copy or an assignment that
+    # changes a setting gets new clients on its next call.
+    _sync_cache: tuple[tuple[Any, ...], StepFunClient] | None = PrivateAttr(default=None)
+    _async_cache: tuple[tuple[Any, ...], AsyncStepFunClient] | None = PrivateAttr(default=None)
 
     def __init__(
         self,
         model: str = DEFAULT_MODEL,
         *,
         api_key: str | SecretStr | None = None,
-        http_client: httpx.Client | None = None,
-        async_http_client: httpx.AsyncClient | None = None,
         **kwargs: Any,
     ) -> None:
-        explicit = api_key.get_secret_value() if isinstance(api_key, SecretStr) else api_key
-        key = resolve_api_key(explicit)
+        key = resolve_api_key(_secret(api_key))
         super().__init__(model=model, api_key=SecretStr(key), **kwargs)
-        options: dict[str, Any] = {
-            "api_key": key,
+        # A mangled key, a URL with a password or a bad header fails here, not at the first call.
+        self.api_base = resolve_base_url(client_options(**self._options())["base_url"])
+
+    def _options(self) -> dict[str, Any]:
+        return {
+            "api_key": _secret(self.api_key),
             "base_url": self.api_base,
             "timeout": self.timeout,
             "max_retries": self.max_retries,
             "default_headers": self.default_headers,
             "stream_idle_timeout": self.stream_idle_timeout,
+            "total_timeout": self.total_timeout,
+            "max_response_bytes": self.max_response_bytes,
         }
-        self._client = StepFunClient(http_client=http_client, **options)
-        self._aclient = AsyncStepFunClient(http_client=async_http_client, **options)
-        self.api_base = self._client.base_url
+
+    def _settings(self, http: Any) -> tuple[Any, ...]:
+        # Compared on every call (about a microsecond): any change means new core clients.
+        headers = tuple(self.default_headers.items()) if self.default_headers else ()
+        return (*self._options().values(), headers, http)
+
+    @property
+    def client(self) -> StepFunClient:
+        """The core sync client for the current settings (made again when they change)."""
+        settings = self._settings(self.http_client)
+        cached = self._sync_cache
+        if cached is None or cached[0] != settings:
+            client = StepFunClient(**self._options(), http_client=self.http_client)
+            cached = self._sync_cache = (settings, client)
+        return cached[1]
+
+    @property
+    def async_client(self) -> AsyncStepFunClient:
+        """The core async client for the current settings (made again when they change)."""
+        settings = self._settings(self.async_http_client)
+        cached = self._async_cache
+        if cached is None or cached[0] != settings:
+            client = AsyncStepFunClient(**self._options(), http_client=self.async_http_client)
+            cached = self._async_cache = (settings, client)
+        return cached[1]
+
+    def __getstate__(self) -> dict[Any, Any]:
+        """Pickle the settings; refuse clearly when the model holds the caller's httpx client.
+
+        (LlamaIndex's own pickling would drop the client silently, with its proxy and TLS.)
+        """
+        if self.http_client is not None or self.async_http_client is not None:
+            raise TypeError(
+                "StepFun holds your own httpx client (http_client / async_http_client), which "
+                "cannot be pickled; make the LLM inside the worker instead, or pickle one "
+                "without your client"
+            )
+        state = super().__getstate__()
+        private = state.get("__pydantic_private__")
+        if private:
+            state["__pydantic_private__"] = {**private, "_sync_cache": None, "_async_cache": None}
+        return state
+
+    def __deepcopy__(self, memo: dict[int, Any] | None = None) -> StepFun:
+        """A deep copy that shares the caller's httpx clients (they are never copied)."""
+        memo = {} if memo is None else memo
+        for client in (self.http_client, self.async_http_client):
+            if client is not None:
+                memo[id(client)] = client
+        return super().__deepcopy__(memo)
 
     @classmethod
     def class_name(cls) -> str:
@@ -170,11 +248,15 @@ class StepFun(JsonModeLLM):
             "stop": self.stop,
             "reasoning_effort": self.reasoning_effort,
             "reasoning_format": self.reasoning_format,
-            **self.additional_kwargs,
         }
-        for key, value in kwargs.items():
-            if key not in _NOT_PARAMS:
-                params[key] = value
+        merge_extra(params, self.additional_kwargs, "additional_kwargs")
+        extra = kwargs.pop("extra_body", None)
+        merge_extra(
+            params,
+            {k: v for k, v in kwargs.items() if k not in _NOT_PARAMS},
+            "the call's keyword arguments",
+        )
+        merge_extra(params, extra, "extra_body")
         model = kwargs.get("model") or self.model
         wire = to_wire_messages(messages, self.echo_reasoning)
         return build_chat_request(model, wire, **params)
@@ -204,16 +286,16 @@ class StepFun(JsonModeLLM):
         return await self._astream_chat(messages, **kwargs)
 
     def _chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
-        return chat_response(self._client.create(self._payload(messages, **kwargs)))
+        return chat_response(self.client.create(self._payload(messages, **kwargs)))
 
     async def _achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
-        return chat_response(await self._aclient.create(self._payload(messages, **kwargs)))
+        return chat_response(await self.async_client.create(self._payload(messages, **kwargs)))
 
     def _stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
         payload = self._payload(messages, **kwargs)  # invalid input fails here, at the call
 
         def gen() -> ChatResponseGen:
-            with self._client.stream(payload) as stream:
+            with self.client.stream(payload) as stream:
                 responder = StreamResponder(stream.accumulator)
                 for chunk in stream:
                     yield responder.response(chunk)
@@ -226,7 +308,7 @@ class StepFun(JsonModeLLM):
         payload = self._payload(messages, **kwargs)
 
         async def gen() -> ChatResponseAsyncGen:
-            stream = await self._aclient.stream(payload)
+            stream = await self.async_client.stream(payload)
             async with stream:
                 responder = StreamResponder(stream.accumulator)
                 async for chunk in stream:

@@ -3,11 +3,18 @@
 Engineers building on it: docs/engineering-notes.md describes this API and the test harness.
 """
 
-__version__ = "0.1.0"
+from importlib.metadata import PackageNotFoundError as _PackageNotFoundError
+from importlib.metadata import version as _version
+
+__version__: str
+try:  # one version for all three packages: the installed distribution's
+    __version__ = _version("stepfun-integrations")
+except _PackageNotFoundError:  # a source tree on sys.path, never installed
+    __version__ = "0+unknown"
 
 from stepfun_core.accumulator import StreamAccumulator
 from stepfun_core.catalog import ModelInfo, get_model_info, known_models
-from stepfun_core.client import AsyncStepFunClient, StepFunClient
+from stepfun_core.client import AsyncStepFunClient, StepFunClient, client_options
 from stepfun_core.errors import (
     APIConnectionError,
     APIStatusError,
@@ -27,17 +34,20 @@ from stepfun_core.errors import (
     PermissionDeniedError,
     RateLimitError,
     RequestTimeoutError,
+    ResponseTooLargeError,
     StepFunError,
     StreamError,
     StreamIdleTimeoutError,
     StreamInterruptedError,
     StreamTimeoutError,
+    TotalTimeoutError,
     UnprocessableEntityError,
 )
 from stepfun_core.history import EchoReasoning, assistant_message, wire_tool_call
+from stepfun_core.limits import DEFAULT_MAX_RESPONSE_BYTES
 from stepfun_core.media import audio_part, image_part, video_part
 from stepfun_core.parse import fallback_tool_call_id, parse_chunk, parse_completion, parse_usage
-from stepfun_core.request import build_chat_request, check_tool_name
+from stepfun_core.request import build_chat_request, check_tool_name, merge_extra
 from stepfun_core.retry import RetryPolicy
 from stepfun_core.settings import (
     CHINA_BASE_URL,
@@ -67,6 +77,7 @@ __all__ = [
     "CHINA_BASE_URL",
     "CHINA_STEP_PLAN_BASE_URL",
     "DEFAULT_BASE_URL",
+    "DEFAULT_MAX_RESPONSE_BYTES",
     "DEFAULT_MODEL",
     "INTERNATIONAL_BASE_URL",
     "INTERNATIONAL_STEP_PLAN_BASE_URL",
@@ -97,6 +108,7 @@ __all__ = [
     "PermissionDeniedError",
     "RateLimitError",
     "RequestTimeoutError",
+    "ResponseTooLargeError",
     "RetryPolicy",
     "ServerToolCall",
     "StepFunClient",
@@ -108,6 +120,7 @@ __all__ = [
     "StreamTimeoutError",
     "ToolCall",
     "ToolCallDelta",
+    "TotalTimeoutError",
     "UnprocessableEntityError",
     "Usage",
     "assistant_message",
@@ -116,10 +129,12 @@ __all__ = [
     "check_api_key",
     "check_base_url",
     "check_tool_name",
+    "client_options",
     "fallback_tool_call_id",
     "get_model_info",
     "image_part",
     "known_models",
+    "merge_extra",
     "parse_chunk",
     "parse_completion",
     "parse_usage",

@@ -22,7 +22,7 @@ from stepfun_core.types import (
 def _is_whole_json(text: str) -> bool:
     try:
         json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return False
     return True
 

@@ -9,11 +9,15 @@ from typing import Any, Generic, TypeVar
 
 import httpx
 
-from stepfun_core.errors import MalformedResponseError, StepFunError, make_status_error
+from stepfun_core.errors import (
+    InvalidParameterError,
+    MalformedResponseError,
+    StepFunError,
+    make_status_error,
+)
 from stepfun_core.http import (
     CHAT_PATH,
     build_headers,
-    decode_json,
     encode_body,
     log_attempt,
     shared_async_client,
@@ -22,9 +26,23 @@ from stepfun_core.http import (
     trace_id_of,
     transport_error,
 )
+from stepfun_core.jsonio import decode_json
+from stepfun_core.limits import (
+    DEFAULT_MAX_RESPONSE_BYTES,
+    MAX_ERROR_BODY_BYTES,
+    BodyReader,
+    Deadline,
+)
 from stepfun_core.parse import parse_completion
 from stepfun_core.retry import RetryPolicy
-from stepfun_core.settings import DEFAULT_MAX_RETRIES, as_timeout, resolve_api_key, resolve_base_url
+from stepfun_core.settings import (
+    DEFAULT_MAX_RETRIES,
+    as_timeout,
+    check_headers,
+    endpoint_url,
+    resolve_api_key,
+    resolve_base_url,
+)
 from stepfun_core.stream import (
     AsyncChatStream,
     ChatStream,
@@ -38,8 +56,47 @@ from stepfun_core.types import Completion
 HttpClient = TypeVar("HttpClient", httpx.Client, httpx.AsyncClient)
 
 
+def _positive(name: str, value: float | None) -> float | None:
+    if value is not None and (isinstance(value, bool) or not value > 0):
+        raise InvalidParameterError(f"{name}: must be a number of seconds above 0, got {value!r}")
+    return value
+
+
+def client_options(
+    *,
+    api_key: str | None = None,
+    base_url: str | None = None,
+    timeout: float | httpx.Timeout | None = None,
+    max_retries: int = DEFAULT_MAX_RETRIES,
+    default_headers: Mapping[str, str] | None = None,
+    stream_idle_timeout: float | None = None,
+    total_timeout: float | None = None,
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+) -> dict[str, Any]:
+    """Check a client's settings without making one; return them as the clients take them.
+
+    Adapters call this when they are made, so a mangled key, a URL with a password or a bad
+    header fails at construction, not at the first call.
+    """
+    resolve_api_key(api_key)
+    resolve_base_url(base_url)
+    check_headers(default_headers)
+    _positive("stream_idle_timeout", stream_idle_timeout)
+    _positive("total_timeout", total_timeout)
+    return {
+        "api_key": api_key,
+        "base_url": base_url,
+        "timeout": timeout,
+        "max_retries": max_retries,
+        "default_headers": default_headers,
+        "stream_idle_timeout": stream_idle_timeout,
+        "total_timeout": total_timeout,
+        "max_response_bytes": max_response_bytes,
+    }
+
+
 class BaseClient(Generic[HttpClient]):
-    """Settings and request building shared by both clients."""
+    """Settings, request building and the retry decision, shared by both clients."""
 
     def __init__(
         self,
@@ -52,18 +109,20 @@ class BaseClient(Generic[HttpClient]):
         http_client: HttpClient | None = None,
         retry_policy: RetryPolicy | None = None,
         stream_idle_timeout: float | None = None,
+        total_timeout: float | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
-        # A missing key fails here, before any request can be made.
+        # A missing or mangled key, a bad URL or header fails here, before any request.
         self._api_key = resolve_api_key(api_key)
         self.base_url = resolve_base_url(base_url)
         # Parsed once: httpx would parse a string URL again on every request.
-        self._url = httpx.URL(self.base_url + CHAT_PATH)
+        self._url = endpoint_url(self.base_url, CHAT_PATH)
         # A caller's own client keeps its own timeout unless one is given here.
         self.timeout: httpx.Timeout | None = (
             as_timeout(timeout) if timeout is not None or http_client is None else None
         )
         self.retry_policy = retry_policy or RetryPolicy(max_retries=max_retries)
-        self.default_headers = dict(default_headers or {})
+        self.default_headers = check_headers(default_headers)
         self._headers = {
             stream: build_headers(self._api_key, self.default_headers, stream=stream)
             for stream in (False, True)
@@ -71,7 +130,11 @@ class BaseClient(Generic[HttpClient]):
         self._http_client: HttpClient | None = http_client
         # Seconds a stream may go without a data event before it counts as stuck; None: no limit
         # beyond the read timeout.
-        self.stream_idle_timeout = stream_idle_timeout
+        self.stream_idle_timeout = _positive("stream_idle_timeout", stream_idle_timeout)
+        # Seconds a whole non-streaming call may take, retries included (a stream: until its
+        # headers); None: no limit beyond the per-read timeouts.
+        self.total_timeout = _positive("total_timeout", total_timeout)
+        self.max_response_bytes = max_response_bytes
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r}, api_key='**********')"
@@ -99,22 +162,49 @@ class BaseClient(Generic[HttpClient]):
             )
         return timeout
 
-    def _retry_delay(self, request: httpx.Request, attempt: int, error: StepFunError) -> float:
+    def _start(self, request: httpx.Request) -> tuple[Deadline | None, dict[str, Any]]:
+        """The call's deadline, and the per-phase timeouts an attempt starts from."""
+        return Deadline.start(self.total_timeout), dict(request.extensions["timeout"])
+
+    @staticmethod
+    def _limit_attempt(
+        request: httpx.Request, deadline: Deadline | None, timeouts: dict[str, Any]
+    ) -> None:
+        if deadline is not None:
+            request.extensions["timeout"] = deadline.cap(timeouts)
+
+    def _reader(self, response: httpx.Response, deadline: Deadline | None) -> BodyReader:
+        if response.is_success:
+            return BodyReader(self.max_response_bytes, deadline)
+        return BodyReader(MAX_ERROR_BODY_BYTES, deadline, truncate=True)
+
+    def _retry_delay(
+        self, request: httpx.Request, attempt: int, error: StepFunError, deadline: Deadline | None
+    ) -> float:
         delay = self.retry_policy.delay_for(attempt, error)
+        if deadline is not None and delay is not None and delay >= deadline.remaining():
+            delay = None  # waiting would overrun the budget: report the error now
         log_attempt(request.url, attempt, type(error).__name__, delay)
-        if delay is None:
-            raise error
-        return delay
+        if delay is not None:
+            return delay
+        if deadline is not None and deadline.remaining() <= 0:
+            raise deadline.error() from error
+        raise error
+
+    def _stream_state(self, response: httpx.Response) -> StreamState:
+        return StreamState(
+            trace_id_of(response), self.stream_idle_timeout, max_bytes=self.max_response_bytes
+        )
 
 
-def completion_from(response: httpx.Response) -> Completion:
+def completion_from(response: httpx.Response, content: bytes) -> Completion:
     """Parse a non-streaming reply; a JSON error envelope under 200 is still an error."""
-    data = decode_json(response.content)
+    data = decode_json(content)
     if not isinstance(data, dict):
         raise MalformedResponseError(
             "the API answered with something that is not a JSON object",
             trace_id=trace_id_of(response),
-            body=response.content[:500].decode("utf-8", "replace"),
+            body=content[:500].decode("utf-8", "replace"),
         )
     if data.get("error"):
         raise make_status_error(response.status_code, data, trace_id=trace_id_of(response))
@@ -131,44 +221,56 @@ class StepFunClient(BaseClient[httpx.Client]):
         """The httpx client in use (the caller's, or the shared pool)."""
         return self._http_client or shared_sync_client()
 
-    def _send(self, payload: Mapping[str, Any], *, stream: bool) -> httpx.Response:
-        request = self._build(self.http, payload, stream=stream)
+    @staticmethod
+    def _read(response: httpx.Response, reader: BodyReader) -> bytes:
+        try:
+            for piece in response.iter_bytes():
+                if not reader.add(piece):
+                    break
+        finally:
+            response.close()
+        return reader.content()
+
+    def _send(self, payload: Mapping[str, Any], *, stream: bool) -> tuple[httpx.Response, bytes]:
+        http = self.http
+        request = self._build(http, payload, stream=stream)
+        deadline, timeouts = self._start(request)
         attempt = 0
         while True:
+            self._limit_attempt(request, deadline, timeouts)
             error: StepFunError
             try:
-                response = self.http.send(request, stream=stream)
+                response = http.send(request, stream=True)
+                if response.is_success and stream:
+                    return response, b""
+                content = self._read(response, self._reader(response, deadline))
                 if response.is_success:
-                    return response
-                try:
-                    response.read()
-                finally:
-                    response.close()
-                error = status_error(response)
+                    return response, content
+                error = status_error(response, content)
             except httpx.RequestError as exc:
                 error = transport_error(exc)
-            time.sleep(self._retry_delay(request, attempt, error))
+            time.sleep(self._retry_delay(request, attempt, error, deadline))
             attempt += 1
 
     def create(self, payload: Mapping[str, Any]) -> Completion:
         """Send a request built by ``build_chat_request`` and return the completion."""
-        return completion_from(self._send(payload, stream=False))
+        return completion_from(*self._send(payload, stream=False))
 
     def stream(self, payload: Mapping[str, Any]) -> ChatStream:
         """Send the request with ``stream: true`` and return the open stream."""
-        response = self._send(payload, stream=True)
+        response, _ = self._send(payload, stream=True)
         try:
             check_content_type(response)
             if is_json_reply(response):
-                response.read()
-                raise json_reply_error(response)
+                content = self._read(response, BodyReader(self.max_response_bytes, None))
+                raise json_reply_error(response, content)
         except httpx.RequestError as exc:
             response.close()
             raise transport_error(exc) from exc
         except StepFunError:
             response.close()
             raise
-        return ChatStream(response, StreamState(trace_id_of(response), self.stream_idle_timeout))
+        return ChatStream(response, self._stream_state(response))
 
     def close(self) -> None:
         """Nothing to release: the shared pool lives on, and a caller's client is theirs."""
@@ -182,45 +284,58 @@ class AsyncStepFunClient(BaseClient[httpx.AsyncClient]):
         """The httpx client in use (the caller's, or the shared pool of this loop)."""
         return self._http_client or shared_async_client()
 
-    async def _send(self, payload: Mapping[str, Any], *, stream: bool) -> httpx.Response:
-        request = self._build(self.http, payload, stream=stream)
+    @staticmethod
+    async def _read(response: httpx.Response, reader: BodyReader) -> bytes:
+        try:
+            async for piece in response.aiter_bytes():
+                if not reader.add(piece):
+                    break
+        finally:
+            await response.aclose()
+        return reader.content()
+
+    async def _send(
+        self, payload: Mapping[str, Any], *, stream: bool
+    ) -> tuple[httpx.Response, bytes]:
+        http = self.http
+        request = self._build(http, payload, stream=stream)
+        deadline, timeouts = self._start(request)
         attempt = 0
         while True:
+            self._limit_attempt(request, deadline, timeouts)
             error: StepFunError
             try:
-                response = await self.http.send(request, stream=stream)
+                response = await http.send(request, stream=True)
+                if response.is_success and stream:
+                    return response, b""
+                content = await self._read(response, self._reader(response, deadline))
                 if response.is_success:
-                    return response
-                try:
-                    await response.aread()
-                finally:
-                    await response.aclose()
-                error = status_error(response)
+                    return response, content
+                error = status_error(response, content)
             except httpx.RequestError as exc:
                 error = transport_error(exc)
-            await asyncio.sleep(self._retry_delay(request, attempt, error))
+            await asyncio.sleep(self._retry_delay(request, attempt, error, deadline))
             attempt += 1
 
     async def create(self, payload: Mapping[str, Any]) -> Completion:
         """Send a request built by ``build_chat_request`` and return the completion."""
-        return completion_from(await self._send(payload, stream=False))
+        return completion_from(*await self._send(payload, stream=False))
 
     async def stream(self, payload: Mapping[str, Any]) -> AsyncChatStream:
         """Send the request with ``stream: true`` and return the open stream."""
-        response = await self._send(payload, stream=True)
+        response, _ = await self._send(payload, stream=True)
         try:
             check_content_type(response)
             if is_json_reply(response):
-                await response.aread()
-                raise json_reply_error(response)
+                content = await self._read(response, BodyReader(self.max_response_bytes, None))
+                raise json_reply_error(response, content)
         except httpx.RequestError as exc:
             await response.aclose()
             raise transport_error(exc) from exc
         except StepFunError:
             await response.aclose()
             raise
-        state = StreamState(trace_id_of(response), self.stream_idle_timeout)
-        return AsyncChatStream(response, state)
+        return AsyncChatStream(response, self._stream_state(response))
 
     async def close(self) -> None:
         """Nothing to release: the shared pool lives on, and a caller's client is theirs."""

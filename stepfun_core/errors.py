@@ -130,6 +130,10 @@ class APITimeoutError(APIConnectionError):
     """Connecting or reading timed out."""
 
 
+class TotalTimeoutError(APITimeoutError):
+    """The call went on longer than its ``total_timeout`` (retries and waits included)."""
+
+
 class StreamError(StepFunError):
     """A stream failed after it started: an error event, a cut, bad data. Carries ``partial``."""
 
@@ -148,6 +152,10 @@ class StreamIdleTimeoutError(StreamTimeoutError):
 
 class MalformedResponseError(StreamError):
     """The API sent something that is not what was asked for (bad JSON, wrong content type)."""
+
+
+class ResponseTooLargeError(MalformedResponseError):
+    """The reply (after decompression) went over ``max_response_bytes``."""
 
 
 _BY_STATUS: dict[int, type[APIStatusError]] = {

@@ -1,14 +1,9 @@
-"""The pieces of an HTTP exchange that sync and async share: pooled clients, requests, errors."""
+"""The pieces of an HTTP exchange that sync and async share: headers, bodies, errors, logs."""
 
 from __future__ import annotations
 
-import asyncio
-import json
 import logging
-import ssl
-import weakref
 from collections.abc import Mapping
-from functools import lru_cache
 from typing import Any
 
 import httpx
@@ -18,54 +13,39 @@ from stepfun_core.errors import (
     APIConnectionError,
     APIStatusError,
     APITimeoutError,
+    InvalidParameterError,
     StepFunError,
     make_status_error,
 )
+from stepfun_core.jsonio import decode_json, encode_json
+from stepfun_core.pools import (
+    POOL_LIMITS,
+    shared_async_client,
+    shared_ssl_context,
+    shared_sync_client,
+)
 from stepfun_core.retry import parse_retry_after
-from stepfun_core.settings import DEFAULT_TIMEOUT
 
 logger = logging.getLogger("stepfun_core")
 
 CHAT_PATH = "/chat/completions"
-POOL_LIMITS = httpx.Limits(max_connections=1000, max_keepalive_connections=100)
 USER_AGENT = f"stepfun-integrations/{__version__} httpx/{httpx.__version__}"
 
-
-@lru_cache(maxsize=1)
-def shared_ssl_context() -> ssl.SSLContext:
-    """One SSL context for every client: building one costs about 17 ms."""
-    return httpx.create_ssl_context()
-
-
-_sync_client: httpx.Client | None = None
-
-
-def shared_sync_client() -> httpx.Client:
-    """The process-wide pooled sync client used when the caller brings none."""
-    global _sync_client  # noqa: PLW0603 - one pool per process, made on first use
-    if _sync_client is None or _sync_client.is_closed:
-        _sync_client = httpx.Client(
-            verify=shared_ssl_context(), timeout=DEFAULT_TIMEOUT, limits=POOL_LIMITS
-        )
-    return _sync_client
-
-
-# An AsyncClient's connections belong to one event loop, so the pool is shared per loop.
-_async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def shared_async_client() -> httpx.AsyncClient:
-    """The pooled async client of the running event loop."""
-    loop = asyncio.get_running_loop()
-    client = _async_clients.get(loop)
-    if client is None or client.is_closed:
-        client = httpx.AsyncClient(
-            verify=shared_ssl_context(), timeout=DEFAULT_TIMEOUT, limits=POOL_LIMITS
-        )
-        _async_clients[loop] = client
-    return client
+__all__ = [
+    "CHAT_PATH",
+    "POOL_LIMITS",
+    "USER_AGENT",
+    "build_headers",
+    "decode_json",
+    "encode_body",
+    "log_attempt",
+    "shared_async_client",
+    "shared_ssl_context",
+    "shared_sync_client",
+    "status_error",
+    "trace_id_of",
+    "transport_error",
+]
 
 
 def build_headers(api_key: str, extra: Mapping[str, str] | None, *, stream: bool) -> dict[str, str]:
@@ -82,8 +62,8 @@ def build_headers(api_key: str, extra: Mapping[str, str] | None, *, stream: bool
 
 
 def encode_body(payload: Mapping[str, Any]) -> bytes:
-    """Serialize a request body: compact, UTF-8 kept as is, deterministic key order."""
-    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    """Serialize a request body; anything that is not JSON is an InvalidParameterError."""
+    return encode_json(payload)
 
 
 def trace_id_of(response: httpx.Response) -> str | None:
@@ -92,17 +72,10 @@ def trace_id_of(response: httpx.Response) -> str | None:
     return value
 
 
-def decode_json(content: bytes) -> Any:
-    """Parse a JSON body, or None if it is not JSON."""
-    try:
-        return json.loads(content)
-    except ValueError:
-        return None
-
-
-def status_error(response: httpx.Response) -> APIStatusError:
-    """The typed error of a read, non-success response."""
-    content = response.content
+def status_error(response: httpx.Response, content: bytes | None = None) -> APIStatusError:
+    """The typed error of a non-success response, from the (possibly capped) body read."""
+    if content is None:
+        content = response.content
     return make_status_error(
         response.status_code,
         decode_json(content),
@@ -112,14 +85,27 @@ def status_error(response: httpx.Response) -> APIStatusError:
     )
 
 
-def transport_error(exc: httpx.RequestError) -> StepFunError:
-    """Wrap an httpx failure (connection, timeout, bad body encoding); never shows headers."""
+# Failures on our side of the wire: a header or URL httpx refuses to send. Their messages can
+# quote a header value (h11's "Illegal header value b'Bearer ...'"), so they are never shown,
+# never chained, and never retried.
+_LOCAL_FAILURES = frozenset({"LocalProtocolError", "UnsupportedProtocol", "InvalidURL"})
+
+
+def transport_error(exc: Exception) -> StepFunError:
+    """Wrap an httpx (or httpx2) failure: connection, timeout, or a request it cannot send."""
+    kind = type(exc).__name__
     error: StepFunError
-    if isinstance(exc, httpx.TimeoutException):
-        kind = type(exc).__name__
+    if kind in _LOCAL_FAILURES:
+        error = InvalidParameterError(
+            f"the request could not be sent ({kind}): a header or the URL holds a character "
+            "HTTP does not allow; check default_headers and base_url"
+        )
+        error.__suppress_context__ = True
+        return error
+    if "Timeout" in kind:
         error = APITimeoutError(f"request timed out ({kind}); raise timeout= for slow answers")
     else:
-        error = APIConnectionError(f"connection error: {type(exc).__name__}: {exc}")
+        error = APIConnectionError(f"connection error: {kind}: {exc}")
     error.__cause__ = exc
     return error
 

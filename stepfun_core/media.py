@@ -56,13 +56,17 @@ def read_media(source: bytes | str | os.PathLike[str]) -> tuple[bytes, str | Non
 
 
 def sniff_mime_type(data: bytes) -> str | None:
-    """Guess the MIME type of image or audio bytes from their magic numbers."""
+    """The MIME type of image or audio bytes from their magic numbers, or None."""
+    if data.startswith(b"RIFF"):
+        kind = data[8:12]
+        return "image/webp" if kind == b"WEBP" else "audio/wav" if kind == b"WAVE" else None
     for table in (IMAGE_TYPES, AUDIO_TYPES):
         for mime, signatures in table.items():
             if any(data.startswith(sig) for sig in signatures):
-                if data.startswith(b"RIFF"):
-                    return "image/webp" if data[8:12] == b"WEBP" else "audio/wav"
                 return mime
+    # MPEG audio without an ID3 tag starts with a frame: 11 set sync bits.
+    if len(data) >= 2 and data[0] == 0xFF and data[1] & 0xE0 == 0xE0:
+        return "audio/mpeg"
     return None
 
 
@@ -77,13 +81,17 @@ def _checked(
 ) -> str:
     if not data:
         raise InvalidParameterError(f"{kind}: the data is empty")
-    mime = normalize_mime_type(mime_type) if mime_type else sniff_mime_type(data)
+    found = sniff_mime_type(data)
+    mime = normalize_mime_type(mime_type) if mime_type else found
     if mime is None:
         raise InvalidParameterError(f"{kind}: unknown format; supported: {sorted(table)}")
     if mime not in table:
         raise InvalidParameterError(
             f"{kind}: format {mime!r} is not supported; use {sorted(table)}"
         )
+    if found != mime:
+        what = f"{found} data" if found else "data in no format StepFun accepts"
+        raise InvalidParameterError(f"{kind}: declared as {mime} but holds {what}")
     if len(data) > limit:
         raise InvalidParameterError(
             f"{kind}: {len(data)} bytes is over the {limit // (1024 * 1024)} MB limit"

@@ -6,6 +6,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from stepfun_core.surrogates import join_surrogates
 from stepfun_core.types import (
     Choice,
     ChoiceDelta,
@@ -18,6 +19,7 @@ from stepfun_core.types import (
 )
 
 FUNCTION = "function"
+_EMPTY: Mapping[str, Any] = {}
 
 
 def fallback_tool_call_id(response_id: str, index: int) -> str:
@@ -38,6 +40,15 @@ def _text(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
 
+def _mapping(value: Any) -> Mapping[str, Any]:
+    """The value if it is an object; anything else (a string, a number, null) reads as empty."""
+    return value if isinstance(value, Mapping) else _EMPTY
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
 def finish_reason_of(value: Any) -> str | None:
     """Normalize a finish reason: ``""``, null and absent all mean "not finished yet"."""
     return value if isinstance(value, str) and value else None
@@ -46,6 +57,23 @@ def finish_reason_of(value: Any) -> str | None:
 def reasoning_of(obj: Mapping[str, Any]) -> str:
     """Read reasoning from ``reasoning_content`` or ``reasoning``; they carry the same text."""
     return _text(obj.get("reasoning_content")) or _text(obj.get("reasoning"))
+
+
+# What tool-call arguments read as when the server sent a JSON value too deep to write back
+# as text: not JSON, so the call is reported as invalid, never run with empty arguments.
+UNREADABLE_ARGUMENTS = "<arguments nested too deeply to read>"
+
+
+def arguments_text(value: Any) -> str:
+    """Tool-call arguments as JSON text: a string as sent, any other JSON value written out."""
+    if isinstance(value, str):
+        return value
+    if value is None:
+        return ""
+    try:
+        return json.dumps(value, ensure_ascii=False)
+    except (RecursionError, ValueError, TypeError):
+        return UNREADABLE_ARGUMENTS
 
 
 def parse_usage(data: Any) -> Usage | None:
@@ -58,19 +86,15 @@ def _split_tool_calls(
 ) -> tuple[list[ToolCall], list[ServerToolCall]]:
     calls: list[ToolCall] = []
     server_calls: list[ServerToolCall] = []
-    if not isinstance(raw_calls, list):
-        return calls, server_calls
-    for position, raw in enumerate(raw_calls):
+    for position, raw in enumerate(_list(raw_calls)):
         if not isinstance(raw, Mapping):
             continue
-        function = raw.get("function") or {}
+        function = _mapping(raw.get("function"))
         index = _optional_int(raw.get("index"))
         index = position if index is None else index
         kind = _text(raw.get("type")) or FUNCTION
         name = _text(function.get("name"))
-        arguments = function.get("arguments")
-        if not isinstance(arguments, str):
-            arguments = "" if arguments is None else _json_dumps(arguments)
+        arguments = join_surrogates(arguments_text(function.get("arguments")))
         if kind != FUNCTION or "results" in function:
             results = function.get("results")
             server_calls.append(
@@ -89,24 +113,20 @@ def _split_tool_calls(
     return calls, server_calls
 
 
-def _json_dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False)
-
-
 def parse_completion(data: Mapping[str, Any]) -> Completion:
     """Parse a non-streaming chat completion."""
     choices: list[Choice] = []
-    for position, raw in enumerate(data.get("choices") or []):
+    for position, raw in enumerate(_list(data.get("choices"))):
         if not isinstance(raw, Mapping):
             continue
-        message = raw.get("message") or {}
+        message = _mapping(raw.get("message"))
         calls, server_calls = _split_tool_calls(message.get("tool_calls"), _text(data.get("id")))
         index = _optional_int(raw.get("index"))
         choices.append(
             Choice(
                 index=position if index is None else index,
-                content=_text(message.get("content")),
-                reasoning=reasoning_of(message),
+                content=join_surrogates(_text(message.get("content"))),
+                reasoning=join_surrogates(reasoning_of(message)),
                 tool_calls=calls,
                 server_tool_calls=server_calls,
                 finish_reason=finish_reason_of(raw.get("finish_reason")),
@@ -123,17 +143,15 @@ def parse_completion(data: Mapping[str, Any]) -> Completion:
 
 def _parse_tool_call_deltas(raw_calls: Any) -> list[ToolCallDelta]:
     deltas: list[ToolCallDelta] = []
-    if not isinstance(raw_calls, list):
-        return deltas
-    for position, raw in enumerate(raw_calls):
+    for position, raw in enumerate(_list(raw_calls)):
         if not isinstance(raw, Mapping):
             continue
-        function = raw.get("function") or {}
+        function = _mapping(raw.get("function"))
         index = _optional_int(raw.get("index"))
         results = function.get("results")
         arguments = function.get("arguments")
         if arguments is not None and not isinstance(arguments, str):
-            arguments = _json_dumps(arguments)
+            arguments = arguments_text(arguments)
         deltas.append(
             ToolCallDelta(
                 index=position if index is None else index,
@@ -150,9 +168,6 @@ def _parse_tool_call_deltas(raw_calls: Any) -> list[ToolCallDelta]:
     return deltas
 
 
-_NO_DELTA: Mapping[str, Any] = {}
-
-
 def parse_chunk(data: Mapping[str, Any]) -> Chunk:
     """Parse one stream chunk of either shape (legacy or current, stepfun-wire §1.4-1.5).
 
@@ -165,7 +180,7 @@ def parse_chunk(data: Mapping[str, Any]) -> Chunk:
             continue
         delta = raw.get("delta")
         if type(delta) is not dict:
-            delta = _NO_DELTA
+            delta = _EMPTY
         index = raw.get("index")
         content = delta.get("content")
         reasoning = delta.get("reasoning_content") or delta.get("reasoning")

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from stepfun_core.errors import InvalidParameterError
+from stepfun_core.jsonio import encode_json, find_problem
 from stepfun_core.media import (
     AUDIO_TYPES,
     IMAGE_TYPES,
     MAX_AUDIO_BYTES,
     MAX_IMAGE_BYTES,
     normalize_mime_type,
+    sniff_mime_type,
 )
 
 # The spec allows letters, digits, "_" and "-" in function names, up to 64 characters.
@@ -117,14 +121,29 @@ def _check_stop(value: Any) -> None:
 
 
 def _check_data_url(field: str, url: str, allowed: Mapping[str, Any], limit: int) -> None:
-    """A ``data:`` URL must name a supported MIME type and stay under the size limit."""
-    header, _, data = url.partition(",")
+    """Check a ``data:`` URL: a supported type, base64 data under the limit, of that type.
+
+    The bytes must be what the type says: a GIF sent as ``image/png`` is refused.
+    """
+    header, comma, data = url.partition(",")
     mime = normalize_mime_type(header[len("data:") :].split(";")[0])
     if mime not in allowed:
         raise _fail(field, f"format {mime!r} is not supported; use {sorted(allowed)}")
-    size = len(data) * 3 // 4 if header.endswith(";base64") else len(data)
+    if not comma or not header.endswith(";base64"):
+        raise _fail(field, f"must be a base64 data URL: data:{mime};base64,<data>")
+    size = len(data) * 3 // 4
     if size > limit:
         raise _fail(field, f"about {size} bytes is over the {limit // (1024 * 1024)} MB limit")
+    try:
+        content = base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):
+        raise _fail(field, "the data is not valid base64") from None
+    if not content:
+        raise _fail(field, "the data is empty")
+    found = sniff_mime_type(content)
+    if found != mime:
+        what = f"{found} data" if found else "data in no format StepFun accepts"
+        raise _fail(field, f"declares {mime} but holds {what}")
 
 
 def _check_part(field: str, part: Any) -> None:
@@ -221,17 +240,56 @@ def check_params(params: Mapping[str, Any]) -> None:
         _check_tool_choice(params["tool_choice"], names)
 
 
+# Body fields the client owns: the model and the messages have their own arguments, and
+# ``stream`` is chosen by calling ``create()`` or ``stream()``.
+RESERVED_FIELDS = ("model", "messages", "stream")
+
+
+def merge_extra(params: dict[str, Any], extra: Mapping[str, Any] | None, field: str) -> None:
+    """Add extra request fields (``extra_body``, ``model_kwargs``) to ``params``.
+
+    A reserved field is refused naming it, rather than overriding the call's own.
+    """
+    if not extra:
+        return
+    if not isinstance(extra, Mapping):
+        raise _fail(field, f"must be a dict of request fields, got {type(extra).__name__}")
+    for key in RESERVED_FIELDS:
+        if key in extra:
+            raise _fail(
+                f"{field}[{key!r}]",
+                f"{key!r} cannot be set here: the client sets it (pass the model and the "
+                "messages as arguments; call stream() or create())",
+            )
+    params.update(extra)
+
+
+def _check_json(body: Mapping[str, Any]) -> None:
+    """Refuse a body that is not JSON (NaN, sets, bytes, objects, cycles, lone surrogates)."""
+    try:
+        encode_json(body)
+    except InvalidParameterError:
+        raise
+    except Exception:
+        found = find_problem(body)
+        raise _fail(*(found or ("request", "cannot be encoded as JSON"))) from None
+
+
 def build_chat_request(
     model: str, messages: Sequence[Mapping[str, Any]], **params: Any
 ) -> dict[str, Any]:
     """Return the JSON body for ``POST /chat/completions``; raise before sending if invalid.
 
-    Known parameters are checked; None values are dropped; unknown ones pass through.
+    Known parameters are checked; None values are dropped; unknown ones pass through. The
+    whole body must be JSON: NaN, Infinity, values JSON has no form for, cycles and lone
+    surrogates are refused, naming the field.
     """
     if not isinstance(model, str) or not model.strip():
         raise _fail("model", "must be a non-empty model name such as 'step-3.5-flash'")
-    if not messages:
-        raise _fail("messages", "must hold at least one message")
+    if "stream" in params:
+        raise _fail("stream", "is set by the client: call stream() or create()")
+    if not isinstance(messages, Sequence) or isinstance(messages, (str, bytes)) or not messages:
+        raise _fail("messages", "must be a list holding at least one message")
     for i, message in enumerate(messages):
         _check_message(i, message)
     check_params(params)
@@ -240,4 +298,5 @@ def build_chat_request(
         # An empty tool list is dropped rather than sent: it means "no tools".
         if value is not None and not (key == "tools" and not value):
             body[key] = value
+    _check_json(body)
     return body

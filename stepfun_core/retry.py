@@ -34,26 +34,52 @@ class RetryPolicy:
         return backoff * (1.0 - 0.25 * random.random())
 
 
+def _seconds(raw: str, now: float | None) -> float | None:
+    """Seconds from a Retry-After value: a number, or an HTTP date (RFC 9110 §10.2.3)."""
+    try:
+        return float(raw)
+    except ValueError:
+        pass
+    try:
+        parsed = email.utils.parsedate_tz(raw)
+        if parsed is None:
+            return None
+        moment = email.utils.mktime_tz(parsed)
+    except (OverflowError, ValueError, TypeError, IndexError):
+        # A date past the calendar's range (year 99999) is a wait far too long to honour.
+        return math.inf
+    return moment - (time.time() if now is None else now)
+
+
 def parse_retry_after(headers: Mapping[str, str], now: float | None = None) -> float | None:
-    """Read ``retry-after-ms`` or ``retry-after`` (seconds or an HTTP date) as seconds."""
+    """Read ``retry-after-ms`` or ``retry-after`` (seconds or an HTTP date) as seconds.
+
+    None (use the normal backoff) for an absent, negative, NaN or unreadable value; ``inf``
+    for a wait beyond any clock (then no retry is made). A date in the past means "now".
+    """
     raw_ms = headers.get("retry-after-ms")
     if raw_ms:
         try:
             value = float(raw_ms) / 1000.0
         except ValueError:
             value = math.nan
-        if math.isfinite(value) and value >= 0:
+        if value >= 0:  # false for NaN
             return value
     raw = headers.get("retry-after")
     if not raw:
         return None
+    seconds = _seconds(raw.strip(), now)
+    if seconds is None or math.isnan(seconds):
+        return None
+    if seconds < 0:
+        # A negative number is garbage; a date in the past is "retry now".
+        return None if _is_number(raw) else 0.0
+    return seconds
+
+
+def _is_number(raw: str) -> bool:
     try:
-        value = float(raw)
+        float(raw)
     except ValueError:
-        parsed = email.utils.parsedate_tz(raw)
-        if parsed is None:
-            return None
-        value = email.utils.mktime_tz(parsed) - (time.time() if now is None else now)
-    if not math.isfinite(value):
-        return math.inf
-    return max(0.0, value)
+        return False
+    return True

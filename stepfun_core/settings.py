@@ -8,7 +8,9 @@ message that says what is wrong and where, without repeating the secret.
 from __future__ import annotations
 
 import os
+import re
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import httpx
@@ -98,6 +100,40 @@ def resolve_api_key(explicit: str | None = None) -> str:
     if found is None:
         raise MissingAPIKeyError(MISSING_KEY_MESSAGE)
     return check_api_key(found.value, found.source)
+
+
+# RFC 9110 token characters: what a header name may hold.
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+
+
+def check_headers(headers: Mapping[str, str] | None) -> dict[str, str]:
+    """Copy extra headers, refusing names and values HTTP cannot carry (values never quoted).
+
+    h11 refuses them only when the request is sent, with a message that quotes the value: a
+    proxy's credentials would end up in an error, a log or a trace.
+    """
+    checked: dict[str, str] = {}
+    for name, value in (headers or {}).items():
+        if not isinstance(name, str) or not _TOKEN.fullmatch(name):
+            raise InvalidParameterError(
+                f"default_headers: {str(name)[:40]!r} is not a valid header name"
+            )
+        if not isinstance(value, str):
+            raise InvalidParameterError(f"default_headers[{name!r}]: the value must be a string")
+        problem = _value_problem(value)
+        if problem is not None:
+            raise InvalidParameterError(f"default_headers[{name!r}]: the value {problem}")
+        checked[name] = value
+    return checked
+
+
+def _value_problem(value: str) -> str | None:
+    for position, char in enumerate(value, start=1):
+        if " " <= char <= "~" or char == "\t":
+            continue
+        code = f"U+{ord(char):04X}"
+        return f"has a character HTTP headers cannot carry ({code}) at character {position}"
+    return None
 
 
 def find_base_url(explicit: str | None = None, *, argument: str = "base_url") -> Found:

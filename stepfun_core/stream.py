@@ -11,18 +11,24 @@ from typing import Any
 import httpx
 
 from stepfun_core.accumulator import StreamAccumulator
+from stepfun_core.drain import adrain, drain
 from stepfun_core.errors import (
     APIStatusError,
     MalformedResponseError,
+    ResponseTooLargeError,
     StepFunError,
     StreamError,
     StreamIdleTimeoutError,
     StreamInterruptedError,
+    StreamTimeoutError,
     make_status_error,
 )
-from stepfun_core.http import decode_json, trace_id_of
+from stepfun_core.http import trace_id_of
+from stepfun_core.jsonio import decode_json
+from stepfun_core.limits import DEFAULT_MAX_RESPONSE_BYTES
 from stepfun_core.parse import parse_chunk, parse_completion
 from stepfun_core.sse import SSEDecodeError, SSEDecoder
+from stepfun_core.surrogates import SurrogateJoiner, might_hold_surrogates
 from stepfun_core.types import Chunk, Completion
 
 _DONE = "[DONE]"
@@ -31,14 +37,32 @@ _DONE = "[DONE]"
 class StreamState:
     """Turns the bytes of one stream into chunks and keeps everything received so far."""
 
-    __slots__ = ("_last_event", "accumulator", "decoder", "done", "idle_timeout", "trace_id")
+    __slots__ = (
+        "_bytes_left",
+        "_last_event",
+        "_surrogates",
+        "accumulator",
+        "decoder",
+        "done",
+        "idle_timeout",
+        "trace_id",
+    )
 
-    def __init__(self, trace_id: str | None = None, idle_timeout: float | None = None) -> None:
+    def __init__(
+        self,
+        trace_id: str | None = None,
+        idle_timeout: float | None = None,
+        *,
+        max_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+    ) -> None:
+        self._bytes_left = max_bytes
         self.decoder = SSEDecoder()
         self.accumulator = StreamAccumulator()
+        self._surrogates = SurrogateJoiner()
         self.done = False
         self.trace_id = trace_id
-        # Keep-alive comments reset the socket's read timeout but not this watchdog.
+        # Keep-alive comments and trickled bytes of an unfinished event reset the socket's read
+        # timeout but not this watchdog: only complete data events do.
         self.idle_timeout = idle_timeout
         self._last_event = time.monotonic()
 
@@ -46,9 +70,18 @@ class StreamState:
         """Decode a piece of the body into chunks, yielded one by one.
 
         Each chunk is folded into the accumulator just before it is yielded, so the
-        accumulator never runs ahead of the consumer. Failures raise a StreamError carrying
-        what was received so far.
+        accumulator never runs ahead of the consumer. ``data: [DONE]`` ends the stream: what
+        follows it is never parsed (``done`` is then True). Failures raise a StreamError
+        carrying what was received so far.
         """
+        if self.done:
+            return
+        self._bytes_left -= len(data)
+        if self._bytes_left < 0:
+            raise self.error(
+                ResponseTooLargeError,
+                "the stream went over max_response_bytes (after decompression)",
+            )
         try:
             events = self.decoder.feed(data)
         except SSEDecodeError as exc:
@@ -57,25 +90,34 @@ class StreamState:
             self._check_idle(bool(events))
         for event in events:
             payload = event.data
-            if self.done:
-                continue
             if payload.startswith(_DONE):
-                self.done = True
-                continue
-            try:
-                obj = json.loads(payload)
-            except ValueError:
-                raise self.error(
-                    MalformedResponseError,
-                    f"the stream sent an event that is not JSON: {payload[:200]!r}",
-                ) from None
-            if not isinstance(obj, dict):
-                raise self.error(MalformedResponseError, f"unexpected event: {payload[:200]!r}")
-            if obj.get("error"):
-                raise self.event_error(obj)
-            chunk = parse_chunk(obj)
+                self._end()
+                return
+            chunk = parse_chunk(self._event_object(payload))
+            if self._surrogates.holding or might_hold_surrogates(payload):
+                self._surrogates.fix(chunk)
             self.accumulator.add(chunk)
             yield chunk
+
+    def _event_object(self, payload: str) -> dict[str, Any]:
+        try:
+            obj = json.loads(payload)
+        except (ValueError, RecursionError):
+            raise self.error(
+                MalformedResponseError,
+                f"the stream sent an event that is not JSON: {payload[:200]!r}",
+            ) from None
+        if not isinstance(obj, dict):
+            raise self.error(MalformedResponseError, f"unexpected event: {payload[:200]!r}")
+        if obj.get("error"):
+            raise self.event_error(obj)
+        return obj
+
+    def _end(self) -> None:
+        self.done = True
+        tail = self._surrogates.flush()
+        if tail is not None:
+            self.accumulator.add(tail)
 
     def _check_idle(self, got_events: bool) -> None:
         now = time.monotonic()
@@ -89,7 +131,10 @@ class StreamState:
 
     def finish(self) -> None:
         """Call at the end of the body: a stream must end in [DONE] or a finish reason."""
-        if not self.done and not self.accumulator.finished:
+        if self.done:
+            return
+        self._end()
+        if not self.accumulator.finished:
             raise self.error(
                 StreamInterruptedError, "the stream ended before [DONE] and before a finish reason"
             )
@@ -116,15 +161,22 @@ class StreamState:
 
     def interrupted(self, exc: Exception) -> StepFunError:
         """The error for a transport failure in the middle of the body."""
-        if isinstance(exc, httpx.ReadTimeout) and self.idle_timeout is not None:
-            # The client capped the stream's read timeout at the idle timeout.
-            return self.error(
-                StreamIdleTimeoutError,
-                "no data within the read or idle timeout: the stream looks stuck",
-            )
+        if is_read_timeout(exc):
+            if self.idle_timeout is not None:
+                # The client capped the stream's read timeout at the idle timeout.
+                return self.error(
+                    StreamIdleTimeoutError,
+                    "no data within the read or idle timeout: the stream looks stuck",
+                )
+            return self.error(StreamTimeoutError, "the stream sent nothing within the read timeout")
         return self.error(
             StreamInterruptedError, f"the stream broke off: {type(exc).__name__}: {exc}"
         )
+
+
+def is_read_timeout(exc: BaseException) -> bool:
+    """True for a read timeout of httpx (or of httpx2, whose classes have the same names)."""
+    return type(exc).__name__ == "ReadTimeout"
 
 
 def is_json_reply(response: httpx.Response) -> bool:
@@ -143,9 +195,9 @@ def check_content_type(response: httpx.Response) -> None:
         )
 
 
-def json_reply_error(response: httpx.Response) -> StepFunError:
+def json_reply_error(response: httpx.Response, content: bytes) -> StepFunError:
     """The error for a JSON answer to a stream request (it carries what the JSON held)."""
-    body = decode_json(response.content)
+    body = decode_json(content)
     trace_id = trace_id_of(response)
     if isinstance(body, dict) and body.get("error"):
         return make_status_error(response.status_code, body, trace_id=trace_id)
@@ -180,14 +232,20 @@ class ChatStream(_OpenStream):
 
     def __iter__(self) -> Iterator[Chunk]:
         state = self._state
+        pieces = self._response.iter_bytes()
         try:
-            for data in self._response.iter_bytes():
+            for data in pieces:
                 yield from state.feed(data)
+                if state.done:
+                    break
             state.finish()
         except httpx.RequestError as exc:
             raise state.interrupted(exc) from exc
         finally:
-            self._response.close()
+            if state.done:
+                drain(self._response, pieces)
+            else:
+                self._response.close()
 
     def close(self) -> None:
         """Close the connection (safe to call twice)."""
@@ -207,15 +265,21 @@ class AsyncChatStream(_OpenStream):
 
     async def __aiter__(self) -> AsyncIterator[Chunk]:
         state = self._state
+        pieces = self._response.aiter_bytes()
         try:
-            async for data in self._response.aiter_bytes():
+            async for data in pieces:
                 for chunk in state.feed(data):
                     yield chunk
+                if state.done:
+                    break
             state.finish()
         except httpx.RequestError as exc:
             raise state.interrupted(exc) from exc
         finally:
-            await self._response.aclose()
+            if state.done:
+                await adrain(self._response, pieces)
+            else:
+                await self._response.aclose()
 
     async def close(self) -> None:
         """Close the connection (safe to call twice)."""

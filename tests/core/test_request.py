@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+from pathlib import Path
+
 from typing import Any
 
 import pytest
@@ -147,6 +150,11 @@ def test_bad_messages_name_the_field(messages: list[dict[str, Any]], field: str)
     assert str(caught.value).startswith(field + ":")
 
 
+MEDIA = Path(__file__).resolve().parent.parent / "media"
+PNG_B64 = base64.b64encode((MEDIA / "tiny.png").read_bytes()).decode()
+WAV_B64 = base64.b64encode((MEDIA / "tiny.wav").read_bytes()).decode()
+
+
 def test_a_full_conversation_is_accepted() -> None:
     messages = [
         {"role": "system", "content": "be brief"},
@@ -156,10 +164,13 @@ def test_a_full_conversation_is_accepted() -> None:
                 {"type": "text", "text": "what is this?"},
                 {
                     "type": "image_url",
-                    "image_url": {"url": "data:image/png;base64,AA", "detail": "high"},
+                    "image_url": {"url": f"data:image/png;base64,{PNG_B64}", "detail": "high"},
                 },
                 {"type": "video_url", "video_url": {"url": "https://example.com/a.mp4"}},
-                {"type": "input_audio", "input_audio": {"data": "data:audio/wav;base64,AA"}},
+                {
+                    "type": "input_audio",
+                    "input_audio": {"data": f"data:audio/wav;base64,{WAV_B64}"},
+                },
             ],
         },
         {

@@ -105,10 +105,10 @@ def test_the_key_never_leaks_in_events(driver: Driver) -> None:
 def test_one_client_pair_per_instance(driver: Driver) -> None:
     api = MockAPI(json_reply(REASONING_REPLY))
     llm = api.llm()
-    clients = (llm._client, llm._aclient)
+    clients = (llm.client, llm.async_client)
     driver.chat(llm, user("a"))
     driver.chat(llm, user("b"))
-    assert (llm._client, llm._aclient) == clients
+    assert (llm.client, llm.async_client) == clients
     assert len(api.requests) == 2
 
 

@@ -32,7 +32,7 @@ from typing import Any, TypeVar
 import pytest
 
 import stepfun_core
-from stepfun_core import http as core_http
+from stepfun_core import pools as core_http
 from stepfun_core.retry import RetryPolicy
 from tests.replica import Replica
 from tests.replica.brain import think

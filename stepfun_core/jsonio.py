@@ -1,0 +1,106 @@
+"""JSON both ways: lenient reading of what the server sends, strict writing of what we send.
+
+Reading never lets a Python error escape: JSON nested thousands of levels deep makes
+``json.loads`` raise ``RecursionError``, which is read here as "not JSON". Writing refuses what
+is not JSON (NaN, Infinity, sets, bytes, objects, cycles) and lone UTF-16 surrogates, naming
+the field, so an invalid body is never sent.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from stepfun_core.errors import InvalidParameterError
+from stepfun_core.surrogates import has_lone_surrogate
+
+# Deeper than this, what we send is refused: the API's own parser and ours stop near 1,000.
+MAX_DEPTH = 512
+
+
+def load_json(text: str | bytes) -> Any:
+    """``json.loads`` whose only error is ``ValueError`` (too deep is "not JSON" too)."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply to read") from None
+
+
+def decode_json(content: str | bytes) -> Any:
+    """The JSON value of a body, or None when it is not JSON (or too deep to read)."""
+    try:
+        return json.loads(content)
+    except (ValueError, RecursionError):
+        return None
+
+
+def encode_json(payload: Mapping[str, Any]) -> bytes:
+    """Serialize a request body (compact, UTF-8 kept); raise InvalidParameterError if not JSON.
+
+    Surrogate pairs left as two code points (as chunks of a stream add up) are joined; a lone
+    surrogate is refused, naming the field that holds it.
+    """
+    try:
+        text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError, RecursionError):
+        raise _invalid(payload) from None
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        pass
+    try:
+        return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le").encode("utf-8")
+    except UnicodeDecodeError:
+        raise _invalid(payload) from None
+
+
+def _invalid(payload: Mapping[str, Any]) -> InvalidParameterError:
+    found = find_problem(payload)
+    field, problem = found if found else ("request", "cannot be encoded as JSON")
+    return InvalidParameterError(f"{field}: {problem}")
+
+
+def _scalar_problem(value: Any) -> str | None:
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"{value!r} is not valid JSON (NaN and Infinity cannot be sent)"
+    if isinstance(value, str):
+        if has_lone_surrogate(value):
+            return "holds a lone UTF-16 surrogate (half of a character), which cannot be sent"
+        return None
+    if value is None or isinstance(value, (bool, int, float)):
+        return None
+    return f"a {type(value).__name__} is not a JSON value"
+
+
+def _children(value: Any, path: str) -> list[tuple[str, Any]] | str:
+    if isinstance(value, Mapping):
+        for key in value:
+            if not isinstance(key, str):
+                return f"key {key!r} is not a string"
+        return [(f"{path}.{key}" if path else key, item) for key, item in value.items()]
+    return [(f"{path}[{i}]", item) for i, item in enumerate(value)]
+
+
+def find_problem(payload: Any, path: str = "") -> tuple[str, str] | None:
+    """The first field that is not JSON, and why: ``("messages[0].content", "...")``."""
+    stack: list[tuple[str, Any, int, frozenset[int]]] = [(path, payload, 0, frozenset())]
+    while stack:
+        where, value, depth, parents = stack.pop()
+        name = where or "request"
+        if depth > MAX_DEPTH:
+            return name, f"is nested more than {MAX_DEPTH} levels deep"
+        if not isinstance(value, (Mapping, list, tuple)):
+            problem = _scalar_problem(value)
+            if problem:
+                return name, problem
+            continue
+        if id(value) in parents:
+            return name, "refers to itself (a circular reference)"
+        children = _children(value, where)
+        if isinstance(children, str):
+            return name, children
+        inner = parents | {id(value)}
+        stack.extend((p, v, depth + 1, inner) for p, v in reversed(children))
+    return None

@@ -1,0 +1,98 @@
+r"""UTF-16 surrogate halves in received text: joined into characters, never passed on alone.
+
+The API escapes characters outside the Basic Multilingual Plane (emoji) as two ``\uXXXX``
+halves, and a stream may cut between them: one chunk's text ends in a high half, the next
+begins with the low half. Python keeps each half as its own code point, which UTF-8 cannot
+encode, so printing the piece or sending the text back on the next turn would fail. A high
+half at the end of a piece is held back and put in front of the next piece of the same field.
+"""
+
+from __future__ import annotations
+
+import re
+
+from stepfun_core.types import ChoiceDelta, Chunk, ToolCallDelta
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+REPLACEMENT = "\ufffd"
+
+
+def has_surrogates(text: str) -> bool:
+    """True if the text holds UTF-16 surrogate code points (halves of a character)."""
+    return _SURROGATE.search(text) is not None
+
+
+def join_surrogates(text: str) -> str:
+    """Join surrogate pairs into their characters; a lone half becomes U+FFFD."""
+    if not has_surrogates(text):
+        return text
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+
+
+def has_lone_surrogate(text: str) -> bool:
+    """True if a surrogate half remains once pairs are joined."""
+    if not has_surrogates(text):
+        return False
+    joined = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "surrogatepass")
+    return has_surrogates(joined)
+
+
+def _is_high(char: str) -> bool:
+    return "\ud800" <= char <= "\udbff"
+
+
+def might_hold_surrogates(payload: str) -> bool:
+    r"""Cheap test on an event's JSON text: only ``\uD800``-``\uDFFF`` escapes make halves."""
+    return "\\ud" in payload or "\\uD" in payload
+
+
+class SurrogateJoiner:
+    """Per stream: fixes the text fields of chunks in place, holding a trailing high half."""
+
+    __slots__ = ("_held",)
+
+    def __init__(self) -> None:
+        self._held: dict[tuple[int, str, int], str] = {}
+
+    @property
+    def holding(self) -> bool:
+        """True while a high half waits for its low half."""
+        return bool(self._held)
+
+    def _fix(self, key: tuple[int, str, int], text: str) -> str:
+        held = self._held.pop(key, "")
+        if held:
+            text = held + text
+        if text and _is_high(text[-1]):
+            self._held[key] = text[-1]
+            text = text[:-1]
+        return join_surrogates(text)
+
+    def fix(self, chunk: Chunk) -> None:
+        """Join halves in every text field of the chunk (content, reasoning, arguments)."""
+        for delta in chunk.choices:
+            i = delta.index
+            if delta.content or (i, "content", 0) in self._held:
+                delta.content = self._fix((i, "content", 0), delta.content)
+            if delta.reasoning or (i, "reasoning", 0) in self._held:
+                delta.reasoning = self._fix((i, "reasoning", 0), delta.reasoning)
+            for call in delta.tool_calls:
+                key = (i, "arguments", call.index)
+                if call.arguments or key in self._held:
+                    call.arguments = self._fix(key, call.arguments or "") or None
+
+    def flush(self) -> Chunk | None:
+        """A chunk with U+FFFD for each half still held at the end of the stream, if any."""
+        if not self._held:
+            return None
+        deltas: dict[int, ChoiceDelta] = {}
+        for index, field, call in sorted(self._held):
+            delta = deltas.setdefault(index, ChoiceDelta(index))
+            if field == "content":
+                delta.content = REPLACEMENT
+            elif field == "reasoning":
+                delta.reasoning = REPLACEMENT
+            else:
+                delta.tool_calls.append(ToolCallDelta(call, arguments=REPLACEMENT))
+        self._held.clear()
+        return Chunk(choices=list(deltas.values()))
