@@ -15,6 +15,7 @@ from langchain_core.runnables import Runnable
 from langchain_core.utils.pydantic import get_fields
 from langchain_core.utils.utils import _build_model_kwargs
 from pydantic import AliasChoices, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
+from typing_extensions import Self
 
 import stepfun_core as core
 from langchain_stepfun.errors import StepFunMissingAPIKeyError, to_langchain_error
@@ -25,6 +26,9 @@ from langchain_stepfun.streaming import ChunkConverter
 from langchain_stepfun.structured import Method, json_schema_format, structured_output
 from langchain_stepfun.tools import ToolLike, format_tool_choice, format_tools
 from stepfun_core import EchoReasoning
+
+# The distribution these packages ship in, as recorded in ``metadata["lc_versions"]``.
+DISTRIBUTION = "stepfun-integrations"
 
 
 def _key_from_env() -> SecretStr | None:
@@ -130,7 +134,23 @@ class ChatStepFun(BaseChatModel):
             return _build_model_kwargs(values, names)
         return values
 
+    @model_validator(mode="after")
+    def _set_stepfun_version(self) -> Self:
+        """Record our version in ``metadata["lc_versions"]`` for traces (langchain-core 1.x).
+
+        The name is unique on purpose: pydantic replaces a same-named validator of a parent.
+        """
+        add_version = getattr(self, "_add_version", None)  # langchain-core releases before it
+        if add_version is not None:
+            add_version(DISTRIBUTION, core.__version__)
+        return self
+
     def __init__(self, **kwargs: Any) -> None:
+        if kwargs.get("api_key", kwargs.get("stepfun_api_key", ...)) is None:
+            # An explicit None (as `loads` passes for a secret it did not resolve) means "read
+            # the environment", like an absent key.
+            kwargs.pop("api_key", None)
+            kwargs.pop("stepfun_api_key", None)
         super().__init__(**kwargs)
         # Checked after validation, not in a validator: pydantic would wrap the error in a
         # ValidationError that quotes the input (the key, or a URL with a password), and
@@ -166,6 +186,11 @@ class ChatStepFun(BaseChatModel):
         return super().__deepcopy__(memo)
 
     # -- LangChain metadata ------------------------------------------------------------------
+
+    @property
+    def model_name(self) -> str:
+        """The model's name (the ``model`` field), as ``ChatOpenAI.model_name`` reads."""
+        return self.model
 
     @property
     def _llm_type(self) -> str:

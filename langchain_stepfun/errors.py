@@ -9,9 +9,29 @@ retryable; the rest are not.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from langchain_core import exceptions as lc
 
 import stepfun_core as core
+
+if TYPE_CHECKING:
+    from langchain_core.messages import BaseMessage
+
+# langchain-core 1.7.5 added ModelRefusalError; on older releases a refusal is a ModelError.
+_RefusalBase: type[lc.ModelError] = getattr(lc, "ModelRefusalError", lc.ModelError)
+
+
+class StepFunRefusalError(_RefusalBase):  # type: ignore[misc,valid-type]
+    """The model withheld the content structured output needs (a content filter or a refusal).
+
+    A ``langchain_core.exceptions.ModelRefusalError`` where langchain-core has it; retrying
+    the same request is unlikely to help. ``raw_message`` is the reply that held the refusal.
+    """
+
+    def __init__(self, message: str, *, raw_message: BaseMessage | None = None) -> None:
+        super().__init__(message)
+        self.raw_message: Any = raw_message
 
 
 class StepFunAuthenticationError(core.AuthenticationError, lc.ModelAuthenticationError):

@@ -17,6 +17,8 @@ PROVIDER = "stepfun"
 REASONING_KEY = "reasoning_content"
 # Where the server-side calls (web_search) live: never in ``.tool_calls``.
 SERVER_TOOL_CALLS_KEY = "server_tool_calls"
+# Where a refusal the API states in words lives (OpenAI's ``message.refusal``).
+REFUSAL_KEY = "refusal"
 
 
 def usage_metadata(usage: Usage) -> UsageMetadata:
@@ -64,6 +66,8 @@ def ai_message(choice: Choice, completion: Completion, *, with_usage: bool) -> A
         additional_kwargs[REASONING_KEY] = choice.reasoning
     if choice.server_tool_calls:
         additional_kwargs[SERVER_TOOL_CALLS_KEY] = server_tool_calls(choice.server_tool_calls)
+    if choice.refusal:
+        additional_kwargs[REFUSAL_KEY] = choice.refusal
     valid, invalid = parse_tool_calls(choice.tool_calls)
     usage = completion.usage
     return AIMessage(

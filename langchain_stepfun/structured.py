@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -13,19 +13,55 @@ from langchain_core.output_parsers import (
     PydanticOutputParser,
     PydanticToolsParser,
 )
-from langchain_core.runnables import Runnable, RunnableMap, RunnablePassthrough
+from langchain_core.runnables import (
+    Runnable,
+    RunnableGenerator,
+    RunnableMap,
+    RunnablePassthrough,
+)
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from langchain_core.utils.pydantic import is_basemodel_subclass
 
+from langchain_stepfun.errors import StepFunRefusalError
+from langchain_stepfun.outputs import REFUSAL_KEY
 from stepfun_core import get_model_info
 
 if TYPE_CHECKING:
+    from langchain_core.messages import BaseMessage
     from langchain_core.output_parsers import BaseOutputParser
 
     from langchain_stepfun.chat_models import ChatStepFun
 
 Method = Literal["function_calling", "json_mode", "json_schema"]
 _NAME_CHARS = re.compile(r"[^A-Za-z0-9_-]")
+
+
+# Finish reasons that mean the content was withheld: ``content_filter`` is in StepFun's
+# exception guide (stepfun-wire §2.2); ``content_filtered`` is its image endpoints' spelling.
+REFUSAL_FINISH_REASONS = frozenset({"content_filter", "content_filtered"})
+
+
+def raise_on_refusal(message: BaseMessage) -> None:
+    """Raise StepFunRefusalError if the reply withheld its content (filter or refusal)."""
+    refusal = message.additional_kwargs.get(REFUSAL_KEY)
+    if refusal:
+        raise StepFunRefusalError(f"the model refused: {refusal}", raw_message=message)
+    reason = message.response_metadata.get("finish_reason")
+    if reason in REFUSAL_FINISH_REASONS:
+        msg = f"StepFun withheld the content (finish_reason={reason!r}); nothing to parse"
+        raise StepFunRefusalError(msg, raw_message=message)
+
+
+def _check_refusal(messages: Iterator[BaseMessage]) -> Iterator[BaseMessage]:
+    for message in messages:
+        raise_on_refusal(message)
+        yield message
+
+
+async def _acheck_refusal(messages: AsyncIterator[BaseMessage]) -> AsyncIterator[BaseMessage]:
+    async for message in messages:
+        raise_on_refusal(message)
+        yield message
 
 
 def _is_pydantic(schema: Any) -> bool:
@@ -111,10 +147,11 @@ def structured_output(
     else:
         msg = f"method must be function_calling, json_mode or json_schema, got {method!r}"
         raise ValueError(msg)
+    checked = RunnableGenerator(_check_refusal, _acheck_refusal) | parser
     if not include_raw:
-        return llm | parser
+        return llm | checked
     parsed = RunnablePassthrough.assign(
-        parsed=itemgetter("raw") | parser, parsing_error=lambda _: None
+        parsed=itemgetter("raw") | checked, parsing_error=lambda _: None
     )
     fallback = RunnablePassthrough.assign(parsed=lambda _: None)
     return RunnableMap(raw=llm) | parsed.with_fallbacks([fallback], exception_key="parsing_error")

@@ -21,7 +21,7 @@ _TERMINATOR = b"\r\n0\r\n\r\n"
 
 
 def _end_is_buffered(response: Any) -> bool:
-    """True if the HTTP parser already holds the end of this chunked body, unread.
+    r"""True if the HTTP parser already holds the end of this chunked body, unread.
 
     httpx 0.28 with httpcore 1.x keeps received bytes in h11 (its ``trailing_data``), often
     the ``0\r\n\r\n`` terminator that came in the same packet as ``[DONE]``; no public API

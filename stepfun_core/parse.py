@@ -130,6 +130,7 @@ def parse_completion(data: Mapping[str, Any]) -> Completion:
                 tool_calls=calls,
                 server_tool_calls=server_calls,
                 finish_reason=finish_reason_of(raw.get("finish_reason")),
+                refusal=join_surrogates(_text(message.get("refusal"))),
             )
         )
     return Completion(

@@ -104,10 +104,14 @@ class Choice:
     tool_calls: list[ToolCall] = field(default_factory=list)
     server_tool_calls: list[ServerToolCall] = field(default_factory=list)
     finish_reason: str | None = None
+    # Why the model declined, when the API says so in ``message.refusal`` (the OpenAI field).
+    refusal: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """Return the choice in the non-streaming wire shape."""
         message: dict[str, Any] = {"role": "assistant", "content": self.content}
+        if self.refusal:
+            message["refusal"] = self.refusal
         if self.reasoning:
             message["reasoning"] = self.reasoning
         calls = [c.to_dict() for c in self.tool_calls] + [

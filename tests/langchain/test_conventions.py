@@ -1,0 +1,188 @@
+"""Conventions of the newest LangChain releases: versions in traces, model_name, refusals,
+the serialization round trip and what init_chat_model can and cannot do."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import httpx
+import pytest
+from langchain_core import exceptions as lc
+from langchain_core.load import dumps, loads
+from pydantic import BaseModel
+
+import stepfun_core as core
+from langchain_stepfun import ChatStepFun, StepFunContentModerationError, StepFunRefusalError
+
+KEY = "sk-conventions-SECRET-0123456789"
+
+
+class City(BaseModel):
+    """A city."""
+
+    name: str
+
+
+def completion(content: str, finish_reason: str, **message: Any) -> dict[str, Any]:
+    return {
+        "id": "r1",
+        "model": "step-3.5-flash",
+        "created": 1,
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": content, **message},
+                "finish_reason": finish_reason,
+            }
+        ],
+        "usage": {"prompt_tokens": 3, "completion_tokens": 0, "total_tokens": 3},
+    }
+
+
+def sse_body(content: str, finish_reason: str) -> bytes:
+    chunk = {
+        "id": "r1",
+        "model": "step-3.5-flash",
+        "choices": [{"index": 0, "delta": {"content": content}, "finish_reason": finish_reason}],
+    }
+    return f"data: {json.dumps(chunk)}\n\ndata: [DONE]\n\n".encode()
+
+
+def model_answering(body: dict[str, Any] | None = None, *, status: int = 200) -> ChatStepFun:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if json.loads(request.content).get("stream"):
+            text = body["choices"][0]["message"]["content"] if body else ""
+            reason = body["choices"][0]["finish_reason"] if body else "stop"
+            headers = {"content-type": "text/event-stream"}
+            return httpx.Response(status, content=sse_body(text, reason), headers=headers)
+        return httpx.Response(status, json=body)
+
+    transport = httpx.MockTransport(handler)
+    return ChatStepFun(
+        api_key=KEY,
+        max_retries=0,
+        http_client=httpx.Client(transport=transport),
+        http_async_client=httpx.AsyncClient(transport=transport),
+    )
+
+
+# --- versions in traces ---------------------------------------------------------------------------
+def test_our_version_is_recorded_beside_langchain_cores() -> None:
+    model = ChatStepFun(api_key=KEY)
+    versions = (model.metadata or {})["lc_versions"]
+    assert versions["stepfun-integrations"] == core.__version__
+    assert "langchain-core" in versions  # the parent's entry is kept, not replaced
+    copied = model.model_copy(update={"temperature": 0.1})
+    assert copied.metadata is not None
+    assert copied.metadata["lc_versions"]["stepfun-integrations"] == core.__version__
+
+
+def test_the_version_validator_has_a_name_of_its_own() -> None:
+    # Pydantic replaces a parent's validator of the same name instead of chaining it.
+    validators = ChatStepFun.__pydantic_decorators__.model_validators
+    assert "_set_stepfun_version" in validators
+
+
+# --- model_name -----------------------------------------------------------------------------------
+def test_model_name_reads_the_model() -> None:
+    assert ChatStepFun(api_key=KEY, model="step-3.7-flash").model_name == "step-3.7-flash"
+    assert ChatStepFun(api_key=KEY, model_name="step-5-preview").model_name == "step-5-preview"
+    model = ChatStepFun(api_key=KEY)
+    model.model = "step-1-8k"
+    assert model.model_name == "step-1-8k"
+
+
+# --- refusals -------------------------------------------------------------------------------------
+REFUSED = [
+    pytest.param(completion("", "content_filter"), id="content-filter"),
+    pytest.param(completion("", "stop", refusal="I cannot help with that."), id="refusal-field"),
+]
+
+
+@pytest.mark.parametrize("reply", REFUSED)
+@pytest.mark.parametrize("method", ["function_calling", "json_mode", "json_schema"])
+def test_structured_output_raises_a_refusal(reply: dict[str, Any], method: Any) -> None:
+    structured = model_answering(reply).with_structured_output(City, method=method)
+    with pytest.raises(StepFunRefusalError) as caught:
+        structured.invoke("Describe Paris.")
+    assert isinstance(caught.value, lc.ModelRefusalError)
+    assert caught.value.raw_message is not None
+
+
+@pytest.mark.parametrize("reply", REFUSED)
+def test_a_refusal_is_the_parsing_error_with_include_raw(reply: dict[str, Any]) -> None:
+    structured = model_answering(reply).with_structured_output(City, include_raw=True)
+    result = asyncio.run(structured.ainvoke("Describe Paris."))
+    assert isinstance(result["parsing_error"], StepFunRefusalError)
+    assert result["parsed"] is None
+    assert result["raw"].response_metadata["finish_reason"] == reply["choices"][0]["finish_reason"]
+
+
+def test_a_streamed_content_filter_is_a_refusal() -> None:
+    structured = model_answering(completion("", "content_filter")).with_structured_output(
+        City, method="json_mode"
+    )
+    with pytest.raises(StepFunRefusalError):
+        list(structured.stream("Describe Paris."))
+
+
+def test_an_answer_is_not_a_refusal() -> None:
+    structured = model_answering(completion('{"name": "Paris"}', "stop")).with_structured_output(
+        City, method="json_mode"
+    )
+    assert structured.invoke("Describe Paris.") == City(name="Paris")
+
+
+def test_451_stays_a_moderation_error() -> None:
+    body = {"error": {"message": "blocked", "type": "censorship_blocked"}}
+    structured = model_answering(body, status=451).with_structured_output(City)
+    with pytest.raises(StepFunContentModerationError) as caught:
+        structured.invoke("Describe Paris.")
+    assert not isinstance(caught.value, StepFunRefusalError)
+
+
+# --- serialization round trip (as the README shows it) --------------------------------------------
+def test_the_documented_round_trip_works(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STEP_API_KEY", KEY)
+    model = ChatStepFun(model="step-3.7-flash", temperature=0.2)
+    text = dumps(model)
+    assert KEY not in text
+    revived = loads(
+        text,
+        allowed_objects=[ChatStepFun],
+        valid_namespaces=["langchain_stepfun"],
+        secrets_from_env=True,
+    )
+    assert isinstance(revived, ChatStepFun)
+    assert revived.model == "step-3.7-flash" and revived.temperature == 0.2
+    assert revived.api_key is not None and revived.api_key.get_secret_value() == KEY
+
+
+def test_without_valid_namespaces_the_round_trip_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The README warns about this form: langchain-core refuses the namespace, and with
+    # secrets_from_env=True its message would quote the resolved key.
+    monkeypatch.setenv("STEP_API_KEY", KEY)
+    with pytest.raises(ValueError, match="Invalid namespace"):
+        loads(dumps(ChatStepFun()), allowed_objects=[ChatStepFun])
+
+
+def test_an_unresolved_secret_falls_back_to_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("STEP_API_KEY", KEY)
+    revived = loads(
+        dumps(ChatStepFun()), allowed_objects=[ChatStepFun], valid_namespaces=["langchain_stepfun"]
+    )
+    assert revived.api_key is not None and revived.api_key.get_secret_value() == KEY
+
+
+# --- init_chat_model ------------------------------------------------------------------------------
+def test_init_chat_model_does_not_know_stepfun() -> None:
+    # Its provider list is fixed inside langchain; the README shows the one-line alternative.
+    from langchain.chat_models import init_chat_model
+
+    with pytest.raises(ValueError, match="stepfun"):
+        init_chat_model("step-3.5-flash", model_provider="stepfun")
+    assert ChatStepFun(api_key=KEY, model="step-3.5-flash").model == "step-3.5-flash"
