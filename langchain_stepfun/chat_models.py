@@ -26,6 +26,7 @@ from langchain_stepfun.streaming import ChunkConverter
 from langchain_stepfun.structured import Method, json_schema_format, structured_output
 from langchain_stepfun.tools import ToolLike, format_tool_choice, format_tools
 from stepfun_core import EchoReasoning
+from stepfun_core.transport import AsyncHTTP, SyncHTTP, check_http_client
 
 # The distribution these packages ship in, as recorded in ``metadata["lc_versions"]``.
 DISTRIBUTION = "stepfun-integrations"
@@ -97,9 +98,11 @@ class ChatStepFun(BaseChatModel):
     default_headers: dict[str, str] | None = Field(default=None, exclude=True, repr=False)
     """Extra headers on every request (kept out of repr and serialization: they may hold
     credentials of a proxy)."""
-    http_client: httpx.Client | None = Field(default=None, exclude=True)
-    """Your own ``httpx.Client`` (proxies, TLS, tracing); a shared pool by default."""
-    http_async_client: httpx.AsyncClient | None = Field(default=None, exclude=True)
+    http_client: SyncHTTP | None = Field(default=None, exclude=True)
+    """Your own ``httpx.Client`` or ``httpx2.Client`` (proxies, TLS, tracing); a shared pool
+    by default. Never closed by us."""
+    http_async_client: AsyncHTTP | None = Field(default=None, exclude=True)
+    """Your own ``httpx.AsyncClient`` or ``httpx2.AsyncClient``."""
     streaming: bool = False
     """Route ``invoke`` through the streaming API."""
     stream_usage: bool = True
@@ -159,6 +162,8 @@ class ChatStepFun(BaseChatModel):
             raise StepFunMissingAPIKeyError(core.settings.MISSING_KEY_MESSAGE)
         try:
             self.client_options()
+            check_http_client(self.http_client, asynchronous=False, field="http_client")
+            check_http_client(self.http_async_client, asynchronous=True, field="http_async_client")
         except core.StepFunError as exc:
             raise to_langchain_error(exc) from None
 

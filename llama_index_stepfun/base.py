@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
-import httpx
 from llama_index.core.base.llms.generic_utils import (
     achat_to_completion_decorator,
     astream_chat_to_completion_decorator,
@@ -51,6 +50,7 @@ from stepfun_core import (
     resolve_base_url,
 )
 from stepfun_core.settings import DEFAULT_MAX_RETRIES
+from stepfun_core.transport import AsyncHTTP, SyncHTTP, check_http_client
 
 if TYPE_CHECKING:
     from llama_index.core.tools.types import BaseTool
@@ -131,11 +131,13 @@ class StepFun(JsonModeLLM):
     context_window: int | None = Field(
         default=None, gt=0, description="Override the catalog's context window."
     )
-    http_client: httpx.Client | None = Field(
-        default=None, exclude=True, description="Your own httpx.Client (proxies, TLS, tracing)."
+    http_client: SyncHTTP | None = Field(
+        default=None,
+        exclude=True,
+        description="Your own httpx.Client or httpx2.Client (proxies, TLS, tracing).",
     )
-    async_http_client: httpx.AsyncClient | None = Field(
-        default=None, exclude=True, description="Your own httpx.AsyncClient."
+    async_http_client: AsyncHTTP | None = Field(
+        default=None, exclude=True, description="Your own httpx.AsyncClient or httpx2.AsyncClient."
     )
 
     # The core clients, each with the settings it was made from: a copy or an assignment that
@@ -154,6 +156,8 @@ class StepFun(JsonModeLLM):
         super().__init__(model=model, api_key=SecretStr(key), **kwargs)
         # A mangled key, a URL with a password or a bad header fails here, not at the first call.
         self.api_base = resolve_base_url(client_options(**self._options())["base_url"])
+        check_http_client(self.http_client, asynchronous=False, field="http_client")
+        check_http_client(self.async_http_client, asynchronous=True, field="async_http_client")
 
     def _options(self) -> dict[str, Any]:
         return {

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Mapping
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 import httpx
 
@@ -51,9 +51,16 @@ from stepfun_core.stream import (
     is_json_reply,
     json_reply_error,
 )
+from stepfun_core.transport import (
+    AsyncHTTP,
+    SyncHTTP,
+    check_http_client,
+    request_errors,
+    timeout_tuple,
+)
 from stepfun_core.types import Completion
 
-HttpClient = TypeVar("HttpClient", httpx.Client, httpx.AsyncClient)
+HttpClient = TypeVar("HttpClient", SyncHTTP, AsyncHTTP)
 
 
 def _positive(name: str, value: float | None) -> float | None:
@@ -81,6 +88,8 @@ def client_options(
     resolve_api_key(api_key)
     resolve_base_url(base_url)
     check_headers(default_headers)
+    if timeout is not None:
+        as_timeout(timeout)
     _positive("stream_idle_timeout", stream_idle_timeout)
     _positive("total_timeout", total_timeout)
     return {
@@ -97,6 +106,8 @@ def client_options(
 
 class BaseClient(Generic[HttpClient]):
     """Settings, request building and the retry decision, shared by both clients."""
+
+    _asynchronous = False
 
     def __init__(
         self,
@@ -127,7 +138,11 @@ class BaseClient(Generic[HttpClient]):
             stream: build_headers(self._api_key, self.default_headers, stream=stream)
             for stream in (False, True)
         }
-        self._http_client: HttpClient | None = http_client
+        # The caller's httpx or httpx2 client (never closed by us); its library's errors.
+        self._http_client: HttpClient | None = check_http_client(
+            http_client, asynchronous=self._asynchronous
+        )
+        self._errors = request_errors(http_client)
         # Seconds a stream may go without a data event before it counts as stuck; None: no limit
         # beyond the read timeout.
         self.stream_idle_timeout = _positive("stream_idle_timeout", stream_idle_timeout)
@@ -144,23 +159,27 @@ class BaseClient(Generic[HttpClient]):
     ) -> httpx.Request:
         body = dict(payload)
         body["stream"] = stream
-        return http.build_request(
+        # httpx2's Request and Response have httpx's API: typed here as httpx's.
+        request: httpx.Request = http.build_request(  # type: ignore[assignment]
             "POST",
-            self._url,
+            str(self._url),
             content=encode_body(body),
             headers=self._headers[stream],
             timeout=self._timeout_for(http, stream=stream),
         )
+        return request
 
-    def _timeout_for(self, http: HttpClient, *, stream: bool) -> httpx.Timeout:
-        timeout = self.timeout if self.timeout is not None else http.timeout
+    def _timeout_for(
+        self, http: HttpClient, *, stream: bool
+    ) -> tuple[float | None, float | None, float | None, float | None]:
+        connect, read, write, pool = timeout_tuple(
+            self.timeout if self.timeout is not None else http.timeout
+        )
         idle = self.stream_idle_timeout
-        if stream and idle is not None and (timeout.read is None or timeout.read > idle):
+        if stream and idle is not None and (read is None or read > idle):
             # Total silence then ends the stream too, not only keep-alive-only stretches.
-            return httpx.Timeout(
-                connect=timeout.connect, read=idle, write=timeout.write, pool=timeout.pool
-            )
-        return timeout
+            read = idle
+        return (connect, read, write, pool)
 
     def _start(self, request: httpx.Request) -> tuple[Deadline | None, dict[str, Any]]:
         """The call's deadline, and the per-phase timeouts an attempt starts from."""
@@ -213,11 +232,11 @@ def completion_from(response: httpx.Response, content: bytes) -> Completion:
     return completion
 
 
-class StepFunClient(BaseClient[httpx.Client]):
+class StepFunClient(BaseClient[SyncHTTP]):
     """Blocking client; pooled connections are shared across instances by default."""
 
     @property
-    def http(self) -> httpx.Client:
+    def http(self) -> SyncHTTP:
         """The httpx client in use (the caller's, or the shared pool)."""
         return self._http_client or shared_sync_client()
 
@@ -240,14 +259,15 @@ class StepFunClient(BaseClient[httpx.Client]):
             self._limit_attempt(request, deadline, timeouts)
             error: StepFunError
             try:
-                response = http.send(request, stream=True)
+                sent = http.send(request, stream=True)  # type: ignore[arg-type]
+                response = cast(httpx.Response, sent)
                 if response.is_success and stream:
                     return response, b""
                 content = self._read(response, self._reader(response, deadline))
                 if response.is_success:
                     return response, content
                 error = status_error(response, content)
-            except httpx.RequestError as exc:
+            except self._errors as exc:
                 error = transport_error(exc)
             time.sleep(self._retry_delay(request, attempt, error, deadline))
             attempt += 1
@@ -264,23 +284,25 @@ class StepFunClient(BaseClient[httpx.Client]):
             if is_json_reply(response):
                 content = self._read(response, BodyReader(self.max_response_bytes, None))
                 raise json_reply_error(response, content)
-        except httpx.RequestError as exc:
+        except self._errors as exc:
             response.close()
             raise transport_error(exc) from exc
         except StepFunError:
             response.close()
             raise
-        return ChatStream(response, self._stream_state(response))
+        return ChatStream(response, self._stream_state(response), self._errors)
 
     def close(self) -> None:
         """Nothing to release: the shared pool lives on, and a caller's client is theirs."""
 
 
-class AsyncStepFunClient(BaseClient[httpx.AsyncClient]):
+class AsyncStepFunClient(BaseClient[AsyncHTTP]):
     """Async client; pooled connections are shared per event loop by default."""
 
+    _asynchronous = True
+
     @property
-    def http(self) -> httpx.AsyncClient:
+    def http(self) -> AsyncHTTP:
         """The httpx client in use (the caller's, or the shared pool of this loop)."""
         return self._http_client or shared_async_client()
 
@@ -305,14 +327,15 @@ class AsyncStepFunClient(BaseClient[httpx.AsyncClient]):
             self._limit_attempt(request, deadline, timeouts)
             error: StepFunError
             try:
-                response = await http.send(request, stream=True)
+                sent = await http.send(request, stream=True)  # type: ignore[arg-type]
+                response = cast(httpx.Response, sent)
                 if response.is_success and stream:
                     return response, b""
                 content = await self._read(response, self._reader(response, deadline))
                 if response.is_success:
                     return response, content
                 error = status_error(response, content)
-            except httpx.RequestError as exc:
+            except self._errors as exc:
                 error = transport_error(exc)
             await asyncio.sleep(self._retry_delay(request, attempt, error, deadline))
             attempt += 1
@@ -329,13 +352,13 @@ class AsyncStepFunClient(BaseClient[httpx.AsyncClient]):
             if is_json_reply(response):
                 content = await self._read(response, BodyReader(self.max_response_bytes, None))
                 raise json_reply_error(response, content)
-        except httpx.RequestError as exc:
+        except self._errors as exc:
             await response.aclose()
             raise transport_error(exc) from exc
         except StepFunError:
             await response.aclose()
             raise
-        return AsyncChatStream(response, self._stream_state(response))
+        return AsyncChatStream(response, self._stream_state(response), self._errors)
 
     async def close(self) -> None:
         """Nothing to release: the shared pool lives on, and a caller's client is theirs."""

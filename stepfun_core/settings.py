@@ -12,6 +12,7 @@ import re
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 
@@ -194,10 +195,18 @@ def env_base_url() -> str | None:
     return found.value if found else None
 
 
-def as_timeout(timeout: float | httpx.Timeout | None) -> httpx.Timeout:
-    """Turn seconds (the read budget) or a Timeout into a Timeout; None means the default."""
+def as_timeout(timeout: Any) -> httpx.Timeout:
+    """Seconds (the read budget) or an httpx/httpx2 Timeout as a Timeout; None: the default."""
     if timeout is None:
         return DEFAULT_TIMEOUT
     if isinstance(timeout, httpx.Timeout):
         return timeout
+    if all(hasattr(timeout, phase) for phase in ("connect", "read", "write", "pool")):
+        return httpx.Timeout(
+            connect=timeout.connect, read=timeout.read, write=timeout.write, pool=timeout.pool
+        )
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
+        raise InvalidParameterError(
+            f"timeout: must be seconds above 0 or a Timeout, got {timeout!r}"
+        )
     return httpx.Timeout(float(timeout), connect=min(5.0, float(timeout)))

@@ -213,9 +213,16 @@ def json_reply_error(response: httpx.Response, content: bytes) -> StepFunError:
 class _OpenStream:
     """What both stream drivers share: the response and everything received so far."""
 
-    def __init__(self, response: httpx.Response, state: StreamState) -> None:
+    def __init__(
+        self,
+        response: httpx.Response,
+        state: StreamState,
+        errors: tuple[type[Exception], ...] = (httpx.RequestError,),
+    ) -> None:
         self._response = response
         self._state = state
+        # Transport failures of the client's library (httpx, or httpx2 for a caller's client).
+        self._errors = errors
 
     @property
     def accumulator(self) -> StreamAccumulator:
@@ -239,7 +246,7 @@ class ChatStream(_OpenStream):
                 if state.done:
                     break
             state.finish()
-        except httpx.RequestError as exc:
+        except self._errors as exc:
             raise state.interrupted(exc) from exc
         finally:
             if state.done:
@@ -273,7 +280,7 @@ class AsyncChatStream(_OpenStream):
                 if state.done:
                     break
             state.finish()
-        except httpx.RequestError as exc:
+        except self._errors as exc:
             raise state.interrupted(exc) from exc
         finally:
             if state.done:
