@@ -16,7 +16,9 @@ def main() -> None:
     model = ChatStepFun(model="step-3.5-flash", temperature=0.3)  # key from STEP_API_KEY
     chain = prompt | model | StrOutputParser()
 
-    print(chain.invoke({"topic": "server-sent events"}))
+    inputs = {"topic": "server-sent events"}
+    print("Question:", prompt.invoke(inputs).to_messages()[-1].content)
+    print("Answer:", chain.invoke(inputs))
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ def main() -> None:
 
     message: AIMessageChunk | None = None
     answering = False
+    print(f"Question: {question}\n")
     print(f"{DIM}Thinking: ", end="")
     for chunk in model.stream(question):
         for block in chunk.content_blocks:

@@ -22,8 +22,9 @@ def main() -> None:
         'Watched Hayao Miyazaki\'s "Spirited Away" (2001) last night. '
         "The bathhouse scenes are unforgettable: 9 out of 10."
     )
+    print(f"Task: extract the movie from this review:\n  {review}\n")
     movie = extractor.invoke(f"Extract the movie from this review: {review}")
-    print(repr(movie))
+    print("Extracted:", repr(movie))
 
 
 if __name__ == "__main__":

@@ -20,7 +20,8 @@ def main() -> None:
             {"type": "image", "base64": image, "mime_type": "image/png"},
         ]
     )
-    print(model.invoke([message]).text)
+    print(f"Image: examples/data/{IMAGE.name}\nQuestion: {question}\n")
+    print("Answer:", model.invoke([message]).text)
 
 
 if __name__ == "__main__":

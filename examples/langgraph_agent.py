@@ -30,6 +30,7 @@ def main() -> None:
         "What is the weather in Shanghai right now, and which time zone is it in? "
         "Use get_weather and get_timezone."
     )
+    print(f"Question: {question}\n")
     # Each update is what one graph node ("model" or "tools") added to the conversation.
     for update in agent.stream({"messages": [("user", question)]}, stream_mode="updates"):
         for node, state in update.items():

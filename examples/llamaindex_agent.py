@@ -32,10 +32,12 @@ async def main() -> None:
         llm=StepFun(model="step-3.5-flash"),
         system_prompt="You are a helpful shop assistant. Use the tools; never guess.",
     )
-    handler = agent.run(
+    question = (
         'Has order 1042 shipped, and how long does delivery take to postcode "200120"? '
         "Check with order_status and delivery_estimate."
     )
+    print(f"Question: {question}\n")
+    handler = agent.run(question)
     line = ""  # what the current output line shows: "", "thinking" or "answer"
     async for event in handler.stream_events():
         if isinstance(event, AgentStream):

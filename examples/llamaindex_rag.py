@@ -22,11 +22,13 @@ def main() -> None:
 
     llm = StepFun(model="step-3.5-flash")
     engine = CitationQueryEngine(retriever=retriever, llm=llm)
-    response = engine.query(
+    question = (
         "How do I get the reasoning as reasoning_content, and how can I limit how much it thinks?"
     )
+    print(f"Question: {question}\n")
+    response = engine.query(question)
 
-    print(response)
+    print("Answer:", response)
     print("\nSources:")
     for number, source in enumerate(response.source_nodes, start=1):
         print(f"  [{number}] {source.node.metadata['file_name']} (BM25 score {source.score:.2f})")

@@ -95,6 +95,20 @@ def test_sections_show_what_they_are_about(
     assert "Tool: order_status(" in out and "Tool: delivery_estimate(" in out
 
 
+def test_each_section_says_what_it_asks_before_the_answer(
+    offline: tuple[subprocess.CompletedProcess[str], float],
+) -> None:
+    out = offline[0].stdout
+    headings = [out.find(f"== {n}. {s.title} ==") for n, s in enumerate(SECTIONS, start=1)]
+    for start, end in zip(headings, [*headings[1:], len(out)], strict=True):
+        section = out[start:end]
+        asked = min(i for i in (section.find("Question: "), section.find("Task: ")) if i >= 0)
+        shown = [section.find(m) for m in ("Answer: ", "Extracted: ", "[model] ", "Tool: ")]
+        assert asked < min(i for i in shown if i >= 0), section
+    assert out.count("Question: ") == len(SECTIONS) - 1 and out.count("Task: ") == 1
+    assert "Replaying recorded responses" in out.split("== 1.")[0]
+
+
 def test_no_escape_codes_when_piped(
     offline: tuple[subprocess.CompletedProcess[str], float],
 ) -> None:
