@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any, cast
 
 from langchain_core.messages import AIMessage, InvalidToolCall, ToolCall, UsageMetadata
 from langchain_core.messages.tool import invalid_tool_call, tool_call
 from langchain_core.outputs import ChatGeneration, ChatResult
 
-from stepfun_core import Choice, Completion, ServerToolCall, Usage
+from stepfun_core import Choice, Completion, ServerToolCall, Usage, load_json
 from stepfun_core import ToolCall as WireToolCall
 
 PROVIDER = "stepfun"
@@ -42,7 +41,7 @@ def parse_tool_calls(calls: list[WireToolCall]) -> tuple[list[ToolCall], list[In
     for call in calls:
         text = call.arguments
         try:
-            args = json.loads(text) if text.strip() else {}
+            args = load_json(text) if text.strip() else {}
         except ValueError as exc:
             invalid.append(invalid_tool_call(name=call.name, args=text, id=call.id, error=str(exc)))
             continue

@@ -47,6 +47,10 @@ class ChunkConverter:
         if not chunk.choices:
             return None
         delta = chunk.choices[0]
+        if delta.index != 0:  # the message is choice 0, wherever the chunk lists it
+            delta = next((d for d in chunk.choices if d.index == 0), None)  # type: ignore[assignment]
+            if delta is None:
+                return None
         calls = self._tool_call_chunks(chunk.id, delta.tool_calls) if delta.tool_calls else None
         if not (delta.content or delta.reasoning or calls):
             return None
@@ -62,7 +66,9 @@ class ChunkConverter:
         return ChatGenerationChunk(message=AIMessageChunk(**fields))
 
     def _tool_call_chunks(self, response_id: str, deltas: list[ToolCallDelta]) -> list[Any]:
-        out: list[ToolCallChunk] = []
+        # LangChain merges tool-call chunks by index across message chunks, never within one:
+        # several deltas of one call in one chunk become one ToolCallChunk.
+        out: dict[int, ToolCallChunk] = {}
         for delta in deltas:
             index = delta.index
             if index in self._server:
@@ -77,12 +83,18 @@ class ChunkConverter:
                 known = ""
             name = delta.name if delta.name and delta.name != known else None
             self._names[index] = known + name if name else known
-            out.append(
-                ToolCallChunk(
+            previous = out.get(index)
+            if previous is None:
+                out[index] = ToolCallChunk(
                     name=name, args=delta.arguments, id=call_id, index=index, type="tool_call_chunk"
                 )
-            )
-        return out
+                continue
+            if name:
+                previous["name"] = (previous["name"] or "") + name
+            if delta.arguments:
+                previous["args"] = (previous["args"] or "") + delta.arguments
+            previous["id"] = previous["id"] or call_id
+        return list(out.values())
 
     def last(self, accumulator: StreamAccumulator) -> ChatGenerationChunk:
         """The closing chunk: finish reason, model name, usage (once) and server calls."""

@@ -12,7 +12,6 @@ still merge chunk by chunk.
 
 from __future__ import annotations
 
-import json
 from typing import Any, cast
 
 from langchain_core.messages import AIMessage, AIMessageChunk
@@ -20,6 +19,7 @@ from langchain_core.messages import content as types
 from langchain_core.messages.block_translators import register_translator
 
 from langchain_stepfun.outputs import PROVIDER, REASONING_KEY, SERVER_TOOL_CALLS_KEY
+from stepfun_core import load_json
 
 Block = dict[str, Any]
 
@@ -27,10 +27,12 @@ Block = dict[str, Any]
 def _server_blocks(calls: Any) -> list[Block]:
     blocks: list[Block] = []
     for call in calls if isinstance(calls, list) else []:
+        if not isinstance(call, dict):
+            continue
         function = call.get("function") or {}
         try:
-            args = json.loads(function.get("arguments") or "{}")
-        except ValueError:
+            args = load_json(function.get("arguments") or "{}")
+        except (ValueError, TypeError):
             args = function.get("arguments")
         call_id = call.get("id") or ""
         blocks.append(

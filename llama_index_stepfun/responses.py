@@ -8,7 +8,6 @@ tool calls as plain dicts (``tool_calls``) and the server-side calls such as ``w
 
 from __future__ import annotations
 
-import json
 from typing import Any, TypeVar
 
 from llama_index.core.base.llms.types import (
@@ -22,7 +21,15 @@ from llama_index.core.base.llms.types import (
 )
 from pydantic import BaseModel
 
-from stepfun_core import Chunk, Completion, ServerToolCall, StreamAccumulator, ToolCall, Usage
+from stepfun_core import (
+    Chunk,
+    Completion,
+    ServerToolCall,
+    StreamAccumulator,
+    ToolCall,
+    Usage,
+    load_json,
+)
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -46,7 +53,7 @@ def usage_kwargs(usage: Usage | None) -> dict[str, Any]:
 def tool_kwargs_of(arguments: str) -> dict[str, Any] | str:
     """Parsed arguments when they are a whole JSON object, else the text as received."""
     try:
-        value = json.loads(arguments) if arguments else {}
+        value = load_json(arguments) if arguments else {}
     except ValueError:
         return arguments
     return value if isinstance(value, dict) else arguments

@@ -7,7 +7,6 @@ client tool calls.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -15,7 +14,7 @@ from llama_index.core.base.llms.types import ChatResponse, ToolCallBlock
 from llama_index.core.llms.llm import ToolSelection
 from llama_index.core.llms.utils import parse_partial_json
 
-from stepfun_core import check_tool_name
+from stepfun_core import check_tool_name, load_json
 
 if TYPE_CHECKING:
     from llama_index.core.tools.types import BaseTool
@@ -60,12 +59,12 @@ def _arguments_dict(arguments: Any) -> dict[str, Any]:
     if not isinstance(arguments, str) or not arguments.strip():
         return {}
     try:
-        value = json.loads(arguments)
+        value = load_json(arguments)
     except ValueError:
         # A stream is mid-way through the arguments: read what is there so far.
         try:
             value = parse_partial_json(arguments)
-        except (ValueError, TypeError):
+        except (ValueError, TypeError, RecursionError):
             return {}
     return value if isinstance(value, dict) else {}
 

@@ -44,6 +44,7 @@ from stepfun_core.errors import (
     UnprocessableEntityError,
 )
 from stepfun_core.history import EchoReasoning, assistant_message, wire_tool_call
+from stepfun_core.jsonio import load_json
 from stepfun_core.limits import DEFAULT_MAX_RESPONSE_BYTES
 from stepfun_core.media import audio_part, image_part, video_part
 from stepfun_core.parse import fallback_tool_call_id, parse_chunk, parse_completion, parse_usage
@@ -134,6 +135,7 @@ __all__ = [
     "get_model_info",
     "image_part",
     "known_models",
+    "load_json",
     "merge_extra",
     "parse_chunk",
     "parse_completion",

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stepfun_core.parse import fallback_tool_call_id, parse_usage
+from stepfun_core.surrogates import join_surrogates
 from stepfun_core.types import (
     Choice,
     ChoiceDelta,
@@ -156,10 +157,12 @@ class ChoiceBuilder:
     def build(self, response_id: str = "") -> Choice:
         """Return the choice as received so far."""
         calls, server_calls = self.calls(response_id)
+        # Halves of a character split across chunks are joined here too, for callers that feed
+        # the accumulator themselves (streams join them before the chunks are yielded).
         return Choice(
             index=self.index,
-            content=self.content.text(),
-            reasoning=self.reasoning.text(),
+            content=join_surrogates(self.content.text()),
+            reasoning=join_surrogates(self.reasoning.text()),
             tool_calls=calls,
             server_tool_calls=server_calls,
             finish_reason=self.finish_reason,

@@ -202,6 +202,16 @@ def error_class_for(status: int | None, error_type: str | None) -> type[APIStatu
     return APIStatusError
 
 
+def _text_of(value: Any, limit: int = 500) -> str | None:
+    """A field of an error body as text (a server may send any JSON value, however deep)."""
+    if value is None or isinstance(value, str):
+        return value
+    try:
+        return repr(value)[:limit]
+    except RecursionError:
+        return f"<a {type(value).__name__} nested too deeply to show>"
+
+
 def describe_error_body(body: Any) -> tuple[str | None, str | None]:
     """Return ``(message, type)`` from a StepFun error body, tolerating odd shapes."""
     if isinstance(body, Mapping):
@@ -209,10 +219,7 @@ def describe_error_body(body: Any) -> tuple[str | None, str | None]:
         if isinstance(error, Mapping):
             message = error.get("message")
             error_type = error.get("type") or error.get("code")
-            return (
-                str(message) if message is not None else None,
-                str(error_type) if error_type is not None else None,
-            )
+            return _text_of(message), _text_of(error_type)
         if isinstance(error, str):
             return error, None
     return None, None

@@ -93,6 +93,8 @@ class StreamState:
             if payload.startswith(_DONE):
                 self._end()
                 return
+            if not payload.strip():
+                continue  # an empty ``data:`` event (a proxy's keep-alive) carries nothing
             chunk = parse_chunk(self._event_object(payload))
             if self._surrogates.holding or might_hold_surrogates(payload):
                 self._surrogates.fix(chunk)

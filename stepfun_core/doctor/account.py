@@ -1,0 +1,121 @@
+"""Step 3, key and region: ``GET /models`` (free, no tokens) with the key, at the base URL.
+
+On a 401 the same key is tried at the other base URLs of the region table: keys are
+region-bound and the 401 body does not say which region refused it (stepfun-wire.md §5 item 1),
+so "this key works at the China API: set STEP_BASE_URL=..." is the answer users need.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from stepfun_core.doctor.capture import REPLICA_HEADER
+from stepfun_core.doctor.configuration import Setup
+from stepfun_core.doctor.regions import Region, other_regions
+from stepfun_core.doctor.report import KEY_AND_REGION, Check, Verdict
+from stepfun_core.errors import (
+    APIConnectionError,
+    AuthenticationError,
+    MalformedResponseError,
+    PaymentRequiredError,
+    PermissionDeniedError,
+    RateLimitError,
+    StepFunError,
+)
+from stepfun_core.http import build_headers, decode_json, status_error, transport_error
+from stepfun_core.settings import endpoint_url
+
+MODELS_PATH = "/models"
+
+
+@dataclass
+class ModelsAnswer:
+    """What ``GET /models`` said: the served model ids, or the typed error."""
+
+    ids: list[str] | None
+    error: StepFunError | None = None
+    replica: bool = False
+
+
+def list_models(http: httpx.Client, base_url: str, api_key: str) -> ModelsAnswer:
+    """``GET <base_url>/models`` with the key; never raises for an HTTP or network failure."""
+    headers = build_headers(api_key, None, stream=False)
+    try:
+        response = http.get(endpoint_url(base_url, MODELS_PATH), headers=headers)
+    except httpx.RequestError as exc:
+        return ModelsAnswer(None, transport_error(exc))
+    replica = response.headers.get(REPLICA_HEADER) == "loopback"
+    if not response.is_success:
+        return ModelsAnswer(None, status_error(response), replica)
+    ids = model_ids(decode_json(response.content))
+    if ids is None:
+        error = MalformedResponseError(f"GET {MODELS_PATH} did not answer with a list of models")
+        return ModelsAnswer(None, error, replica)
+    return ModelsAnswer(ids, None, replica)
+
+
+def model_ids(body: Any) -> list[str] | None:
+    """The ids of ``{"object": "list", "data": [{"id": ...}, ...]}`` (stepfun-wire.md §3.3)."""
+    data = body.get("data") if isinstance(body, dict) else None
+    if not isinstance(data, list):
+        return None
+    return [str(m["id"]) for m in data if isinstance(m, dict) and isinstance(m.get("id"), str)]
+
+
+def check_key(
+    http: httpx.Client, setup: Setup, regions: Sequence[Region]
+) -> tuple[list[Check], ModelsAnswer]:
+    """The key-and-region lines, and the models answer of the base URL."""
+    answer = list_models(http, setup.base_url, setup.api_key)
+    checks: list[Check] = []
+    if answer.replica:
+        detail = "answered by the loopback replica (X-StepFun-Replica: loopback), not StepFun"
+        checks.append(Check(KEY_AND_REGION, "target", Verdict.INFO, detail, needed=False))
+    if answer.ids is not None:
+        where = setup.region.label if setup.region else setup.base_url
+        detail = f"accepted by {where}: GET /models lists {len(answer.ids)} models"
+        checks.append(Check(KEY_AND_REGION, "key", Verdict.OK, detail))
+    elif isinstance(answer.error, AuthenticationError):
+        checks.append(_wrong_region(http, setup, regions))
+    else:
+        checks.append(_refused(answer.error, setup))
+    return checks, answer
+
+
+def _wrong_region(http: httpx.Client, setup: Setup, regions: Sequence[Region]) -> Check:
+    tried: list[str] = []
+    for region in other_regions(setup.base_url, regions):
+        tried.append(region.name)
+        if list_models(http, region.base_url, setup.api_key).ids is not None:
+            here = setup.region.label if setup.region else setup.base_url
+            detail = f"401 invalid_api_key at {here}, but {region.label} accepts this key"
+            fix = f"set STEP_BASE_URL={region.base_url} (or pass base_url=... to the client)"
+            data = {"accepted_by": region.base_url, "tried": tried}
+            return Check(KEY_AND_REGION, "key", Verdict.FAIL, detail, fix, data=data)
+    detail = f"401 invalid_api_key here and at {', '.join(tried) or 'no other URL'}"
+    fix = "the key is wrong or revoked: create a new one in the StepFun console"
+    return Check(KEY_AND_REGION, "key", Verdict.FAIL, detail, fix, data={"tried": tried})
+
+
+def _refused(error: StepFunError | None, setup: Setup) -> Check:
+    detail = f"GET {MODELS_PATH} failed: {error}"
+    if isinstance(error, APIConnectionError) and isinstance(error.__cause__, httpx.ProxyError):
+        detail = f"the proxy refused to connect to the API: {error.__cause__}"
+        fix = "check HTTPS_PROXY (and its credentials), or unset it to connect directly"
+    elif isinstance(error, PaymentRequiredError):
+        fix = "top up the balance, or check the Step Plan subscription, in the StepFun console"
+    elif isinstance(error, PermissionDeniedError):
+        fix = "this key may not list models: check its permissions in the StepFun console"
+    elif isinstance(error, RateLimitError):
+        fix = "rate limited: wait a minute and run the doctor again"
+    elif error is not None and error.status_code == 404:
+        fix = f"{setup.base_url} has no /models endpoint: check STEP_BASE_URL"
+    elif isinstance(error, APIConnectionError):
+        fix = "the API did not answer: run the doctor again, or check the network and proxy"
+    else:
+        fix = "run the doctor again later; quote the X-Trace-Id to StepFun support if it lasts"
+    return Check(KEY_AND_REGION, "key", Verdict.FAIL, detail, fix)

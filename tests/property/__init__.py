@@ -1,0 +1,1 @@
+"""Property-based tests (hypothesis) for the core's parsers and state machines."""

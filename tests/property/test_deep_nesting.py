@@ -1,0 +1,124 @@
+"""JSON nested 2 to 50,000 levels deep, built as text, through every path that reads JSON.
+
+``json.loads`` raises RecursionError (not ValueError) past roughly 1,000 levels, and values
+that do load can still be too deep to write back (``json.dumps``) or to ``str()``. Whatever
+the depth, only the library's typed errors may come out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+import httpx
+from hypothesis import example, given
+from hypothesis import strategies as st
+
+import stepfun_core
+from stepfun_core import AsyncStepFunClient, StepFunClient, StepFunError
+from stepfun_core.errors import describe_error_body, make_status_error
+from stepfun_core.stream import StreamState
+from tests.property.strategies import nested_text, nested_value
+
+DEPTHS = st.integers(2, 50_000)
+SHAPES = st.sampled_from(["list", "object", "mixed"])
+# Where the deep value sits in the document; "{}" is the deep value itself.
+PLACES = st.sampled_from(
+    [
+        "{}",
+        '{"choices":[{"delta":{"content":{}}}]}',
+        '{"choices":[{"delta":{"tool_calls":[{"function":{"arguments":{}}}]}}]}',
+        '{"choices":[{"delta":{"tool_calls":[{"function":{"name":"f","results":{}}}]}}]}',
+        '{"choices":[{"message":{"tool_calls":[{"function":{"arguments":{}}}]}}]}',
+        '{"choices":[{"message":{"content":"x"},"finish_reason":"stop"}],"extra":{}}',
+        '{"usage":{}}',
+        '{"error":{}}',
+        '{"error":{"message":{},"type":"server_error"}}',
+        '{"error":{"message":"m","type":{}}}',
+        '{"error":{"code":{}}}',
+    ]
+)
+
+
+@st.composite
+def deep_documents(draw: st.DrawFn) -> str:
+    deep = nested_text(draw(DEPTHS), draw(SHAPES), closed=draw(st.booleans()))
+    return draw(PLACES).replace("{}", deep, 1)
+
+
+def payload() -> dict[str, Any]:
+    return stepfun_core.build_chat_request("step-3.5-flash", [{"role": "user", "content": "hi"}])
+
+
+def client(body: bytes, status: int, content_type: str) -> StepFunClient:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(status, content=body, headers={"content-type": content_type})
+
+    http = httpx.Client(transport=httpx.MockTransport(handler))
+    return StepFunClient(api_key="k", base_url="http://test/v1", http_client=http, max_retries=0)
+
+
+EXAMPLE = "[" * 5000
+
+
+@given(deep_documents())
+@example(EXAMPLE)
+@example('{"choices":[{"delta":{"content":' + "[" * 2000 + "]" * 2000 + "}}]}")
+def test_stream_state_event(document: str) -> None:
+    state = StreamState()
+    try:
+        list(state.feed(b"data: " + document.encode() + b"\n\n"))
+        state.finish()
+    except StepFunError:
+        pass
+
+
+@given(deep_documents(), st.sampled_from([200, 400, 429, 500]))
+@example(EXAMPLE, 200)
+@example('{"error":' + EXAMPLE + "}", 500)
+def test_client_create(document: str, status: int) -> None:
+    with contextlib.suppress(StepFunError):
+        client(document.encode(), status, "application/json").create(payload())
+
+
+@given(deep_documents(), st.sampled_from(["application/json", "text/event-stream"]))
+@example(EXAMPLE, "application/json")
+def test_client_stream(document: str, content_type: str) -> None:
+    body = document.encode()
+    if content_type == "text/event-stream":
+        body = b"data: " + body + b"\n\ndata: [DONE]\n\n"
+    try:
+        with client(body, 200, content_type).stream(payload()) as stream:
+            for _ in stream:
+                pass
+    except StepFunError:
+        pass
+
+
+@given(deep_documents())
+@example('{"error":{"message":' + EXAMPLE + "}}")
+async def test_async_client_create(document: str) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(500, content=document.encode())
+
+    http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    async_client = AsyncStepFunClient(
+        api_key="k", base_url="http://test/v1", http_client=http, max_retries=0
+    )
+    with contextlib.suppress(StepFunError):
+        await asyncio.wait_for(async_client.create(payload()), 10)
+
+
+@given(st.integers(2, 20_000), SHAPES, st.sampled_from(["message", "type", "code", "error"]))
+@example(5000, "list", "message")
+def test_make_status_error_with_deep_bodies(depth: int, shape: str, where: str) -> None:
+    # Built as Python values: a body handed over by a caller need not come from json.loads.
+    deep = nested_value(depth, "list" if shape == "list" else "object")
+    body: Any = {"error": deep} if where == "error" else {"error": {where: deep}}
+    message, kind = describe_error_body(body)
+    assert message is None or isinstance(message, str)
+    assert kind is None or isinstance(kind, str)
+    error = make_status_error(400, body)
+    assert isinstance(error, StepFunError)
+    assert str(error)
