@@ -110,7 +110,7 @@ class ChatStepFun(BaseChatModel):
     stream_chunk_timeout: float | None = Field(default=None, gt=0)
     """End a stream that sends no data for this many seconds (keep-alives don't count);
     None: only the read timeout applies."""
-    total_timeout: float | None = Field(default=None, gt=0)
+    total_timeout: float | None = None
     """End a non-streaming call that takes longer than this many seconds in all (retries
     and a server trickling bytes included); None: only the per-read timeouts apply."""
     max_response_bytes: int = Field(default=core.DEFAULT_MAX_RESPONSE_BYTES, gt=0)
@@ -149,6 +149,12 @@ class ChatStepFun(BaseChatModel):
         return self
 
     def __init__(self, **kwargs: Any) -> None:
+        try:
+            # Checked before LangChain's own handling, which would quietly move a "model"
+            # found in model_kwargs into the field.
+            core.merge_extra({}, kwargs.get("model_kwargs"), "model_kwargs")
+        except core.StepFunError as exc:
+            raise to_langchain_error(exc) from None
         if kwargs.get("api_key", kwargs.get("stepfun_api_key", ...)) is None:
             # An explicit None (as `loads` passes for a secret it did not resolve) means "read
             # the environment", like an absent key.

@@ -111,7 +111,12 @@ def _input_audio(block: Mapping[str, Any]) -> Part:
 def _audio(block: Mapping[str, Any]) -> Part:
     data = _base64(block)
     if not data:
-        raise _unsupported("audio", block, "StepFun takes audio as base64 data only, not by URL")
+        problem = (
+            "StepFun takes audio as base64 data only, not by URL"
+            if block.get("url")
+            else "the audio block holds no data"
+        )
+        raise _unsupported("audio", block, problem)
     return _audio_part(data, block.get("mime_type") or "audio/wav", block)
 
 

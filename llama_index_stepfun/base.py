@@ -119,7 +119,6 @@ class StepFun(JsonModeLLM):
     default_headers: dict[str, str] | None = Field(default=None, exclude=True, repr=False)
     total_timeout: float | None = Field(
         default=None,
-        gt=0,
         description="End a non-streaming call that takes longer than this many seconds in all "
         "(retries and a server trickling bytes included); None: only the read timeouts apply.",
     )

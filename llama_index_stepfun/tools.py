@@ -53,7 +53,13 @@ def resolve_tool_choice(
     return {"type": "function", "function": {"name": tool_choice}}
 
 
-def _arguments_dict(arguments: Any) -> dict[str, Any]:
+def _arguments_dict(arguments: Any, *, finished: bool = True) -> dict[str, Any]:
+    """Arguments as a dict: ``{}`` when they are not a JSON object.
+
+    Only while a stream is still running are unfinished arguments read as far as they go; in
+    a finished reply, cut-off arguments (``{"city": "Par``) are unparseable, never a call
+    with a guessed value.
+    """
     if isinstance(arguments, dict):
         return arguments
     if not isinstance(arguments, str) or not arguments.strip():
@@ -61,7 +67,8 @@ def _arguments_dict(arguments: Any) -> dict[str, Any]:
     try:
         value = load_json(arguments)
     except ValueError:
-        # A stream is mid-way through the arguments: read what is there so far.
+        if finished:
+            return {}
         try:
             value = parse_partial_json(arguments)
         except (ValueError, TypeError, RecursionError):
@@ -69,7 +76,12 @@ def _arguments_dict(arguments: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _legacy_selection(call: Any) -> ToolSelection | None:
+def _is_finished(response: ChatResponse) -> bool:
+    """A whole reply, or the last response of a stream (the one with a finish reason)."""
+    return response.delta is None or bool(response.additional_kwargs.get("finish_reason"))
+
+
+def _legacy_selection(call: Any, *, finished: bool) -> ToolSelection | None:
     data = call if isinstance(call, dict) else call.model_dump()
     if data.get("type") not in (None, "", "function"):
         return None
@@ -77,24 +89,25 @@ def _legacy_selection(call: Any) -> ToolSelection | None:
     return ToolSelection(
         tool_id=data.get("id") or "",
         tool_name=function.get("name") or "",
-        tool_kwargs=_arguments_dict(function.get("arguments")),
+        tool_kwargs=_arguments_dict(function.get("arguments"), finished=finished),
     )
 
 
 def tool_selections(response: ChatResponse) -> list[ToolSelection]:
     """The client tool calls of a response (complete or still streaming)."""
+    finished = _is_finished(response)
     blocks = [b for b in response.message.blocks if isinstance(b, ToolCallBlock)]
     if blocks:
         return [
             ToolSelection(
                 tool_id=b.tool_call_id or "",
                 tool_name=b.tool_name,
-                tool_kwargs=_arguments_dict(b.tool_kwargs),
+                tool_kwargs=_arguments_dict(b.tool_kwargs, finished=finished),
             )
             for b in blocks
         ]
     legacy = response.message.additional_kwargs.get("tool_calls") or []
-    selections = [_legacy_selection(c) for c in legacy]
+    selections = [_legacy_selection(c, finished=finished) for c in legacy]
     return [s for s in selections if s is not None]
 
 

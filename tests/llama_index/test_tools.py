@@ -75,7 +75,7 @@ def test_legacy_additional_kwargs_tool_calls_are_read() -> None:
         content="",
         additional_kwargs={
             "tool_calls": [
-                {"id": "c1", "type": "function", "function": {"name": "f", "arguments": '{"a": 1'}}
+                {"id": "c1", "type": "function", "function": {"name": "f", "arguments": '{"a": 1}'}}
             ]
         },
     )

@@ -1,0 +1,634 @@
+"""Whatever the server sends ends as a typed error or is read leniently (commit fb28167).
+
+Deep JSON, unparseable tool arguments, wrong types, odd ``Retry-After`` values, surrogate
+halves, events after ``[DONE]``, cuts and timeouts in a stream, and replies over the byte cap:
+never a RecursionError, TypeError, AttributeError, ValueError or OverflowError.
+Sync and async, over ``httpx.MockTransport``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import json
+import math
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+import stepfun_core as core
+from stepfun_core import (
+    APITimeoutError,
+    BadRequestError,
+    MalformedResponseError,
+    RateLimitError,
+    ResponseTooLargeError,
+    RetryPolicy,
+    StepFunError,
+    StreamInterruptedError,
+    StreamTimeoutError,
+)
+from stepfun_core.parse import UNREADABLE_ARGUMENTS, parse_chunk, parse_completion
+from stepfun_core.retry import parse_retry_after
+from stepfun_core.stream import StreamState
+from tests.core.conftest import Driver, reply, sequence
+from tests.core.wire_samples import legacy_tool_chunk, sse
+
+PAYLOAD = core.build_chat_request("step-3.5-flash", [{"role": "user", "content": "hi"}])
+DEEP = "[" * 50_000 + "]" * 50_000
+BAD_ARGUMENTS = {
+    "deep": "[" * 5000 + "]" * 5000,
+    "truncated": '{"city": "Par',
+    "not-json": "not json",
+}
+# The Python errors that must never come out of reading a reply.
+PYTHON_ERRORS = (RecursionError, TypeError, AttributeError, ValueError, OverflowError)
+
+
+class Body(httpx.SyncByteStream, httpx.AsyncByteStream):
+    """A response body sent piece by piece (sync or async), optionally failing at the end."""
+
+    def __init__(
+        self,
+        pieces: list[bytes],
+        *,
+        error: Callable[[], Exception] | None = None,
+        pause: float = 0.0,
+    ) -> None:
+        self.pieces = pieces
+        self.error = error
+        self.pause = pause
+        self.sent = 0
+
+    def __iter__(self) -> Iterator[bytes]:
+        for piece in self.pieces:
+            if self.pause:
+                time.sleep(self.pause)
+            self.sent += 1
+            yield piece
+        if self.error is not None:
+            raise self.error()
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for piece in self.pieces:
+            if self.pause:
+                await asyncio.sleep(self.pause)
+            self.sent += 1
+            yield piece
+        if self.error is not None:
+            raise self.error()
+
+
+def each(cases: dict[str, Any], check: Callable[[Any], None]) -> None:
+    """Run ``check`` on every case; fail once, naming every case that failed and how."""
+    failures = []
+    for name, case in cases.items():
+        try:
+            check(case)
+        except (Exception, pytest.fail.Exception) as exc:
+            failures.append(f"{name}: {type(exc).__name__}: {exc!s:.300}")
+    assert not failures, "\n".join(failures)
+
+
+def raw(body: bytes, content_type: str = "application/json", status: int = 200) -> Any:
+    """A handler answering with these exact bytes."""
+    return lambda request: httpx.Response(
+        status, content=body, headers={"content-type": content_type}
+    )
+
+
+def chunk(content: str = "", finish: str | None = None, **delta: Any) -> dict[str, Any]:
+    choice: dict[str, Any] = {"index": 0, "delta": {"content": content, **delta}}
+    if finish is not None:
+        choice["finish_reason"] = finish
+    return {"id": "r1", "model": "step-3.5-flash", "choices": [choice]}
+
+
+def completion_body(message: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {
+        "id": "r1",
+        "model": "step-3.5-flash",
+        "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5},
+        **extra,
+    }
+
+
+def nested_list(depth: int) -> list[Any]:
+    """A Python list nested ``depth`` levels deep (too deep for json.dumps)."""
+    value: list[Any] = []
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+def contents(chunks: list[core.Chunk]) -> list[str]:
+    return [c.choices[0].content for c in chunks if c.choices and c.choices[0].content]
+
+
+# --- deep JSON -------------------------------------------------------------------------------
+
+
+DEEP_BODIES = {
+    "bare": DEEP,
+    "in-choices": '{"choices":' + DEEP + "}",
+    "in-content": '{"choices":[{"message":{"content":' + DEEP + "}}]}",
+}
+
+
+def test_deep_json_reply_is_a_malformed_response(driver: Driver) -> None:
+    def check(body: str) -> None:
+        driver.requests.clear()
+        with pytest.raises(MalformedResponseError):
+            driver.create(raw(body.encode()), PAYLOAD)
+        assert len(driver.requests) == 1
+
+    each(DEEP_BODIES, check)
+
+
+def test_deep_json_error_body_is_the_typed_status_error(driver: Driver) -> None:
+    with pytest.raises(BadRequestError):
+        driver.create(raw(DEEP.encode(), status=400), PAYLOAD)
+
+
+def test_deep_json_stream_event_keeps_what_came_before(driver: Driver) -> None:
+    def check(deep: str) -> None:
+        body = sse(chunk("Hel"), chunk("lo"), done=False) + b"data: " + deep.encode() + b"\n\n"
+        with pytest.raises(MalformedResponseError) as caught:
+            driver.stream(reply(body), PAYLOAD)
+        assert caught.value.partial is not None
+        assert caught.value.partial.first.content == "Hello"
+
+    each(DEEP_BODIES, check)
+
+
+# --- tool-call arguments that do not parse ---------------------------------------------------
+
+
+def test_unparseable_arguments_in_a_reply_are_kept_as_text(driver: Driver) -> None:
+    each(BAD_ARGUMENTS, lambda arguments: _reply_keeps(driver, arguments))
+
+
+def _reply_keeps(driver: Driver, arguments: str) -> None:
+    message = {
+        "role": "assistant",
+        "content": "",
+        "tool_calls": [
+            {
+                "id": "call_bad",
+                "type": "function",
+                "function": {"name": "get_weather", "arguments": arguments},
+            },
+            {
+                "id": "call_ok",
+                "type": "function",
+                "function": {"name": "get_time", "arguments": '{"tz": "UTC"}'},
+            },
+        ],
+    }
+    completion = driver.create(reply(completion_body(message)), PAYLOAD)
+    calls = completion.first.tool_calls
+    assert [(c.id, c.name, c.arguments) for c in calls] == [
+        ("call_bad", "get_weather", arguments),
+        ("call_ok", "get_time", '{"tz": "UTC"}'),
+    ]
+
+
+def _indexed_stream(arguments: str) -> bytes:
+    half = len(arguments) // 2
+    first = {
+        "index": 0,
+        "id": "call_bad",
+        "type": "function",
+        "function": {"name": "get_weather", "arguments": arguments[:half]},
+    }
+    second = {
+        "index": 1,
+        "id": "call_ok",
+        "type": "function",
+        "function": {"name": "get_time", "arguments": '{"tz": "UTC"}'},
+    }
+    return sse(
+        chunk(tool_calls=[first]),
+        chunk(tool_calls=[{"index": 0, "function": {"arguments": arguments[half:]}}]),
+        chunk(tool_calls=[second]),
+        chunk(finish="tool_calls"),
+    )
+
+
+def _legacy_call(name: str, arguments: str) -> dict[str, Any]:
+    return {"id": "", "type": "", "function": {"name": name, "arguments": arguments}}
+
+
+def _legacy_stream(arguments: str) -> bytes:
+    """Step-1-era deltas: no index, each name whole in its own delta, then the arguments."""
+    half = len(arguments) // 2
+    end = {
+        **legacy_tool_chunk(_legacy_call("", ""), 20),
+        "choices": [{"index": 0, "delta": {"content": ""}, "finish_reason": "tool_calls"}],
+    }
+    return sse(
+        legacy_tool_chunk(_legacy_call("get_weather", ""), 1),
+        legacy_tool_chunk(_legacy_call("", arguments[:half]), 2),
+        legacy_tool_chunk(_legacy_call("", arguments[half:]), 3),
+        legacy_tool_chunk(_legacy_call("get_time", ""), 4),
+        legacy_tool_chunk(_legacy_call("", '{"tz": "UTC"}'), 5),
+        end,
+    )
+
+
+@pytest.mark.parametrize("shape", [_indexed_stream, _legacy_stream], ids=["indexed", "legacy"])
+def test_unparseable_arguments_in_a_stream_are_kept_as_text(
+    driver: Driver, shape: Callable[[str], bytes]
+) -> None:
+    def check(arguments: str) -> None:
+        _, completion = driver.stream(reply(shape(arguments)), PAYLOAD)
+        calls = completion.first.tool_calls
+        assert [(c.name, c.arguments) for c in calls] == [
+            ("get_weather", arguments),
+            ("get_time", '{"tz": "UTC"}'),
+        ]
+        assert completion.first.finish_reason == "tool_calls"
+
+    each(BAD_ARGUMENTS, check)
+
+
+def _deep_call() -> dict[str, Any]:
+    return {"id": "c1", "type": "function", "function": {"name": "f", "arguments": None}}
+
+
+def test_arguments_too_deep_to_write_back_read_as_unreadable_in_a_reply() -> None:
+    call = _deep_call()
+    call["function"]["arguments"] = nested_list(5000)
+    completion = parse_completion(
+        {"choices": [{"message": {"role": "assistant", "tool_calls": [call]}}]}
+    )
+    (parsed,) = completion.first.tool_calls
+    assert parsed.arguments == UNREADABLE_ARGUMENTS
+    with pytest.raises(ValueError):
+        json.loads(parsed.arguments)  # text that is not JSON: an invalid call, never `{}`
+
+
+def test_arguments_too_deep_to_write_back_read_as_unreadable_in_a_stream() -> None:
+    call = {**_deep_call(), "index": 0}
+    call["function"] = {"name": "f", "arguments": nested_list(5000)}
+    parsed = parse_chunk({"choices": [{"index": 0, "delta": {"tool_calls": [call]}}]})
+    assert parsed.choices[0].tool_calls[0].arguments == UNREADABLE_ARGUMENTS
+    accumulator = core.StreamAccumulator()
+    accumulator.add(parsed)
+    (folded,) = accumulator.result().first.tool_calls
+    assert folded.arguments == UNREADABLE_ARGUMENTS
+    assert folded.name == "f"
+
+
+# --- wrong types -----------------------------------------------------------------------------
+
+
+WRONG_TYPES: dict[str, tuple[dict[str, Any], Callable[[core.Completion], bool]]] = {
+    "choices-5": (
+        {"id": "r", "choices": 5},
+        lambda c: c.choices == [] and c.first.content == "",
+    ),
+    "choices-[5]": ({"id": "r", "choices": [5]}, lambda c: c.choices == []),
+    "message-str": (
+        {"choices": [{"index": 0, "message": "text", "finish_reason": "stop"}]},
+        lambda c: len(c.choices) == 1 and c.first.content == "" and c.first.tool_calls == [],
+    ),
+    "function-str": (
+        completion_body({"role": "assistant", "tool_calls": [{"id": "c", "function": "text"}]}),
+        lambda c: [(t.id, t.name, t.arguments) for t in c.first.tool_calls] == [("c", "", "")],
+    ),
+    "tool_calls-{}": (
+        completion_body({"role": "assistant", "content": "ok", "tool_calls": {}}),
+        lambda c: c.first.content == "ok" and c.first.tool_calls == [],
+    ),
+    "usage-[]": (
+        {**completion_body({"role": "assistant", "content": "ok"}), "usage": []},
+        lambda c: c.usage is None and c.first.content == "ok",
+    ),
+}
+
+
+def test_wrong_types_in_a_reply_read_leniently(driver: Driver) -> None:
+    def check(case: tuple[dict[str, Any], Callable[[core.Completion], bool]]) -> None:
+        body, expected = case
+        completion = driver.create(reply(body), PAYLOAD)
+        assert expected(completion), completion
+
+    each(WRONG_TYPES, check)
+
+
+def test_wrong_types_in_stream_chunks_read_leniently(driver: Driver) -> None:
+    body = sse(
+        {"id": "r1", "choices": [{"index": 0, "delta": "x"}]},
+        {"id": "r1", "choices": 5},
+        {"id": "r1", "choices": [5]},
+        chunk("Hi", tool_calls={}),
+        {**chunk(" there", tool_calls=[{"index": 0, "function": "text"}]), "usage": []},
+        chunk("!", finish="stop"),
+    )
+    chunks, completion = driver.stream(reply(body), PAYLOAD)
+    assert completion.first.content == "Hi there!"
+    assert completion.first.finish_reason == "stop"
+    assert completion.usage is None
+    assert [c.name for c in completion.first.tool_calls] == [""]
+    assert len(chunks) == 6
+
+
+# --- Retry-After -----------------------------------------------------------------------------
+
+TINY = RetryPolicy(max_retries=1, initial_delay=0.001, max_delay=0.002)
+OK = completion_body({"role": "assistant", "content": "ok"})
+
+
+def _limited(value: str) -> Any:
+    body = {"error": {"message": "slow down", "type": "rate_limit_exceeded"}}
+    return reply(body, status=429, headers={"retry-after": value})
+
+
+def test_retry_after_beyond_the_calendar_means_no_retry(driver: Driver) -> None:
+    with pytest.raises(RateLimitError) as caught:
+        driver.create(sequence(_limited("Mon, 01 Jan 99999 00:00:00 GMT"), reply(OK)), PAYLOAD)
+    assert len(driver.requests) == 1
+    assert caught.value.retry_after == math.inf
+
+
+UNUSABLE_RETRY_AFTER = {value: value for value in ["-5", "nan", "garbage"]}
+
+
+def test_unusable_retry_after_gets_the_normal_backoff(driver: Driver) -> None:
+    def check(value: str) -> None:
+        driver.requests.clear()
+        started = time.monotonic()
+        handler = sequence(_limited(value), reply(OK))
+        completion = driver.create(handler, PAYLOAD, retry_policy=TINY)
+        assert completion.first.content == "ok"
+        assert len(driver.requests) == 2
+        assert time.monotonic() - started < 2.0
+
+    each(UNUSABLE_RETRY_AFTER, check)
+
+
+def test_unusable_retry_after_retries_then_raises(driver: Driver) -> None:
+    def check(value: str) -> None:
+        driver.requests.clear()
+        with pytest.raises(RateLimitError) as caught:
+            driver.create(_limited(value), PAYLOAD, retry_policy=TINY)
+        assert len(driver.requests) == 2
+        assert caught.value.retry_after is None
+
+    each(UNUSABLE_RETRY_AFTER, check)
+
+
+RETRY_AFTER_VALUES: dict[str, tuple[dict[str, str], float | None]] = {
+    "negative": ({"retry-after": "-5"}, None),
+    "nan": ({"retry-after": "nan"}, None),
+    "NaN": ({"retry-after": "NaN"}, None),
+    "garbage": ({"retry-after": "garbage"}, None),
+    "year-99999": ({"retry-after": "Mon, 01 Jan 99999 00:00:00 GMT"}, math.inf),
+    "past-date": ({"retry-after": "Mon, 01 Jan 2001 00:00:00 GMT"}, 0.0),
+    "seconds": ({"retry-after": "3"}, 3.0),
+    "ms-nan": ({"retry-after-ms": "nan"}, None),
+    "ms-negative": ({"retry-after-ms": "-1"}, None),
+    "ms": ({"retry-after-ms": "250"}, 0.25),
+}
+
+
+def test_parse_retry_after() -> None:
+    def check(case: tuple[dict[str, str], float | None]) -> None:
+        headers, expected = case
+        assert parse_retry_after(headers) == expected
+
+    each(RETRY_AFTER_VALUES, check)
+
+
+def test_parse_retry_after_date_in_the_past_relative_to_now() -> None:
+    now = 2_000_000_000.0
+    assert parse_retry_after({"retry-after": "Thu, 01 Jan 2015 00:00:00 GMT"}, now=now) == 0.0
+
+
+# --- surrogate halves ------------------------------------------------------------------------
+
+SPLIT_EMOJI = (
+    b'data: {"id":"r1","choices":[{"index":0,"delta":{"content":"a\\ud83d"}}]}\n\n'
+    b'data: {"id":"r1","choices":[{"index":0,"delta":{"content":"\\ude00b"},'
+    b'"finish_reason":"stop"}]}\n\n'
+    b"data: [DONE]\n\n"
+)
+
+
+def test_split_surrogate_pair_is_joined_in_the_stream(driver: Driver) -> None:
+    chunks, completion = driver.stream(reply(SPLIT_EMOJI), PAYLOAD)
+    assert contents(chunks) == ["a", "\U0001f600b"]
+    assert completion.first.content == "a\U0001f600b"
+
+
+def test_split_surrogate_pair_can_be_sent_back(driver: Driver) -> None:
+    _, completion = driver.stream(reply(SPLIT_EMOJI), PAYLOAD)
+    history = [
+        {"role": "user", "content": "hi"},
+        core.assistant_message(completion.first.content, [], "", "never"),
+        {"role": "user", "content": "again"},
+    ]
+    driver.create(reply(OK), core.build_chat_request("step-3.5-flash", history))
+    sent = driver.requests[-1].content
+    text = sent.decode("utf-8")  # strict: valid UTF-8
+    assert json.loads(text)["messages"][1]["content"] == "a\U0001f600b"
+    assert "\U0001f600".encode() in sent
+
+
+def test_high_half_at_the_end_of_a_stream_becomes_replacement(driver: Driver) -> None:
+    def check(done: bool) -> None:
+        body = (
+            b'data: {"id":"r1","choices":[{"index":0,"delta":{"content":"a\\ud83d"}}]}\n\n'
+            b'data: {"id":"r1","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\n'
+        ) + (b"data: [DONE]\n\n" if done else b"")
+        chunks, completion = driver.stream(reply(body), PAYLOAD)
+        assert completion.first.content == "a\ufffd"
+        for piece in contents(chunks):
+            assert not any("\ud800" <= ch <= "\udfff" for ch in piece)
+
+    each({"done": True, "finish-only": False}, check)
+
+
+def test_lone_surrogate_in_a_reply_reads_as_replacement(driver: Driver) -> None:
+    body = (
+        b'{"id":"r1","choices":[{"index":0,"message":{"role":"assistant",'
+        b'"content":"x\\udc00y","reasoning":"r\\ud83d"},"finish_reason":"stop"}]}'
+    )
+    completion = driver.create(raw(body), PAYLOAD)
+    assert completion.first.content == "x\ufffdy"
+    assert completion.first.reasoning == "r\ufffd"
+    completion.first.content.encode("utf-8")
+
+
+# --- [DONE] ends the stream ------------------------------------------------------------------
+
+ANSWER = sse(
+    chunk("Hello"),
+    {**chunk(" world", finish="stop"), "usage": {"prompt_tokens": 3, "completion_tokens": 2}},
+)
+
+
+def test_events_after_done_are_never_parsed(driver: Driver) -> None:
+    garbage = b'data: {not json\n\ndata: {"error": {"message": "late", "type": "x"}}\n\n'
+
+    def check(pieces: list[bytes]) -> None:
+        chunks, completion = driver.stream(lambda request: _sse_response(Body(pieces)), PAYLOAD)
+        assert completion.first.content == "Hello world"
+        assert completion.usage is not None
+        assert completion.usage.total_tokens == 5
+        assert len(chunks) == 2
+
+    each({"one-piece": [ANSWER + garbage], "pieces": [ANSWER, garbage]}, check)
+
+
+def _sse_response(body: Body) -> httpx.Response:
+    return httpx.Response(200, stream=body, headers={"content-type": "text/event-stream"})
+
+
+def test_transport_error_after_done_keeps_the_answer(driver: Driver) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return _sse_response(Body([ANSWER], error=lambda: httpx.ReadError("connection reset")))
+
+    chunks, completion = driver.stream(handler, PAYLOAD)
+    assert completion.first.content == "Hello world"
+    assert completion.first.finish_reason == "stop"
+    assert len(chunks) == 2
+
+
+def test_transport_error_before_done_is_an_interruption(driver: Driver) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        body = sse(chunk("Hello"), done=False)
+        return _sse_response(Body([body], error=lambda: httpx.ReadError("connection reset")))
+
+    with pytest.raises(StreamInterruptedError) as caught:
+        driver.stream(handler, PAYLOAD)
+    assert caught.value.partial is not None
+    assert caught.value.partial.first.content == "Hello"
+
+
+# --- a read timeout mid-stream ---------------------------------------------------------------
+
+
+def test_read_timeout_mid_stream_is_a_stream_timeout_with_partial(driver: Driver) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        pieces = [sse(chunk("Hel"), done=False), sse(chunk("lo"), done=False)]
+        return _sse_response(Body(pieces, error=lambda: httpx.ReadTimeout("timed out")))
+
+    with pytest.raises(StreamTimeoutError) as caught:
+        driver.stream(handler, PAYLOAD)
+    error = caught.value
+    assert isinstance(error, StreamInterruptedError)
+    assert isinstance(error, APITimeoutError)
+    assert error.partial is not None
+    assert error.partial.first.content == "Hello"
+    assert len(driver.requests) == 1
+
+
+# --- byte caps -------------------------------------------------------------------------------
+
+BIG_TEXT = "a" * 200_000
+
+
+def _gzip(body: bytes, content_type: str) -> Any:
+    packed = gzip.compress(body)
+    assert len(packed) < 5_000  # small on the wire; only the inflated size is over the cap
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        headers = {"content-type": content_type, "content-encoding": "gzip"}
+        return httpx.Response(200, content=packed, headers=headers)
+
+    return handle
+
+
+def test_gzip_reply_over_the_cap_is_too_large(driver: Driver) -> None:
+    body = json.dumps(completion_body({"role": "assistant", "content": BIG_TEXT})).encode()
+    with pytest.raises(ResponseTooLargeError):
+        driver.create(_gzip(body, "application/json"), PAYLOAD, max_response_bytes=50_000)
+    assert len(driver.requests) == 1  # not retried
+
+
+def test_gzip_reply_under_the_cap_is_read(driver: Driver) -> None:
+    body = json.dumps(completion_body({"role": "assistant", "content": BIG_TEXT})).encode()
+    completion = driver.create(_gzip(body, "application/json"), PAYLOAD, max_response_bytes=10**6)
+    assert completion.first.content == BIG_TEXT
+
+
+def test_gzip_stream_over_the_cap_is_too_large(driver: Driver) -> None:
+    body = sse(chunk("x"), chunk(BIG_TEXT), chunk("", finish="stop"))
+    with pytest.raises(ResponseTooLargeError):
+        driver.stream(_gzip(body, "text/event-stream"), PAYLOAD, max_response_bytes=50_000)
+
+
+def test_plain_stream_over_the_cap_is_too_large(driver: Driver) -> None:
+    events = [chunk("y" * 1000) for _ in range(100)]
+    with pytest.raises(ResponseTooLargeError):
+        driver.stream(reply(sse(*events)), PAYLOAD, max_response_bytes=20_000)
+
+
+def test_error_body_is_read_only_up_to_64_kib(driver: Driver) -> None:
+    bodies: list[Body] = []
+    piece = b"x" * 1024
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        body = Body([b'{"error": {"message": "', *([piece] * 2000), b'"}}'])
+        bodies.append(body)
+        return httpx.Response(400, stream=body, headers={"content-type": "application/json"})
+
+    with pytest.raises(BadRequestError) as caught:
+        driver.create(handler, PAYLOAD)
+    assert caught.value.status_code == 400
+    assert len(bodies) == 1
+    assert bodies[0].sent <= 66  # 64 KiB in 1 KiB pieces, not the 2 MB sent
+
+
+# --- nothing but typed errors ----------------------------------------------------------------
+
+ODD_BODIES = [
+    b"",
+    b"null",
+    b"[]",
+    b'"text"',
+    b"1e999999",
+    b'{"choices": [{"message": {"content": 5, "tool_calls": '
+    b'[{"function": {"arguments": 1e999}}]}}]}',
+    b'{"choices": [{"index": "0", "message": {"tool_calls": [{"index": -1e99}]}}]}',
+    b'{"error": 5}',
+    b'{"error": {"message": [1], "type": {"a": 1}}}',
+    DEEP.encode(),
+]
+
+
+NO_RETRY = RetryPolicy(max_retries=0)
+
+
+def test_odd_bodies_end_as_typed_errors_or_read(driver: Driver) -> None:
+    def check(case: tuple[bytes, int]) -> None:
+        body, status = case
+        try:
+            driver.create(raw(body, status=status), PAYLOAD, retry_policy=NO_RETRY)
+        except StepFunError:
+            pass
+        except PYTHON_ERRORS as exc:
+            pytest.fail(f"{type(exc).__name__} escaped: {exc!s:.200}")
+
+    statuses = (200, 400, 429, 500)
+    each({f"{s}-{b[:40]!r}": (b, s) for s in statuses for b in ODD_BODIES}, check)
+
+
+def test_odd_events_end_as_typed_errors_or_read() -> None:
+    def check(body: bytes) -> None:
+        state = StreamState()
+        try:
+            list(state.feed(b"data: " + body + b"\n\n"))
+            state.finish()
+        except StepFunError as exc:
+            assert exc.partial is not None
+        except PYTHON_ERRORS as exc:
+            pytest.fail(f"{type(exc).__name__} escaped: {exc!s:.200}")
+
+    each({repr(body[:40]): body for body in ODD_BODIES}, check)

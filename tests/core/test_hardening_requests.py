@@ -1,0 +1,502 @@
+"""What the caller sends and how a client is configured (commit fb28167).
+
+Bad input gets a clear error naming the field before anything is sent (the transport sees no
+request); keys, headers and URLs are checked when a client is made, without echoing secrets;
+``total_timeout`` bounds a whole call, retries included. Sync and async.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import datetime
+import json
+import time
+import traceback
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+import stepfun_core as core
+from stepfun_core import (
+    AsyncStepFunClient,
+    InternalServerError,
+    InvalidParameterError,
+    MalformedAPIKeyError,
+    RetryPolicy,
+    StepFunClient,
+    TotalTimeoutError,
+)
+from tests.core.conftest import Driver, reply
+
+MODEL = "step-3.5-flash"
+USER = [{"role": "user", "content": "hi"}]
+OK = {
+    "id": "r1",
+    "model": MODEL,
+    "choices": [
+        {"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}
+    ],
+}
+MEDIA = Path(__file__).resolve().parents[1] / "media"
+PNG = (MEDIA / "tiny.png").read_bytes()
+WAV = (MEDIA / "tiny.wav").read_bytes()
+GIF = b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00\x00\x00\x00,"
+CLIENTS = [StepFunClient, AsyncStepFunClient]
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def send(driver: Driver, messages: Any = None, **params: Any) -> core.Completion:
+    """Build the request as a caller would, then send it (the build must refuse bad input)."""
+    payload = core.build_chat_request(MODEL, USER if messages is None else messages, **params)
+    return driver.create(reply(OK), payload)
+
+
+def each(cases: dict[str, Any], check: Any) -> None:
+    """Run ``check`` on every case; fail once, naming every case that failed and how."""
+    failures = []
+    for name, case in cases.items():
+        try:
+            check(case)
+        except (Exception, pytest.fail.Exception) as exc:
+            failures.append(f"{name}: {type(exc).__name__}: {exc!s:.300}")
+    assert not failures, "\n".join(failures)
+
+
+def refused(driver: Driver, field: str, messages: Any = None, **params: Any) -> None:
+    """Sending this must raise InvalidParameterError naming ``field``, with nothing sent."""
+    driver.requests.clear()
+    with pytest.raises(InvalidParameterError) as caught:
+        send(driver, messages, **params)
+    assert field in str(caught.value)
+    assert driver.requests == []
+
+
+def chain(error: BaseException) -> list[BaseException]:
+    """The error and every cause and context chained to it."""
+    seen: list[BaseException] = []
+    current: BaseException | None = error
+    while current is not None and current not in seen:
+        seen.append(current)
+        current = current.__cause__ or current.__context__
+    return seen
+
+
+def assert_not_shown(error: BaseException, *secrets: str) -> None:
+    """No secret in the message, repr, a formatted traceback, or any chained exception."""
+    texts = ["".join(traceback.format_exception(error))]
+    for item in chain(error):
+        texts.extend([str(item), repr(item), repr(item.args)])
+    for secret in secrets:
+        for text in texts:
+            assert secret not in text, text
+
+
+# --- values that are not JSON ----------------------------------------------------------------
+
+
+class Opaque:
+    pass
+
+
+def _self_referencing() -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "object", "properties": {}}
+    schema["properties"]["child"] = schema
+    return schema
+
+
+def _tool(parameters: Any) -> list[dict[str, Any]]:
+    function = {"name": "get_weather", "description": "d", "parameters": parameters}
+    return [{"type": "function", "function": function}]
+
+
+NOT_JSON_PARAMS: dict[str, tuple[dict[str, Any], str]] = {
+    "nan-known": ({"temperature": float("nan")}, "temperature"),
+    "inf-known": ({"top_p": float("inf")}, "top_p"),
+    "nan": ({"foo": float("nan")}, "foo"),
+    "deep-inf": ({"foo": {"bar": [1, float("-inf")]}}, "foo.bar[1]"),
+    "schema-inf": (
+        {"tools": _tool({"type": "object", "properties": {"n": {"maximum": float("inf")}}})},
+        "tools[0].function.parameters.properties.n.maximum",
+    ),
+    "set": ({"foo": {1, 2}}, "foo"),
+    "datetime": ({"foo": datetime.datetime(2026, 1, 1)}, "foo"),
+    "bytes": ({"foo": b"bytes"}, "foo"),
+    "object": ({"foo": Opaque()}, "foo"),
+    "self-ref-schema": ({"tools": _tool(_self_referencing())}, "tools[0].function.parameters"),
+}
+
+
+def test_values_that_are_not_json_are_refused_naming_the_field(driver: Driver) -> None:
+    def check(case: tuple[dict[str, Any], str]) -> None:
+        params, field = case
+        refused(driver, field, **params)
+
+    each(NOT_JSON_PARAMS, check)
+
+
+NOT_JSON_MESSAGES: dict[str, tuple[dict[str, Any], str]] = {
+    "nan": ({"meta": float("nan")}, "messages[0].meta"),
+    "date": ({"meta": {"when": datetime.date(2026, 1, 1)}}, "messages[0].meta.when"),
+    "bytes": ({"name": b"me"}, "messages[0].name"),
+}
+
+
+def test_a_message_holding_a_value_that_is_not_json_is_refused(driver: Driver) -> None:
+    def check(case: tuple[dict[str, Any], str]) -> None:
+        extra, field = case
+        refused(driver, field, [{"role": "user", "content": "hi", **extra}])
+
+    each(NOT_JSON_MESSAGES, check)
+
+
+def test_the_client_refuses_a_payload_that_is_not_json(driver: Driver) -> None:
+    looped: dict[str, Any] = {}
+    looped["again"] = looped
+
+    def check(value: Any) -> None:
+        driver.requests.clear()
+        payload = {"model": MODEL, "messages": USER, "weird": value}
+        with pytest.raises(InvalidParameterError) as caught:
+            driver.create(reply(OK), payload)
+        assert "weird" in str(caught.value)
+        assert driver.requests == []
+
+    values = {"nan": float("nan"), "inf": float("inf"), "set": {1}, "object": Opaque()}
+    each({**values, "self-reference": looped}, check)
+
+
+# --- reserved fields -------------------------------------------------------------------------
+
+
+def test_reserved_keys_in_extras_are_refused_naming_them() -> None:
+    def check(case: tuple[str, str]) -> None:
+        key, where = case
+        params: dict[str, Any] = {"temperature": 0.5}
+        with pytest.raises(InvalidParameterError) as caught:
+            core.merge_extra(params, {key: "x", "foo": 1}, where)
+        assert repr(key) in str(caught.value)
+        assert where in str(caught.value)
+        assert params == {"temperature": 0.5}
+
+    places = ("extra_body", "model_kwargs", "additional_kwargs")
+    keys = ("model", "messages", "stream")
+    each({f"{w}-{k}": (k, w) for w in places for k in keys}, check)
+
+
+def test_stream_as_a_build_parameter_is_refused(driver: Driver) -> None:
+    refused(driver, "stream", stream=True)
+
+
+def test_extras_merge_at_the_top_of_the_body(driver: Driver) -> None:
+    params: dict[str, Any] = {}
+    core.merge_extra(params, {"foo": 1, "nested": {"a": [1]}}, "extra_body")
+    send(driver, **params)
+    body = json.loads(driver.requests[0].content)
+    assert body["foo"] == 1
+    assert body["nested"] == {"a": [1]}
+    assert "extra_body" not in body
+
+
+# --- data URLs -------------------------------------------------------------------------------
+
+
+def _image(url: str) -> list[dict[str, Any]]:
+    part = {"type": "image_url", "image_url": {"url": url}}
+    return [{"role": "user", "content": [{"type": "text", "text": "look"}, part]}]
+
+
+def _audio(url: str) -> list[dict[str, Any]]:
+    part = {"type": "input_audio", "input_audio": {"data": url}}
+    return [{"role": "user", "content": [{"type": "text", "text": "listen"}, part]}]
+
+
+IMAGE_FIELD = "messages[0].content[1].image_url.url"
+AUDIO_FIELD = "messages[0].content[1].input_audio.data"
+BAD_MEDIA: dict[str, tuple[list[dict[str, Any]], str]] = {
+    "image-empty": (_image("data:image/png;base64,"), IMAGE_FIELD),
+    "image-bad-base64": (_image("data:image/png;base64,!!!not-base64!!!"), IMAGE_FIELD),
+    "gif-as-png": (_image(f"data:image/png;base64,{b64(GIF)}"), IMAGE_FIELD),
+    "text-as-png": (_image(f"data:image/png;base64,{b64(b'plain text')}"), IMAGE_FIELD),
+    "audio-empty": (_audio("data:audio/mpeg;base64,"), AUDIO_FIELD),
+    "audio-bad-base64": (_audio("data:audio/wav;base64,%%%"), AUDIO_FIELD),
+    "wav-as-mpeg": (_audio(f"data:audio/mpeg;base64,{b64(WAV)}"), AUDIO_FIELD),
+}
+
+
+def test_bad_data_urls_are_refused_before_sending(driver: Driver) -> None:
+    def check(case: tuple[list[dict[str, Any]], str]) -> None:
+        messages, field = case
+        refused(driver, field, messages)
+
+    each(BAD_MEDIA, check)
+
+
+def test_real_media_passes(driver: Driver) -> None:
+    def check(messages: list[dict[str, Any]]) -> None:
+        driver.requests.clear()
+        send(driver, messages)
+        assert len(driver.requests) == 1
+
+    parts = [core.image_part(PNG), core.audio_part(WAV), core.image_part(MEDIA / "tiny.png")]
+    cases = {
+        "png": _image(f"data:image/png;base64,{b64(PNG)}"),
+        "wav": _audio(f"data:audio/wav;base64,{b64(WAV)}"),
+        "parts": [{"role": "user", "content": parts}],
+    }
+    each(cases, check)
+
+
+def test_media_parts_refuse_bytes_of_another_type() -> None:
+    def check(case: tuple[Any, bytes, str | None]) -> None:
+        make, data, mime = case
+        with pytest.raises(InvalidParameterError):
+            make(data, mime_type=mime)
+
+    cases = {
+        "gif-as-png": (core.image_part, GIF, "image/png"),
+        "empty-image": (core.image_part, b"", "image/png"),
+        "wav-as-mpeg": (core.audio_part, WAV, "audio/mpeg"),
+        "png-as-audio": (core.audio_part, PNG, None),
+    }
+    each(cases, check)
+
+
+# --- lone surrogates from the caller ---------------------------------------------------------
+
+LONE_SURROGATES: dict[str, tuple[list[dict[str, Any]], str]] = {
+    "string": ([{"role": "user", "content": "half \ud83d"}], "messages[0].content"),
+    "text-part": (
+        [{"role": "user", "content": [{"type": "text", "text": "\ude00"}]}],
+        "messages[0].content[0].text",
+    ),
+    "history": (
+        [
+            {"role": "user", "content": "fine"},
+            {"role": "assistant", "content": "x\udc00"},
+            {"role": "user", "content": "again"},
+        ],
+        "messages[1].content",
+    ),
+}
+
+
+def test_lone_surrogate_in_a_message_is_refused_naming_it(driver: Driver) -> None:
+    def check(case: tuple[list[dict[str, Any]], str]) -> None:
+        messages, field = case
+        refused(driver, field, messages)
+
+    each(LONE_SURROGATES, check)
+
+
+def test_a_joined_surrogate_pair_is_sent_as_its_character(driver: Driver) -> None:
+    send(driver, [{"role": "user", "content": "a\ud83d\ude00b"}])
+    body = driver.requests[0].content.decode("utf-8")
+    assert json.loads(body)["messages"][0]["content"] == "a\U0001f600b"
+
+
+# --- API keys --------------------------------------------------------------------------------
+
+BAD_KEY_CHARS = {
+    "space": " ",
+    "tab": "\t",
+    "newline": "\n",
+    "control": "\x07",
+    "zero-width-space": "\u200b",
+    "en-dash": "\u2013",
+}
+
+
+def _key(char: str) -> str:
+    return f"sk-SECRETSECRET{char}XYZ"
+
+
+@pytest.mark.parametrize("cls", CLIENTS)
+def test_malformed_key_is_refused_at_construction(cls: Any) -> None:
+    def check(char: str) -> None:
+        key = _key(char)
+        with pytest.raises(MalformedAPIKeyError) as caught:
+            cls(api_key=key)
+        message = str(caught.value)
+        assert f"U+{ord(char):04X}" in message
+        assert "character 16 of 19" in message
+        assert_not_shown(caught.value, "SECRET", "XYZ", key)
+
+    each(BAD_KEY_CHARS, check)
+
+
+@pytest.mark.parametrize("cls", CLIENTS)
+def test_malformed_key_from_the_environment_is_refused(
+    monkeypatch: pytest.MonkeyPatch, cls: Any
+) -> None:
+    monkeypatch.delenv("STEPFUN_API_KEY", raising=False)
+
+    def check(char: str) -> None:
+        monkeypatch.setenv("STEP_API_KEY", _key(char))
+        with pytest.raises(MalformedAPIKeyError) as caught:
+            cls()
+        assert "STEP_API_KEY" in str(caught.value)
+        assert_not_shown(caught.value, "SECRET", "XYZ")
+
+    each({"zwsp": "\u200b", "en-dash": "\u2013", "space": " "}, check)
+
+
+def test_malformed_key_is_refused_by_check_api_key() -> None:
+    with pytest.raises(MalformedAPIKeyError) as caught:
+        core.check_api_key(_key("\u200b"))
+    assert "ZERO WIDTH SPACE" in str(caught.value)
+    assert_not_shown(caught.value, "SECRET", "XYZ")
+
+
+# --- headers ---------------------------------------------------------------------------------
+
+HEADER_SECRET = "proxy-SECRET-token"
+TWO_RETRIES = RetryPolicy(max_retries=2, initial_delay=0.001, max_delay=0.002)
+BAD_HEADER_VALUES = {
+    "newline": f"Bearer {HEADER_SECRET}\nX-Evil: 1",
+    "non-ascii": f"Bearer {HEADER_SECRET}\u00e9",
+    "carriage-return": f"{HEADER_SECRET}\r",
+}
+
+
+@pytest.mark.parametrize("cls", CLIENTS)
+def test_bad_header_value_is_refused_at_construction(cls: Any) -> None:
+    def check(value: str) -> None:
+        with pytest.raises(InvalidParameterError) as caught:
+            cls(api_key="sk-test", default_headers={"X-Proxy-Auth": value})
+        assert "X-Proxy-Auth" in str(caught.value)
+        assert_not_shown(caught.value, "SECRET")
+
+    each(BAD_HEADER_VALUES, check)
+
+
+def test_header_httpx_refuses_is_a_parameter_error_never_retried(driver: Driver) -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.LocalProtocolError("Illegal header value b'Bearer sk-SECRET'")
+
+    with pytest.raises(InvalidParameterError) as caught:
+        driver.create(refuse, core.build_chat_request(MODEL, USER), retry_policy=TWO_RETRIES)
+    assert len(driver.requests) == 1
+    assert caught.value.__cause__ is None
+    assert caught.value.__context__ is None or caught.value.__suppress_context__
+    assert_not_shown(caught.value, "SECRET")
+
+
+# --- base URLs -------------------------------------------------------------------------------
+
+URL_WITH_PASSWORD = "https://user:p4ss@api.example.com/v1"
+
+
+@pytest.mark.parametrize("cls", CLIENTS)
+def test_base_url_with_credentials_is_refused(cls: Any) -> None:
+    url = URL_WITH_PASSWORD
+    with pytest.raises(InvalidParameterError) as caught:
+        cls(api_key="sk-test", base_url=url)
+    assert "credentials" in str(caught.value)
+    assert_not_shown(caught.value, "p4ss")
+
+
+@pytest.mark.parametrize("cls", CLIENTS)
+def test_base_url_with_credentials_from_the_environment_is_refused(
+    monkeypatch: pytest.MonkeyPatch, cls: Any
+) -> None:
+    monkeypatch.delenv("STEPFUN_BASE_URL", raising=False)
+    monkeypatch.setenv("STEP_BASE_URL", URL_WITH_PASSWORD)
+    with pytest.raises(InvalidParameterError) as caught:
+        cls(api_key="sk-test")
+    assert "STEP_BASE_URL" in str(caught.value)
+    assert_not_shown(caught.value, "p4ss")
+
+
+@pytest.mark.parametrize("cls", CLIENTS)
+def test_unusable_base_urls_are_refused(cls: Any) -> None:
+    def check(url: str) -> None:
+        with pytest.raises(InvalidParameterError, match="base_url"):
+            cls(api_key="sk-test", base_url=url)
+
+    cases = {
+        "fragment": "https://api.example.com/v1#frag",
+        "no-scheme": "api.stepfun.ai/v1",
+        "ftp": "ftp://api.example.com/v1",
+    }
+    each(cases, check)
+
+
+def test_base_url_query_is_kept_after_the_path(driver: Driver) -> None:
+    payload = core.build_chat_request(MODEL, USER)
+    driver.create(reply(OK), payload, base_url="https://api.example.com/v1?tenant=a")
+    (request,) = driver.requests
+    assert request.url.path == "/v1/chat/completions"
+    assert request.url.params["tenant"] == "a"
+    assert request.url.host == "api.example.com"
+
+
+# --- total_timeout ---------------------------------------------------------------------------
+
+
+class Trickle(httpx.SyncByteStream, httpx.AsyncByteStream):
+    """A body sent one byte every ``pause`` seconds."""
+
+    def __init__(self, body: bytes, pause: float = 0.05) -> None:
+        self.body = body
+        self.pause = pause
+
+    def __iter__(self) -> Iterator[bytes]:
+        for i in range(len(self.body)):
+            time.sleep(self.pause)
+            yield self.body[i : i + 1]
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for i in range(len(self.body)):
+            await asyncio.sleep(self.pause)
+            yield self.body[i : i + 1]
+
+
+def trickle(request: httpx.Request) -> httpx.Response:
+    body = json.dumps(OK).encode()
+    return httpx.Response(200, stream=Trickle(body), headers={"content-type": "application/json"})
+
+
+def test_total_timeout_ends_a_trickling_reply(driver: Driver) -> None:
+    started = time.monotonic()
+    with pytest.raises(TotalTimeoutError):
+        driver.create(trickle, core.build_chat_request(MODEL, USER), total_timeout=0.2)
+    elapsed = time.monotonic() - started
+    assert 0.15 <= elapsed < 1.0
+
+
+def test_retries_never_run_past_the_deadline(driver: Driver) -> None:
+    failing = reply({"error": {"message": "boom", "type": "server_error"}}, status=500)
+
+    def check(policy: RetryPolicy) -> None:
+        driver.requests.clear()
+        started = time.monotonic()
+        with pytest.raises((InternalServerError, TotalTimeoutError)):
+            payload = core.build_chat_request(MODEL, USER)
+            driver.create(failing, payload, total_timeout=0.2, retry_policy=policy)
+        assert time.monotonic() - started < 0.4  # without the deadline: about 0.5 s or 50 s
+        assert 1 <= len(driver.requests) < 6
+
+    cases = {
+        "short-waits": RetryPolicy(max_retries=5, initial_delay=0.12, max_delay=0.12),
+        "long-waits": RetryPolicy(max_retries=5, initial_delay=10.0, max_delay=10.0),
+    }
+    each(cases, check)
+
+
+def test_total_timeout_must_be_positive() -> None:
+    def check(case: tuple[Any, float]) -> None:
+        make, value = case
+        with pytest.raises(InvalidParameterError, match="total_timeout"):
+            make(api_key="sk-test", total_timeout=value)
+
+    makers = {"StepFunClient": StepFunClient, "AsyncStepFunClient": AsyncStepFunClient}
+    makers["client_options"] = core.client_options
+    values = (0, 0.0, -1, -0.5)
+    each({f"{n}-{v}": (m, v) for n, m in makers.items() for v in values}, check)
