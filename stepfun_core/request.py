@@ -9,7 +9,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from stepfun_core.errors import InvalidParameterError
-from stepfun_core.jsonio import encode_json, find_problem
 from stepfun_core.media import (
     AUDIO_TYPES,
     IMAGE_TYPES,
@@ -264,25 +263,15 @@ def merge_extra(params: dict[str, Any], extra: Mapping[str, Any] | None, field: 
     params.update(extra)
 
 
-def _check_json(body: Mapping[str, Any]) -> None:
-    """Refuse a body that is not JSON (NaN, sets, bytes, objects, cycles, lone surrogates)."""
-    try:
-        encode_json(body)
-    except InvalidParameterError:
-        raise
-    except Exception:
-        found = find_problem(body)
-        raise _fail(*(found or ("request", "cannot be encoded as JSON"))) from None
-
-
 def build_chat_request(
     model: str, messages: Sequence[Mapping[str, Any]], **params: Any
 ) -> dict[str, Any]:
     """Return the JSON body for ``POST /chat/completions``; raise before sending if invalid.
 
     Known parameters are checked; None values are dropped; unknown ones pass through. The
-    whole body must be JSON: NaN, Infinity, values JSON has no form for, cycles and lone
-    surrogates are refused, naming the field.
+    whole body must also be JSON: the clients encode it strictly before sending anything
+    (``stepfun_core.jsonio.encode_json``: NaN, Infinity, values JSON has no form for, cycles
+    and lone surrogates are refused there, naming the field), so it is serialized only once.
     """
     if not isinstance(model, str) or not model.strip():
         raise _fail("model", "must be a non-empty model name such as 'step-3.5-flash'")
@@ -298,5 +287,4 @@ def build_chat_request(
         # An empty tool list is dropped rather than sent: it means "no tools".
         if value is not None and not (key == "tools" and not value):
             body[key] = value
-    _check_json(body)
     return body

@@ -14,10 +14,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from stepfun_core import __version__
 from stepfun_core.doctor.probing import select
 from stepfun_core.doctor.render import Printer
 from stepfun_core.doctor.report import EXIT_CONFIGURATION, EXIT_FAILED, Report
 from stepfun_core.doctor.runner import DoctorOptions, run_doctor
+from stepfun_core.settings import find_api_key
 
 DESCRIPTION = """\
 Diagnose a StepFun setup: configuration, reachability, key and region, models; with --probe,
@@ -108,7 +110,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"stepfun doctor: {exc}", file=sys.stderr)
         return EXIT_CONFIGURATION
     printer = Printer(sys.stdout)
-    print("StepFun doctor", flush=True)
+    print(f"StepFun doctor (stepfun-integrations {__version__})", flush=True)
     try:
         report = run_doctor(options, listener=printer)
     except Exception as exc:  # one line; a traceback only if asked
@@ -125,7 +127,5 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _key_in_use(options: DoctorOptions) -> str | None:
-    from stepfun_core.settings import find_api_key  # noqa: PLC0415 - only needed here
-
     found = find_api_key(options.api_key)
     return found.value if found else None

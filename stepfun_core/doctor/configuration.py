@@ -152,5 +152,5 @@ def _certificates() -> Check:
         detail = "certifi's bundle (set SSL_CERT_FILE to trust another CA)"
     else:
         listed = ", ".join(f"{name}={value}" for name, value in variables.items())
-        detail = f"{listed} (httpx trusts it instead of certifi's bundle)"
+        detail = f"{listed} (httpx uses it instead of certifi's bundle)"
     return Check(CONFIGURATION, "certificates", Verdict.INFO, detail, data=variables)

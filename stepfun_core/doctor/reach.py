@@ -106,9 +106,8 @@ def _resolve(target: Endpoint, timeout: float) -> tuple[Check, list[AddressInfo]
     ms = _elapsed_ms(start)
     shown = sorted({str(info[4][0]) for info in infos})
     detail = f"{target.host} -> {', '.join(shown[:3])} ({ms} ms)"
-    return Check(REACHABILITY, "DNS", Verdict.OK, detail, data={"addresses": shown, "ms": ms}), [
-        *infos
-    ]
+    data = {"addresses": shown, "ms": ms}
+    return Check(REACHABILITY, "DNS", Verdict.OK, detail, data=data), list(infos)
 
 
 def _connect(

@@ -65,7 +65,7 @@ def doctor_ssl_context() -> ssl.SSLContext:
 
 def _skip(report: Report, reason: str, *steps: str) -> None:
     for step in steps:
-        report.add(Check(step, "skipped", Verdict.SKIPPED, reason, needed=False))
+        report.add(Check(step, "not run", Verdict.SKIPPED, reason, needed=False))
 
 
 def run_doctor(
@@ -116,11 +116,11 @@ def _check_account(
     for check in checks:
         report.add(check)
     if answer.ids is None:
-        _skip(report, "the key was not accepted", MODELS, WIRE)
+        _skip(report, "GET /models did not succeed", MODELS, WIRE)
         return
     for check in check_models(answer.ids, options.model):
         report.add(check)
-    if not options.probe:
+    if not (options.probe or options.only):
         detail = "not run: add --probe to check the wire (a few cents of tokens)"
         report.add(Check(WIRE, "probes", Verdict.SKIPPED, detail, needed=False))
         return

@@ -121,6 +121,18 @@ def refusal(sent: Sent, model: str | None) -> Finding | None:
     return failed(str(error), model)
 
 
+def cut_short(sent: Sent, model: str | None) -> Finding | None:
+    """An ``error`` finding when the answer ended at ``max_tokens`` before it said anything.
+
+    A reasoning model can spend the whole budget thinking (stepfun-wire.md §5 item 7); then
+    there is nothing to judge, which is not a difference of the wire.
+    """
+    choice = sent.completion.first if sent.completion and sent.completion.choices else None
+    if choice is None or choice.finish_reason != "length" or choice.content or choice.tool_calls:
+        return None
+    return failed("the answer was cut at max_tokens while thinking; run the probe again", model)
+
+
 def first_choice(chunk: Mapping[str, Any]) -> dict[str, Any]:
     """``choices[0]`` of a chunk, or {}."""
     choices = chunk.get("choices")

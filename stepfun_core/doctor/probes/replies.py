@@ -12,6 +12,7 @@ from stepfun_core.doctor.probes.kit import (
     ProbeContext,
     Sent,
     as_expected,
+    cut_short,
     differs,
     parse_json,
     refusal,
@@ -51,7 +52,9 @@ def probe_json_object(ctx: ProbeContext) -> Finding:
     value = parse_json(content)
     if isinstance(value, dict):
         return as_expected(f"a bare JSON object with keys {sorted(value)}", model)
-    return differs("the content is not one bare JSON object", model, content)
+    return cut_short(sent, model) or differs(
+        "the content is not one bare JSON object", model, content
+    )
 
 
 def probe_json_schema(ctx: ProbeContext) -> Finding:
@@ -74,7 +77,9 @@ def probe_json_schema(ctx: ProbeContext) -> Finding:
     content = sent.completion.first.content if sent.completion else ""
     value = parse_json(content)
     if not isinstance(value, dict) or not _fits_city(value):
-        return differs("the content is not bare JSON matching the schema", model, content)
+        return cut_short(sent, model) or differs(
+            "the content is not bare JSON matching the schema", model, content
+        )
     if not believed:
         return differs(f"accepted, though our catalog says {model} takes no json_schema", model)
     return as_expected("bare JSON matching the schema", model)
@@ -109,7 +114,7 @@ def probe_cached_tokens(ctx: ProbeContext) -> Finding:
     }
     found = [f"{where}={count}" for where, count in places.items() if type(count) is int]
     if not found:
-        return differs("usage reports no cached tokens", model, usage)
+        return differs("usage reports no cached tokens (no cache hit, or elsewhere)", model, usage)
     prompt = usage.get("prompt_tokens")
     return as_expected(f"{' and '.join(found)} of {prompt} prompt tokens on the repeat", model)
 

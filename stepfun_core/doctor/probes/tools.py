@@ -15,6 +15,7 @@ from stepfun_core.doctor.probes.kit import (
     ProbeContext,
     Sent,
     as_expected,
+    cut_short,
     differs,
     refusal,
     unsupported,
@@ -47,7 +48,7 @@ def _tool_probe(
     names = _names(sent)
     problem = judge(names)
     if problem is not None:
-        return differs(f"accepted, but {problem}", model, sent.message())
+        return cut_short(sent, model) or differs(f"accepted, but {problem}", model, sent.message())
     finish = sent.completion.first.finish_reason if sent.completion else None
     return as_expected(f"{success}; finish_reason {finish!r}", model)
 
@@ -122,7 +123,7 @@ def probe_web_search(ctx: ProbeContext) -> Finding:
     if others:
         return differs(f"search calls came back as type {', '.join(others)}", model, message)
     if not searches:
-        return differs("no web_search call came back", model, message)
+        return cut_short(sent, model) or differs("no web_search call came back", model, message)
     if any(not isinstance((c.get("function") or {}).get("results"), list) for c in searches):
         return differs("a web_search call has no function.results", model, message)
     results = sum(len(c["function"]["results"]) for c in searches)
