@@ -201,12 +201,26 @@ def _payload() -> dict[str, Any]:
     return stepfun_core.build_chat_request("step-3.5-flash", [{"role": "user", "content": "hi"}])
 
 
+def _send(messages: list[dict[str, Any]], sent: list[httpx.Request] | None = None) -> None:
+    """Build and send through a client; the body is checked where it is encoded (once).
+
+    Deliberate: ``build_chat_request`` checks parameters; JSON validity (lone surrogates
+    included) is checked by the client as it serializes the body, before anything is sent.
+    """
+    sent = [] if sent is None else sent
+    transport = httpx.MockTransport(lambda request: sent.append(request) or httpx.Response(500))
+    client = stepfun_core.StepFunClient(
+        api_key="k", max_retries=0, http_client=httpx.Client(transport=transport)
+    )
+    client.create(stepfun_core.build_chat_request("step-3.5-flash", messages))
+
+
 @pytest.mark.parametrize("half", ["\ud83d", "\ude00", "\udfff", "\ud800"])
 def test_lone_surrogate_is_refused_before_sending(half: str) -> None:
+    sent: list[httpx.Request] = []
     with pytest.raises(InvalidParameterError, match=r"messages\[0\]"):
-        stepfun_core.build_chat_request(
-            "step-3.5-flash", [{"role": "user", "content": f"a{half}b"}]
-        )
+        _send([{"role": "user", "content": f"a{half}b"}], sent)
+    assert sent == []
 
 
 ROLES = st.sampled_from(["system", "user", "assistant"])
@@ -232,4 +246,4 @@ def test_a_lone_surrogate_anywhere_names_its_message(
     else:
         wire[target]["content"] = poisoned
     with pytest.raises(InvalidParameterError, match=rf"messages\[{target}\]"):
-        stepfun_core.build_chat_request("step-3.5-flash", wire)
+        _send(wire)
