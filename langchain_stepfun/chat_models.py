@@ -32,6 +32,11 @@ from stepfun_core.transport import AsyncHTTP, SyncHTTP, check_http_client
 DISTRIBUTION = "stepfun-integrations"
 
 
+def _secret(value: SecretStr | str | None) -> str | None:
+    """The key as text (``model_copy(update=...)`` and assignment may leave a plain string)."""
+    return value.get_secret_value() if isinstance(value, SecretStr) else value
+
+
 def _key_from_env() -> SecretStr | None:
     key = core.settings.env_api_key()
     return SecretStr(key) if key else None
@@ -255,7 +260,7 @@ class ChatStepFun(BaseChatModel):
     def client_options(self) -> dict[str, Any]:
         """The core client's settings, as they are now (checked by the core)."""
         return core.client_options(
-            api_key=self.api_key.get_secret_value() if self.api_key else None,
+            api_key=_secret(self.api_key),
             base_url=self.base_url,
             timeout=self.timeout,
             max_retries=self.max_retries,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import time
 from collections.abc import Mapping
 from typing import Any, Generic, TypeVar, cast
@@ -155,6 +156,25 @@ class BaseClient(Generic[HttpClient]):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r}, api_key='**********')"
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle the settings; refuse clearly when the client holds the caller's httpx client."""
+        if self._http_client is not None:
+            raise TypeError(
+                f"{type(self).__name__} holds your own HTTP client (http_client=...), which "
+                "cannot be pickled; make the client inside the worker instead"
+            )
+        return dict(self.__dict__)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> BaseClient[HttpClient]:
+        """A copy that shares the caller's HTTP client (it is never copied)."""
+        if self._http_client is not None:
+            memo[id(self._http_client)] = self._http_client
+        copied = type(self).__new__(type(self))
+        memo[id(self)] = copied
+        for name, value in self.__dict__.items():
+            setattr(copied, name, copy.deepcopy(value, memo))
+        return copied
 
     def _build(
         self, http: HttpClient, payload: Mapping[str, Any], *, stream: bool

@@ -305,7 +305,7 @@ def run_async(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
         try:
             return await factory()
         finally:
-            client = core_http._async_clients.get(asyncio.get_running_loop())
+            client = core_http.loop_pool(asyncio.get_running_loop())
             if client is not None:
                 await client.aclose()
 
@@ -626,3 +626,27 @@ def adapters_available() -> bool:
     except Exception:
         return False
     return True
+
+
+# --- processes, loops and threads (test_processes.py): one more summary line and table ------------
+PROCESS_CATEGORY = "process"
+_summary_lines_without_processes = summary_lines
+_render_report_without_processes = render_report
+
+
+def summary_lines() -> list[str]:
+    """The summary, with a line for the process/loop/thread rows when there are any."""
+    lines = _summary_lines_without_processes()
+    passed, total = _count(PROCESS_CATEGORY)
+    return [*lines, f"processes, loops and threads {passed}/{total}"] if total else lines
+
+
+def render_report() -> str:
+    """The report, with the process/loop/thread table before the rerun notes."""
+    text = _render_report_without_processes()
+    if not any(r.category == PROCESS_CATEGORY for r in _ROWS):
+        return text
+    table = "\n".join(_table(PROCESS_CATEGORY, "Processes, loops and threads"))
+    marker = "## Rows that did not pass" if "## Rows that did not pass" in text else "## How to"
+    head, _, tail = text.partition(marker)
+    return f"{head}{table}\n{marker}{tail}"

@@ -1,0 +1,1 @@
+"""Downstream use: the integrations inside LangGraph, LangChain runtimes, LlamaIndex and Ray."""
