@@ -1,4 +1,9 @@
-"""Run the replica standalone: ``python -m tests.replica --port 8765 [--events N]``."""
+"""Run the replica standalone: ``python -m tests.replica --port 8765 [--events N]``.
+
+``--deviate NAME`` (repeatable) turns on a deviation from the documented wire shapes and
+``--key KEY`` (repeatable) accepts only those keys, so ``stepfun doctor --probe`` can be tried
+by hand against a replica that differs.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import argparse
 import sys
 import time
 
+from tests.replica.behaviour import DEVIATIONS
 from tests.replica.server import Replica
 
 
@@ -19,10 +25,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--timeout", type=float, default=1800.0, help="stop after this many seconds"
     )
+    parser.add_argument("--deviate", action="append", default=[], choices=sorted(DEVIATIONS))
+    parser.add_argument("--key", action="append", default=[], help="accept only these keys")
     args = parser.parse_args(argv)
     replica = Replica(
         args.host, args.port, default_events=args.events, token_delay=args.token_delay_ms / 1000
     ).start()
+    replica.deviate(*args.deviate)
+    if args.key:
+        replica.accept_keys(*args.key)
     print(f"StepFun replica listening on {replica.base_url}", flush=True)
     try:
         time.sleep(args.timeout)

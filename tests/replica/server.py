@@ -1,7 +1,9 @@
 """The replica's HTTP/1.1 server: a threaded loopback imitation of StepFun's chat endpoint.
 
-`Replica` owns the server thread, the request log, the fault queue and the open-connection count.
+`Replica` owns the server thread, the request log, the fault queue, the open-connection count and
+the `Behaviour` a test set (keys per path, served models, wire deviations; see `behaviour`).
 `_Handler` turns one HTTP request into a brain reply rendered by `shapes`, applying a queued fault.
+Given an ``ssl_context`` the replica serves HTTPS (the doctor's TLS checks).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import dataclasses
 import hashlib
 import json
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -21,8 +24,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from tests.replica import shapes
+from tests.replica.behaviour import DEVIATIONS, Behaviour
 from tests.replica.brain import Choice, RepeatTokens, Reply, think
-from tests.replica.faults import Fault, error_body
+from tests.replica.faults import Fault
 
 MARKER_HEADER = "X-StepFun-Replica"
 MARKER_VALUE = "loopback"
@@ -56,6 +60,16 @@ class _Server(ThreadingHTTPServer):
     request_queue_size = 1024
     replica: Replica
 
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        # The TLS handshake runs here, in the connection's thread, so a client that never
+        # completes it (a TCP-only check, a client refusing the certificate) blocks nobody.
+        if isinstance(request, ssl.SSLSocket):
+            try:
+                request.do_handshake()
+            except (ssl.SSLError, OSError):
+                return
+        super().finish_request(request, client_address)
+
     def handle_error(self, request: Any, client_address: Any) -> None:
         # Clients that hang up mid-stream (cancellation tests) are not server errors.
         if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
@@ -73,8 +87,11 @@ class Replica:
         *,
         default_events: int | None = None,
         token_delay: float = 0.0,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.host = host
+        self.ssl_context = ssl_context
+        self.behaviour = Behaviour()
         self.default_events = default_events
         self.token_delay = token_delay
         self._requested_port = port
@@ -90,6 +107,10 @@ class Replica:
         """Bind and serve in a daemon thread; returns self."""
         server = _Server((self.host, self._requested_port), _Handler)
         server.replica = self
+        if self.ssl_context is not None:
+            server.socket = self.ssl_context.wrap_socket(
+                server.socket, server_side=True, do_handshake_on_connect=False
+            )
         self._server = server
         self._thread = threading.Thread(
             target=server.serve_forever, name="stepfun-replica", daemon=True
@@ -125,8 +146,9 @@ class Replica:
 
     @property
     def url(self) -> str:
-        """``http://127.0.0.1:<port>``."""
-        return f"http://{self.host}:{self.port}"
+        """``http://127.0.0.1:<port>`` (``https://`` when serving TLS)."""
+        scheme = "http" if self.ssl_context is None else "https"
+        return f"{scheme}://{self.host}:{self.port}"
 
     @property
     def base_url(self) -> str:
@@ -140,10 +162,41 @@ class Replica:
             self._faults.extend(faults)
 
     def reset(self) -> None:
-        """Forget received requests and pending faults."""
+        """Forget received requests, pending faults and the behaviour set by a test."""
         with self._lock:
             self._faults.clear()
             self._requests.clear()
+            self.behaviour = Behaviour()
+
+    def accept_keys(self, *keys: str, path_prefix: str = "/") -> None:
+        """Accept only these keys under ``path_prefix`` (the longest matching prefix decides).
+
+        Others get 401 ``invalid_api_key``, as a key of the other region does (stepfun-wire §0).
+        """
+        with self._lock:
+            self.behaviour.keys[path_prefix] = frozenset(keys)
+
+    def serve_models(self, *models: str) -> None:
+        """List only these models in ``GET /models``; chat with any other gets 404 model_invalid."""
+        with self._lock:
+            self.behaviour.models = tuple(models)
+
+    def deviate(self, *names: str) -> None:
+        """Turn on named deviations from the documented wire shapes (see `DEVIATIONS`)."""
+        unknown = set(names) - set(DEVIATIONS)
+        if unknown:
+            raise ValueError(f"unknown deviations {sorted(unknown)}; known: {sorted(DEVIATIONS)}")
+        with self._lock:
+            self.behaviour.deviations = self.behaviour.deviations | frozenset(names)
+
+    def refuse_param(self, name: str, value: Any = None) -> None:
+        """Answer 400 ``request_params_invalid`` to a request carrying this parameter.
+
+        ``value`` None refuses any value; else the value itself, the ``type`` of an object
+        value, or a list holding it (``refuse_param("tools", "web_search")``).
+        """
+        with self._lock:
+            self.behaviour.refusals = (*self.behaviour.refusals, (name, value))
 
     @property
     def requests(self) -> list[RecordedRequest]:
@@ -191,6 +244,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         super().setup()
+        # Headers and body go out in separate writes; without TCP_NODELAY, Nagle's algorithm
+        # holds the second until the client's delayed ACK (about 40 ms per request).
+        with contextlib.suppress(OSError):
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.server.replica._track(self.connection, opened=True)
 
     def finish(self) -> None:
@@ -225,7 +282,10 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             if fault is not None and fault.kind == "delay":
                 time.sleep(fault.seconds)
-            if not _authorized(headers.get("authorization", "")):
+            authorization = headers.get("authorization", "")
+            if not _authorized(authorization) or not replica.behaviour.key_accepted(
+                authorization.partition(" ")[2].strip(), self.path
+            ):
                 self._error(401, "Incorrect API key provided", "invalid_api_key")
                 return
             route(raw, body, fault)
@@ -235,14 +295,14 @@ class _Handler(BaseHTTPRequestHandler):
     # routes ------------------------------------------------------------------------------------
     def _models(self, raw: bytes, body: Any, fault: Fault | None) -> None:
         path = self.path.split("?")[0].rstrip("/")
-        models = [
-            {"id": m, "object": "model", "created": 1713196800, "owned_by": "stepai"}
-            for m in _MODELS
-        ]
-        if path.endswith("/models"):
-            self._send_json(200, {"object": "list", "data": models})
+        served = self.server.replica.behaviour.served(_MODELS)
+        if fault is not None and fault.kind == "drop":
+            self._send_head(200, 1024, {})  # promise a body, then hang up
+            self._abort()
+        elif path.endswith("/models"):
+            self._send_json(200, {"object": "list", "data": [_model_object(m) for m in served]})
         elif "/models/" in path:
-            self._send_json(200, {**models[0], "id": path.rsplit("/", 1)[1]})
+            self._send_json(200, _model_object(path.rsplit("/", 1)[1]))
         else:
             self._error(404, f"Not found: {path}", "not_found")
 
@@ -250,23 +310,32 @@ class _Handler(BaseHTTPRequestHandler):
         if not self.path.split("?")[0].rstrip("/").endswith("/chat/completions"):
             self._error(404, f"Not found: {self.path}", "not_found")
             return
+        behaviour = self.server.replica.behaviour
         problem = _validate(body)
+        if problem is not None and problem[0] == 404:
+            problem = behaviour.unknown_model(str(body["model"]))
+        problem = (
+            problem or behaviour.model_problem(body["model"]) or behaviour.request_problem(body)
+        )
         if problem is not None:
             self._error(*problem)
             return
+        body = behaviour.adjust_request(body)
         if fault is not None and fault.kind == "json_body":
             reply = think(body, self.server.replica.default_events)
             payload = fault.body or shapes.dumps(shapes.completion_body(reply)).encode()
             self._send_bytes(fault.code, payload, {"Content-Type": "application/json"})
             return
         reply = _with_fault_content(think(body, self.server.replica.default_events), fault)
+        reply = behaviour.adjust_reply(reply)
         if body.get("stream"):
             self._stream(reply, fault)
         else:
             self._complete(reply, fault)
 
     def _complete(self, reply: Reply, fault: Fault | None) -> None:
-        payload = shapes.dumps(shapes.completion_body(reply)).encode()
+        body = self.server.replica.behaviour.adjust_payload(shapes.completion_body(reply))
+        payload = shapes.dumps(body).encode()
         if fault is not None and fault.kind == "drop":
             self._send_head(200, len(payload), {"Content-Type": "application/json"})
             self.wfile.write(payload[: len(payload) // 2])
@@ -280,7 +349,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
         delay = self.server.replica.token_delay
-        for item in _stream_items(reply, fault):
+        for item in _stream_items(reply, fault, self.server.replica.behaviour):
             if item is _ABORT:
                 self._abort()
                 return
@@ -332,7 +401,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._send_bytes(status, shapes.dumps(payload).encode(), {})
 
     def _error(self, status: int, message: str, error_type: str) -> None:
-        self._send_bytes(status, error_body(message, error_type), {})
+        self._send_json(status, self.server.replica.behaviour.error_body(message, error_type))
 
     def _write_chunk(self, data: bytes) -> None:
         # One SSE event per chunked write, as the real server flushes per token.
@@ -348,9 +417,12 @@ class _Handler(BaseHTTPRequestHandler):
 _ABORT = object()
 
 
-def _stream_items(reply: Reply, fault: Fault | None) -> Iterator[Any]:
+def _stream_items(
+    reply: Reply, fault: Fault | None, behaviour: Behaviour | None = None
+) -> Iterator[Any]:
     """SSE event bytes to send, with floats meaning "sleep" and `_ABORT` meaning "drop"."""
-    events = (shapes.encode_event(chunk) for chunk in shapes.stream_chunks(reply))
+    adjust = behaviour.adjust_payload if behaviour is not None else _unchanged
+    events = (shapes.encode_event(adjust(chunk)) for chunk in shapes.stream_chunks(reply))
     kind = fault.kind if fault else None
     if kind == "no_done":
         assert fault is not None
@@ -381,6 +453,10 @@ def _inject(fault: Fault) -> Generator[Any, None, bool]:
     return False
 
 
+def _unchanged(payload: dict[str, Any]) -> dict[str, Any]:
+    return payload
+
+
 def _with_done(events: Iterable[bytes]) -> Iterator[bytes]:
     yield from events
     yield shapes.DONE
@@ -408,6 +484,11 @@ def _with_fault_content(reply: Reply, fault: Fault | None) -> Reply:
     else:
         tokens = RepeatTokens(max(1, fault.count // _OVERSIZED_BLOCK), block=_OVERSIZED_BLOCK)
     return dataclasses.replace(reply, choices=[Choice(0, [], tokens)])
+
+
+def _model_object(model_id: str) -> dict[str, Any]:
+    """A model of ``GET /models`` (stepfun-wire.md §3.3)."""
+    return {"id": model_id, "object": "model", "created": 1713196800, "owned_by": "stepai"}
 
 
 def _parse_json(raw: bytes) -> Any:

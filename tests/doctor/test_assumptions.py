@@ -1,0 +1,51 @@
+"""The assumption table is the one source: probes, docs and the replica's deviations follow it."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from stepfun_core.doctor import ASSUMPTIONS, assumptions_markdown
+from stepfun_core.doctor.assumptions import REPLICA_ONLY
+from stepfun_core.doctor.probes import PROBES
+from tests.doctor.test_probes import CASES
+from tests.replica import Replica
+from tests.replica.behaviour import DEVIATIONS
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "doctor.md"
+
+
+def test_one_probe_per_assumption_in_the_same_order() -> None:
+    assert list(PROBES) == [a.id for a in ASSUMPTIONS]
+    assert len({a.id for a in ASSUMPTIONS}) == len(ASSUMPTIONS)
+
+
+def test_the_docs_carry_the_generated_table() -> None:
+    text = DOC.read_text(encoding="utf-8")
+    assert assumptions_markdown() in text, "paste assumptions_markdown() into docs/doctor.md"
+    table = [line for line in text.splitlines() if line.startswith("| ") and "`" in line]
+    assert len([line for line in table if re.search(r"\| `[a-z-]+` \|", line)]) == len(ASSUMPTIONS)
+
+
+def test_each_status_is_replica_only_or_a_live_result() -> None:
+    for assumption in ASSUMPTIONS:
+        assert assumption.status == REPLICA_ONLY or assumption.status.startswith("live: ")
+        assert assumption.section.startswith("§")
+
+
+def test_the_troubleshooting_section_starts_with_the_command() -> None:
+    lines = DOC.read_text(encoding="utf-8").splitlines()
+    assert lines[0] == "## Troubleshooting"
+    assert lines[2:4] == [
+        "```bash",
+        "stepfun doctor                      # or: python -m stepfun_core.doctor",
+    ]
+
+
+def test_every_replica_deviation_makes_a_probe_differ() -> None:
+    used = set()
+    for _, setup, _, _, _ in CASES:
+        replica = Replica()
+        setup(replica)
+        used |= replica.behaviour.deviations
+    assert used == set(DEVIATIONS)

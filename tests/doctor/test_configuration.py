@@ -1,0 +1,184 @@
+"""Step 1, configuration: key source and shape, base URL and region, versions, proxy, CAs."""
+
+from __future__ import annotations
+
+import importlib.metadata
+
+import pytest
+
+from stepfun_core.doctor import DoctorOptions, Verdict, run_doctor
+from stepfun_core.doctor.configuration import check_configuration
+from stepfun_core.doctor.report import EXIT_CONFIGURATION, REACHABILITY
+from tests.doctor.conftest import KEY, Doctor, check
+
+
+def test_no_key_explains_how_to_get_one_and_stops() -> None:
+    report = run_doctor(DoctorOptions(base_url="http://127.0.0.1:9/v1"))
+    key = check(report, "API key")
+    assert key.verdict is Verdict.FAIL
+    assert "STEP_API_KEY" in key.detail and "STEPFUN_API_KEY" in key.detail
+    assert (
+        key.fix is not None
+        and "platform.stepfun.ai" in key.fix
+        and "export STEP_API_KEY" in key.fix
+    )
+    assert report.exit_code() == EXIT_CONFIGURATION
+    assert not [c for c in report.checks if c.step == REACHABILITY]  # it stopped
+
+
+def test_key_from_the_argument_is_named_never_shown(doctor: Doctor) -> None:
+    report = doctor(api_key=KEY)
+    key = check(report, "API key")
+    assert key.verdict is Verdict.OK and "--api-key argument" in key.detail
+    assert KEY not in repr(report.to_dict()) and KEY[:8] not in key.detail
+
+
+@pytest.mark.parametrize("variable", ["STEP_API_KEY", "STEPFUN_API_KEY"])
+def test_key_from_each_variable(
+    doctor: Doctor, monkeypatch: pytest.MonkeyPatch, variable: str
+) -> None:
+    monkeypatch.setenv(variable, KEY)
+    report = doctor(api_key=None)
+    key = check(report, "API key")
+    assert key.verdict is Verdict.OK and f"environment variable {variable}" in key.detail
+    assert report.exit_code() == 0
+
+
+@pytest.mark.parametrize(
+    ("pasted", "named"),
+    [
+        ("sk-abc\u200bdef", "ZERO WIDTH SPACE (U+200B)"),
+        ("sk-abc def", "whitespace (U+0020)"),
+        ("sk-abc\u2013def", "EN DASH (U+2013)"),
+    ],
+)
+def test_a_pasted_character_is_named_without_the_key(pasted: str, named: str) -> None:
+    report = run_doctor(DoctorOptions(api_key=pasted))
+    key = check(report, "API key")
+    assert key.verdict is Verdict.FAIL and named in key.detail
+    assert "sk-abc" not in key.detail and "copy the key again" in (key.fix or "")
+    assert report.exit_code() == EXIT_CONFIGURATION
+
+
+def test_two_key_variables_that_differ_warn(
+    doctor: Doctor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("STEP_API_KEY", KEY)
+    monkeypatch.setenv("STEPFUN_API_KEY", "sk-another-key-0000")
+    report = doctor(api_key=None)
+    shadowed = check(report, "key variables")
+    assert shadowed.verdict is Verdict.WARN and "STEP_API_KEY is used" in shadowed.detail
+    assert report.exit_code() == 0  # a warning never fails the run
+
+
+def test_an_invalid_base_url_is_a_configuration_error() -> None:
+    report = run_doctor(DoctorOptions(api_key=KEY, base_url="ftp://user:secret@example.com/v1"))
+    url = check(report, "base URL")
+    assert url.verdict is Verdict.FAIL and "secret" not in url.detail
+    assert "https://api.stepfun.ai/v1" in (url.fix or "")
+    assert report.exit_code() == EXIT_CONFIGURATION
+
+
+@pytest.mark.parametrize(
+    ("url", "region"),
+    [
+        ("https://api.stepfun.ai/v1", "the international API"),
+        ("https://api.stepfun.com/v1/", "the China API"),
+        ("https://api.stepfun.ai/step_plan/v1", "the international Step Plan API"),
+        ("https://api.stepfun.com/step_plan/v1", "the China Step Plan API"),
+        ("https://gateway.example.com/v1", "a URL of its own"),
+    ],
+)
+def test_the_base_url_region_is_named(url: str, region: str) -> None:
+    checks, setup = check_configuration(KEY, url)
+    line = next(c for c in checks if c.name == "base URL")
+    assert line.verdict is Verdict.OK and region in line.detail
+    assert setup is not None and setup.base_url == url.rstrip("/")
+
+
+def test_the_default_base_url_and_its_source() -> None:
+    checks, setup = check_configuration(KEY, None)
+    line = next(c for c in checks if c.name == "base URL")
+    assert "https://api.stepfun.ai/v1 (from the default)" in line.detail
+    assert setup is not None and setup.region is not None and setup.region.name == "international"
+
+
+def test_plain_http_to_a_stepfun_host_warns() -> None:
+    checks, _ = check_configuration(KEY, "http://api.stepfun.ai/v1")
+    line = next(c for c in checks if c.name == "base URL")
+    assert line.verdict is Verdict.WARN and "https://" in (line.fix or "")
+
+
+def test_versions_come_from_package_metadata() -> None:
+    checks, _ = check_configuration(KEY, None)
+    line = next(c for c in checks if c.name == "versions")
+    for name in ("stepfun-integrations", "httpx", "pydantic", "langchain-core", "llama-index-core"):
+        assert f"{name} {importlib.metadata.version(name)}" in line.detail
+    assert "Python 3." in line.detail
+
+
+def test_a_missing_framework_reads_not_installed(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = importlib.metadata.version
+
+    def version(name: str) -> str:
+        if name == "llama-index-core":
+            raise importlib.metadata.PackageNotFoundError(name)
+        return real(name)
+
+    monkeypatch.setattr(importlib.metadata, "version", version)
+    checks, _ = check_configuration(KEY, None)
+    line = next(c for c in checks if c.name == "versions")
+    assert "llama-index-core not installed" in line.detail
+
+
+def test_no_proxy_variables() -> None:
+    checks, setup = check_configuration(KEY, None)
+    assert next(c for c in checks if c.name == "proxy").detail == "no proxy variable is set"
+    assert setup is not None and setup.proxy is None
+
+
+def test_proxy_variables_are_listed_with_credentials_masked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "http://alice:hunter2@proxy.corp:3128")
+    monkeypatch.setenv("NO_PROXY", "localhost,.internal")
+    checks, setup = check_configuration(KEY, None)
+    line = next(c for c in checks if c.name == "proxy")
+    assert "hunter2" not in line.detail and "alice" not in line.detail
+    assert "***@proxy.corp:3128" in line.detail and "NO_PROXY=localhost,.internal" in line.detail
+    assert "requests go through" in line.detail
+    assert setup is not None and setup.proxy == "http://alice:hunter2@proxy.corp:3128"
+
+
+@pytest.mark.parametrize(
+    ("no_proxy", "url", "bypassed"),
+    [
+        ("api.stepfun.ai", "https://api.stepfun.ai/v1", True),
+        ("stepfun.ai", "https://api.stepfun.ai/v1", True),
+        (".stepfun.ai", "https://api.stepfun.ai/v1", True),
+        (".stepfun.ai", "https://stepfun.ai/v1", False),
+        ("*", "https://api.stepfun.com/v1", True),
+        ("127.0.0.1", "http://127.0.0.1:8000/v1", True),
+        ("example.com", "https://api.stepfun.ai/v1", False),
+    ],
+)
+def test_no_proxy_as_httpx_reads_it(
+    monkeypatch: pytest.MonkeyPatch, no_proxy: str, url: str, bypassed: bool
+) -> None:
+    monkeypatch.setenv("ALL_PROXY", "http://proxy.corp:3128")
+    monkeypatch.setenv("NO_PROXY", no_proxy)
+    checks, setup = check_configuration(KEY, url)
+    assert setup is not None and (setup.proxy is None) is bypassed
+    line = next(c for c in checks if c.name == "proxy")
+    assert ("not used for this URL" in line.detail) is bypassed
+
+
+def test_certificate_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    checks, _ = check_configuration(KEY, None)
+    assert "certifi" in next(c for c in checks if c.name == "certificates").detail
+    monkeypatch.setenv("SSL_CERT_FILE", "/etc/corp-ca.pem")
+    checks, _ = check_configuration(KEY, None)
+    line = next(c for c in checks if c.name == "certificates")
+    assert "SSL_CERT_FILE=/etc/corp-ca.pem" in line.detail

@@ -1,0 +1,144 @@
+"""Steps 3 and 4: the key at its base URL and the other regions, then the models it is served."""
+
+from __future__ import annotations
+
+import pytest
+
+from stepfun_core.doctor import Verdict
+from stepfun_core.doctor.report import EXIT_FAILED, MODELS, WIRE
+from tests.doctor.conftest import KEY, Doctor, check
+from tests.replica import Fault, Replica
+
+
+def test_an_accepted_key_and_the_replica_is_named(doctor: Doctor, replica: Replica) -> None:
+    report = doctor()
+    key = check(report, "key")
+    assert key.verdict is Verdict.OK and "accepted by the international API" in key.detail
+    target = check(report, "target")
+    assert "loopback replica" in target.detail and report.replica
+    assert report.to_dict()["target"] == "the loopback replica"
+    assert [(r.method, r.path) for r in replica.requests] == [("GET", "/v1/models")]
+    assert replica.requests[0].headers["authorization"] == f"Bearer {KEY}"
+
+
+def test_a_key_of_the_other_region(doctor: Doctor, replica: Replica, other: Replica) -> None:
+    replica.accept_keys("sk-international")
+    other.accept_keys(KEY)
+    report = doctor()
+    key = check(report, "key")
+    assert key.verdict is Verdict.FAIL
+    assert "401 invalid_api_key at the international API, but the China API accepts" in key.detail
+    assert key.fix == f"set STEP_BASE_URL={other.base_url} (or pass base_url=... to the client)"
+    assert key.data["tried"] == ["China"]
+    assert [c.step for c in report.checks if c.verdict is Verdict.SKIPPED] == [MODELS, WIRE]
+    assert report.exit_code() == EXIT_FAILED
+
+
+def test_a_step_plan_key_on_the_pay_as_you_go_url(
+    doctor: Doctor, replica: Replica, other: Replica
+) -> None:
+    replica.accept_keys("sk-international", path_prefix="/v1")
+    replica.accept_keys(KEY, path_prefix="/step_plan/v1")
+    other.accept_keys("sk-china")
+    report = doctor()
+    key = check(report, "key")
+    assert "the international Step Plan API accepts this key" in key.detail
+    assert key.fix is not None and f"STEP_BASE_URL={replica.url}/step_plan/v1" in key.fix
+    assert key.data["tried"] == ["China", "international Step Plan"]
+
+
+def test_a_key_no_region_accepts(doctor: Doctor, replica: Replica, other: Replica) -> None:
+    replica.accept_keys("sk-a")
+    other.accept_keys("sk-b")
+    report = doctor()
+    key = check(report, "key")
+    assert key.verdict is Verdict.FAIL and "wrong or revoked" in (key.fix or "")
+    assert key.data["tried"] == ["China", "international Step Plan", "China Step Plan"]
+
+
+@pytest.mark.parametrize(
+    ("fault", "fix"),
+    [
+        (Fault.status(402), "top up the balance"),
+        (Fault.status(403), "permissions"),
+        (Fault.status(429), "wait a minute"),
+        (Fault.status(404, error_type="not_found"), "has no /models endpoint"),
+        (Fault.status(500), "X-Trace-Id"),
+        (Fault.status(200, {"object": "list"}), "X-Trace-Id"),
+    ],
+)
+def test_other_failures_of_the_model_list(
+    doctor: Doctor, replica: Replica, fault: Fault, fix: str
+) -> None:
+    replica.enqueue(fault)
+    report = doctor()
+    key = check(report, "key")
+    assert key.verdict is Verdict.FAIL and "GET /models failed" in key.detail
+    assert fix in (key.fix or "")
+    assert report.exit_code() == EXIT_FAILED
+
+
+def test_a_connection_that_breaks(doctor: Doctor, replica: Replica) -> None:
+    replica.enqueue(Fault.drop())
+    key = check(doctor(), "key")
+    assert key.verdict is Verdict.FAIL and "did not answer" in (key.fix or "")
+
+
+def test_served_models_beside_the_catalog(doctor: Doctor, replica: Replica) -> None:
+    replica.serve_models("step-3.5-flash", "step-9-turbo")
+    report = doctor()
+    assert check(report, "served").detail == "step-3.5-flash, step-9-turbo"
+    gaps = check(report, "catalog gaps")
+    assert gaps.verdict is Verdict.WARN and "step-9-turbo" in gaps.detail and not gaps.needed
+    missing = check(report, "not served")
+    assert missing.verdict is Verdict.INFO and "step-3.7-flash" in missing.detail
+    default = check(report, "step-3.5-flash")
+    assert default.verdict is Verdict.OK and "256K context" in default.detail
+    assert report.exit_code() == 0
+
+
+def test_the_named_model_with_what_we_believe(doctor: Doctor) -> None:
+    line = check(doctor(model="step-3.7-flash"), "step-3.7-flash")
+    assert line.verdict is Verdict.OK
+    assert line.detail == (
+        "served; 256K context, inputs text/image/video, reasoning (low/medium/high), "
+        "tool calling, json_schema"
+    )
+
+
+def test_a_served_model_the_catalog_lacks(doctor: Doctor, replica: Replica) -> None:
+    replica.serve_models("step-3.5-flash", "step-9-turbo")
+    line = check(doctor(model="step-9-turbo"), "step-9-turbo")
+    assert line.verdict is Verdict.OK and "not in our catalog: safe defaults" in line.detail
+
+
+def test_a_named_model_the_key_cannot_use(doctor: Doctor, replica: Replica) -> None:
+    replica.serve_models("step-3.5-flash")
+    report = doctor(model="step-3.7-flash")
+    line = check(report, "step-3.7-flash")
+    assert line.verdict is Verdict.FAIL and "not served to this key" in line.detail
+    assert line.fix == "pick a served model (step-3.5-flash)"
+    assert report.exit_code() == EXIT_FAILED
+
+
+def test_the_default_model_not_served_only_warns(doctor: Doctor, replica: Replica) -> None:
+    replica.serve_models("step-3.7-flash")
+    report = doctor()
+    line = check(report, "step-3.5-flash")
+    assert line.verdict is Verdict.WARN and "default model" in line.detail
+    assert report.exit_code() == 0
+
+
+def test_probes_cannot_run_without_a_served_model(doctor: Doctor, replica: Replica) -> None:
+    replica.serve_models("step-3.7-flash")
+    report = doctor(probe=True)
+    probes = check(report, "probes")
+    assert probes.verdict is Verdict.FAIL and "step-3.5-flash is not served" in probes.detail
+    assert report.probes == [] and report.exit_code() == EXIT_FAILED
+
+
+def test_without_probe_nothing_is_spent(doctor: Doctor, replica: Replica) -> None:
+    report = doctor()
+    probes = check(report, "probes")
+    assert probes.verdict is Verdict.SKIPPED and "--probe" in probes.detail
+    assert [r.path for r in replica.requests] == ["/v1/models"]
