@@ -26,6 +26,8 @@ DEFAULT_BASE_URL = INTERNATIONAL_BASE_URL
 DEFAULT_MODEL = "step-3.5-flash"
 
 API_KEY_ENV_VARS = ("STEP_API_KEY", "STEPFUN_API_KEY")
+# StepFun's own domains: a key is only ever sent to them over TLS.
+_STEPFUN_DOMAINS = ("stepfun.ai", "stepfun.com")
 BASE_URL_ENV_VARS = ("STEP_BASE_URL", "STEPFUN_BASE_URL")
 
 DEFAULT_MAX_RETRIES = 2
@@ -168,7 +170,17 @@ def check_base_url(url: str, source: str = "base_url argument") -> str:
         )
     if parsed.fragment:
         raise InvalidParameterError(f"{where} has a fragment (#...): remove it")
+    if parsed.scheme == "http" and _is_stepfun_host(parsed.host):
+        raise InvalidParameterError(
+            f"{where} uses http:// for StepFun's own host, which would send the key in clear "
+            "text: use https://"
+        )
     return str(url).strip().rstrip("/") if not parsed.query else str(url).strip()
+
+
+def _is_stepfun_host(host: str) -> bool:
+    host = host.lower().rstrip(".")
+    return any(host == domain or host.endswith("." + domain) for domain in _STEPFUN_DOMAINS)
 
 
 def resolve_base_url(explicit: str | None = None) -> str:

@@ -14,8 +14,6 @@ import platform
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import httpx
-
 from stepfun_core.doctor.proxy import CERTIFICATE_VARIABLES, masked, proxy_for, proxy_variables
 from stepfun_core.doctor.regions import REGIONS, Region, region_of
 from stepfun_core.doctor.report import CONFIGURATION, Check, Verdict
@@ -102,15 +100,7 @@ def _base_url_check(explicit: str | None, regions: Sequence[Region]) -> tuple[Ch
     where = region.label if region else "a URL of its own (not one of StepFun's)"
     data = {"base_url": url, "source": found.source, "region": region.name if region else None}
     detail = f"{url} (from the {found.source}): {where}"
-    if url.startswith("http://") and region is None and _stepfun_host(url):
-        fix = "use https:// (the API does not serve plain HTTP)"
-        return Check(CONFIGURATION, "base URL", Verdict.WARN, detail, fix, data=data), url
     return Check(CONFIGURATION, "base URL", Verdict.OK, detail, data=data), url
-
-
-def _stepfun_host(url: str) -> bool:
-    host = httpx.URL(url).host
-    return host.endswith(("stepfun.ai", "stepfun.com"))
 
 
 def installed_versions() -> dict[str, str | None]:

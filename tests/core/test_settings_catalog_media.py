@@ -142,3 +142,19 @@ def test_core_imports_no_framework() -> None:
         "assert not any(m.startswith(('langchain', 'llama_index')) for m in sys.modules)"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize("url", ["http://api.stepfun.ai/v1", "http://API.stepfun.com./v1"])
+def test_plain_http_to_stepfun_is_refused(url: str) -> None:
+    # The key would travel in clear text; other hosts (a gateway, loopback) may use http.
+    with pytest.raises(InvalidParameterError, match="https://"):
+        StepFunClient(api_key="sk-x", base_url=url)
+    assert StepFunClient(api_key="sk-x", base_url="http://stepfun.ai.example/v1").base_url
+
+
+def test_json_schema_is_claimed_only_for_the_current_generation() -> None:
+    assert get_model_info("step-3.7-flash").json_schema
+    assert get_model_info("step-3.7-flash-2611").json_schema  # a dated variant of its family
+    assert not get_model_info("step-1-8k").json_schema
+    assert not get_model_info("step-audio-2").json_schema
+    assert not get_model_info("some-new-model").json_schema  # unknown: the safe default

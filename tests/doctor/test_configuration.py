@@ -103,10 +103,11 @@ def test_the_default_base_url_and_its_source() -> None:
     assert setup is not None and setup.region is not None and setup.region.name == "international"
 
 
-def test_plain_http_to_a_stepfun_host_warns() -> None:
+def test_plain_http_to_a_stepfun_host_is_refused() -> None:
+    # The core refuses it (the key would travel in clear text); the doctor reports that.
     checks, _ = check_configuration(KEY, "http://api.stepfun.ai/v1")
     line = next(c for c in checks if c.name == "base URL")
-    assert line.verdict is Verdict.WARN and "https://" in (line.fix or "")
+    assert line.verdict is Verdict.FAIL and "https://" in line.detail
 
 
 def test_versions_come_from_package_metadata() -> None:
