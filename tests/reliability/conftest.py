@@ -135,20 +135,35 @@ def _count(category: str) -> tuple[int, int]:
     return sum(r.passed for r in rows), len(rows)
 
 
+# Each category of rows: its table's title and its line in the summary (``{passed}``/
+# ``{total}`` rows passed; ``{ok}`` the answers counted by the load rows).
+SECTIONS = (
+    ("fault", "Faults", "faults survived {passed}/{total}"),
+    (
+        "bad input",
+        "Bad inputs (each rejected before any request)",
+        "bad inputs rejected {passed}/{total}",
+    ),
+    (
+        "secret",
+        "Secret probes (the key `" + SECRET + "` must never appear)",
+        "secret probes clean {passed}/{total}",
+    ),
+    ("load", "Load", "concurrent requests {ok} ok"),
+    ("cancellation", "Cancellation", "cancellations closed {passed}/{total}"),
+    ("process", "Processes, loops and threads", "processes, loops and threads {passed}/{total}"),
+    ("limit", "Hostile bytes, size and time", "limits held {passed}/{total}"),
+)
+
+
 def summary_lines() -> list[str]:
-    faults, fault_total = _count("fault")
-    bad, bad_total = _count("bad input")
-    clean, probe_total = _count("secret")
-    cancels, cancel_total = _count("cancellation")
-    load_rows = [r for r in _ROWS if r.category == "load"]
-    concurrent = sum(r.ok_count for r in load_rows if r.passed)
-    return [
-        f"faults survived {faults}/{fault_total}",
-        f"bad inputs rejected {bad}/{bad_total}",
-        f"secret probes clean {clean}/{probe_total}",
-        f"concurrent requests {concurrent} ok",
-        f"cancellations closed {cancels}/{cancel_total}",
-    ]
+    lines = []
+    for category, _title, line in SECTIONS:
+        passed, total = _count(category)
+        ok = sum(r.ok_count for r in _ROWS if r.category == category and r.passed)
+        if total or category in CATEGORIES:
+            lines.append(line.format(passed=passed, total=total, ok=ok))
+    return lines
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
@@ -231,11 +246,9 @@ def render_report() -> str:
         "```",
         "",
     ]
-    lines += _table("fault", "Faults")
-    lines += _table("bad input", "Bad inputs (each rejected before any request)")
-    lines += _table("secret", "Secret probes (the key `" + SECRET + "` must never appear)")
-    lines += _table("load", "Load")
-    lines += _table("cancellation", "Cancellation")
+    for category, title, _line in SECTIONS:
+        if any(r.category == category for r in _ROWS):
+            lines += _table(category, title)
     failing = [r for r in _ROWS if not r.passed]
     if failing:
         lines += ["## Rows that did not pass", ""]
@@ -249,7 +262,7 @@ def render_report() -> str:
         "- Connection refused: a closed loopback port. Connect timeout: a loopback listener "
         "whose accept queue is full (never accepted). Read timeout: the replica's "
         "`delay`/`stall` faults.",
-        "- Regenerate: `RELIABILITY_REPORT=1 /tmp/venv/bin/pytest tests/reliability -q`.",
+        "- Regenerate: `RELIABILITY_REPORT=1 .venv/bin/pytest tests/reliability -q`.",
         "",
     ]
     return "\n".join(lines)
@@ -416,11 +429,15 @@ def build(
     max_retries: int = 2,
     timeout: float | None = None,
     model: str = MODEL,
+    **limits: Any,
 ) -> Any:
-    """One instance of the entry point, pointed at ``base_url``."""
+    """One instance of the entry point, pointed at ``base_url``.
+
+    ``limits``: settings the three share by name (``total_timeout``, ``max_response_bytes``).
+    """
     if target == "core":
         return CoreClients(
-            api_key=api_key, base_url=base_url, max_retries=max_retries, timeout=timeout
+            api_key=api_key, base_url=base_url, max_retries=max_retries, timeout=timeout, **limits
         )
     if target == "langchain":
         from langchain_stepfun import ChatStepFun
@@ -431,6 +448,7 @@ def build(
             base_url=base_url,
             max_retries=max_retries,
             timeout=timeout,
+            **limits,
         )
     if target == "llamaindex":
         from llama_index_stepfun import StepFun
@@ -441,6 +459,7 @@ def build(
             api_base=base_url,
             max_retries=max_retries,
             timeout=timeout,
+            **limits,
         )
     raise ValueError(target)
 
@@ -626,27 +645,3 @@ def adapters_available() -> bool:
     except Exception:
         return False
     return True
-
-
-# --- processes, loops and threads (test_processes.py): one more summary line and table ------------
-PROCESS_CATEGORY = "process"
-_summary_lines_without_processes = summary_lines
-_render_report_without_processes = render_report
-
-
-def summary_lines() -> list[str]:
-    """The summary, with a line for the process/loop/thread rows when there are any."""
-    lines = _summary_lines_without_processes()
-    passed, total = _count(PROCESS_CATEGORY)
-    return [*lines, f"processes, loops and threads {passed}/{total}"] if total else lines
-
-
-def render_report() -> str:
-    """The report, with the process/loop/thread table before the rerun notes."""
-    text = _render_report_without_processes()
-    if not any(r.category == PROCESS_CATEGORY for r in _ROWS):
-        return text
-    table = "\n".join(_table(PROCESS_CATEGORY, "Processes, loops and threads"))
-    marker = "## Rows that did not pass" if "## Rows that did not pass" in text else "## How to"
-    head, _, tail = text.partition(marker)
-    return f"{head}{table}\n{marker}{tail}"

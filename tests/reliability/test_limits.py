@@ -1,0 +1,379 @@
+"""Hostile bytes, size and time over a real socket: a server scripted byte by byte.
+
+Every case runs through the three entry points (core client, ChatStepFun, LlamaIndex StepFun),
+sync and async, and puts a row with its figure in the reliability report: what a stream does
+after ``[DONE]``, a read timeout mid-stream, a deadline against a trickling server, a
+decompression bomb, JSON too deep to read, wrong types, and ``Retry-After`` garbage.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import tracemalloc
+import zlib
+from typing import Any
+
+import pytest
+
+import stepfun_core as core
+from tests.reliability.conftest import Combo, Outcome, Row, combos
+from tests.reliability.raw_server import (
+    END,
+    RawServer,
+    Send,
+    chunk,
+    event,
+    head,
+    hold,
+    sized_head,
+    whole,
+)
+
+LIMIT = "limit"
+STREAMS = combos(stream=(True,))
+CALLS = combos(stream=(False,))
+ALL = combos()
+ANSWER = "Hello from the scripted server"
+
+
+def delta(content: str, finish: str | None = None) -> dict[str, Any]:
+    choice: dict[str, Any] = {"index": 0, "delta": {"role": "assistant", "content": content}}
+    if finish:
+        choice["finish_reason"] = finish
+    usage = {"prompt_tokens": 5, "completion_tokens": 6, "total_tokens": 11}
+    return {"id": "raw-1", "model": "step-3.5-flash", "choices": [choice], "usage": usage}
+
+
+def answer_events() -> list[bytes]:
+    words = ANSWER.split(" ")
+    pieces = [w if i == 0 else " " + w for i, w in enumerate(words)]
+    return [event(delta(p, "stop" if i == len(pieces) - 1 else None)) for i, p in enumerate(pieces)]
+
+
+def completion(content: str = ANSWER) -> bytes:
+    return json.dumps(
+        {
+            "id": "raw-1",
+            "model": "step-3.5-flash",
+            "created": 1,
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": content},
+                    "finish_reason": "stop",
+                }
+            ],
+            "usage": {"prompt_tokens": 5, "completion_tokens": 6, "total_tokens": 11},
+        }
+    ).encode()
+
+
+def describe(out: Outcome) -> str:
+    if out.error is None:
+        return (
+            f"answer intact in {out.elapsed:.2f} s" if out.text == ANSWER else f"{out.text!r:.40}"
+        )
+    partial = getattr(out.error, "partial", None)
+    kept = f" with partial ({len(partial.first.content)} chars)" if partial else ""
+    return f"{type(out.error).__name__}{kept} in {out.elapsed:.2f} s"
+
+
+def fill(row: Row, combo: Combo, case: str, expected: str, out: Outcome, server: RawServer) -> None:
+    row.set(
+        category=LIMIT,
+        case=case,
+        adapter=combo.target,
+        mode=combo.label,
+        expected=expected,
+        observed=describe(out),
+        requests=len(server.requests),
+    )
+
+
+# --- a stream is over at [DONE] -------------------------------------------------------------------
+def after_done(tail: str) -> Any:
+    def script(send: Send, request: Any) -> bool:
+        send(head() + b"".join(chunk(e) for e in answer_events()) + chunk(b"data: [DONE]\n\n"))
+        if tail == "hang":
+            hold(10)
+        elif tail == "keep-alives":
+            for _ in range(500):
+                send(chunk(b": keep-alive\n\n"))
+                time.sleep(0.02)
+        elif tail == "garbage":
+            send(chunk(b"data: {not json at all\n\n\xff\xfe") + END)
+        elif tail == "clean":
+            send(END)
+            return True
+        return False  # "cut": close right after [DONE]
+
+    return script
+
+
+TAILS = {
+    "hang": "the connection held open for 10 s",
+    "keep-alives": "keep-alive comments every 20 ms for 10 s",
+    "cut": "the connection cut",
+    "garbage": "garbage that is not an event",
+}
+
+
+@pytest.mark.parametrize("tail", sorted(TAILS))
+@pytest.mark.parametrize("combo", STREAMS)
+def test_a_stream_is_over_at_done(combo: Combo, tail: str, row: Row) -> None:
+    with RawServer(after_done(tail)) as server:
+        out = combo.call(combo.build(server.base_url, max_retries=0), "hi")
+    fill(row, combo, f"[DONE], then {TAILS[tail]}", "the whole answer at once", out, server)
+    assert out.error is None, repr(out.error)
+    assert out.text == ANSWER
+    assert out.elapsed < 3.0, out.elapsed  # not the 10 s the server holds
+
+
+@pytest.mark.parametrize("combo", STREAMS)
+def test_a_finished_stream_gives_its_connection_back(combo: Combo, row: Row) -> None:
+    with RawServer(after_done("clean")) as server:
+        inst = combo.build(server.base_url, max_retries=0)
+        outs = [combo.call(inst, "hi") for _ in range(3)] if combo.mode == "sync" else []
+        if combo.mode == "async":
+            outs = [combo.call(inst, "hi")]  # each async call runs in a new loop: a new pool
+    row.set(
+        category=LIMIT,
+        case="[DONE], then the end of the body: the connection is reused",
+        adapter=combo.target,
+        mode=combo.label,
+        expected="sync: 3 answers over 1 connection",
+        observed=f"{sum(o.text == ANSWER for o in outs)} answers, {server.connections} connection",
+        requests=len(server.requests),
+    )
+    assert all(o.text == ANSWER for o in outs)
+    assert server.connections == 1
+
+
+# --- time -----------------------------------------------------------------------------------------
+def stalls_mid_stream(send: Send, request: Any) -> bool:
+    send(head() + b"".join(chunk(e) for e in answer_events()[:2]))
+    hold(5)
+    return False
+
+
+@pytest.mark.parametrize("combo", STREAMS)
+def test_a_read_timeout_mid_stream_is_a_timeout_with_the_text(combo: Combo, row: Row) -> None:
+    with RawServer(stalls_mid_stream) as server:
+        out = combo.call(combo.build(server.base_url, max_retries=0, timeout=0.3), "hi")
+    fill(
+        row,
+        combo,
+        "stream stalls for 5 s (read timeout 0.3 s)",
+        "StreamTimeoutError with the text so far",
+        out,
+        server,
+    )
+    assert isinstance(out.error, core.StreamTimeoutError), repr(out.error)
+    assert out.error.partial is not None and out.error.partial.first.content == "Hello from"
+    if combo.target == "langchain":
+        from langchain_core.exceptions import ModelTimeoutError
+
+        assert isinstance(out.error, ModelTimeoutError)
+    assert len(server.requests) == 1
+
+
+def trickles(send: Send, request: Any) -> bool:
+    body = completion()
+    send(sized_head(200, len(body)))
+    for byte in body:
+        send(bytes([byte]))
+        time.sleep(0.1)  # 20 s for the whole body, each read well within the read timeout
+    return False
+
+
+@pytest.mark.parametrize("combo", CALLS)
+def test_total_timeout_ends_a_trickling_reply(combo: Combo, row: Row) -> None:
+    with RawServer(trickles) as server:
+        inst = combo.build(server.base_url, max_retries=2, timeout=5.0, total_timeout=1.0)
+        out = combo.call(inst, "hi")
+    fill(
+        row,
+        combo,
+        "a reply trickled 1 byte per 100 ms (total_timeout=1 s)",
+        "TotalTimeoutError by the deadline",
+        out,
+        server,
+    )
+    assert isinstance(out.error, core.TotalTimeoutError), repr(out.error)
+    assert out.elapsed < 2.5, out.elapsed
+    assert len(server.requests) == 1  # a spent budget is not retried
+
+
+def silent_then_server_error(send: Send, request: Any) -> bool:
+    send(whole(503, b'{"error":{"message":"busy","type":"server_busy"}}'))
+    return True
+
+
+@pytest.mark.parametrize("combo", CALLS)
+def test_retries_stop_at_the_deadline(
+    combo: Combo, row: Row, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("stepfun_core.client.RetryPolicy", core.RetryPolicy)  # real backoff
+    with RawServer(silent_then_server_error) as server:
+        inst = combo.build(server.base_url, max_retries=50, total_timeout=1.5)
+        out = combo.call(inst, "hi")
+    fill(
+        row,
+        combo,
+        "503 for ever, max_retries=50 (total_timeout=1.5 s)",
+        "the error by the deadline",
+        out,
+        server,
+    )
+    assert isinstance(out.error, (core.InternalServerError, core.TotalTimeoutError)), repr(
+        out.error
+    )
+    assert out.elapsed < 3.0, out.elapsed
+    assert 1 < len(server.requests) < 50
+
+
+# --- size -----------------------------------------------------------------------------------------
+def gzip_bomb(inflated: int) -> bytes:
+    """``inflated`` bytes of zeros, gzip-compressed (about 1,000 to 1)."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+    block = bytes(1 << 20)
+    parts = [packer.compress(block) for _ in range(inflated >> 20)]
+    return b"".join(parts) + packer.flush()
+
+
+BOMB = gzip_bomb(512 << 20)  # 512 MiB of zeros in about 500 KB
+
+
+def bomb(stream: bool) -> Any:
+    def script(send: Send, request: Any) -> bool:
+        kind = "text/event-stream" if stream else "application/json"
+        send(whole(200, BOMB, kind, Content_Encoding="gzip"))
+        return False
+
+    return script
+
+
+def peak_during(run: Any) -> tuple[Any, float]:
+    tracemalloc.start()
+    try:
+        result = run()
+        return result, tracemalloc.get_traced_memory()[1] / 2**20
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize("combo", ALL)
+def test_a_decompression_bomb_is_refused_without_the_memory(combo: Combo, row: Row) -> None:
+    with RawServer(bomb(combo.stream)) as server:
+        inst = combo.build(server.base_url, max_retries=0)
+        out, peak = peak_during(lambda: combo.call(inst, "hi"))
+    row.set(
+        category=LIMIT,
+        case=f"{len(BOMB) // 1024} KB of gzip inflating to 512 MiB (max_response_bytes 32 MiB)",
+        adapter=combo.target,
+        mode=combo.label,
+        expected="ResponseTooLargeError (or a too-large event), memory bounded",
+        observed=f"{type(out.error).__name__}; peak {peak:.0f} MB traced",
+        requests=len(server.requests),
+    )
+    assert isinstance(out.error, (core.ResponseTooLargeError, core.MalformedResponseError)), repr(
+        out.error
+    )
+    assert peak < 200, peak
+
+
+# --- hostile bytes --------------------------------------------------------------------------------
+def replies(status: int, body: bytes, **headers: str) -> Any:
+    def script(send: Send, request: Any) -> bool:
+        send(whole(status, body, **headers))
+        return True
+
+    return script
+
+
+DEEP = b'{"choices":' + b"[" * 50_000 + b"]" * 50_000 + b"}"
+HOSTILE = {
+    "a reply nested 50,000 levels deep": (replies(200, DEEP), core.MalformedResponseError, 1),
+    '"choices": 5': (replies(200, b'{"id":"x","choices":5}'), None, 1),
+    '"message": "text", "usage": []': (
+        replies(200, b'{"id":"x","choices":[{"index":0,"message":"text"}],"usage":[]}'),
+        None,
+        1,
+    ),
+    "429 with Retry-After: Mon, 01 Jan 99999 00:00:00 GMT": (
+        replies(
+            429,
+            b'{"error":{"message":"slow","type":"rate_limit_exceeded"}}',
+            Retry_After="Mon, 01 Jan 99999 00:00:00 GMT",
+        ),
+        core.RateLimitError,
+        1,
+    ),
+    "429 with Retry-After: -5 (normal backoff)": (
+        replies(
+            429, b'{"error":{"message":"slow","type":"rate_limit_exceeded"}}', Retry_After="-5"
+        ),
+        core.RateLimitError,
+        3,
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE))
+@pytest.mark.parametrize("combo", CALLS)
+def test_hostile_replies_end_as_typed_errors_or_are_read_leniently(
+    combo: Combo, case: str, row: Row
+) -> None:
+    script, error, requests = HOSTILE[case]
+    with RawServer(script) as server:
+        out = combo.call(combo.build(server.base_url, max_retries=2), "hi")
+    observed = type(out.error).__name__ if out.error else f"read leniently: {out.text!r}"
+    row.set(
+        category=LIMIT,
+        case=case,
+        adapter=combo.target,
+        mode=combo.label,
+        expected=error.__name__ if error else "read leniently (no choice, no usage)",
+        observed=observed,
+        requests=len(server.requests),
+    )
+    if error is None:
+        assert out.error is None, repr(out.error)
+        assert not out.text
+    else:
+        assert isinstance(out.error, error), repr(out.error)
+    assert len(server.requests) == requests
+
+
+def trickles_one_event(send: Send, request: Any) -> bool:
+    send(head() + chunk(answer_events()[0]) + chunk(b'data: {"id": "raw-1", "choices": ['))
+    for _ in range(100):  # bytes keep coming, but never a whole event
+        send(chunk(b" "))
+        time.sleep(0.05)
+    return False
+
+
+IDLE_SETTING = {
+    "core": "stream_idle_timeout",
+    "langchain": "stream_chunk_timeout",
+    "llamaindex": "stream_idle_timeout",
+}
+
+
+@pytest.mark.parametrize("combo", STREAMS)
+def test_the_idle_watchdog_counts_only_whole_events(combo: Combo, row: Row) -> None:
+    with RawServer(trickles_one_event) as server:
+        setting = {IDLE_SETTING[combo.target]: 0.5}
+        out = combo.call(combo.build(server.base_url, max_retries=0, **setting), "hi")
+    fill(
+        row,
+        combo,
+        "an event trickled a byte per 50 ms, never finished (idle timeout 0.5 s)",
+        "StreamIdleTimeoutError with the text so far",
+        out,
+        server,
+    )
+    assert isinstance(out.error, core.StreamIdleTimeoutError), repr(out.error)
+    assert out.error.partial is not None and out.error.partial.first.content == "Hello"
+    assert out.elapsed < 3.0, out.elapsed
