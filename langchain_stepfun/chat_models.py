@@ -26,6 +26,7 @@ from langchain_stepfun.streaming import ChunkConverter
 from langchain_stepfun.structured import Method, json_schema_format, structured_output
 from langchain_stepfun.tools import ToolLike, format_tool_choice, format_tools
 from stepfun_core import EchoReasoning
+from stepfun_core.ownership import cached_client, refuse_to_pickle, share_in_copy
 from stepfun_core.transport import AsyncHTTP, SyncHTTP, check_http_client
 
 # The distribution these packages ship in, as recorded in ``metadata["lc_versions"]``.
@@ -180,13 +181,12 @@ class ChatStepFun(BaseChatModel):
 
     def __getstate__(self) -> dict[Any, Any]:
         """Pickle the settings; refuse clearly when the model holds the caller's httpx client."""
-        if self.http_client is not None or self.http_async_client is not None:
-            msg = (
-                "ChatStepFun holds your own httpx client (http_client / http_async_client), "
-                "which cannot be pickled; make the model inside the worker instead, or pickle "
-                "one without your client"
-            )
-            raise TypeError(msg)
+        refuse_to_pickle(
+            "ChatStepFun",
+            "http_client / http_async_client",
+            self.http_client,
+            self.http_async_client,
+        )
         state = super().__getstate__()
         private = state.get("__pydantic_private__")
         if private:
@@ -195,10 +195,7 @@ class ChatStepFun(BaseChatModel):
 
     def __deepcopy__(self, memo: dict[int, Any] | None = None) -> ChatStepFun:
         """A deep copy that shares the caller's httpx clients (they are never copied)."""
-        memo = {} if memo is None else memo
-        for client in (self.http_client, self.http_async_client):
-            if client is not None:
-                memo[id(client)] = client
+        memo = share_in_copy({} if memo is None else memo, self.http_client, self.http_async_client)
         return super().__deepcopy__(memo)
 
     # -- LangChain metadata ------------------------------------------------------------------
@@ -288,24 +285,24 @@ class ChatStepFun(BaseChatModel):
     @property
     def client(self) -> core.StepFunClient:
         """The core sync client for the current settings (made again when they change)."""
-        settings = self._settings(self.http_client)
-        cached = self._client
-        if cached is None or cached[0] != settings:
-            client = core.StepFunClient(**self.client_options(), http_client=self.http_client)
-            cached = self._client = (settings, client)
-        return cached[1]
+        self._client = cached_client(
+            self._client,
+            self._settings(self.http_client),
+            lambda: core.StepFunClient(**self.client_options(), http_client=self.http_client),
+        )
+        return self._client[1]
 
     @property
     def async_client(self) -> core.AsyncStepFunClient:
         """The core async client for the current settings (made again when they change)."""
-        settings = self._settings(self.http_async_client)
-        cached = self._async_client
-        if cached is None or cached[0] != settings:
-            client = core.AsyncStepFunClient(
+        self._async_client = cached_client(
+            self._async_client,
+            self._settings(self.http_async_client),
+            lambda: core.AsyncStepFunClient(
                 **self.client_options(), http_client=self.http_async_client
-            )
-            cached = self._async_client = (settings, client)
-        return cached[1]
+            ),
+        )
+        return self._async_client[1]
 
     def _payload(
         self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]

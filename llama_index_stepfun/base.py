@@ -49,6 +49,7 @@ from stepfun_core import (
     resolve_api_key,
     resolve_base_url,
 )
+from stepfun_core.ownership import cached_client, refuse_to_pickle, share_in_copy
 from stepfun_core.settings import DEFAULT_MAX_RETRIES
 from stepfun_core.transport import AsyncHTTP, SyncHTTP, check_http_client
 
@@ -178,34 +179,31 @@ class StepFun(JsonModeLLM):
     @property
     def client(self) -> StepFunClient:
         """The core sync client for the current settings (made again when they change)."""
-        settings = self._settings(self.http_client)
-        cached = self._sync_cache
-        if cached is None or cached[0] != settings:
-            client = StepFunClient(**self._options(), http_client=self.http_client)
-            cached = self._sync_cache = (settings, client)
-        return cached[1]
+        self._sync_cache = cached_client(
+            self._sync_cache,
+            self._settings(self.http_client),
+            lambda: StepFunClient(**self._options(), http_client=self.http_client),
+        )
+        return self._sync_cache[1]
 
     @property
     def async_client(self) -> AsyncStepFunClient:
         """The core async client for the current settings (made again when they change)."""
-        settings = self._settings(self.async_http_client)
-        cached = self._async_cache
-        if cached is None or cached[0] != settings:
-            client = AsyncStepFunClient(**self._options(), http_client=self.async_http_client)
-            cached = self._async_cache = (settings, client)
-        return cached[1]
+        self._async_cache = cached_client(
+            self._async_cache,
+            self._settings(self.async_http_client),
+            lambda: AsyncStepFunClient(**self._options(), http_client=self.async_http_client),
+        )
+        return self._async_cache[1]
 
     def __getstate__(self) -> dict[Any, Any]:
         """Pickle the settings; refuse clearly when the model holds the caller's httpx client.
 
         (LlamaIndex's own pickling would drop the client silently, with its proxy and TLS.)
         """
-        if self.http_client is not None or self.async_http_client is not None:
-            raise TypeError(
-                "StepFun holds your own httpx client (http_client / async_http_client), which "
-                "cannot be pickled; make the LLM inside the worker instead, or pickle one "
-                "without your client"
-            )
+        refuse_to_pickle(
+            "StepFun", "http_client / async_http_client", self.http_client, self.async_http_client
+        )
         state = super().__getstate__()
         private = state.get("__pydantic_private__")
         if private:
@@ -214,10 +212,7 @@ class StepFun(JsonModeLLM):
 
     def __deepcopy__(self, memo: dict[int, Any] | None = None) -> StepFun:
         """A deep copy that shares the caller's httpx clients (they are never copied)."""
-        memo = {} if memo is None else memo
-        for client in (self.http_client, self.async_http_client):
-            if client is not None:
-                memo[id(client)] = client
+        memo = share_in_copy({} if memo is None else memo, self.http_client, self.async_http_client)
         return super().__deepcopy__(memo)
 
     @classmethod

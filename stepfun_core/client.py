@@ -34,6 +34,7 @@ from stepfun_core.limits import (
     BodyReader,
     Deadline,
 )
+from stepfun_core.ownership import refuse_to_pickle, share_in_copy
 from stepfun_core.parse import parse_completion
 from stepfun_core.retry import RetryPolicy
 from stepfun_core.settings import (
@@ -159,17 +160,12 @@ class BaseClient(Generic[HttpClient]):
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickle the settings; refuse clearly when the client holds the caller's httpx client."""
-        if self._http_client is not None:
-            raise TypeError(
-                f"{type(self).__name__} holds your own HTTP client (http_client=...), which "
-                "cannot be pickled; make the client inside the worker instead"
-            )
+        refuse_to_pickle(type(self).__name__, "http_client", self._http_client)
         return dict(self.__dict__)
 
     def __deepcopy__(self, memo: dict[int, Any]) -> BaseClient[HttpClient]:
         """A copy that shares the caller's HTTP client (it is never copied)."""
-        if self._http_client is not None:
-            memo[id(self._http_client)] = self._http_client
+        share_in_copy(memo, self._http_client)
         copied = type(self).__new__(type(self))
         memo[id(self)] = copied
         for name, value in self.__dict__.items():
