@@ -33,6 +33,8 @@ from stepfun_core.limits import (
     MAX_ERROR_BODY_BYTES,
     BodyReader,
     Deadline,
+    arun_by,
+    run_by,
 )
 from stepfun_core.ownership import refuse_to_pickle, share_in_copy
 from stepfun_core.parse import parse_completion
@@ -234,6 +236,33 @@ class BaseClient(Generic[HttpClient]):
         )
 
 
+# One attempt's result: the response and its body, or the error the retry policy weighs.
+Outcome = tuple[httpx.Response, bytes] | StepFunError
+
+
+def _close(outcome: Any) -> None:
+    """Close the response of an attempt that finished after its deadline."""
+    if isinstance(outcome, tuple):
+        outcome[0].close()
+
+
+def encoding_error(response: httpx.Response) -> StepFunError | None:
+    """A reply compressed more than once is refused before it is read.
+
+    httpx inflates every layer of each network read with no limit on the output: 1.8 KB of
+    gzip inside gzip becomes 1 GiB in one step, before any cap can look at it.
+    """
+    codings = [c for c in response.headers.get("content-encoding", "").split(",") if c.strip()]
+    if len(codings) <= 1:
+        return None
+    listed = ", ".join(c.strip() for c in codings)[:80]
+    return MalformedResponseError(
+        f"the reply is compressed {len(codings)} times over (Content-Encoding: {listed}): "
+        "refused, as it could inflate without limit",
+        trace_id=trace_id_of(response),
+    )
+
+
 def completion_from(response: httpx.Response, content: bytes) -> Completion:
     """Parse a non-streaming reply; a JSON error envelope under 200 is still an error."""
     data = decode_json(content)
@@ -268,6 +297,23 @@ class StepFunClient(BaseClient[SyncHTTP]):
             response.close()
         return reader.content()
 
+    def _attempt(
+        self, http: SyncHTTP, request: httpx.Request, stream: bool, deadline: Deadline | None
+    ) -> Outcome:
+        """One try: the response (left open for a stream) and its body, or the error."""
+        try:
+            response = cast(httpx.Response, http.send(request, stream=True))  # type: ignore[arg-type]
+            refused = encoding_error(response)
+            if refused is not None:
+                response.close()
+                raise refused
+            if response.is_success and stream:
+                return response, b""
+            content = self._read(response, self._reader(response, deadline))
+        except self._errors as exc:
+            return transport_error(exc)
+        return (response, content) if response.is_success else status_error(response, content)
+
     def _send(self, payload: Mapping[str, Any], *, stream: bool) -> tuple[httpx.Response, bytes]:
         http = self.http
         request = self._build(http, payload, stream=stream)
@@ -275,19 +321,15 @@ class StepFunClient(BaseClient[SyncHTTP]):
         attempt = 0
         while True:
             self._limit_attempt(request, deadline, timeouts)
-            error: StepFunError
-            try:
-                sent = http.send(request, stream=True)  # type: ignore[arg-type]
-                response = cast(httpx.Response, sent)
-                if response.is_success and stream:
-                    return response, b""
-                content = self._read(response, self._reader(response, deadline))
-                if response.is_success:
-                    return response, content
-                error = status_error(response, content)
-            except self._errors as exc:
-                error = transport_error(exc)
-            time.sleep(self._retry_delay(request, attempt, error, deadline))
+            if deadline is None:
+                outcome = self._attempt(http, request, stream, None)
+            else:
+                outcome = run_by(
+                    deadline, lambda: self._attempt(http, request, stream, deadline), _close
+                )
+            if not isinstance(outcome, StepFunError):
+                return outcome
+            time.sleep(self._retry_delay(request, attempt, outcome, deadline))
             attempt += 1
 
     def create(self, payload: Mapping[str, Any]) -> Completion:
@@ -334,6 +376,24 @@ class AsyncStepFunClient(BaseClient[AsyncHTTP]):
             await response.aclose()
         return reader.content()
 
+    async def _attempt(
+        self, http: AsyncHTTP, request: httpx.Request, stream: bool, deadline: Deadline | None
+    ) -> Outcome:
+        """One try: the response (left open for a stream) and its body, or the error."""
+        try:
+            sent = await http.send(request, stream=True)  # type: ignore[arg-type]
+            response = cast(httpx.Response, sent)
+            refused = encoding_error(response)
+            if refused is not None:
+                await response.aclose()
+                raise refused
+            if response.is_success and stream:
+                return response, b""
+            content = await self._read(response, self._reader(response, deadline))
+        except self._errors as exc:
+            return transport_error(exc)
+        return (response, content) if response.is_success else status_error(response, content)
+
     async def _send(
         self, payload: Mapping[str, Any], *, stream: bool
     ) -> tuple[httpx.Response, bytes]:
@@ -343,19 +403,11 @@ class AsyncStepFunClient(BaseClient[AsyncHTTP]):
         attempt = 0
         while True:
             self._limit_attempt(request, deadline, timeouts)
-            error: StepFunError
-            try:
-                sent = await http.send(request, stream=True)  # type: ignore[arg-type]
-                response = cast(httpx.Response, sent)
-                if response.is_success and stream:
-                    return response, b""
-                content = await self._read(response, self._reader(response, deadline))
-                if response.is_success:
-                    return response, content
-                error = status_error(response, content)
-            except self._errors as exc:
-                error = transport_error(exc)
-            await asyncio.sleep(self._retry_delay(request, attempt, error, deadline))
+            work = self._attempt(http, request, stream, deadline)
+            outcome = await (work if deadline is None else arun_by(deadline, work))
+            if not isinstance(outcome, StepFunError):
+                return outcome
+            await asyncio.sleep(self._retry_delay(request, attempt, outcome, deadline))
             attempt += 1
 
     async def create(self, payload: Mapping[str, Any]) -> Completion:

@@ -6,8 +6,12 @@ in and give each attempt the timeouts the deadline leaves.
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
+import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Coroutine, Mapping
+from typing import Any, TypeVar
 
 from stepfun_core.errors import ResponseTooLargeError, TotalTimeoutError
 
@@ -16,6 +20,8 @@ from stepfun_core.errors import ResponseTooLargeError, TotalTimeoutError
 DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024
 # Error bodies are a few hundred bytes; more than this is read no further.
 MAX_ERROR_BODY_BYTES = 64 * 1024
+
+T = TypeVar("T")
 
 
 class Deadline:
@@ -90,3 +96,46 @@ class BodyReader:
     def content(self) -> bytes:
         """The body read so far."""
         return self._pieces[0] if len(self._pieces) == 1 else b"".join(self._pieces)
+
+
+def run_by(deadline: Deadline, work: Callable[[], T], discard: Callable[[Any], None]) -> T:
+    """Run blocking ``work`` and return its result, or raise TotalTimeoutError at the deadline.
+
+    A blocking read cannot be interrupted, and a server that trickles its headers a byte at a
+    time resets every read timeout; so the work runs in a thread of its own and the caller
+    waits only until the deadline. Work finished after that is handed to ``discard`` (to close
+    a response) by the thread that did it.
+    """
+    box: dict[str, Any] = {}
+    done = threading.Event()
+    abandoned = threading.Event()
+    context = contextvars.copy_context()
+
+    def run() -> None:
+        try:
+            box["value"] = context.run(work)
+        except BaseException as exc:
+            box["error"] = exc
+        finally:
+            done.set()
+            if abandoned.is_set():
+                discard(box.get("value"))
+
+    threading.Thread(target=run, name="stepfun-deadline", daemon=True).start()
+    if not done.wait(deadline.remaining()):
+        abandoned.set()
+        if done.is_set():  # finished just now: its thread may not have seen the flag
+            discard(box.get("value"))
+        raise deadline.error()
+    if "error" in box:
+        raise box["error"]
+    value: T = box["value"]
+    return value
+
+
+async def arun_by(deadline: Deadline, work: Coroutine[Any, Any, T]) -> T:
+    """Await ``work``, or cancel it and raise TotalTimeoutError at the deadline."""
+    try:
+        return await asyncio.wait_for(work, deadline.remaining())
+    except asyncio.TimeoutError:
+        raise deadline.error() from None
