@@ -377,3 +377,82 @@ def test_the_idle_watchdog_counts_only_whole_events(combo: Combo, row: Row) -> N
     assert isinstance(out.error, core.StreamIdleTimeoutError), repr(out.error)
     assert out.error.partial is not None and out.error.partial.first.content == "Hello"
     assert out.elapsed < 3.0, out.elapsed
+
+
+def trickles_its_headers(send: Send, request: Any) -> bool:
+    body = completion()
+    for byte in sized_head(200, len(body)) + b"X-Padding: " + b"p" * 400 + b"\r\n":
+        send(bytes([byte]))
+        time.sleep(0.05)  # each header byte well within the read timeout
+    return False
+
+
+@pytest.mark.parametrize("combo", CALLS)
+def test_total_timeout_covers_trickling_headers(combo: Combo, row: Row) -> None:
+    with RawServer(trickles_its_headers) as server:
+        inst = combo.build(server.base_url, max_retries=0, timeout=5.0, total_timeout=1.0)
+        out = combo.call(inst, "hi")
+    fill(
+        row,
+        combo,
+        "headers trickled 1 byte per 50 ms (total_timeout=1 s)",
+        "TotalTimeoutError by the deadline",
+        out,
+        server,
+    )
+    assert isinstance(out.error, core.TotalTimeoutError), repr(out.error)
+    assert out.elapsed < 2.5, out.elapsed
+
+
+def gzip_twice(inflated: int) -> bytes:
+    return gzip_bomb_of(gzip_bomb(inflated))
+
+
+def gzip_bomb_of(data: bytes) -> bytes:
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+    return packer.compress(data) + packer.flush()
+
+
+NESTED_BOMB = gzip_twice(1 << 30)  # 1 GiB of zeros, gzipped twice: under 2 KB
+
+
+def nested_bomb(send: Send, request: Any) -> bool:
+    send(whole(200, NESTED_BOMB, Content_Encoding="gzip, gzip"))
+    return False
+
+
+@pytest.mark.parametrize("combo", ALL)
+def test_a_reply_compressed_twice_is_refused_unread(combo: Combo, row: Row) -> None:
+    with RawServer(nested_bomb) as server:
+        inst = combo.build(server.base_url, max_retries=0)
+        out, peak = peak_during(lambda: combo.call(inst, "hi"))
+    row.set(
+        category=LIMIT,
+        case=f"{len(NESTED_BOMB)} bytes of gzip inside gzip inflating to 1 GiB",
+        adapter=combo.target,
+        mode=combo.label,
+        expected="MalformedResponseError before inflating",
+        observed=f"{type(out.error).__name__}; peak {peak:.1f} MB traced",
+        requests=len(server.requests),
+    )
+    assert isinstance(out.error, core.MalformedResponseError), repr(out.error)
+    assert peak < 20, peak
+
+
+def half_a_chunk_after_done(send: Send, request: Any) -> bool:
+    send(head() + b"".join(chunk(e) for e in answer_events()) + chunk(b"data: [DONE]\n\n"))
+    send(b"5\r\n")  # the size line of a chunk that never comes
+    hold(10)
+    return False
+
+
+@pytest.mark.parametrize("combo", STREAMS)
+def test_half_a_chunk_after_done_does_not_hold_the_answer(combo: Combo, row: Row) -> None:
+    with RawServer(half_a_chunk_after_done) as server:
+        out = combo.call(combo.build(server.base_url, max_retries=0, timeout=8.0), "hi")
+    fill(
+        row, combo, "[DONE], then half a chunk and silence", "the whole answer at once", out, server
+    )
+    assert out.error is None, repr(out.error)
+    assert out.text == ANSWER
+    assert out.elapsed < 3.0, out.elapsed
