@@ -216,7 +216,10 @@ class StreamResponder:
         extra: dict[str, Any] = {}
         if thinking_delta:
             extra["thinking_delta"] = thinking_delta
-        if accumulator.finished:
+        # The whole completion is built for the chunk that finishes the stream and for chunks
+        # that only add metadata (usage) after it; a server that sends more text after its
+        # finish reason gets plain chunk responses, not a rebuild of everything per chunk.
+        if accumulator.finished and (finish_reason or not (delta or thinking_delta)):
             extra.update(usage_kwargs(accumulator.usage))
             raw: dict[str, Any] = self.finish(extra, finish_reason)
         else:

@@ -19,25 +19,37 @@ from stepfun_core.types import (
     Usage,
 )
 
-
-def _is_whole_json(text: str) -> bool:
-    try:
-        json.loads(text)
-    except (ValueError, RecursionError):
-        return False
-    return True
+# Function names are at most 64 characters (the spec); fragments beyond this are dropped, so
+# a server cannot grow a name without end.
+MAX_NAME = 256
 
 
-@dataclass(slots=True)
 class ToolCallBuilder:
-    """A tool call being assembled from deltas that share one index."""
+    """A tool call being assembled from deltas that share one index.
 
-    index: int
-    id: str = ""
-    type: str = ""
-    name: str = ""
-    arguments: str = ""
-    results: list[Any] | None = None
+    Argument pieces are kept in a list and joined when read, so a call streamed in thousands
+    of pieces costs linear time (``str +=`` on an attribute copies the whole text each time).
+    """
+
+    __slots__ = ("_closes", "_pieces", "_text", "id", "index", "name", "results", "type")
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+        self.id = ""
+        self.type = ""
+        self.name = ""
+        self.results: list[Any] | None = None
+        self._text = ""
+        self._pieces: list[str] = []
+        self._closes = False  # the arguments so far end in "}" (perhaps whole JSON)
+
+    @property
+    def arguments(self) -> str:
+        """The arguments received so far."""
+        if self._pieces:
+            self._text += "".join(self._pieces)
+            self._pieces.clear()
+        return self._text
 
     def add(self, delta: ToolCallDelta) -> None:
         """Merge one delta.
@@ -51,12 +63,25 @@ class ToolCallBuilder:
             self.type = delta.type
         # Step-1-era streams send the name whole, in its own chunk (stepfun-wire §1.6); some
         # servers repeat it on every delta, so an identical repeat is not a fragment.
-        if delta.name and delta.name != self.name:
+        if delta.name and delta.name != self.name and len(self.name) < MAX_NAME:
             self.name = delta.name if not self.name else self.name + delta.name
         if delta.arguments:
-            self.arguments += delta.arguments
+            self._pieces.append(delta.arguments)
+            tail = delta.arguments.rstrip()
+            if tail:
+                self._closes = tail[-1] == "}"
         if delta.results is not None:
             self.results = delta.results
+
+    def has_whole_arguments(self) -> bool:
+        """True if the arguments so far are whole JSON (parsed only when they end in a brace)."""
+        if not self._closes:
+            return False
+        try:
+            json.loads(self.arguments)
+        except (ValueError, RecursionError):
+            return False
+        return True
 
     @property
     def is_server_side(self) -> bool:
@@ -100,6 +125,7 @@ class ChoiceBuilder:
     reasoning: TextBuffer = field(default_factory=TextBuffer)
     tool_calls: dict[int, ToolCallBuilder] = field(default_factory=dict)
     finish_reason: str | None = None
+    latest_call: int = -1  # the highest tool-call index so far (index-less deltas follow it)
 
     def add(self, delta: ChoiceDelta) -> None:
         """Merge what one chunk adds to this choice."""
@@ -113,6 +139,7 @@ class ChoiceBuilder:
             builder = self.tool_calls.get(call.index)
             if builder is None:
                 builder = self.tool_calls[call.index] = ToolCallBuilder(call.index)
+                self.latest_call = max(self.latest_call, call.index)
             builder.add(call)
         if delta.finish_reason:
             self.finish_reason = delta.finish_reason
@@ -127,15 +154,11 @@ class ChoiceBuilder:
         """
         if not self.tool_calls:
             return 0
-        latest_index = max(self.tool_calls)
+        latest_index = self.latest_call
         latest = self.tool_calls[latest_index]
         if call.id and latest.id and call.id != latest.id:
             return latest_index + 1
-        if (
-            call.name
-            and latest.name
-            and (call.name != latest.name or _is_whole_json(latest.arguments))
-        ):
+        if call.name and latest.name and (call.name != latest.name or latest.has_whole_arguments()):
             return latest_index + 1
         return latest_index
 
