@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import Any
 
 import httpx
@@ -18,7 +18,11 @@ from pydantic import AliasChoices, ConfigDict, Field, PrivateAttr, SecretStr, mo
 from typing_extensions import Self
 
 import stepfun_core as core
-from langchain_stepfun.errors import StepFunMissingAPIKeyError, to_langchain_error
+from langchain_stepfun.errors import (
+    StepFunMalformedAPIKeyError,
+    StepFunMissingAPIKeyError,
+    to_langchain_error,
+)
 from langchain_stepfun.outputs import chat_result
 from langchain_stepfun.profiles import model_profile
 from langchain_stepfun.request import PARAMS, request_body
@@ -74,6 +78,7 @@ class ChatStepFun(BaseChatModel):
         # The same lookup as the core: the first of the variables that is set and not empty.
         default_factory=_key_from_env,
         validation_alias=AliasChoices("api_key", "stepfun_api_key"),
+        repr=False,
     )
     """API key; read from ``STEP_API_KEY`` or ``STEPFUN_API_KEY`` when not given."""
     base_url: str = Field(default_factory=_base_url_from_env)
@@ -161,7 +166,12 @@ class ChatStepFun(BaseChatModel):
             core.merge_extra({}, kwargs.get("model_kwargs"), "model_kwargs")
         except core.StepFunError as exc:
             raise to_langchain_error(exc) from None
-        if kwargs.get("api_key", kwargs.get("stepfun_api_key", ...)) is None:
+        key = kwargs.get("api_key", kwargs.get("stepfun_api_key", ...))
+        if key is not ... and key is not None and not isinstance(key, (str, SecretStr)):
+            # Checked here: pydantic's own error would quote the value, the key itself.
+            msg = f"api_key must be a string, got {type(key).__name__}"
+            raise StepFunMalformedAPIKeyError(msg)
+        if key is None:
             # An explicit None (as `loads` passes for a secret it did not resolve) means "read
             # the environment", like an absent key.
             kwargs.pop("api_key", None)
@@ -178,6 +188,18 @@ class ChatStepFun(BaseChatModel):
             check_http_client(self.http_async_client, asynchronous=True, field="http_async_client")
         except core.StepFunError as exc:
             raise to_langchain_error(exc) from None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # Assignment is not validated: a plain-string key would show in repr and model_dump.
+        if name == "api_key" and isinstance(value, str):
+            value = SecretStr(value)
+        super().__setattr__(name, value)
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """A copy with ``update`` applied (a plain-string key is kept as a secret)."""
+        if update and isinstance(update.get("api_key"), str):
+            update = {**update, "api_key": SecretStr(update["api_key"])}
+        return super().model_copy(update=update, deep=deep)
 
     def __getstate__(self) -> dict[Any, Any]:
         """Pickle the settings; refuse clearly when the model holds the caller's httpx client."""
@@ -229,7 +251,7 @@ class ChatStepFun(BaseChatModel):
         params = {name: getattr(self, name) for name in PARAMS}
         params.update(self.model_kwargs)
         params.update(self.extra_body or {})
-        return {"model": self.model, "base_url": self.base_url, **params}
+        return {"model": self.model, "base_url": core.settings.display_url(self.base_url), **params}
 
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
         model = kwargs.get("model")

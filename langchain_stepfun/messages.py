@@ -20,7 +20,7 @@ from langchain_core.messages import (
 )
 
 from langchain_stepfun.content import assistant_text, plain_text, user_content
-from stepfun_core import EchoReasoning, assistant_message, wire_tool_call
+from stepfun_core import EchoReasoning, InvalidParameterError, assistant_message, wire_tool_call
 
 _CHAT_ROLES = {"human": "user", "user": "user", "ai": "assistant", "assistant": "assistant"}
 _CHAT_ROLES.update(system="system", developer="system")
@@ -29,8 +29,21 @@ _CHAT_ROLES.update(system="system", developer="system")
 def to_wire_messages(
     messages: Sequence[BaseMessage], echo_reasoning: EchoReasoning = "tool_calls"
 ) -> list[dict[str, Any]]:
-    """Convert a LangChain history to the API's ``messages`` list."""
-    return [to_wire_message(m, echo_reasoning) for m in messages]
+    """Convert a LangChain history to the API's ``messages`` list.
+
+    A content block that cannot be read at all (a field missing or of the wrong type) is an
+    InvalidParameterError naming the message, never a KeyError or TypeError from deep inside.
+    """
+    wire: list[dict[str, Any]] = []
+    for i, message in enumerate(messages):
+        try:
+            wire.append(to_wire_message(message, echo_reasoning))
+        except (KeyError, TypeError, AttributeError, IndexError) as exc:
+            raise InvalidParameterError(
+                f"messages[{i}]: a content block could not be read ({type(exc).__name__}: "
+                f"{str(exc)[:120]}); see the LangChain content block formats"
+            ) from None
+    return wire
 
 
 def to_wire_message(

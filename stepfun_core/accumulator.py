@@ -22,6 +22,9 @@ from stepfun_core.types import (
 # Function names are at most 64 characters (the spec); fragments beyond this are dropped, so
 # a server cannot grow a name without end.
 MAX_NAME = 256
+# More choices than anyone asks for (``n``); a stream opening a new one per event is read no
+# further than this, so its memory stays near its bytes.
+MAX_CHOICES = 128
 
 
 class ToolCallBuilder:
@@ -226,6 +229,8 @@ class StreamAccumulator:
         for delta in chunk.choices:
             builder = self._choices.get(delta.index)
             if builder is None:
+                if len(self._choices) >= MAX_CHOICES:
+                    continue  # a server inventing choices without end is not followed
                 builder = self._choices[delta.index] = ChoiceBuilder(delta.index)
             builder.add(delta)
 

@@ -43,6 +43,7 @@ from stepfun_core.settings import (
     DEFAULT_MAX_RETRIES,
     as_timeout,
     check_headers,
+    display_url,
     endpoint_url,
     resolve_api_key,
     resolve_base_url,
@@ -60,6 +61,7 @@ from stepfun_core.transport import (
     SyncHTTP,
     check_http_client,
     request_errors,
+    status_errors,
     timeout_tuple,
 )
 from stepfun_core.types import Completion
@@ -149,6 +151,8 @@ class BaseClient(Generic[HttpClient]):
             http_client, asynchronous=self._asynchronous
         )
         self._errors = request_errors(http_client)
+        # A caller's event hook may call raise_for_status(): typed (and retried) like any status.
+        self._status_errors = status_errors(http_client)
         # Seconds a stream may go without a data event before it counts as stuck; None: no limit
         # beyond the read timeout.
         self.stream_idle_timeout = _positive("stream_idle_timeout", stream_idle_timeout)
@@ -158,7 +162,8 @@ class BaseClient(Generic[HttpClient]):
         self.max_response_bytes = max_response_bytes
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(base_url={self.base_url!r}, api_key='**********')"
+        shown = display_url(self.base_url)
+        return f"{type(self).__name__}(base_url={shown!r}, api_key='**********')"
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickle the settings; refuse clearly when the client holds the caller's httpx client."""
@@ -200,6 +205,12 @@ class BaseClient(Generic[HttpClient]):
             # Total silence then ends the stream too, not only keep-alive-only stretches.
             read = idle
         return (connect, read, write, pool)
+
+    @staticmethod
+    def _usable(http: HttpClient) -> HttpClient:
+        if http.is_closed:  # only a caller's client: the shared pool is made again
+            raise InvalidParameterError("http_client: the client was closed; pass an open one")
+        return http
 
     def _start(self, request: httpx.Request) -> tuple[Deadline | None, dict[str, Any]]:
         """The call's deadline, and the per-phase timeouts an attempt starts from."""
@@ -312,10 +323,12 @@ class StepFunClient(BaseClient[SyncHTTP]):
             content = self._read(response, self._reader(response, deadline))
         except self._errors as exc:
             return transport_error(exc)
+        except self._status_errors as exc:
+            return status_error(cast(httpx.HTTPStatusError, exc).response, b"")
         return (response, content) if response.is_success else status_error(response, content)
 
     def _send(self, payload: Mapping[str, Any], *, stream: bool) -> tuple[httpx.Response, bytes]:
-        http = self.http
+        http = self._usable(self.http)
         request = self._build(http, payload, stream=stream)
         deadline, timeouts = self._start(request)
         attempt = 0
@@ -392,12 +405,14 @@ class AsyncStepFunClient(BaseClient[AsyncHTTP]):
             content = await self._read(response, self._reader(response, deadline))
         except self._errors as exc:
             return transport_error(exc)
+        except self._status_errors as exc:
+            return status_error(cast(httpx.HTTPStatusError, exc).response, b"")
         return (response, content) if response.is_success else status_error(response, content)
 
     async def _send(
         self, payload: Mapping[str, Any], *, stream: bool
     ) -> tuple[httpx.Response, bytes]:
-        http = self.http
+        http = self._usable(self.http)
         request = self._build(http, payload, stream=stream)
         deadline, timeouts = self._start(request)
         attempt = 0

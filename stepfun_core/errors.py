@@ -6,6 +6,8 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from stepfun_core.surrogates import join_surrogates
+
 if TYPE_CHECKING:
     from stepfun_core.types import Completion
 
@@ -204,8 +206,10 @@ def error_class_for(status: int | None, error_type: str | None) -> type[APIStatu
 
 def _text_of(value: Any, limit: int = 500) -> str | None:
     """A field of an error body as text (a server may send any JSON value, however deep)."""
-    if value is None or isinstance(value, str):
-        return value
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return join_surrogates(value)
     try:
         return repr(value)[:limit]
     except RecursionError:

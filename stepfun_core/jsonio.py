@@ -63,15 +63,26 @@ def _invalid(payload: Mapping[str, Any]) -> InvalidParameterError:
 
 
 def _scalar_problem(value: Any) -> str | None:
+    problem: str | None = None
     if isinstance(value, float) and not math.isfinite(value):
-        return f"{value!r} is not valid JSON (NaN and Infinity cannot be sent)"
-    if isinstance(value, str):
+        problem = f"{value!r} is not valid JSON (NaN and Infinity cannot be sent)"
+    elif isinstance(value, str):
         if has_lone_surrogate(value):
-            return "holds a lone UTF-16 surrogate (half of a character), which cannot be sent"
-        return None
-    if value is None or isinstance(value, (bool, int, float)):
-        return None
-    return f"a {type(value).__name__} is not a JSON value"
+            problem = "holds a lone UTF-16 surrogate (half of a character), which cannot be sent"
+    elif isinstance(value, int) and not isinstance(value, bool):
+        if not _writable(value):
+            problem = "is an integer too large to write as JSON"
+    elif not (value is None or isinstance(value, (bool, float))):
+        problem = f"a {type(value).__name__} is not a JSON value"
+    return problem
+
+
+def _writable(number: int) -> bool:
+    try:
+        str(number)
+    except ValueError:  # past Python's limit on digits (sys.set_int_max_str_digits)
+        return False
+    return True
 
 
 def _children(value: Any, path: str) -> list[tuple[str, Any]] | str:
@@ -79,6 +90,8 @@ def _children(value: Any, path: str) -> list[tuple[str, Any]] | str:
         for key in value:
             if not isinstance(key, str):
                 return f"key {key!r} is not a string"
+            if has_lone_surrogate(key):
+                return "a key holds a lone UTF-16 surrogate (half of a character)"
         return [(f"{path}.{key}" if path else key, item) for key, item in value.items()]
     return [(f"{path}[{i}]", item) for i, item in enumerate(value)]
 

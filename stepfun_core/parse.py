@@ -37,7 +37,9 @@ def _optional_int(value: Any) -> int | None:
 
 
 def _text(value: Any) -> str:
-    return value if isinstance(value, str) else ""
+    # Any string the server sends may hold a lone UTF-16 half; it would break printing,
+    # tracing and sending the reply back.
+    return join_surrogates(value) if isinstance(value, str) else ""
 
 
 def _mapping(value: Any) -> Mapping[str, Any]:
@@ -51,7 +53,7 @@ def _list(value: Any) -> list[Any]:
 
 def finish_reason_of(value: Any) -> str | None:
     """Normalize a finish reason: ``""``, null and absent all mean "not finished yet"."""
-    return value if isinstance(value, str) and value else None
+    return join_surrogates(value) if isinstance(value, str) and value else None
 
 
 def reasoning_of(obj: Mapping[str, Any]) -> str:

@@ -48,7 +48,7 @@ def _positive_int(field: str, value: Any) -> int:
 
 
 def _choice(field: str, value: Any, allowed: frozenset[str]) -> str:
-    if value not in allowed:
+    if not isinstance(value, str) or value not in allowed:
         raise _fail(field, f"must be one of {sorted(allowed)}, got {value!r}")
     return str(value)
 
@@ -91,7 +91,8 @@ def _check_tool_choice(choice: Any, tool_names: list[str]) -> None:
         _choice("tool_choice", choice, TOOL_CHOICES)
         return
     if isinstance(choice, Mapping) and choice.get("type") == "function":
-        name = (choice.get("function") or {}).get("name")
+        function = choice.get("function")
+        name = function.get("name") if isinstance(function, Mapping) else None
         check_tool_name(name, "tool_choice.function.name")
         if name not in tool_names:
             raise _fail("tool_choice", f"names {name!r}, which is not among the tools")
@@ -149,7 +150,7 @@ def _check_part(field: str, part: Any) -> None:
     if not isinstance(part, Mapping):
         raise _fail(field, "content parts must be objects")
     kind = part.get("type")
-    if kind not in PART_TYPES:
+    if not isinstance(kind, str) or kind not in PART_TYPES:
         raise _fail(f"{field}.type", f"unsupported content part {kind!r}; use {sorted(PART_TYPES)}")
     if kind == "text":
         if not isinstance(part.get("text"), str):
@@ -204,7 +205,7 @@ def _check_message(i: int, message: Any) -> None:
     if not isinstance(message, Mapping):
         raise _fail(field, "must be an object with a role")
     role = message.get("role")
-    if role not in ROLES:
+    if not isinstance(role, str) or role not in ROLES:
         raise _fail(f"{field}.role", f"must be one of {sorted(ROLES)}, got {role!r}")
     _check_content(f"{field}.content", role, message.get("content"))
     if role == "tool" and not message.get("tool_call_id"):

@@ -168,8 +168,10 @@ def check_base_url(url: str, source: str = "base_url argument") -> str:
             f"{where} carries credentials (user:password@): remove them and pass the key "
             "as api_key; a proxy's credentials belong in a proxy setting or http_client"
         )
-    if parsed.fragment:
+    if parsed.fragment or str(url).strip().endswith("#"):
         raise InvalidParameterError(f"{where} has a fragment (#...): remove it")
+    if parsed.port is not None and not 0 < parsed.port < 65536:
+        raise InvalidParameterError(f"{where} has a port outside 1-65535")
     if parsed.scheme == "http" and _is_stepfun_host(parsed.host):
         raise InvalidParameterError(
             f"{where} uses http:// for StepFun's own host, which would send the key in clear "
@@ -187,6 +189,12 @@ def resolve_base_url(explicit: str | None = None) -> str:
     """Return the explicit base URL, else the environment's, else the international default."""
     found = find_base_url(explicit)
     return check_base_url(found.value, found.source)
+
+
+def display_url(url: str) -> str:
+    """The URL as shown in reprs and traces: a query (which may hold a token) is hidden."""
+    base, question, _ = url.partition("?")
+    return f"{base}?..." if question else base
 
 
 def endpoint_url(base_url: str, path: str) -> httpx.URL:

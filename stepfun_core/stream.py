@@ -32,6 +32,7 @@ from stepfun_core.surrogates import SurrogateJoiner, might_hold_surrogates
 from stepfun_core.types import Chunk, Completion
 
 _DONE = "[DONE]"
+_EMPTY_EVENTS = frozenset({"", "{}"})
 
 
 class StreamState:
@@ -87,7 +88,8 @@ class StreamState:
         except SSEDecodeError as exc:
             raise self.error(MalformedResponseError, f"bad event stream: {exc}") from exc
         if self.idle_timeout is not None:
-            self._check_idle(bool(events))
+            # Empty events (``data:``, ``data: {}``) are a proxy's keep-alives, not progress.
+            self._check_idle(any(e.data.strip() not in _EMPTY_EVENTS for e in events))
         for event in events:
             payload = event.data
             if payload.startswith(_DONE):
@@ -161,6 +163,12 @@ class StreamState:
         error.partial = self.accumulator.result()
         return error
 
+    def reused(self, exc: RuntimeError) -> BaseException:
+        """The error for iterating a stream again, or after closing it (httpx's own is raw)."""
+        if type(exc).__name__ not in ("StreamConsumed", "StreamClosed"):
+            return exc
+        return self.error(StreamError, "this stream was already read or closed: send a new request")
+
     def interrupted(self, exc: Exception) -> StepFunError:
         """The error for a transport failure in the middle of the body."""
         if is_read_timeout(exc):
@@ -225,6 +233,16 @@ class _OpenStream:
         self._state = state
         # Transport failures of the client's library (httpx, or httpx2 for a caller's client).
         self._errors = errors
+        self._started = False
+
+    def _start(self) -> StreamState:
+        """The state to read into; a stream is read once (httpx would raise its own error)."""
+        if self._started:
+            raise self._state.error(
+                StreamError, "this stream was already read or closed: send a new request"
+            )
+        self._started = True
+        return self._state
 
     @property
     def accumulator(self) -> StreamAccumulator:
@@ -240,7 +258,7 @@ class ChatStream(_OpenStream):
     """A sync stream of chunks; use it in a ``with`` block or iterate it to the end."""
 
     def __iter__(self) -> Iterator[Chunk]:
-        state = self._state
+        state = self._start()
         pieces = self._response.iter_bytes()
         try:
             for data in pieces:
@@ -250,6 +268,8 @@ class ChatStream(_OpenStream):
             state.finish()
         except self._errors as exc:
             raise state.interrupted(exc) from exc
+        except RuntimeError as exc:
+            raise state.reused(exc) from None
         finally:
             if state.done:
                 drain(self._response, pieces)
@@ -259,6 +279,7 @@ class ChatStream(_OpenStream):
     def close(self) -> None:
         """Close the connection (safe to call twice)."""
         self._response.close()
+        self._started = True
 
     def __enter__(self) -> ChatStream:
         return self
@@ -273,7 +294,7 @@ class AsyncChatStream(_OpenStream):
     """An async stream of chunks; use it in an ``async with`` block or iterate it to the end."""
 
     async def __aiter__(self) -> AsyncIterator[Chunk]:
-        state = self._state
+        state = self._start()
         pieces = self._response.aiter_bytes()
         try:
             async for data in pieces:
@@ -284,6 +305,8 @@ class AsyncChatStream(_OpenStream):
             state.finish()
         except self._errors as exc:
             raise state.interrupted(exc) from exc
+        except RuntimeError as exc:
+            raise state.reused(exc) from None
         finally:
             if state.done:
                 await adrain(self._response, pieces)
@@ -293,6 +316,7 @@ class AsyncChatStream(_OpenStream):
     async def close(self) -> None:
         """Close the connection (safe to call twice)."""
         await self._response.aclose()
+        self._started = True
 
     async def __aenter__(self) -> AsyncChatStream:
         return self

@@ -69,14 +69,25 @@ class SurrogateJoiner:
         return join_surrogates(text)
 
     def fix(self, chunk: Chunk) -> None:
-        """Join halves in every text field of the chunk (content, reasoning, arguments)."""
+        """Join halves in every text field of the chunk (content, reasoning, arguments).
+
+        Text that streams piece by piece holds a trailing high half back; whole strings (ids,
+        names, the model, the finish reason) have any lone half replaced.
+        """
+        chunk.id = join_surrogates(chunk.id)
+        chunk.model = join_surrogates(chunk.model)
         for delta in chunk.choices:
+            if delta.finish_reason:
+                delta.finish_reason = join_surrogates(delta.finish_reason)
             i = delta.index
             if delta.content or (i, "content", 0) in self._held:
                 delta.content = self._fix((i, "content", 0), delta.content)
             if delta.reasoning or (i, "reasoning", 0) in self._held:
                 delta.reasoning = self._fix((i, "reasoning", 0), delta.reasoning)
             for call in delta.tool_calls:
+                call.id = join_surrogates(call.id) if call.id else call.id
+                call.name = join_surrogates(call.name) if call.name else call.name
+                call.type = join_surrogates(call.type) if call.type else call.type
                 key = (i, "arguments", call.index)
                 if call.arguments or key in self._held:
                     call.arguments = self._fix(key, call.arguments or "") or None

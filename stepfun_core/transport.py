@@ -46,11 +46,20 @@ def check_http_client(http: Any, *, asynchronous: bool, field: str = "http_clien
     return http
 
 
+def _classes(http: Any, name: str) -> tuple[type[Exception], ...]:
+    default: type[Exception] = getattr(httpx, name)
+    own = getattr(library_of(http), name, default)
+    return (default,) if own is default else (default, own)
+
+
 def request_errors(http: Any) -> tuple[type[Exception], ...]:
     """The transport failures to catch for this client (httpx's, and httpx2's when used)."""
-    library = library_of(http)
-    own = getattr(library, "RequestError", httpx.RequestError)
-    return (httpx.RequestError,) if own is httpx.RequestError else (httpx.RequestError, own)
+    return _classes(http, "RequestError")
+
+
+def status_errors(http: Any) -> tuple[type[Exception], ...]:
+    """``HTTPStatusError`` of the client's library: a caller's hook may raise it."""
+    return _classes(http, "HTTPStatusError")
 
 
 def timeout_tuple(timeout: Any) -> tuple[float | None, float | None, float | None, float | None]:
