@@ -280,7 +280,7 @@ class FastRetryPolicy(RetryPolicy):
 @pytest.fixture(autouse=True)
 def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every client built in this suite (adapters included) gets millisecond backoff."""
-    monkeypatch.setattr("stepfun_core.client.RetryPolicy", FastRetryPolicy)
+    monkeypatch.setattr("stepfun_core.client_base.RetryPolicy", FastRetryPolicy)
 
 
 def reset_sync_pool() -> None:

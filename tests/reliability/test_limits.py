@@ -214,7 +214,7 @@ def silent_then_server_error(send: Send, request: Any) -> bool:
 def test_retries_stop_at_the_deadline(
     combo: Combo, row: Row, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("stepfun_core.client.RetryPolicy", core.RetryPolicy)  # real backoff
+    monkeypatch.setattr("stepfun_core.client_base.RetryPolicy", core.RetryPolicy)  # real backoff
     with RawServer(silent_then_server_error) as server:
         inst = combo.build(server.base_url, max_retries=50, total_timeout=1.5)
         out = combo.call(inst, "hi")
