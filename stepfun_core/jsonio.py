@@ -16,16 +16,34 @@ from typing import Any
 from stepfun_core.errors import InvalidParameterError
 from stepfun_core.surrogates import has_lone_surrogate
 
-# Deeper than this, what we send is refused: the API's own parser and ours stop near 1,000.
+# Deeper than this is refused both ways: the API's parser and Python's stop near 1,000 levels
+# (Python 3.13 reads deeper; the frameworks' copies and validators then fail instead).
 MAX_DEPTH = 512
 
 
 def load_json(text: str | bytes) -> Any:
-    """``json.loads`` whose only error is ``ValueError`` (too deep is "not JSON" too)."""
+    """``json.loads`` whose only error is ``ValueError``: nesting past MAX_DEPTH is not JSON."""
     try:
-        return json.loads(text)
+        value = json.loads(text)
     except RecursionError:
         raise ValueError("JSON nested too deeply to read") from None
+    if deeper_than(value, MAX_DEPTH):
+        raise ValueError(f"JSON nested more than {MAX_DEPTH} levels deep")
+    return value
+
+
+def deeper_than(value: Any, limit: int) -> bool:
+    """True if containers nest more than ``limit`` levels deep (walked without recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return True
+        if isinstance(item, dict):
+            stack.extend((child, depth + 1) for child in item.values())
+        elif isinstance(item, list):
+            stack.extend((child, depth + 1) for child in item)
+    return False
 
 
 def decode_json(content: str | bytes) -> Any:

@@ -6,6 +6,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from stepfun_core.jsonio import MAX_DEPTH, deeper_than
 from stepfun_core.surrogates import join_surrogates
 from stepfun_core.types import (
     Choice,
@@ -72,6 +73,8 @@ def arguments_text(value: Any) -> str:
         return value
     if value is None:
         return ""
+    if deeper_than(value, MAX_DEPTH):
+        return UNREADABLE_ARGUMENTS
     try:
         return json.dumps(value, ensure_ascii=False)
     except (RecursionError, ValueError, TypeError):

@@ -2,12 +2,14 @@
 
 Each case runs over the library's own MockTransport and, where a socket matters, over the
 loopback replica: answers, streams ending at [DONE], retries, typed errors, timeouts, and the
-rule that the caller's client is never closed by us. The adapters take httpx2 clients too.
+rule that the caller's client is never closed by us. (The adapters with httpx2 clients:
+tests/downstream/test_httpx2_clients.py.)
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import json
 import socket
@@ -52,6 +54,21 @@ def mode(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+OPENED: list[Any] = []  # the callers' clients made by a test, closed after it
+
+
+@pytest.fixture(autouse=True)
+def _close_callers_clients() -> Iterator[None]:
+    yield
+    while OPENED:
+        http = OPENED.pop()
+        if hasattr(http, "close"):
+            http.close()
+            continue
+        with contextlib.suppress(RuntimeError):  # its loop is gone: nothing left to await
+            asyncio.run(http.aclose())
+
+
 class Calls:
     """Builds core clients on a caller's client of ``lib`` and runs create/stream in ``mode``."""
 
@@ -64,8 +81,10 @@ class Calls:
         options.setdefault("retry_policy", FAST)
         if self.mode == "sync":
             self.http = self.lib.Client(**self.transport)
+            OPENED.append(self.http)
             return core.StepFunClient(http_client=self.http, **options)
         self.http = self.lib.AsyncClient(**self.transport)
+        OPENED.append(self.http)
         return core.AsyncStepFunClient(http_client=self.http, **options)
 
     def create(self, **options: Any) -> core.Completion:
@@ -241,33 +260,3 @@ def test_a_refused_connection_over_a_real_socket(lib: Any, mode: str) -> None:
         port = probe.getsockname()[1]
     with pytest.raises(core.APIConnectionError):
         Calls(lib, mode).create(base_url=f"http://127.0.0.1:{port}/v1")
-
-
-def test_the_adapters_take_httpx2_clients(replica: Replica) -> None:
-    import httpx2
-    from llama_index.core.llms import ChatMessage
-
-    from langchain_stepfun import ChatStepFun
-    from llama_index_stepfun import StepFun
-
-    sync, concurrent = httpx2.Client(), httpx2.AsyncClient()
-    chat = ChatStepFun(
-        api_key="k", base_url=replica.base_url, http_client=sync, http_async_client=concurrent
-    )
-    llm = StepFun(
-        api_key="k", api_base=replica.base_url, http_client=sync, async_http_client=concurrent
-    )
-    message = [ChatMessage(role="user", content="Tell me about owls")]
-
-    async def both() -> tuple[str, str | None]:
-        # One loop: an AsyncClient's connections belong to the loop that made them.
-        return (await chat.ainvoke(message[0].content)).text, (
-            await llm.achat(message)
-        ).message.content
-
-    assert chat.invoke("Tell me about owls").text
-    assert "".join(c.text for c in chat.stream("Tell me about owls"))
-    assert llm.chat(message).message.content
-    assert all(asyncio.run(both()))
-    assert len(replica.requests) == 5
-    assert not sync.is_closed and not concurrent.is_closed

@@ -12,6 +12,7 @@ tool-call turn (``echo_reasoning="tool_calls"``). Turn one runs with ``invoke`` 
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
@@ -22,8 +23,11 @@ from langchain.agents import create_agent
 from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage, ToolMessage
 from langchain_core.tools import tool
 from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.checkpoint.sqlite import SqliteSaver
+from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
 from langchain_stepfun import ChatStepFun
+from tests.langchain.conftest import ASYNC_STREAMING_NEEDS_311
 from tests.replica import Replica, think
 from tests.replica.brain import Reply
 
@@ -178,15 +182,13 @@ def sync_saver(kind: str, path: Path, shared: dict[str, Any]) -> Iterator[Any]:
     if kind == "memory":
         yield shared.setdefault("memory", InMemorySaver())
         return
-    sqlite = pytest.importorskip("langgraph.checkpoint.sqlite")  # not in the dev extra yet
-    with sqlite.SqliteSaver.from_conn_string(str(path)) as saver:
+    with SqliteSaver.from_conn_string(str(path)) as saver:
         yield saver
 
 
 @asynccontextmanager
 async def async_saver(path: Path) -> AsyncIterator[Any]:
-    aio = pytest.importorskip("langgraph.checkpoint.sqlite.aio")  # not in the dev extra yet
-    async with aio.AsyncSqliteSaver.from_conn_string(str(path)) as saver:
+    async with AsyncSqliteSaver.from_conn_string(str(path)) as saver:
         yield saver
 
 
@@ -235,6 +237,8 @@ def test_conversation_survives_the_checkpointer(
 async def test_conversation_survives_the_async_sqlite_checkpointer(
     how: str, replica: Replica, tmp_path: Path
 ) -> None:
+    if how != "ainvoke" and sys.version_info < (3, 11):
+        pytest.skip(ASYNC_STREAMING_NEEDS_311)
     path = tmp_path / "checkpoints.sqlite"
     async with async_saver(path) as saver:
         agent = make_agent(replica.base_url, saver)

@@ -15,11 +15,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import ray
 
 from tests.downstream.calls import aask, ask, build
 from tests.downstream.echo import EchoServer, echo_answer
-
-ray = pytest.importorskip("ray")
 
 ADAPTERS = ("langchain", "llamaindex")
 KEY = "sk-ray"

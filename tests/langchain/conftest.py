@@ -23,6 +23,11 @@ from langchain_stepfun import ChatStepFun
 from tests.conftest import _RECORDING
 from tests.replica import Fault
 
+ASYNC_STREAMING_NEEDS_311 = (
+    "LangGraph streams a model's tokens in async code only on Python 3.11+ (asyncio tasks take "
+    "a context from 3.11; on 3.10 its callbacks do not reach the model, called without streaming)"
+)
+
 MEDIA = Path(__file__).resolve().parent.parent / "media"
 # URL used by langchain-tests -> the local stand-in (same media type).
 MEDIA_URLS = {

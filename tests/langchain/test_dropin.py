@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from typing import Any
 
 import pytest
@@ -12,7 +13,7 @@ from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.tools import tool
 
-from tests.langchain.conftest import Driver, model
+from tests.langchain.conftest import ASYNC_STREAMING_NEEDS_311, Driver, model
 
 pytestmark = pytest.mark.vcr
 
@@ -77,6 +78,8 @@ def test_agent_calls_two_tools_in_one_turn(driver: Driver) -> None:
 
 def test_agent_streams_messages(driver: Driver) -> None:
     inputs = {"messages": [HumanMessage(QUESTION)]}
+    if driver.is_async and sys.version_info < (3, 11):
+        pytest.skip(ASYNC_STREAMING_NEEDS_311)
     if driver.is_async:
 
         async def collect() -> list[Any]:

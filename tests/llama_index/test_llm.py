@@ -78,7 +78,8 @@ def test_the_key_never_leaks() -> None:
     llm = StepFun(api_key=SECRET, default_headers={"X-Auth": SECRET})
     for text in (repr(llm), str(llm), json.dumps(llm.to_dict(), default=str), llm.to_json()):
         assert SECRET not in text
-    assert SECRET not in json.dumps(llm.to_payload(), default=str)
+    if hasattr(llm, "to_payload"):  # llama-index-core 0.14.23 and newer
+        assert SECRET not in json.dumps(llm.to_payload(), default=str)
     assert llm.to_dict()["class_name"] == "StepFunLLM"
     assert StepFun.from_dict({**llm.to_dict(), "api_key": "other"}).model == llm.model
 

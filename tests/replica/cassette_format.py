@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import re
 from typing import Any
@@ -56,13 +57,20 @@ class ReadableYamlSerializer:
 
 
 def normalize_ids(value: Any) -> Any:
-    """Replace random ids (uuid4, ``lc_...``) anywhere in a JSON value by a placeholder."""
+    """Replace random ids (uuid4, ``lc_...``) by a placeholder; tool descriptions dedented."""
     if isinstance(value, str):
         return _RANDOM_ID.sub("<random-id>", value)
     if isinstance(value, list):
         return [normalize_ids(v) for v in value]
     if isinstance(value, dict):
-        return {k: normalize_ids(v) for k, v in value.items()}
+        return {
+            # Python 3.13 strips a docstring's indentation when it compiles it, so a tool's
+            # description differs from the one recorded on 3.11 by its indentation alone.
+            k: inspect.cleandoc(v)
+            if k == "description" and isinstance(v, str)
+            else normalize_ids(v)
+            for k, v in value.items()
+        }
     return value
 
 
