@@ -28,7 +28,12 @@ from langchain_stepfun.outputs import (
     server_tool_calls,
     usage_metadata,
 )
-from stepfun_core import Chunk, StreamAccumulator, ToolCallDelta, fallback_tool_call_id
+from stepfun_core import (
+    Chunk,
+    StreamAccumulator,
+    ToolCallDelta,
+    fallback_tool_call_id,
+)
 
 
 class ChunkConverter:
@@ -47,10 +52,11 @@ class ChunkConverter:
         if not chunk.choices:
             return None
         delta = chunk.choices[0]
-        if delta.index != 0:  # the message is choice 0, wherever the chunk lists it
-            delta = next((d for d in chunk.choices if d.index == 0), None)  # type: ignore[assignment]
-            if delta is None:
+        if len(chunk.choices) > 1 or delta.index != 0:  # odd chunks only: the usual one is fast
+            merged = chunk.delta(0)
+            if merged is None:
                 return None
+            delta = merged
         calls = self._tool_call_chunks(chunk.id, delta.tool_calls) if delta.tool_calls else None
         if not (delta.content or delta.reasoning or calls):
             return None

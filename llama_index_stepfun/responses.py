@@ -176,9 +176,8 @@ class StreamResponder:
         """The response for the chunk the stream just yielded (already accumulated)."""
         delta = thinking_delta = ""
         finish_reason = None
-        for choice in chunk.choices:
-            if choice.index != 0:
-                continue
+        choice = chunk.delta(0)
+        if choice is not None:
             delta, thinking_delta = choice.content, choice.reasoning
             finish_reason = choice.finish_reason
             if choice.tool_calls:

@@ -209,3 +209,23 @@ class Chunk:
     def usage(self) -> Usage | None:
         """The cumulative usage so far, if this chunk carries it."""
         return Usage.from_wire(self.raw_usage)
+
+    def delta(self, index: int = 0) -> ChoiceDelta | None:
+        """What this chunk adds to one choice, however many deltas it lists for it.
+
+        A chunk lists one delta per choice; an odd one may list a choice twice, as the
+        accumulator then folds both, so does this.
+        """
+        choices = self.choices
+        if len(choices) == 1:  # the usual chunk, once per token: no list to build
+            return choices[0] if choices[0].index == index else None
+        mine = [d for d in choices if d.index == index]
+        if len(mine) <= 1:
+            return mine[0] if mine else None
+        return ChoiceDelta(
+            index,
+            "".join(d.content for d in mine),
+            "".join(d.reasoning for d in mine),
+            [call for d in mine for call in d.tool_calls],
+            next((d.finish_reason for d in reversed(mine) if d.finish_reason), None),
+        )

@@ -4,7 +4,7 @@ Steps, each a line with a verdict: configuration, reachability (DNS, TCP, TLS), 
 (``GET /models``, and the other regions on a 401), models (served list beside the catalog),
 and with ``--probe`` one small request per wire assumption of `ASSUMPTIONS`. It uses the core's
 own client, so what it proves about the wire is what the adapters rely on, and it imports no
-framework (versions come from package metadata). See ``docs/doctor.md``.
+framework (versions come from package metadata). See the README's Troubleshooting section.
 """
 
 from stepfun_core.doctor.assumptions import ASSUMPTIONS, Assumption, assumptions_markdown

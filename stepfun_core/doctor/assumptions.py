@@ -3,10 +3,10 @@
 Each names the section of ``stepfun-wire.md`` it checks, what we expect, and its status. Every
 status is ``replica only`` until a live ``stepfun doctor --probe`` run says otherwise: the
 cassettes and the loopback replica were built from the wire notes, not from the live API. The
-README's list is generated from this table (`assumptions_markdown`), and a test keeps
-``docs/doctor.md`` equal to it, so the two cannot drift. To record a live result, change the
-entry's ``status`` (for example ``live: as expected (2026-11-02, step-3.5-flash)``) and paste
-the regenerated table.
+README's list is generated from this table (`assumptions_markdown`), and a test keeps the
+README's Troubleshooting section equal to it, so the two cannot drift. To record a live result,
+change the entry's ``status`` (for example ``live: as expected (2026-11-02, step-3.5-flash)``)
+and paste the regenerated table.
 """
 
 from __future__ import annotations

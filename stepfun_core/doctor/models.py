@@ -50,7 +50,7 @@ def check_models(served: Sequence[str], named: str | None) -> list[Check]:
     unknown = [m for m in served if m not in catalog]
     if unknown:
         detail = f"the catalog lacks {listed(unknown)}: they get safe defaults (32K, text only)"
-        fix = "report them (docs/doctor.md) so the catalog can learn their capabilities"
+        fix = "report them (README, Troubleshooting) so the catalog can learn their capabilities"
         checks.append(
             Check(MODELS, "catalog gaps", Verdict.WARN, detail, fix, False, {"models": unknown})
         )

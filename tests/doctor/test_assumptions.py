@@ -12,7 +12,15 @@ from tests.doctor.test_probes import CASES
 from tests.replica import Replica
 from tests.replica.behaviour import DEVIATIONS
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "doctor.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def troubleshooting() -> str:
+    """The README's Troubleshooting section, up to the next top-level heading."""
+    text = README.read_text(encoding="utf-8")
+    start = text.index("## Troubleshooting\n")
+    end = text.find("\n## ", start + 1)
+    return text[start : end if end != -1 else len(text)]
 
 
 def test_one_probe_per_assumption_in_the_same_order() -> None:
@@ -21,8 +29,8 @@ def test_one_probe_per_assumption_in_the_same_order() -> None:
 
 
 def test_the_docs_carry_the_generated_table() -> None:
-    text = DOC.read_text(encoding="utf-8")
-    assert assumptions_markdown() in text, "paste assumptions_markdown() into docs/doctor.md"
+    text = troubleshooting()
+    assert assumptions_markdown() in text, "paste assumptions_markdown() into the README"
     table = [line for line in text.splitlines() if line.startswith("| ") and "`" in line]
     assert len([line for line in table if re.search(r"\| `[a-z-]+` \|", line)]) == len(ASSUMPTIONS)
 
@@ -34,7 +42,7 @@ def test_each_status_is_replica_only_or_a_live_result() -> None:
 
 
 def test_the_troubleshooting_section_starts_with_the_command() -> None:
-    lines = DOC.read_text(encoding="utf-8").splitlines()
+    lines = troubleshooting().splitlines()
     assert lines[0] == "## Troubleshooting"
     assert lines[2:4] == [
         "```bash",

@@ -1,8 +1,8 @@
 """``--record DIR`` writes cassettes in the repository's format that replay like any other.
 
 A maintainer turns a live ``--probe`` run into ``cassettes/doctor/`` this way; the committed
-ones were recorded from the replica (see docs/doctor.md) and replay here with the suite's own
-VCR set-up.
+ones were recorded from the replica (see the README's Troubleshooting section) and replay here
+with the suite's own VCR set-up.
 """
 
 from __future__ import annotations
@@ -149,7 +149,7 @@ def test_committed_cassettes_replay(cassette_file: Path, replica: Replica) -> No
 
 
 def test_committed_replica_cassettes_are_what_the_doctor_sends(recorded: Path) -> None:
-    """A changed probe needs its cassette re-recorded (docs/doctor.md says how)."""
+    """A changed probe needs its cassette re-recorded (README, Troubleshooting, says how)."""
     assert COMMITTED_FILES, "cassettes/doctor is empty"
     for path in COMMITTED_FILES:
         interactions = load(path)
