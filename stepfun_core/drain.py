@@ -2,18 +2,17 @@
 
 A stream is over at ``data: [DONE]`` (as in openai-python); whatever follows (the chunked
 terminator, keep-alive comments, a cut, or a proxy that holds the connection open) must not
-delay or spoil the answer. The rest of the body is read for a short grace period at most (a
-timer cuts a read that would block longer), so a well-behaved server's connection is reused
-and a misbehaving one is simply closed.
+delay or spoil the answer. The rest of the body is read only when it is exactly the end of the
+body and already at hand (sync), or for a short grace period (async, where a read can be
+cancelled); a well-behaved server's connection is reused, a misbehaving one is simply closed.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import select
 import socket
-import threading
+import ssl
 import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -30,12 +29,17 @@ def _end_is_buffered(response: Any) -> bool:
     the ``0\r\n\r\n`` terminator that came in the same packet as ``[DONE]``; no public API
     shows them, so this looks and, on any other stack, answers False.
     """
+    return _TERMINATOR in b"\r\n" + _trailing(response)
+
+
+def _trailing(response: Any) -> bytes:
+    """The bytes h11 has received but not parsed yet (b"" on any other stack)."""
     try:
         connection = response.stream._stream._httpcore_stream._stream._connection
         data, _closed = connection._h11_state.trailing_data
     except (AttributeError, TypeError, ValueError):
-        return False
-    return isinstance(data, (bytes, bytearray)) and _TERMINATOR in b"\r\n" + bytes(data)
+        return b""
+    return bytes(data) if isinstance(data, (bytes, bytearray)) else b""
 
 
 def _socket_of(response: Any) -> socket.socket | None:
@@ -44,65 +48,40 @@ def _socket_of(response: Any) -> socket.socket | None:
     return sock if isinstance(sock, socket.socket) else None
 
 
-def _readable(sock: socket.socket, timeout: float) -> bool:
-    """True if the socket has bytes to read within ``timeout`` seconds."""
+def _end_is_arriving(response: Any) -> bool:
+    """True if the socket's next bytes (within the grace period) are exactly the body's end.
+
+    Only a plain socket can be peeked at; over TLS the bytes are encrypted, and a readable
+    socket alone promises nothing (half a chunk header, a block that inflates to nothing, a
+    keep-alive: the read after it could block for the whole read timeout). So anything but the
+    terminator, or TLS, means close.
+    """
+    sock = _socket_of(response)
+    if sock is None or isinstance(sock, ssl.SSLSocket):
+        return False
     try:
-        if getattr(sock, "pending", lambda: 0)():
-            return True
-        ready, _, _ = select.select([sock], [], [], max(0.0, timeout))
+        ready, _, _ = select.select([sock], [], [], GRACE_SECONDS)
+        if not ready:
+            return False
+        peeked = sock.recv(len(_TERMINATOR) + 2, socket.MSG_PEEK | socket.MSG_DONTWAIT)
     except (OSError, ValueError):
         return False
-    return bool(ready)
-
-
-class _Cutter:
-    """Shuts the socket down at the end of the grace period, unless cancelled first.
-
-    A readable socket promises one read only: its bytes may be half a chunk header, or a
-    compressed block that inflates to nothing, and the read after it would block for the whole
-    read timeout. A shutdown wakes such a read (closing the socket would not, on Linux).
-    """
-
-    def __init__(self, sock: socket.socket, seconds: float) -> None:
-        self._lock = threading.Lock()
-        self._live = True
-        self._timer = threading.Timer(seconds, self._cut, args=(sock,))
-        self._timer.daemon = True
-        self._timer.start()
-
-    def _cut(self, sock: socket.socket) -> None:
-        with self._lock:
-            if self._live:
-                with contextlib.suppress(OSError):
-                    sock.shutdown(socket.SHUT_RDWR)
-
-    def cancel(self) -> None:
-        """Stop the timer (the tail was read, or given up)."""
-        with self._lock:
-            self._live = False
-        self._timer.cancel()
+    return (_trailing(response) + peeked).lstrip(b"\r\n") == _TERMINATOR.lstrip(b"\r\n")
 
 
 def drain(response: Any, pieces: Iterator[bytes]) -> None:
-    """Read the tail of a finished stream for at most the grace period, then close."""
-    deadline = time.monotonic() + GRACE_SECONDS
-    cutter: _Cutter | None = None
-    received = 0
+    """Give the connection back to the pool if the body's end is at hand; else close it.
+
+    Reading goes on only when it cannot block: the end already parsed (h11 holds it), or
+    exactly the end waiting on a plain socket. Nothing else is read, so nothing waits.
+    """
     try:
-        if not _end_is_buffered(response):
-            sock = _socket_of(response)
-            if sock is None or not _readable(sock, GRACE_SECONDS):
-                return
-            cutter = _Cutter(sock, max(0.0, deadline - time.monotonic()))
-        while received <= MAX_TAIL_BYTES and time.monotonic() < deadline:
-            received += len(next(pieces))
-    except StopIteration:
-        pass
+        if _end_is_buffered(response) or _end_is_arriving(response):
+            for _ in pieces:  # the terminator: this ends at once, returning the connection
+                pass
     except Exception:  # the answer is complete: a broken tail changes nothing
         pass
     finally:
-        if cutter is not None:
-            cutter.cancel()
         response.close()
 
 
