@@ -12,6 +12,7 @@ import re
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import httpx
@@ -147,6 +148,7 @@ def find_base_url(explicit: str | None = None, *, argument: str = "base_url") ->
     return _first_env(BASE_URL_ENV_VARS) or Found(DEFAULT_BASE_URL, "default")
 
 
+@lru_cache(maxsize=128)  # a pure function of its text; models are made again and again
 def check_base_url(url: str, source: str = "base_url argument") -> str:
     """Return the base URL without a trailing slash, or raise InvalidParameterError.
 
