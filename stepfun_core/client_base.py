@@ -254,7 +254,10 @@ def encoding_error(response: httpx.Response) -> StepFunError | None:
     httpx inflates every layer of each network read with no limit on the output: 1.8 KB of
     gzip inside gzip becomes 1 GiB in one step, before any cap can look at it.
     """
-    codings = [c for c in response.headers.get("content-encoding", "").split(",") if c.strip()]
+    raw = response.headers.get("content-encoding")
+    if not raw or "," not in raw:
+        return None
+    codings = [c for c in raw.split(",") if c.strip()]
     if len(codings) <= 1:
         return None
     listed = ", ".join(c.strip() for c in codings)[:80]
@@ -276,6 +279,8 @@ def completion_from(response: httpx.Response, content: bytes) -> Completion:
         )
     if data.get("error"):
         raise make_status_error(response.status_code, data, trace_id=trace_id_of(response))
-    completion = parse_completion(data)
+    # Only a \uD8xx-\uDFxx escape makes a UTF-16 half: one scan of the bytes decides.
+    halves = b"\\ud" in content or b"\\uD" in content
+    completion = parse_completion(data, surrogates=halves)
     completion.raw = data
     return completion

@@ -38,9 +38,7 @@ def _optional_int(value: Any) -> int | None:
 
 
 def _text(value: Any) -> str:
-    # Any string the server sends may hold a lone UTF-16 half; it would break printing,
-    # tracing and sending the reply back.
-    return join_surrogates(value) if isinstance(value, str) else ""
+    return value if isinstance(value, str) else ""
 
 
 def _mapping(value: Any) -> Mapping[str, Any]:
@@ -54,7 +52,7 @@ def _list(value: Any) -> list[Any]:
 
 def finish_reason_of(value: Any) -> str | None:
     """Normalize a finish reason: ``""``, null and absent all mean "not finished yet"."""
-    return join_surrogates(value) if isinstance(value, str) and value else None
+    return value if isinstance(value, str) and value else None
 
 
 def reasoning_of(obj: Mapping[str, Any]) -> str:
@@ -99,7 +97,7 @@ def _split_tool_calls(
         index = position if index is None else index
         kind = _text(raw.get("type")) or FUNCTION
         name = _text(function.get("name"))
-        arguments = join_surrogates(arguments_text(function.get("arguments")))
+        arguments = arguments_text(function.get("arguments"))
         if kind != FUNCTION or "results" in function:
             results = function.get("results")
             server_calls.append(
@@ -118,8 +116,40 @@ def _split_tool_calls(
     return calls, server_calls
 
 
-def parse_completion(data: Mapping[str, Any]) -> Completion:
-    """Parse a non-streaming chat completion."""
+def parse_completion(data: Mapping[str, Any], *, surrogates: bool = True) -> Completion:
+    r"""Parse a non-streaming chat completion.
+
+    ``surrogates``: the strings may hold UTF-16 halves (JSON ``\uD8xx`` escapes), which are
+    joined or replaced (a lone half would break printing, tracing and sending the reply back).
+    The client passes False when the body has no such escape, which saves a scan of the text.
+    """
+    completion = _parse_completion(data)
+    if surrogates:
+        join_completion_surrogates(completion)
+    return completion
+
+
+def join_completion_surrogates(completion: Completion) -> None:
+    """Join surrogate halves in every string of a completion, in place."""
+    completion.id = join_surrogates(completion.id)
+    completion.model = join_surrogates(completion.model)
+    for choice in completion.choices:
+        choice.content = join_surrogates(choice.content)
+        choice.reasoning = join_surrogates(choice.reasoning)
+        choice.refusal = join_surrogates(choice.refusal)
+        if choice.finish_reason:
+            choice.finish_reason = join_surrogates(choice.finish_reason)
+        for call in choice.tool_calls:
+            call.id = join_surrogates(call.id)
+            call.name = join_surrogates(call.name)
+            call.arguments = join_surrogates(call.arguments)
+        for server_call in choice.server_tool_calls:
+            server_call.id = join_surrogates(server_call.id)
+            server_call.name = join_surrogates(server_call.name)
+            server_call.arguments = join_surrogates(server_call.arguments)
+
+
+def _parse_completion(data: Mapping[str, Any]) -> Completion:
     choices: list[Choice] = []
     for position, raw in enumerate(_list(data.get("choices"))):
         if not isinstance(raw, Mapping):
@@ -130,12 +160,12 @@ def parse_completion(data: Mapping[str, Any]) -> Completion:
         choices.append(
             Choice(
                 index=position if index is None else index,
-                content=join_surrogates(_text(message.get("content"))),
-                reasoning=join_surrogates(reasoning_of(message)),
+                content=_text(message.get("content")),
+                reasoning=reasoning_of(message),
                 tool_calls=calls,
                 server_tool_calls=server_calls,
                 finish_reason=finish_reason_of(raw.get("finish_reason")),
-                refusal=join_surrogates(_text(message.get("refusal"))),
+                refusal=_text(message.get("refusal")),
             )
         )
     return Completion(

@@ -19,7 +19,8 @@ REPLACEMENT = "\ufffd"
 
 def has_surrogates(text: str) -> bool:
     """True if the text holds UTF-16 surrogate code points (halves of a character)."""
-    return _SURROGATE.search(text) is not None
+    # isascii() is a flag check in C: ids, names and most text never reach the regex.
+    return not text.isascii() and _SURROGATE.search(text) is not None
 
 
 def join_surrogates(text: str) -> str:
