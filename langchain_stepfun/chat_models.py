@@ -307,24 +307,30 @@ class ChatStepFun(BaseChatModel):
     @property
     def client(self) -> core.StepFunClient:
         """The core sync client for the current settings (made again when they change)."""
-        self._client = cached_client(
-            self._client,
+        current = self._client  # a private attribute: pydantic reads it slowly
+        cached = cached_client(
+            current,
             self._settings(self.http_client),
             lambda: core.StepFunClient(**self.client_options(), http_client=self.http_client),
         )
-        return self._client[1]
+        if cached is not current:  # and writes it slowly: only on a change
+            self._client = cached
+        return cached[1]
 
     @property
     def async_client(self) -> core.AsyncStepFunClient:
         """The core async client for the current settings (made again when they change)."""
-        self._async_client = cached_client(
-            self._async_client,
+        current = self._async_client  # a private attribute: pydantic reads it slowly
+        cached = cached_client(
+            current,
             self._settings(self.http_async_client),
             lambda: core.AsyncStepFunClient(
                 **self.client_options(), http_client=self.http_async_client
             ),
         )
-        return self._async_client[1]
+        if cached is not current:  # and writes it slowly: only on a change
+            self._async_client = cached
+        return cached[1]
 
     def _payload(
         self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]

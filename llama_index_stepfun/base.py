@@ -179,22 +179,28 @@ class StepFun(JsonModeLLM):
     @property
     def client(self) -> StepFunClient:
         """The core sync client for the current settings (made again when they change)."""
-        self._sync_cache = cached_client(
-            self._sync_cache,
+        current = self._sync_cache  # a private attribute: pydantic reads it slowly
+        cached = cached_client(
+            current,
             self._settings(self.http_client),
             lambda: StepFunClient(**self._options(), http_client=self.http_client),
         )
-        return self._sync_cache[1]
+        if cached is not current:  # and writes it slowly: only on a change
+            self._sync_cache = cached
+        return cached[1]
 
     @property
     def async_client(self) -> AsyncStepFunClient:
         """The core async client for the current settings (made again when they change)."""
-        self._async_cache = cached_client(
-            self._async_cache,
+        current = self._async_cache  # a private attribute: pydantic reads it slowly
+        cached = cached_client(
+            current,
             self._settings(self.async_http_client),
             lambda: AsyncStepFunClient(**self._options(), http_client=self.async_http_client),
         )
-        return self._async_cache[1]
+        if cached is not current:  # and writes it slowly: only on a change
+            self._async_cache = cached
+        return cached[1]
 
     def __getstate__(self) -> dict[Any, Any]:
         """Pickle the settings; refuse clearly when the model holds the caller's httpx client.

@@ -205,7 +205,9 @@ class BaseClient(Generic[HttpClient]):
 
     def _start(self, request: httpx.Request) -> tuple[Deadline | None, dict[str, Any]]:
         """The call's deadline, and the per-phase timeouts an attempt starts from."""
-        return Deadline.start(self.total_timeout), dict(request.extensions["timeout"])
+        if self.total_timeout is None:
+            return None, {}
+        return Deadline(self.total_timeout), dict(request.extensions["timeout"])
 
     @staticmethod
     def _limit_attempt(

@@ -33,11 +33,6 @@ class Deadline:
         self.seconds = seconds
         self.end = time.monotonic() + seconds
 
-    @classmethod
-    def start(cls, seconds: float | None) -> Deadline | None:
-        """A deadline from now, or None when there is no budget."""
-        return None if seconds is None else cls(seconds)
-
     def remaining(self) -> float:
         """Seconds left (never negative)."""
         return max(0.0, self.end - time.monotonic())
