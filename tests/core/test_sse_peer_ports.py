@@ -39,6 +39,7 @@ from stepfun_core import (
 )
 from stepfun_core.sse import DEFAULT_MAX_EVENT_SIZE, ServerSentEvent, SSEDecodeError, SSEDecoder
 from stepfun_core.stream import StreamState
+from tests.counting import Counted
 
 SSE = ServerSentEvent
 BASE_URL = "http://test/v1"
@@ -348,20 +349,6 @@ def test_ignored_lines_are_discarded_incrementally(line: bytes) -> None:
     assert decoder.has_partial_event
     assert decoder.feed(b"\n") == [SSE("ok")]
     assert not decoder.has_partial_event
-
-
-class Counted(bytes):
-    """Bytes that count what concatenating them copies (``buffer + piece`` calls __radd__)."""
-
-    copied = 0
-
-    def __radd__(self, other: bytes) -> bytes:
-        Counted.copied += len(other) + len(self)
-        return bytes(other) + bytes(self)
-
-    def __add__(self, other: bytes) -> bytes:  # type: ignore[override]
-        Counted.copied += len(self) + len(other)
-        return bytes(self) + bytes(other)
 
 
 def test_partial_line_is_buffered_in_linear_time() -> None:

@@ -17,6 +17,8 @@ from typing import Any
 import pytest
 
 import stepfun_core as core
+from stepfun_core.sse import SSEDecoder
+from tests.counting import Counted
 from tests.reliability.conftest import Combo, Outcome, Row, combos
 from tests.reliability.raw_server import (
     END,
@@ -456,3 +458,36 @@ def test_half_a_chunk_after_done_does_not_hold_the_answer(combo: Combo, row: Row
     assert out.error is None, repr(out.error)
     assert out.text == ANSWER
     assert out.elapsed < 3.0, out.elapsed
+
+
+def decode_in_pieces(body: bytes, piece: int) -> tuple[int, float]:
+    """Events decoded and the CPU seconds it took (a figure for the report, not asserted)."""
+    decoder = SSEDecoder(max_event_size=64 << 20)
+    start = time.process_time()
+    events = sum(
+        len(decoder.feed(Counted(body[i : i + piece]))) for i in range(0, len(body), piece)
+    )
+    return events, time.process_time() - start
+
+
+def test_decoding_is_linear_however_the_bytes_are_split(row: Row) -> None:
+    size = 16 << 20
+    line = b"data: " + b"x" * (size - 8) + b"\n\n"
+    Counted.copied = 0
+    events, line_seconds = decode_in_pieces(line, 1024)
+    copied = Counted.copied
+    lines = (b"data: " + b"x" * 1016 + b"\n\n") * (size // 1024)
+    _, lines_seconds = decode_in_pieces(lines, 1024)
+    row.set(
+        category=LIMIT,
+        case="a 16 MiB line in 1 KiB pieces (SSE decoder)",
+        adapter="core",
+        expected="linear: no growing buffer copied per piece",
+        observed=(
+            f"{copied / len(line):.1f}x the input copied by concatenation; "
+            f"{line_seconds * 1000:.0f} ms CPU against {lines_seconds * 1000:.0f} ms for the "
+            "same bytes as 1 KiB events (python -m benchmarks.decoding compares the peers)"
+        ),
+    )
+    assert events == 1
+    assert copied <= 2 * len(line), copied  # a buffer joined per piece would copy ~128 GiB
