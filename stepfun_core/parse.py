@@ -139,14 +139,11 @@ def join_completion_surrogates(completion: Completion) -> None:
         choice.refusal = join_surrogates(choice.refusal)
         if choice.finish_reason:
             choice.finish_reason = join_surrogates(choice.finish_reason)
-        for call in choice.tool_calls:
+        calls: list[ToolCall | ServerToolCall] = [*choice.tool_calls, *choice.server_tool_calls]
+        for call in calls:
             call.id = join_surrogates(call.id)
             call.name = join_surrogates(call.name)
             call.arguments = join_surrogates(call.arguments)
-        for server_call in choice.server_tool_calls:
-            server_call.id = join_surrogates(server_call.id)
-            server_call.name = join_surrogates(server_call.name)
-            server_call.arguments = join_surrogates(server_call.arguments)
 
 
 def _parse_completion(data: Mapping[str, Any]) -> Completion:
