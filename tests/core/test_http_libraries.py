@@ -13,14 +13,15 @@ import contextlib
 import importlib
 import json
 import socket
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any, TypeVar
 
 import pytest
 
 import stepfun_core as core
 from tests.replica import Fault, Replica
 
+T = TypeVar("T")
 LIBRARIES = ["httpx", "httpx2"]
 FAST = core.RetryPolicy(max_retries=2, initial_delay=0.001, max_delay=0.002)
 PAYLOAD = core.build_chat_request(
@@ -75,6 +76,7 @@ class Calls:
     def __init__(self, lib: Any, mode: str, **transport: Any) -> None:
         self.lib, self.mode, self.transport = lib, mode, transport
         self.http: Any = None
+        self.closed_by_call = False
 
     def client(self, **options: Any) -> Any:
         options.setdefault("api_key", "sk-test")
@@ -91,7 +93,7 @@ class Calls:
         client = self.client(**options)
         if self.mode == "sync":
             return client.create(PAYLOAD)  # type: ignore[no-any-return]
-        return asyncio.run(client.create(PAYLOAD))  # type: ignore[no-any-return]
+        return self._on_one_loop(lambda: client.create(PAYLOAD))  # type: ignore[no-any-return]
 
     def stream(self, **options: Any) -> tuple[str, core.Completion]:
         client = self.client(**options)
@@ -106,11 +108,25 @@ class Calls:
                 text = "".join([c.choices[0].content async for c in stream if c.choices])
             return text, stream.completion()
 
+        return self._on_one_loop(run)
+
+    def _on_one_loop(self, call: Callable[[], Awaitable[T]]) -> T:
+        """Runs ``call``, notes whether it closed the caller's client, then closes that client
+        on the same loop (its sockets belong to it: closed later, they would leak)."""
+
+        async def run() -> T:
+            try:
+                return await call()
+            finally:
+                self.closed_by_call = bool(self.http.is_closed)
+                await self.http.aclose()
+
         return asyncio.run(run())
 
     @property
     def closed(self) -> bool:
-        return bool(self.http.is_closed)
+        """Whether our code closed the caller's client (it must never)."""
+        return bool(self.http.is_closed if self.mode == "sync" else self.closed_by_call)
 
 
 def mock(lib: Any, mode: str, handler: Callable[[Any], Any]) -> Calls:
