@@ -8,12 +8,11 @@ Sync and async, over ``httpx.MockTransport``.
 
 from __future__ import annotations
 
-import asyncio
 import gzip
 import json
 import math
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -35,86 +34,22 @@ from stepfun_core.parse import UNREADABLE_ARGUMENTS, parse_chunk, parse_completi
 from stepfun_core.retry import parse_retry_after
 from stepfun_core.stream import StreamState
 from tests.core.conftest import Driver, reply, sequence
-from tests.core.wire_samples import legacy_tool_chunk, sse
+from tests.core.wire_samples import sse
+from tests.hostile import (
+    BAD_ARGUMENTS,
+    DEEP,
+    OK,
+    STREAM_SHAPES,
+    Body,
+    chunk,
+    completion_body,
+    each,
+    raw_reply,
+)
 
 PAYLOAD = core.build_chat_request("step-3.5-flash", [{"role": "user", "content": "hi"}])
-DEEP = "[" * 50_000 + "]" * 50_000
-BAD_ARGUMENTS = {
-    "deep": "[" * 5000 + "]" * 5000,
-    "truncated": '{"city": "Par',
-    "not-json": "not json",
-}
 # The Python errors that must never come out of reading a reply.
 PYTHON_ERRORS = (RecursionError, TypeError, AttributeError, ValueError, OverflowError)
-
-
-class Body(httpx.SyncByteStream, httpx.AsyncByteStream):
-    """A response body sent piece by piece (sync or async), optionally failing at the end."""
-
-    def __init__(
-        self,
-        pieces: list[bytes],
-        *,
-        error: Callable[[], Exception] | None = None,
-        pause: float = 0.0,
-    ) -> None:
-        self.pieces = pieces
-        self.error = error
-        self.pause = pause
-        self.sent = 0
-
-    def __iter__(self) -> Iterator[bytes]:
-        for piece in self.pieces:
-            if self.pause:
-                time.sleep(self.pause)
-            self.sent += 1
-            yield piece
-        if self.error is not None:
-            raise self.error()
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        for piece in self.pieces:
-            if self.pause:
-                await asyncio.sleep(self.pause)
-            self.sent += 1
-            yield piece
-        if self.error is not None:
-            raise self.error()
-
-
-def each(cases: dict[str, Any], check: Callable[[Any], None]) -> None:
-    """Run ``check`` on every case; fail once, naming every case that failed and how."""
-    failures = []
-    for name, case in cases.items():
-        try:
-            check(case)
-        except (Exception, pytest.fail.Exception) as exc:
-            failures.append(f"{name}: {type(exc).__name__}: {exc!s:.300}")
-    assert not failures, "\n".join(failures)
-
-
-def raw(body: bytes, content_type: str = "application/json", status: int = 200) -> Any:
-    """A handler answering with these exact bytes."""
-    return lambda request: httpx.Response(
-        status, content=body, headers={"content-type": content_type}
-    )
-
-
-def chunk(content: str = "", finish: str | None = None, **delta: Any) -> dict[str, Any]:
-    choice: dict[str, Any] = {"index": 0, "delta": {"content": content, **delta}}
-    if finish is not None:
-        choice["finish_reason"] = finish
-    return {"id": "r1", "model": "step-3.5-flash", "choices": [choice]}
-
-
-def completion_body(message: dict[str, Any], **extra: Any) -> dict[str, Any]:
-    return {
-        "id": "r1",
-        "model": "step-3.5-flash",
-        "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
-        "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5},
-        **extra,
-    }
 
 
 def nested_list(depth: int) -> list[Any]:
@@ -143,7 +78,7 @@ def test_deep_json_reply_is_a_malformed_response(driver: Driver) -> None:
     def check(body: str) -> None:
         driver.requests.clear()
         with pytest.raises(MalformedResponseError):
-            driver.create(raw(body.encode()), PAYLOAD)
+            driver.create(raw_reply(body.encode()), PAYLOAD)
         assert len(driver.requests) == 1
 
     each(DEEP_BODIES, check)
@@ -151,7 +86,7 @@ def test_deep_json_reply_is_a_malformed_response(driver: Driver) -> None:
 
 def test_deep_json_error_body_is_the_typed_status_error(driver: Driver) -> None:
     with pytest.raises(BadRequestError):
-        driver.create(raw(DEEP.encode(), status=400), PAYLOAD)
+        driver.create(raw_reply(DEEP.encode(), status=400), PAYLOAD)
 
 
 def test_deep_json_stream_event_keeps_what_came_before(driver: Driver) -> None:
@@ -197,50 +132,7 @@ def _reply_keeps(driver: Driver, arguments: str) -> None:
     ]
 
 
-def _indexed_stream(arguments: str) -> bytes:
-    half = len(arguments) // 2
-    first = {
-        "index": 0,
-        "id": "call_bad",
-        "type": "function",
-        "function": {"name": "get_weather", "arguments": arguments[:half]},
-    }
-    second = {
-        "index": 1,
-        "id": "call_ok",
-        "type": "function",
-        "function": {"name": "get_time", "arguments": '{"tz": "UTC"}'},
-    }
-    return sse(
-        chunk(tool_calls=[first]),
-        chunk(tool_calls=[{"index": 0, "function": {"arguments": arguments[half:]}}]),
-        chunk(tool_calls=[second]),
-        chunk(finish="tool_calls"),
-    )
-
-
-def _legacy_call(name: str, arguments: str) -> dict[str, Any]:
-    return {"id": "", "type": "", "function": {"name": name, "arguments": arguments}}
-
-
-def _legacy_stream(arguments: str) -> bytes:
-    """Step-1-era deltas: no index, each name whole in its own delta, then the arguments."""
-    half = len(arguments) // 2
-    end = {
-        **legacy_tool_chunk(_legacy_call("", ""), 20),
-        "choices": [{"index": 0, "delta": {"content": ""}, "finish_reason": "tool_calls"}],
-    }
-    return sse(
-        legacy_tool_chunk(_legacy_call("get_weather", ""), 1),
-        legacy_tool_chunk(_legacy_call("", arguments[:half]), 2),
-        legacy_tool_chunk(_legacy_call("", arguments[half:]), 3),
-        legacy_tool_chunk(_legacy_call("get_time", ""), 4),
-        legacy_tool_chunk(_legacy_call("", '{"tz": "UTC"}'), 5),
-        end,
-    )
-
-
-@pytest.mark.parametrize("shape", [_indexed_stream, _legacy_stream], ids=["indexed", "legacy"])
+@STREAM_SHAPES
 def test_unparseable_arguments_in_a_stream_are_kept_as_text(
     driver: Driver, shape: Callable[[str], bytes]
 ) -> None:
@@ -341,7 +233,6 @@ def test_wrong_types_in_stream_chunks_read_leniently(driver: Driver) -> None:
 # --- Retry-After -----------------------------------------------------------------------------
 
 TINY = RetryPolicy(max_retries=1, initial_delay=0.001, max_delay=0.002)
-OK = completion_body({"role": "assistant", "content": "ok"})
 
 
 def _limited(value: str) -> Any:
@@ -459,7 +350,7 @@ def test_lone_surrogate_in_a_reply_reads_as_replacement(driver: Driver) -> None:
         b'{"id":"r1","choices":[{"index":0,"message":{"role":"assistant",'
         b'"content":"x\\udc00y","reasoning":"r\\ud83d"},"finish_reason":"stop"}]}'
     )
-    completion = driver.create(raw(body), PAYLOAD)
+    completion = driver.create(raw_reply(body), PAYLOAD)
     assert completion.first.content == "x\ufffdy"
     assert completion.first.reasoning == "r\ufffd"
     completion.first.content.encode("utf-8")
@@ -610,7 +501,7 @@ def test_odd_bodies_end_as_typed_errors_or_read(driver: Driver) -> None:
     def check(case: tuple[bytes, int]) -> None:
         body, status = case
         try:
-            driver.create(raw(body, status=status), PAYLOAD, retry_policy=NO_RETRY)
+            driver.create(raw_reply(body, status=status), PAYLOAD, retry_policy=NO_RETRY)
         except StepFunError:
             pass
         except PYTHON_ERRORS as exc:

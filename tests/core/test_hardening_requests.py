@@ -12,9 +12,7 @@ import base64
 import datetime
 import json
 import time
-import traceback
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -31,6 +29,7 @@ from stepfun_core import (
     TotalTimeoutError,
 )
 from tests.core.conftest import Driver, reply
+from tests.hostile import GIF, MEDIA, PNG, WAV, assert_not_shown, each
 
 MODEL = "step-3.5-flash"
 USER = [{"role": "user", "content": "hi"}]
@@ -41,10 +40,6 @@ OK = {
         {"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}
     ],
 }
-MEDIA = Path(__file__).resolve().parents[1] / "media"
-PNG = (MEDIA / "tiny.png").read_bytes()
-WAV = (MEDIA / "tiny.wav").read_bytes()
-GIF = b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00\x00\x00\x00,"
 CLIENTS = [StepFunClient, AsyncStepFunClient]
 
 
@@ -58,17 +53,6 @@ def send(driver: Driver, messages: Any = None, **params: Any) -> core.Completion
     return driver.create(reply(OK), payload)
 
 
-def each(cases: dict[str, Any], check: Any) -> None:
-    """Run ``check`` on every case; fail once, naming every case that failed and how."""
-    failures = []
-    for name, case in cases.items():
-        try:
-            check(case)
-        except (Exception, pytest.fail.Exception) as exc:
-            failures.append(f"{name}: {type(exc).__name__}: {exc!s:.300}")
-    assert not failures, "\n".join(failures)
-
-
 def refused(driver: Driver, field: str, messages: Any = None, **params: Any) -> None:
     """Sending this must raise InvalidParameterError naming ``field``, with nothing sent."""
     driver.requests.clear()
@@ -76,26 +60,6 @@ def refused(driver: Driver, field: str, messages: Any = None, **params: Any) -> 
         send(driver, messages, **params)
     assert field in str(caught.value)
     assert driver.requests == []
-
-
-def chain(error: BaseException) -> list[BaseException]:
-    """The error and every cause and context chained to it."""
-    seen: list[BaseException] = []
-    current: BaseException | None = error
-    while current is not None and current not in seen:
-        seen.append(current)
-        current = current.__cause__ or current.__context__
-    return seen
-
-
-def assert_not_shown(error: BaseException, *secrets: str) -> None:
-    """No secret in the message, repr, a formatted traceback, or any chained exception."""
-    texts = ["".join(traceback.format_exception(error))]
-    for item in chain(error):
-        texts.extend([str(item), repr(item), repr(item.args)])
-    for secret in secrets:
-        for text in texts:
-            assert secret not in text, text
 
 
 # --- values that are not JSON ----------------------------------------------------------------

@@ -17,7 +17,7 @@ from tests.core.wire_samples import (
     legacy_tool_chunk,
     sse,
 )
-from tests.core.wire_samples import _legacy_call as _legacy
+from tests.core.wire_samples import legacy_call as _legacy
 
 PAYLOAD = build_chat_request("step-3.7-flash", [{"role": "user", "content": "介绍阶跃星辰"}])
 

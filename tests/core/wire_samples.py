@@ -99,17 +99,17 @@ def legacy_tool_chunk(call: dict[str, Any], completion: int) -> dict[str, Any]:
     }
 
 
-def _legacy_call(name: str, arguments: str) -> dict[str, Any]:
+def legacy_call(name: str, arguments: str) -> dict[str, Any]:
     return {"id": "", "type": "", "function": {"name": name, "arguments": arguments}}
 
 
 LEGACY_TOOL_STREAM = sse(
-    legacy_tool_chunk(_legacy_call("", ""), 12),
-    legacy_tool_chunk(_legacy_call("get_weather", ""), 13),
-    legacy_tool_chunk(_legacy_call("", '{"'), 14),
-    legacy_tool_chunk(_legacy_call("", 'city": "上海"}'), 15),
+    legacy_tool_chunk(legacy_call("", ""), 12),
+    legacy_tool_chunk(legacy_call("get_weather", ""), 13),
+    legacy_tool_chunk(legacy_call("", '{"'), 14),
+    legacy_tool_chunk(legacy_call("", 'city": "上海"}'), 15),
     {
-        **legacy_tool_chunk(_legacy_call("", ""), 16),
+        **legacy_tool_chunk(legacy_call("", ""), 16),
         "choices": [
             {"index": 0, "delta": {"role": "", "content": ""}, "finish_reason": "tool_calls"}
         ],

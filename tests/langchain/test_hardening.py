@@ -7,16 +7,12 @@ are refused before anything is sent, without echoing secrets.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import datetime
 import gzip
 import json
 import time
-import traceback
-from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -36,139 +32,44 @@ from langchain_stepfun.errors import (
 from langchain_stepfun.outputs import chat_result
 from langchain_stepfun.streaming import ChunkConverter
 from stepfun_core.parse import UNREADABLE_ARGUMENTS, parse_chunk, parse_completion
-from tests.core.wire_samples import legacy_tool_chunk, sse
+from tests.core.wire_samples import sse
+from tests.hostile import (
+    BAD_ARGUMENTS,
+    DEEP,
+    GIF,
+    OK,
+    PNG,
+    STREAM_SHAPES,
+    USAGE,
+    WAV,
+    Body,
+    Handler,
+    RecordingAPI,
+    assert_not_shown,
+    chain,
+    chunk,
+    completion_body,
+    each,
+    indexed_stream,
+    sse_reply,
+)
 from tests.langchain.conftest import Driver, aggregate
 
-Handler = Callable[[httpx.Request], httpx.Response]
-MEDIA = Path(__file__).resolve().parents[1] / "media"
-PNG = (MEDIA / "tiny.png").read_bytes()
-WAV = (MEDIA / "tiny.wav").read_bytes()
-GIF = b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00\x00\x00\x00,"
-DEEP = "[" * 50_000 + "]" * 50_000
-BAD_ARGUMENTS = {
-    "deep": "[" * 5000 + "]" * 5000,
-    "truncated": '{"city": "Par',
-    "not-json": "not json",
-}
-USAGE = {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}
 
-
-@dataclass
-class API:
-    """An httpx.MockTransport standing in for StepFun; keeps the requests it saw."""
-
-    handler: Handler
-    requests: list[httpx.Request] = field(default_factory=list)
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        return self.handler(request)
-
-    @property
-    def bodies(self) -> list[dict[str, Any]]:
-        return [json.loads(r.content) for r in self.requests]
+class API(RecordingAPI):
+    """The mock API, and a ChatStepFun whose caller's clients it answers."""
 
     def model(self, **options: Any) -> ChatStepFun:
-        transport = httpx.MockTransport(self)
+        sync, concurrent = self.http_clients()
         options.setdefault("api_key", "sk-test-key")
         options.setdefault("max_retries", 0)
-        return ChatStepFun(
-            http_client=httpx.Client(transport=transport),
-            http_async_client=httpx.AsyncClient(transport=transport),
-            **options,
-        )
-
-
-class Body(httpx.SyncByteStream, httpx.AsyncByteStream):
-    """A body sent piece by piece (sync or async), pausing between pieces, maybe failing."""
-
-    def __init__(
-        self,
-        pieces: list[bytes],
-        *,
-        error: Callable[[], Exception] | None = None,
-        pause: float = 0.0,
-    ) -> None:
-        self.pieces = pieces
-        self.error = error
-        self.pause = pause
-
-    def __iter__(self) -> Iterator[bytes]:
-        for piece in self.pieces:
-            if self.pause:
-                time.sleep(self.pause)
-            yield piece
-        if self.error is not None:
-            raise self.error()
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        for piece in self.pieces:
-            if self.pause:
-                await asyncio.sleep(self.pause)
-            yield piece
-        if self.error is not None:
-            raise self.error()
+        return ChatStepFun(http_client=sync, http_async_client=concurrent, **options)
 
 
 def json_reply(body: dict[str, Any] | bytes, status: int = 200) -> Handler:
     content = body if isinstance(body, bytes) else json.dumps(body).encode()
     headers = {"content-type": "application/json"}
     return lambda request: httpx.Response(status, content=content, headers=headers)
-
-
-def sse_reply(*pieces: bytes, error: Callable[[], Exception] | None = None) -> Handler:
-    headers = {"content-type": "text/event-stream"}
-    return lambda request: httpx.Response(
-        200, stream=Body(list(pieces), error=error), headers=headers
-    )
-
-
-def chunk(content: str = "", finish: str | None = None, **delta: Any) -> dict[str, Any]:
-    choice: dict[str, Any] = {"index": 0, "delta": {"content": content, **delta}}
-    if finish is not None:
-        choice["finish_reason"] = finish
-    return {"id": "r1", "model": "step-3.5-flash", "choices": [choice]}
-
-
-def completion_body(message: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "id": "r1",
-        "model": "step-3.5-flash",
-        "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
-        "usage": USAGE,
-    }
-
-
-OK = completion_body({"role": "assistant", "content": "ok"})
-
-
-def each(cases: dict[str, Any], check: Callable[[Any], None]) -> None:
-    """Run ``check`` on every case; fail once, naming every case that failed and how."""
-    failures = []
-    for name, case in cases.items():
-        try:
-            check(case)
-        except (Exception, pytest.fail.Exception) as exc:
-            failures.append(f"{name}: {type(exc).__name__}: {exc!s:.300}")
-    assert not failures, "\n".join(failures)
-
-
-def chain(error: BaseException) -> list[BaseException]:
-    seen: list[BaseException] = []
-    current: BaseException | None = error
-    while current is not None and current not in seen:
-        seen.append(current)
-        current = current.__cause__ or current.__context__
-    return seen
-
-
-def assert_not_shown(error: BaseException, *secrets: str) -> None:
-    texts = ["".join(traceback.format_exception(error))]
-    for item in chain(error):
-        texts.extend([str(item), repr(item), repr(item.args)])
-    for secret in secrets:
-        for text in texts:
-            assert secret not in text, text
 
 
 # --- deep JSON -------------------------------------------------------------------------------
@@ -232,48 +133,6 @@ def test_unparseable_arguments_in_a_reply_are_invalid_tool_calls(driver: Driver)
     each(BAD_ARGUMENTS, check)
 
 
-def _indexed_stream(arguments: str) -> bytes:
-    half = len(arguments) // 2
-    first = {
-        "index": 0,
-        "id": "call_bad",
-        "type": "function",
-        "function": {"name": "get_weather", "arguments": arguments[:half]},
-    }
-    second = {
-        "index": 1,
-        "id": "call_ok",
-        "type": "function",
-        "function": {"name": "get_time", "arguments": '{"tz": "UTC"}'},
-    }
-    return sse(
-        chunk(tool_calls=[first]),
-        chunk(tool_calls=[{"index": 0, "function": {"arguments": arguments[half:]}}]),
-        chunk(tool_calls=[second]),
-        chunk(finish="tool_calls"),
-    )
-
-
-def _legacy_call(name: str, arguments: str) -> dict[str, Any]:
-    return {"id": "", "type": "", "function": {"name": name, "arguments": arguments}}
-
-
-def _legacy_stream(arguments: str) -> bytes:
-    half = len(arguments) // 2
-    end = {
-        **legacy_tool_chunk(_legacy_call("", ""), 20),
-        "choices": [{"index": 0, "delta": {"content": ""}, "finish_reason": "tool_calls"}],
-    }
-    return sse(
-        legacy_tool_chunk(_legacy_call("get_weather", ""), 1),
-        legacy_tool_chunk(_legacy_call("", arguments[:half]), 2),
-        legacy_tool_chunk(_legacy_call("", arguments[half:]), 3),
-        legacy_tool_chunk(_legacy_call("get_time", ""), 4),
-        legacy_tool_chunk(_legacy_call("", '{"tz": "UTC"}'), 5),
-        end,
-    )
-
-
 # In a stream, LangChain itself turns the summed tool-call chunks into calls
 # (langchain_core.messages.ai.AIMessageChunk.init_tool_calls), reading unfinished JSON as far as
 # it goes with parse_partial_json. So a call cut short ('{"city": "Par') is a valid call in the
@@ -283,7 +142,7 @@ def _legacy_stream(arguments: str) -> bytes:
 STREAM_UNPARSEABLE = {k: v for k, v in BAD_ARGUMENTS.items() if k != "truncated"}
 
 
-@pytest.mark.parametrize("shape", [_indexed_stream, _legacy_stream], ids=["indexed", "legacy"])
+@STREAM_SHAPES
 def test_unparseable_arguments_in_a_stream_are_invalid_tool_calls(
     driver: Driver, shape: Callable[[str], bytes]
 ) -> None:
@@ -295,7 +154,7 @@ def test_unparseable_arguments_in_a_stream_are_invalid_tool_calls(
     each(STREAM_UNPARSEABLE, check)
 
 
-@pytest.mark.parametrize("shape", [_indexed_stream, _legacy_stream], ids=["indexed", "legacy"])
+@STREAM_SHAPES
 def test_cut_off_arguments_in_a_stream_keep_their_raw_text(
     driver: Driver, shape: Callable[[str], bytes]
 ) -> None:
@@ -309,7 +168,7 @@ def test_cut_off_arguments_in_a_stream_keep_their_raw_text(
 
 def test_unparseable_arguments_through_streaming_invoke(driver: Driver) -> None:
     def check(arguments: str) -> None:
-        api = API(sse_reply(_indexed_stream(arguments)))
+        api = API(sse_reply(indexed_stream(arguments)))
         message = driver.invoke(api.model(streaming=True), "weather?")
         assert_one_invalid(message, arguments)
 

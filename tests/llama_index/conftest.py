@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import zlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -16,8 +15,7 @@ from llama_index.core.base.embeddings.base import BaseEmbedding
 from llama_index.core.base.llms.types import ChatMessage, ChatResponse, CompletionResponse
 
 from llama_index_stepfun import StepFun
-
-Handler = Callable[[httpx.Request], httpx.Response]
+from tests.hostile import Handler, RecordingAPI
 
 
 @pytest.fixture(autouse=True)
@@ -111,30 +109,14 @@ def driver(request: pytest.FixtureRequest) -> Driver:
     return Driver(request.param)
 
 
-@dataclass
-class MockAPI:
-    """An httpx.MockTransport standing in for StepFun; keeps the request bodies it saw."""
-
-    handler: Handler
-    requests: list[httpx.Request] = field(default_factory=list)
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        return self.handler(request)
-
-    @property
-    def bodies(self) -> list[dict[str, Any]]:
-        return [json.loads(r.content) for r in self.requests]
+class MockAPI(RecordingAPI):
+    """The mock API, and a StepFun whose caller's clients it answers."""
 
     def llm(self, **options: Any) -> StepFun:
-        transport = httpx.MockTransport(self)
+        sync, concurrent = self.http_clients()
         options.setdefault("api_key", "sk-test-secret")
         options.setdefault("max_retries", 0)
-        return StepFun(
-            http_client=httpx.Client(transport=transport),
-            async_http_client=httpx.AsyncClient(transport=transport),
-            **options,
-        )
+        return StepFun(http_client=sync, async_http_client=concurrent, **options)
 
 
 def json_reply(body: dict[str, Any], status: int = 200) -> Handler:

@@ -1,0 +1,204 @@
+"""What the hardening tests of the core and of both adapters share.
+
+Hostile inputs (JSON too deep to read, tool arguments that are not JSON, media whose bytes lie),
+bodies sent piece by piece over ``httpx.MockTransport``, the two streamed tool-call shapes
+carrying those arguments, and the checks run on the outcome (every case at once; no secret in
+any chained error).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import traceback
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.core.wire_samples import legacy_call, legacy_tool_chunk, sse
+
+Handler = Callable[[httpx.Request], httpx.Response]
+
+MEDIA = Path(__file__).resolve().parent / "media"
+PNG = (MEDIA / "tiny.png").read_bytes()
+WAV = (MEDIA / "tiny.wav").read_bytes()
+GIF = b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00\x00\x00\x00,"
+DEEP = "[" * 50_000 + "]" * 50_000
+BAD_ARGUMENTS = {
+    "deep": "[" * 5000 + "]" * 5000,
+    "truncated": '{"city": "Par',
+    "not-json": "not json",
+}
+USAGE = {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}
+
+
+@dataclass
+class RecordingAPI:
+    """An httpx.MockTransport handler standing in for StepFun; keeps the requests it saw."""
+
+    handler: Handler
+    requests: list[httpx.Request] = field(default_factory=list)
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        return self.handler(request)
+
+    @property
+    def bodies(self) -> list[dict[str, Any]]:
+        return [json.loads(r.content) for r in self.requests]
+
+    def http_clients(self) -> tuple[httpx.Client, httpx.AsyncClient]:
+        """A sync and an async caller's client, both answered by this API."""
+        transport = httpx.MockTransport(self)
+        return httpx.Client(transport=transport), httpx.AsyncClient(transport=transport)
+
+
+class Body(httpx.SyncByteStream, httpx.AsyncByteStream):
+    """A response body sent piece by piece (sync or async), pausing between pieces, maybe
+    failing at the end; counts the pieces sent."""
+
+    def __init__(
+        self,
+        pieces: list[bytes],
+        *,
+        error: Callable[[], Exception] | None = None,
+        pause: float = 0.0,
+    ) -> None:
+        self.pieces = pieces
+        self.error = error
+        self.pause = pause
+        self.sent = 0
+
+    def __iter__(self) -> Iterator[bytes]:
+        for piece in self.pieces:
+            if self.pause:
+                time.sleep(self.pause)
+            self.sent += 1
+            yield piece
+        if self.error is not None:
+            raise self.error()
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for piece in self.pieces:
+            if self.pause:
+                await asyncio.sleep(self.pause)
+            self.sent += 1
+            yield piece
+        if self.error is not None:
+            raise self.error()
+
+
+def raw_reply(body: bytes, content_type: str = "application/json", status: int = 200) -> Handler:
+    """A handler answering with these exact bytes."""
+    return lambda request: httpx.Response(
+        status, content=body, headers={"content-type": content_type}
+    )
+
+
+def sse_reply(*pieces: bytes, error: Callable[[], Exception] | None = None) -> Handler:
+    """A handler streaming these pieces as an event stream, then maybe failing."""
+    headers = {"content-type": "text/event-stream"}
+    return lambda request: httpx.Response(
+        200, stream=Body(list(pieces), error=error), headers=headers
+    )
+
+
+def chunk(content: str = "", finish: str | None = None, **delta: Any) -> dict[str, Any]:
+    choice: dict[str, Any] = {"index": 0, "delta": {"content": content, **delta}}
+    if finish is not None:
+        choice["finish_reason"] = finish
+    return {"id": "r1", "model": "step-3.5-flash", "choices": [choice]}
+
+
+def completion_body(message: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {
+        "id": "r1",
+        "model": "step-3.5-flash",
+        "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+        "usage": USAGE,
+        **extra,
+    }
+
+
+OK = completion_body({"role": "assistant", "content": "ok"})
+
+
+def indexed_stream(arguments: str) -> bytes:
+    """A call whose ``arguments`` come in two indexed deltas, then a good second call."""
+    half = len(arguments) // 2
+    first = {
+        "index": 0,
+        "id": "call_bad",
+        "type": "function",
+        "function": {"name": "get_weather", "arguments": arguments[:half]},
+    }
+    second = {
+        "index": 1,
+        "id": "call_ok",
+        "type": "function",
+        "function": {"name": "get_time", "arguments": '{"tz": "UTC"}'},
+    }
+    return sse(
+        chunk(tool_calls=[first]),
+        chunk(tool_calls=[{"index": 0, "function": {"arguments": arguments[half:]}}]),
+        chunk(tool_calls=[second]),
+        chunk(finish="tool_calls"),
+    )
+
+
+def legacy_stream(arguments: str) -> bytes:
+    """Step-1-era deltas: no index, each name whole in its own delta, then the arguments."""
+    half = len(arguments) // 2
+    end = {
+        **legacy_tool_chunk(legacy_call("", ""), 20),
+        "choices": [{"index": 0, "delta": {"content": ""}, "finish_reason": "tool_calls"}],
+    }
+    return sse(
+        legacy_tool_chunk(legacy_call("get_weather", ""), 1),
+        legacy_tool_chunk(legacy_call("", arguments[:half]), 2),
+        legacy_tool_chunk(legacy_call("", arguments[half:]), 3),
+        legacy_tool_chunk(legacy_call("get_time", ""), 4),
+        legacy_tool_chunk(legacy_call("", '{"tz": "UTC"}'), 5),
+        end,
+    )
+
+
+STREAM_SHAPES = pytest.mark.parametrize(
+    "shape", [indexed_stream, legacy_stream], ids=["indexed", "legacy"]
+)
+
+
+def each(cases: dict[str, Any], check: Callable[[Any], None]) -> None:
+    """Run ``check`` on every case; fail once, naming every case that failed and how."""
+    failures = []
+    for name, case in cases.items():
+        try:
+            check(case)
+        except (Exception, pytest.fail.Exception) as exc:
+            failures.append(f"{name}: {type(exc).__name__}: {exc!s:.300}")
+    assert not failures, "\n".join(failures)
+
+
+def chain(error: BaseException) -> list[BaseException]:
+    """The error and every cause and context chained to it."""
+    seen: list[BaseException] = []
+    current: BaseException | None = error
+    while current is not None and current not in seen:
+        seen.append(current)
+        current = current.__cause__ or current.__context__
+    return seen
+
+
+def assert_not_shown(error: BaseException, *secrets: str) -> None:
+    """No secret in the message, repr, a formatted traceback, or any chained exception."""
+    texts = ["".join(traceback.format_exception(error))]
+    for item in chain(error):
+        texts.extend([str(item), repr(item), repr(item.args)])
+    for secret in secrets:
+        for text in texts:
+            assert secret not in text, text
