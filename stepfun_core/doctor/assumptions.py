@@ -145,8 +145,6 @@ ASSUMPTIONS: tuple[Assumption, ...] = (
     ),
 )
 
-BY_ID = {assumption.id: assumption for assumption in ASSUMPTIONS}
-
 
 def assumptions_markdown() -> str:
     """The README-ready table of every assumption with its status."""

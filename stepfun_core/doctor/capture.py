@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 
+from stepfun_core.jsonio import decode_json
 from stepfun_core.sse import SSEDecoder
 
 REPLICA_HEADER = "x-stepfun-replica"
@@ -54,10 +55,7 @@ class Exchange:
 
     def json(self) -> Any:
         """The body as JSON, or None when it is not JSON."""
-        try:
-            return json.loads(bytes(self.body))
-        except ValueError:
-            return None
+        return decode_json(bytes(self.body))
 
     def events(self) -> list[Any]:
         """The ``data:`` payloads of an event stream: JSON objects, or the raw text (``[DONE]``)."""

@@ -90,7 +90,7 @@ def _options(args: argparse.Namespace) -> DoctorOptions:
         api_key=args.api_key,
         base_url=args.base_url,
         model=args.model,
-        probe=bool(args.probe or args.only),
+        probe=args.probe,  # --only alone probes too: run_doctor reads both
         only=tuple(args.only),
         timeout=args.timeout,
         record_dir=args.record,

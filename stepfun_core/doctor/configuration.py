@@ -126,14 +126,10 @@ def _proxy_check(url: str | None, proxy: str | None) -> Check:
     if not variables:
         return Check(CONFIGURATION, "proxy", Verdict.INFO, "no proxy variable is set")
     listed = ", ".join(f"{name}={value}" for name, value in variables.items())
-    effect = f"requests go through {proxy_display(proxy)}" if proxy else "not used for this URL"
-    data = {"variables": variables, "proxy": proxy_display(proxy) if proxy else None}
+    shown = masked(proxy) if proxy else None
+    effect = f"requests go through {shown}" if shown else "not used for this URL"
+    data = {"variables": variables, "proxy": shown}
     return Check(CONFIGURATION, "proxy", Verdict.INFO, f"{listed}: {effect}", data=data)
-
-
-def proxy_display(proxy: str | None) -> str:
-    """A proxy URL fit for the report (credentials masked)."""
-    return masked(proxy) if proxy else "no proxy"
 
 
 def _certificates() -> Check:

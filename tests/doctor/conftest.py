@@ -15,22 +15,11 @@ import pytest
 import trustme
 
 from stepfun_core.doctor import DoctorOptions, Region, Report, run_doctor
+from stepfun_core.doctor.proxy import PROXY_VARIABLES
+from stepfun_core.settings import API_KEY_ENV_VARS, BASE_URL_ENV_VARS
 from tests.replica import Replica
 
-ENV = (
-    "STEP_API_KEY",
-    "STEPFUN_API_KEY",
-    "STEP_BASE_URL",
-    "STEPFUN_BASE_URL",
-    "HTTPS_PROXY",
-    "https_proxy",
-    "HTTP_PROXY",
-    "http_proxy",
-    "ALL_PROXY",
-    "all_proxy",
-    "NO_PROXY",
-    "no_proxy",
-)
+ENV = (*API_KEY_ENV_VARS, *BASE_URL_ENV_VARS, *PROXY_VARIABLES)
 KEY = "sk-doctor-test-key-0123456789"
 
 

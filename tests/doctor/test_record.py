@@ -26,7 +26,6 @@ from tests.replica.cassette_format import (
     REDACTED,
     SECRET_REQUEST_HEADERS,
     ReadableYamlSerializer,
-    keep_allowed_headers,
     stepfun_json_body,
 )
 
@@ -39,16 +38,9 @@ def load(path: Path) -> list[dict[str, Any]]:
     return list(data["interactions"])
 
 
-def suite_vcr(directory: Path) -> vcr.VCR:
-    """The VCR the suite's conftest configures, replay only."""
-    my_vcr = vcr.VCR(
-        cassette_library_dir=str(directory),
-        record_mode="none",
-        match_on=["method", "path", "stepfun_json_body"],
-        filter_headers=[(name, REDACTED) for name in SECRET_REQUEST_HEADERS],
-        decode_compressed_response=True,
-        before_record_response=keep_allowed_headers,
-    )
+def suite_vcr() -> vcr.VCR:
+    """A VCR with the serializer and matcher the suite's conftest registers for pytest-recording."""
+    my_vcr = vcr.VCR()
     my_vcr.register_serializer("yaml", ReadableYamlSerializer())
     my_vcr.register_matcher("stepfun_json_body", stepfun_json_body)
     return my_vcr
@@ -106,10 +98,14 @@ def test_recorded_cassettes_are_clean_and_readable(recorded: Path) -> None:
             assert kept <= ALLOWED_RESPONSE_HEADERS and "x-stepfun-replica" in kept
 
 
-def test_recorded_cassettes_replay_through_a_client(recorded: Path, replica: Replica) -> None:
-    my_vcr = suite_vcr(recorded)
+def test_recorded_cassettes_replay_through_a_client(
+    recorded: Path, replica: Replica, vcr_config: dict[str, Any]
+) -> None:
+    # The suite's own VCR options (tests/conftest.py), replay only, on the recorded folder.
+    replay = {**vcr_config, "cassette_library_dir": str(recorded), "record_mode": "none"}
+    my_vcr = suite_vcr()
     for path in sorted(recorded.glob("*.yaml")):
-        with my_vcr.use_cassette(path.name) as played:
+        with my_vcr.use_cassette(path.name, **replay) as played:
             replay_through_the_client(path)
         assert played.all_played, path.name
     assert replica.requests == []  # everything came from the cassettes

@@ -7,7 +7,6 @@ the exact bytes the server sent, which the exchange log kept.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -95,9 +94,7 @@ class Sent:
     def message(self) -> dict[str, Any]:
         """``choices[0].message`` of a JSON reply, as sent."""
         body = self.body()
-        choices = body.get("choices") if isinstance(body, dict) else None
-        first = choices[0] if isinstance(choices, list) and choices else {}
-        message = first.get("message") if isinstance(first, dict) else None
+        message = first_choice(body).get("message") if isinstance(body, dict) else None
         return message if isinstance(message, dict) else {}
 
     def events(self) -> list[Any]:
@@ -144,14 +141,6 @@ def delta_of(chunk: Mapping[str, Any]) -> dict[str, Any]:
     """``choices[0].delta`` of a chunk, or {}."""
     delta = first_choice(chunk).get("delta")
     return delta if isinstance(delta, dict) else {}
-
-
-def parse_json(text: str) -> Any:
-    """The JSON value of a text, or None when it is not JSON."""
-    try:
-        return json.loads(text)
-    except ValueError:
-        return None
 
 
 class ProbeContext:

@@ -14,11 +14,11 @@ from stepfun_core.doctor.probes.kit import (
     as_expected,
     cut_short,
     differs,
-    parse_json,
     refusal,
     unsupported,
 )
 from stepfun_core.errors import BadRequestError, NotFoundError, StepFunError
+from stepfun_core.jsonio import decode_json
 
 # The replica and the live API both 404 a model that does not exist (stepfun-wire.md §2.2).
 BAD_MODEL = "missing-model-doctor-probe"
@@ -49,7 +49,7 @@ def probe_json_object(ctx: ProbeContext) -> Finding:
     if refused is not None:
         return refused
     content = sent.completion.first.content if sent.completion else ""
-    value = parse_json(content)
+    value = decode_json(content)
     if isinstance(value, dict):
         return as_expected(f"a bare JSON object with keys {sorted(value)}", model)
     return cut_short(sent, model) or differs(
@@ -75,7 +75,7 @@ def probe_json_schema(ctx: ProbeContext) -> Finding:
     if refused is not None:
         return unsupported(f"{refused.detail} (as our catalog says)", model)
     content = sent.completion.first.content if sent.completion else ""
-    value = parse_json(content)
+    value = decode_json(content)
     if not isinstance(value, dict) or not _fits_city(value):
         return cut_short(sent, model) or differs(
             "the content is not bare JSON matching the schema", model, content

@@ -8,7 +8,7 @@ replica imitates: a difference means our cassettes no longer look like the API.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from stepfun_core.doctor.probes.kit import (
@@ -102,19 +102,29 @@ def legacy_shape_problems(events: Sequence[Any]) -> list[str]:
     return problems
 
 
+def _shape_probe(
+    ctx: ProbeContext,
+    model: str,
+    problems_of: Callable[[Sequence[Any]], list[str]],
+    shape: str,
+) -> Finding:
+    """Stream a short answer from ``model`` and judge its events with ``problems_of``."""
+    sent = ctx.stream(ctx.request(model, HELLO, max_tokens=SHAPE_BUDGET))
+    refused = refusal(sent, model)
+    if refused is not None:
+        return refused
+    problems = problems_of(sent.events())
+    if problems:
+        return differs("; ".join(problems), model, _ends(sent.chunks()))
+    return as_expected(f"{len(sent.chunks())} chunks in the {shape} shape", model)
+
+
 def probe_current_shape(ctx: ProbeContext) -> Finding:
     """A short streamed answer from a current model."""
     model = ctx.pick_model(lambda info: info.name not in LEGACY_MODELS)
     if model is None:
         return unsupported("no current model is served to this key")
-    sent = ctx.stream(ctx.request(model, HELLO, max_tokens=SHAPE_BUDGET))
-    refused = refusal(sent, model)
-    if refused is not None:
-        return refused
-    problems = current_shape_problems(sent.events())
-    if problems:
-        return differs("; ".join(problems), model, _ends(sent.chunks()))
-    return as_expected(f"{len(sent.chunks())} chunks in the current shape", model)
+    return _shape_probe(ctx, model, current_shape_problems, "current")
 
 
 def probe_legacy_shape(ctx: ProbeContext) -> Finding:
@@ -122,14 +132,7 @@ def probe_legacy_shape(ctx: ProbeContext) -> Finding:
     model = next((m for m in ctx.served if m in LEGACY_MODELS), None)
     if model is None:
         return unsupported("no step-1/step-2 model is served (retired 2026-07-08, §3.1)")
-    sent = ctx.stream(ctx.request(model, HELLO, max_tokens=SHAPE_BUDGET))
-    refused = refusal(sent, model)
-    if refused is not None:
-        return refused
-    problems = legacy_shape_problems(sent.events())
-    if problems:
-        return differs("; ".join(problems), model, _ends(sent.chunks()))
-    return as_expected(f"{len(sent.chunks())} chunks in the legacy shape", model)
+    return _shape_probe(ctx, model, legacy_shape_problems, "legacy")
 
 
 def tool_delta_problems(chunks: Sequence[dict[str, Any]]) -> tuple[list[str], dict[int, str]]:
