@@ -172,6 +172,22 @@ def replica(replica_server: Replica) -> Iterator[Replica]:
     replica_server.reset()
 
 
+@pytest.fixture(scope="session")
+def other_replica_server() -> Iterator[Replica]:
+    """A second replica for the session (another host:port)."""
+    with Replica() as server:
+        yield server
+
+
+@pytest.fixture
+def other_replica(other_replica_server: Replica) -> Iterator[Replica]:
+    """A second replica (another host:port: the other region, another tenant), reset for
+    this test."""
+    other_replica_server.reset()
+    yield other_replica_server
+    other_replica_server.reset()
+
+
 def suite_name(module_path: Path) -> str:
     """``tests/<suite>/test_x.py`` -> ``<suite>``; ``tests/test_x.py`` -> ``test_x``."""
     try:

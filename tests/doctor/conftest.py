@@ -1,5 +1,6 @@
-"""Fixtures for the doctor: a second replica (the other region), an HTTPS replica with a
-self-signed CA, a refused port, a proxy that refuses tunnels, and a runner bound to them.
+"""Fixtures for the doctor: an HTTPS replica with a self-signed CA, a refused port, a proxy
+that refuses tunnels, and a runner bound to them (its second replica, the other region, is the
+suite-wide ``other_replica``).
 """
 
 from __future__ import annotations
@@ -28,20 +29,6 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """No key, base URL or proxy from the outside: each test sets what it needs."""
     for name in ENV:
         monkeypatch.delenv(name, raising=False)
-
-
-@pytest.fixture(scope="session")
-def other_server() -> Iterator[Replica]:
-    with Replica() as server:
-        yield server
-
-
-@pytest.fixture
-def other(other_server: Replica) -> Iterator[Replica]:
-    """A second replica: the other region of the region table."""
-    other_server.reset()
-    yield other_server
-    other_server.reset()
 
 
 def regions_of(main: Replica, other: Replica) -> tuple[Region, ...]:
@@ -75,8 +62,8 @@ class Doctor:
 
 
 @pytest.fixture
-def doctor(replica: Replica, other: Replica) -> Doctor:
-    return Doctor(replica, other)
+def doctor(replica: Replica, other_replica: Replica) -> Doctor:
+    return Doctor(replica, other_replica)
 
 
 def check(report: Report, name: str) -> Any:

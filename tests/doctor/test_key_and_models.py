@@ -21,25 +21,30 @@ def test_an_accepted_key_and_the_replica_is_named(doctor: Doctor, replica: Repli
     assert replica.requests[0].headers["authorization"] == f"Bearer {KEY}"
 
 
-def test_a_key_of_the_other_region(doctor: Doctor, replica: Replica, other: Replica) -> None:
+def test_a_key_of_the_other_region(
+    doctor: Doctor, replica: Replica, other_replica: Replica
+) -> None:
     replica.accept_keys("sk-international")
-    other.accept_keys(KEY)
+    other_replica.accept_keys(KEY)
     report = doctor()
     key = check(report, "key")
     assert key.verdict is Verdict.FAIL
     assert "401 invalid_api_key at the international API, but the China API accepts" in key.detail
-    assert key.fix == f"set STEP_BASE_URL={other.base_url} (or pass base_url=... to the client)"
+    assert (
+        key.fix
+        == f"set STEP_BASE_URL={other_replica.base_url} (or pass base_url=... to the client)"
+    )
     assert key.data["tried"] == ["China"]
     assert [c.step for c in report.checks if c.verdict is Verdict.SKIPPED] == [MODELS, WIRE]
     assert report.exit_code() == EXIT_FAILED
 
 
 def test_a_step_plan_key_on_the_pay_as_you_go_url(
-    doctor: Doctor, replica: Replica, other: Replica
+    doctor: Doctor, replica: Replica, other_replica: Replica
 ) -> None:
     replica.accept_keys("sk-international", path_prefix="/v1")
     replica.accept_keys(KEY, path_prefix="/step_plan/v1")
-    other.accept_keys("sk-china")
+    other_replica.accept_keys("sk-china")
     report = doctor()
     key = check(report, "key")
     assert "the international Step Plan API accepts this key" in key.detail
@@ -47,9 +52,9 @@ def test_a_step_plan_key_on_the_pay_as_you_go_url(
     assert key.data["tried"] == ["China", "international Step Plan"]
 
 
-def test_a_key_no_region_accepts(doctor: Doctor, replica: Replica, other: Replica) -> None:
+def test_a_key_no_region_accepts(doctor: Doctor, replica: Replica, other_replica: Replica) -> None:
     replica.accept_keys("sk-a")
-    other.accept_keys("sk-b")
+    other_replica.accept_keys("sk-b")
     report = doctor()
     key = check(report, "key")
     assert key.verdict is Verdict.FAIL and "wrong or revoked" in (key.fix or "")

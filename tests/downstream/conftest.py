@@ -1,4 +1,5 @@
-"""Fixtures for the downstream suite: an echo server and a second replica, both on loopback."""
+"""Fixtures for the downstream suite: an echo server on loopback (the second replica is the
+suite-wide ``other_replica``)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import pytest
 
 from stepfun_core.http import shared_sync_client
 from tests.downstream.echo import EchoServer
-from tests.replica import Replica
 
 
 @pytest.fixture(scope="session")
@@ -23,20 +23,6 @@ def echo(echo_server: EchoServer) -> Iterator[EchoServer]:
     echo_server.reset()
     yield echo_server
     echo_server.reset()
-
-
-@pytest.fixture(scope="session")
-def other_replica_server() -> Iterator[Replica]:
-    with Replica() as server:
-        yield server
-
-
-@pytest.fixture
-def other_replica(other_replica_server: Replica) -> Iterator[Replica]:
-    """A second replica (another host:port), reset for this test."""
-    other_replica_server.reset()
-    yield other_replica_server
-    other_replica_server.reset()
 
 
 @pytest.fixture(autouse=True)
