@@ -16,11 +16,11 @@ from typing import Any
 import yaml
 from vcr.serializers import yamlserializer
 
-ALLOWED_RESPONSE_HEADERS = frozenset(
-    {"content-type", "x-trace-id", "x-stepfun-replica", "retry-after"}
-)
-REDACTED = "REDACTED"
-SECRET_REQUEST_HEADERS = ("authorization", "api-key", "x-api-key")
+# The doctor's --record writes cassettes by the same rules: one definition, the doctor's
+# (re-exported for the conftest, the recorder and the hygiene test).
+from stepfun_core.doctor.cassette import ALLOWED_RESPONSE_HEADERS as ALLOWED_RESPONSE_HEADERS
+from stepfun_core.doctor.cassette import REDACTED as REDACTED
+from stepfun_core.doctor.cassette import SECRET_REQUEST_HEADERS as SECRET_REQUEST_HEADERS
 
 _UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 # uuid4s (tool_example_to_messages tool-call ids) and langchain's random "lc_<uuid|hex>" ids.
