@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from typing import Any, TypeVar
 
 import httpx
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
@@ -32,6 +32,8 @@ from langchain_stepfun.tools import ToolLike, format_tool_choice, format_tools
 from stepfun_core import EchoReasoning
 from stepfun_core.ownership import cached_client, refuse_to_pickle, share_in_copy
 from stepfun_core.transport import AsyncHTTP, SyncHTTP, check_http_client
+
+T = TypeVar("T")
 
 # The distribution these packages ship in, as recorded in ``metadata["lc_versions"]``.
 DISTRIBUTION = "stepfun-integrations"
@@ -290,47 +292,44 @@ class ChatStepFun(BaseChatModel):
         )
 
     def _settings(self, http: Any) -> tuple[Any, ...]:
-        # Compared on every call (about a microsecond): any change means new core clients.
-        headers = tuple(self.default_headers.items()) if self.default_headers else ()
+        # Compared on every call (about a microsecond): any change means new core clients;
+        # a setting missing here would keep a stale client (tests/langchain: model_copy cases).
+        # The headers are compared as items, so that a dict changed in place counts too.
+        headers = self.default_headers
         return (
             self.api_key,
             self.base_url,
             self.timeout,
             self.max_retries,
-            headers,
+            tuple(headers.items()) if headers else (),
             self.stream_chunk_timeout,
             self.total_timeout,
             self.max_response_bytes,
             http,
         )
 
+    def _cached_client(self, slot: str, http: Any, make: Callable[..., T]) -> T:
+        """The core client kept in ``slot`` if made from the current settings, else a new one."""
+        # A private attribute: pydantic reads it slowly.
+        current: tuple[tuple[Any, ...], T] | None = getattr(self, slot)
+        cached = cached_client(
+            current,
+            self._settings(http),
+            lambda: make(**self.client_options(), http_client=http),
+        )
+        if cached is not current:  # and writes it slowly: only on a change
+            setattr(self, slot, cached)
+        return cached[1]
+
     @property
     def client(self) -> core.StepFunClient:
         """The core sync client for the current settings (made again when they change)."""
-        current = self._client  # a private attribute: pydantic reads it slowly
-        cached = cached_client(
-            current,
-            self._settings(self.http_client),
-            lambda: core.StepFunClient(**self.client_options(), http_client=self.http_client),
-        )
-        if cached is not current:  # and writes it slowly: only on a change
-            self._client = cached
-        return cached[1]
+        return self._cached_client("_client", self.http_client, core.StepFunClient)
 
     @property
     def async_client(self) -> core.AsyncStepFunClient:
         """The core async client for the current settings (made again when they change)."""
-        current = self._async_client  # a private attribute: pydantic reads it slowly
-        cached = cached_client(
-            current,
-            self._settings(self.http_async_client),
-            lambda: core.AsyncStepFunClient(
-                **self.client_options(), http_client=self.http_async_client
-            ),
-        )
-        if cached is not current:  # and writes it slowly: only on a change
-            self._async_client = cached
-        return cached[1]
+        return self._cached_client("_async_client", self.http_async_client, core.AsyncStepFunClient)
 
     def _payload(
         self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from llama_index.core.base.llms.generic_utils import (
     achat_to_completion_decorator,
@@ -63,6 +63,8 @@ DEFAULT_NUM_OUTPUT = 16384
 _NOT_PARAMS = frozenset(
     {"tool_required", "allow_parallel_tool_calls", "verbose", "formatted", "strict", "model"}
 )
+
+T = TypeVar("T")
 
 
 def _secret(value: str | SecretStr | None) -> str | None:
@@ -176,31 +178,26 @@ class StepFun(JsonModeLLM):
         headers = tuple(self.default_headers.items()) if self.default_headers else ()
         return (*self._options().values(), headers, http)
 
+    def _cached_client(self, slot: str, http: Any, make: Callable[..., T]) -> T:
+        """The core client kept in ``slot`` if made from the current settings, else a new one."""
+        # A private attribute: pydantic reads it slowly.
+        current: tuple[tuple[Any, ...], T] | None = getattr(self, slot)
+        cached = cached_client(
+            current, self._settings(http), lambda: make(**self._options(), http_client=http)
+        )
+        if cached is not current:  # and writes it slowly: only on a change
+            setattr(self, slot, cached)
+        return cached[1]
+
     @property
     def client(self) -> StepFunClient:
         """The core sync client for the current settings (made again when they change)."""
-        current = self._sync_cache  # a private attribute: pydantic reads it slowly
-        cached = cached_client(
-            current,
-            self._settings(self.http_client),
-            lambda: StepFunClient(**self._options(), http_client=self.http_client),
-        )
-        if cached is not current:  # and writes it slowly: only on a change
-            self._sync_cache = cached
-        return cached[1]
+        return self._cached_client("_sync_cache", self.http_client, StepFunClient)
 
     @property
     def async_client(self) -> AsyncStepFunClient:
         """The core async client for the current settings (made again when they change)."""
-        current = self._async_cache  # a private attribute: pydantic reads it slowly
-        cached = cached_client(
-            current,
-            self._settings(self.async_http_client),
-            lambda: AsyncStepFunClient(**self._options(), http_client=self.async_http_client),
-        )
-        if cached is not current:  # and writes it slowly: only on a change
-            self._async_cache = cached
-        return cached[1]
+        return self._cached_client("_async_cache", self.async_http_client, AsyncStepFunClient)
 
     def __getstate__(self) -> dict[Any, Any]:
         """Pickle the settings; refuse clearly when the model holds the caller's httpx client.

@@ -261,7 +261,15 @@ def test_assigning_a_plain_string_key(adapter: str, mode: str, replica: Replica)
     assert auths(replica) == [f"Bearer {KEY_A}", f"Bearer {KEY_B}"]
 
 
-SETTINGS = ("base_url", "api_key", "max_retries", "timeout", "default_headers")
+SETTINGS = (
+    "base_url",
+    "api_key",
+    "max_retries",
+    "timeout",
+    "default_headers",
+    "total_timeout",
+    "max_response_bytes",
+)
 
 
 def _change_and_check(
@@ -296,6 +304,15 @@ def _change_and_check(
         replica.enqueue(Fault.delay(1.5))
         with pytest.raises(core.APITimeoutError):
             call()  # without the new timeout: the answer, 1.5 s later
+    elif setting == "total_timeout":
+        model.total_timeout = 0.3
+        replica.enqueue(Fault.delay(1.5))
+        with pytest.raises(core.TotalTimeoutError):
+            call()  # without the new budget: the answer, 1.5 s later
+    elif setting == "max_response_bytes":
+        model.max_response_bytes = 10
+        with pytest.raises(core.ResponseTooLargeError):
+            call()
     else:
         model.default_headers = {"X-Tenant": "beta"}
         call()
