@@ -44,9 +44,7 @@ from stepfun_core.settings import (
     resolve_api_key,
     resolve_base_url,
 )
-from stepfun_core.stream import (
-    StreamState,
-)
+from stepfun_core.stream import StreamState
 from stepfun_core.transport import (
     AsyncHTTP,
     SyncHTTP,

@@ -34,12 +34,8 @@ class RetryPolicy:
         return backoff * (1.0 - 0.25 * random.random())
 
 
-def _seconds(raw: str, now: float | None) -> float | None:
-    """Seconds from a Retry-After value: a number, or an HTTP date (RFC 9110 §10.2.3)."""
-    try:
-        return float(raw)
-    except ValueError:
-        pass
+def _date_seconds(raw: str, now: float | None) -> float | None:
+    """Seconds until an HTTP-date Retry-After (RFC 9110 §10.2.3); a past date means now."""
     try:
         parsed = email.utils.parsedate_tz(raw)
         if parsed is None:
@@ -48,7 +44,8 @@ def _seconds(raw: str, now: float | None) -> float | None:
     except (OverflowError, ValueError, TypeError, IndexError):
         # A date past the calendar's range (year 99999) is a wait far too long to honour.
         return math.inf
-    return moment - (time.time() if now is None else now)
+    seconds = moment - (time.time() if now is None else now)
+    return None if math.isnan(seconds) else max(0.0, seconds)
 
 
 def parse_retry_after(headers: Mapping[str, str], now: float | None = None) -> float | None:
@@ -68,18 +65,9 @@ def parse_retry_after(headers: Mapping[str, str], now: float | None = None) -> f
     raw = headers.get("retry-after")
     if not raw:
         return None
-    seconds = _seconds(raw.strip(), now)
-    if seconds is None or math.isnan(seconds):
-        return None
-    if seconds < 0:
-        # A negative number is garbage; a date in the past is "retry now".
-        return None if _is_number(raw) else 0.0
-    return seconds
-
-
-def _is_number(raw: str) -> bool:
+    raw = raw.strip()
     try:
-        float(raw)
+        seconds = float(raw)
     except ValueError:
-        return False
-    return True
+        return _date_seconds(raw, now)
+    return seconds if seconds >= 0 else None  # a negative number (or NaN) is garbage

@@ -33,6 +33,7 @@ from stepfun_core.types import Chunk, Completion
 
 _DONE = "[DONE]"
 _EMPTY_EVENTS = frozenset({"", "{}"})
+_REUSED = "this stream was already read or closed: send a new request"
 
 
 class StreamState:
@@ -172,7 +173,7 @@ class StreamState:
         """The error for iterating a stream again, or after closing it (httpx's own is raw)."""
         if type(exc).__name__ not in ("StreamConsumed", "StreamClosed"):
             return exc
-        return self.error(StreamError, "this stream was already read or closed: send a new request")
+        return self.error(StreamError, _REUSED)
 
     def interrupted(self, exc: Exception) -> StepFunError:
         """The error for a transport failure in the middle of the body."""
@@ -243,9 +244,7 @@ class _OpenStream:
     def _start(self) -> StreamState:
         """The state to read into; a stream is read once (httpx would raise its own error)."""
         if self._started:
-            raise self._state.error(
-                StreamError, "this stream was already read or closed: send a new request"
-            )
+            raise self._state.error(StreamError, _REUSED)
         self._started = True
         return self._state
 
