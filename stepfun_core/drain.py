@@ -42,6 +42,15 @@ def _trailing(response: Any) -> bytes:
     return bytes(data) if isinstance(data, (bytes, bytearray)) else b""
 
 
+def _body_is_complete(response: Any) -> bool:
+    """True if every byte of a body sized by ``Content-Length`` has arrived.
+
+    A proxy may send a stream that way; its end is then parsed without reading the socket.
+    """
+    length = str(response.headers.get("content-length", ""))
+    return length.isdigit() and int(response.num_bytes_downloaded) >= int(length)
+
+
 def _socket_of(response: Any) -> socket.socket | None:
     network = response.extensions.get("network_stream")
     sock = network.get_extra_info("socket") if network is not None else None
@@ -72,11 +81,14 @@ def _end_is_arriving(response: Any) -> bool:
 def drain(response: Any, pieces: Iterator[bytes]) -> None:
     """Give the connection back to the pool if the body's end is at hand; else close it.
 
-    Reading goes on only when it cannot block: the end already parsed (h11 holds it), or
-    exactly the end waiting on a plain socket. Nothing else is read, so nothing waits.
+    Reading goes on only when it cannot block: the end already parsed (h11 holds it), every
+    byte of a sized body received, or exactly the end waiting on a plain socket. Nothing else
+    is read, so nothing waits.
     """
+    if response.is_closed:  # read to its end (no [DONE]): the connection is already pooled
+        return
     try:
-        if _end_is_buffered(response) or _end_is_arriving(response):
+        if _end_is_buffered(response) or _body_is_complete(response) or _end_is_arriving(response):
             for _ in pieces:  # the terminator: this ends at once, returning the connection
                 pass
     except Exception:  # the answer is complete: a broken tail changes nothing

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 import stepfun_core as core
+from stepfun_core import drain
 from stepfun_core.sse import SSEDecoder
 from tests.counting import Counted
 from tests.reliability.conftest import Combo, Outcome, Row, combos
@@ -149,6 +150,62 @@ def test_a_finished_stream_gives_its_connection_back(combo: Combo, row: Row) -> 
         requests=len(server.requests),
     )
     assert all(o.text == ANSWER for o in outs)
+    assert server.connections == 1
+
+
+def sized_stream(send: Send, request: Any) -> bool:
+    """The answer and [DONE] in a body sized by Content-Length, as a buffering proxy sends it."""
+    body = b"".join(answer_events()) + b"data: [DONE]\n\n"
+    send(sized_head(200, len(body), "text/event-stream") + body)
+    return True
+
+
+@pytest.mark.parametrize("combo", STREAMS)
+def test_a_sized_stream_gives_its_connection_back(combo: Combo, row: Row) -> None:
+    # Found by review: with no chunked terminator to see, the sync drain waited out its grace
+    # period on a silent socket after every such stream, then closed a reusable connection.
+    with RawServer(sized_stream) as server:
+        inst = combo.build(server.base_url, max_retries=0)
+        outs = [combo.call(inst, "hi") for _ in range(3 if combo.mode == "sync" else 1)]
+    row.set(
+        category=LIMIT,
+        case="[DONE] at the end of a body sized by Content-Length: the connection is reused",
+        adapter=combo.target,
+        mode=combo.label,
+        expected="sync: 3 answers over 1 connection",
+        observed=f"{sum(o.text == ANSWER for o in outs)} answers, {server.connections} connection",
+        requests=len(server.requests),
+    )
+    assert all(o.text == ANSWER for o in outs)
+    assert server.connections == 1
+
+
+def ends_without_done(send: Send, request: Any) -> bool:
+    send(head() + b"".join(chunk(e) for e in answer_events()) + END)
+    return True
+
+
+@pytest.mark.parametrize("combo", STREAMS)
+def test_a_stream_ended_by_its_body_is_not_drained(
+    combo: Combo, row: Row, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Found by review: a stream that ends with its body (a finish reason, no [DONE]) was
+    # "drained" too, waiting out the grace period on the pooled socket. A long grace period
+    # makes that wait unmistakable.
+    monkeypatch.setattr(drain, "GRACE_SECONDS", 10.0)
+    with RawServer(ends_without_done) as server:
+        inst = combo.build(server.base_url, max_retries=0)
+        outs = [combo.call(inst, "hi") for _ in range(2 if combo.mode == "sync" else 1)]
+    fill(
+        row,
+        combo,
+        "a finish reason, no [DONE], the body's end",
+        "no wait after it",
+        outs[-1],
+        server,
+    )
+    assert all(o.error is None and o.text == ANSWER for o in outs), [o.error for o in outs]
+    assert all(o.elapsed < 3.0 for o in outs), [o.elapsed for o in outs]  # not the 10 s grace
     assert server.connections == 1
 
 
