@@ -9,6 +9,7 @@ any chained error).
 from __future__ import annotations
 
 import asyncio
+import datetime
 import json
 import time
 import traceback
@@ -35,6 +36,35 @@ BAD_ARGUMENTS = {
     "not-json": "not json",
 }
 USAGE = {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}
+
+
+class Opaque:
+    """A value that is not JSON."""
+
+
+def self_referencing() -> dict[str, Any]:
+    """A tool schema that holds itself."""
+    schema: dict[str, Any] = {"type": "object", "properties": {}}
+    schema["properties"]["child"] = schema
+    return schema
+
+
+def tool(parameters: Any) -> dict[str, Any]:
+    """An OpenAI-style tool with these parameters."""
+    function = {"name": "get_weather", "description": "Weather.", "parameters": parameters}
+    return {"type": "function", "function": function}
+
+
+# Values that are not JSON, under a field ``foo``, and the path the error must name.
+BAD_VALUES: dict[str, tuple[Any, str]] = {
+    "nan": (float("nan"), "foo"),
+    "inf": (float("inf"), "foo"),
+    "deep-inf": ({"deep": [1, float("-inf")]}, "foo.deep[1]"),
+    "set": ({1, 2}, "foo"),
+    "datetime": (datetime.datetime(2026, 1, 1), "foo"),
+    "bytes": (b"bytes", "foo"),
+    "object": (Opaque(), "foo"),
+}
 
 
 @dataclass

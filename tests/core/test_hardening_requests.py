@@ -29,7 +29,17 @@ from stepfun_core import (
     TotalTimeoutError,
 )
 from tests.core.conftest import Driver, reply
-from tests.hostile import GIF, MEDIA, PNG, WAV, assert_not_shown, each
+from tests.hostile import (
+    GIF,
+    MEDIA,
+    PNG,
+    WAV,
+    Opaque,
+    assert_not_shown,
+    each,
+    self_referencing,
+    tool,
+)
 
 MODEL = "step-3.5-flash"
 USER = [{"role": "user", "content": "hi"}]
@@ -65,19 +75,8 @@ def refused(driver: Driver, field: str, messages: Any = None, **params: Any) -> 
 # --- values that are not JSON ----------------------------------------------------------------
 
 
-class Opaque:
-    pass
-
-
-def _self_referencing() -> dict[str, Any]:
-    schema: dict[str, Any] = {"type": "object", "properties": {}}
-    schema["properties"]["child"] = schema
-    return schema
-
-
-def _tool(parameters: Any) -> list[dict[str, Any]]:
-    function = {"name": "get_weather", "description": "d", "parameters": parameters}
-    return [{"type": "function", "function": function}]
+def _tools(parameters: Any) -> list[dict[str, Any]]:
+    return [tool(parameters)]
 
 
 NOT_JSON_PARAMS: dict[str, tuple[dict[str, Any], str]] = {
@@ -86,14 +85,14 @@ NOT_JSON_PARAMS: dict[str, tuple[dict[str, Any], str]] = {
     "nan": ({"foo": float("nan")}, "foo"),
     "deep-inf": ({"foo": {"bar": [1, float("-inf")]}}, "foo.bar[1]"),
     "schema-inf": (
-        {"tools": _tool({"type": "object", "properties": {"n": {"maximum": float("inf")}}})},
+        {"tools": _tools({"type": "object", "properties": {"n": {"maximum": float("inf")}}})},
         "tools[0].function.parameters.properties.n.maximum",
     ),
     "set": ({"foo": {1, 2}}, "foo"),
     "datetime": ({"foo": datetime.datetime(2026, 1, 1)}, "foo"),
     "bytes": ({"foo": b"bytes"}, "foo"),
     "object": ({"foo": Opaque()}, "foo"),
-    "self-ref-schema": ({"tools": _tool(_self_referencing())}, "tools[0].function.parameters"),
+    "self-ref-schema": ({"tools": _tools(self_referencing())}, "tools[0].function.parameters"),
 }
 
 

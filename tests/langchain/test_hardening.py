@@ -8,7 +8,6 @@ are refused before anything is sent, without echoing secrets.
 from __future__ import annotations
 
 import base64
-import datetime
 import gzip
 import json
 import time
@@ -35,6 +34,7 @@ from stepfun_core.parse import UNREADABLE_ARGUMENTS, parse_chunk, parse_completi
 from tests.core.wire_samples import sse
 from tests.hostile import (
     BAD_ARGUMENTS,
+    BAD_VALUES,
     DEEP,
     GIF,
     OK,
@@ -51,7 +51,9 @@ from tests.hostile import (
     completion_body,
     each,
     indexed_stream,
+    self_referencing,
     sse_reply,
+    tool,
 )
 from tests.langchain.conftest import Driver, aggregate
 
@@ -359,30 +361,6 @@ def test_gzip_stream_over_the_cap_is_too_large(driver: Driver) -> None:
 # --- values that are not JSON ----------------------------------------------------------------
 
 
-class Opaque:
-    pass
-
-
-def _self_referencing() -> dict[str, Any]:
-    schema: dict[str, Any] = {"type": "object", "properties": {}}
-    schema["properties"]["child"] = schema
-    return schema
-
-
-def _tool(parameters: Any) -> dict[str, Any]:
-    function = {"name": "get_weather", "description": "Weather.", "parameters": parameters}
-    return {"type": "function", "function": function}
-
-
-BAD_VALUES: dict[str, tuple[Any, str]] = {
-    "nan": (float("nan"), "foo"),
-    "inf": (float("inf"), "foo"),
-    "deep-inf": ({"deep": [1, float("-inf")]}, "foo.deep[1]"),
-    "set": ({1, 2}, "foo"),
-    "datetime": (datetime.datetime(2026, 1, 1), "foo"),
-    "bytes": (b"bytes", "foo"),
-    "object": (Opaque(), "foo"),
-}
 PLACES = ("model_kwargs", "extra_body", "call-extra_body", "call-kwarg")
 
 
@@ -416,11 +394,11 @@ def test_nan_temperature_is_refused_naming_it(driver: Driver) -> None:
 
 BAD_TOOLS: dict[str, tuple[dict[str, Any], str]] = {
     "nan": (
-        _tool({"type": "object", "properties": {"n": {"maximum": float("nan")}}}),
+        tool({"type": "object", "properties": {"n": {"maximum": float("nan")}}}),
         "tools[0].function.parameters.properties.n.maximum",
     ),
-    "set": (_tool({"type": "object", "default": {1, 2}}), "tools[0].function.parameters.default"),
-    "self-ref": (_tool(_self_referencing()), "tools[0].function.parameters"),
+    "set": (tool({"type": "object", "default": {1, 2}}), "tools[0].function.parameters.default"),
+    "self-ref": (tool(self_referencing()), "tools[0].function.parameters"),
 }
 
 

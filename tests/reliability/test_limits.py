@@ -246,24 +246,6 @@ def trickles(send: Send, request: Any) -> bool:
     return False
 
 
-@pytest.mark.parametrize("combo", CALLS)
-def test_total_timeout_ends_a_trickling_reply(combo: Combo, row: Row) -> None:
-    with RawServer(trickles) as server:
-        inst = combo.build(server.base_url, max_retries=2, timeout=5.0, total_timeout=1.0)
-        out = combo.call(inst, "hi")
-    fill(
-        row,
-        combo,
-        "a reply trickled 1 byte per 100 ms (total_timeout=1 s)",
-        "TotalTimeoutError by the deadline",
-        out,
-        server,
-    )
-    assert isinstance(out.error, core.TotalTimeoutError), repr(out.error)
-    assert out.elapsed < 2.5, out.elapsed
-    assert len(server.requests) == 1  # a spent budget is not retried
-
-
 def silent_then_server_error(send: Send, request: Any) -> bool:
     send(whole(503, b'{"error":{"message":"busy","type":"server_busy"}}'))
     return True
@@ -446,21 +428,23 @@ def trickles_its_headers(send: Send, request: Any) -> bool:
     return False
 
 
+TRICKLES = {
+    "reply": (trickles, 2, "a reply trickled 1 byte per 100 ms (total_timeout=1 s)"),
+    "headers": (trickles_its_headers, 0, "headers trickled 1 byte per 50 ms (total_timeout=1 s)"),
+}
+
+
+@pytest.mark.parametrize("what", sorted(TRICKLES))
 @pytest.mark.parametrize("combo", CALLS)
-def test_total_timeout_covers_trickling_headers(combo: Combo, row: Row) -> None:
-    with RawServer(trickles_its_headers) as server:
-        inst = combo.build(server.base_url, max_retries=0, timeout=5.0, total_timeout=1.0)
+def test_total_timeout_ends_a_trickle(combo: Combo, what: str, row: Row) -> None:
+    script, retries, case = TRICKLES[what]
+    with RawServer(script) as server:
+        inst = combo.build(server.base_url, max_retries=retries, timeout=5.0, total_timeout=1.0)
         out = combo.call(inst, "hi")
-    fill(
-        row,
-        combo,
-        "headers trickled 1 byte per 50 ms (total_timeout=1 s)",
-        "TotalTimeoutError by the deadline",
-        out,
-        server,
-    )
+    fill(row, combo, case, "TotalTimeoutError by the deadline", out, server)
     assert isinstance(out.error, core.TotalTimeoutError), repr(out.error)
     assert out.elapsed < 2.5, out.elapsed
+    assert len(server.requests) == 1  # a spent budget is not retried
 
 
 def gzip_twice(inflated: int) -> bytes:
