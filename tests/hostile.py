@@ -158,6 +158,28 @@ def completion_body(message: dict[str, Any], **extra: Any) -> dict[str, Any]:
 OK = completion_body({"role": "assistant", "content": "ok"})
 
 
+def two_calls(arguments: str) -> dict[str, Any]:
+    """A reply calling two tools: the first with ``arguments``, the second with good ones."""
+    return completion_body(
+        {
+            "role": "assistant",
+            "content": "",
+            "tool_calls": [
+                {
+                    "id": "call_bad",
+                    "type": "function",
+                    "function": {"name": "get_weather", "arguments": arguments},
+                },
+                {
+                    "id": "call_ok",
+                    "type": "function",
+                    "function": {"name": "get_time", "arguments": '{"tz": "UTC"}'},
+                },
+            ],
+        }
+    )
+
+
 def indexed_stream(arguments: str) -> bytes:
     """A call whose ``arguments`` come in two indexed deltas, then a good second call."""
     half = len(arguments) // 2

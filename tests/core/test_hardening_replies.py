@@ -45,6 +45,7 @@ from tests.hostile import (
     completion_body,
     each,
     raw_reply,
+    two_calls,
 )
 
 PAYLOAD = core.build_chat_request("step-3.5-flash", [{"role": "user", "content": "hi"}])
@@ -108,23 +109,7 @@ def test_unparseable_arguments_in_a_reply_are_kept_as_text(driver: Driver) -> No
 
 
 def _reply_keeps(driver: Driver, arguments: str) -> None:
-    message = {
-        "role": "assistant",
-        "content": "",
-        "tool_calls": [
-            {
-                "id": "call_bad",
-                "type": "function",
-                "function": {"name": "get_weather", "arguments": arguments},
-            },
-            {
-                "id": "call_ok",
-                "type": "function",
-                "function": {"name": "get_time", "arguments": '{"tz": "UTC"}'},
-            },
-        ],
-    }
-    completion = driver.create(reply(completion_body(message)), PAYLOAD)
+    completion = driver.create(reply(two_calls(arguments)), PAYLOAD)
     calls = completion.first.tool_calls
     assert [(c.id, c.name, c.arguments) for c in calls] == [
         ("call_bad", "get_weather", arguments),

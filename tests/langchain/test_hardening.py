@@ -54,6 +54,7 @@ from tests.hostile import (
     self_referencing,
     sse_reply,
     tool,
+    two_calls,
 )
 from tests.langchain.conftest import Driver, aggregate
 
@@ -97,27 +98,6 @@ def test_deep_json_stream_event_is_malformed_with_partial(driver: Driver) -> Non
 # --- tool-call arguments that do not parse ---------------------------------------------------
 
 
-def _two_calls(arguments: str) -> dict[str, Any]:
-    return completion_body(
-        {
-            "role": "assistant",
-            "content": "",
-            "tool_calls": [
-                {
-                    "id": "call_bad",
-                    "type": "function",
-                    "function": {"name": "get_weather", "arguments": arguments},
-                },
-                {
-                    "id": "call_ok",
-                    "type": "function",
-                    "function": {"name": "get_time", "arguments": '{"tz": "UTC"}'},
-                },
-            ],
-        }
-    )
-
-
 def assert_one_invalid(message: AIMessage, arguments: str) -> None:
     seen = f"tool_calls={message.tool_calls!r:.200} invalid={message.invalid_tool_calls!r:.200}"
     invalid = [(c["name"], c["args"]) for c in message.invalid_tool_calls]
@@ -127,7 +107,7 @@ def assert_one_invalid(message: AIMessage, arguments: str) -> None:
 
 def test_unparseable_arguments_in_a_reply_are_invalid_tool_calls(driver: Driver) -> None:
     def check(arguments: str) -> None:
-        api = API(json_reply(_two_calls(arguments)))
+        api = API(json_reply(two_calls(arguments)))
         message = driver.invoke(api.model(), "weather?")
         assert_one_invalid(message, arguments)
         assert message.invalid_tool_calls[0]["id"] == "call_bad"

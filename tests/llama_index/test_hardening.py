@@ -60,6 +60,7 @@ from tests.hostile import (
     self_referencing,
     sse_reply,
     tool,
+    two_calls,
 )
 from tests.llama_index.conftest import Driver, MockAPI, json_reply, user
 
@@ -90,27 +91,6 @@ def test_deep_json_stream_event_is_malformed_with_partial(driver: Driver) -> Non
 # --- tool-call arguments that do not parse ---------------------------------------------------
 
 
-def _two_calls(arguments: str) -> dict[str, Any]:
-    return completion_body(
-        {
-            "role": "assistant",
-            "content": "",
-            "tool_calls": [
-                {
-                    "id": "call_bad",
-                    "type": "function",
-                    "function": {"name": "get_weather", "arguments": arguments},
-                },
-                {
-                    "id": "call_ok",
-                    "type": "function",
-                    "function": {"name": "get_time", "arguments": '{"tz": "UTC"}'},
-                },
-            ],
-        }
-    )
-
-
 def assert_kept_as_text(llm: StepFun, response: ChatResponse, arguments: str) -> None:
     blocks = tool_blocks(response)
     assert [(b.tool_name, b.tool_kwargs) for b in blocks] == [
@@ -124,7 +104,7 @@ def assert_kept_as_text(llm: StepFun, response: ChatResponse, arguments: str) ->
 
 def test_unparseable_arguments_in_a_reply_are_kept_as_text(driver: Driver) -> None:
     def check(arguments: str) -> None:
-        llm = MockAPI(json_reply(_two_calls(arguments))).llm()
+        llm = MockAPI(json_reply(two_calls(arguments))).llm()
         response = driver.chat(llm, user("weather?"))
         assert_kept_as_text(llm, response, arguments)
 
