@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from typing import Any
 
 import httpx
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
@@ -30,13 +30,17 @@ from langchain_stepfun.streaming import ChunkConverter
 from langchain_stepfun.structured import Method, json_schema_format, structured_output
 from langchain_stepfun.tools import ToolLike, format_tool_choice, format_tools
 from stepfun_core import EchoReasoning
-from stepfun_core.ownership import cached_client, refuse_to_pickle, share_in_copy
+from stepfun_core.cached import ClientCache, read_settings
+from stepfun_core.ownership import refuse_to_pickle, share_in_copy
+from stepfun_core.settings import SETTING_NAMES
 from stepfun_core.transport import AsyncHTTP, SyncHTTP, check_http_client
-
-T = TypeVar("T")
 
 # The distribution these packages ship in, as recorded in ``metadata["lc_versions"]``.
 DISTRIBUTION = "stepfun-integrations"
+# Our field names for the core's settings where they differ (LangChain's own convention).
+RENAMES = {"stream_idle_timeout": "stream_chunk_timeout"}
+# Keyword arguments of a call that set a client setting for that call (never sent).
+CALL_SETTINGS = {RENAMES.get(name, name): name for name in SETTING_NAMES}
 
 
 def _secret(value: SecretStr | str | None) -> str | None:
@@ -107,6 +111,8 @@ class ChatStepFun(BaseChatModel):
     extra_body: dict[str, Any] | None = None
     """Extra request fields, sent as they are."""
     timeout: float | httpx.Timeout | None = None
+    """Seconds to wait for the answer (or an ``httpx.Timeout``); applied through your own
+    ``http_client`` too (pass ``timeout=your_client.timeout`` to keep its own)."""
     max_retries: int = core.settings.DEFAULT_MAX_RETRIES
     default_headers: dict[str, str] | None = Field(default=None, exclude=True, repr=False)
     """Extra headers on every request (kept out of repr and serialization: they may hold
@@ -128,13 +134,16 @@ class ChatStepFun(BaseChatModel):
     and a server trickling bytes included); None: only the per-read timeouts apply."""
     max_response_bytes: int = Field(default=core.DEFAULT_MAX_RESPONSE_BYTES, gt=0)
     """The largest reply (after decompression) that is read; larger is an error."""
-
-    # The core clients, each with the settings it was made from: a copy or an assignment that
-    # changes a setting gets new clients on its next call (see ``_settings``).
-    _client: tuple[tuple[Any, ...], core.StepFunClient] | None = PrivateAttr(default=None)
-    _async_client: tuple[tuple[Any, ...], core.AsyncStepFunClient] | None = PrivateAttr(
-        default=None
+    max_connections: int = Field(default=core.settings.DEFAULT_MAX_CONNECTIONS, gt=0)
+    """The size of the shared connection pool (per process, and per event loop)."""
+    max_keepalive_connections: int = Field(
+        default=core.settings.DEFAULT_MAX_KEEPALIVE_CONNECTIONS, ge=0
     )
+    """How many idle connections the shared pool keeps open for reuse."""
+
+    # The core clients for the current settings: a copy or an assignment that changes a
+    # setting gets new clients on its next call; a pickle or a deep copy starts empty.
+    _clients: ClientCache = PrivateAttr(default_factory=ClientCache)
 
     @model_validator(mode="before")
     @classmethod
@@ -185,7 +194,7 @@ class ChatStepFun(BaseChatModel):
         if self.api_key is None or not self.api_key.get_secret_value().strip():
             raise StepFunMissingAPIKeyError(core.settings.MISSING_KEY_MESSAGE)
         try:
-            self.client_options()
+            self.settings()
             check_http_client(self.http_client, asynchronous=False, field="http_client")
             check_http_client(self.http_async_client, asynchronous=True, field="http_async_client")
         except core.StepFunError as exc:
@@ -211,11 +220,7 @@ class ChatStepFun(BaseChatModel):
             self.http_client,
             self.http_async_client,
         )
-        state = super().__getstate__()
-        private = state.get("__pydantic_private__")
-        if private:
-            state["__pydantic_private__"] = {**private, "_client": None, "_async_client": None}
-        return state
+        return super().__getstate__()
 
     def __deepcopy__(self, memo: dict[int, Any] | None = None) -> ChatStepFun:
         """A deep copy that shares the caller's httpx clients (they are never copied)."""
@@ -278,58 +283,32 @@ class ChatStepFun(BaseChatModel):
 
     # -- requests ------------------------------------------------------------------------------
 
-    def client_options(self) -> dict[str, Any]:
-        """The core client's settings, as they are now (checked by the core)."""
-        return core.client_options(
-            api_key=_secret(self.api_key),
-            base_url=self.base_url,
-            timeout=self.timeout,
-            max_retries=self.max_retries,
-            default_headers=self.default_headers,
-            stream_idle_timeout=self.stream_chunk_timeout,
-            total_timeout=self.total_timeout,
-            max_response_bytes=self.max_response_bytes,
-        )
+    def settings(self, **changes: Any) -> core.Settings:
+        """The core client settings as they are now (checked by the core), with ``changes``."""
+        return self._clients.settings(read_settings(self, RENAMES)).replace(**changes)
 
-    def _settings(self, http: Any) -> tuple[Any, ...]:
-        # Compared on every call (about a microsecond): any change means new core clients;
-        # a setting missing here would keep a stale client (tests/langchain: model_copy cases).
-        # The headers are compared as items, so that a dict changed in place counts too.
-        headers = self.default_headers
-        return (
-            self.api_key,
-            self.base_url,
-            self.timeout,
-            self.max_retries,
-            tuple(headers.items()) if headers else (),
-            self.stream_chunk_timeout,
-            self.total_timeout,
-            self.max_response_bytes,
-            http,
-        )
-
-    def _cached_client(self, slot: str, http: Any, make: Callable[..., T]) -> T:
-        """The core client kept in ``slot`` if made from the current settings, else a new one."""
-        # A private attribute: pydantic reads it slowly.
-        current: tuple[tuple[Any, ...], T] | None = getattr(self, slot)
-        cached = cached_client(
-            current,
-            self._settings(http),
-            lambda: make(**self.client_options(), http_client=http),
-        )
-        if cached is not current:  # and writes it slowly: only on a change
-            setattr(self, slot, cached)
-        return cached[1]
+    def _core_client(self, asynchronous: bool, kwargs: dict[str, Any]) -> Any:
+        """The core client for the current settings and the call's own (``timeout=...``)."""
+        http = self.http_async_client if asynchronous else self.http_client
+        changes = {CALL_SETTINGS[name]: kwargs.pop(name) for name in CALL_SETTINGS.keys() & kwargs}
+        try:
+            values = read_settings(self, RENAMES)
+            client = self._clients.client(values, http, asynchronous=asynchronous)
+            return client.with_settings(**changes) if changes else client
+        except core.StepFunError as exc:
+            raise to_langchain_error(exc) from None
 
     @property
     def client(self) -> core.StepFunClient:
         """The core sync client for the current settings (made again when they change)."""
-        return self._cached_client("_client", self.http_client, core.StepFunClient)
+        client: core.StepFunClient = self._core_client(False, {})
+        return client
 
     @property
     def async_client(self) -> core.AsyncStepFunClient:
         """The core async client for the current settings (made again when they change)."""
-        return self._cached_client("_async_client", self.http_async_client, core.AsyncStepFunClient)
+        client: core.AsyncStepFunClient = self._core_client(True, {})
+        return client
 
     def _payload(
         self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]
@@ -342,8 +321,8 @@ class ChatStepFun(BaseChatModel):
         stream_usage = kwargs.get("stream_usage", self.stream_usage)
         payload = self._payload(messages, stop, kwargs)
         if (payload.get("n") or 1) > 1:
-            msg = "n > 1 cannot be streamed; invoke without streaming to get n generations"
-            raise ValueError(msg)
+            msg = "n: n > 1 cannot be streamed; invoke without streaming to get n generations"
+            raise to_langchain_error(core.InvalidParameterError(msg))
         return payload, ChunkConverter(stream_usage=bool(stream_usage))
 
     def _generate(
@@ -353,9 +332,10 @@ class ChatStepFun(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
+        client = self._core_client(False, kwargs)
         payload = self._payload(messages, stop, kwargs)
         try:
-            completion = self.client.create(payload)
+            completion = client.create(payload)
         except core.StepFunError as exc:
             raise to_langchain_error(exc) from exc
         return chat_result(completion)
@@ -367,9 +347,10 @@ class ChatStepFun(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
+        client = self._core_client(True, kwargs)
         payload = self._payload(messages, stop, kwargs)
         try:
-            completion = await self.async_client.create(payload)
+            completion = await client.create(payload)
         except core.StepFunError as exc:
             raise to_langchain_error(exc) from exc
         return chat_result(completion)
@@ -381,9 +362,10 @@ class ChatStepFun(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
+        client = self._core_client(False, kwargs)
         payload, converter = self._stream_payload(messages, stop, kwargs)
         try:
-            with self.client.stream(payload) as stream:
+            with client.stream(payload) as stream:
                 for chunk in stream:
                     generation = converter.convert(chunk)
                     if generation is None:
@@ -405,9 +387,10 @@ class ChatStepFun(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
+        client = self._core_client(True, kwargs)
         payload, converter = self._stream_payload(messages, stop, kwargs)
         try:
-            async with await self.async_client.stream(payload) as stream:
+            async with await client.stream(payload) as stream:
                 async for chunk in stream:
                     generation = converter.convert(chunk)
                     if generation is None:
@@ -465,8 +448,8 @@ class ChatStepFun(BaseChatModel):
         native ``json_schema``).
         """
         if kwargs:
-            msg = f"unsupported arguments: {sorted(kwargs)}"
-            raise ValueError(msg)
+            msg = f"with_structured_output: unsupported arguments {sorted(kwargs)}"
+            raise to_langchain_error(core.InvalidParameterError(msg))
         return structured_output(
             self, schema, method=method, include_raw=include_raw, strict=strict
         )

@@ -134,50 +134,35 @@ class StepFunInvalidParameterError(core.InvalidParameterError, lc.ModelInvalidRe
     """A parameter or message the API would reject; raised before anything is sent."""
 
 
-# Most specific first: the first core class the error is an instance of wins.
-_MAPPING: tuple[tuple[type[core.StepFunError], type[core.StepFunError]], ...] = (
-    (core.ContextOverflowError, StepFunContextOverflowError),
-    (core.BadRequestError, StepFunBadRequestError),
-    (core.AuthenticationError, StepFunAuthenticationError),
-    (core.PaymentRequiredError, StepFunPaymentRequiredError),
-    (core.PermissionDeniedError, StepFunPermissionDeniedError),
-    (core.NotFoundError, StepFunNotFoundError),
-    (core.ContentModerationError, StepFunContentModerationError),
-    (core.RateLimitError, StepFunRateLimitError),
-    (core.InternalServerError, StepFunAPIError),
-    (core.RequestTimeoutError, StepFunRequestTimeoutError),
-    (core.ConflictError, StepFunConflictError),
-    (core.UnprocessableEntityError, StepFunUnprocessableEntityError),
-    (core.APIStatusError, StepFunStatusError),
-    (core.StreamIdleTimeoutError, StepFunStreamIdleTimeoutError),
-    (core.StreamTimeoutError, StepFunStreamTimeoutError),
-    (core.StreamInterruptedError, StepFunStreamInterruptedError),
-    (core.TotalTimeoutError, StepFunTotalTimeoutError),
-    (core.APITimeoutError, StepFunTimeoutError),
-    (core.APIConnectionError, StepFunConnectionError),
-    (core.ResponseTooLargeError, StepFunResponseTooLargeError),
-    (core.MalformedResponseError, StepFunMalformedResponseError),
-    (core.StreamError, StepFunStreamError),
-    (core.InvalidParameterError, StepFunInvalidParameterError),
-    (core.MissingAPIKeyError, StepFunMissingAPIKeyError),
-    (core.MalformedAPIKeyError, StepFunMalformedAPIKeyError),
-)
+class StepFunConfigurationError(core.ConfigurationError, lc.ModelConnectionError):
+    """The environment cannot be used (a proxy URL or a CA file); nothing was sent."""
+
+
+# Each core class and its dual: a dual class's first base is the core class it stands for.
+_DUALS: dict[type[core.StepFunError], type[core.StepFunError]] = {
+    dual.__bases__[0]: dual
+    for dual in list(globals().values())
+    if isinstance(dual, type)
+    and issubclass(dual, core.StepFunError)
+    and dual.__module__ == __name__
+}
 
 
 def to_langchain_error(error: core.StepFunError) -> Exception:
     """Return the dual (core and LangChain) error for a core error, keeping its details."""
-    for core_class, dual_class in _MAPPING:
-        if isinstance(error, core_class):
-            if isinstance(error, dual_class):
-                return error
-            converted = dual_class(
-                error.message,
-                status_code=error.status_code,
-                error_type=error.error_type,
-                trace_id=error.trace_id,
-                body=error.body,
-                partial=error.partial,
-                retry_after=error.retry_after,
-            )
-            return converted
+    for core_class in type(error).__mro__:  # the most specific class with a dual wins
+        dual_class = _DUALS.get(core_class)
+        if dual_class is None:
+            continue
+        if isinstance(error, dual_class):
+            return error
+        return dual_class(
+            error.message,
+            status_code=error.status_code,
+            error_type=error.error_type,
+            trace_id=error.trace_id,
+            body=error.body,
+            partial=error.partial,
+            retry_after=error.retry_after,
+        )
     return error

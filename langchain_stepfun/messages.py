@@ -49,7 +49,7 @@ def to_wire_messages(
 def to_wire_message(
     message: BaseMessage, echo_reasoning: EchoReasoning = "tool_calls"
 ) -> dict[str, Any]:
-    """Convert one message; raise ``ValueError`` naming what the API cannot take."""
+    """Convert one message; raise ``InvalidParameterError`` naming what the API cannot take."""
     if isinstance(message, HumanMessage):
         return {"role": "user", "content": user_content(message.content)}
     if isinstance(message, AIMessage):
@@ -65,9 +65,9 @@ def to_wire_message(
         if role in ("system", "assistant"):
             return {"role": role, "content": plain_text(message.content, role)}
         msg = f"StepFun has no message role {message.role!r}; use system, user or assistant"
-        raise ValueError(msg)
+        raise InvalidParameterError(msg)
     msg = f"StepFun cannot take a {type(message).__name__}; use system, human, AI and tool messages"
-    raise ValueError(msg)
+    raise InvalidParameterError(msg)
 
 
 def _assistant(message: AIMessage, echo_reasoning: EchoReasoning) -> dict[str, Any]:

@@ -13,6 +13,9 @@ from typing import Any
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 
+from langchain_stepfun.errors import to_langchain_error
+from stepfun_core import InvalidParameterError
+
 ToolLike = Mapping[str, Any] | type | Callable[..., Any] | BaseTool
 # Tools the server runs itself (stepfun-wire §1.3); a JSON schema's "type" is "object".
 BUILTIN_TOOLS = frozenset({"web_search"})
@@ -49,6 +52,6 @@ def format_tool_choice(choice: Any, tools: Sequence[Mapping[str, Any]]) -> Any:
         if choice in names:
             return {"type": "function", "function": {"name": choice}}
         msg = f"tool_choice {choice!r} is neither auto/none/required/any nor one of {names}"
-        raise ValueError(msg)
+        raise to_langchain_error(InvalidParameterError(msg))
     msg = f"tool_choice must be a string, True or a dict, got {choice!r}"
-    raise ValueError(msg)
+    raise to_langchain_error(InvalidParameterError(msg))

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal
 
 from llama_index.core.base.llms.generic_utils import (
     achat_to_completion_decorator,
@@ -41,16 +41,21 @@ from stepfun_core import (
     DEFAULT_MODEL,
     AsyncStepFunClient,
     EchoReasoning,
+    Settings,
     StepFunClient,
     build_chat_request,
-    client_options,
     get_model_info,
     merge_extra,
     resolve_api_key,
-    resolve_base_url,
 )
-from stepfun_core.ownership import cached_client, refuse_to_pickle, share_in_copy
-from stepfun_core.settings import DEFAULT_MAX_RETRIES
+from stepfun_core.cached import ClientCache, read_settings
+from stepfun_core.ownership import refuse_to_pickle, share_in_copy
+from stepfun_core.settings import (
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_KEEPALIVE_CONNECTIONS,
+    DEFAULT_MAX_RETRIES,
+    SETTING_NAMES,
+)
 from stepfun_core.transport import AsyncHTTP, SyncHTTP, check_http_client
 
 if TYPE_CHECKING:
@@ -63,8 +68,10 @@ DEFAULT_NUM_OUTPUT = 16384
 _NOT_PARAMS = frozenset(
     {"tool_required", "allow_parallel_tool_calls", "verbose", "formatted", "strict", "model"}
 )
-
-T = TypeVar("T")
+# Our field names for the core's settings where they differ (LlamaIndex's own convention).
+RENAMES = {"base_url": "api_base"}
+# Keyword arguments of a call that set a client setting for that call (never sent).
+CALL_SETTINGS = {RENAMES.get(name, name): name for name in SETTING_NAMES}
 
 
 def _secret(value: str | SecretStr | None) -> str | None:
@@ -111,7 +118,10 @@ class StepFun(JsonModeLLM):
     additional_kwargs: dict[str, Any] = Field(
         default_factory=dict, description="Extra request parameters sent on every call."
     )
-    timeout: float | None = Field(default=None, description="Read timeout in seconds.")
+    timeout: float | None = Field(
+        default=None,
+        description="Seconds to wait for the answer; applied through your own http_client too.",
+    )
     stream_idle_timeout: float | None = Field(
         default=None,
         gt=0,
@@ -130,6 +140,16 @@ class StepFun(JsonModeLLM):
         gt=0,
         description="The largest reply (after decompression) that is read; larger is an error.",
     )
+    max_connections: int = Field(
+        default=DEFAULT_MAX_CONNECTIONS,
+        gt=0,
+        description="The size of the shared connection pool (per process, and per event loop).",
+    )
+    max_keepalive_connections: int = Field(
+        default=DEFAULT_MAX_KEEPALIVE_CONNECTIONS,
+        ge=0,
+        description="How many idle connections the shared pool keeps open for reuse.",
+    )
     context_window: int | None = Field(
         default=None, gt=0, description="Override the catalog's context window."
     )
@@ -142,10 +162,9 @@ class StepFun(JsonModeLLM):
         default=None, exclude=True, description="Your own httpx.AsyncClient or httpx2.AsyncClient."
     )
 
-    # The core clients, each with the settings it was made from: a copy or an assignment that
-    # changes a setting gets new clients on its next call.
-    _sync_cache: tuple[tuple[Any, ...], StepFunClient] | None = PrivateAttr(default=None)
-    _async_cache: tuple[tuple[Any, ...], AsyncStepFunClient] | None = PrivateAttr(default=None)
+    # The core clients for the current settings: a copy or an assignment that changes a
+    # setting gets new clients on its next call; a pickle or a deep copy starts empty.
+    _clients: ClientCache = PrivateAttr(default_factory=ClientCache)
 
     def __init__(
         self,
@@ -157,47 +176,32 @@ class StepFun(JsonModeLLM):
         key = resolve_api_key(_secret(api_key))
         super().__init__(model=model, api_key=SecretStr(key), **kwargs)
         # A mangled key, a URL with a password or a bad header fails here, not at the first call.
-        self.api_base = resolve_base_url(client_options(**self._options())["base_url"])
+        self.api_base = self.settings().base_url
         check_http_client(self.http_client, asynchronous=False, field="http_client")
         check_http_client(self.async_http_client, asynchronous=True, field="async_http_client")
 
-    def _options(self) -> dict[str, Any]:
-        return {
-            "api_key": _secret(self.api_key),
-            "base_url": self.api_base,
-            "timeout": self.timeout,
-            "max_retries": self.max_retries,
-            "default_headers": self.default_headers,
-            "stream_idle_timeout": self.stream_idle_timeout,
-            "total_timeout": self.total_timeout,
-            "max_response_bytes": self.max_response_bytes,
-        }
+    def settings(self, **changes: Any) -> Settings:
+        """The core client settings as they are now (checked by the core), with ``changes``."""
+        return self._clients.settings(read_settings(self, RENAMES)).replace(**changes)
 
-    def _settings(self, http: Any) -> tuple[Any, ...]:
-        # Compared on every call (about a microsecond): any change means new core clients.
-        headers = tuple(self.default_headers.items()) if self.default_headers else ()
-        return (*self._options().values(), headers, http)
-
-    def _cached_client(self, slot: str, http: Any, make: Callable[..., T]) -> T:
-        """The core client kept in ``slot`` if made from the current settings, else a new one."""
-        # A private attribute: pydantic reads it slowly.
-        current: tuple[tuple[Any, ...], T] | None = getattr(self, slot)
-        cached = cached_client(
-            current, self._settings(http), lambda: make(**self._options(), http_client=http)
-        )
-        if cached is not current:  # and writes it slowly: only on a change
-            setattr(self, slot, cached)
-        return cached[1]
+    def _core_client(self, asynchronous: bool, kwargs: dict[str, Any]) -> Any:
+        """The core client for the current settings and the call's own (``timeout=...``)."""
+        http = self.async_http_client if asynchronous else self.http_client
+        client = self._clients.client(read_settings(self, RENAMES), http, asynchronous=asynchronous)
+        changes = {CALL_SETTINGS[name]: kwargs.pop(name) for name in CALL_SETTINGS.keys() & kwargs}
+        return client.with_settings(**changes) if changes else client
 
     @property
     def client(self) -> StepFunClient:
         """The core sync client for the current settings (made again when they change)."""
-        return self._cached_client("_sync_cache", self.http_client, StepFunClient)
+        client: StepFunClient = self._core_client(False, {})
+        return client
 
     @property
     def async_client(self) -> AsyncStepFunClient:
         """The core async client for the current settings (made again when they change)."""
-        return self._cached_client("_async_cache", self.async_http_client, AsyncStepFunClient)
+        client: AsyncStepFunClient = self._core_client(True, {})
+        return client
 
     def __getstate__(self) -> dict[Any, Any]:
         """Pickle the settings; refuse clearly when the model holds the caller's httpx client.
@@ -207,11 +211,7 @@ class StepFun(JsonModeLLM):
         refuse_to_pickle(
             "StepFun", "http_client / async_http_client", self.http_client, self.async_http_client
         )
-        state = super().__getstate__()
-        private = state.get("__pydantic_private__")
-        if private:
-            state["__pydantic_private__"] = {**private, "_sync_cache": None, "_async_cache": None}
-        return state
+        return super().__getstate__()
 
     def __deepcopy__(self, memo: dict[int, Any] | None = None) -> StepFun:
         """A deep copy that shares the caller's httpx clients (they are never copied)."""
@@ -287,16 +287,19 @@ class StepFun(JsonModeLLM):
         return await self._astream_chat(messages, **kwargs)
 
     def _chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
-        return chat_response(self.client.create(self._payload(messages, **kwargs)))
+        client = self._core_client(False, kwargs)
+        return chat_response(client.create(self._payload(messages, **kwargs)))
 
     async def _achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
-        return chat_response(await self.async_client.create(self._payload(messages, **kwargs)))
+        client = self._core_client(True, kwargs)
+        return chat_response(await client.create(self._payload(messages, **kwargs)))
 
     def _stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
+        client = self._core_client(False, kwargs)
         payload = self._payload(messages, **kwargs)  # invalid input fails here, at the call
 
         def gen() -> ChatResponseGen:
-            with self.client.stream(payload) as stream:
+            with client.stream(payload) as stream:
                 responder = StreamResponder(stream.accumulator)
                 for chunk in stream:
                     yield responder.response(chunk)
@@ -306,10 +309,11 @@ class StepFun(JsonModeLLM):
     async def _astream_chat(
         self, messages: Sequence[ChatMessage], **kwargs: Any
     ) -> ChatResponseAsyncGen:
+        client = self._core_client(True, kwargs)
         payload = self._payload(messages, **kwargs)
 
         async def gen() -> ChatResponseAsyncGen:
-            stream = await self.async_client.stream(payload)
+            stream = await client.stream(payload)
             async with stream:
                 responder = StreamResponder(stream.accumulator)
                 async for chunk in stream:

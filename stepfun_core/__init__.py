@@ -14,13 +14,14 @@ except _PackageNotFoundError:  # a source tree on sys.path, never installed
 
 from stepfun_core.accumulator import StreamAccumulator
 from stepfun_core.catalog import ModelInfo, get_model_info, known_models
-from stepfun_core.client import AsyncStepFunClient, StepFunClient, client_options
+from stepfun_core.client import AsyncStepFunClient, StepFunClient
 from stepfun_core.errors import (
     APIConnectionError,
     APIStatusError,
     APITimeoutError,
     AuthenticationError,
     BadRequestError,
+    ConfigurationError,
     ConflictError,
     ContentModerationError,
     ContextOverflowError,
@@ -57,6 +58,7 @@ from stepfun_core.settings import (
     DEFAULT_MODEL,
     INTERNATIONAL_BASE_URL,
     INTERNATIONAL_STEP_PLAN_BASE_URL,
+    Settings,
     check_api_key,
     check_base_url,
     resolve_api_key,
@@ -94,6 +96,7 @@ __all__ = [
     "ChoiceDelta",
     "Chunk",
     "Completion",
+    "ConfigurationError",
     "ConflictError",
     "ContentModerationError",
     "ContextOverflowError",
@@ -112,6 +115,7 @@ __all__ = [
     "ResponseTooLargeError",
     "RetryPolicy",
     "ServerToolCall",
+    "Settings",
     "StepFunClient",
     "StepFunError",
     "StreamAccumulator",
@@ -130,7 +134,6 @@ __all__ = [
     "check_api_key",
     "check_base_url",
     "check_tool_name",
-    "client_options",
     "fallback_tool_call_id",
     "get_model_info",
     "image_part",

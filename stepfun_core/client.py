@@ -3,34 +3,36 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
+import socket
+import threading
 import time
-from collections.abc import Mapping
-from typing import Any, cast
+from collections.abc import Callable, Coroutine, Mapping
+from typing import Any, TypeVar, cast
 
 import httpx
 
-from stepfun_core.client_base import (
-    BaseClient,
-    Outcome,
-    client_options,
-    close_late_outcome,
-    completion_from,
-    encoding_error,
-)
+from stepfun_core.client_base import BaseClient, Outcome, completion_from, encoding_error
 from stepfun_core.errors import StepFunError
-from stepfun_core.http import shared_async_client, shared_sync_client, status_error, transport_error
-from stepfun_core.limits import BodyReader, Deadline, arun_by, run_by
+from stepfun_core.http import status_error, transport_error
+from stepfun_core.limits import BodyReader, Deadline
+from stepfun_core.pools import shared_async_client, shared_sync_client
 from stepfun_core.stream import (
     AsyncChatStream,
     ChatStream,
+    araw_pieces,
     check_content_type,
     is_json_reply,
     json_reply_error,
+    raw_pieces,
 )
 from stepfun_core.transport import AsyncHTTP, SyncHTTP
 from stepfun_core.types import Completion
 
-__all__ = ["AsyncStepFunClient", "StepFunClient", "client_options"]
+__all__ = ["AsyncStepFunClient", "StepFunClient"]
+
+T = TypeVar("T")
 
 
 class StepFunClient(BaseClient[SyncHTTP]):
@@ -38,13 +40,21 @@ class StepFunClient(BaseClient[SyncHTTP]):
 
     @property
     def http(self) -> SyncHTTP:
-        """The httpx client in use (the caller's, or the shared pool)."""
-        return self._http_client or shared_sync_client()
+        """The httpx client in use (the caller's, or the shared pool).
+
+        With ``total_timeout``, the shared pool keeps no idle connection: each attempt opens its
+        own, so that one that misses its deadline can be cut (see `_by_deadline`).
+        """
+        if self._http_client is not None:
+            return self._http_client
+        if self.settings.total_timeout is None:
+            return shared_sync_client(self._pool_size)
+        return shared_sync_client((self.settings.max_connections, 0))
 
     @staticmethod
     def _read(response: httpx.Response, reader: BodyReader) -> bytes:
         try:
-            for piece in response.iter_bytes():
+            for piece in raw_pieces(response):
                 if not reader.add(piece):
                     break
         finally:
@@ -80,11 +90,8 @@ class StepFunClient(BaseClient[SyncHTTP]):
             if deadline is None:
                 outcome = self._attempt(http, request, stream, None)
             else:
-                outcome = run_by(
-                    deadline,
-                    lambda: self._attempt(http, request, stream, deadline),
-                    close_late_outcome,
-                )
+                work = lambda: self._attempt(http, request, stream, deadline)  # noqa: E731
+                outcome = _by_deadline(deadline, request, work)
             if not isinstance(outcome, StepFunError):
                 return outcome
             time.sleep(self._retry_delay(request, attempt, outcome, deadline))
@@ -100,7 +107,7 @@ class StepFunClient(BaseClient[SyncHTTP]):
         try:
             check_content_type(response)
             if is_json_reply(response):
-                content = self._read(response, BodyReader(self.max_response_bytes, None))
+                content = self._read(response, self._reader(response, None))
                 raise json_reply_error(response, content)
         except self._errors as exc:
             response.close()
@@ -114,20 +121,78 @@ class StepFunClient(BaseClient[SyncHTTP]):
         """Nothing to release: the shared pool lives on, and a caller's client is theirs."""
 
 
+def _by_deadline(
+    deadline: Deadline, request: httpx.Request, work: Callable[[], Outcome]
+) -> Outcome:
+    """Run one blocking attempt, or cut it at the deadline (or on Ctrl-C) and raise.
+
+    A blocking read cannot be interrupted, and a server that trickles its headers a byte at a
+    time resets every read timeout; so the attempt runs in a thread of its own while the
+    caller waits until the deadline. An attempt given up on has its socket shut down (httpx's
+    public ``trace`` extension shows the connection it opened), which ends its thread at once;
+    a response that still arrives is closed by that thread.
+    """
+    opened: list[Any] = []
+    result: list[Any] = []  # the outcome, or what the attempt raised
+    context = contextvars.copy_context()  # tracing and callbacks see the caller's context
+    done = threading.Event()
+    given_up = threading.Event()
+
+    def trace(event: str, info: dict[str, Any]) -> None:
+        if event.endswith((".connect_tcp.complete", ".start_tls.complete")):
+            opened.append(info.get("return_value"))
+
+    def run() -> None:
+        outcome: Outcome | None = None
+        try:
+            outcome = context.run(work)
+            result.append(outcome)
+        except BaseException as exc:  # handed to the caller's thread
+            result.append(exc)
+        finally:
+            done.set()
+            if given_up.is_set() and isinstance(outcome, tuple):
+                outcome[0].close()
+
+    request.extensions["trace"] = trace
+    threading.Thread(target=run, name="stepfun-attempt", daemon=True).start()
+    try:
+        if not done.wait(deadline.remaining()):
+            raise deadline.error()
+    except BaseException:
+        given_up.set()
+        _cut(opened, result)
+        raise
+    value = result[0]
+    if isinstance(value, BaseException) and not isinstance(value, StepFunError):
+        raise value
+    return cast(Outcome, value)
+
+
+def _cut(opened: list[Any], result: list[Any]) -> None:
+    """Shut the attempt's sockets down (its thread then ends); close a response already made."""
+    if result and isinstance(result[0], tuple):
+        result[0][0].close()
+    for network_stream in opened:
+        with contextlib.suppress(Exception):
+            network_stream.get_extra_info("socket").shutdown(socket.SHUT_RDWR)
+
+
 class AsyncStepFunClient(BaseClient[AsyncHTTP]):
     """Async client; pooled connections are shared per event loop by default."""
 
     _asynchronous = True
 
-    @property
-    def http(self) -> AsyncHTTP:
+    async def _http(self) -> AsyncHTTP:
         """The httpx client in use (the caller's, or the shared pool of this loop)."""
-        return self._http_client or shared_async_client()
+        if self._http_client is not None:
+            return self._http_client
+        return await shared_async_client(self._pool_size)
 
     @staticmethod
     async def _read(response: httpx.Response, reader: BodyReader) -> bytes:
         try:
-            async for piece in response.aiter_bytes():
+            async for piece in araw_pieces(response):
                 if not reader.add(piece):
                     break
         finally:
@@ -157,14 +222,14 @@ class AsyncStepFunClient(BaseClient[AsyncHTTP]):
     async def _send(
         self, payload: Mapping[str, Any], *, stream: bool
     ) -> tuple[httpx.Response, bytes]:
-        http = self._usable(self.http)
+        http = self._usable(await self._http())
         request = self._build(http, payload, stream=stream)
         deadline, timeouts = self._start(request)
         attempt = 0
         while True:
             self._limit_attempt(request, deadline, timeouts)
             work = self._attempt(http, request, stream, deadline)
-            outcome = await (work if deadline is None else arun_by(deadline, work))
+            outcome = await (work if deadline is None else _aby_deadline(deadline, work))
             if not isinstance(outcome, StepFunError):
                 return outcome
             await asyncio.sleep(self._retry_delay(request, attempt, outcome, deadline))
@@ -180,7 +245,7 @@ class AsyncStepFunClient(BaseClient[AsyncHTTP]):
         try:
             check_content_type(response)
             if is_json_reply(response):
-                content = await self._read(response, BodyReader(self.max_response_bytes, None))
+                content = await self._read(response, self._reader(response, None))
                 raise json_reply_error(response, content)
         except self._errors as exc:
             await response.aclose()
@@ -192,3 +257,11 @@ class AsyncStepFunClient(BaseClient[AsyncHTTP]):
 
     async def close(self) -> None:
         """Nothing to release: the shared pool lives on, and a caller's client is theirs."""
+
+
+async def _aby_deadline(deadline: Deadline, work: Coroutine[Any, Any, T]) -> T:
+    """Await ``work``, or cancel it (closing its connection) and raise at the deadline."""
+    try:
+        return await asyncio.wait_for(work, deadline.remaining())
+    except asyncio.TimeoutError:
+        raise deadline.error() from None

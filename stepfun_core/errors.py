@@ -62,6 +62,10 @@ class InvalidParameterError(StepFunError, ValueError):
     """A request parameter or message is invalid; raised before anything is sent."""
 
 
+class ConfigurationError(StepFunError, ValueError):
+    """The environment cannot be used (a proxy URL or CA file); raised before anything is sent."""
+
+
 class APIStatusError(StepFunError):
     """The API answered with a non-success HTTP status."""
 

@@ -18,13 +18,10 @@ from stepfun_core.errors import (
     make_status_error,
 )
 from stepfun_core.jsonio import decode_json, encode_json
-from stepfun_core.pools import (
-    POOL_LIMITS,
-    shared_async_client,
-    shared_ssl_context,
-    shared_sync_client,
-)
+from stepfun_core.limits import ACCEPT_ENCODING
 from stepfun_core.retry import parse_retry_after
+from stepfun_core.settings import display_url
+from stepfun_core.transport import classes
 
 logger = logging.getLogger("stepfun_core")
 
@@ -33,15 +30,11 @@ USER_AGENT = f"stepfun-integrations/{__version__} httpx/{httpx.__version__}"
 
 __all__ = [
     "CHAT_PATH",
-    "POOL_LIMITS",
     "USER_AGENT",
     "build_headers",
     "decode_json",
     "encode_body",
     "log_attempt",
-    "shared_async_client",
-    "shared_ssl_context",
-    "shared_sync_client",
     "status_error",
     "trace_id_of",
     "transport_error",
@@ -54,6 +47,7 @@ def build_headers(api_key: str, extra: Mapping[str, str] | None, *, stream: bool
         "Authorization": f"Bearer {api_key}",
         "Content-Type": "application/json",
         "Accept": "text/event-stream" if stream else "application/json",
+        "Accept-Encoding": ACCEPT_ENCODING,
         "User-Agent": USER_AGENT,
     }
     if extra:
@@ -76,36 +70,42 @@ def status_error(response: httpx.Response, content: bytes | None = None) -> APIS
     """The typed error of a non-success response, from the (possibly capped) body read."""
     if content is None:
         content = response.content
-    return make_status_error(
+    error = make_status_error(
         response.status_code,
         decode_json(content),
         trace_id=trace_id_of(response),
         retry_after=parse_retry_after(response.headers),
         text=content.decode("utf-8", "replace"),
     )
-
-
-# Failures on our side of the wire: a header or URL httpx refuses to send. Their messages can
-# quote a header value (h11's "Illegal header value b'Bearer ...'"), so they are never shown,
-# never chained, and never retried.
-_LOCAL_FAILURES = frozenset({"LocalProtocolError", "UnsupportedProtocol", "InvalidURL"})
+    location = response.headers.get("location")
+    if response.is_redirect and location:
+        # Redirects are not followed (the key must not travel): say where it pointed, without
+        # the query, which may hold a token.
+        error.message += f" (redirected to {display_url(location)}; check base_url)"
+        error.args = (error.message,)
+    return error
 
 
 def transport_error(exc: Exception) -> StepFunError:
     """Wrap an httpx (or httpx2) failure: connection, timeout, or a request it cannot send."""
-    kind = type(exc).__name__
     error: StepFunError
-    if kind in _LOCAL_FAILURES:
+    # Failures on our side of the wire: a header or URL httpx refuses to send. Their messages
+    # can quote a header value (h11's "Illegal header value b'Bearer ...'"), so they are never
+    # shown, never chained, and never retried.
+    local = ("LocalProtocolError", "UnsupportedProtocol", "InvalidURL")
+    if isinstance(exc, tuple(cls for name in local for cls in classes(name))):
         error = InvalidParameterError(
-            f"the request could not be sent ({kind}): a header or the URL holds a character "
-            "HTTP does not allow; check default_headers and base_url"
+            f"the request could not be sent ({type(exc).__name__}): a header or the URL holds "
+            "a character HTTP does not allow; check default_headers and base_url"
         )
         error.__suppress_context__ = True
         return error
-    if "Timeout" in kind:
-        error = APITimeoutError(f"request timed out ({kind}); raise timeout= for slow answers")
+    if isinstance(exc, classes("TimeoutException")):
+        error = APITimeoutError(
+            f"request timed out ({type(exc).__name__}); raise timeout= for slow answers"
+        )
     else:
-        error = APIConnectionError(f"connection error: {kind}: {exc}")
+        error = APIConnectionError(f"connection error: {type(exc).__name__}: {exc}")
     error.__cause__ = exc
     return error
 

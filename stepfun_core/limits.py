@@ -1,27 +1,27 @@
 """Bounds on one call: a total deadline, and caps on the bytes a reply may bring.
 
-Both are sans-I/O and shared by the sync and async clients: the drivers feed the body's pieces
-in and give each attempt the timeouts the deadline leaves.
+Sans-I/O and shared by the sync and async clients: the drivers feed the body's raw pieces in
+and give each attempt the timeouts the deadline leaves.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextvars
-import threading
 import time
-from collections.abc import Callable, Coroutine, Mapping
-from typing import Any, TypeVar
+import zlib
+from collections.abc import Mapping
 
-from stepfun_core.errors import ResponseTooLargeError, TotalTimeoutError
+from stepfun_core.errors import MalformedResponseError, ResponseTooLargeError, TotalTimeoutError
 
 # A whole completion is rarely over 1 MiB; 32 MiB leaves room for long answers and stops a
 # decompression bomb (500 KB of gzip can inflate to 1.5 GB) long before it costs real memory.
 DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024
 # Error bodies are a few hundred bytes; more than this is read no further.
 MAX_ERROR_BODY_BYTES = 64 * 1024
-
-T = TypeVar("T")
+# The codings we ask for and inflate ourselves, a piece at a time under the byte cap. httpx
+# would also offer br and zstd when their packages are installed, and inflates each network
+# read whole before any cap sees it (16 KB of zstd became 512 MiB in one step).
+ACCEPT_ENCODING = "gzip, deflate"
+_CODINGS = frozenset({"identity", "gzip", "x-gzip", "deflate"})
 
 
 class Deadline:
@@ -56,6 +56,55 @@ class Deadline:
         }
 
 
+def coding_problem(content_encoding: str | None) -> str | None:
+    """Why a reply's Content-Encoding cannot be read under the cap, or None if it can."""
+    codings = [c.strip().lower() for c in (content_encoding or "").split(",") if c.strip()]
+    if len(codings) > 1:
+        return f"is compressed {len(codings)} times over"
+    if codings and codings[0] not in _CODINGS:
+        return f"uses {codings[0][:40]!r}, which was not asked for"
+    return None
+
+
+class Inflater:
+    """Decodes a body's raw pieces (gzip, deflate or plain) and counts them against a cap.
+
+    Compressed pieces are inflated with a bound on the output, so a bomb never produces more
+    than the cap allows: memory stays near the cap whatever the compression ratio.
+    """
+
+    __slots__ = ("_coding", "_decoder", "left")
+
+    def __init__(self, content_encoding: str | None, limit: int) -> None:
+        self.left = limit
+        coding = (content_encoding or "identity").strip().lower()
+        self._coding = "" if coding == "identity" else coding
+        self._decoder: zlib._Decompress | None = None
+
+    def feed(self, raw: bytes) -> bytes:
+        """The decoded bytes of one piece; ``left`` drops below 0 once they pass the cap.
+
+        A compressed piece is inflated at most one byte past the cap.
+        """
+        data = raw
+        if self._coding and raw:
+            if self._decoder is None:
+                self._decoder = zlib.decompressobj(_window_bits(self._coding, raw[0]))
+            try:
+                data = self._decoder.decompress(raw, max(0, self.left) + 1)
+            except zlib.error as exc:
+                raise MalformedResponseError(f"the reply's {self._coding} data is corrupt") from exc
+        self.left -= len(data)
+        return data
+
+
+def _window_bits(coding: str, first_byte: int) -> int:
+    if coding != "deflate":
+        return 16 + zlib.MAX_WBITS  # a gzip wrapper
+    # "deflate" is zlib-wrapped by the RFC, yet some servers send raw deflate (no 0x78 header).
+    return zlib.MAX_WBITS if first_byte & 0x0F == 8 else -zlib.MAX_WBITS
+
+
 class BodyReader:
     """Collects a reply body piece by piece, within a byte cap and a deadline.
 
@@ -63,74 +112,39 @@ class BodyReader:
     a success body over the cap is an error, since a truncated answer would be wrong.
     """
 
-    __slots__ = ("_deadline", "_limit", "_pieces", "_size", "_truncate")
+    __slots__ = ("_deadline", "_inflater", "_limit", "_pieces", "_truncate")
 
-    def __init__(self, limit: int, deadline: Deadline | None, *, truncate: bool = False) -> None:
+    def __init__(
+        self,
+        limit: int,
+        deadline: Deadline | None,
+        *,
+        truncate: bool = False,
+        content_encoding: str | None = None,
+    ) -> None:
         self._limit = limit
         self._deadline = deadline
         self._truncate = truncate
+        self._inflater = Inflater(content_encoding, limit)
         self._pieces: list[bytes] = []
-        self._size = 0
 
-    def add(self, piece: bytes) -> bool:
+    def add(self, raw: bytes) -> bool:
         """Keep a piece; False once an error body is full (stop reading)."""
         if self._deadline is not None:
             self._deadline.check()
-        self._size += len(piece)
-        if self._size > self._limit:
-            if not self._truncate:
-                raise ResponseTooLargeError(
-                    f"the reply is larger than max_response_bytes={self._limit} "
-                    "(after decompression) and was not read further"
-                )
-            self._pieces.append(piece[: len(piece) - (self._size - self._limit)])
-            return False
-        self._pieces.append(piece)
-        return True
+        data = self._inflater.feed(raw)
+        over = self._inflater.left
+        if over >= 0:
+            self._pieces.append(data)
+            return True
+        if not self._truncate:
+            raise ResponseTooLargeError(
+                f"the reply is larger than max_response_bytes={self._limit} "
+                "(after decompression) and was not read further"
+            )
+        self._pieces.append(data[: len(data) + over])
+        return False
 
     def content(self) -> bytes:
         """The body read so far."""
         return self._pieces[0] if len(self._pieces) == 1 else b"".join(self._pieces)
-
-
-def run_by(deadline: Deadline, work: Callable[[], T], discard: Callable[[Any], None]) -> T:
-    """Run blocking ``work`` and return its result, or raise TotalTimeoutError at the deadline.
-
-    A blocking read cannot be interrupted, and a server that trickles its headers a byte at a
-    time resets every read timeout; so the work runs in a thread of its own and the caller
-    waits only until the deadline. Work finished after that is handed to ``discard`` (to close
-    a response) by the thread that did it.
-    """
-    box: dict[str, Any] = {}
-    done = threading.Event()
-    abandoned = threading.Event()
-    context = contextvars.copy_context()
-
-    def run() -> None:
-        try:
-            box["value"] = context.run(work)
-        except BaseException as exc:
-            box["error"] = exc
-        finally:
-            done.set()
-            if abandoned.is_set():
-                discard(box.get("value"))
-
-    threading.Thread(target=run, name="stepfun-deadline", daemon=True).start()
-    if not done.wait(deadline.remaining()):
-        abandoned.set()
-        if done.is_set():  # finished just now: its thread may not have seen the flag
-            discard(box.get("value"))
-        raise deadline.error()
-    if "error" in box:
-        raise box["error"]
-    value: T = box["value"]
-    return value
-
-
-async def arun_by(deadline: Deadline, work: Coroutine[Any, Any, T]) -> T:
-    """Await ``work``, or cancel it and raise TotalTimeoutError at the deadline."""
-    try:
-        return await asyncio.wait_for(work, deadline.remaining())
-    except asyncio.TimeoutError:
-        raise deadline.error() from None

@@ -1,150 +1,165 @@
-"""The shared connection pools: one per process for sync calls, one per event loop for async.
+"""The shared connection pools: per process for sync calls, per event loop for async ones.
 
-- Made once, under a lock: 32 threads starting together share one pool, not 32.
-- Per process: a forked child (multiprocessing, gunicorn or celery prefork workers) drops the
-  parent's pools, so it never writes into the parent's sockets (``os.register_at_fork``).
-- Per event loop: an AsyncClient's connections belong to the loop that made them. When
-  ``asyncio.run`` ends, its loop finalizes the async generators it knows (``shutdown_asyncgens``);
-  a small generator registered with the loop closes that loop's pool then. The pool is kept on
-  the loop itself, so a loop dropped without being closed is collected together with its pool.
+- One pool per size (``max_connections``, ``max_keepalive_connections``), made once under a
+  lock: 32 threads starting together share one pool, not 32.
+- Per process: a forked child (multiprocessing, gunicorn or celery prefork workers) starts
+  with no pools, so it never writes into its parent's sockets (``os.register_at_fork``).
+- Per event loop: an AsyncClient's connections belong to the loop that made them. Pools are
+  kept by loop; an async generator started on the loop is finalized by ``shutdown_asyncgens``
+  (as ``asyncio.run`` ends) and closes that loop's pools then. Loops that are not running
+  when another loop makes its pool (closed, or dropped unclosed) are forgotten then.
+- Nothing but connections is shared: the pools keep no cookies (a cookie a gateway sets for
+  one caller must not travel with the next caller's request) and have no default headers,
+  auth or base URL.
+- The environment (proxy variables, ``SSL_CERT_FILE``/``SSL_CERT_DIR``) is read when a pool is
+  made; a mistake there is a ConfigurationError naming the variable, before anything is sent.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import ssl
 import threading
 from collections.abc import AsyncIterator
-from typing import Any, NamedTuple
+from http.cookiejar import CookieJar, DefaultCookiePolicy
+from typing import Any
 
 import httpx
 
-from stepfun_core.settings import DEFAULT_TIMEOUT
+from stepfun_core.errors import ConfigurationError
+from stepfun_core.settings import DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_KEEPALIVE_CONNECTIONS
 
-POOL_LIMITS = httpx.Limits(max_connections=1000, max_keepalive_connections=100)
+Size = tuple[int, int]  # (max_connections, max_keepalive_connections)
+DEFAULT_SIZE: Size = (DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_KEEPALIVE_CONNECTIONS)
+_PROXY_VARIABLES = ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY")
+_CERTIFICATE_VARIABLES = ("SSL_CERT_FILE", "SSL_CERT_DIR")
 
 _lock = threading.Lock()
 _ssl_context: ssl.SSLContext | None = None
-_sync_client: httpx.Client | None = None
-
-
-def shared_ssl_context() -> ssl.SSLContext:
-    """One SSL context for every client: building one costs about 17 ms."""
-    global _ssl_context  # noqa: PLW0603 - made once per process
-    if _ssl_context is None:
-        with _lock:
-            if _ssl_context is None:
-                _ssl_context = httpx.create_ssl_context()
-    return _ssl_context
-
-
-def shared_sync_client() -> httpx.Client:
-    """The process-wide pooled sync client used when the caller brings none."""
-    global _sync_client  # noqa: PLW0603 - one pool per process, made on first use
-    client = _sync_client
-    if client is None or client.is_closed:
-        ssl_context = shared_ssl_context()
-        with _lock:
-            client = _sync_client
-            if client is None or client.is_closed:
-                client = _sync_client = httpx.Client(
-                    verify=ssl_context, timeout=DEFAULT_TIMEOUT, limits=POOL_LIMITS
-                )
-    return client
-
-
-async def _close_with_loop(client: httpx.AsyncClient) -> AsyncIterator[None]:
-    """Suspended until the loop shuts its async generators down; then closes the pool."""
-    try:
-        yield
-    finally:
-        with contextlib.suppress(Exception):
-            await client.aclose()
-
-
-class _LoopPool(NamedTuple):
-    """A loop's pool, the process that made it, and the generator that closes it."""
-
-    pid: int
-    client: httpx.AsyncClient
-    closer: AsyncIterator[None]
-
-
-def _closer_for(client: httpx.AsyncClient) -> AsyncIterator[None]:
-    closer = _close_with_loop(client)
-    # Calling __anext__ inside the running loop hands the generator to the loop's asyncgen
-    # hooks (so shutdown_asyncgens will close it); it reaches its yield without awaiting.
-    step: Any = closer.__anext__()
-    with contextlib.suppress(StopIteration):
-        step.send(None)
-    return closer
-
-
-# The pool is kept on the loop itself, so that a loop dropped without close() is collected
-# with its pool (a registry would keep both alive for ever). Loops that take no attributes
-# (uvloop's) use this registry instead, swept as they close.
-_ATTRIBUTE = "_stepfun_core_pool"
-_registry: dict[asyncio.AbstractEventLoop, _LoopPool] = {}
-
-
-def _entry_of(loop: asyncio.AbstractEventLoop) -> _LoopPool | None:
-    entry: _LoopPool | None = getattr(loop, _ATTRIBUTE, None) or _registry.get(loop)
-    return entry
-
-
-def loop_pool(loop: asyncio.AbstractEventLoop) -> httpx.AsyncClient | None:
-    """The shared pool of this process on that loop, if one is open."""
-    entry = _entry_of(loop)
-    if entry is None or entry.pid != os.getpid() or entry.client.is_closed:
-        return None
-    return entry.client
-
-
-def _keep(loop: asyncio.AbstractEventLoop, entry: _LoopPool) -> None:
-    previous = _entry_of(loop)
-    if previous is not None and previous.pid != entry.pid:
-        _inherited.append(previous)  # a forked parent's: never finalized here
-    try:
-        setattr(loop, _ATTRIBUTE, entry)
-    except AttributeError:
-        for closed in [known for known in _registry if known.is_closed()]:
-            del _registry[closed]
-        _registry[loop] = entry
-
-
-def shared_async_client() -> httpx.AsyncClient:
-    """The pooled async client of the running event loop."""
-    loop = asyncio.get_running_loop()
-    client = loop_pool(loop)
-    if client is not None:
-        return client
-    ssl_context = shared_ssl_context()
-    with _lock:
-        client = loop_pool(loop)
-        if client is None:
-            client = httpx.AsyncClient(
-                verify=ssl_context, timeout=DEFAULT_TIMEOUT, limits=POOL_LIMITS
-            )
-            _keep(loop, _LoopPool(os.getpid(), client, _closer_for(client)))
-    return client
-
-
-# What a forked child inherited of its parent's async pools: kept, never used, never
-# finalized (finalizing would run on the parent's loop and could write to the parent's
-# sockets, e.g. a TLS close_notify). The sync pool is simply dropped: collecting it closes
-# only the child's copies of the descriptors, which the parent's connections outlive.
+_sync_pools: dict[Size, httpx.Client] = {}
+_loop_pools: dict[asyncio.AbstractEventLoop, _LoopPools] = {}
+# What a forked child inherited of its parent's pools: kept, never used, never closed (closing
+# could write to the parent's sockets, e.g. a TLS close_notify).
 _inherited: list[object] = []
 
 
+def environment_problem() -> ConfigurationError | None:
+    """The first proxy or certificate variable a pool cannot be made with, if any."""
+    for name in _CERTIFICATE_VARIABLES:
+        path = os.environ.get(name)
+        if path and not os.path.exists(path):
+            return ConfigurationError(f"{name} names {path!r}, which does not exist")
+    for name in _PROXY_VARIABLES:
+        value = os.environ.get(name) or os.environ.get(name.lower())
+        if value:
+            try:
+                proxy = httpx.URL(value if "://" in value else f"http://{value}")
+                valid = bool(proxy.host) and proxy.scheme in ("http", "https", "socks5")
+            except (httpx.InvalidURL, ValueError, TypeError):
+                valid = False
+            if not valid:
+                # The URL itself is never shown: it may hold a password.
+                return ConfigurationError(
+                    f"{name} is not a valid proxy URL; characters such as '/', '#', '@' or ':' "
+                    "in its user name or password must be percent-encoded (e.g. %2F for '/')"
+                )
+    return None
+
+
+def _made(kind: type[Any], size: Size) -> Any:
+    problem = environment_problem()
+    if problem is not None:
+        raise problem
+    global _ssl_context  # noqa: PLW0603 - one SSL context per process (building one: ~17 ms)
+    if _ssl_context is None:
+        _ssl_context = httpx.create_ssl_context()
+    limits = httpx.Limits(max_connections=size[0], max_keepalive_connections=size[1])
+    no_cookies = CookieJar(DefaultCookiePolicy(allowed_domains=[]))
+    return kind(verify=_ssl_context, limits=limits, cookies=no_cookies)
+
+
+def shared_sync_client(size: Size = DEFAULT_SIZE) -> httpx.Client:
+    """The process's pooled sync client of that size, used when the caller brings none."""
+    client = _sync_pools.get(size)
+    if client is None or client.is_closed:
+        with _lock:
+            client = _sync_pools.get(size)
+            if client is None or client.is_closed:
+                client = _sync_pools[size] = _made(httpx.Client, size)
+    return client
+
+
+class _LoopPools:
+    """One event loop's pools, and the async generator that closes them at loop shutdown."""
+
+    __slots__ = ("clients", "closer")
+
+    def __init__(self) -> None:
+        self.clients: dict[Size, httpx.AsyncClient] = {}
+        self.closer: AsyncIterator[None] | None = None
+
+
+async def _close_at_shutdown(pools: _LoopPools) -> AsyncIterator[None]:
+    """Waits until the loop shuts its async generators down, then closes the loop's pools."""
+    try:
+        yield
+    finally:
+        loop = asyncio.get_running_loop()
+        if _loop_pools.get(loop) is pools:
+            del _loop_pools[loop]
+        for client in list(pools.clients.values()):
+            await client.aclose()
+
+
+async def shared_async_client(size: Size = DEFAULT_SIZE) -> httpx.AsyncClient:
+    """The pooled async client of that size on the running event loop."""
+    loop = asyncio.get_running_loop()
+    pools = _loop_pools.get(loop)
+    client = pools.clients.get(size) if pools is not None else None
+    if client is not None and not client.is_closed:
+        return client
+    with _lock:
+        if pools is None:
+            # A loop that is not running now (closed, or dropped without closing) gives up its
+            # pools: they are made again if it runs again, and a dropped loop is collected.
+            for idle in [known for known in _loop_pools if not known.is_running()]:
+                del _loop_pools[idle]
+            pools = _loop_pools.setdefault(loop, _LoopPools())
+        client = pools.clients.get(size)
+        if client is None or client.is_closed:
+            client = pools.clients[size] = _made(httpx.AsyncClient, size)
+        closer = None if pools.closer is not None else _close_at_shutdown(pools)
+        pools.closer = pools.closer or closer
+    if closer is not None:
+        # Its first step registers it with the loop's asyncgen hooks (finalized at shutdown).
+        await anext(closer)
+    return client
+
+
+def close_sync_pools() -> None:
+    """Close this process's sync pools (they are made again on the next call)."""
+    with _lock:
+        clients = list(_sync_pools.values())
+        _sync_pools.clear()
+    for client in clients:
+        client.close()
+
+
+async def aclose_loop_pools() -> None:
+    """Close the running loop's pools (they are made again on the next call)."""
+    pools = _loop_pools.pop(asyncio.get_running_loop(), None)
+    for client in list(pools.clients.values()) if pools is not None else []:
+        await client.aclose()
+
+
 def _after_fork_in_child() -> None:
-    """Start the child with no pool and a fresh lock; the parent's pools are never used."""
-    global _sync_client, _lock  # noqa: PLW0603 - the child's own state
+    """Start the child with no pools and a fresh lock; the parent's are never used or closed."""
+    global _lock, _sync_pools, _loop_pools  # noqa: PLW0603 - the child's own state
+    _inherited.append((_sync_pools, _loop_pools))
     _lock = threading.Lock()
-    _sync_client = None
-    _inherited.append(dict(_registry))
-    _registry.clear()
+    _sync_pools = {}
+    _loop_pools = {}
 
 
 if hasattr(os, "register_at_fork"):

@@ -11,13 +11,14 @@ import os
 import re
 import unicodedata
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from functools import lru_cache
 from typing import Any
 
 import httpx
 
 from stepfun_core.errors import InvalidParameterError, MalformedAPIKeyError, MissingAPIKeyError
+from stepfun_core.limits import DEFAULT_MAX_RESPONSE_BYTES
 
 INTERNATIONAL_BASE_URL = "https://api.stepfun.ai/v1"
 CHINA_BASE_URL = "https://api.stepfun.com/v1"
@@ -32,9 +33,6 @@ _STEPFUN_DOMAINS = ("stepfun.ai", "stepfun.com")
 BASE_URL_ENV_VARS = ("STEP_BASE_URL", "STEPFUN_BASE_URL")
 
 DEFAULT_MAX_RETRIES = 2
-# Connect fast; reads may idle for as long as a reasoning model thinks. The server itself
-# ends requests after 10 minutes with a 503 (stepfun-wire.md §2.2), so 600 s never cuts early.
-DEFAULT_TIMEOUT = httpx.Timeout(600.0, connect=5.0)
 
 MISSING_KEY_MESSAGE = (
     "No StepFun API key: pass api_key=... or set STEP_API_KEY (or STEPFUN_API_KEY)."
@@ -194,8 +192,11 @@ def resolve_base_url(explicit: str | None = None) -> str:
 
 
 def display_url(url: str) -> str:
-    """The URL as shown in reprs and traces: a query (which may hold a token) is hidden."""
-    base, question, _ = url.partition("?")
+    """A URL as shown in reprs, traces and errors: credentials and the query hidden."""
+    base, question, _ = str(url).partition("?")
+    scheme, sep, rest = base.partition("://")
+    if sep and "@" in rest:  # whatever the password holds, the host follows the last "@"
+        base = f"{scheme}://***@{rest.rpartition('@')[2]}"
     return f"{base}?..." if question else base
 
 
@@ -217,18 +218,122 @@ def env_base_url() -> str | None:
     return found.value if found else None
 
 
-def as_timeout(timeout: Any) -> httpx.Timeout:
-    """Seconds (the read budget) or an httpx/httpx2 Timeout as a Timeout; None: the default."""
+# What a caller may pass as a timeout: seconds (the read budget), an httpx or httpx2 Timeout, or
+# a (connect, read, write, pool) tuple.
+Timeouts = tuple[float | None, float | None, float | None, float | None]
+# Connect fast; reads may idle for as long as a reasoning model thinks. The server itself
+# ends requests after 10 minutes with a 503 (stepfun-wire.md §2.2), so 600 s never cuts early.
+DEFAULT_TIMEOUTS: Timeouts = (5.0, 600.0, 600.0, 600.0)
+# httpx's own pool sizes: enough for a burst of 1,000 streams, and the idle ones kept small, as
+# httpcore scans its connections on every request (benchmarks/README.md, "At scale").
+DEFAULT_MAX_CONNECTIONS = 1000
+DEFAULT_MAX_KEEPALIVE_CONNECTIONS = 100
+
+
+def as_timeouts(timeout: Any) -> Timeouts:
+    """A caller's timeout as (connect, read, write, pool); None: the defaults."""
     if timeout is None:
-        return DEFAULT_TIMEOUT
-    if isinstance(timeout, httpx.Timeout):
-        return timeout
+        return DEFAULT_TIMEOUTS
     if all(hasattr(timeout, phase) for phase in ("connect", "read", "write", "pool")):
-        return httpx.Timeout(
-            connect=timeout.connect, read=timeout.read, write=timeout.write, pool=timeout.pool
+        return (timeout.connect, timeout.read, timeout.write, timeout.pool)
+    if isinstance(timeout, tuple) and len(timeout) == 4:
+        for value in timeout:
+            _seconds("timeout", value)
+        return timeout
+    seconds = _seconds("timeout", timeout)
+    if seconds is None:
+        raise InvalidParameterError("timeout: must be seconds above 0 or a Timeout, got None")
+    return (min(5.0, seconds), seconds, seconds, seconds)
+
+
+def _seconds(name: str, value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise InvalidParameterError(f"{name}: must be a number of seconds above 0, got {value!r}")
+    return float(value)
+
+
+def _or(value: Any, default: int) -> Any:
+    return default if value is None else value
+
+
+def _count(name: str, value: Any, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise InvalidParameterError(f"{name}: must be an integer of at least {low}, got {value!r}")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything a client is made from, checked once; also the key its clients are kept under.
+
+    Make one with `Settings.make` (which reads the environment and checks every value); the
+    adapters map their fields onto these names and pass per-call changes to `replace`.
+    """
+
+    api_key: str = field(repr=False)
+    base_url: str = DEFAULT_BASE_URL
+    timeout: Timeouts = DEFAULT_TIMEOUTS
+    max_retries: int = DEFAULT_MAX_RETRIES
+    # Extra headers, as pairs (they may hold a proxy's credentials: never shown).
+    default_headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    # Seconds a stream may go without a data event (keep-alives don't count); None: no limit.
+    stream_idle_timeout: float | None = None
+    # Seconds a whole call may take, retries included (a stream: until its headers).
+    total_timeout: float | None = None
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
+    # The shared pool's size (a caller's own client keeps its own).
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
+    max_keepalive_connections: int = DEFAULT_MAX_KEEPALIVE_CONNECTIONS
+
+    @classmethod
+    def make(
+        cls,
+        *,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        timeout: Any = None,
+        max_retries: int | None = None,
+        default_headers: Mapping[str, str] | None = None,
+        stream_idle_timeout: float | None = None,
+        total_timeout: float | None = None,
+        max_response_bytes: int | None = None,
+        max_connections: int | None = None,
+        max_keepalive_connections: int | None = None,
+    ) -> Settings:
+        """Check and complete the settings; None takes the environment's value or the default.
+
+        A missing or mangled key, a bad URL or header, or an odd number fails here, before any
+        request, with a message that names the setting and never repeats a secret.
+        """
+        return cls(
+            resolve_api_key(api_key),
+            resolve_base_url(base_url),
+            as_timeouts(timeout),
+            _count("max_retries", _or(max_retries, DEFAULT_MAX_RETRIES), 0),
+            tuple(check_headers(default_headers).items()),
+            _seconds("stream_idle_timeout", stream_idle_timeout),
+            _seconds("total_timeout", total_timeout),
+            _count("max_response_bytes", _or(max_response_bytes, DEFAULT_MAX_RESPONSE_BYTES), 1),
+            _count("max_connections", _or(max_connections, DEFAULT_MAX_CONNECTIONS), 1),
+            _count(
+                "max_keepalive_connections",
+                _or(max_keepalive_connections, DEFAULT_MAX_KEEPALIVE_CONNECTIONS),
+                0,
+            ),
         )
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
-        raise InvalidParameterError(
-            f"timeout: must be seconds above 0 or a Timeout, got {timeout!r}"
-        )
-    return httpx.Timeout(float(timeout), connect=min(5.0, float(timeout)))
+
+    def replace(self, **changes: Any) -> Settings:
+        """These settings with some changed (checked like `make`); no change: ``self``."""
+        if not changes:
+            return self
+        unknown = set(changes) - set(SETTING_NAMES)
+        if unknown:
+            raise InvalidParameterError(f"unknown client settings: {sorted(unknown)}")
+        values = {name: getattr(self, name) for name in SETTING_NAMES}
+        values["default_headers"] = dict(self.default_headers)
+        return Settings.make(**{**values, **changes})
+
+
+SETTING_NAMES: tuple[str, ...] = tuple(f.name for f in fields(Settings))

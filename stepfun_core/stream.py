@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -11,7 +12,7 @@ from typing import Any
 import httpx
 
 from stepfun_core.accumulator import StreamAccumulator
-from stepfun_core.drain import adrain, drain
+from stepfun_core.drain import aread_tail, body_end_arrived
 from stepfun_core.errors import (
     APIStatusError,
     MalformedResponseError,
@@ -25,22 +26,26 @@ from stepfun_core.errors import (
 )
 from stepfun_core.http import trace_id_of
 from stepfun_core.jsonio import decode_json
-from stepfun_core.limits import DEFAULT_MAX_RESPONSE_BYTES
+from stepfun_core.limits import DEFAULT_MAX_RESPONSE_BYTES, Inflater
 from stepfun_core.parse import parse_chunk, parse_completion
 from stepfun_core.sse import ServerSentEvent, SSEDecodeError, SSEDecoder
 from stepfun_core.surrogates import SurrogateJoiner, might_hold_surrogates
+from stepfun_core.transport import classes
 from stepfun_core.types import Chunk, Completion
 
 _DONE = "[DONE]"
 _EMPTY_EVENTS = frozenset({"", "{}"})
 _REUSED = "this stream was already read or closed: send a new request"
+# An async stream gives the event loop a turn at least this often (seconds), even when its
+# bytes are already buffered: other streams, timers and connects must not starve.
+FAIR_SLICE = 0.001
 
 
 class StreamState:
     """Turns the bytes of one stream into chunks and keeps everything received so far."""
 
     __slots__ = (
-        "_bytes_left",
+        "_inflater",
         "_last_event",
         "_surrogates",
         "accumulator",
@@ -56,8 +61,9 @@ class StreamState:
         idle_timeout: float | None = None,
         *,
         max_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        content_encoding: str | None = None,
     ) -> None:
-        self._bytes_left = max_bytes
+        self._inflater = Inflater(content_encoding, max_bytes)
         self.decoder = SSEDecoder()
         self.accumulator = StreamAccumulator()
         self._surrogates = SurrogateJoiner()
@@ -69,7 +75,7 @@ class StreamState:
         self._last_event = time.monotonic()
 
     def feed(self, data: bytes) -> Iterator[Chunk]:
-        """Decode a piece of the body into chunks, yielded one by one.
+        """Decode a raw piece of the body into chunks, yielded one by one.
 
         Each chunk is folded into the accumulator just before it is yielded, so the
         accumulator never runs ahead of the consumer. ``data: [DONE]`` ends the stream: what
@@ -101,10 +107,13 @@ class StreamState:
             self.accumulator.add(chunk)
             yield chunk
 
-    def _events(self, data: bytes) -> list[ServerSentEvent]:
+    def _events(self, raw: bytes) -> list[ServerSentEvent]:
         """The events a piece of the body completes, within the byte cap and the watchdog."""
-        self._bytes_left -= len(data)
-        if self._bytes_left < 0:
+        try:
+            data = self._inflater.feed(raw)
+        except MalformedResponseError as exc:
+            raise self.error(MalformedResponseError, exc.message) from exc
+        if self._inflater.left < 0:
             raise self.error(
                 ResponseTooLargeError,
                 "the stream went over max_response_bytes (after decompression)",
@@ -171,7 +180,7 @@ class StreamState:
 
     def reused(self, exc: RuntimeError) -> BaseException:
         """The error for iterating a stream again, or after closing it (httpx's own is raw)."""
-        if type(exc).__name__ not in ("StreamConsumed", "StreamClosed"):
+        if not isinstance(exc, classes("StreamConsumed") + classes("StreamClosed")):
             return exc
         return self.error(StreamError, _REUSED)
 
@@ -191,8 +200,31 @@ class StreamState:
 
 
 def is_read_timeout(exc: BaseException) -> bool:
-    """True for a read timeout of httpx (or of httpx2, whose classes have the same names)."""
-    return type(exc).__name__ == "ReadTimeout"
+    """True for a read timeout of httpx (or of httpx2)."""
+    return isinstance(exc, classes("ReadTimeout"))
+
+
+def coding_of(response: httpx.Response) -> str | None:
+    """The Content-Encoding left to undo: none once httpx has read (and decoded) the body.
+
+    A mock transport or a cassette hands httpx the whole body up front; a network reply is
+    read raw, a piece at a time, and inflated by us under the byte cap.
+    """
+    return None if response.is_stream_consumed else response.headers.get("content-encoding")
+
+
+def raw_pieces(response: httpx.Response) -> Iterator[bytes]:
+    """The body as it arrives (or whole, when httpx already read it)."""
+    return iter((response.content,)) if response.is_stream_consumed else response.iter_raw()
+
+
+async def _whole(content: bytes) -> AsyncIterator[bytes]:
+    yield content
+
+
+def araw_pieces(response: httpx.Response) -> AsyncIterator[bytes]:
+    """The body as it arrives (or whole, when httpx already read it)."""
+    return _whole(response.content) if response.is_stream_consumed else response.aiter_raw()
 
 
 def is_json_reply(response: httpx.Response) -> bool:
@@ -263,7 +295,7 @@ class ChatStream(_OpenStream):
 
     def __iter__(self) -> Iterator[Chunk]:
         state = self._start()
-        pieces = self._response.iter_bytes()
+        pieces = raw_pieces(self._response)
         try:
             for data in pieces:
                 yield from state.feed(data)
@@ -275,9 +307,13 @@ class ChatStream(_OpenStream):
         except RuntimeError as exc:
             raise state.reused(exc) from None
         finally:
-            if state.done:
-                drain(self._response, pieces)
-            else:
+            try:
+                if state.done and body_end_arrived(self._response):
+                    for _ in pieces:  # already here: this ends at once, pooling the connection
+                        pass
+            except Exception:  # the answer is complete: a broken tail changes nothing
+                pass
+            finally:
                 self._response.close()
 
     def close(self) -> None:
@@ -299,11 +335,15 @@ class AsyncChatStream(_OpenStream):
 
     async def __aiter__(self) -> AsyncIterator[Chunk]:
         state = self._start()
-        pieces = self._response.aiter_bytes()
+        pieces = araw_pieces(self._response)
+        turn_ends = time.monotonic() + FAIR_SLICE
         try:
             async for data in pieces:
                 for chunk in state.feed(data):
                     yield chunk
+                    if time.monotonic() >= turn_ends:  # buffered bytes: let others run too
+                        await asyncio.sleep(0)
+                        turn_ends = time.monotonic() + FAIR_SLICE
                 if state.done:
                     break
             state.finish()
@@ -312,9 +352,10 @@ class AsyncChatStream(_OpenStream):
         except RuntimeError as exc:
             raise state.reused(exc) from None
         finally:
-            if state.done:
-                await adrain(self._response, pieces)
-            else:
+            try:
+                if state.done:
+                    await aread_tail(self._response, pieces)
+            finally:
                 await self._response.aclose()
 
     async def close(self) -> None:

@@ -1,15 +1,15 @@
-"""httpx and httpx2: which HTTP library a caller's client comes from, and what differs.
+"""httpx and httpx2: a caller's client and its library's exceptions, recognised by class.
 
-httpx has had no release since 0.28.1 and the ecosystem is moving to its continuation httpx2
-(langsmith and openai 3.x require it). httpx stays our default; a caller may bring an
-``httpx2.Client`` / ``httpx2.AsyncClient`` wherever an httpx client is accepted. The two share
-their API; what differs is where their exception classes and ``Timeout`` live, so errors are
-caught by the caller's library's own base class and timeouts are passed as plain tuples.
+httpx stays our default; a caller may bring an ``httpx2.Client`` / ``httpx2.AsyncClient`` (the
+continuation of httpx, which langsmith and openai 3.x require) wherever an httpx client is
+accepted, or a subclass of either (how auth, tracing and instrumentation are added). The two
+libraries share their API; their classes differ, so each check looks at both.
 """
 
 from __future__ import annotations
 
 import sys
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -25,43 +25,24 @@ else:
     SyncHTTP = Any
     AsyncHTTP = Any
 
-_LIBRARIES = ("httpx", "httpx2")
+
+def libraries() -> tuple[ModuleType, ...]:
+    """httpx, and httpx2 once something imported it (a caller's client cannot exist before)."""
+    other = sys.modules.get("httpx2")
+    return (httpx,) if other is None else (httpx, other)
 
 
-def library_of(http: object) -> Any:
-    """The module (``httpx`` or ``httpx2``) a client belongs to, or None."""
-    name = type(http).__module__.split(".", 1)[0]
-    return sys.modules.get(name) if name in _LIBRARIES else None
+def classes(name: str) -> tuple[type[Any], ...]:
+    """The class of that name in each library in use, e.g. ``classes("ReadTimeout")``."""
+    return tuple(getattr(library, name) for library in libraries())
 
 
 def check_http_client(http: Any, *, asynchronous: bool, field: str = "http_client") -> Any:
     """The caller's client if it is an httpx or httpx2 client of the right kind, else raise."""
     if http is None:
         return None
-    library = library_of(http)
     wanted = "AsyncClient" if asynchronous else "Client"
-    if library is None or not isinstance(http, getattr(library, wanted)):
-        kind = f"an httpx.{wanted} or an httpx2.{wanted}"
+    if not isinstance(http, classes(wanted)):
+        kind = f"an httpx.{wanted} or an httpx2.{wanted} (or a subclass)"
         raise InvalidParameterError(f"{field}: must be {kind}, got {type(http).__name__}")
     return http
-
-
-def _classes(http: Any, name: str) -> tuple[type[Exception], ...]:
-    default: type[Exception] = getattr(httpx, name)
-    own = getattr(library_of(http), name, default)
-    return (default,) if own is default else (default, own)
-
-
-def request_errors(http: Any) -> tuple[type[Exception], ...]:
-    """The transport failures to catch for this client (httpx's, and httpx2's when used)."""
-    return _classes(http, "RequestError")
-
-
-def status_errors(http: Any) -> tuple[type[Exception], ...]:
-    """``HTTPStatusError`` of the client's library: a caller's hook may raise it."""
-    return _classes(http, "HTTPStatusError")
-
-
-def timeout_tuple(timeout: Any) -> tuple[float | None, float | None, float | None, float | None]:
-    """(connect, read, write, pool) from an httpx or httpx2 Timeout: both libraries take it."""
-    return (timeout.connect, timeout.read, timeout.write, timeout.pool)

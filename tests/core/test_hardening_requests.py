@@ -460,6 +460,6 @@ def test_total_timeout_must_be_positive() -> None:
             make(api_key="sk-test", total_timeout=value)
 
     makers = {"StepFunClient": StepFunClient, "AsyncStepFunClient": AsyncStepFunClient}
-    makers["client_options"] = core.client_options
+    makers["Settings.make"] = core.Settings.make
     values = (0, 0.0, -1, -0.5)
     each({f"{n}-{v}": (m, v) for n, m in makers.items() for v in values}, check)

@@ -14,7 +14,7 @@ from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 import stepfun_core as core
-from stepfun_core import http as core_http
+from stepfun_core import pools as core_http
 
 T = TypeVar("T")
 
@@ -115,7 +115,7 @@ def run_closing(coro: Coroutine[Any, Any, T]) -> T:
         try:
             return await coro
         finally:
-            await core_http.shared_async_client().aclose()
+            await core_http.aclose_loop_pools()
 
     return asyncio.run(main())
 

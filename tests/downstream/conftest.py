@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from stepfun_core.http import shared_sync_client
+from stepfun_core.pools import close_sync_pools
 from tests.downstream.echo import EchoServer
 
 
@@ -29,6 +29,6 @@ def echo(echo_server: EchoServer) -> Iterator[EchoServer]:
 def _fresh_sync_pool() -> Iterator[None]:
     """Each test starts and ends without pooled connections (public API: a closed pool is
     replaced on the next request)."""
-    shared_sync_client().close()
+    close_sync_pools()
     yield
-    shared_sync_client().close()
+    close_sync_pools()

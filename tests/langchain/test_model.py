@@ -85,9 +85,8 @@ def test_unknown_arguments_go_to_model_kwargs() -> None:
     assert model.model_kwargs == {"presence_penalty": 0.5}
 
 
-def test_clients_are_created_once_and_lazily() -> None:
+def test_clients_are_created_once() -> None:
     model = make()
-    assert model._client is None and model._async_client is None
     assert model.client is model.client
     assert model.async_client is model.async_client
 

@@ -23,4 +23,4 @@ def test_default_headers_stay_out_of_repr_and_serialization() -> None:
     model = ChatStepFun(api_key="sk-x", default_headers={"X-Proxy-Key": "proxy-secret"})
     assert "proxy-secret" not in repr(model)
     assert "proxy-secret" not in dumps(model)
-    assert model.client.default_headers == {"X-Proxy-Key": "proxy-secret"}
+    assert model.client.settings.default_headers == (("X-Proxy-Key", "proxy-secret"),)

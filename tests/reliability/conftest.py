@@ -288,15 +288,12 @@ def reset_sync_pool() -> None:
 
     (The next request makes a new pool: the core replaces a closed one.)
     """
-    if core_http._sync_client is not None:
-        core_http._sync_client.close()
+    core_http.close_sync_pools()
 
 
 def sync_pool_connections() -> list[Any]:
     """The connections held by the shared sync pool (httpcore's view)."""
-    pool = core_http._sync_client
-    if pool is None or pool.is_closed:
-        return []
+    pool = core_http.shared_sync_client()
     transport = pool._transport
     return list(getattr(transport, "_pool").connections)  # noqa: B009
 
@@ -318,9 +315,7 @@ def run_async(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
         try:
             return await factory()
         finally:
-            client = core_http.loop_pool(asyncio.get_running_loop())
-            if client is not None:
-                await client.aclose()
+            await core_http.aclose_loop_pools()
 
     return asyncio.run(main())
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 import stepfun_core as core
-from stepfun_core import http as core_http
+from stepfun_core import pools as core_http
 from tests.reliability.conftest import MODEL, PROMPT, TARGETS, Row, build, run_async
 from tests.replica import Fault, Replica
 
@@ -109,7 +109,7 @@ def test_cancel_an_async_stream(target: str, server: Replica, row: Row) -> None:
             await task
         # Checked while the loop and its pool are still alive (run_async closes the pool after).
         state["closed"] = await asyncio.to_thread(server.wait_idle, 2.0)
-        pool = core_http.shared_async_client()._transport._pool  # type: ignore[attr-defined]
+        pool = (await core_http.shared_async_client())._transport._pool  # type: ignore[attr-defined]
         state["pooled"] = len(pool.connections)
 
     run_async(main)

@@ -97,7 +97,11 @@ def fill(row: Row, combo: Combo, case: str, expected: str, out: Outcome, server:
 # --- a stream is over at [DONE] -------------------------------------------------------------------
 def after_done(tail: str) -> Any:
     def script(send: Send, request: Any) -> bool:
-        send(head() + b"".join(chunk(e) for e in answer_events()) + chunk(b"data: [DONE]\n\n"))
+        answer = head() + b"".join(chunk(e) for e in answer_events()) + chunk(b"data: [DONE]\n\n")
+        if tail == "clean":  # the end of the body in the same write as [DONE], as servers send it
+            send(answer + END)
+            return True
+        send(answer)
         if tail == "hang":
             hold(10)
         elif tail == "keep-alives":
@@ -106,9 +110,9 @@ def after_done(tail: str) -> Any:
                 time.sleep(0.02)
         elif tail == "garbage":
             send(chunk(b"data: {not json at all\n\n\xff\xfe") + END)
-        elif tail == "clean":
+        elif tail == "late end":
+            hold(4)
             send(END)
-            return True
         return False  # "cut": close right after [DONE]
 
     return script
@@ -119,6 +123,7 @@ TAILS = {
     "keep-alives": "keep-alive comments every 20 ms for 10 s",
     "cut": "the connection cut",
     "garbage": "garbage that is not an event",
+    "late end": "the end of the body 4 s later (not waited for)",
 }
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 import stepfun_core as core
-from stepfun_core import http as core_http
+from stepfun_core import pools as core_http
 from tests.reliability.conftest import (
     MODEL,
     REPO,
@@ -75,7 +75,7 @@ def test_500_concurrent_async_requests(target: str, burst_server: Replica, row: 
         report["elapsed"] = time.monotonic() - start
         report["ok"] = sum(o.error is None and o.text == expected[i] for i, o in enumerate(outs))
         report["errors"] = [repr(o.error) for o in outs if o.error is not None][:3]
-        pool = core_http.shared_async_client()._transport._pool  # type: ignore[attr-defined]
+        pool = (await core_http.shared_async_client())._transport._pool  # type: ignore[attr-defined]
         connections = list(pool.connections)
         report["pool"] = len(connections)
         report["pool_idle"] = _pool_idle(connections)
@@ -105,7 +105,7 @@ def test_500_concurrent_async_requests(target: str, burst_server: Replica, row: 
     assert len(burst_server.requests) == CONCURRENT
     assert report["pool_idle"]
     assert report["requests_in_pool"] == 0
-    assert report["pool"] <= core_http.POOL_LIMITS.max_keepalive_connections
+    assert report["pool"] <= core_http.DEFAULT_SIZE[1]
     assert report["server_open"] <= report["pool"]
     assert closed, "connections left open after the pool was closed"
 

@@ -31,7 +31,7 @@ from typing import Any
 
 import pytest
 
-from stepfun_core.http import shared_sync_client
+from stepfun_core.pools import close_sync_pools
 from tests.downstream.calls import (
     FORKED,
     MODES,
@@ -63,8 +63,8 @@ PID = re.compile(r"from pid (\d+)")
 
 
 def reset_sync_pool() -> None:
-    """Close the shared sync pool (public API): the next request makes a new one."""
-    shared_sync_client().close()
+    """Close the shared sync pools (public API): the next request makes a new one."""
+    close_sync_pools()
 
 
 @pytest.fixture(scope="module")
@@ -426,7 +426,7 @@ def _counting_init(self, *args, **kwargs):
     _init(self, *args, **kwargs)
 httpx.Client.__init__ = _counting_init
 
-from stepfun_core.http import shared_sync_client
+from stepfun_core.pools import shared_sync_client
 from tests.downstream.calls import ask, build
 from tests.downstream.echo import echo_answer
 
