@@ -76,25 +76,36 @@ def normalize_mime_type(mime_type: str) -> str:
     return _ALIASES.get(mime, mime)
 
 
-def _checked(
-    data: bytes, mime_type: str | None, kind: str, table: dict[str, tuple[bytes, ...]], limit: int
-) -> str:
+# What each kind of media may be: its formats (by MIME type) and its size limit.
+MEDIA_KINDS: dict[str, tuple[dict[str, tuple[bytes, ...]], int]] = {
+    "image": (IMAGE_TYPES, MAX_IMAGE_BYTES),
+    "audio": (AUDIO_TYPES, MAX_AUDIO_BYTES),
+}
+
+
+def check_media(data: bytes, mime_type: str | None, field: str, kind: str) -> str:
+    """The MIME type of media bytes, checked; raise InvalidParameterError naming ``field``.
+
+    Not empty, a supported format that the bytes really are (a GIF declared as PNG is
+    refused), within the kind's size limit.
+    """
+    table, limit = MEDIA_KINDS[kind]
     if not data:
-        raise InvalidParameterError(f"{kind}: the data is empty")
+        raise InvalidParameterError(f"{field}: the data is empty")
     found = sniff_mime_type(data)
     mime = normalize_mime_type(mime_type) if mime_type else found
     if mime is None:
-        raise InvalidParameterError(f"{kind}: unknown format; supported: {sorted(table)}")
+        raise InvalidParameterError(f"{field}: unknown format; supported: {sorted(table)}")
     if mime not in table:
         raise InvalidParameterError(
-            f"{kind}: format {mime!r} is not supported; use {sorted(table)}"
+            f"{field}: format {mime!r} is not supported; use {sorted(table)}"
         )
     if found != mime:
         what = f"{found} data" if found else "data in no format StepFun accepts"
-        raise InvalidParameterError(f"{kind}: declared as {mime} but holds {what}")
+        raise InvalidParameterError(f"{field}: declared as {mime} but holds {what}")
     if len(data) > limit:
         raise InvalidParameterError(
-            f"{kind}: {len(data)} bytes is over the {limit // (1024 * 1024)} MB limit"
+            f"{field}: {len(data)} bytes is over the {limit >> 20} MB limit"
         )
     return mime
 
@@ -107,14 +118,14 @@ def data_url(data: bytes, mime_type: str) -> str:
 def image_data_url(source: bytes | str | os.PathLike[str], mime_type: str | None = None) -> str:
     """Bytes or a local image file to a data URL (jpeg, png, webp, gif; at most 20 MB)."""
     data, guessed = read_media(source)
-    mime = _checked(data, mime_type or guessed, "image", IMAGE_TYPES, MAX_IMAGE_BYTES)
+    mime = check_media(data, mime_type or guessed, "image", "image")
     return data_url(data, mime)
 
 
 def audio_data_url(source: bytes | str | os.PathLike[str], mime_type: str | None = None) -> str:
     """Bytes or a local audio file to a data URL (mp3 or wav)."""
     data, guessed = read_media(source)
-    mime = _checked(data, mime_type or guessed, "audio", AUDIO_TYPES, MAX_AUDIO_BYTES)
+    mime = check_media(data, mime_type or guessed, "audio", "audio")
     return data_url(data, mime)
 
 

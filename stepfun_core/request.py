@@ -9,14 +9,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from stepfun_core.errors import InvalidParameterError
-from stepfun_core.media import (
-    AUDIO_TYPES,
-    IMAGE_TYPES,
-    MAX_AUDIO_BYTES,
-    MAX_IMAGE_BYTES,
-    normalize_mime_type,
-    sniff_mime_type,
-)
+from stepfun_core.media import MEDIA_KINDS, check_media, normalize_mime_type
 
 # The spec allows letters, digits, "_" and "-" in function names, up to 64 characters.
 TOOL_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -120,30 +113,37 @@ def _check_stop(value: Any) -> None:
     raise _fail("stop", "must be a string or a list of strings")
 
 
-def _check_data_url(field: str, url: str, allowed: Mapping[str, Any], limit: int) -> None:
-    """Check a ``data:`` URL: a supported type, base64 data under the limit, of that type.
+# Data URLs already checked, by kind and by their text's length and hash: a history sends the
+# same images on every turn, and decoding megabytes of base64 each time would dominate a call.
+_CHECKED_MEDIA: dict[tuple[str, int, int], None] = {}
+_MAX_CHECKED_MEDIA = 256
+
+
+def _check_data_url(field: str, url: str, kind: str) -> None:
+    """Check a ``data:`` URL once: a supported type, base64 data under the limit, of that type.
 
     The bytes must be what the type says: a GIF sent as ``image/png`` is refused.
     """
+    key = (kind, len(url), hash(url))
+    if key in _CHECKED_MEDIA:
+        return
     header, comma, data = url.partition(",")
     mime = normalize_mime_type(header[len("data:") :].split(";")[0])
+    allowed, limit = MEDIA_KINDS[kind]
     if mime not in allowed:
         raise _fail(field, f"format {mime!r} is not supported; use {sorted(allowed)}")
     if not comma or not header.endswith(";base64"):
         raise _fail(field, f"must be a base64 data URL: data:{mime};base64,<data>")
-    size = len(data) * 3 // 4
-    if size > limit:
-        raise _fail(field, f"about {size} bytes is over the {limit // (1024 * 1024)} MB limit")
+    if len(data) * 3 // 4 > limit:  # refused before decoding megabytes
+        raise _fail(field, f"about {len(data) * 3 // 4} bytes is over the {limit >> 20} MB limit")
     try:
         content = base64.b64decode(data, validate=True)
     except (binascii.Error, ValueError):
         raise _fail(field, "the data is not valid base64") from None
-    if not content:
-        raise _fail(field, "the data is empty")
-    found = sniff_mime_type(content)
-    if found != mime:
-        what = f"{found} data" if found else "data in no format StepFun accepts"
-        raise _fail(field, f"declares {mime} but holds {what}")
+    check_media(content, mime, field, kind)
+    if len(_CHECKED_MEDIA) >= _MAX_CHECKED_MEDIA:
+        del _CHECKED_MEDIA[next(iter(_CHECKED_MEDIA))]
+    _CHECKED_MEDIA[key] = None
 
 
 def _check_part(field: str, part: Any) -> None:
@@ -168,11 +168,11 @@ def _check_media(field: str, kind: str, payload: Mapping[str, Any], url: str) ->
         if not url.startswith(("http://", "https://", "data:image/", "stepfile://")):
             raise _fail(f"{field}.image_url.url", "must be an http(s) URL or a data:image URL")
         if url.startswith("data:"):
-            _check_data_url(f"{field}.image_url.url", url, IMAGE_TYPES, MAX_IMAGE_BYTES)
+            _check_data_url(f"{field}.image_url.url", url, "image")
         if "detail" in payload:
             _choice(f"{field}.image_url.detail", payload["detail"], IMAGE_DETAILS)
     elif kind == "input_audio" and url.startswith("data:"):
-        _check_data_url(f"{field}.input_audio.data", url, AUDIO_TYPES, MAX_AUDIO_BYTES)
+        _check_data_url(f"{field}.input_audio.data", url, "audio")
     elif kind == "video_url" and not url.startswith(("http://", "https://", "stepfile://")):
         raise _fail(f"{field}.video_url.url", "videos must be http(s) URLs")
 

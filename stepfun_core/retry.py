@@ -26,10 +26,12 @@ class RetryPolicy:
         """Seconds to wait before retry number ``attempt + 1``, or None to give up."""
         if attempt >= self.max_retries or not error.is_retryable:
             return None
-        if error.retry_after is not None:
+        # "Retry-After: 0" gets the backoff below (as in openai-python): honoured literally, a
+        # server answering 429 forever would be asked again without pause.
+        if error.retry_after is not None and error.retry_after > 0:
             if error.retry_after > self.max_retry_after:
                 return None
-            return max(0.0, error.retry_after)
+            return error.retry_after
         backoff = min(self.initial_delay * 2.0**attempt, self.max_delay)
         return backoff * (1.0 - 0.25 * random.random())
 

@@ -1,0 +1,85 @@
+"""Connections go back to the shared pool after a stream's ``[DONE]`` (the one function that
+reads httpcore's internals, `stepfun_core.drain`, checked on every cell of the version matrix),
+and a tail that does not end at once is never waited for."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+import pytest
+
+import stepfun_core as core
+from stepfun_core import pools
+from tests.reliability.raw_server import END, RawServer, Send, chunk, head, hold, sized_head
+
+CHUNK = {
+    "id": "r1",
+    "model": "step-3.5-flash",
+    "choices": [{"index": 0, "delta": {"content": "Hoot."}, "finish_reason": "stop"}],
+}
+EVENTS = b"data: " + json.dumps(CHUNK).encode() + b"\n\ndata: [DONE]\n\n"
+PAYLOAD = core.build_chat_request("step-3.5-flash", [{"role": "user", "content": "Owls?"}])
+
+
+def chunked(send: Send, request: Any) -> bool:
+    """[DONE] and the end of the body in one write, as a server flushes them."""
+    send(head() + chunk(EVENTS) + END)
+    return True
+
+
+def sized(send: Send, request: Any) -> bool:
+    """The whole stream as one body sized by Content-Length, as a buffering proxy sends it."""
+    send(sized_head(200, len(EVENTS), "text/event-stream") + EVENTS)
+    return True
+
+
+def late_end(send: Send, request: Any) -> bool:
+    """[DONE], then the end of the body 3 s later: not waited for, the connection closed."""
+    send(head() + chunk(EVENTS))
+    hold(3)
+    send(END)
+    return False
+
+
+def texts_over(server: RawServer, mode: str, calls: int) -> list[str]:
+    client: Any
+    if mode == "sync":
+        pools.close_sync_pools()
+        client = core.StepFunClient(api_key="k", base_url=server.base_url, max_retries=0)
+        out = []
+        for _ in range(calls):
+            with client.stream(PAYLOAD) as stream:
+                out.append("".join(c.choices[0].content for c in stream))
+        return out
+
+    async def run() -> list[str]:
+        client = core.AsyncStepFunClient(api_key="k", base_url=server.base_url, max_retries=0)
+        out = []
+        for _ in range(calls):
+            async with await client.stream(PAYLOAD) as stream:
+                out.append("".join([c.choices[0].content async for c in stream]))
+        await pools.aclose_loop_pools()
+        return out
+
+    return asyncio.run(run())
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+@pytest.mark.parametrize("script", [chunked, sized], ids=["chunked", "sized"])
+def test_a_finished_stream_gives_its_connection_back(script: Any, mode: str) -> None:
+    with RawServer(script) as server:
+        assert texts_over(server, mode, 3) == ["Hoot."] * 3
+    assert server.connections == 1
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_a_tail_that_does_not_end_at_once_is_not_waited_for(mode: str) -> None:
+    with RawServer(late_end) as server:
+        started = time.monotonic()
+        assert texts_over(server, mode, 2) == ["Hoot."] * 2
+        elapsed = time.monotonic() - started
+    assert server.connections == 2  # each closed after its answer
+    assert elapsed < 2.5, elapsed  # not the 3 s the server takes to end each body
