@@ -15,10 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from stepfun_core import __version__
-from stepfun_core.doctor.probing import select
 from stepfun_core.doctor.render import Printer
 from stepfun_core.doctor.report import EXIT_CONFIGURATION, EXIT_FAILED, Report
-from stepfun_core.doctor.runner import DoctorOptions, run_doctor
+from stepfun_core.doctor.runner import DoctorOptions, probe_tooling, run_doctor
 from stepfun_core.settings import find_api_key
 
 DESCRIPTION = """\
@@ -83,9 +82,12 @@ def write_json(report: Report, path: Path, secret: str | None) -> None:
 
 
 def _options(args: argparse.Namespace) -> DoctorOptions:
-    select(args.only)  # unknown probe ids are a usage error, before anything runs
     if args.record is not None and not (args.probe or args.only):
         raise ValueError("--record saves probe exchanges: add --probe")
+    if args.probe or args.only:
+        with probe_tooling():  # without the doctor extra: one line naming it, before anything runs
+            from stepfun_probes.probing import select  # noqa: PLC0415 (maintainers' tooling)
+        select(args.only)  # unknown probe ids are a usage error, before anything runs
     return DoctorOptions(
         api_key=args.api_key,
         base_url=args.base_url,
