@@ -49,7 +49,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--base-url", help="the base URL (default: STEP_BASE_URL, else the intl API)"
     )
     doctor.add_argument("--model", help="the model you use: checked against the served list")
-    doctor.add_argument("--probe", action="store_true", help="check the wire (spends tokens)")
+    doctor.add_argument(
+        "--probe",
+        action="store_true",
+        help="check the wire (spends tokens; needs the [doctor] extra)",
+    )
     doctor.add_argument(
         "--only", action="append", default=[], metavar="PROBE", help="run only this probe"
     )
