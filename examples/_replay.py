@@ -7,16 +7,15 @@
 - record (``--record``): the cassettes are written afresh, from the real API when a key is
   set, else from the loopback replica in ``tests/replica`` (started in this process).
 
-The cassettes use the same readable YAML as the test suite's (``tests/replica/cassette_format``)
-but this module depends only on vcrpy and PyYAML, so the tour works without the test tree.
+The cassettes are read, matched and written as the test suite's and the doctor's are, by
+`stepfun_probes.cassette_format` (installed with the ``examples`` extra), so the tour works
+without the test tree.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +24,15 @@ from typing import Any
 import yaml
 from vcr import VCR
 from vcr.errors import CannotOverwriteExistingCassetteException
-from vcr.serializers import yamlserializer
+
+from stepfun_probes.cassette_format import (
+    REDACTED,
+    REPLICA_HEADER,
+    SECRET_REQUEST_HEADERS,
+    ReadableYamlSerializer,
+    keep_allowed_headers,
+    stepfun_json_body,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 CASSETTES = REPO / "cassettes" / "examples"
@@ -33,80 +40,20 @@ CASSETTE_DIR_ENV = "STEPFUN_EXAMPLES_CASSETTES"  # another folder of cassettes (
 KEY_ENV = ("STEP_API_KEY", "STEPFUN_API_KEY")
 BASE_URL_ENV = ("STEP_BASE_URL", "STEPFUN_BASE_URL")
 DUMMY_KEYS = frozenset({"replay", "replica-key"})
-REPLICA_HEADER = "x-stepfun-replica"
-_KEPT_RESPONSE_HEADERS = frozenset({"content-type", "x-trace-id", REPLICA_HEADER, "retry-after"})
-_SECRET_HEADERS = ("authorization", "api-key", "x-api-key")
-_UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
-_RANDOM_ID = re.compile(rf"(?:lc_(?:run-+)?)?{_UUID}|lc_[0-9a-fA-F]{{32}}")
 
 
-# --- cassette format --------------------------------------------------------------------------
-class _ReadableDumper(yaml.SafeDumper):
-    """Multi-line strings (SSE streams, prompts) as block literals; unicode kept as text."""
-
-
-def _represent_str(dumper: yaml.SafeDumper, text: str) -> yaml.Node:
-    block = "\n" in text and not re.search("[\r\x85\u2028\u2029]", text)
-    return dumper.represent_scalar("tag:yaml.org,2002:str", text, style="|" if block else None)
-
-
-_ReadableDumper.add_representer(str, _represent_str)
-
-
-class ReadableYaml:
-    """A vcrpy serializer writing readable YAML (vcrpy's own loader reads it back)."""
-
-    @staticmethod
-    def serialize(cassette: dict[str, Any]) -> str:
-        return str(yaml.dump(cassette, Dumper=_ReadableDumper, allow_unicode=True, width=1000))
-
-    @staticmethod
-    def deserialize(text: str) -> Any:
-        return yamlserializer.deserialize(text)
-
-
-def _normalized(value: Any) -> Any:
-    """Random ids (uuid4, ``lc_...``) replaced by a placeholder, anywhere in a JSON value."""
-    if isinstance(value, str):
-        return _RANDOM_ID.sub("<random-id>", value)
-    if isinstance(value, list):
-        return [_normalized(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _normalized(v) for k, v in value.items()}
-    return value
-
-
-def _body(request: Any) -> Any:
-    body = request.body
-    if not body:
-        return None
-    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body)
-    try:
-        return _normalized(json.loads(text))
-    except ValueError:
-        return text
-
-
-def json_body(r1: Any, r2: Any) -> None:
-    """vcrpy matcher: the same JSON body once random ids are normalized."""
-    assert _body(r1) == _body(r2), "request bodies differ"
-
-
+# --- cassettes --------------------------------------------------------------------------------
 def endpoint(r1: Any, r2: Any) -> None:
     """vcrpy matcher: the same API endpoint under any base path (``/v1``, ``/step_plan/v1``)."""
     assert r1.path.rsplit("/v1/", 1)[-1] == r2.path.rsplit("/v1/", 1)[-1], "endpoints differ"
 
 
-def _keep_some_headers(response: dict[str, Any]) -> dict[str, Any]:
-    headers = response.get("headers") or {}
-    response["headers"] = {k: v for k, v in headers.items() if k.lower() in _KEPT_RESPONSE_HEADERS}
-    return response
-
-
 def cassette_source(path: Path) -> str | None:
     """``replica`` or ``api`` after the responses of a cassette; None if it has none."""
     try:
-        interactions = ReadableYaml.deserialize(path.read_text(encoding="utf-8"))["interactions"]
+        interactions = ReadableYamlSerializer.deserialize(path.read_text(encoding="utf-8"))[
+            "interactions"
+        ]
     except (OSError, KeyError, TypeError, yaml.YAMLError):
         return None
     if not interactions:
@@ -181,15 +128,15 @@ class Session:
         vcr = VCR(
             cassette_library_dir=str(self.cassettes),
             record_mode="all" if self.mode == "record" else "none",
-            match_on=["method", "endpoint", "json_body"],
-            filter_headers=[(name, "REDACTED") for name in _SECRET_HEADERS],
-            before_record_response=_keep_some_headers,
+            match_on=["method", "endpoint", "stepfun_json_body"],
+            filter_headers=[(name, REDACTED) for name in SECRET_REQUEST_HEADERS],
+            before_record_response=keep_allowed_headers,
             decode_compressed_response=True,
             serializer="readable_yaml",
         )
-        vcr.register_serializer("readable_yaml", ReadableYaml())
+        vcr.register_serializer("readable_yaml", ReadableYamlSerializer())
         vcr.register_matcher("endpoint", endpoint)
-        vcr.register_matcher("json_body", json_body)
+        vcr.register_matcher("stepfun_json_body", stepfun_json_body)
         return vcr
 
     def close(self) -> None:

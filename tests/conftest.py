@@ -22,14 +22,14 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.replica import Replica
-from tests.replica.cassette_format import (
+from stepfun_probes.cassette_format import (
     REDACTED,
     SECRET_REQUEST_HEADERS,
     ReadableYamlSerializer,
     keep_allowed_headers,
     stepfun_json_body,
 )
+from tests.replica import Replica
 
 REPO = Path(__file__).resolve().parent.parent
 TESTS = Path(__file__).resolve().parent

@@ -13,9 +13,7 @@ import httpx
 import pytest
 import vcr
 
-from tests.conftest import CASSETTES, DUMMY_KEYS
-from tests.replica import Replica
-from tests.replica.cassette_format import (
+from stepfun_probes.cassette_format import (
     ALLOWED_RESPONSE_HEADERS,
     REDACTED,
     SECRET_REQUEST_HEADERS,
@@ -24,6 +22,8 @@ from tests.replica.cassette_format import (
     normalize_ids,
     stepfun_json_body,
 )
+from tests.conftest import CASSETTES, DUMMY_KEYS
+from tests.replica import Replica
 
 STEPFUN_HOSTS = re.compile(r"(^|\.)stepfun\.(com|ai)$")
 API_PATH = re.compile(r"/(chat/completions|models)(/|$)")

@@ -30,7 +30,7 @@ import stepfun_core
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 DISTRIBUTION = "stepfun-integrations"
-PACKAGES = ("stepfun_core", "langchain_stepfun", "llama_index_stepfun")
+PACKAGES = ("stepfun_core", "stepfun_probes", "langchain_stepfun", "llama_index_stepfun")
 SCRUBBED = ("STEP_API_KEY", "STEPFUN_API_KEY", "STEP_BASE_URL", "STEPFUN_BASE_URL", "PYTHONPATH")
 COPY_IGNORES = shutil.ignore_patterns(
     ".git",
@@ -201,6 +201,7 @@ def test_the_wheel_holds_every_module_the_license_and_the_metadata(
     assert "License-Expression: MIT" in metadata
     assert "Requires-Python: >=3.10" in metadata
     assert "Provides-Extra: langchain" in metadata and "Provides-Extra: llama-index" in metadata
+    assert "Provides-Extra: doctor" in metadata
     assert "stepfun = stepfun_core.doctor.cli:main" in entry_points
     assert "Description-Content-Type: text/markdown" in metadata
 

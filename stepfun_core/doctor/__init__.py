@@ -1,28 +1,27 @@
-"""``stepfun doctor``: diagnose a StepFun setup, and prove the wire against the live API.
+"""``stepfun doctor``: diagnose a StepFun setup.
 
 Steps, each a line with a verdict: configuration, reachability (DNS, TCP, TLS), key and region
-(``GET /models``, and the other regions on a 401), models (served list beside the catalog),
-and with ``--probe`` one small request per wire assumption of `ASSUMPTIONS`. It uses the core's
-own client, so what it proves about the wire is what the adapters rely on, and it imports no
-framework (versions come from package metadata). See the README's Troubleshooting section.
+(``GET /models``, and the other regions on a 401), models (served list beside the catalog). It
+uses the core's own client and imports no framework (versions come from package metadata). See
+the README's Troubleshooting section.
+
+Step 5, ``--probe`` (one small request per wire assumption) and ``--record``, is maintainers'
+tooling in `stepfun_probes` (the ``doctor`` extra), imported only when a probe option is given.
 """
 
-from stepfun_core.doctor.assumptions import ASSUMPTIONS, Assumption, assumptions_markdown
 from stepfun_core.doctor.regions import REGIONS, Region
 from stepfun_core.doctor.report import Check, Outcome, ProbeResult, Report, Verdict
-from stepfun_core.doctor.runner import DoctorOptions, run_doctor
+from stepfun_core.doctor.runner import DoctorOptions, ProbesNotInstalledError, run_doctor
 
 __all__ = [
-    "ASSUMPTIONS",
     "REGIONS",
-    "Assumption",
     "Check",
     "DoctorOptions",
     "Outcome",
     "ProbeResult",
+    "ProbesNotInstalledError",
     "Region",
     "Report",
     "Verdict",
-    "assumptions_markdown",
     "run_doctor",
 ]

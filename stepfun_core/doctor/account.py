@@ -13,7 +13,6 @@ from typing import Any
 
 import httpx
 
-from stepfun_core.doctor.capture import REPLICA_HEADER
 from stepfun_core.doctor.configuration import Setup
 from stepfun_core.doctor.regions import Region, other_regions
 from stepfun_core.doctor.report import KEY_AND_REGION, Check, Verdict
@@ -30,6 +29,8 @@ from stepfun_core.http import build_headers, decode_json, status_error, transpor
 from stepfun_core.settings import endpoint_url
 
 MODELS_PATH = "/models"
+# The loopback replica (tests/replica) marks its answers with this header.
+REPLICA_HEADER = "x-stepfun-replica"
 
 
 @dataclass

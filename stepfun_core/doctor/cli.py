@@ -15,10 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from stepfun_core import __version__
-from stepfun_core.doctor.probing import select
 from stepfun_core.doctor.render import Printer
 from stepfun_core.doctor.report import EXIT_CONFIGURATION, EXIT_FAILED, Report
-from stepfun_core.doctor.runner import DoctorOptions, run_doctor
+from stepfun_core.doctor.runner import DoctorOptions, probe_tooling, run_doctor
 from stepfun_core.settings import find_api_key
 
 DESCRIPTION = """\
@@ -50,7 +49,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--base-url", help="the base URL (default: STEP_BASE_URL, else the intl API)"
     )
     doctor.add_argument("--model", help="the model you use: checked against the served list")
-    doctor.add_argument("--probe", action="store_true", help="check the wire (spends tokens)")
+    doctor.add_argument(
+        "--probe",
+        action="store_true",
+        help="check the wire (spends tokens; needs the [doctor] extra)",
+    )
     doctor.add_argument(
         "--only", action="append", default=[], metavar="PROBE", help="run only this probe"
     )
@@ -83,9 +86,12 @@ def write_json(report: Report, path: Path, secret: str | None) -> None:
 
 
 def _options(args: argparse.Namespace) -> DoctorOptions:
-    select(args.only)  # unknown probe ids are a usage error, before anything runs
     if args.record is not None and not (args.probe or args.only):
         raise ValueError("--record saves probe exchanges: add --probe")
+    if args.probe or args.only:
+        with probe_tooling():  # without the doctor extra: one line naming it, before anything runs
+            from stepfun_probes.probing import select  # noqa: PLC0415 (maintainers' tooling)
+        select(args.only)  # unknown probe ids are a usage error, before anything runs
     return DoctorOptions(
         api_key=args.api_key,
         base_url=args.base_url,

@@ -14,10 +14,16 @@ import platform
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from stepfun_core.doctor.proxy import CERTIFICATE_VARIABLES, masked, proxy_for, proxy_variables
+from stepfun_core.doctor.proxy import (
+    CERTIFICATE_VARIABLES,
+    proxy_for,
+    proxy_problem,
+    proxy_variables,
+)
 from stepfun_core.doctor.regions import REGIONS, Region, region_of
 from stepfun_core.doctor.report import CONFIGURATION, Check, Verdict
 from stepfun_core.errors import InvalidParameterError
+from stepfun_core.redact import redact_url
 from stepfun_core.settings import (
     API_KEY_ENV_VARS,
     check_base_url,
@@ -33,6 +39,9 @@ GET_A_KEY = (
     "create a key in the StepFun console (https://platform.stepfun.ai for the international API,"
     " https://platform.stepfun.com for China), then `export STEP_API_KEY=...` and run "
     "`stepfun doctor` again"
+)
+ENCODE_PASSWORD = (
+    "percent-encode the proxy's user name and password (/ as %2F, # as %23, ? as %3F, @ as %40)"
 )
 RECOPY_KEY = (
     "copy the key again from the StepFun console: keys are plain ASCII letters, digits and "
@@ -58,8 +67,9 @@ def check_configuration(
     url_check, url = _base_url_check(base_url, regions)
     checks = [key_check, *_shadowed_key(api_key), url_check, _versions()]
     proxy = proxy_for(url) if url else None
-    checks += [_proxy_check(url, proxy), _certificates()]
-    if key is None or url is None:
+    proxy_line = _proxy_check(proxy)
+    checks += [proxy_line, _certificates()]
+    if key is None or url is None or proxy_line.failed:
         return checks, None
     return checks, Setup(key, url, region_of(url, regions), proxy)
 
@@ -121,14 +131,18 @@ def _versions() -> Check:
     return Check(CONFIGURATION, "versions", Verdict.INFO, detail, data={"versions": versions})
 
 
-def _proxy_check(url: str | None, proxy: str | None) -> Check:
+def _proxy_check(proxy: str | None) -> Check:
     variables = proxy_variables()
     if not variables:
         return Check(CONFIGURATION, "proxy", Verdict.INFO, "no proxy variable is set")
     listed = ", ".join(f"{name}={value}" for name, value in variables.items())
-    shown = masked(proxy) if proxy else None
-    effect = f"requests go through {shown}" if shown else "not used for this URL"
+    shown = redact_url(proxy) if proxy else None
     data = {"variables": variables, "proxy": shown}
+    problem = proxy_problem(proxy) if proxy else None
+    if problem is not None:
+        detail = f"{listed}: the proxy for this URL {problem}"
+        return Check(CONFIGURATION, "proxy", Verdict.FAIL, detail, ENCODE_PASSWORD, data=data)
+    effect = f"requests go through {shown}" if shown else "not used for this URL"
     return Check(CONFIGURATION, "proxy", Verdict.INFO, f"{listed}: {effect}", data=data)
 
 

@@ -4,6 +4,7 @@ httpx (``trust_env``, the default of every client here) takes ``HTTPS_PROXY`` / 
 by scheme, then ``ALL_PROXY``, unless ``NO_PROXY`` names the host (a domain also covers its
 subdomains, a leading dot only the subdomains, ``*`` everything). The doctor mirrors those
 rules so that what it reports, and which host it tests for reachability, is what a request does.
+Proxy URLs are shown through `stepfun_core.redact.redact_url`, whatever their password holds.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import urllib.request
 from urllib.parse import urlsplit
 
 import httpx
+
+from stepfun_core.redact import redact_url
 
 PROXY_VARIABLES = (
     "HTTPS_PROXY",
@@ -27,22 +30,13 @@ PROXY_VARIABLES = (
 CERTIFICATE_VARIABLES = ("SSL_CERT_FILE", "SSL_CERT_DIR")
 
 
-def masked(url: str) -> str:
-    """A proxy URL with any ``user:password@`` replaced by ``***@``."""
-    parts = urlsplit(url if "://" in url else f"http://{url}")
-    if "@" not in parts.netloc:
-        return url
-    host = parts.netloc.rsplit("@", 1)[1]
-    return parts._replace(netloc=f"***@{host}").geturl()
-
-
 def proxy_variables() -> dict[str, str]:
     """The proxy variables that are set, credentials masked (NO_PROXY as it is)."""
     found: dict[str, str] = {}
     for name in PROXY_VARIABLES:
         value = os.environ.get(name, "").strip()
         if value:
-            found[name] = value if name.lower() == "no_proxy" else masked(value)
+            found[name] = value if name.lower() == "no_proxy" else redact_url(value)
     return found
 
 
@@ -73,3 +67,19 @@ def proxy_for(url: str) -> str | None:
     if not proxy:
         return None
     return proxy if "://" in proxy else f"http://{proxy}"
+
+
+def proxy_problem(proxy: str) -> str | None:
+    """Why httpx cannot use a proxy URL as written, or None; the reason quotes none of the URL.
+
+    A ``/``, ``#``, ``?`` or ``@`` left unencoded in a password ends the host early: httpx then
+    refuses the URL (its error quotes the rest of the password as a port) or, when that rest is
+    digits, connects somewhere else.
+    """
+    try:
+        parsed = httpx.URL(proxy)
+    except httpx.InvalidURL:
+        return "is not a URL httpx can parse"
+    if not parsed.host or "@" in parsed.raw_path.decode("ascii", "replace") + parsed.fragment:
+        return "has an @ after its host: a character of the password ends the host early"
+    return None

@@ -19,8 +19,8 @@ from typing import Any, TypeVar
 
 import httpx
 
-from stepfun_core.doctor.proxy import masked
 from stepfun_core.doctor.report import REACHABILITY, Check, Verdict
+from stepfun_core.redact import redact_url
 
 T = TypeVar("T")
 AddressInfo = tuple[Any, ...]
@@ -54,7 +54,7 @@ def check_reachability(
 ) -> list[Check]:
     """DNS, TCP and TLS lines for the API, or for the proxy when one is in effect."""
     api = endpoint_of(base_url, "the API")
-    target = endpoint_of(proxy, f"the proxy {masked(proxy)}") if proxy else api
+    target = endpoint_of(proxy, f"the proxy {redact_url(proxy)}") if proxy else api
     checks: list[Check] = []
     dns, addresses = _resolve(target, timeout)
     checks.append(dns)

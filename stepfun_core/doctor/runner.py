@@ -7,20 +7,18 @@ from __future__ import annotations
 
 import os
 import ssl
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import httpx
 
-from stepfun_core.client import StepFunClient
 from stepfun_core.doctor.account import check_key
-from stepfun_core.doctor.capture import ExchangeLog, doctor_http_client
 from stepfun_core.doctor.configuration import Setup, check_configuration
 from stepfun_core.doctor.models import check_models, listed
-from stepfun_core.doctor.probes import ProbeContext
-from stepfun_core.doctor.probing import run_probes
 from stepfun_core.doctor.reach import check_reachability
 from stepfun_core.doctor.regions import REGIONS, Region
 from stepfun_core.doctor.report import (
@@ -33,6 +31,32 @@ from stepfun_core.doctor.report import (
     Verdict,
 )
 from stepfun_core.settings import DEFAULT_MODEL
+
+# A probe asks a reasoning model for up to a thousand tokens: generous, but not the core's 600 s.
+READ_TIMEOUT = 120.0
+INSTALL_PROBES = 'pip install "stepfun-integrations[doctor]"'
+# What the wire probes need beyond the runtime: their package, and PyYAML for --record.
+_PROBE_MODULES = ("stepfun_probes", "yaml")
+
+
+class ProbesNotInstalledError(ValueError):
+    """A probe option was given, but the ``doctor`` extra (the wire probes) is not installed."""
+
+
+@contextmanager
+def probe_tooling() -> Iterator[None]:
+    """Around an import of `stepfun_probes`: its absence becomes one line naming the extra.
+
+    The wire probes and ``--record`` are maintainers' tooling, imported only when a probe option
+    asks for them, so the doctor most users run loads none of it.
+    """
+    try:
+        yield
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] not in _PROBE_MODULES:
+            raise
+        msg = f"--probe, --only and --record need the wire probes: {INSTALL_PROBES}"
+        raise ProbesNotInstalledError(msg) from exc
 
 
 @dataclass(frozen=True)
@@ -61,6 +85,25 @@ def doctor_ssl_context() -> ssl.SSLContext:
     SSL_CERT_FILE set since. Building one costs about 20 ms, hence one per variable setting.
     """
     return _ssl_context(os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
+
+
+def doctor_http_client(
+    ssl_context: ssl.SSLContext,
+    timeout: float,
+    event_hooks: Mapping[str, list[Callable[[Any], None]]] | None = None,
+) -> httpx.Client:
+    """An httpx client like the core's shared one (env proxies kept), with the doctor's timeouts.
+
+    ``Accept-Encoding: identity`` keeps the bytes read what the server meant, uncompressed, so
+    the probes (which log them through ``event_hooks``) and cassettes read them directly;
+    compression changes no JSON shape.
+    """
+    return httpx.Client(
+        verify=ssl_context,
+        timeout=httpx.Timeout(READ_TIMEOUT, connect=timeout),
+        headers={"Accept-Encoding": "identity"},
+        event_hooks=event_hooks,
+    )
 
 
 def _skip(report: Report, reason: str, *steps: str) -> None:
@@ -95,9 +138,12 @@ def run_doctor(
     if any(check.failed for check in reachability):
         _skip(report, "the API is not reachable", KEY_AND_REGION, MODELS, WIRE)
         return report
-    log = ExchangeLog()
-    with doctor_http_client(log, ssl_context, options.timeout) as http:
-        _check_account(report, http=http, log=log, setup=setup, options=options, regions=regions)
+    with doctor_http_client(ssl_context, options.timeout) as http:
+        served = _check_account(report, http=http, setup=setup, options=options, regions=regions)
+    if served is not None and _can_probe(report, served, options):
+        with probe_tooling():
+            from stepfun_probes.probing import probe_wire  # noqa: PLC0415 (maintainers' tooling)
+        probe_wire(report, setup, served, options, ssl_context)
     return report
 
 
@@ -105,40 +151,33 @@ def _check_account(
     report: Report,
     *,
     http: httpx.Client,
-    log: ExchangeLog,
     setup: Setup,
     options: DoctorOptions,
     regions: Sequence[Region],
-) -> None:
-    """Steps 3 to 5, which share the doctor's logging http client."""
+) -> list[str] | None:
+    """Steps 3 and 4; the served models, or None when ``GET /models`` failed."""
     checks, answer = check_key(http, setup, regions)
     report.replica = answer.replica
     for check in checks:
         report.add(check)
     if answer.ids is None:
         _skip(report, "GET /models did not succeed", MODELS, WIRE)
-        return
+        return None
     for check in check_models(answer.ids, options.model):
         report.add(check)
+    return answer.ids
+
+
+def _can_probe(report: Report, served: Sequence[str], options: DoctorOptions) -> bool:
+    """Whether step 5 runs: a probe option was given and the model to probe is served."""
     if not (options.probe or options.only):
         detail = "not run: add --probe to check the wire (a few cents of tokens)"
         report.add(Check(WIRE, "probes", Verdict.SKIPPED, detail, needed=False))
-        return
+        return False
     model = options.model or DEFAULT_MODEL
-    if model not in answer.ids:
-        fix = f"pass --model with a served model ({listed(answer.ids)})"
+    if model not in served:
+        fix = f"pass --model with a served model ({listed(served)})"
         detail = f"cannot probe: {model} is not served to this key"
         report.add(Check(WIRE, "probes", Verdict.FAIL, detail, fix))
-        return
-    # No retries: a probe reports what one request got, and never pays twice for it.
-    client = StepFunClient(
-        api_key=setup.api_key, base_url=setup.base_url, max_retries=0, http_client=http
-    )
-    run_probes(
-        report,
-        ProbeContext(client, log, model, answer.ids),
-        only=options.only,
-        record_dir=options.record_dir,
-        secrets=[setup.api_key],
-        show_traceback=options.show_traceback,
-    )
+        return False
+    return True

@@ -152,7 +152,9 @@ def test_the_console_script_points_at_main() -> None:
     assert entry.value == "stepfun_core.doctor.cli:main" and entry.load() is cli.main
 
 
-def test_python_m_runs_the_doctor_without_loading_a_framework(tmp_path: Path) -> None:
+def test_python_m_runs_the_doctor_without_loading_a_framework_or_the_probes(
+    tmp_path: Path,
+) -> None:
     script = (
         "import runpy, sys\n"
         "sys.argv = ['stepfun_core.doctor', '--base-url', 'http://127.0.0.1:9/v1']\n"
@@ -160,7 +162,7 @@ def test_python_m_runs_the_doctor_without_loading_a_framework(tmp_path: Path) ->
         "    runpy.run_module('stepfun_core.doctor', run_name='__main__')\n"
         "except SystemExit as exit:\n"
         "    loaded = [m for m in sys.modules if m.split('.')[0] in ('langchain_core', "
-        "'llama_index', 'langchain_stepfun', 'llama_index_stepfun')]\n"
+        "'llama_index', 'langchain_stepfun', 'llama_index_stepfun', 'stepfun_probes', 'yaml')]\n"
         "    print('exit', exit.code, 'frameworks', loaded)\n"
     )
     env = {"PATH": "", "PYTHONPATH": str(REPO)}
@@ -170,3 +172,57 @@ def test_python_m_runs_the_doctor_without_loading_a_framework(tmp_path: Path) ->
     assert "No key" not in result.stderr
     assert result.stdout.rstrip().endswith("exit 2 frameworks []"), result.stdout + result.stderr
     assert "STEP_API_KEY" in result.stdout
+
+
+WITHOUT_THE_EXTRA = """
+import sys
+
+sys.modules[sys.argv[1]] = None  # what an install without the doctor extra looks like
+from stepfun_core.doctor import cli
+
+for extra in (["--probe"], ["--only", "json-object"], ["--probe", "--record", "out"]):
+    print(cli.main(["doctor", "--api-key", "sk-x", "--base-url", "http://127.0.0.1:9/v1", *extra]))
+"""
+
+
+@pytest.mark.parametrize("missing", ["yaml", "stepfun_probes"])
+def test_probe_options_without_the_doctor_extra_name_it_in_one_line(
+    tmp_path: Path, missing: str
+) -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", WITHOUT_THE_EXTRA, missing],
+        capture_output=True,
+        text=True,
+        env={"PATH": "", "PYTHONPATH": str(REPO)},
+        cwd=tmp_path,
+        check=False,
+    )
+    assert result.stdout.split() == ["2", "2", "2"], result.stdout + result.stderr
+    said = (
+        "stepfun doctor: --probe, --only and --record need the wire probes: "
+        'pip install "stepfun-integrations[doctor]"'
+    )
+    assert result.stderr.splitlines() == [said] * 3
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_whole_run_without_probe_options_loads_no_probe_code(
+    replica: Replica, tmp_path: Path
+) -> None:
+    script = (
+        "import sys\n"
+        "from stepfun_core.doctor import cli\n"
+        f"code = cli.main(['doctor', '--api-key', {KEY!r}, '--base-url', {replica.base_url!r}])\n"
+        "print('exit', code, [m for m in sys.modules if m.split('.')[0] in "
+        "('stepfun_probes', 'yaml')])\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        env={"PATH": "", "PYTHONPATH": str(REPO)},
+        cwd=tmp_path,
+        check=False,
+    )
+    assert result.stdout.rstrip().endswith("exit 0 []"), result.stdout + result.stderr
+    assert "GET /models lists" in result.stdout

@@ -6,7 +6,7 @@ import importlib.metadata
 
 import pytest
 
-from stepfun_core.doctor import DoctorOptions, Verdict, run_doctor
+from stepfun_core.doctor import DoctorOptions, Verdict, cli, run_doctor
 from stepfun_core.doctor.configuration import check_configuration
 from stepfun_core.doctor.report import EXIT_CONFIGURATION, REACHABILITY
 from tests.doctor.conftest import KEY, Doctor, check
@@ -183,3 +183,40 @@ def test_certificate_variables(monkeypatch: pytest.MonkeyPatch) -> None:
     checks, _ = check_configuration(KEY, None)
     line = next(c for c in checks if c.name == "certificates")
     assert "SSL_CERT_FILE=/etc/corp-ca.pem" in line.detail
+
+
+@pytest.mark.parametrize(
+    "proxy",
+    [
+        "http://alice:Pq/Zx#W0rK@proxy.corp:3128",  # httpx: "Invalid port: 'Pq'"
+        "http://alice:Hq?Zv#2Kx@proxy.corp:3128",
+        "http://alice:2024/06#99@proxy.corp:3128",  # parses, as a host "alice" on port 2024
+        "http://alice:Pq@Zx/W0rK@proxy.corp:3128",
+    ],
+)
+def test_a_password_that_breaks_the_proxy_url_is_never_shown(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], proxy: str
+) -> None:
+    secret = proxy.split("://alice:", 1)[1].rsplit("@", 1)[0]
+    monkeypatch.setenv("HTTPS_PROXY", proxy)
+    report = run_doctor(DoctorOptions(api_key=KEY, base_url="https://api.stepfun.ai/v1"))
+    line = check(report, "proxy")
+    assert line.verdict is Verdict.FAIL and "HTTPS_PROXY=http://***@proxy.corp:3128" in line.detail
+    assert "percent-encode" in (line.fix or "") and "%2F" in (line.fix or "")
+    assert report.exit_code() == EXIT_CONFIGURATION  # stopped: every request would fail
+    assert not [c for c in report.checks if c.step == REACHABILITY]
+    assert cli.main(["doctor", "--api-key", KEY]) == EXIT_CONFIGURATION
+    out, err = capsys.readouterr()
+    for text in (repr(report.to_dict()), out + err):
+        assert "alice" not in text
+        pieces = {secret[i : i + 3] for i in range(len(secret) - 2)}
+        assert not [piece for piece in pieces if piece in text], text
+
+
+def test_a_percent_encoded_password_is_used_and_masked(monkeypatch: pytest.MonkeyPatch) -> None:
+    proxy = "http://alice:pa%2Fss%23w0rd@proxy.corp:3128"
+    monkeypatch.setenv("HTTPS_PROXY", proxy)
+    checks, setup = check_configuration(KEY, None)
+    line = next(c for c in checks if c.name == "proxy")
+    assert line.verdict is Verdict.INFO and "go through http://***@proxy.corp:3128" in line.detail
+    assert "pa%2F" not in repr(line) and setup is not None and setup.proxy == proxy

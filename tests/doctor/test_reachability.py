@@ -136,3 +136,13 @@ def test_a_proxy_that_refuses_the_tunnel(
     assert "HTTPS_PROXY" in (key.fix or "")
     assert refusing_proxy.requests == [b"CONNECT api.stepfun.ai:443 HTTP/1.1"]
     assert report.exit_code() == EXIT_FAILED
+
+
+def test_a_proxy_is_named_without_its_credentials(
+    doctor: Doctor, monkeypatch: pytest.MonkeyPatch, refused_port: int
+) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", f"http://alice:Pq%2FZx%23W0rK@127.0.0.1:{refused_port}")
+    report = doctor(base_url="https://api.stepfun.ai/v1")
+    tcp = check(report, "TCP")
+    assert f"(the proxy http://***@127.0.0.1:{refused_port})" in tcp.detail
+    assert "alice" not in repr(report.to_dict()) and "Zx%23" not in repr(report.to_dict())

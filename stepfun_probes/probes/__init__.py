@@ -1,6 +1,6 @@
 """The wire probes of ``stepfun doctor --probe``: one function per assumption, by id.
 
-`PROBES` maps each id of `stepfun_core.doctor.assumptions.ASSUMPTIONS` to the probe that checks
+`PROBES` maps each id of `stepfun_probes.assumptions.ASSUMPTIONS` to the probe that checks
 it (a test keeps the two in step).
 """
 
@@ -8,26 +8,26 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from stepfun_core.doctor.probes.kit import Finding, ProbeContext
-from stepfun_core.doctor.probes.reasoning import (
+from stepfun_probes.probes.kit import Finding, ProbeContext
+from stepfun_probes.probes.reasoning import (
     probe_reasoning_deepseek,
     probe_reasoning_echo,
     probe_reasoning_effort,
     probe_reasoning_general,
 )
-from stepfun_core.doctor.probes.replies import (
+from stepfun_probes.probes.replies import (
     probe_cached_tokens,
     probe_error_bad_model,
     probe_error_bad_parameter,
     probe_json_object,
     probe_json_schema,
 )
-from stepfun_core.doctor.probes.streams import (
+from stepfun_probes.probes.streams import (
     probe_current_shape,
     probe_legacy_shape,
     probe_tool_deltas,
 )
-from stepfun_core.doctor.probes.tools import (
+from stepfun_probes.probes.tools import (
     probe_parallel_tool_calls,
     probe_tool_choice_auto,
     probe_tool_choice_function,

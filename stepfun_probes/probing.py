@@ -1,4 +1,4 @@
-"""Step 5, wire conformance (``--probe``): run the probes, count their tokens, record them.
+"""The doctor's step 5, wire conformance (``--probe``): run the probes, count tokens, record.
 
 Tokens are counted from the bytes the server sent (the last usage of a stream, the usage of a
 reply), so the total is what the API billed, whatever a probe did with the answer.
@@ -7,19 +7,24 @@ reply), so the total is what the API billed, whatever a probe did with the answe
 from __future__ import annotations
 
 import json
+import ssl
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from stepfun_core.doctor.assumptions import ASSUMPTIONS, Assumption
-from stepfun_core.doctor.capture import Exchange
-from stepfun_core.doctor.cassette import write_cassette
-from stepfun_core.doctor.probes import PROBES, Finding, Probe, ProbeContext
-from stepfun_core.doctor.probes.kit import failed
+from stepfun_core.client import StepFunClient
+from stepfun_core.doctor.configuration import Setup
 from stepfun_core.doctor.report import ProbeResult, Report, Tokens
+from stepfun_core.doctor.runner import DoctorOptions, doctor_http_client
 from stepfun_core.errors import StepFunError
+from stepfun_core.settings import DEFAULT_MODEL
 from stepfun_core.types import Usage
+from stepfun_probes.assumptions import ASSUMPTIONS, Assumption
+from stepfun_probes.capture import Exchange, ExchangeLog
+from stepfun_probes.cassette_format import write_cassette
+from stepfun_probes.probes import PROBES, Finding, Probe, ProbeContext
+from stepfun_probes.probes.kit import failed
 
 TRIM_TEXT = 60  # characters of a string kept in an observed shape
 TRIM_ITEMS = 4  # items of a list kept
@@ -113,3 +118,27 @@ def run_probes(
         )
         if record_dir is not None and exchanges:
             write_cassette(record_dir / f"{assumption.id}.yaml", exchanges, secrets)
+
+
+def probe_wire(
+    report: Report,
+    setup: Setup,
+    served: Sequence[str],
+    options: DoctorOptions,
+    ssl_context: ssl.SSLContext,
+) -> None:
+    """Step 5 as ``run_doctor`` calls it: the probes, through a client that logs every exchange."""
+    log = ExchangeLog()
+    with doctor_http_client(ssl_context, options.timeout, log.event_hooks) as http:
+        # No retries: a probe reports what one request got, and never pays twice for it.
+        client = StepFunClient(
+            api_key=setup.api_key, base_url=setup.base_url, max_retries=0, http_client=http
+        )
+        run_probes(
+            report,
+            ProbeContext(client, log, options.model or DEFAULT_MODEL, served),
+            only=options.only,
+            record_dir=options.record_dir,
+            secrets=[setup.api_key],
+            show_traceback=options.show_traceback,
+        )

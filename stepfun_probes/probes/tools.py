@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from stepfun_core.doctor.probes.kit import (
+from stepfun_probes.probes.kit import (
     ANSWER_BUDGET,
     ASK_BOTH,
     ASK_WEATHER,

@@ -13,11 +13,11 @@ from typing import Any
 
 from stepfun_core.catalog import ModelInfo, get_model_info
 from stepfun_core.client import StepFunClient
-from stepfun_core.doctor.capture import Exchange, ExchangeLog
 from stepfun_core.doctor.report import Outcome
 from stepfun_core.errors import BadRequestError, NotFoundError, StepFunError
 from stepfun_core.request import build_chat_request
 from stepfun_core.types import Completion
+from stepfun_probes.capture import Exchange, ExchangeLog
 
 # Shape probes only need the first tokens; reasoning models think before they call a tool or
 # write JSON, so those probes allow more (a probe run stays at a few cents: stepfun-wire §3.1).

@@ -5,14 +5,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from stepfun_core.doctor import ASSUMPTIONS, assumptions_markdown
-from stepfun_core.doctor.assumptions import REPLICA_ONLY
-from stepfun_core.doctor.probes import PROBES
-from tests.doctor.test_probes import CASES
+from stepfun_probes.assumptions import ASSUMPTIONS, REPLICA_ONLY, assumptions_markdown
+from stepfun_probes.probes import PROBES
+from tests.doctor.probes.test_probes import CASES
 from tests.replica import Replica
 from tests.replica.behaviour import DEVIATIONS
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+README = Path(__file__).resolve().parents[3] / "README.md"
 
 
 def troubleshooting() -> str:

@@ -10,19 +10,15 @@ and tee each response's body as the client reads it, so the probes go through th
 from __future__ import annotations
 
 import json
-import ssl
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
+from stepfun_core.doctor.account import REPLICA_HEADER
 from stepfun_core.jsonio import decode_json
 from stepfun_core.sse import SSEDecoder
-
-REPLICA_HEADER = "x-stepfun-replica"
-# A probe asks a reasoning model for up to a thousand tokens: generous, but not the core's 600 s.
-READ_TIMEOUT = 120.0
 
 
 @dataclass
@@ -113,22 +109,11 @@ class ExchangeLog:
         if isinstance(response.stream, httpx.SyncByteStream):
             response.stream = _TeeStream(response.stream, exchange.body)
 
+    @property
+    def event_hooks(self) -> dict[str, list[Callable[[Any], None]]]:
+        """The ``event_hooks`` of an httpx client that logs into this."""
+        return {"request": [self.record_request], "response": [self.record_response]}
+
     def since(self, start: int) -> list[Exchange]:
         """The exchanges logged after the first ``start`` ones."""
         return self.exchanges[start:]
-
-
-def doctor_http_client(
-    log: ExchangeLog, ssl_context: ssl.SSLContext, timeout: float
-) -> httpx.Client:
-    """An httpx client like the core's shared one (env proxies kept) that logs every exchange.
-
-    ``Accept-Encoding: identity`` keeps the logged bytes what the server meant, uncompressed, so
-    probes and cassettes read them directly; compression changes no JSON shape.
-    """
-    return httpx.Client(
-        verify=ssl_context,
-        timeout=httpx.Timeout(READ_TIMEOUT, connect=timeout),
-        headers={"Accept-Encoding": "identity"},
-        event_hooks={"request": [log.record_request], "response": [log.record_response]},
-    )

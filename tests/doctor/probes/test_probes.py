@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 
 from stepfun_core.catalog import get_model_info
-from stepfun_core.doctor import ASSUMPTIONS, Outcome
-from stepfun_core.doctor.probes import PROBES, replies
+from stepfun_core.doctor import Outcome
+from stepfun_probes.assumptions import ASSUMPTIONS
+from stepfun_probes.probes import PROBES, replies
 from tests.doctor.conftest import Doctor
 from tests.replica import Fault, Replica
 

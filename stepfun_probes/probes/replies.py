@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from stepfun_core.catalog import get_model_info
-from stepfun_core.doctor.probes.kit import (
+from stepfun_core.errors import BadRequestError, NotFoundError, StepFunError
+from stepfun_core.jsonio import decode_json
+from stepfun_probes.probes.kit import (
     ANSWER_BUDGET,
     SHAPE_BUDGET,
     Finding,
@@ -17,8 +19,6 @@ from stepfun_core.doctor.probes.kit import (
     refusal,
     unsupported,
 )
-from stepfun_core.errors import BadRequestError, NotFoundError, StepFunError
-from stepfun_core.jsonio import decode_json
 
 # The replica and the live API both 404 a model that does not exist (stepfun-wire.md §2.2).
 BAD_MODEL = "missing-model-doctor-probe"

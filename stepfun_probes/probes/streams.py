@@ -11,7 +11,7 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from stepfun_core.doctor.probes.kit import (
+from stepfun_probes.probes.kit import (
     ANSWER_BUDGET,
     ASK_BOTH,
     SHAPE_BUDGET,

@@ -5,7 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from stepfun_core.catalog import get_model_info
-from stepfun_core.doctor.probes.kit import (
+from stepfun_core.errors import BadRequestError
+from stepfun_core.history import EchoReasoning, assistant_message
+from stepfun_core.types import Choice
+from stepfun_probes.probes.kit import (
     ANSWER_BUDGET,
     ASK_WEATHER,
     SHAPE_BUDGET,
@@ -18,9 +21,6 @@ from stepfun_core.doctor.probes.kit import (
     refusal,
     unsupported,
 )
-from stepfun_core.errors import BadRequestError
-from stepfun_core.history import EchoReasoning, assistant_message
-from stepfun_core.types import Choice
 
 QUESTION = "Is 1001 a prime number? Answer yes or no."
 TOOL_RESULT = "Sunny, 21 C"

@@ -1,0 +1,36 @@
+"""Credentials out of URLs before they are shown: `redact_url`.
+
+A parser cannot be trusted with this: in ``http://alice:pa/ss@proxy:3128`` the unencoded ``/``
+ends the authority for `urllib.parse` and httpx alike, so a masker built on them finds no
+``user:password@`` and prints the password. `redact_url` parses nothing: everything between the
+scheme and the last ``@`` is hidden, whatever characters the password holds, and a string whose
+remaining host and port do not look like ``host[:port]`` is hidden whole.
+"""
+
+from __future__ import annotations
+
+import re
+
+HIDDEN = "***"
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
+# What may follow the userinfo: a host (a bracketed IPv6 literal, or a name without the
+# characters that delimit URL parts), an optional numeric port, then a path, query or fragment.
+_HOST_PORT = re.compile(r"(\[[0-9A-Za-z:.%]*\]|[^\s:@/?#\[\]]*)(:[0-9]*)?([/?#].*)?", re.S)
+
+
+def redact_url(url: str) -> str:
+    """``url`` with any ``user:password@`` replaced by ``***@``; never raises.
+
+    Everything up to the last ``@`` after the scheme counts as credentials (a ``@`` in a path
+    hides more than it must, never less). When what remains is not ``host[:port][/...]`` the
+    string is not a URL this can vouch for, and all of it after the scheme is hidden.
+    """
+    scheme = _SCHEME.match(url)
+    prefix = scheme.group() if scheme else ""
+    rest = url[len(prefix) :]
+    _, at, host = rest.rpartition("@")
+    if not _HOST_PORT.fullmatch(host):
+        return prefix + HIDDEN
+    if not at:
+        return url
+    return f"{prefix}{HIDDEN}@{host}"
