@@ -31,6 +31,7 @@ from langchain_stepfun.structured import Method, json_schema_format, structured_
 from langchain_stepfun.tools import ToolLike, format_tool_choice, format_tools
 from stepfun_core import EchoReasoning
 from stepfun_core.cached import ClientCache, read_settings
+from stepfun_core.history import EchoField
 from stepfun_core.ownership import refuse_to_pickle, share_in_copy
 from stepfun_core.settings import SETTING_NAMES
 from stepfun_core.transport import AsyncHTTP, SyncHTTP, check_http_client
@@ -106,6 +107,9 @@ class ChatStepFun(BaseChatModel):
     echo_reasoning: EchoReasoning = "tool_calls"
     """Send earlier reasoning back on assistant messages: on those with tool calls
     (default), on every one (``always``), or never."""
+    reasoning_echo_field: EchoField = "auto"
+    """The field earlier reasoning is echoed under: the one the server takes (``auto``: tried
+    as ``reasoning``, then ``reasoning_content``, then not at all, and remembered), or one."""
     model_kwargs: dict[str, Any] = Field(default_factory=dict)
     """Extra request fields (unknown constructor arguments are collected here)."""
     extra_body: dict[str, Any] | None = None
@@ -280,6 +284,29 @@ class ChatStepFun(BaseChatModel):
 
     def _resolve_model_profile(self) -> ModelProfile | None:
         return model_profile(self.model)
+
+    def refresh_profile(self) -> ModelProfile:
+        """Ask the API what it serves (``GET /models``) and return this model's profile.
+
+        What the server states (window, reasoning, image input, effort tiers) replaces the
+        built-in catalog's beliefs for this process (`stepfun_core.learn`), so models made
+        afterwards, and token-based trimming that reads ``profile``, use it too.
+        """
+        try:
+            core.learn(self.client.list_models())
+        except core.StepFunError as exc:
+            raise to_langchain_error(exc) from exc
+        self.profile = model_profile(self.model)
+        return self.profile
+
+    async def arefresh_profile(self) -> ModelProfile:
+        """`refresh_profile`, without blocking the event loop."""
+        try:
+            core.learn(await self.async_client.list_models())
+        except core.StepFunError as exc:
+            raise to_langchain_error(exc) from exc
+        self.profile = model_profile(self.model)
+        return self.profile
 
     # -- requests ------------------------------------------------------------------------------
 

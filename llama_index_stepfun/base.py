@@ -45,10 +45,12 @@ from stepfun_core import (
     StepFunClient,
     build_chat_request,
     get_model_info,
+    learn,
     merge_extra,
     resolve_api_key,
 )
 from stepfun_core.cached import ClientCache, read_settings
+from stepfun_core.history import EchoField
 from stepfun_core.ownership import refuse_to_pickle, share_in_copy
 from stepfun_core.settings import (
     DEFAULT_MAX_CONNECTIONS,
@@ -114,6 +116,12 @@ class StepFun(JsonModeLLM):
         default="tool_calls",
         description="Send earlier reasoning back as reasoning_content on assistant messages: "
         "'tool_calls' (those carrying tool calls), 'always' or 'never'.",
+    )
+    reasoning_echo_field: EchoField = Field(
+        default="auto",
+        description="The field earlier reasoning is echoed under: the one the server takes "
+        "('auto': tried as 'reasoning', then 'reasoning_content', then not at all, and "
+        "remembered), or one of them.",
     )
     additional_kwargs: dict[str, Any] = Field(
         default_factory=dict, description="Extra request parameters sent on every call."
@@ -239,6 +247,20 @@ class StepFun(JsonModeLLM):
             model_name=self.model,
             system_role=MessageRole.SYSTEM,
         )
+
+    def refresh_metadata(self) -> LLMMetadata:
+        """Ask the API what it serves (``GET /models``) and return this model's metadata.
+
+        What the server states (window, reasoning, image input) replaces the built-in
+        catalog's beliefs for this process (`stepfun_core.learn`), for every StepFun LLM.
+        """
+        learn(self.client.list_models())
+        return self.metadata
+
+    async def arefresh_metadata(self) -> LLMMetadata:
+        """`refresh_metadata`, without blocking the event loop."""
+        learn(await self.async_client.list_models())
+        return self.metadata
 
     def _payload(self, messages: Sequence[ChatMessage], **kwargs: Any) -> dict[str, Any]:
         params: dict[str, Any] = {

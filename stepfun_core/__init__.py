@@ -13,7 +13,14 @@ except _PackageNotFoundError:  # a source tree on sys.path, never installed
     __version__ = "0+unknown"
 
 from stepfun_core.accumulator import StreamAccumulator
-from stepfun_core.catalog import ModelInfo, get_model_info, known_models
+from stepfun_core.catalog import (
+    ModelInfo,
+    RetiredModelWarning,
+    ServedModel,
+    get_model_info,
+    known_models,
+    learn,
+)
 from stepfun_core.client import AsyncStepFunClient, StepFunClient
 from stepfun_core.errors import (
     APIConnectionError,
@@ -113,7 +120,9 @@ __all__ = [
     "RateLimitError",
     "RequestTimeoutError",
     "ResponseTooLargeError",
+    "RetiredModelWarning",
     "RetryPolicy",
+    "ServedModel",
     "ServerToolCall",
     "Settings",
     "StepFunClient",
@@ -138,6 +147,7 @@ __all__ = [
     "get_model_info",
     "image_part",
     "known_models",
+    "learn",
     "load_json",
     "merge_extra",
     "parse_chunk",

@@ -13,14 +13,16 @@ from typing import Any, TypeVar, cast
 
 import httpx
 
+from stepfun_core.catalog import ServedModel, parse_models
 from stepfun_core.client_base import BaseClient, Outcome, completion_from, encoding_error
 from stepfun_core.errors import StepFunError
-from stepfun_core.http import status_error, transport_error
+from stepfun_core.http import decode_json, status_error, transport_error
 from stepfun_core.limits import BodyReader, Deadline
 from stepfun_core.pools import shared_async_client, shared_sync_client
 from stepfun_core.stream import (
     AsyncChatStream,
     ChatStream,
+    StreamState,
     araw_pieces,
     check_content_type,
     is_json_reply,
@@ -80,7 +82,10 @@ class StepFunClient(BaseClient[SyncHTTP]):
             return status_error(cast(httpx.HTTPStatusError, exc).response, b"")
         return (response, content) if response.is_success else status_error(response, content)
 
-    def _send(self, payload: Mapping[str, Any], *, stream: bool) -> tuple[httpx.Response, bytes]:
+    def _send(
+        self, payload: Mapping[str, Any] | None, *, stream: bool
+    ) -> tuple[httpx.Response, bytes]:
+        """Send ``payload`` (None: ``GET /models``), retried as the policy says."""
         http = self._usable(self.http)
         request = self._build(http, payload, stream=stream)
         deadline, timeouts = self._start(request)
@@ -97,13 +102,39 @@ class StepFunClient(BaseClient[SyncHTTP]):
             time.sleep(self._retry_delay(request, attempt, outcome, deadline))
             attempt += 1
 
+    def _send_chat(self, payload: Mapping[str, Any], *, stream: bool) -> tuple[Any, bytes]:
+        """Send a chat request, adapting where its echoed reasoning goes (`_echo_plan`)."""
+        plan = self._echo_plan(payload)
+        for tried, (field, variant) in enumerate(plan):
+            try:
+                sent = self._send(variant, stream=stream)
+            except StepFunError as error:
+                if self._refused(error, tried, plan):
+                    continue
+                raise
+            self._took(payload, field, tried)
+            return sent
+        raise AssertionError("unreachable: the last refusal is raised")
+
     def create(self, payload: Mapping[str, Any]) -> Completion:
         """Send a request built by ``build_chat_request`` and return the completion."""
-        return completion_from(*self._send(payload, stream=False))
+        return completion_from(*self._send_chat(payload, stream=False))
+
+    def list_models(self) -> list[ServedModel]:
+        """The models the API serves to this key (``GET /models``), with what it states of them.
+
+        Pass them to `stepfun_core.catalog.learn` to make the catalog use what they state.
+        """
+        return parse_models(decode_json(self._send(None, stream=False)[1]))
 
     def stream(self, payload: Mapping[str, Any]) -> ChatStream:
         """Send the request with ``stream: true`` and return the open stream."""
-        response, _ = self._send(payload, stream=True)
+        response, state = self._open(payload)
+        reopen = lambda: self._open(payload)  # noqa: E731
+        return ChatStream(response, state, self._errors, reopen, self.retry_policy)
+
+    def _open(self, payload: Mapping[str, Any]) -> tuple[httpx.Response, StreamState]:
+        response, _ = self._send_chat(payload, stream=True)
         try:
             check_content_type(response)
             if is_json_reply(response):
@@ -115,7 +146,7 @@ class StepFunClient(BaseClient[SyncHTTP]):
         except StepFunError:
             response.close()
             raise
-        return ChatStream(response, self._stream_state(response), self._errors)
+        return response, self._stream_state(response)
 
     def close(self) -> None:
         """Nothing to release: the shared pool lives on, and a caller's client is theirs."""
@@ -220,8 +251,9 @@ class AsyncStepFunClient(BaseClient[AsyncHTTP]):
         return (response, content) if response.is_success else status_error(response, content)
 
     async def _send(
-        self, payload: Mapping[str, Any], *, stream: bool
+        self, payload: Mapping[str, Any] | None, *, stream: bool
     ) -> tuple[httpx.Response, bytes]:
+        """Send ``payload`` (None: ``GET /models``), retried as the policy says."""
         http = self._usable(await self._http())
         request = self._build(http, payload, stream=stream)
         deadline, timeouts = self._start(request)
@@ -235,13 +267,39 @@ class AsyncStepFunClient(BaseClient[AsyncHTTP]):
             await asyncio.sleep(self._retry_delay(request, attempt, outcome, deadline))
             attempt += 1
 
+    async def _send_chat(self, payload: Mapping[str, Any], *, stream: bool) -> tuple[Any, bytes]:
+        """Send a chat request, adapting where its echoed reasoning goes (`_echo_plan`)."""
+        plan = self._echo_plan(payload)
+        for tried, (field, variant) in enumerate(plan):
+            try:
+                sent = await self._send(variant, stream=stream)
+            except StepFunError as error:
+                if self._refused(error, tried, plan):
+                    continue
+                raise
+            self._took(payload, field, tried)
+            return sent
+        raise AssertionError("unreachable: the last refusal is raised")
+
     async def create(self, payload: Mapping[str, Any]) -> Completion:
         """Send a request built by ``build_chat_request`` and return the completion."""
-        return completion_from(*await self._send(payload, stream=False))
+        return completion_from(*await self._send_chat(payload, stream=False))
+
+    async def list_models(self) -> list[ServedModel]:
+        """The models the API serves to this key (``GET /models``), with what it states of them.
+
+        Pass them to `stepfun_core.catalog.learn` to make the catalog use what they state.
+        """
+        return parse_models(decode_json((await self._send(None, stream=False))[1]))
 
     async def stream(self, payload: Mapping[str, Any]) -> AsyncChatStream:
         """Send the request with ``stream: true`` and return the open stream."""
-        response, _ = await self._send(payload, stream=True)
+        response, state = await self._open(payload)
+        reopen = lambda: self._open(payload)  # noqa: E731
+        return AsyncChatStream(response, state, self._errors, reopen, self.retry_policy)
+
+    async def _open(self, payload: Mapping[str, Any]) -> tuple[httpx.Response, StreamState]:
+        response, _ = await self._send_chat(payload, stream=True)
         try:
             check_content_type(response)
             if is_json_reply(response):
@@ -253,7 +311,7 @@ class AsyncStepFunClient(BaseClient[AsyncHTTP]):
         except StepFunError:
             await response.aclose()
             raise
-        return AsyncChatStream(response, self._stream_state(response), self._errors)
+        return response, self._stream_state(response)
 
     async def close(self) -> None:
         """Nothing to release: the shared pool lives on, and a caller's client is theirs."""

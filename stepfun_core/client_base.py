@@ -13,12 +13,21 @@ from typing import Any, Generic, TypeVar
 import httpx
 
 from stepfun_core.errors import (
+    BadRequestError,
     InvalidParameterError,
     MalformedResponseError,
     StepFunError,
     make_status_error,
 )
-from stepfun_core.http import CHAT_PATH, build_headers, encode_body, log_attempt, trace_id_of
+from stepfun_core.history import echo_variants, learn_echo_field, with_echo_field
+from stepfun_core.http import (
+    CHAT_PATH,
+    MODELS_PATH,
+    build_headers,
+    encode_body,
+    log_attempt,
+    trace_id_of,
+)
 from stepfun_core.jsonio import decode_json
 from stepfun_core.limits import MAX_ERROR_BODY_BYTES, BodyReader, Deadline, coding_problem
 from stepfun_core.ownership import refuse_to_pickle, share_in_copy
@@ -57,6 +66,7 @@ class BaseClient(Generic[HttpClient]):
         self.settings = settings.replace(**options) if settings else Settings.make(**options)
         # Parsed once: httpx would parse a string URL again on every request.
         self._url = endpoint_url(self.settings.base_url, CHAT_PATH)
+        self._models_url = endpoint_url(self.settings.base_url, MODELS_PATH)
         self._custom_policy = retry_policy
         self.retry_policy = retry_policy or RetryPolicy(max_retries=self.settings.max_retries)
         headers = dict(self.settings.default_headers)
@@ -103,21 +113,45 @@ class BaseClient(Generic[HttpClient]):
         return copied
 
     def _build(
-        self, http: HttpClient, payload: Mapping[str, Any], *, stream: bool
+        self, http: HttpClient, payload: Mapping[str, Any] | None, *, stream: bool
     ) -> httpx.Request:
-        body = dict(payload)
-        body["stream"] = stream
+        """``POST /chat/completions`` with this payload, or ``GET /models`` for None."""
+        url = self._url if payload is not None else self._models_url
+        content = None
+        if payload is not None:
+            content = encode_body({**payload, "stream": stream})
         # httpx takes its own parsed URL (parsing a string again costs ~10 us); httpx2 a string.
-        url = self._url if isinstance(http, (httpx.Client, httpx.AsyncClient)) else str(self._url)
+        if not isinstance(http, (httpx.Client, httpx.AsyncClient)):
+            url = str(url)  # type: ignore[assignment]
         # httpx2's Request and Response have httpx's API: typed here as httpx's.
         request: httpx.Request = http.build_request(  # type: ignore[assignment]
-            "POST",
+            "POST" if payload is not None else "GET",
             url,  # type: ignore[arg-type]
-            content=encode_body(body),
+            content=content,
             headers=self._headers[stream],
             timeout=self._timeout(stream=stream),
         )
         return request
+
+    def _echo_plan(self, payload: Mapping[str, Any]) -> list[tuple[str | None, Mapping[str, Any]]]:
+        """The payloads to try in turn: the echoed reasoning under each field worth trying."""
+        settings = self.settings
+        fields = echo_variants(payload, settings.base_url, settings.reasoning_echo_field)
+        if not fields:
+            return [(None, payload)]
+        return [(field, with_echo_field(payload, field)) for field in fields]
+
+    def _refused(self, error: StepFunError, tried: int, plan: list[Any]) -> bool:
+        """True when a payload with echoed reasoning was refused and another is left to try."""
+        return (
+            isinstance(error, BadRequestError)
+            and error.error_type == "request_params_invalid"
+            and tried + 1 < len(plan)
+        )
+
+    def _took(self, payload: Mapping[str, Any], field: str | None, tried: int) -> None:
+        if field is not None and self.settings.reasoning_echo_field == "auto":
+            learn_echo_field(self.settings.base_url, str(payload.get("model")), field, tried)
 
     def _timeout(self, *, stream: bool) -> Timeouts:
         connect, read, write, pool = self.settings.timeout

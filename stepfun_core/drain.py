@@ -11,11 +11,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 GRACE_SECONDS = 0.05
 _TERMINATOR = b"\r\n0\r\n\r\n"
+
+
+def read_tail(response: Any, pieces: Iterator[bytes]) -> None:
+    """Read what follows ``[DONE]`` if it has already arrived (the caller closes)."""
+    with contextlib.suppress(Exception):  # the answer is complete: a broken tail changes nothing
+        if body_end_arrived(response):
+            for _ in pieces:  # already here: this ends at once, pooling the connection
+                pass
 
 
 async def aread_tail(response: Any, pieces: AsyncIterator[bytes]) -> None:

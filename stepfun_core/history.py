@@ -1,14 +1,32 @@
-"""Assistant turns of the history as the API takes them back: text, tool calls, reasoning."""
+"""Assistant turns of the history as the API takes them back: text, tool calls, reasoning.
+
+Earlier reasoning is echoed back under ``reasoning``, the field StepFun's replies use by
+default and its own client sends back (docs/wire.md#reasoning-echo). Whether the server takes
+it there, as ``reasoning_content``, or not at all is not settled: a public report has 400
+"Unrecognized chat message." for ``reasoning_content``. So the clients adapt (`echo_variants`):
+a request refused with ``request_params_invalid`` is sent once more with the echo under the
+other field, then without it; what worked is kept per base URL and model for the process.
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import logging
+import threading
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 # When earlier reasoning is sent back on assistant messages: on those that called tools (the
-# official cookbook echoes it there, stepfun-wire §5 item 6), on every one, or never.
+# official cookbook echoes it there), on every one, or never.
 EchoReasoning = Literal["tool_calls", "always", "never"]
+# Under which field: the one that works for this server and model ("auto"), or a pinned one.
+EchoField = Literal["auto", "reasoning", "reasoning_content"]
+ECHO_FIELDS = ("reasoning", "reasoning_content")
+
+logger = logging.getLogger("stepfun_core")
+# (base URL, model) -> the echo field that server took ("" for none): learnt once per process.
+_learnt: dict[tuple[str, str], str] = {}
+_lock = threading.Lock()
 
 
 def wire_tool_call(call_id: str | None, name: str | None, arguments: Any) -> dict[str, Any]:
@@ -30,11 +48,57 @@ def assistant_message(
 ) -> dict[str, Any]:
     """An assistant message of the history, with its reasoning echoed as ``echo`` says.
 
-    Content stays ``""`` beside tool calls, as the API itself answers them (stepfun-wire §1.2).
+    Content stays ``""`` beside tool calls, as the API itself answers them.
     """
     wire: dict[str, Any] = {"role": "assistant", "content": content}
     if tool_calls:
         wire["tool_calls"] = list(tool_calls)
     if reasoning and (echo == "always" or (echo == "tool_calls" and tool_calls)):
-        wire["reasoning_content"] = reasoning
+        wire["reasoning"] = reasoning
     return wire
+
+
+def _echoed(message: Any) -> bool:
+    return isinstance(message, Mapping) and any(field in message for field in ECHO_FIELDS)
+
+
+def with_echo_field(payload: Mapping[str, Any], field: str) -> dict[str, Any]:
+    """The payload with every echoed reasoning moved under ``field`` ("" drops it)."""
+    return {
+        **payload,
+        "messages": [_moved(m, field) if _echoed(m) else m for m in payload["messages"]],
+    }
+
+
+def _moved(message: Mapping[str, Any], field: str) -> dict[str, Any]:
+    reasoning = next(message[f] for f in ECHO_FIELDS if f in message)
+    moved = {k: v for k, v in message.items() if k not in ECHO_FIELDS}
+    if field:
+        moved[field] = reasoning
+    return moved
+
+
+def echo_variants(payload: Mapping[str, Any], base_url: str, pinned: EchoField) -> list[str]:
+    """The echo fields to try, in order, for a payload ([] when it echoes nothing)."""
+    if not any(_echoed(m) for m in payload.get("messages") or ()):
+        return []
+    if pinned != "auto":
+        return [pinned]
+    learnt = _learnt.get((base_url, str(payload.get("model"))))
+    return [learnt] if learnt is not None else [*ECHO_FIELDS, ""]
+
+
+def learn_echo_field(base_url: str, model: str, field: str, tried: int) -> None:
+    """Keep the field a server took after ``tried`` refusals (logged once, when it adapted)."""
+    key = (base_url, model)
+    with _lock:
+        if key in _learnt:
+            return
+        _learnt[key] = field
+    if tried:
+        logger.warning(
+            "the API refused earlier reasoning echoed as %s; %s for %s from now on",
+            " or ".join(ECHO_FIELDS[:tried]),
+            f"sending it as {field!r}" if field else "not echoing it",
+            model,
+        )

@@ -26,10 +26,12 @@ from stepfun_core.transport import classes
 logger = logging.getLogger("stepfun_core")
 
 CHAT_PATH = "/chat/completions"
+MODELS_PATH = "/models"
 USER_AGENT = f"stepfun-integrations/{__version__} httpx/{httpx.__version__}"
 
 __all__ = [
     "CHAT_PATH",
+    "MODELS_PATH",
     "USER_AGENT",
     "build_headers",
     "decode_json",
@@ -114,4 +116,4 @@ def log_attempt(url: httpx.URL, attempt: int, outcome: str, delay: float | None)
     """Log one attempt at DEBUG: path, attempt and outcome, never headers."""
     if logger.isEnabledFor(logging.DEBUG):
         then = "giving up" if delay is None else f"retrying in {delay:.2f}s"
-        logger.debug("POST %s attempt %d: %s; %s", url.path, attempt + 1, outcome, then)
+        logger.debug("%s attempt %d: %s; %s", url.path, attempt + 1, outcome, then)

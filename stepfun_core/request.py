@@ -8,6 +8,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from stepfun_core.catalog import warn_if_retired
 from stepfun_core.errors import InvalidParameterError
 from stepfun_core.media import MEDIA_KINDS, check_media, normalize_mime_type
 
@@ -276,6 +277,7 @@ def build_chat_request(
     """
     if not isinstance(model, str) or not model.strip():
         raise _fail("model", "must be a non-empty model name such as 'step-3.5-flash'")
+    warn_if_retired(model)
     if "stream" in params:
         raise _fail("stream", "is set by the client: call stream() or create()")
     if not isinstance(messages, Sequence) or isinstance(messages, (str, bytes)) or not messages:

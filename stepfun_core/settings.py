@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 
 from stepfun_core.errors import InvalidParameterError, MalformedAPIKeyError, MissingAPIKeyError
+from stepfun_core.history import ECHO_FIELDS, EchoField
 from stepfun_core.limits import DEFAULT_MAX_RESPONSE_BYTES
 
 INTERNATIONAL_BASE_URL = "https://api.stepfun.ai/v1"
@@ -258,6 +259,15 @@ def _or(value: Any, default: int) -> Any:
     return default if value is None else value
 
 
+def _echo_field(value: Any) -> EchoField:
+    if value not in ("auto", *ECHO_FIELDS):
+        raise InvalidParameterError(
+            f"reasoning_echo_field: must be 'auto', 'reasoning' or 'reasoning_content', "
+            f"got {value!r}"
+        )
+    return value  # type: ignore[no-any-return]
+
+
 def _count(name: str, value: Any, low: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
         raise InvalidParameterError(f"{name}: must be an integer of at least {low}, got {value!r}")
@@ -286,6 +296,9 @@ class Settings:
     # The shared pool's size (a caller's own client keeps its own).
     max_connections: int = DEFAULT_MAX_CONNECTIONS
     max_keepalive_connections: int = DEFAULT_MAX_KEEPALIVE_CONNECTIONS
+    # Where earlier reasoning is echoed: where this server and model take it ("auto", learnt
+    # on the first refusal: stepfun_core.history), or always under one field.
+    reasoning_echo_field: EchoField = "auto"
 
     @classmethod
     def make(
@@ -301,6 +314,7 @@ class Settings:
         max_response_bytes: int | None = None,
         max_connections: int | None = None,
         max_keepalive_connections: int | None = None,
+        reasoning_echo_field: str | None = None,
     ) -> Settings:
         """Check and complete the settings; None takes the environment's value or the default.
 
@@ -322,6 +336,7 @@ class Settings:
                 _or(max_keepalive_connections, DEFAULT_MAX_KEEPALIVE_CONNECTIONS),
                 0,
             ),
+            _echo_field(reasoning_echo_field or "auto"),
         )
 
     def replace(self, **changes: Any) -> Settings:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -12,7 +13,7 @@ from typing import Any
 import httpx
 
 from stepfun_core.accumulator import StreamAccumulator
-from stepfun_core.drain import aread_tail, body_end_arrived
+from stepfun_core.drain import aread_tail, read_tail
 from stepfun_core.errors import (
     APIStatusError,
     MalformedResponseError,
@@ -28,6 +29,7 @@ from stepfun_core.http import trace_id_of
 from stepfun_core.jsonio import decode_json
 from stepfun_core.limits import DEFAULT_MAX_RESPONSE_BYTES, Inflater
 from stepfun_core.parse import parse_chunk, parse_completion
+from stepfun_core.retry import RetryPolicy
 from stepfun_core.sse import ServerSentEvent, SSEDecodeError, SSEDecoder
 from stepfun_core.surrogates import SurrogateJoiner, might_hold_surrogates
 from stepfun_core.transport import classes
@@ -49,6 +51,7 @@ class StreamState:
         "_last_event",
         "_surrogates",
         "accumulator",
+        "chunks",
         "decoder",
         "done",
         "idle_timeout",
@@ -64,6 +67,7 @@ class StreamState:
         content_encoding: str | None = None,
     ) -> None:
         self._inflater = Inflater(content_encoding, max_bytes)
+        self.chunks = 0  # how many were yielded
         self.decoder = SSEDecoder()
         self.accumulator = StreamAccumulator()
         self._surrogates = SurrogateJoiner()
@@ -105,6 +109,7 @@ class StreamState:
             if ("\\u" in payload and might_hold_surrogates(payload)) or self._surrogates.holding:
                 self._surrogates.fix(chunk)
             self.accumulator.add(chunk)
+            self.chunks += 1
             yield chunk
 
     def _events(self, raw: bytes) -> list[ServerSentEvent]:
@@ -259,18 +264,27 @@ def json_reply_error(response: httpx.Response, content: bytes) -> StepFunError:
 
 
 class _OpenStream:
-    """What both stream drivers share: the response and everything received so far."""
+    """What both stream drivers share: the response and everything received so far.
+
+    ``reopen`` sends the request again: a stream cut (or ended without a finish reason) before
+    its first chunk is sent again as the retry policy allows; one cut later is an error
+    carrying what arrived, as the caller already has part of the answer.
+    """
 
     def __init__(
         self,
         response: httpx.Response,
         state: StreamState,
         errors: tuple[type[Exception], ...] = (httpx.RequestError,),
+        reopen: Any = None,
+        policy: RetryPolicy | None = None,
     ) -> None:
         self._response = response
         self._state = state
         # Transport failures of the client's library (httpx, or httpx2 for a caller's client).
         self._errors = errors
+        self._reopen = reopen
+        self._policy = policy
         self._started = False
 
     def _start(self) -> StreamState:
@@ -278,6 +292,16 @@ class _OpenStream:
         if self._started:
             raise self._state.error(StreamError, _REUSED)
         self._started = True
+        return self._state
+
+    def _restart_delay(self, restarts: int, error: StepFunError) -> float | None:
+        """Seconds to wait before sending again, or None: nothing was yielded, retries left."""
+        if self._reopen is None or self._policy is None or self._state.chunks:
+            return None
+        return self._policy.delay_for(restarts, error)
+
+    def _reopened(self, opened: tuple[httpx.Response, StreamState]) -> StreamState:
+        self._response, self._state = opened
         return self._state
 
     @property
@@ -295,6 +319,18 @@ class ChatStream(_OpenStream):
 
     def __iter__(self) -> Iterator[Chunk]:
         state = self._start()
+        for restarts in itertools.count():
+            try:
+                yield from self._chunks(state)
+                return
+            except StreamInterruptedError as error:
+                delay = self._restart_delay(restarts, error)
+                if delay is None:
+                    raise
+            time.sleep(delay)
+            state = self._reopened(self._reopen())
+
+    def _chunks(self, state: StreamState) -> Iterator[Chunk]:
         pieces = raw_pieces(self._response)
         try:
             for data in pieces:
@@ -308,11 +344,8 @@ class ChatStream(_OpenStream):
             raise state.reused(exc) from None
         finally:
             try:
-                if state.done and body_end_arrived(self._response):
-                    for _ in pieces:  # already here: this ends at once, pooling the connection
-                        pass
-            except Exception:  # the answer is complete: a broken tail changes nothing
-                pass
+                if state.done:
+                    read_tail(self._response, pieces)
             finally:
                 self._response.close()
 
@@ -335,6 +368,19 @@ class AsyncChatStream(_OpenStream):
 
     async def __aiter__(self) -> AsyncIterator[Chunk]:
         state = self._start()
+        for restarts in itertools.count():
+            try:
+                async for chunk in self._chunks(state):
+                    yield chunk
+                return
+            except StreamInterruptedError as error:
+                delay = self._restart_delay(restarts, error)
+                if delay is None:
+                    raise
+            await asyncio.sleep(delay)
+            state = self._reopened(await self._reopen())
+
+    async def _chunks(self, state: StreamState) -> AsyncIterator[Chunk]:
         pieces = araw_pieces(self._response)
         turn_ends = time.monotonic() + FAIR_SLICE
         try:

@@ -113,8 +113,9 @@ ASSUMPTIONS: tuple[Assumption, ...] = (
         "reasoning-echo",
         "reasoning echo on a tool-call turn",
         "§5 item 6",
-        "a tool-call turn carries reasoning, and sending it back as `reasoning_content` is "
-        "accepted (the report also says whether leaving it out is refused)",
+        "a tool-call turn carries reasoning, and sending it back is accepted as `reasoning` "
+        "(the clients' first choice) and as `reasoning_content` (the report also says whether "
+        "leaving it out is refused)",
     ),
     Assumption(
         "cached-tokens",

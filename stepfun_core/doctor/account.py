@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import httpx
 
+from stepfun_core.catalog import ServedModel, parse_models
 from stepfun_core.doctor.configuration import Setup
 from stepfun_core.doctor.regions import Region, other_regions
 from stepfun_core.doctor.report import KEY_AND_REGION, Check, Verdict
@@ -35,11 +35,16 @@ REPLICA_HEADER = "x-stepfun-replica"
 
 @dataclass
 class ModelsAnswer:
-    """What ``GET /models`` said: the served model ids, or the typed error."""
+    """What ``GET /models`` said: the served models, or the typed error."""
 
-    ids: list[str] | None
+    models: list[ServedModel] | None
     error: StepFunError | None = None
     replica: bool = False
+
+    @property
+    def ids(self) -> list[str] | None:
+        """The served model ids."""
+        return None if self.models is None else [m.id for m in self.models]
 
 
 def list_models(http: httpx.Client, base_url: str, api_key: str) -> ModelsAnswer:
@@ -52,19 +57,11 @@ def list_models(http: httpx.Client, base_url: str, api_key: str) -> ModelsAnswer
     replica = response.headers.get(REPLICA_HEADER) == "loopback"
     if not response.is_success:
         return ModelsAnswer(None, status_error(response), replica)
-    ids = model_ids(decode_json(response.content))
-    if ids is None:
+    body = decode_json(response.content)
+    if not isinstance(body, dict) or not isinstance(body.get("data"), list):
         error = MalformedResponseError(f"GET {MODELS_PATH} did not answer with a list of models")
         return ModelsAnswer(None, error, replica)
-    return ModelsAnswer(ids, None, replica)
-
-
-def model_ids(body: Any) -> list[str] | None:
-    """The ids of ``{"object": "list", "data": [{"id": ...}, ...]}`` (stepfun-wire.md §3.3)."""
-    data = body.get("data") if isinstance(body, dict) else None
-    if not isinstance(data, list):
-        return None
-    return [str(m["id"]) for m in data if isinstance(m, dict) and isinstance(m.get("id"), str)]
+    return ModelsAnswer(parse_models(body), None, replica)
 
 
 def check_key(

@@ -3,14 +3,16 @@
 A served model the catalog lacks still works (it gets safe defaults) but its window and inputs
 are guesses, so it is worth a report; a catalog model the key cannot use is normal (retired
 models, plan-only models); the model the user names must be served, or every call fails with
-404 ``model_invalid``.
+404 ``model_invalid``. Where the server states a model's window, reasoning, image input or
+effort tiers, each is compared with the catalog, field by field; the named model is then
+described as the server states it (what `stepfun_core.learn` makes the clients use).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from stepfun_core.catalog import ModelInfo, get_model_info, known_models
+from stepfun_core.catalog import ModelInfo, ServedModel, get_model_info, known_models, merged
 from stepfun_core.doctor.report import MODELS, Check, Verdict
 from stepfun_core.settings import DEFAULT_MODEL
 
@@ -34,7 +36,7 @@ def capabilities(info: ModelInfo) -> str:
         )
         if has
     ]
-    parts = [f"{info.context_window // 1024}K context", "inputs " + "/".join(inputs)]
+    parts = [f"{info.context_window // 1000}K context", "inputs " + "/".join(inputs)]
     if info.reasoning:
         tiers = "/".join(info.reasoning_efforts) or "no effort tiers"
         parts.append(f"reasoning ({tiers})")
@@ -43,9 +45,36 @@ def capabilities(info: ModelInfo) -> str:
     return ", ".join(parts)
 
 
-def check_models(served: Sequence[str], named: str | None) -> list[Check]:
+def differences(served: ServedModel) -> list[str]:
+    """Each field the server states otherwise than the catalog: ``"field: server (catalog)"``."""
+    ours, theirs = get_model_info(served.id), merged(get_model_info(served.id), served)
+    fields = ("context_window", "reasoning", "image_input", "reasoning_efforts", "model_type")
+    return [
+        f"{name} {getattr(theirs, name)!r} (catalog: {getattr(ours, name)!r})"
+        for name in fields
+        if getattr(theirs, name) != getattr(ours, name)
+    ]
+
+
+def _stated(models: Sequence[ServedModel]) -> Check | None:
+    stated = {m.id: differences(m) for m in models if m.known_fields()}
+    changed = {name: found for name, found in stated.items() if found}
+    if not stated:
+        return None
+    if not changed:
+        detail = f"the server's details of {len(stated)} models agree with the catalog"
+        return Check(MODELS, "catalog vs server", Verdict.OK, detail, needed=False)
+    detail = "; ".join(f"{name}: {', '.join(found)}" for name, found in changed.items())
+    fix = "report it (README, Troubleshooting); stepfun_core.learn() uses what the server states"
+    return Check(
+        MODELS, "catalog vs server", Verdict.WARN, detail, fix, False, {"differences": changed}
+    )
+
+
+def check_models(models: Sequence[ServedModel], named: str | None) -> list[Check]:
     """The lines comparing the served list with the catalog, and the named (or default) model."""
     catalog = set(known_models())
+    served = [m.id for m in models]
     checks = [Check(MODELS, "served", Verdict.INFO, listed(served), data={"served": [*served]})]
     unknown = [m for m in served if m not in catalog]
     if unknown:
@@ -59,13 +88,19 @@ def check_models(served: Sequence[str], named: str | None) -> list[Check]:
         # All of them: "can I use X?" is the question this line answers.
         detail = f"catalog models this key cannot use: {listed(missing, len(missing))}"
         checks.append(Check(MODELS, "not served", Verdict.INFO, detail, data={"models": missing}))
-    checks.append(_model_check(served, named))
+    stated = _stated(models)
+    if stated is not None:
+        checks.append(stated)
+    checks.append(_model_check(models, named))
     return checks
 
 
-def _model_check(served: Sequence[str], named: str | None) -> Check:
+def _model_check(models: Sequence[ServedModel], named: str | None) -> Check:
     model = named or DEFAULT_MODEL
+    served = [m.id for m in models]
     info = get_model_info(model)
+    for stated in (m for m in models if m.id == model):
+        info = merged(info, stated)
     belief = capabilities(info) + ("" if info.known else " (not in our catalog: safe defaults)")
     data = {"model": model, "served": model in served, "known": info.known}
     if model in served:

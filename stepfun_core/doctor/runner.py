@@ -160,10 +160,10 @@ def _check_account(
     report.replica = answer.replica
     for check in checks:
         report.add(check)
-    if answer.ids is None:
+    if answer.models is None:
         _skip(report, "GET /models did not succeed", MODELS, WIRE)
         return None
-    for check in check_models(answer.ids, options.model):
+    for check in check_models(answer.models, options.model):
         report.add(check)
     return answer.ids
 

@@ -174,11 +174,11 @@ class ProbeContext:
         sent = self.log.since(start)
         return sent[-1] if sent else None
 
-    def create(self, payload: Mapping[str, Any]) -> Sent:
-        """A non-streaming request; failures are returned, not raised."""
+    def create(self, payload: Mapping[str, Any], client: StepFunClient | None = None) -> Sent:
+        """A non-streaming request (through ``client`` if given); failures are returned."""
         start = len(self.log.exchanges)
         try:
-            completion = self.client.create(payload)
+            completion = (client or self.client).create(payload)
         except StepFunError as exc:
             return Sent(self._last_exchange(start), error=exc)
         return Sent(self._last_exchange(start), completion)

@@ -6,7 +6,7 @@ from typing import Any
 
 from stepfun_core.catalog import get_model_info
 from stepfun_core.errors import BadRequestError
-from stepfun_core.history import EchoReasoning, assistant_message
+from stepfun_core.history import ECHO_FIELDS, EchoReasoning, assistant_message
 from stepfun_core.types import Choice
 from stepfun_probes.probes.kit import (
     ANSWER_BUDGET,
@@ -102,13 +102,20 @@ def probe_reasoning_echo(ctx: ProbeContext) -> Finding:
 
 
 def _send_back(ctx: ProbeContext, model: str, choice: Choice) -> Finding:
-    """The follow-up with the reasoning echoed (must work), then without (required or not)."""
+    """The follow-up with the reasoning echoed under each field, then without it.
+
+    Each field is pinned: left to adapt, the client would quietly try the other one.
+    """
     budget = {"tools": [WEATHER], "max_tokens": ANSWER_BUDGET}
-    echoed = ctx.create(ctx.request(model, _tool_turn(choice, "tool_calls"), **budget))
-    if isinstance(echoed.error, BadRequestError):
-        return differs(f"reasoning_content sent back is refused: {echoed.error.message}", model)
-    if echoed.error is not None:
-        return failed(str(echoed.error), model)
+    echoed = ctx.request(model, _tool_turn(choice, "tool_calls"), **budget)
+    refused = []
+    for field in ECHO_FIELDS:
+        pinned = ctx.client.with_settings(reasoning_echo_field=field)
+        sent = ctx.create(echoed, pinned)
+        if isinstance(sent.error, BadRequestError):
+            refused.append(f"{field} sent back is refused ({sent.error.message})")
+        elif sent.error is not None:
+            return failed(str(sent.error), model)
     bare = ctx.create(ctx.request(model, _tool_turn(choice, "never"), **budget))
     if isinstance(bare.error, BadRequestError):
         without = "leaving it out is refused (the echo is required)"
@@ -116,4 +123,6 @@ def _send_back(ctx: ProbeContext, model: str, choice: Choice) -> Finding:
         return failed(str(bare.error), model)
     else:
         without = "leaving it out is accepted too (the echo is optional)"
-    return as_expected(f"the echo is accepted; {without}", model)
+    if refused:
+        return differs(f"{'; '.join(refused)}; {without}", model)
+    return as_expected(f"the echo is accepted under both fields; {without}", model)

@@ -72,11 +72,11 @@ def test_repr_hides_the_key() -> None:
 
 def test_catalog() -> None:
     flash = get_model_info("step-3.7-flash")
-    assert flash.context_window == 256 * 1024 and flash.image_input and flash.video_input
+    assert flash.context_window == 256_000 and flash.image_input and flash.video_input
     assert flash.reasoning_efforts == ("low", "medium", "high")
     assert get_model_info("step-3.5-flash-2603").reasoning_efforts == ("low", "high")
     assert not get_model_info("step-3.5-flash").image_input
-    assert get_model_info("step-5-preview").context_window == 1024 * 1024
+    assert get_model_info("step-5-preview").context_window == 1_000_000
     dated = get_model_info("step-3.7-flash-2612")
     assert dated.image_input and not dated.known
     unknown = get_model_info("brand-new-model")

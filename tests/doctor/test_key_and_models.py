@@ -147,3 +147,24 @@ def test_without_probe_nothing_is_spent(doctor: Doctor, replica: Replica) -> Non
     probes = check(report, "probes")
     assert probes.verdict is Verdict.SKIPPED and "--probe" in probes.detail
     assert [r.path for r in replica.requests] == ["/v1/models"]
+
+
+def test_what_the_server_states_is_compared_with_the_catalog(
+    doctor: Doctor, replica: Replica
+) -> None:
+    replica.describe_models()
+    report = doctor(model="step-3.5-flash")
+    line = check(report, "catalog vs server")
+    assert line.verdict is Verdict.WARN and not line.needed
+    # Field by field: the replica states 1,024-token K windows and effort tiers.
+    assert "step-3.5-flash: context_window 262144 (catalog: 256000)" in line.detail
+    assert "reasoning_efforts ('low', 'high') (catalog: ())" in line.detail
+    assert "step-5-preview" not in line.detail  # where they agree, nothing is said
+    named = check(report, "step-3.5-flash")
+    assert "262K context, inputs text, reasoning (low/high)" in named.detail  # as stated
+    assert report.exit_code() == 0
+
+
+def test_a_server_stating_nothing_more_gets_no_comparison(doctor: Doctor, replica: Replica) -> None:
+    report = doctor()
+    assert all(c.name != "catalog vs server" for c in report.checks)

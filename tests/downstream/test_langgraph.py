@@ -110,9 +110,9 @@ def expected_history(replica: Replica, echo: str = "tool_calls") -> list[dict[st
     }
     answer = {"role": "assistant", "content": "".join(second.choices[0].content)}
     if echo != "never":
-        calling["reasoning_content"] = "".join(first.choices[0].reasoning)
+        calling["reasoning"] = "".join(first.choices[0].reasoning)
     if echo == "always":
-        answer["reasoning_content"] = "".join(second.choices[0].reasoning)
+        answer["reasoning"] = "".join(second.choices[0].reasoning)
     return [
         {"role": "user", "content": Q1},
         calling,

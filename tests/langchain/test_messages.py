@@ -157,7 +157,7 @@ def test_assistant_content_drops_reasoning_thinking_and_tool_use() -> None:
     )
     wire = to_wire_message(message)
     assert wire["content"] == "answer"
-    assert wire["reasoning_content"] == "think A think B"
+    assert wire["reasoning"] == "think A think B"
     assert "lc_x" not in json.dumps(wire)
 
 
@@ -169,16 +169,16 @@ def test_echo_reasoning(mode: Any, with_calls: bool, without_calls: bool) -> Non
     reasoning = {"reasoning_content": "because"}
     wire_calls = to_wire_message(ai_with_call(additional_kwargs=reasoning), mode)
     wire_plain = to_wire_message(AIMessage("hi", additional_kwargs=reasoning), mode)
-    assert ("reasoning_content" in wire_calls) is with_calls
-    assert ("reasoning_content" in wire_plain) is without_calls
+    assert ("reasoning" in wire_calls) is with_calls
+    assert ("reasoning" in wire_plain) is without_calls
 
 
 def test_echo_reasoning_field_and_call_override() -> None:
     model = ChatStepFun(api_key="k", echo_reasoning="never")
     history = [HumanMessage("q"), AIMessage("a", additional_kwargs={"reasoning_content": "r"})]
-    assert "reasoning_content" not in model._payload(history, None, {})["messages"][1]
+    assert "reasoning" not in model._payload(history, None, {})["messages"][1]
     payload = model._payload(history, None, {"echo_reasoning": "always"})
-    assert payload["messages"][1]["reasoning_content"] == "r"
+    assert payload["messages"][1]["reasoning"] == "r"
     assert "echo_reasoning" not in payload
 
 

@@ -127,7 +127,7 @@ def test_identity() -> None:
 def test_profile_from_the_catalog() -> None:
     vision = make(model="step-3.7-flash").profile
     assert vision is not None
-    assert vision["max_input_tokens"] == 256 * 1024
+    assert vision["max_input_tokens"] == 256_000
     assert vision["image_inputs"] is True and vision["video_inputs"] is True
     assert vision["reasoning_output"] is True
     assert vision["reasoning_effort_levels"] == ["low", "medium", "high"]

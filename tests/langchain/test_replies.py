@@ -159,7 +159,7 @@ def test_reasoning_is_echoed_with_tool_calls(driver: Driver, vcr: Any, mode: str
     second = driver.invoke(bound, [question, first, answer])
     assert "sunny" in str(second.content)
     assistant = sent_body(vcr)["messages"][1]
-    assert assistant["reasoning_content"] == reasoning
+    assert assistant["reasoning"] == reasoning
     assert assistant["tool_calls"][0]["id"] == call["id"]
     assert assistant["content"] == ""
 

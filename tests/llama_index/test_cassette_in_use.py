@@ -69,7 +69,7 @@ def test_function_agent_calls_two_tools_and_answers(streaming: bool, vcr: Any) -
     assert isinstance(result.response.blocks[0], ThinkingBlock)
     follow_up = json.loads(vcr.requests[1].body)["messages"]
     [turn] = [m for m in follow_up if m.get("tool_calls")]
-    assert turn["reasoning_content"] and len(turn["tool_calls"]) == 2
+    assert turn["reasoning"] and len(turn["tool_calls"]) == 2
     assert [m["tool_call_id"] for m in follow_up if m["role"] == "tool"] == [
         c["id"] for c in turn["tool_calls"]
     ]

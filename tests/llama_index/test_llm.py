@@ -35,11 +35,11 @@ def test_is_a_function_calling_llm_with_a_unique_name() -> None:
 @pytest.mark.parametrize(
     ("model", "window", "tools"),
     [
-        ("step-3.5-flash", 256 * 1024, True),
-        ("step-5-preview", 1024 * 1024, True),
-        ("step-1-8k", 8 * 1024, True),
-        ("step-r1-v-mini", 100 * 1024, False),
-        ("some-future-model", 32 * 1024, True),
+        ("step-3.5-flash", 256_000, True),
+        ("step-5-preview", 1_000_000, True),
+        ("step-1-8k", 8_000, True),
+        ("step-r1-v-mini", 100_000, False),
+        ("some-future-model", 32_000, True),
     ],
 )
 def test_metadata_from_the_catalog(model: str, window: int, tools: bool) -> None:

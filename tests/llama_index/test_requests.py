@@ -159,7 +159,7 @@ def test_tool_round_trip_and_reasoning_echo(
     ]
     assert messages[2]["content"] == ""
     assert messages[3] == {"role": "tool", "content": "sunny", "tool_call_id": "call_1"}
-    assert [messages[2].get("reasoning_content"), messages[4].get("reasoning_content")] == expected
+    assert [messages[2].get("reasoning"), messages[4].get("reasoning")] == expected
     assert "tool_call_id" not in messages[4]
 
 

@@ -27,11 +27,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--deviate", action="append", default=[], choices=sorted(DEVIATIONS))
     parser.add_argument("--key", action="append", default=[], help="accept only these keys")
+    parser.add_argument(
+        "--describe-models", action="store_true", help="GET /models states model details"
+    )
     args = parser.parse_args(argv)
     replica = Replica(
         args.host, args.port, default_events=args.events, token_delay=args.token_delay_ms / 1000
     ).start()
     replica.deviate(*args.deviate)
+    replica.describe_models(args.describe_models)
     if args.key:
         replica.accept_keys(*args.key)
     print(f"StepFun replica listening on {replica.base_url}", flush=True)

@@ -31,7 +31,8 @@ DEVIATIONS: dict[str, str] = {
     "legacy_tool_deltas": "current models stream tool-call deltas without index and with '' ids",
     "json_in_fence": "JSON answers come wrapped in a ```json fence",
     "refuse_reasoning_echo": "assistant messages carrying reasoning_content are refused (400)",
-    "require_reasoning_echo": "assistant tool-call messages without reasoning_content get a 400",
+    "refuse_reasoning_field_echo": "assistant messages carrying reasoning are refused (400)",
+    "require_reasoning_echo": "assistant tool-call messages without reasoning echoed get a 400",
     "no_cached_tokens": "usage never reports cached tokens",
     "web_search_as_function": "web_search calls come back as type function, without results",
     "bad_model_400": "an unknown model is a 400 request_params_invalid, not a 404 model_invalid",
@@ -49,6 +50,9 @@ class Behaviour:
     models: tuple[str, ...] | None = None
     deviations: frozenset[str] = frozenset()
     refusals: tuple[tuple[str, Any], ...] = ()
+    # GET /models also states each model's type, window, reasoning, image input and effort
+    # tiers, as live endpoints do beyond the documented shape (docs/wire.md#models-endpoint).
+    model_details: bool = False
 
     # keys and models -------------------------------------------------------------------------
     def key_accepted(self, token: str, path: str) -> bool:
@@ -86,8 +90,14 @@ class Behaviour:
             "reasoning_content" in m for m in assistants
         ):
             return 400, "Request param: reasoning_content is invalid", "request_params_invalid"
+        if "refuse_reasoning_field_echo" in self.deviations and any(
+            "reasoning" in m for m in assistants
+        ):
+            # The body a public report quotes for a message the API does not recognise.
+            return 400, "Unrecognized chat message.", "request_params_invalid"
         if "require_reasoning_echo" in self.deviations and any(
-            m.get("tool_calls") and not m.get("reasoning_content") for m in assistants
+            m.get("tool_calls") and not (m.get("reasoning_content") or m.get("reasoning"))
+            for m in assistants
         ):
             message = "reasoning_content is required on assistant messages with tool_calls"
             return 400, message, "request_params_invalid"

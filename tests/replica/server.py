@@ -181,6 +181,11 @@ class Replica:
         with self._lock:
             self.behaviour.models = tuple(models)
 
+    def describe_models(self, on: bool = True) -> None:
+        """Make ``GET /models`` state each model's details (`MODEL_DETAILS`), as live ones do."""
+        with self._lock:
+            self.behaviour.model_details = on
+
     def deviate(self, *names: str) -> None:
         """Turn on named deviations from the documented wire shapes (see `DEVIATIONS`)."""
         unknown = set(names) - set(DEVIATIONS)
@@ -300,9 +305,12 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_head(200, 1024, {})  # promise a body, then hang up
             self._abort()
         elif path.endswith("/models"):
-            self._send_json(200, {"object": "list", "data": [_model_object(m) for m in served]})
+            described = self.server.replica.behaviour.model_details
+            data = [_model_object(m, described) for m in served]
+            self._send_json(200, {"object": "list", "data": data})
         elif "/models/" in path:
-            self._send_json(200, _model_object(path.rsplit("/", 1)[1]))
+            described = self.server.replica.behaviour.model_details
+            self._send_json(200, _model_object(path.rsplit("/", 1)[1], described))
         else:
             self._error(404, f"Not found: {path}", "not_found")
 
@@ -486,9 +494,28 @@ def _with_fault_content(reply: Reply, fault: Fault | None) -> Reply:
     return dataclasses.replace(reply, choices=[Choice(0, [], tokens)])
 
 
-def _model_object(model_id: str) -> dict[str, Any]:
-    """A model of ``GET /models`` (stepfun-wire.md §3.3)."""
-    return {"id": model_id, "object": "model", "created": 1713196800, "owned_by": "stepai"}
+# What a live endpoint states beyond the documented fields, per model (made-up but plausible
+# figures: the windows are 1,024-token K on purpose, so they differ from the catalog's).
+MODEL_DETAILS: dict[str, dict[str, Any]] = {
+    "step-3.7-flash": {"max_input_tokens": 262144, "enable_reason": True,
+                       "enable_vision_input": True,
+                       "reasoning_effort_support_list": ["low", "medium", "high"]},
+    "step-3.5-flash": {"max_input_tokens": 262144, "enable_reason": True,
+                       "enable_vision_input": False,
+                       "reasoning_effort_support_list": ["low", "high"]},
+    "step-5-preview": {"max_input_tokens": 1000000, "enable_reason": True,
+                       "enable_vision_input": True},
+    "step-1o-turbo-vision": {"max_input_tokens": 32768, "enable_reason": False,
+                             "enable_vision_input": True},
+}  # fmt: skip
+
+
+def _model_object(model_id: str, described: bool = False) -> dict[str, Any]:
+    """A model of ``GET /models`` (docs/wire.md#models-endpoint), with details if asked."""
+    model = {"id": model_id, "object": "model", "created": 1713196800, "owned_by": "stepai"}
+    if described:
+        model.update({"model_type": "大语言模型", **MODEL_DETAILS.get(model_id, {})})
+    return model
 
 
 def _parse_json(raw: bytes) -> Any:

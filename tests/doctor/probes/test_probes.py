@@ -225,7 +225,8 @@ CASES: list[tuple[str, Setup, dict[str, Any], Outcome, str]] = [
         as_is,
         {},
         Outcome.AS_EXPECTED,
-        "the echo is accepted; leaving it out is accepted too (the echo is optional)",
+        "the echo is accepted under both fields; leaving it out is accepted too (the echo is "
+        "optional)",
     ),
     (
         "reasoning-echo",
@@ -243,10 +244,17 @@ CASES: list[tuple[str, Setup, dict[str, Any], Outcome, str]] = [
     ),
     (
         "reasoning-echo",
-        serve("step-router-v1"),
-        {"model": "step-router-v1"},
+        deviate("refuse_reasoning_field_echo"),
+        {},
         Outcome.DIFFERS,
-        "the tool-call turn carries no reasoning",
+        "reasoning sent back is refused (Unrecognized chat message.)",
+    ),
+    (
+        "reasoning-echo",
+        serve("step-router-v1"),  # a router: the catalog gives it no reasoning of its own
+        {"model": "step-router-v1"},
+        Outcome.UNSUPPORTED,
+        "no served model both reasons and calls tools",
     ),
     ("reasoning-echo", deviate("no_tool_calls"), {}, Outcome.ERROR, "no tool call came back"),
     (

@@ -16,6 +16,7 @@ import vcr
 
 from stepfun_core import StepFunClient
 from stepfun_core.errors import APIStatusError
+from stepfun_core.history import ECHO_FIELDS
 from stepfun_probes.assumptions import ASSUMPTIONS
 from stepfun_probes.capture import Exchange
 from stepfun_probes.cassette_format import (
@@ -53,7 +54,11 @@ def replay_through_the_client(path: Path) -> None:
         payload = json.loads(request["body"])
         streamed = payload.pop("stream", False)
         base_url = request["uri"].rsplit("/chat/completions", 1)[0]
-        client = StepFunClient(api_key="replay", base_url=base_url, max_retries=0)
+        # The echo probe pins each field in turn: send each request's echo where it was.
+        echoed = [f for m in payload["messages"] for f in ECHO_FIELDS if f in m] or ["auto"]
+        client = StepFunClient(
+            api_key="replay", base_url=base_url, max_retries=0, reasoning_echo_field=echoed[0]
+        )
         status = response["status"]["code"]
         if status >= 400:
             with pytest.raises(APIStatusError) as caught:

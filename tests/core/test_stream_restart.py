@@ -1,0 +1,99 @@
+"""A stream that ends without a finish reason or ``[DONE]`` is sent again only while nothing has
+been yielded: before its first chunk a cut is like a failed connection (retried, as StepFun's own
+client recovers), after it the error carries what arrived and nothing is sent twice."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import pytest
+
+import stepfun_core as core
+from tests.reliability.raw_server import END, RawServer, Send, chunk, head
+
+FAST = core.RetryPolicy(max_retries=2, initial_delay=0.001, max_delay=0.002)
+PAYLOAD = core.build_chat_request("step-3.5-flash", [{"role": "user", "content": "Owls?"}])
+
+
+def event(content: str, finish: str | None = None) -> bytes:
+    delta = {"index": 0, "delta": {"content": content}, "finish_reason": finish}
+    return chunk(b"data: " + json.dumps({"id": "r", "choices": [delta]}).encode() + b"\n\n")
+
+
+def whole(send: Send) -> bool:
+    send(head() + event("Hoot.", "stop") + chunk(b"data: [DONE]\n\n") + END)
+    return True
+
+
+def failing_first(how: str) -> Any:
+    """A script whose first answer fails as ``how`` says; later answers are whole."""
+    calls = []
+
+    def script(send: Send, request: Any) -> bool:
+        calls.append(request)
+        if len(calls) > 1:
+            return whole(send)
+        if how == "cut before any chunk":
+            send(head())
+        elif how == "ends before any chunk":
+            send(head() + chunk(b": keep-alive\n\n") + END)
+            return True
+        elif how == "cut after a chunk":
+            send(head() + event("Ho"))
+        return False
+
+    return script
+
+
+def read(server: RawServer, mode: str) -> tuple[str, Exception | None]:
+    options: dict[str, Any] = {"api_key": "k", "base_url": server.base_url, "retry_policy": FAST}
+    texts: list[str] = []
+    try:
+        if mode == "sync":
+            with core.StepFunClient(**options).stream(PAYLOAD) as stream:
+                for c in stream:
+                    texts.extend(d.content for d in c.choices)
+        else:
+
+            async def run() -> None:
+                client = core.AsyncStepFunClient(**options)
+                async with await client.stream(PAYLOAD) as stream:
+                    async for c in stream:
+                        texts.extend(d.content for d in c.choices)
+
+            asyncio.run(run())
+    except core.StepFunError as exc:
+        return "".join(texts), exc
+    return "".join(texts), None
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+@pytest.mark.parametrize("how", ["cut before any chunk", "ends before any chunk"])
+def test_a_stream_failing_before_its_first_chunk_is_sent_again(mode: str, how: str) -> None:
+    with RawServer(failing_first(how)) as server:
+        text, error = read(server, mode)
+    assert error is None and text == "Hoot."
+    assert len(server.requests) == 2
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_a_stream_cut_after_a_chunk_is_an_error_with_what_arrived(mode: str) -> None:
+    with RawServer(failing_first("cut after a chunk")) as server:
+        text, error = read(server, mode)
+    assert isinstance(error, core.StreamInterruptedError)
+    assert text == "Ho" and error.partial is not None and error.partial.first.content == "Ho"
+    assert len(server.requests) == 1
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_restarts_stop_at_max_retries(mode: str) -> None:
+    def always_cut(send: Send, request: Any) -> bool:
+        send(head())
+        return False
+
+    with RawServer(always_cut) as server:
+        _, error = read(server, mode)
+    assert isinstance(error, core.StreamInterruptedError)
+    assert len(server.requests) == 1 + FAST.max_retries
