@@ -28,8 +28,8 @@ MESSAGE_TOKENS = 6
 REPLY_TOKENS = 4
 TOOLS_PREAMBLE_TOKENS = 128
 
-# ASCII letters, one ASCII digit, whitespace, ASCII punctuation, any other single character.
-_RUN = re.compile(r"[A-Za-z]+|[0-9]|\s+|[!-/:-@\[-`{-~]+|.", re.DOTALL)
+# ASCII letters, one digit, ASCII whitespace, ASCII punctuation, any other single character.
+_RUN = re.compile(r"[A-Za-z]+|[0-9]|[ \t\n\r\f\v]+|[!-/:-@\[-`{-~]+|.", re.DOTALL)
 _MEMO: dict[tuple[int, int], int] = {}
 _MEMO_LOCK = threading.Lock()
 
@@ -62,7 +62,10 @@ def token_ids(text: str) -> list[int]:
     """Deterministic pseudo ids, as many as ``estimate_tokens(text)``: NOT StepFun's ids."""
     count = estimate_tokens(text)
     step = -(-len(text) // count) if count else 1
-    return [zlib.crc32(text[i * step : (i + 1) * step].encode()) % 128_896 for i in range(count)]
+    return [
+        zlib.crc32(text[i * step : (i + 1) * step].encode("utf-8", "surrogatepass")) % 128_896
+        for i in range(count)
+    ]
 
 
 def _walk(value: Any) -> Iterator[Any]:
