@@ -28,6 +28,7 @@ from langchain_stepfun.profiles import model_profile
 from langchain_stepfun.request import PARAMS, request_body
 from langchain_stepfun.streaming import ChunkConverter
 from langchain_stepfun.structured import Method, json_schema_format, structured_output
+from langchain_stepfun.tokens import TokenCounting
 from langchain_stepfun.tools import ToolLike, format_tool_choice, format_tools
 from stepfun_core import EchoReasoning
 from stepfun_core.cached import ClientCache, read_settings
@@ -58,7 +59,7 @@ def _base_url_from_env() -> str:
     return core.settings.env_base_url() or core.DEFAULT_BASE_URL
 
 
-class ChatStepFun(BaseChatModel):
+class ChatStepFun(TokenCounting, BaseChatModel):
     """StepFun chat models (``step-3.5-flash``, ``step-3.7-flash``, ...) for LangChain.
 
     Reasoning arrives in ``additional_kwargs["reasoning_content"]`` (so ``content_blocks``

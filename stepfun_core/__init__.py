@@ -72,6 +72,12 @@ from stepfun_core.settings import (
     resolve_base_url,
 )
 from stepfun_core.stream import AsyncChatStream, ChatStream
+from stepfun_core.tokens import (
+    count_prompt_tokens,
+    estimate_tokens,
+    remember_prompt_tokens,
+    token_ids,
+)
 from stepfun_core.types import (
     Choice,
     ChoiceDelta,
@@ -143,6 +149,8 @@ __all__ = [
     "check_api_key",
     "check_base_url",
     "check_tool_name",
+    "count_prompt_tokens",
+    "estimate_tokens",
     "fallback_tool_call_id",
     "get_model_info",
     "image_part",
@@ -153,8 +161,10 @@ __all__ = [
     "parse_chunk",
     "parse_completion",
     "parse_usage",
+    "remember_prompt_tokens",
     "resolve_api_key",
     "resolve_base_url",
+    "token_ids",
     "video_part",
     "wire_tool_call",
 ]
