@@ -118,7 +118,9 @@ class StepFunClient(BaseClient[SyncHTTP]):
 
     def create(self, payload: Mapping[str, Any]) -> Completion:
         """Send a request built by ``build_chat_request`` and return the completion."""
-        return completion_from(*self._send_chat(payload, stream=False))
+        completion = completion_from(*self._send_chat(payload, stream=False))
+        self._remember(payload, completion.usage)
+        return completion
 
     def list_models(self) -> list[ServedModel]:
         """The models the API serves to this key (``GET /models``), with what it states of them.
@@ -131,7 +133,9 @@ class StepFunClient(BaseClient[SyncHTTP]):
         """Send the request with ``stream: true`` and return the open stream."""
         response, state = self._open(payload)
         reopen = lambda: self._open(payload)  # noqa: E731
-        return ChatStream(response, state, self._errors, reopen, self.retry_policy)
+        stream = ChatStream(response, state, self._errors, reopen, self.retry_policy)
+        stream.on_usage = lambda usage: self._remember(payload, usage)
+        return stream
 
     def _open(self, payload: Mapping[str, Any]) -> tuple[httpx.Response, StreamState]:
         response, _ = self._send_chat(payload, stream=True)
@@ -283,7 +287,9 @@ class AsyncStepFunClient(BaseClient[AsyncHTTP]):
 
     async def create(self, payload: Mapping[str, Any]) -> Completion:
         """Send a request built by ``build_chat_request`` and return the completion."""
-        return completion_from(*await self._send_chat(payload, stream=False))
+        completion = completion_from(*await self._send_chat(payload, stream=False))
+        self._remember(payload, completion.usage)
+        return completion
 
     async def list_models(self) -> list[ServedModel]:
         """The models the API serves to this key (``GET /models``), with what it states of them.
@@ -296,7 +302,9 @@ class AsyncStepFunClient(BaseClient[AsyncHTTP]):
         """Send the request with ``stream: true`` and return the open stream."""
         response, state = await self._open(payload)
         reopen = lambda: self._open(payload)  # noqa: E731
-        return AsyncChatStream(response, state, self._errors, reopen, self.retry_policy)
+        stream = AsyncChatStream(response, state, self._errors, reopen, self.retry_policy)
+        stream.on_usage = lambda usage: self._remember(payload, usage)
+        return stream
 
     async def _open(self, payload: Mapping[str, Any]) -> tuple[httpx.Response, StreamState]:
         response, _ = await self._send_chat(payload, stream=True)

@@ -35,8 +35,9 @@ from stepfun_core.parse import parse_completion
 from stepfun_core.retry import RetryPolicy
 from stepfun_core.settings import Settings, Timeouts, display_url, endpoint_url
 from stepfun_core.stream import StreamState, coding_of
+from stepfun_core.tokens import remember_prompt_tokens
 from stepfun_core.transport import AsyncHTTP, SyncHTTP, check_http_client, classes
-from stepfun_core.types import Completion
+from stepfun_core.types import Completion, Usage
 
 HttpClient = TypeVar("HttpClient", SyncHTTP, AsyncHTTP)
 Self = TypeVar("Self", bound="BaseClient[Any]")
@@ -152,6 +153,12 @@ class BaseClient(Generic[HttpClient]):
     def _took(self, payload: Mapping[str, Any], field: str | None, tried: int) -> None:
         if field is not None and self.settings.reasoning_echo_field == "auto":
             learn_echo_field(self.settings.base_url, str(payload.get("model")), field, tried)
+
+    @staticmethod
+    def _remember(payload: Mapping[str, Any], usage: Usage | None) -> None:
+        """Keep the API's count of this prompt's tokens (token counting prefers it)."""
+        if usage is not None:
+            remember_prompt_tokens(payload["messages"], payload.get("tools"), usage.prompt_tokens)
 
     def _timeout(self, *, stream: bool) -> Timeouts:
         connect, read, write, pool = self.settings.timeout

@@ -6,7 +6,7 @@ import asyncio
 import itertools
 import json
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from types import TracebackType
 from typing import Any
 
@@ -33,7 +33,7 @@ from stepfun_core.retry import RetryPolicy
 from stepfun_core.sse import ServerSentEvent, SSEDecodeError, SSEDecoder
 from stepfun_core.surrogates import SurrogateJoiner, might_hold_surrogates
 from stepfun_core.transport import classes
-from stepfun_core.types import Chunk, Completion
+from stepfun_core.types import Chunk, Completion, Usage
 
 _DONE = "[DONE]"
 _EMPTY_EVENTS = frozenset({"", "{}"})
@@ -286,6 +286,8 @@ class _OpenStream:
         self._reopen = reopen
         self._policy = policy
         self._started = False
+        # Called with the final usage once a stream is read to its end (the clients keep it).
+        self.on_usage: Callable[[Usage | None], None] = lambda usage: None
 
     def _start(self) -> StreamState:
         """The state to read into; a stream is read once (httpx would raise its own error)."""
@@ -322,6 +324,7 @@ class ChatStream(_OpenStream):
         for restarts in itertools.count():
             try:
                 yield from self._chunks(state)
+                self.on_usage(state.accumulator.usage)
                 return
             except StreamInterruptedError as error:
                 delay = self._restart_delay(restarts, error)
@@ -372,6 +375,7 @@ class AsyncChatStream(_OpenStream):
             try:
                 async for chunk in self._chunks(state):
                     yield chunk
+                self.on_usage(state.accumulator.usage)
                 return
             except StreamInterruptedError as error:
                 delay = self._restart_delay(restarts, error)

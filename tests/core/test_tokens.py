@@ -3,6 +3,7 @@ of counts the API reported (``stepfun_core.tokens``)."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from collections.abc import Iterator
 from typing import Any
@@ -15,7 +16,9 @@ from stepfun_core import (
     estimate_tokens,
     remember_prompt_tokens,
 )
+import stepfun_core as core
 from stepfun_core import tokens as core_tokens
+from tests.replica import Replica
 
 # StepFun's token-count example (API reference, step-1-8k): these two messages are 85 tokens.
 REFERENCE_SYSTEM = (
@@ -213,3 +216,35 @@ def test_images_are_keyed_by_a_hash_never_by_their_bytes() -> None:
     remember_prompt_tokens(messages, None, 1234)
     assert count_prompt_tokens(messages) == 1234
     assert Untouchable.hashes <= 2  # once to remember, once to look up
+
+
+@pytest.mark.parametrize("stream", [False, True])
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_the_clients_remember_what_the_api_counted(
+    replica: Replica, mode: str, stream: bool
+) -> None:
+    messages = [{"role": "user", "content": f"Count me, {mode} {stream}: 計算してください"}]
+    payload = core.build_chat_request("step-3.5-flash", messages)
+    options = {"api_key": "k", "base_url": replica.base_url}
+
+    async def arun() -> core.Usage | None:
+        client = core.AsyncStepFunClient(**options)
+        if not stream:
+            return (await client.create(payload)).usage
+        async with await client.stream(payload) as chunks:
+            async for _ in chunks:
+                pass
+        return chunks.completion().usage
+
+    def run() -> core.Usage | None:
+        client = core.StepFunClient(**options)
+        if not stream:
+            return client.create(payload).usage
+        with client.stream(payload) as chunks:
+            for _ in chunks:
+                pass
+        return chunks.completion().usage
+
+    usage = run() if mode == "sync" else asyncio.run(arun())
+    assert usage is not None
+    assert count_prompt_tokens(messages) == usage.prompt_tokens
