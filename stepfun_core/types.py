@@ -162,6 +162,8 @@ class Completion:
         parts = [f"{len(text)} characters of text {shown!r}"]
         if choice.reasoning:
             parts.append(f"{len(choice.reasoning)} characters of reasoning")
+        if choice.refusal:
+            parts.append(f"{len(choice.refusal)} characters of refusal")
         if choice.tool_calls:
             parts.append(f"{len(choice.tool_calls)} tool call(s)")
         return ", ".join(parts)
@@ -193,6 +195,8 @@ class ChoiceDelta:
     reasoning: str = ""
     tool_calls: list[ToolCallDelta] = field(default_factory=list)
     finish_reason: str | None = None
+    # A piece of the model's stated refusal (``delta.refusal``, the OpenAI field).
+    refusal: str = ""
 
 
 @dataclass(slots=True)
@@ -228,4 +232,5 @@ class Chunk:
             "".join(d.reasoning for d in mine),
             [call for d in mine for call in d.tool_calls],
             next((d.finish_reason for d in reversed(mine) if d.finish_reason), None),
+            "".join(d.refusal for d in mine),
         )
