@@ -13,6 +13,8 @@ from tests.core.wire_samples import (
     LEGACY_STREAM,
     LEGACY_TOOL_STREAM,
     PARALLEL_TOOL_STREAM,
+    REFUSAL,
+    REFUSAL_STREAM,
     current_chunk,
     legacy_tool_chunk,
     sse,
@@ -245,21 +247,12 @@ def test_index_less_deltas_with_new_ids_are_new_calls() -> None:
     ]
 
 
-# A stated refusal streams in OpenAI's shape: ``refusal`` pieces with ``content: null``.
-REFUSAL_STREAM = sse(
-    current_chunk({"content": None, "refusal": ""}, 0),
-    current_chunk({"content": None, "refusal": "I can't "}, 1),
-    current_chunk({"content": None, "refusal": "help with that."}, 2),
-    current_chunk({"content": None, "refusal": None}, 3, finish="stop"),
-)
-
-
 def test_a_streamed_refusal_is_folded_like_a_stated_one(driver: Driver) -> None:
     chunks, completion = driver.stream(reply(REFUSAL_STREAM), PAYLOAD)
     assert [c.choices[0].refusal for c in chunks] == ["", "I can't ", "help with that.", ""]
-    assert completion.first.refusal == "I can't help with that."
+    assert completion.first.refusal == REFUSAL
     assert completion.first.content == ""
-    assert completion.to_dict()["choices"][0]["message"]["refusal"] == "I can't help with that."
+    assert completion.to_dict()["choices"][0]["message"]["refusal"] == REFUSAL
     assert "23 characters of refusal" in completion.describe()
 
 
