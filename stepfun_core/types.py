@@ -94,6 +94,11 @@ class ServerToolCall:
         }
 
 
+# Finish reasons that mean the content was withheld: ``content_filter`` is in StepFun's
+# exception guide (stepfun-wire §2.2); ``content_filtered`` is its image endpoints' spelling.
+WITHHELD_FINISH_REASONS = frozenset({"content_filter", "content_filtered"})
+
+
 @dataclass(slots=True)
 class Choice:
     """One generated message."""
