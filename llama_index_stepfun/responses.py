@@ -230,7 +230,7 @@ class StreamResponder:
         # that only add metadata (usage) after it; a server that sends more text after its
         # finish reason gets plain chunk responses, not a rebuild of everything per chunk.
         accumulator = self._accumulator
-        if accumulator.finished and (finish_reason or not (delta or thinking_delta)):
+        if (finish_reason or not (delta or thinking_delta)) and accumulator.finished:
             extra.update(usage_kwargs(accumulator.usage))
             raw: dict[str, Any] = self.finish(extra, finish_reason)
         else:
