@@ -55,6 +55,8 @@ def turn(app: Any, text: str, mode: str) -> None:
     elif mode == "stream":
         streamed = list(app.stream(value, THREAD, stream_mode="messages"))
         assert streamed, "the model streamed nothing"
+        # The tokens of one answer share one id, so a client can put them back together.
+        assert len({message.id for message, _ in streamed}) == 1
     elif mode == "ainvoke":
         run_closing(app.ainvoke(value, THREAD))
     else:
