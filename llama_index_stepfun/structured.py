@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator, Sequence
+from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
@@ -148,13 +149,10 @@ class JsonModeLLM(FunctionCallingLLM):
     ) -> Model:
         """Predict an instance of ``output_cls`` (JSON mode when opted into)."""
         if not self._uses_json_mode():
-            token = _STRUCTURED.set(True)
-            try:
+            with _structured_prediction():
                 predicted: Model = super().structured_predict(
                     output_cls, prompt, llm_kwargs, **prompt_args
                 )
-            finally:
-                _STRUCTURED.reset(token)
             return predicted
         messages = self._start_prediction(output_cls, prompt, prompt_args)
         response = self.chat(messages, **json_mode_kwargs(llm_kwargs))
@@ -171,13 +169,10 @@ class JsonModeLLM(FunctionCallingLLM):
     ) -> Model:
         """Predict an instance of ``output_cls`` (JSON mode when opted into)."""
         if not self._uses_json_mode():
-            token = _STRUCTURED.set(True)
-            try:
+            with _structured_prediction():
                 predicted: Model = await super().astructured_predict(
                     output_cls, prompt, llm_kwargs, **prompt_args
                 )
-            finally:
-                _STRUCTURED.reset(token)
             return predicted
         messages = self._start_prediction(output_cls, prompt, prompt_args)
         response = await self.achat(messages, **json_mode_kwargs(llm_kwargs))
@@ -270,7 +265,7 @@ class JsonModeLLM(FunctionCallingLLM):
             tool_required,
             **kwargs,
         )
-        if tool_required or _STRUCTURED.get():
+        if _checks_refusals(tool_required):
             raise_on_refusal(response)
         return response
 
@@ -294,7 +289,7 @@ class JsonModeLLM(FunctionCallingLLM):
             tool_required,
             **kwargs,
         )
-        if tool_required or _STRUCTURED.get():
+        if _checks_refusals(tool_required):
             raise_on_refusal(response)
         return response
 
@@ -318,7 +313,7 @@ class JsonModeLLM(FunctionCallingLLM):
             tool_required,
             **kwargs,
         )
-        if tool_required or _STRUCTURED.get():
+        if _checks_refusals(tool_required):
             return refusal_checked(responses)
         return responses
 
@@ -342,36 +337,46 @@ class JsonModeLLM(FunctionCallingLLM):
             tool_required,
             **kwargs,
         )
-        if tool_required or _STRUCTURED.get():
+        if _checks_refusals(tool_required):
             return arefusal_checked(responses)
         return responses
 
 
+@contextmanager
+def _structured_prediction() -> Iterator[None]:
+    """Mark the code inside as part of a structured prediction (see the module docstring)."""
+    token = _STRUCTURED.set(True)
+    try:
+        yield
+    finally:
+        _STRUCTURED.reset(token)
+
+
+def _checks_refusals(tool_required: bool) -> bool:
+    return tool_required or _STRUCTURED.get()
+
+
 def _in_structured_prediction(items: Iterator[T]) -> Generator[T, None, None]:
-    """Iterate ``items`` with the structured-prediction mark set while each one is made.
+    """Iterate ``items`` marked as a structured prediction while each one is made.
 
     The mark is set only while the inner generator runs, never while this one waits at a
     ``yield``: the caller's own calls between items are not marked.
     """
     while True:
-        token = _STRUCTURED.set(True)
-        try:
-            item = next(items)
-        except StopIteration:
-            return
-        finally:
-            _STRUCTURED.reset(token)
+        with _structured_prediction():
+            try:
+                item = next(items)
+            except StopIteration:
+                return
         yield item
 
 
 async def _ain_structured_prediction(items: AsyncIterator[T]) -> AsyncGenerator[T, None]:
     """``_in_structured_prediction`` for an async generator."""
     while True:
-        token = _STRUCTURED.set(True)
-        try:
-            item = await items.__anext__()
-        except StopAsyncIteration:
-            return
-        finally:
-            _STRUCTURED.reset(token)
+        with _structured_prediction():
+            try:
+                item = await items.__anext__()
+            except StopAsyncIteration:
+                return
         yield item
