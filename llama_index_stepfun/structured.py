@@ -376,7 +376,7 @@ async def _ain_structured_prediction(items: AsyncIterator[T]) -> AsyncGenerator[
     while True:
         with _structured_prediction():
             try:
-                item = await items.__anext__()
+                item = await anext(items)
             except StopAsyncIteration:
                 return
         yield item
