@@ -81,7 +81,9 @@ def ai_message(choice: Choice, completion: Completion, *, with_usage: bool) -> A
             "finish_reason": choice.finish_reason,
             "id": completion.id,
         },
-        id=completion.id or None,
+        # No message id: the API's completion id is not unique (a gateway or a cache may repeat
+        # it, and LangGraph's add_messages would then replace an earlier turn). LangChain gives
+        # the message a run-based id; the API's id stays in response_metadata["id"].
     )
 
 

@@ -11,7 +11,9 @@ StepFun quirks handled here (stepfun-wire §1.4-1.6):
   is sent once (a stable fallback id when the API sent ``""``) and a
   name repeated whole is not appended again;
 - server-side ``web_search`` deltas never become tool-call chunks: the calls, with their
-  results, arrive on the last chunk under ``additional_kwargs["server_tool_calls"]``.
+  results, arrive on the last chunk under ``additional_kwargs["server_tool_calls"]``;
+- a stated refusal (``delta.refusal``) rides on its chunks as ``additional_kwargs["refusal"]``,
+  as a non-streaming reply has it.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from langchain_core.outputs import ChatGenerationChunk
 from langchain_stepfun.outputs import (
     PROVIDER,
     REASONING_KEY,
+    REFUSAL_KEY,
     SERVER_TOOL_CALLS_KEY,
     server_tool_calls,
     usage_metadata,
@@ -58,15 +61,18 @@ class ChunkConverter:
                 return None
             delta = merged
         calls = self._tool_call_chunks(chunk.id, delta.tool_calls) if delta.tool_calls else None
-        if not (delta.content or delta.reasoning or calls):
+        if not (delta.content or delta.reasoning or calls or delta.refusal):
             return None
+        # No message id: LangChain gives every chunk of the run the same run-based id (the
+        # API's id may repeat across calls; it is in the last chunk's response_metadata).
         fields: dict[str, Any] = {
             "content": delta.content,
             "response_metadata": {"model_provider": PROVIDER},
-            "id": chunk.id or None,
         }
         if delta.reasoning:
             fields["additional_kwargs"] = {REASONING_KEY: delta.reasoning}
+        if delta.refusal:  # its pieces add up when LangChain merges the chunks
+            fields.setdefault("additional_kwargs", {})[REFUSAL_KEY] = delta.refusal
         if calls:
             fields["tool_call_chunks"] = calls
         return ChatGenerationChunk(message=AIMessageChunk(**fields))
@@ -114,7 +120,6 @@ class ChunkConverter:
                 "id": accumulator.id,
             },
             "chunk_position": "last",
-            "id": accumulator.id or None,
         }
         if self.stream_usage and accumulator.usage is not None:
             fields["usage_metadata"] = usage_metadata(accumulator.usage)

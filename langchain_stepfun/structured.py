@@ -25,6 +25,7 @@ from langchain_core.utils.pydantic import is_basemodel_subclass
 from langchain_stepfun.errors import StepFunRefusalError
 from langchain_stepfun.outputs import REFUSAL_KEY
 from stepfun_core import get_model_info
+from stepfun_core.types import WITHHELD_FINISH_REASONS
 
 if TYPE_CHECKING:
     from langchain_core.messages import BaseMessage
@@ -36,18 +37,13 @@ Method = Literal["function_calling", "json_mode", "json_schema"]
 _NAME_CHARS = re.compile(r"[^A-Za-z0-9_-]")
 
 
-# Finish reasons that mean the content was withheld: ``content_filter`` is in StepFun's
-# exception guide (stepfun-wire §2.2); ``content_filtered`` is its image endpoints' spelling.
-REFUSAL_FINISH_REASONS = frozenset({"content_filter", "content_filtered"})
-
-
 def raise_on_refusal(message: BaseMessage) -> None:
     """Raise StepFunRefusalError if the reply withheld its content (filter or refusal)."""
     refusal = message.additional_kwargs.get(REFUSAL_KEY)
     if refusal:
         raise StepFunRefusalError(f"the model refused: {refusal}", raw_message=message)
     reason = message.response_metadata.get("finish_reason")
-    if reason in REFUSAL_FINISH_REASONS:
+    if reason in WITHHELD_FINISH_REASONS:
         msg = f"StepFun withheld the content (finish_reason={reason!r}); nothing to parse"
         raise StepFunRefusalError(msg, raw_message=message)
 

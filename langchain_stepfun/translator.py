@@ -2,12 +2,14 @@
 
 Registered under ``response_metadata["model_provider"] == "stepfun"``. Beyond what core's
 best-effort parsing gives, it (1) shows server-side ``web_search`` calls and their results as
-``server_tool_call`` / ``server_tool_result`` blocks, never as client tool calls, and (2)
-gives streamed ``tool_call_chunk`` blocks an ``lc_tc_<n>`` index. Core numbers reasoning and
-text blocks 0, 1, ... in ``output_version="v1"`` streams while tool-call chunks carry the
-provider's index (0, ...): with reasoning first, the two collide, merge, and the tool call
-vanishes from ``content_blocks`` (langchain-contract §2.3). ``lc_``-prefixed string indexes
-still merge chunk by chunk.
+``server_tool_call`` / ``server_tool_result`` blocks, never as client tool calls, (2) turns a
+stated refusal (``additional_kwargs["refusal"]``) into a ``refusal`` block, the one
+``ModelRefusalMiddleware`` looks for, and (3) gives streamed ``tool_call_chunk`` blocks an
+``lc_tc_<n>`` index. Core numbers reasoning and text blocks 0, 1, ... in
+``output_version="v1"`` streams while tool-call chunks carry the provider's index (0, ...):
+with reasoning first, the two collide, merge, and the tool call vanishes from
+``content_blocks`` (langchain-contract §2.3). ``lc_``-prefixed string indexes still merge chunk
+by chunk.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from langchain_core.messages import AIMessage, AIMessageChunk
 from langchain_core.messages import content as types
 from langchain_core.messages.block_translators import register_translator
 
-from langchain_stepfun.outputs import PROVIDER, REASONING_KEY, SERVER_TOOL_CALLS_KEY
+from langchain_stepfun.outputs import PROVIDER, REASONING_KEY, REFUSAL_KEY, SERVER_TOOL_CALLS_KEY
 from stepfun_core import load_json
 
 Block = dict[str, Any]
@@ -68,6 +70,9 @@ def _leading_blocks(message: AIMessage) -> list[Block]:
         blocks.extend(_server_blocks(server_calls))
     if message.content:
         blocks.append({"type": "text", "text": message.content})
+    refusal = message.additional_kwargs.get(REFUSAL_KEY)
+    if isinstance(refusal, str) and refusal:
+        blocks.append({"type": "refusal", "refusal": refusal})
     return blocks
 
 
@@ -90,7 +95,7 @@ def _tool_call_blocks(message: AIMessage) -> list[Block]:
 
 
 def translate_content(message: AIMessage) -> list[types.ContentBlock]:
-    """Standard blocks of a whole message: reasoning, server calls, text, tool calls."""
+    """Standard blocks of a whole message: reasoning, server calls, text, refusal, tool calls."""
     return cast("list[types.ContentBlock]", _leading_blocks(message) + _tool_call_blocks(message))
 
 

@@ -2,13 +2,17 @@
 
 A message holds, in order: a ThinkingBlock (the reasoning), a TextBlock, then one ToolCallBlock
 per client tool call. ``additional_kwargs`` mirrors the reasoning (``reasoning_content``), the
-tool calls as plain dicts (``tool_calls``) and the server-side calls such as ``web_search``
-(``server_tool_calls``), which are never client tool calls.
+tool calls as plain dicts (``tool_calls``), the server-side calls such as ``web_search``
+(``server_tool_calls``), which are never client tool calls, and a refusal the API states
+(``refusal``, OpenAI's field; LlamaIndex has no block for it).
+
+Models are built through their public constructors: blocks and responses validated (cheap for
+these small models), messages with ``model_construct`` (see ``_assistant``).
 """
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any
 
 from llama_index.core.base.llms.types import (
     ChatMessage,
@@ -19,7 +23,6 @@ from llama_index.core.base.llms.types import (
     ThinkingBlock,
     ToolCallBlock,
 )
-from pydantic import BaseModel
 
 from stepfun_core import (
     Chunk,
@@ -30,8 +33,11 @@ from stepfun_core import (
     Usage,
     load_json,
 )
+from stepfun_core.surrogates import join_surrogates
 
-M = TypeVar("M", bound=BaseModel)
+# Where the reasoning and a stated refusal live in ``message.additional_kwargs``.
+REASONING_KEY = "reasoning_content"
+REFUSAL_KEY = "refusal"
 
 
 def usage_kwargs(usage: Usage | None) -> dict[str, Any]:
@@ -67,20 +73,33 @@ def tool_call_block(call: ToolCall) -> ToolCallBlock:
 
 
 def _message_kwargs(
-    reasoning: str, calls: list[dict[str, Any]], server_calls: list[dict[str, Any]]
+    reasoning: str,
+    calls: list[dict[str, Any]],
+    server_calls: list[dict[str, Any]],
+    refusal: str = "",
 ) -> dict[str, Any]:
     kwargs: dict[str, Any] = {}
     if reasoning:
-        kwargs["reasoning_content"] = reasoning
+        kwargs[REASONING_KEY] = reasoning
     if calls:
         kwargs["tool_calls"] = calls
     if server_calls:
         kwargs["server_tool_calls"] = server_calls
+    if refusal:
+        kwargs[REFUSAL_KEY] = refusal
     return kwargs
 
 
 def _server_dicts(calls: list[ServerToolCall]) -> list[dict[str, Any]]:
     return [c.to_dict() for c in calls]
+
+
+def _assistant(blocks: list[ContentBlock], additional_kwargs: dict[str, Any]) -> ChatMessage:
+    # Built without validation: the blocks were made (and validated) one by one, and a message
+    # per chunk would otherwise validate every block of the message so far again.
+    return ChatMessage.model_construct(
+        role=MessageRole.ASSISTANT, additional_kwargs=additional_kwargs, blocks=blocks
+    )
 
 
 def chat_response(completion: Completion) -> ChatResponse:
@@ -93,13 +112,13 @@ def chat_response(completion: Completion) -> ChatResponse:
         blocks.append(ThinkingBlock(content=choice.reasoning, num_tokens=tokens))
     blocks.append(TextBlock(text=choice.content))
     blocks.extend(tool_call_block(c) for c in choice.tool_calls)
-    message = ChatMessage(
-        role=MessageRole.ASSISTANT,
-        blocks=blocks,
-        additional_kwargs=_message_kwargs(
+    message = _assistant(
+        blocks,
+        _message_kwargs(
             choice.reasoning,
             [c.to_dict() for c in choice.tool_calls],
             _server_dicts(choice.server_tool_calls),
+            choice.refusal,
         ),
     )
     extra = usage_kwargs(usage)
@@ -108,108 +127,100 @@ def chat_response(completion: Completion) -> ChatResponse:
     return ChatResponse(message=message, raw=completion.to_dict(), additional_kwargs=extra)
 
 
-def trusted(cls: type[M], values: dict[str, Any]) -> M:
-    """A model from values already of the right types, every field given, without validation.
+class StreamedCalls:
+    """The client tool calls of a stream as ToolCallBlocks and wire dicts, kept between chunks.
 
-    What pydantic's ``model_construct`` does, minus its per-call default handling: the stream
-    builds a message per chunk, and validating what we built ourselves would cost ~7 us each.
+    Only a call that changed gets a new block: a long call streamed in thousands of pieces
+    costs one block per piece, never a rebuild of every call. While the stream runs a block
+    holds the arguments as the text received so far (LlamaIndex allows a string, and
+    ``get_tool_calls_from_response`` reads it as far as it goes); the arguments are parsed once,
+    for the response that finishes the stream.
     """
-    obj = cls.__new__(cls)
-    object.__setattr__(obj, "__dict__", values)
-    object.__setattr__(obj, "__pydantic_fields_set__", set(values))
-    object.__setattr__(obj, "__pydantic_extra__", None)
-    object.__setattr__(obj, "__pydantic_private__", None)
-    return obj
+
+    __slots__ = ("_entries", "blocks", "dicts", "server_dicts")
+
+    def __init__(self) -> None:
+        # index -> (the call as last seen, parsed or not, its block, its wire dict)
+        self._entries: dict[int, tuple[ToolCall, bool, ToolCallBlock, dict[str, Any]]] = {}
+        self.blocks: list[ToolCallBlock] = []
+        self.dicts: list[dict[str, Any]] = []
+        self.server_dicts: list[dict[str, Any]] = []
+
+    def update(
+        self, calls: list[ToolCall], server_calls: list[ServerToolCall], *, parsed: bool
+    ) -> None:
+        """Take the calls received so far; ``parsed``: the stream is finished."""
+        entries: dict[int, tuple[ToolCall, bool, ToolCallBlock, dict[str, Any]]] = {}
+        for call in calls:
+            entry = self._entries.get(call.index)
+            if entry is None or entry[1] != parsed or not _same_call(entry[0], call):
+                kwargs = tool_kwargs_of(call.arguments) if parsed else call.arguments or {}
+                block = ToolCallBlock(tool_call_id=call.id, tool_name=call.name, tool_kwargs=kwargs)
+                entry = (call, parsed, block, call.to_dict())
+            entries[call.index] = entry
+        self._entries = entries
+        self.blocks = [entry[2] for entry in entries.values()]
+        self.dicts = [entry[3] for entry in entries.values()]
+        self.server_dicts = _server_dicts(server_calls)
 
 
-def _text_block(text: str) -> TextBlock:
-    return trusted(TextBlock, {"block_type": "text", "text": text})
-
-
-def _thinking_block(content: str) -> ThinkingBlock:
-    values: dict[str, Any] = {
-        "block_type": "thinking",
-        "content": content,
-        "num_tokens": None,
-        "additional_information": {},
-    }
-    return trusted(ThinkingBlock, values)
+def _same_call(seen: ToolCall, now: ToolCall) -> bool:
+    # The accumulator hands out the same string object until a call's arguments grow, so an
+    # identity test tells an unchanged call apart without comparing long texts.
+    return seen.arguments is now.arguments and seen.id == now.id and seen.name == now.name
 
 
 class StreamResponder:
     """Turns each chunk of one stream into a ChatResponse holding the whole message so far.
 
     Only what a chunk changed is rebuilt: the text and thinking blocks when a piece of them
-    arrived, the tool-call blocks when a tool-call delta arrived (from the stream's
+    arrived, the block of a tool call when a delta of that call arrived (from the stream's
     accumulator, which has folded in every chunk up to the one being answered, so ids and
-    arguments are exactly what the final completion reports).
+    arguments are exactly what the final completion reports). A stated refusal
+    (``delta.refusal``) is kept whole so far in ``message.additional_kwargs["refusal"]``.
     """
 
     __slots__ = (
         "_accumulator",
         "_calls",
-        "_server_calls",
+        "_refusal",
+        "_refusal_pieces",
         "_text",
         "_text_block",
         "_thinking",
         "_thinking_block",
-        "_tool_blocks",
     )
 
     def __init__(self, accumulator: StreamAccumulator) -> None:
         self._accumulator = accumulator
         self._text = ""
         self._thinking = ""
-        self._text_block = _text_block("")
+        self._refusal = self._refusal_pieces = ""
+        self._text_block = TextBlock(text="")
         self._thinking_block: ThinkingBlock | None = None
-        self._tool_blocks: list[ToolCallBlock] = []
-        self._calls: list[dict[str, Any]] = []
-        self._server_calls: list[dict[str, Any]] = []
-
-    def _add_tool_deltas(self) -> None:
-        calls, server_calls = self._accumulator.tool_calls(0)
-        self._tool_blocks = [tool_call_block(c) for c in calls]
-        self._calls = [c.to_dict() for c in calls]
-        self._server_calls = _server_dicts(server_calls)
+        self._calls = StreamedCalls()
 
     def response(self, chunk: Chunk) -> ChatResponse:
         """The response for the chunk the stream just yielded (already accumulated)."""
         delta = thinking_delta = ""
         finish_reason = None
+        changed_calls = False
         choice = chunk.delta(0)
         if choice is not None:
             delta, thinking_delta = choice.content, choice.reasoning
             finish_reason = choice.finish_reason
-            if choice.tool_calls:
-                self._add_tool_deltas()
+            changed_calls = bool(choice.tool_calls)
+            if choice.refusal:
+                self._refusal_pieces += choice.refusal
+                # Refusals are a sentence or two: joined again per piece (halves of a character
+                # may be split across pieces).
+                self._refusal = join_surrogates(self._refusal_pieces)
         if delta:
             self._text += delta
-            self._text_block = _text_block(self._text)
+            self._text_block = TextBlock(text=self._text)
         if thinking_delta:
             self._thinking += thinking_delta
-            self._thinking_block = _thinking_block(self._thinking)
-        return self._build(chunk, delta, thinking_delta, finish_reason)
-
-    def _build(
-        self, chunk: Chunk, delta: str, thinking_delta: str, finish_reason: str | None
-    ) -> ChatResponse:
-        accumulator = self._accumulator
-        blocks: list[ContentBlock] = []
-        if self._thinking_block is not None:
-            blocks.append(self._thinking_block)
-        blocks.append(self._text_block)
-        if self._tool_blocks:
-            blocks.extend(self._tool_blocks)
-        message = trusted(
-            ChatMessage,
-            {
-                "role": MessageRole.ASSISTANT,
-                "additional_kwargs": _message_kwargs(
-                    self._thinking, self._calls, self._server_calls
-                ),
-                "blocks": blocks,
-            },
-        )
+            self._thinking_block = ThinkingBlock(content=self._thinking)
         # StepFun repeats the running usage on every chunk: only the final response reports it,
         # so token counters see the API's total once.
         extra: dict[str, Any] = {}
@@ -218,26 +229,38 @@ class StreamResponder:
         # The whole completion is built for the chunk that finishes the stream and for chunks
         # that only add metadata (usage) after it; a server that sends more text after its
         # finish reason gets plain chunk responses, not a rebuild of everything per chunk.
-        if accumulator.finished and (finish_reason or not (delta or thinking_delta)):
+        accumulator = self._accumulator
+        if (finish_reason or not (delta or thinking_delta)) and accumulator.finished:
             extra.update(usage_kwargs(accumulator.usage))
             raw: dict[str, Any] = self.finish(extra, finish_reason)
         else:
+            if changed_calls:
+                calls, server_calls = accumulator.tool_calls(0)
+                self._calls.update(calls, server_calls, parsed=False)
             raw = {"id": chunk.id, "object": "chat.completion.chunk", "model": chunk.model}
-        values = {
-            "message": message,
-            "raw": raw,
-            "delta": delta,
-            "logprobs": None,
-            "additional_kwargs": extra,
-        }
-        return trusted(ChatResponse, values)
+        return ChatResponse(message=self._message(), raw=raw, delta=delta, additional_kwargs=extra)
+
+    def _message(self) -> ChatMessage:
+        calls = self._calls
+        blocks: list[ContentBlock] = []
+        if self._thinking_block is not None:
+            blocks.append(self._thinking_block)
+        blocks.append(self._text_block)
+        blocks.extend(calls.blocks)
+        kwargs = _message_kwargs(self._thinking, calls.dicts, calls.server_dicts, self._refusal)
+        return _assistant(blocks, kwargs)
 
     def finish(self, extra: dict[str, Any], finish_reason: str | None) -> dict[str, Any]:
-        """The whole completion's JSON, for the responses after the finish reason arrived."""
+        """The whole completion's JSON, for the responses after the finish reason arrived.
+
+        The tool calls' arguments are parsed here, once per call.
+        """
         completion = self._accumulator.result()
-        reason = finish_reason or completion.first.finish_reason
+        choice = completion.first
+        reason = finish_reason or choice.finish_reason
         if reason:
             extra["finish_reason"] = reason
         if self._thinking_block is not None and completion.usage is not None:
             self._thinking_block.num_tokens = completion.usage.reasoning_tokens
+        self._calls.update(choice.tool_calls, choice.server_tool_calls, parsed=True)
         return completion.to_dict()

@@ -1,23 +1,41 @@
-"""Structured prediction: function calling by default, an opt-in JSON mode.
+"""Structured prediction: function calling by default, an opt-in JSON mode, refusals detected.
 
 By default ``structured_predict`` and friends go through LlamaIndex's FunctionCallingProgram (a tool
 call forced with ``tool_choice="required"``). With ``structured_output_mode="json_object"`` the
 schema goes into the system message, ``response_format={"type": "json_object"}`` is sent and the
 reply is validated against the output class; ``tool_choice`` is removed from the call's kwargs,
 which has no meaning without tools (llama_index issue #20790).
+
+A refusal (stated, or content withheld by a filter) raises ``StepFunRefusalError`` in all four
+entry points, both modes. In the function-calling mode the reply is checked where LlamaIndex asks
+for it, in ``(a)chat_with_tools`` and ``(a)stream_chat_with_tools``: when the caller required a
+tool call (``tool_required=True``, as FunctionCallingProgram does) or while one of this class's
+structured predictions runs (marked by a context variable, since LlamaIndex's streaming program
+does not require the call). Agents, which call these methods without either, still get a
+refusal back as a reply.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncGenerator, Generator
-from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from llama_index.core.base.llms.types import ChatMessage, MessageRole, TextBlock
+from llama_index.core.base.llms.types import (
+    ChatMessage,
+    ChatResponse,
+    ChatResponseAsyncGen,
+    ChatResponseGen,
+    MessageRole,
+    TextBlock,
+)
 from llama_index.core.bridge.pydantic import BaseModel, Field
 from llama_index.core.instrumentation.events.llm import (
     LLMStructuredPredictEndEvent,
+    LLMStructuredPredictInProgressEvent,
     LLMStructuredPredictStartEvent,
 )
 from llama_index.core.llms.function_calling import FunctionCallingLLM
@@ -26,8 +44,11 @@ from llama_index.core.prompts import PromptTemplate
 from llama_index.core.types import Model, PydanticProgramMode
 from llama_index_instrumentation import get_dispatcher
 
+from llama_index_stepfun.refusals import arefusal_checked, raise_on_refusal, refusal_checked
+
 if TYPE_CHECKING:
     from llama_index.core.program.utils import FlexibleModel
+    from llama_index.core.tools.types import BaseTool
 
 dispatcher = get_dispatcher(__name__)
 
@@ -35,6 +56,9 @@ _FENCE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.DOTALL)
 # Keys of the tool-calling path that must not reach a response_format call.
 _TOOL_KWARGS = ("tool_choice", "tool_required", "allow_parallel_tool_calls", "tools")
 StreamedObject = Any  # a partial Model, as LlamaIndex's FlexibleModel
+T = TypeVar("T")
+# Set while one of JsonModeLLM's structured predictions runs (see the module docstring).
+_STRUCTURED: ContextVar[bool] = ContextVar("stepfun_structured_prediction", default=False)
 
 
 def schema_instruction(output_cls: type[BaseModel]) -> str:
@@ -97,12 +121,6 @@ class JsonModeLLM(FunctionCallingLLM):
             and self.pydantic_program_mode == PydanticProgramMode.DEFAULT
         )
 
-    def _json_messages(
-        self, output_cls: type[BaseModel], prompt: PromptTemplate, prompt_args: dict[str, Any]
-    ) -> list[ChatMessage]:
-        messages = self._extend_messages(prompt.format_messages(llm=self, **prompt_args))
-        return with_schema(messages, output_cls)
-
     def _start_prediction(
         self, output_cls: type[BaseModel], prompt: PromptTemplate, prompt_args: dict[str, Any]
     ) -> list[ChatMessage]:
@@ -111,7 +129,8 @@ class JsonModeLLM(FunctionCallingLLM):
             output_cls=output_cls, template=prompt, template_args=prompt_args
         )
         dispatcher.event(start)
-        return self._json_messages(output_cls, prompt, prompt_args)
+        messages = self._extend_messages(prompt.format_messages(llm=self, **prompt_args))
+        return with_schema(messages, output_cls)
 
     @staticmethod
     def _end_prediction(output_cls: type[Model], content: str | None) -> Model:
@@ -130,12 +149,14 @@ class JsonModeLLM(FunctionCallingLLM):
     ) -> Model:
         """Predict an instance of ``output_cls`` (JSON mode when opted into)."""
         if not self._uses_json_mode():
-            predicted: Model = super().structured_predict(
-                output_cls, prompt, llm_kwargs, **prompt_args
-            )
+            with _structured_prediction():
+                predicted: Model = super().structured_predict(
+                    output_cls, prompt, llm_kwargs, **prompt_args
+                )
             return predicted
         messages = self._start_prediction(output_cls, prompt, prompt_args)
         response = self.chat(messages, **json_mode_kwargs(llm_kwargs))
+        raise_on_refusal(response)
         return self._end_prediction(output_cls, response.message.content)
 
     @dispatcher.span
@@ -148,52 +169,214 @@ class JsonModeLLM(FunctionCallingLLM):
     ) -> Model:
         """Predict an instance of ``output_cls`` (JSON mode when opted into)."""
         if not self._uses_json_mode():
-            predicted: Model = await super().astructured_predict(
-                output_cls, prompt, llm_kwargs, **prompt_args
-            )
+            with _structured_prediction():
+                predicted: Model = await super().astructured_predict(
+                    output_cls, prompt, llm_kwargs, **prompt_args
+                )
             return predicted
         messages = self._start_prediction(output_cls, prompt, prompt_args)
         response = await self.achat(messages, **json_mode_kwargs(llm_kwargs))
+        raise_on_refusal(response)
         return self._end_prediction(output_cls, response.message.content)
 
-    def _structured_stream_call(
+    @dispatcher.span
+    def stream_structured_predict(
         self,
         output_cls: type[Model],
         prompt: PromptTemplate,
         llm_kwargs: dict[str, Any] | None = None,
         **prompt_args: Any,
-    ) -> Generator[Model | list[Model] | FlexibleModel | list[FlexibleModel], None, None]:
+    ) -> Generator[Model | FlexibleModel, None, None]:
+        """Stream partial instances of ``output_cls`` (JSON mode when opted into)."""
         if not self._uses_json_mode():
-            return super()._structured_stream_call(output_cls, prompt, llm_kwargs, **prompt_args)
-        messages = self._json_messages(output_cls, prompt, prompt_args)
-        responses = self.stream_chat(messages, **json_mode_kwargs(llm_kwargs))
-
-        def gen() -> Generator[StreamedObject, None, None]:
-            current = None
-            for response in responses:
-                current = process_streaming_content_incremental(response, output_cls, current)
-                yield current
-
-        return gen()
-
-    async def _structured_astream_call(
-        self,
-        output_cls: type[Model],
-        prompt: PromptTemplate,
-        llm_kwargs: dict[str, Any] | None = None,
-        **prompt_args: Any,
-    ) -> AsyncGenerator[Model | list[Model] | FlexibleModel | list[FlexibleModel], None]:
-        if not self._uses_json_mode():
-            return await super()._structured_astream_call(
+            predicted = super().stream_structured_predict(
                 output_cls, prompt, llm_kwargs, **prompt_args
             )
-        messages = self._json_messages(output_cls, prompt, prompt_args)
+            return _in_structured_prediction(predicted)
+        return self._stream_json(output_cls, prompt, llm_kwargs, prompt_args)
+
+    @dispatcher.span
+    async def astream_structured_predict(
+        self,
+        output_cls: type[Model],
+        prompt: PromptTemplate,
+        llm_kwargs: dict[str, Any] | None = None,
+        **prompt_args: Any,
+    ) -> AsyncGenerator[Model | FlexibleModel, None]:
+        """Stream partial instances of ``output_cls`` (JSON mode when opted into)."""
+        if not self._uses_json_mode():
+            predicted = await super().astream_structured_predict(
+                output_cls, prompt, llm_kwargs, **prompt_args
+            )
+            return _ain_structured_prediction(predicted)
+        return self._astream_json(output_cls, prompt, llm_kwargs, prompt_args)
+
+    def _stream_json(
+        self,
+        output_cls: type[Model],
+        prompt: PromptTemplate,
+        llm_kwargs: dict[str, Any] | None,
+        prompt_args: dict[str, Any],
+    ) -> Generator[StreamedObject, None, None]:
+        messages = self._start_prediction(output_cls, prompt, prompt_args)
+        responses = self.stream_chat(messages, **json_mode_kwargs(llm_kwargs))
+        current = None
+        for response in refusal_checked(responses):
+            current = process_streaming_content_incremental(response, output_cls, current)
+            dispatcher.event(LLMStructuredPredictInProgressEvent(output=current))
+            yield current
+        dispatcher.event(LLMStructuredPredictEndEvent(output=current))
+
+    async def _astream_json(
+        self,
+        output_cls: type[Model],
+        prompt: PromptTemplate,
+        llm_kwargs: dict[str, Any] | None,
+        prompt_args: dict[str, Any],
+    ) -> AsyncGenerator[StreamedObject, None]:
+        messages = self._start_prediction(output_cls, prompt, prompt_args)
         responses = await self.astream_chat(messages, **json_mode_kwargs(llm_kwargs))
+        current = None
+        async for response in arefusal_checked(responses):
+            current = process_streaming_content_incremental(response, output_cls, current)
+            dispatcher.event(LLMStructuredPredictInProgressEvent(output=current))
+            yield current
+        dispatcher.event(LLMStructuredPredictEndEvent(output=current))
 
-        async def gen() -> AsyncGenerator[StreamedObject, None]:
-            current = None
-            async for response in responses:
-                current = process_streaming_content_incremental(response, output_cls, current)
-                yield current
+    # -- the function-calling path: a refusal where a tool call was required ---------------------
 
-        return gen()
+    def chat_with_tools(  # noqa: PLR0917 (LlamaIndex's signature)
+        self,
+        tools: Sequence[BaseTool],
+        user_msg: str | ChatMessage | None = None,
+        chat_history: list[ChatMessage] | None = None,
+        verbose: bool = False,
+        allow_parallel_tool_calls: bool = False,
+        tool_required: bool = False,
+        **kwargs: Any,
+    ) -> ChatResponse:
+        """Chat with tools; a refusal raises when a tool call was required (see the module)."""
+        response = super().chat_with_tools(
+            tools,
+            user_msg,
+            chat_history,
+            verbose,
+            allow_parallel_tool_calls,
+            tool_required,
+            **kwargs,
+        )
+        if _checks_refusals(tool_required):
+            raise_on_refusal(response)
+        return response
+
+    async def achat_with_tools(  # noqa: PLR0917 (LlamaIndex's signature)
+        self,
+        tools: Sequence[BaseTool],
+        user_msg: str | ChatMessage | None = None,
+        chat_history: list[ChatMessage] | None = None,
+        verbose: bool = False,
+        allow_parallel_tool_calls: bool = False,
+        tool_required: bool = False,
+        **kwargs: Any,
+    ) -> ChatResponse:
+        """Chat with tools; a refusal raises when a tool call was required (see the module)."""
+        response = await super().achat_with_tools(
+            tools,
+            user_msg,
+            chat_history,
+            verbose,
+            allow_parallel_tool_calls,
+            tool_required,
+            **kwargs,
+        )
+        if _checks_refusals(tool_required):
+            raise_on_refusal(response)
+        return response
+
+    def stream_chat_with_tools(  # noqa: PLR0917 (LlamaIndex's signature)
+        self,
+        tools: Sequence[BaseTool],
+        user_msg: str | ChatMessage | None = None,
+        chat_history: list[ChatMessage] | None = None,
+        verbose: bool = False,
+        allow_parallel_tool_calls: bool = False,
+        tool_required: bool = False,
+        **kwargs: Any,
+    ) -> ChatResponseGen:
+        """Stream with tools; a refusal raises at the end when a tool call was required."""
+        responses = super().stream_chat_with_tools(
+            tools,
+            user_msg,
+            chat_history,
+            verbose,
+            allow_parallel_tool_calls,
+            tool_required,
+            **kwargs,
+        )
+        if _checks_refusals(tool_required):
+            return refusal_checked(responses)
+        return responses
+
+    async def astream_chat_with_tools(  # noqa: PLR0917 (LlamaIndex's signature)
+        self,
+        tools: Sequence[BaseTool],
+        user_msg: str | ChatMessage | None = None,
+        chat_history: list[ChatMessage] | None = None,
+        verbose: bool = False,
+        allow_parallel_tool_calls: bool = False,
+        tool_required: bool = False,
+        **kwargs: Any,
+    ) -> ChatResponseAsyncGen:
+        """Stream with tools; a refusal raises at the end when a tool call was required."""
+        responses = await super().astream_chat_with_tools(
+            tools,
+            user_msg,
+            chat_history,
+            verbose,
+            allow_parallel_tool_calls,
+            tool_required,
+            **kwargs,
+        )
+        if _checks_refusals(tool_required):
+            return arefusal_checked(responses)
+        return responses
+
+
+@contextmanager
+def _structured_prediction() -> Iterator[None]:
+    """Mark the code inside as part of a structured prediction (see the module docstring)."""
+    token = _STRUCTURED.set(True)
+    try:
+        yield
+    finally:
+        _STRUCTURED.reset(token)
+
+
+def _checks_refusals(tool_required: bool) -> bool:
+    return tool_required or _STRUCTURED.get()
+
+
+def _in_structured_prediction(items: Iterator[T]) -> Generator[T, None, None]:
+    """Iterate ``items`` marked as a structured prediction while each one is made.
+
+    The mark is set only while the inner generator runs, never while this one waits at a
+    ``yield``: the caller's own calls between items are not marked.
+    """
+    while True:
+        with _structured_prediction():
+            try:
+                item = next(items)
+            except StopIteration:
+                return
+        yield item
+
+
+async def _ain_structured_prediction(items: AsyncIterator[T]) -> AsyncGenerator[T, None]:
+    """``_in_structured_prediction`` for an async generator."""
+    while True:
+        with _structured_prediction():
+            try:
+                item = await anext(items)
+            except StopAsyncIteration:
+                return
+        yield item

@@ -126,6 +126,7 @@ class ChoiceBuilder:
     index: int
     content: TextBuffer = field(default_factory=TextBuffer)
     reasoning: TextBuffer = field(default_factory=TextBuffer)
+    refusal: TextBuffer = field(default_factory=TextBuffer)
     tool_calls: dict[int, ToolCallBuilder] = field(default_factory=dict)
     finish_reason: str | None = None
     latest_call: int = -1  # the highest tool-call index so far (index-less deltas follow it)
@@ -136,6 +137,8 @@ class ChoiceBuilder:
             self.content.append(delta.content)
         if delta.reasoning:
             self.reasoning.append(delta.reasoning)
+        if delta.refusal:
+            self.refusal.append(delta.refusal)
         for call in delta.tool_calls:
             if call.positional:
                 call.index = self._index_of_positional(call)
@@ -192,6 +195,7 @@ class ChoiceBuilder:
             tool_calls=calls,
             server_tool_calls=server_calls,
             finish_reason=self.finish_reason,
+            refusal=join_surrogates(self.refusal.text()),
         )
 
 

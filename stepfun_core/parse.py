@@ -219,6 +219,7 @@ def parse_chunk(data: Mapping[str, Any]) -> Chunk:
         reasoning = delta.get("reasoning_content") or delta.get("reasoning")
         tool_calls = delta.get("tool_calls")
         finish = raw.get("finish_reason")
+        refusal = delta.get("refusal")
         choices.append(
             ChoiceDelta(
                 index if type(index) is int else position,
@@ -227,6 +228,8 @@ def parse_chunk(data: Mapping[str, Any]) -> Chunk:
                 _parse_tool_call_deltas(tool_calls) if tool_calls else [],
                 # "" (legacy) and an absent key (current) both mean "not finished".
                 finish if finish and type(finish) is str else None,
+                # OpenAI's field for a stated refusal; null on every other chunk.
+                refusal if type(refusal) is str else "",
             )
         )
     ident = data.get("id")

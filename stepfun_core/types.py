@@ -94,6 +94,11 @@ class ServerToolCall:
         }
 
 
+# Finish reasons that mean the content was withheld: ``content_filter`` is in StepFun's
+# exception guide (stepfun-wire §2.2); ``content_filtered`` is its image endpoints' spelling.
+WITHHELD_FINISH_REASONS = frozenset({"content_filter", "content_filtered"})
+
+
 @dataclass(slots=True)
 class Choice:
     """One generated message."""
@@ -162,6 +167,8 @@ class Completion:
         parts = [f"{len(text)} characters of text {shown!r}"]
         if choice.reasoning:
             parts.append(f"{len(choice.reasoning)} characters of reasoning")
+        if choice.refusal:
+            parts.append(f"{len(choice.refusal)} characters of refusal")
         if choice.tool_calls:
             parts.append(f"{len(choice.tool_calls)} tool call(s)")
         return ", ".join(parts)
@@ -193,6 +200,8 @@ class ChoiceDelta:
     reasoning: str = ""
     tool_calls: list[ToolCallDelta] = field(default_factory=list)
     finish_reason: str | None = None
+    # A piece of the model's stated refusal (``delta.refusal``, the OpenAI field).
+    refusal: str = ""
 
 
 @dataclass(slots=True)
@@ -228,4 +237,5 @@ class Chunk:
             "".join(d.reasoning for d in mine),
             [call for d in mine for call in d.tool_calls],
             next((d.finish_reason for d in reversed(mine) if d.finish_reason), None),
+            "".join(d.refusal for d in mine),
         )

@@ -13,6 +13,8 @@ from tests.core.wire_samples import (
     LEGACY_STREAM,
     LEGACY_TOOL_STREAM,
     PARALLEL_TOOL_STREAM,
+    REFUSAL,
+    REFUSAL_STREAM,
     current_chunk,
     legacy_tool_chunk,
     sse,
@@ -243,3 +245,35 @@ def test_index_less_deltas_with_new_ids_are_new_calls() -> None:
         ("c1", '{"a": 1}'),
         ("c2", '{"a": 2}'),
     ]
+
+
+def test_a_streamed_refusal_is_folded_like_a_stated_one(driver: Driver) -> None:
+    chunks, completion = driver.stream(reply(REFUSAL_STREAM), PAYLOAD)
+    assert [c.choices[0].refusal for c in chunks] == ["", "I can't ", "help with that.", ""]
+    assert completion.first.refusal == REFUSAL
+    assert completion.first.content == ""
+    assert completion.to_dict()["choices"][0]["message"]["refusal"] == REFUSAL
+    assert "23 characters of refusal" in completion.describe()
+
+
+def test_refusal_pieces_listed_twice_in_one_chunk_are_joined() -> None:
+    chunk = parse_chunk(
+        {
+            "id": "r",
+            "choices": [
+                {"index": 0, "delta": {"refusal": "No"}},
+                {"index": 0, "delta": {"refusal": ", sorry."}},
+            ],
+        }
+    )
+    merged = chunk.delta(0)
+    assert merged is not None and merged.refusal == "No, sorry."
+    acc = StreamAccumulator()
+    acc.add(chunk)
+    assert acc.choice(0).refusal == "No, sorry."
+
+
+def test_a_refusal_that_is_not_text_reads_as_none() -> None:
+    for value in (None, 5, ["no"], {"text": "no"}):
+        chunk = parse_chunk({"id": "r", "choices": [{"index": 0, "delta": {"refusal": value}}]})
+        assert chunk.choices[0].refusal == ""

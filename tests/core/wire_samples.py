@@ -82,6 +82,37 @@ CURRENT_STREAM = sse(
 )
 
 
+# A stated refusal (OpenAI's ``refusal`` field, which StepFun's OpenAI-compatible API may send):
+# whole in ``message.refusal``, or streamed as ``delta.refusal`` pieces beside ``content: null``.
+REFUSAL = "I can't help with that."
+
+
+def refusal_completion(response_id: str = CURRENT_ID) -> dict[str, Any]:
+    """A non-streaming reply whose message states a refusal and has no content."""
+    return {
+        "id": response_id,
+        "object": "chat.completion",
+        "created": 1772615012,
+        "model": "step-3.7-flash",
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": None, "refusal": REFUSAL},
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": {"prompt_tokens": 85, "completion_tokens": 6, "total_tokens": 91},
+    }
+
+
+REFUSAL_STREAM = sse(
+    current_chunk({"content": None, "refusal": ""}, 0),
+    current_chunk({"content": None, "refusal": "I can't "}, 1),
+    current_chunk({"content": None, "refusal": "help with that."}, 2),
+    current_chunk({"content": None, "refusal": None}, 3, finish="stop"),
+)
+
+
 def legacy_tool_chunk(call: dict[str, Any], completion: int) -> dict[str, Any]:
     """A step-1-era tool-call delta: no index, "" id and type (stepfun-wire §1.6)."""
     return {

@@ -123,7 +123,7 @@ def test_legacy_stream_tool_call_quirks(driver: Driver) -> None:
     call = full.tool_calls[0]
     assert call["name"] == "get_weather"
     assert call["args"] == {"city": "Oslo"}
-    assert call["id"] == fallback_tool_call_id(str(full.id), 0)
+    assert call["id"] == fallback_tool_call_id(full.response_metadata["id"], 0)
     assert full.response_metadata["finish_reason"] == "stop"
     # The id is sent once, so merging chunks never doubles it.
     assert sum(1 for c in chunks for t in c.tool_call_chunks if t["id"]) == 1

@@ -188,6 +188,7 @@ def chunk_objects(
             "content": texts(surrogates=surrogates),
             "reasoning_content": texts(surrogates=surrogates),
             "reasoning": texts(surrogates=surrogates),
+            "refusal": st.one_of(st.none(), texts(surrogates=surrogates)),
             "tool_calls": st.lists(
                 tool_call_deltas(client_only=client_only, positional=positional), max_size=2
             ),
@@ -233,6 +234,7 @@ def completion_objects() -> st.SearchStrategy[dict[str, Any]]:
             "content": st.one_of(st.none(), texts()),
             "reasoning": texts(),
             "reasoning_content": texts(),
+            "refusal": st.one_of(st.none(), texts()),
             "tool_calls": st.lists(call, max_size=3),
         },
     )

@@ -69,10 +69,12 @@ def test_positional_deltas_fold_without_raising(objs: list[dict[str, Any]]) -> N
 def test_text_is_the_concatenation_of_the_deltas(objs: list[dict[str, Any]]) -> None:
     content: dict[int, str] = defaultdict(str)
     reasoning: dict[int, str] = defaultdict(str)
+    refusal: dict[int, str] = defaultdict(str)
     for obj in objs:
         for delta in parse_chunk(obj).choices:
             content[delta.index] += delta.content
             reasoning[delta.index] += delta.reasoning
+            refusal[delta.index] += delta.refusal
     completion = fold(objs).result()
     # Deliberate: the accumulator joins UTF-16 halves and turns a lone half into U+FFFD, so
     # its text is the concatenation as it can be encoded (join_surrogates of it).
@@ -81,6 +83,9 @@ def test_text_is_the_concatenation_of_the_deltas(objs: list[dict[str, Any]]) -> 
     }
     assert {c.index: c.reasoning for c in completion.choices} == {
         i: join_surrogates(reasoning[i]) for i in reasoning
+    }
+    assert {c.index: c.refusal for c in completion.choices} == {
+        i: join_surrogates(refusal[i]) for i in refusal
     }
 
 

@@ -229,10 +229,20 @@ def test_llama_index_chat_response_keeps_every_tool_call(completion: Completion)
         assert block.tool_call_id == call.id
 
 
+def whole_call_chunk(arguments: str, *, finish: str | None = None) -> list[dict[str, Any]]:
+    call = {"index": 0, "id": "call_1", "function": {"name": "f", "arguments": arguments}}
+    choice: dict[str, Any] = {"index": 0, "delta": {"tool_calls": [call]}}
+    if finish:
+        choice["finish_reason"] = finish
+    return [{"id": "chatcmpl-1", "choices": [choice]}]
+
+
 @heavy()
 @given(st.lists(chunk_objects(), max_size=6))
 @example(deep_call_chunks("[" * 5000, positional=False))
 @example(deep_call_chunks('{"a":' * 3000, positional=True))
+@example(whole_call_chunk('{"city": "Paris"}'))
+@example(whole_call_chunk('{"city": "Paris"}', finish="tool_calls"))
 def test_llama_index_stream_responder_takes_any_chunks(objs: list[dict[str, Any]]) -> None:
     accumulator = StreamAccumulator()
     responder = StreamResponder(accumulator)
@@ -245,14 +255,20 @@ def test_llama_index_stream_responder_takes_any_chunks(objs: list[dict[str, Any]
         return
     calls, _ = accumulator.tool_calls(0)
     blocks = tool_blocks(response.message)
+    finished = "finish_reason" in response.additional_kwargs
     if any(delta.index == 0 and delta.tool_calls for o in objs for delta in parse_chunk(o).choices):
         assert len(blocks) == len(calls)
         for block, call in zip(blocks, calls, strict=True):
+            if not finished:  # the text so far, parsed only once the stream has finished
+                assert block.tool_kwargs == (call.arguments or {})
+                continue
             expected = expected_kwargs(call.arguments)
             if isinstance(expected, str):
                 assert block.tool_kwargs == expected
             else:
                 assert same_json(block.tool_kwargs, expected)
+    refusal = accumulator.choice(0).refusal
+    assert response.message.additional_kwargs.get("refusal", "") == refusal
 
 
 # --- the adapters end to end, arguments that do not parse ----------------------------------------

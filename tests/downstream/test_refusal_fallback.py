@@ -1,0 +1,79 @@
+"""``create_agent`` with ``ModelRefusalMiddleware``: a refusal StepFun states hands over to the
+fallback model (``ModelFallbackMiddleware``), whether the reply came whole or streamed.
+
+A scripted loopback server refuses every request for one model and answers for the other.
+Without the refusal middleware the refusal is the agent's answer, as a standard refusal block.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from langchain.agents import create_agent
+from langchain.agents.middleware import ModelFallbackMiddleware, ModelRefusalMiddleware
+from langchain_core.messages import AIMessage
+
+from langchain_stepfun import ChatStepFun
+from tests.downstream.calls import run_closing
+from tests.downstream.scripted import Message, ScriptedAPI
+
+REFUSER, HELPER = "step-3.5-flash", "step-3.7-flash"
+REFUSAL = "I can't help with that request."
+ANSWER = "The fallback model answers this one."
+QUESTION = "How do lighthouses work?"
+
+
+def refuse_or_answer(body: dict[str, Any], n: int) -> Message:
+    return {"refusal": REFUSAL} if body.get("model") == REFUSER else {"content": ANSWER}
+
+
+@pytest.fixture
+def api() -> Iterator[ScriptedAPI]:
+    with ScriptedAPI(refuse_or_answer) as server:
+        yield server
+
+
+def model(api: ScriptedAPI, name: str, streaming: bool) -> ChatStepFun:
+    return ChatStepFun(
+        model=name, api_key="sk-refusal", base_url=api.base_url, streaming=streaming, max_retries=0
+    )
+
+
+def run(agent: Any, mode: str) -> list[Any]:
+    state = {"messages": [("user", QUESTION)]}
+    result = agent.invoke(state) if mode == "sync" else run_closing(agent.ainvoke(state))
+    return list(result["messages"])
+
+
+@pytest.mark.parametrize("streaming", [False, True], ids=["whole", "streamed"])
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_a_refusal_hands_over_to_the_fallback(api: ScriptedAPI, mode: str, streaming: bool) -> None:
+    agent = create_agent(
+        model(api, REFUSER, streaming),
+        tools=[],
+        # The refusal middleware is listed after the fallback, so the fallback catches it.
+        middleware=[
+            ModelFallbackMiddleware(model(api, HELPER, streaming)),
+            ModelRefusalMiddleware(),
+        ],
+    )
+    messages = run(agent, mode)
+    assert [r["model"] for r in api.chat_requests] == [REFUSER, HELPER]
+    answer = messages[-1]
+    assert isinstance(answer, AIMessage)
+    assert answer.text == ANSWER
+    assert not any(b["type"] == "refusal" for m in messages for b in m.content_blocks)
+
+
+@pytest.mark.parametrize("streaming", [False, True], ids=["whole", "streamed"])
+def test_without_the_middleware_the_refusal_is_the_answer(
+    api: ScriptedAPI, streaming: bool
+) -> None:
+    agent = create_agent(model(api, REFUSER, streaming), tools=[])
+    messages = run(agent, "sync")
+    assert [r["model"] for r in api.chat_requests] == [REFUSER]
+    answer = messages[-1]
+    assert isinstance(answer, AIMessage)
+    assert answer.content_blocks == [{"type": "refusal", "refusal": REFUSAL}]

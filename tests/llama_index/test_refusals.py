@@ -1,0 +1,212 @@
+"""Refusals in LlamaIndex: kept on the reply (whole and streamed), and a clear
+``StepFunRefusalError`` from structured prediction (both modes, all four entry points, and
+LlamaIndex's FunctionCallingProgram), never a pydantic ValidationError on empty text."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import httpx
+import pytest
+from llama_index.core.agent.workflow import FunctionAgent
+from llama_index.core.program import FunctionCallingProgram
+from llama_index.core.prompts import PromptTemplate
+from llama_index.core.tools import FunctionTool
+from pydantic import BaseModel, ValidationError
+
+from llama_index_stepfun import StepFun
+from llama_index_stepfun.refusals import StepFunRefusalError
+from stepfun_core import StepFunError
+from tests.core.wire_samples import REFUSAL, REFUSAL_STREAM, refusal_completion, sse
+from tests.hostile import chunk, completion_body
+from tests.llama_index.conftest import Driver, MockAPI, user
+
+PROMPT = PromptTemplate("Describe the city of {city}.")
+MODES = ["function_calling", "json_object"]
+
+
+class City(BaseModel):
+    """A city."""
+
+    name: str
+
+
+def refusing(**options: Any) -> StepFun:
+    """A StepFun whose server refuses every request (whole, or streamed in pieces)."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if json.loads(request.content).get("stream"):
+            headers = {"content-type": "text/event-stream"}
+            return httpx.Response(200, content=REFUSAL_STREAM, headers=headers)
+        return httpx.Response(200, json=refusal_completion())
+
+    return MockAPI(handler).llm(model="step-3.7-flash", **options)
+
+
+def filtering(**options: Any) -> StepFun:
+    """A StepFun whose server withholds the content (finish_reason content_filter)."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if json.loads(request.content).get("stream"):
+            body = sse(chunk("", "content_filter"))
+            return httpx.Response(200, content=body, headers={"content-type": "text/event-stream"})
+        body = completion_body({"role": "assistant", "content": ""})
+        body["choices"][0]["finish_reason"] = "content_filter"
+        return httpx.Response(200, json=body)
+
+    return MockAPI(handler).llm(model="step-3.7-flash", **options)
+
+
+# --- the reply keeps the refusal -------------------------------------------------------------
+def test_a_stated_refusal_is_kept_on_the_message(driver: Driver) -> None:
+    response = driver.chat(refusing(), user("How do I pick a lock?"))
+    assert response.message.additional_kwargs["refusal"] == REFUSAL
+    assert response.message.content == ""
+    assert response.raw["choices"][0]["message"]["refusal"] == REFUSAL
+
+
+def test_a_streamed_refusal_is_kept_whole_so_far(driver: Driver) -> None:
+    responses = driver.stream_chat(refusing(), user("How do I pick a lock?"))
+    seen = [r.message.additional_kwargs.get("refusal") for r in responses]
+    assert seen == [None, "I can't ", REFUSAL, REFUSAL]
+    assert responses[-1].additional_kwargs["finish_reason"] == "stop"
+    assert responses[-1].raw["choices"][0]["message"]["refusal"] == REFUSAL
+
+
+def test_no_refusal_no_key(driver: Driver) -> None:
+    api = MockAPI(lambda request: httpx.Response(200, json=completion_body({"content": "ok"})))
+    response = driver.chat(api.llm(), user("hi"))
+    assert "refusal" not in response.message.additional_kwargs
+
+
+# --- structured prediction raises a clear error ---------------------------------------------
+def check_refusal(caught: pytest.ExceptionInfo[StepFunRefusalError], stated: bool) -> None:
+    error = caught.value
+    assert isinstance(error, StepFunError) and isinstance(error, ValueError)
+    assert not isinstance(error, ValidationError)
+    assert error.response is not None
+    if stated:
+        assert error.refusal == REFUSAL
+        assert REFUSAL in str(error)
+    else:
+        assert "content_filter" in str(error)
+
+
+@pytest.mark.parametrize("stated", [True, False], ids=["refusal", "content-filter"])
+@pytest.mark.parametrize("mode", MODES)
+def test_structured_predict_raises_a_refusal(driver: Driver, mode: str, stated: bool) -> None:
+    llm = (refusing if stated else filtering)(structured_output_mode=mode)
+    with pytest.raises(StepFunRefusalError) as caught:
+        driver.structured_predict(llm, City, PROMPT, city="Paris")
+    check_refusal(caught, stated)
+
+
+@pytest.mark.parametrize("stated", [True, False], ids=["refusal", "content-filter"])
+@pytest.mark.parametrize("mode", MODES)
+def test_stream_structured_predict_raises_a_refusal(
+    driver: Driver, mode: str, stated: bool
+) -> None:
+    llm = (refusing if stated else filtering)(structured_output_mode=mode)
+    with pytest.raises(StepFunRefusalError) as caught:
+        driver.stream_structured_predict(llm, City, PROMPT, city="Paris")
+    check_refusal(caught, stated)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_structured_llm_raises_a_refusal(driver: Driver, mode: str) -> None:
+    structured = refusing(structured_output_mode=mode).as_structured_llm(City)
+    with pytest.raises(StepFunRefusalError):
+        if driver.is_async:
+            asyncio.run(structured.achat(user("Describe Paris.")))
+        else:
+            structured.chat(user("Describe Paris."))
+
+
+def test_a_function_calling_program_raises_a_refusal(driver: Driver) -> None:
+    program = FunctionCallingProgram.from_defaults(City, PROMPT.template, llm=refusing())
+    with pytest.raises(StepFunRefusalError) as caught:
+        if driver.is_async:
+            asyncio.run(program.acall(city="Paris"))
+        else:
+            program(city="Paris")
+    check_refusal(caught, stated=True)
+
+
+# --- elsewhere a refusal stays a reply ------------------------------------------------------
+def get_weather(city: str) -> str:
+    """Get the weather in a city."""
+    return f"Sunny in {city}."
+
+
+def test_chat_with_tools_returns_a_refusal_unless_a_call_was_required(driver: Driver) -> None:
+    tool = FunctionTool.from_defaults(get_weather)
+    llm = refusing()
+    response = driver.chat_with_tools(llm, [tool], user_msg="Weather in Paris?")
+    assert response.message.additional_kwargs["refusal"] == REFUSAL
+    streamed = driver.stream_chat_with_tools(llm, [tool], user_msg="Weather in Paris?")
+    assert streamed[-1].message.additional_kwargs["refusal"] == REFUSAL
+    with pytest.raises(StepFunRefusalError):
+        driver.chat_with_tools(llm, [tool], user_msg="Weather in Paris?", tool_required=True)
+    with pytest.raises(StepFunRefusalError):
+        driver.stream_chat_with_tools(llm, [tool], user_msg="Weather in Paris?", tool_required=True)
+
+
+@pytest.mark.parametrize("streaming", [True, False])
+def test_an_agent_gets_the_refusal_as_its_answer(streaming: bool) -> None:
+    agent = FunctionAgent(tools=[get_weather], llm=refusing(), streaming=streaming)
+
+    async def run() -> Any:
+        return await agent.run(user_msg="Weather in Paris?")
+
+    result = asyncio.run(run())
+    assert result.response.additional_kwargs["refusal"] == REFUSAL
+    assert result.tool_calls == []
+
+
+def city_call_stream() -> bytes:
+    head = {"index": 0, "id": "call_1", "type": "function"}
+    head["function"] = {"name": "City", "arguments": '{"name": '}
+    rest = {"index": 0, "function": {"arguments": '"Paris"}'}}
+    return sse(chunk(tool_calls=[head]), chunk(tool_calls=[rest]), chunk("", "tool_calls"))
+
+
+def test_the_mark_does_not_leak_between_streamed_items() -> None:
+    # While a caller consumes a structured stream, its own calls in between are not marked:
+    # another model's refusal reaches the caller as a reply.
+    api = MockAPI(
+        lambda request: httpx.Response(
+            200, content=city_call_stream(), headers={"content-type": "text/event-stream"}
+        )
+    )
+    other = refusing()
+    tool = FunctionTool.from_defaults(get_weather)
+    replies = []
+    partials = []
+    for partial in api.llm().stream_structured_predict(City, PROMPT, city="Paris"):
+        partials.append(partial)
+        replies.append(other.chat_with_tools([tool], user_msg="Weather?"))
+    assert partials and partials[-1] == City(name="Paris")
+    assert all(r.message.additional_kwargs["refusal"] == REFUSAL for r in replies)
+
+
+def test_the_mark_does_not_leak_between_async_streamed_items() -> None:
+    api = MockAPI(
+        lambda request: httpx.Response(
+            200, content=city_call_stream(), headers={"content-type": "text/event-stream"}
+        )
+    )
+    other = refusing()
+    tool = FunctionTool.from_defaults(get_weather)
+
+    async def run() -> list[Any]:
+        replies = []
+        stream = await api.llm().astream_structured_predict(City, PROMPT, city="Paris")
+        async for _ in stream:
+            replies.append(await other.achat_with_tools([tool], user_msg="Weather?"))
+        return replies
+
+    replies = asyncio.run(run())
+    assert replies
+    assert all(r.message.additional_kwargs["refusal"] == REFUSAL for r in replies)

@@ -1,0 +1,138 @@
+"""Streaming a long tool call costs work linear in its arguments (counted, never timed).
+
+Each streamed ChatResponse holds the whole message so far (LlamaIndex's contract), so the block
+of the call that grew is new on every chunk. What must not happen per chunk: parsing the
+arguments (they are parsed once, when the stream finishes) and rebuilding the calls that did
+not change. Timings: ``python -m benchmarks.tool_arguments``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from llama_index.core.base.llms.types import ChatResponse, ToolCallBlock
+
+import llama_index_stepfun.responses as responses
+from llama_index_stepfun import StepFun
+from llama_index_stepfun.responses import StreamResponder
+from stepfun_core import StreamAccumulator, parse_chunk
+from tests.core.wire_samples import sse
+from tests.llama_index.conftest import MockAPI, sse_reply, user
+
+PIECES = 2000
+
+
+def code_arguments(pieces: int) -> list[str]:
+    """A write_file call's arguments in pieces that each end in a brace (whole JSON or not)."""
+    body = "".join(f"if x: {{y({i})}}" for i in range(pieces))
+    text = json.dumps({"path": "main.py", "content": body})
+    cuts = [i + 1 for i, char in enumerate(text) if char == "}"]
+    starts = [0, *cuts[:-1]]
+    return [text[a:b] for a, b in zip(starts, cuts, strict=True)]
+
+
+def call_chunk(index: int, arguments: str, **head: Any) -> dict[str, Any]:
+    function: dict[str, Any] = {"arguments": arguments}
+    if "name" in head:
+        function["name"] = head.pop("name")
+    call = {"index": index, "function": function, **head}
+    return {
+        "id": "r1",
+        "model": "step-3.7-flash",
+        "choices": [{"index": 0, "delta": {"tool_calls": [call]}}],
+    }
+
+
+def two_call_stream(pieces: list[str]) -> list[dict[str, Any]]:
+    """Call 0 whole in one chunk, then call 1 in ``pieces``, then the finish reason."""
+    chunks = [
+        call_chunk(0, '{"city": "Paris"}', id="call_0", type="function", name="get_weather"),
+        call_chunk(1, pieces[0], id="call_1", type="function", name="write_file"),
+    ]
+    chunks += [call_chunk(1, piece) for piece in pieces[1:]]
+    finish = {"id": "r1", "choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]}
+    return [*chunks, finish]
+
+
+def respond(objs: list[dict[str, Any]]) -> list[ChatResponse]:
+    accumulator = StreamAccumulator()
+    responder = StreamResponder(accumulator)
+    out = []
+    for obj in objs:
+        chunk = parse_chunk(obj)
+        accumulator.add(chunk)
+        out.append(responder.response(chunk))
+    return out
+
+
+def tool_blocks(response: ChatResponse) -> list[ToolCallBlock]:
+    return [b for b in response.message.blocks if isinstance(b, ToolCallBlock)]
+
+
+def test_arguments_are_parsed_once_not_per_chunk(monkeypatch: pytest.MonkeyPatch) -> None:
+    parsed: list[int] = []
+    real = responses.load_json
+
+    def counting(text: str | bytes) -> Any:
+        parsed.append(len(text))
+        return real(text)
+
+    monkeypatch.setattr(responses, "load_json", counting)
+    pieces = code_arguments(PIECES)
+    out = respond(two_call_stream(pieces))
+    total = sum(map(len, pieces)) + len('{"city": "Paris"}')
+    # Each call's arguments parsed once, for the response that finishes the stream. (Parsing
+    # them on every chunk read about PIECES / 2 times the text: 1,000 times, here.)
+    assert sum(parsed) <= total
+    last = tool_blocks(out[-1])
+    assert [b.tool_kwargs for b in last] == [{"city": "Paris"}, json.loads("".join(pieces))]
+
+
+def test_a_call_that_did_not_change_is_not_rebuilt(monkeypatch: pytest.MonkeyPatch) -> None:
+    built: list[str | None] = []
+
+    class CountedBlock(ToolCallBlock):
+        def __init__(self, **data: Any) -> None:
+            super().__init__(**data)
+            built.append(self.tool_call_id)
+
+    monkeypatch.setattr(responses, "ToolCallBlock", CountedBlock)
+    out = respond(two_call_stream(code_arguments(200)))
+    running = out[1:-1]
+    # Call 0's block and wire dict are the same objects on every response while call 1 streams.
+    assert len({id(tool_blocks(r)[0]) for r in running}) == 1
+    assert len({id(r.message.additional_kwargs["tool_calls"][0]) for r in running}) == 1
+    # A block per chunk for the call that chunk changed, and one per call at the finish.
+    assert built.count("call_0") == 2
+    assert built.count("call_1") == len(running) + 1
+
+
+def test_a_running_call_is_read_as_far_as_it_goes() -> None:
+    llm = StepFun(api_key="sk-test")
+    pieces = ['{"path": "main.py", ', '"content": "print(1)"', "}"]
+    out = respond(two_call_stream(pieces))
+    # While the stream runs, the block holds the text so far; LlamaIndex reads it partially.
+    running = tool_blocks(out[2])[1]
+    assert running.tool_kwargs == '{"path": "main.py", "content": "print(1)"'
+    selections = llm.get_tool_calls_from_response(out[2], error_on_no_tool_call=False)
+    assert [s.tool_kwargs for s in selections] == [
+        {"city": "Paris"},
+        {"path": "main.py", "content": "print(1)"},
+    ]
+    mirrored = out[2].message.additional_kwargs["tool_calls"][1]["function"]["arguments"]
+    assert mirrored is running.tool_kwargs  # one string, shared by the block and the dict
+    final = llm.get_tool_calls_from_response(out[-1])
+    assert final[1].tool_kwargs == {"path": "main.py", "content": "print(1)"}
+
+
+def test_stream_chat_ends_with_parsed_arguments() -> None:
+    pieces = code_arguments(50)
+    api = MockAPI(sse_reply(sse(*two_call_stream(pieces))))
+    out = list(api.llm().stream_chat(user("write it")))
+    assert [b.tool_kwargs for b in tool_blocks(out[-1])] == [
+        {"city": "Paris"},
+        json.loads("".join(pieces)),
+    ]
+    assert out[-1].additional_kwargs["finish_reason"] == "tool_calls"
