@@ -11,9 +11,16 @@ except ModuleNotFoundError as _missing:
     ) from _missing
 
 from llama_index_stepfun.base import StepFun
+from llama_index_stepfun.refusals import StepFunRefusalError
 from llama_index_stepfun.tokens import stepfun_tokenizer
 from llama_index_stepfun.tools import web_search_tool
 from stepfun_core import DEFAULT_MODEL
 from stepfun_core import __version__ as __version__
 
-__all__ = ["DEFAULT_MODEL", "StepFun", "stepfun_tokenizer", "web_search_tool"]
+__all__ = [
+    "DEFAULT_MODEL",
+    "StepFun",
+    "StepFunRefusalError",
+    "stepfun_tokenizer",
+    "web_search_tool",
+]

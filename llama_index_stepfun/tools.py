@@ -53,11 +53,18 @@ def resolve_tool_choice(
     return {"type": "function", "function": {"name": tool_choice}}
 
 
-def _arguments_dict(arguments: Any, *, finished: bool = True) -> dict[str, Any]:
+# The partial arguments last read from a streaming call, by call id: an agent reads the tool
+# calls of every streamed response, and parsing the whole text each time would cost the square
+# of its length. Read again only once the text has doubled, the cost stays linear; the final
+# response always parses the whole text.
+_PARTIAL: dict[str, tuple[int, str, dict[str, Any]]] = {}
+
+
+def _arguments_dict(arguments: Any, *, finished: bool = True, call_id: str = "") -> dict[str, Any]:
     """Arguments as a dict: ``{}`` when they are not a JSON object.
 
-    Only while a stream is still running are unfinished arguments read as far as they go; in
-    a finished reply, cut-off arguments (``{"city": "Par``) are unparseable, never a call
+    Partial arguments of a stream are read as far as they go (``{"city": "Par`` is
+    ``{"city": "Par"}``); in a finished reply, cut-off arguments are unparseable, never a call
     with a guessed value.
     """
     if isinstance(arguments, dict):
@@ -69,11 +76,23 @@ def _arguments_dict(arguments: Any, *, finished: bool = True) -> dict[str, Any]:
     except ValueError:
         if finished:
             return {}
-        try:
-            value = parse_partial_json(arguments)
-        except (ValueError, TypeError, RecursionError):
-            return {}
+        return _partial(arguments, call_id)
     return value if isinstance(value, dict) else {}
+
+
+def _partial(text: str, call_id: str) -> dict[str, Any]:
+    known = _PARTIAL.get(call_id)
+    if known is not None and known[1] == text[:64] and len(text) < 2 * known[0]:
+        return known[2]
+    try:
+        value = parse_partial_json(text)
+    except (ValueError, TypeError, RecursionError):
+        value = {}
+    value = value if isinstance(value, dict) else {}
+    if len(_PARTIAL) >= 64:
+        _PARTIAL.pop(next(iter(_PARTIAL), ""), None)
+    _PARTIAL[call_id] = (len(text), text[:64], value)
+    return value
 
 
 def _is_finished(response: ChatResponse) -> bool:
@@ -102,7 +121,9 @@ def tool_selections(response: ChatResponse) -> list[ToolSelection]:
             ToolSelection(
                 tool_id=b.tool_call_id or "",
                 tool_name=b.tool_name,
-                tool_kwargs=_arguments_dict(b.tool_kwargs, finished=finished),
+                tool_kwargs=_arguments_dict(
+                    b.tool_kwargs, finished=finished, call_id=b.tool_call_id or ""
+                ),
             )
             for b in blocks
         ]

@@ -85,6 +85,8 @@ class SurrogateJoiner:
                 delta.content = self._fix((i, "content", 0), delta.content)
             if delta.reasoning or (i, "reasoning", 0) in self._held:
                 delta.reasoning = self._fix((i, "reasoning", 0), delta.reasoning)
+            if delta.refusal or (i, "refusal", 0) in self._held:
+                delta.refusal = self._fix((i, "refusal", 0), delta.refusal)
             for call in delta.tool_calls:
                 call.id = join_surrogates(call.id) if call.id else call.id
                 call.name = join_surrogates(call.name) if call.name else call.name
@@ -104,6 +106,8 @@ class SurrogateJoiner:
                 delta.content = REPLACEMENT
             elif field == "reasoning":
                 delta.reasoning = REPLACEMENT
+            elif field == "refusal":
+                delta.refusal = REPLACEMENT
             else:
                 delta.tool_calls.append(ToolCallDelta(call, arguments=REPLACEMENT))
         self._held.clear()

@@ -10,13 +10,13 @@ from typing import Any
 
 import pytest
 
+import stepfun_core as core
 from stepfun_core import (
     build_chat_request,
     count_prompt_tokens,
     estimate_tokens,
     remember_prompt_tokens,
 )
-import stepfun_core as core
 from stepfun_core import tokens as core_tokens
 from tests.replica import Replica
 

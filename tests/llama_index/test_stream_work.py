@@ -136,3 +136,32 @@ def test_stream_chat_ends_with_parsed_arguments() -> None:
         json.loads("".join(pieces)),
     ]
     assert out[-1].additional_kwargs["finish_reason"] == "tool_calls"
+
+
+def test_an_agent_reading_every_streamed_response_does_linear_work(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # FunctionAgent reads the tool calls of every streamed response (to stream them to its
+    # caller): the partial arguments are read again only once they have doubled.
+    import llama_index_stepfun.tools as tools
+
+    parsed: list[int] = []
+    real = tools.parse_partial_json
+
+    def counting(text: str) -> Any:
+        parsed.append(len(text))
+        return real(text)
+
+    monkeypatch.setattr(tools, "parse_partial_json", counting)
+    llm = StepFun(api_key="k")
+    work = {}
+    for pieces in (PIECES, 4 * PIECES):
+        parsed.clear()
+        responses_ = respond(two_call_stream(code_arguments(pieces)))
+        for response in responses_[:-1]:
+            calls = llm.get_tool_calls_from_response(response, error_on_no_tool_call=False)
+            assert [c.tool_name for c in calls][:1] == ["get_weather"]
+        work[pieces] = sum(parsed)
+        final = llm.get_tool_calls_from_response(responses_[-1])
+        assert final[1].tool_kwargs["content"].startswith("if x: {y(0)}")
+    assert work[4 * PIECES] <= 5 * work[PIECES], work  # quadratic work would be 16 times
