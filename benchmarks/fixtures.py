@@ -1,6 +1,6 @@
 """StepFun-shaped response fixtures, generated once and served byte for byte to every contestant.
 
-Current stream shape (stepfun-wire §1.5-1.6): ``role:"assistant"`` on every delta, no
+Current stream shape (docs/wire.md#current-stream): ``role:"assistant"`` on every delta, no
 ``finish_reason`` key until the last chunk (which also carries the last token), ``content:""``
 beside every reasoning token, cumulative ``usage`` on every chunk, a top-level ``"agent":""``,
 ``<32hex>.<32hex>`` ids, and ``data: [DONE]`` at the end. Tool-call deltas carry an ``index``.
@@ -219,7 +219,7 @@ def tool_stream(name: str, pieces_per_call: int = 100) -> Fixture:
 
 
 def completion(name: str, answer_tokens: int = 120, reasoning_tokens: int = 60) -> Fixture:
-    """A non-streaming reply (stepfun-wire §1.1): content, reasoning and top-level cached tokens."""
+    """A non-streaming reply (docs/wire.md#reply-text): content, reasoning and top-level cached tokens."""
     text = "".join(tokens(answer_tokens))
     reasoning = "".join(tokens(reasoning_tokens, offset=3))
     body = {

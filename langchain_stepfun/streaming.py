@@ -1,6 +1,6 @@
 """Stream chunks to LangChain message chunks, keeping the per-chunk path lean.
 
-StepFun quirks handled here (stepfun-wire §1.4-1.6):
+StepFun quirks handled here (docs/wire.md#stream-shapes):
 
 - usage is cumulative on every chunk: it is emitted once, on the last chunk, so the sum of
   the stream's ``usage_metadata`` equals the API's final usage;

@@ -17,7 +17,7 @@ from langchain_stepfun.errors import to_langchain_error
 from stepfun_core import InvalidParameterError
 
 ToolLike = Mapping[str, Any] | type | Callable[..., Any] | BaseTool
-# Tools the server runs itself (stepfun-wire §1.3); a JSON schema's "type" is "object".
+# Tools the server runs itself (docs/wire.md#web-search); a JSON schema's "type" is "object".
 BUILTIN_TOOLS = frozenset({"web_search"})
 # "any" is LangChain's word for "call some tool"; the API (like OpenAI) says "required".
 _CHOICE_WORDS = {"auto": "auto", "none": "none", "required": "required", "any": "required"}

@@ -39,7 +39,7 @@ _ROLES = {
     MessageRole.CHATBOT: "assistant",
     MessageRole.MODEL: "assistant",
     MessageRole.TOOL: "tool",
-    # StepFun rejects role "function" (stepfun-wire §5 item 4): send it as a tool result.
+    # StepFun rejects role "function" (docs/wire.md#messages): send it as a tool result.
     MessageRole.FUNCTION: "tool",
 }
 # Detail values LlamaIndex users write for OpenAI that StepFun does not take: send none.

@@ -64,7 +64,7 @@ class ToolCallBuilder:
             self.id = delta.id
         if delta.type and not self.type:
             self.type = delta.type
-        # Step-1-era streams send the name whole, in its own chunk (stepfun-wire §1.6); some
+        # Step-1-era streams send the name whole, in its own chunk (docs/wire.md#stream-tool-calls); some
         # servers repeat it on every delta, so an identical repeat is not a fragment.
         if delta.name and delta.name != self.name and len(self.name) < MAX_NAME:
             self.name = delta.name if not self.name else self.name + delta.name
@@ -151,7 +151,7 @@ class ChoiceBuilder:
             self.finish_reason = delta.finish_reason
 
     def _index_of_positional(self, call: ToolCallDelta) -> int:
-        """Give an index to a delta sent without one (step-1-era streams, stepfun-wire §1.6).
+        """Give an index to a delta sent without one (step-1-era streams, docs/wire.md#stream-tool-calls.
 
         Those streams send each call's name whole in one delta and its arguments after it. A
         new id, or a name arriving once the latest call has a name and whole JSON arguments,
@@ -202,7 +202,7 @@ class ChoiceBuilder:
 class StreamAccumulator:
     """Keeps the message so far: text, reasoning, tool calls by index, finish reason, usage.
 
-    Usage is cumulative on every StepFun chunk (stepfun-wire §1.7): the last one wins.
+    Usage is cumulative on every StepFun chunk (docs/wire.md#stream-framing): the last one wins.
     """
 
     __slots__ = ("_choices", "_raw_usage", "created", "id", "model")
@@ -225,7 +225,7 @@ class StreamAccumulator:
             self.id = chunk.id
         if chunk.model:
             self.model = chunk.model
-        # The legacy first chunk says created:0 (stepfun-wire §1.4).
+        # The legacy first chunk says created:0 (docs/wire.md#legacy-stream).
         if chunk.created:
             self.created = chunk.created
         if chunk.raw_usage is not None:

@@ -177,7 +177,7 @@ _BY_STATUS: dict[int, type[APIStatusError]] = {
     451: ContentModerationError,
 }
 
-# error.type values seen on the wire (stepfun-wire.md §2.2); a type wins over a status.
+# error.type values seen on the wire (docs/wire.md#error-types); a type wins over a status.
 _BY_TYPE: dict[str, type[APIStatusError]] = {
     "invalid_api_key": AuthenticationError,
     "model_invalid": NotFoundError,

@@ -24,7 +24,7 @@ _EMPTY: Mapping[str, Any] = {}
 
 
 def fallback_tool_call_id(response_id: str, index: int) -> str:
-    """An id for a call sent without one (step-1-era streams send "", stepfun-wire §1.6)."""
+    """An id for a call sent without one (step-1-era streams send "", docs/wire.md#stream-tool-calls."""
     stem = (response_id or "stepfun").split(".")[0].replace("-", "")[:24]
     return f"call_{stem}_{index}"
 
@@ -188,13 +188,13 @@ def _parse_tool_call_deltas(raw_calls: Any) -> list[ToolCallDelta]:
         deltas.append(
             ToolCallDelta(
                 index=position if index is None else index,
-                # "" placeholders mean "not sent" (stepfun-wire §1.6).
+                # "" placeholders mean "not sent" (docs/wire.md#stream-tool-calls).
                 id=_text(raw.get("id")) or None,
                 type=_text(raw.get("type")) or None,
                 name=_text(function.get("name")) or None,
                 arguments=arguments or None,
                 results=list(results) if isinstance(results, list) else None,
-                # Step-1-era deltas carry no index (stepfun-wire §1.6).
+                # Step-1-era deltas carry no index (docs/wire.md#stream-tool-calls).
                 positional=index is None,
             )
         )
@@ -202,7 +202,7 @@ def _parse_tool_call_deltas(raw_calls: Any) -> list[ToolCallDelta]:
 
 
 def parse_chunk(data: Mapping[str, Any]) -> Chunk:
-    """Parse one stream chunk of either shape (legacy or current, stepfun-wire §1.4-1.5).
+    """Parse one stream chunk of either shape (legacy or current, docs/wire.md#stream-shapes.
 
     This runs once per streamed token, so it avoids helper calls on the common path.
     """

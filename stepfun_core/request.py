@@ -216,7 +216,7 @@ def _check_message(i: int, message: Any) -> None:
 
 
 # The English reference says frequency_penalty is 0..1, the Chinese docs -2..2
-# (stepfun-wire §3.2): accept both.
+# (docs/wire.md#parameters): accept both.
 _RANGES = {"temperature": (0.0, 2.0), "top_p": (0.0, 1.0), "frequency_penalty": (-2.0, 2.0)}
 _ENUMS = {"reasoning_format": REASONING_FORMATS, "reasoning_effort": REASONING_EFFORTS}
 

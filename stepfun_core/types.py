@@ -76,7 +76,7 @@ class ToolCall:
 
 @dataclass(slots=True)
 class ServerToolCall:
-    """A call the server already ran, such as the built-in ``web_search`` (stepfun-wire §1.3)."""
+    """A call the server already ran, such as the built-in ``web_search`` (docs/wire.md#web-search)."""
 
     id: str
     type: str
@@ -95,7 +95,7 @@ class ServerToolCall:
 
 
 # Finish reasons that mean the content was withheld: ``content_filter`` is in StepFun's
-# exception guide (stepfun-wire §2.2); ``content_filtered`` is its image endpoints' spelling.
+# exception guide (docs/wire.md#error-types); ``content_filtered`` is its image endpoints' spelling.
 WITHHELD_FINISH_REASONS = frozenset({"content_filter", "content_filtered"})
 
 

@@ -162,7 +162,7 @@ def test_non_stream_tool_call_quirks(client: httpx.Client) -> None:
         client, model="step-3.7-flash", messages=user(query), tools=[MAGIC], tool_choice="required"
     ).json()
     choice = body["choices"][0]
-    assert choice["finish_reason"] == "stop"  # not "tool_calls" (stepfun-wire §1.2)
+    assert choice["finish_reason"] == "stop"  # not "tool_calls" (docs/wire.md#reply-tool-calls)
     assert choice["message"]["content"] == ""
     (call,) = choice["message"]["tool_calls"]
     assert CALL_ID.match(call["id"]) and call["type"] == "function"

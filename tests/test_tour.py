@@ -16,9 +16,6 @@ from examples.__main__ import SECTIONS
 from tests.replica import Fault, Replica
 
 REPO = Path(__file__).resolve().parent.parent
-MARKED_BLOCK = re.compile(
-    r"<!-- example: (?P<path>[\w./-]+) -->\s*```python\n(?P<code>.*?)```", re.S
-)
 SCRUBBED = (
     "STEP_API_KEY",
     "STEPFUN_API_KEY",
@@ -156,28 +153,6 @@ def test_live_mode_uses_the_api_and_reports_its_errors_in_one_line() -> None:
         replica.enqueue(Fault.status(401))
         failed, _ = tour("1", **live)
     assert_one_line_error(failed, "section 1", "rejected the key", "STEP_API_KEY")
-
-
-# --- the README shows the scripts verbatim ------------------------------------------------------
-def marked_blocks(readme: Path) -> list[tuple[str, str]]:
-    if not readme.is_file():
-        return []
-    return [(m["path"], m["code"]) for m in MARKED_BLOCK.finditer(readme.read_text("utf-8"))]
-
-
-def test_readme_code_blocks_are_the_example_scripts() -> None:
-    name = "README.md"
-    blocks = marked_blocks(REPO / name)
-    assert blocks, "README.md shows no <!-- example: ... --> scripts"
-    for path, code in blocks:
-        script = REPO / path
-        assert script.is_file(), f"{name} shows {path}, which does not exist"
-        assert code == script.read_text(encoding="utf-8"), f"{name}: {path} differs from the file"
-
-
-def test_readme_quickstart_shows_a_script_of_each_framework() -> None:
-    shown = {path for path, _ in marked_blocks(REPO / "README.md")}
-    assert {"examples/langchain_chain.py", "examples/llamaindex_agent.py"} <= shown
 
 
 # --- the BM25 retriever of the RAG example ------------------------------------------------------

@@ -1,7 +1,7 @@
 """Step 3, key and region: ``GET /models`` (free, no tokens) with the key, at the base URL.
 
 On a 401 the same key is tried at the other base URLs of the region table: keys are
-region-bound and the 401 body does not say which region refused it (stepfun-wire.md §5 item 1),
+region-bound and the 401 body does not say which region refused it (docs/wire.md#authentication),
 so "this key works at the China API: set STEP_BASE_URL=..." is the answer users need.
 """
 

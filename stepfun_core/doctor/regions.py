@@ -1,7 +1,7 @@
 """StepFun's base URLs as a table the doctor can search: which region a URL is, and the others.
 
 Keys are region-bound: a key of the other region gets 401 ``invalid_api_key`` with a body that
-does not say which endpoint refused it (stepfun-wire.md §0 item 5, §5 item 1). So on a 401 the
+does not say which endpoint refused it (docs/wire.md#authentication). So on a 401 the
 doctor asks the other URLs of this table with the same key. The table is a parameter of
 `stepfun_core.doctor.run_doctor`, so tests can point its rows at loopback replicas.
 """

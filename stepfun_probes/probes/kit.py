@@ -20,7 +20,7 @@ from stepfun_core.types import Completion
 from stepfun_probes.capture import Exchange, ExchangeLog
 
 # Shape probes only need the first tokens; reasoning models think before they call a tool or
-# write JSON, so those probes allow more (a probe run stays at a few cents: stepfun-wire §3.1).
+# write JSON, so those probes allow more (a probe run stays at a few cents: docs/wire.md#models.
 SHAPE_BUDGET = 64
 ANSWER_BUDGET = 1024
 
@@ -121,7 +121,7 @@ def refusal(sent: Sent, model: str | None) -> Finding | None:
 def cut_short(sent: Sent, model: str | None) -> Finding | None:
     """An ``error`` finding when the answer ended at ``max_tokens`` before it said anything.
 
-    A reasoning model can spend the whole budget thinking (stepfun-wire.md §5 item 7); then
+    A reasoning model can spend the whole budget thinking (docs/wire.md#reasoning-budget); then
     there is nothing to judge, which is not a difference of the wire.
     """
     choice = sent.completion.first if sent.completion and sent.completion.choices else None

@@ -20,7 +20,7 @@ from stepfun_probes.probes.kit import (
     unsupported,
 )
 
-# The replica and the live API both 404 a model that does not exist (stepfun-wire.md §2.2).
+# The replica and the live API both 404 a model that does not exist (docs/wire.md#error-types).
 BAD_MODEL = "missing-model-doctor-probe"
 CITY_SCHEMA = {
     "type": "object",
@@ -28,7 +28,7 @@ CITY_SCHEMA = {
     "required": ["name", "population"],
     "additionalProperties": False,
 }
-# Over 256 tokens, the API's minimum cache unit (stepfun-wire.md §1.7), sent twice.
+# Over 256 tokens, the API's minimum cache unit (docs/wire.md#usage), sent twice.
 LONG_CONTEXT = " ".join(
     f"Rule {n}: answers from this assistant are short, plain and kind." for n in range(1, 41)
 )
@@ -151,7 +151,7 @@ def probe_error_bad_model(ctx: ProbeContext) -> Finding:
 
 
 def probe_error_bad_parameter(ctx: ProbeContext) -> Finding:
-    """A ``role: "function"`` message, refused with a captured body (stepfun-wire.md §5 item 4).
+    """A ``role: "function"`` message, refused with a captured body (docs/wire.md#messages).
 
     Sent as a raw body: the core's request builder would refuse it before sending.
     """

@@ -27,7 +27,7 @@ from stepfun_probes.probes.kit import (
     unsupported,
 )
 
-# Step-1-era models stream the legacy shape (stepfun-wire.md §1.4); they were retired on
+# Step-1-era models stream the legacy shape (docs/wire.md#legacy-stream); they were retired on
 # 2026-07-08, so a key may no longer be served any of them.
 LEGACY_MODELS = (
     "step-1-8k",
@@ -65,7 +65,7 @@ def _common_problems(events: Sequence[Any], chunks: Sequence[dict[str, Any]]) ->
 
 
 def current_shape_problems(events: Sequence[Any]) -> list[str]:
-    """How a stream differs from the current shape (stepfun-wire.md §1.5)."""
+    """How a stream differs from the current shape (docs/wire.md#current-stream)."""
     chunks = [e for e in events if isinstance(e, dict)]
     problems = _common_problems(events, chunks)
     if not chunks:
@@ -85,7 +85,7 @@ def current_shape_problems(events: Sequence[Any]) -> list[str]:
 
 
 def legacy_shape_problems(events: Sequence[Any]) -> list[str]:
-    """How a stream differs from the legacy shape (stepfun-wire.md §1.4)."""
+    """How a stream differs from the legacy shape (docs/wire.md#legacy-stream)."""
     chunks = [e for e in events if isinstance(e, dict)]
     problems = _common_problems(events, chunks)
     if not chunks:

@@ -1,4 +1,4 @@
-"""Payloads shaped like the captures in stepfun-wire.md, for the core's unit tests."""
+"""Payloads shaped like the captures of docs/wire.md, for the core's unit tests."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ LEGACY_ID = "d4ca43cd-83a7-4012-9ee7-b8f143eb1f8f"
 def legacy_chunk(
     content: str, finish: str = "", *, completion: int, created: int = 1710146871, role: str = ""
 ) -> dict[str, Any]:
-    """A step-1-era chunk (stepfun-wire §1.4): role "", finish_reason "", cumulative usage."""
+    """A step-1-era chunk (docs/wire.md#legacy-stream): role "", finish_reason "", cumulative usage."""
     prompt = 0 if created == 0 else 90
     return {
         "id": LEGACY_ID,
@@ -52,7 +52,7 @@ CURRENT_ID = "e43fc072dff79dd9ada6104f80c34d6c.25f5f6e94c19f48b6f334ab0c6a6f2e6"
 def current_chunk(
     delta: dict[str, Any], completion: int, finish: str | None = None
 ) -> dict[str, Any]:
-    """A 2026 chunk (stepfun-wire §1.5): no finish_reason key until the end, "agent":""."""
+    """A 2026 chunk (docs/wire.md#current-stream): no finish_reason key until the end, "agent":""."""
     choice: dict[str, Any] = {"index": 0, "delta": {"role": "assistant", **delta}}
     if finish is not None:
         choice["finish_reason"] = finish
@@ -114,7 +114,7 @@ REFUSAL_STREAM = sse(
 
 
 def legacy_tool_chunk(call: dict[str, Any], completion: int) -> dict[str, Any]:
-    """A step-1-era tool-call delta: no index, "" id and type (stepfun-wire §1.6)."""
+    """A step-1-era tool-call delta: no index, "" id and type (docs/wire.md#stream-tool-calls)."""
     return {
         "id": "a828956f444cd170aeeb1ab12a4688c9.ed3d0deaecf4bc3f3b39b85b8c09f3eb",
         "object": "chat.completion.chunk",

@@ -1,7 +1,7 @@
 """Error bodies on cassettes, sync and async, invoke and stream.
 
 Each error is both the core's error and LangChain's (``langchain_core.exceptions``), with
-``is_retryable`` set as ``ModelRetryMiddleware`` expects. Bodies follow stepfun-wire §2.2.
+``is_retryable`` set as ``ModelRetryMiddleware`` expects. Bodies follow docs/wire.md#error-types
 """
 
 from __future__ import annotations

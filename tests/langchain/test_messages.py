@@ -48,7 +48,7 @@ def test_roles() -> None:
 
 
 def test_function_messages_are_refused() -> None:
-    # The API answers 400 "invalid msg role: function" (stepfun-wire §2.2).
+    # The API answers 400 "invalid msg role: function" (docs/wire.md#messages).
     with pytest.raises(ValueError, match="FunctionMessage"):
         to_wire_message(FunctionMessage(content="x", name="f"))
 

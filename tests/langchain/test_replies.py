@@ -2,7 +2,7 @@
 web_search, reasoning echo and n > 1.
 
 ``step-1-8k`` answers in the legacy stream shape and ``step-3.5-flash`` in the current one
-(stepfun-wire §1.4-1.5). Each test runs twice (``driver``) on one cassette.
+(docs/wire.md#stream-shapes). Each test runs twice (``driver``) on one cassette.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.vcr
 
 LEGACY, CURRENT = "step-1-8k", "step-3.5-flash"
 SHAPES = [pytest.param(LEGACY, id="legacy"), pytest.param(CURRENT, id="current")]
-# Over 256 tokens, the prompt-cache unit, so cached tokens are reported (stepfun-wire §1.7).
+# Over 256 tokens, the prompt-cache unit, so cached tokens are reported (docs/wire.md#usage).
 LONG_PROMPT = "Explain tides briefly. " + " ".join(
     f"Note {i}: the moon pulls the oceans toward it as the earth turns." for i in range(60)
 )
@@ -92,7 +92,7 @@ def test_parallel_tool_calls(driver: Driver) -> None:
     bound = model(model=CURRENT).bind_tools([get_weather, get_time])
     prompt = "Use get_weather and get_time for Paris."
     message = driver.invoke(bound, prompt)
-    # Non-streaming tool calls come with finish_reason "stop" (stepfun-wire §1.2).
+    # Non-streaming tool calls come with finish_reason "stop" (docs/wire.md#reply-tool-calls).
     assert message.response_metadata["finish_reason"] == "stop"
     assert [c["name"] for c in message.tool_calls] == ["get_weather", "get_time"]
     assert all(c["args"] == {"city": "Paris"} for c in message.tool_calls)

@@ -22,7 +22,7 @@ from langchain_stepfun import ChatStepFun
 
 pytestmark = [pytest.mark.vcr, pytest.mark.usefixtures("offline_media")]
 
-# A prompt over 256 tokens, the unit of StepFun's prompt cache (stepfun-wire §1.7).
+# A prompt over 256 tokens, the unit of StepFun's prompt cache (docs/wire.md#usage).
 LONG_PROMPT = "Summarize this text in one sentence. " + " ".join(
     f"Sentence {i} describes the orbit of a small moon around a gas giant." for i in range(60)
 )

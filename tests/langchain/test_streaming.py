@@ -1,4 +1,4 @@
-"""The chunk converter on wire shapes the replica does not produce (stepfun-wire §1.3, §1.6)."""
+"""The chunk converter on wire shapes the replica does not produce (docs/wire.md#web-search)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Replies in the captured wire shapes (stepfun-wire.md) become the right LlamaIndex responses."""
+"""Replies in the captured wire shapes (docs/wire.md) become the right LlamaIndex responses."""
 
 from __future__ import annotations
 

@@ -2,10 +2,10 @@
 
 A fresh `Behaviour` (what `Replica.reset()` installs) changes nothing: any non-empty bearer key
 is accepted, the default model list is served and every model is answered, and the wire shapes
-are those of stepfun-wire.md. The doctor's tests use the rest:
+are those of docs/wire.md. The doctor's tests use the rest:
 
 - keys per path prefix, so that one replica (or two) can play the regions and the Step Plan URLs
-  (a key of the other region gets 401 ``invalid_api_key``, stepfun-wire.md §0 item 5);
+  (a key of the other region gets 401 ``invalid_api_key``, docs/wire.md#authentication;
 - a served model list, so that a model can be missing for a key;
 - named deviations from the documented wire shapes and refused parameters, so that every probe
   of ``stepfun doctor --probe`` can be shown to say "differs" and "unsupported".
@@ -167,7 +167,7 @@ def _adjust_call(call: dict[str, Any], active: frozenset[str]) -> None:
         call["type"] = "function"
         call.get("function", {}).pop("results", None)
     elif "legacy_tool_deltas" in active and "index" in call and call.get("type") != "web_search":
-        # The step-1 quirk on a current model (stepfun-wire.md §1.6): no index, "" id and type.
+        # The step-1 quirk on a current model (docs/wire.md#stream-tool-calls): no index, "" id and type.
         del call["index"]
         call["id"] = ""
         call["type"] = ""

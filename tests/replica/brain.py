@@ -24,7 +24,7 @@ _TOKEN = re.compile(
 )
 _REASONING_PREFIXES = ("step-3", "step-5", "step-r1")
 _LEGACY_PREFIXES = ("step-1", "step-2")
-_CACHE_UNIT = 256  # stepfun-wire.md §1.7: minimum cache unit 256 tokens
+_CACHE_UNIT = 256  # docs/wire.md#usage: minimum cache unit 256 tokens
 
 
 def tokenize(text: str) -> list[str]:
@@ -91,7 +91,7 @@ def request_digest(body: Any) -> str:
 
 
 def is_legacy(model: str) -> bool:
-    """Step-1/step-2 era models stream the legacy shape (stepfun-wire.md §1.4)."""
+    """Step-1/step-2 era models stream the legacy shape (docs/wire.md#legacy-stream)."""
     return model.startswith(_LEGACY_PREFIXES)
 
 
@@ -101,7 +101,7 @@ def reasons(model: str) -> bool:
 
 
 def tool_call_id(digest: str, n: int) -> str:
-    """``call_`` + 22 base64url characters (stepfun-wire.md §1.2), stable per request."""
+    """``call_`` + 22 base64url characters (docs/wire.md#reply-tool-calls), stable per request."""
     raw = hashlib.sha256(f"{digest}:{n}".encode()).digest()[:16]
     return "call_" + base64.urlsafe_b64encode(raw).decode()[:22]
 
@@ -226,7 +226,7 @@ def _arguments(function: dict[str, Any], seed: Seed) -> str:
 
 
 def _web_search(text: str, digest: str) -> ToolCall:
-    """A server-side search call with results (stepfun-wire.md §1.3)."""
+    """A server-side search call with results (docs/wire.md#web-search)."""
     keyword = " ".join(keywords_in(text)[:4]) or text[:40]
     results = [
         {

@@ -171,7 +171,7 @@ class Replica:
     def accept_keys(self, *keys: str, path_prefix: str = "/") -> None:
         """Accept only these keys under ``path_prefix`` (the longest matching prefix decides).
 
-        Others get 401 ``invalid_api_key``, as a key of the other region does (stepfun-wire §0).
+        Others get 401 ``invalid_api_key``, as a key of the other region does (docs/wire.md#authentication).
         """
         with self._lock:
             self.behaviour.keys[path_prefix] = frozenset(keys)
@@ -531,7 +531,7 @@ def _authorized(header: str) -> bool:
 
 
 def _validate(body: Any) -> tuple[int, str, str] | None:
-    """Request checks the real API makes (stepfun-wire.md §2.2, §3.2)."""
+    """Request checks the real API makes (docs/wire.md#error-types)."""
     if not isinstance(body, dict):
         return 400, "Request body is not valid JSON", "request_params_invalid"
     model, messages = body.get("model"), body.get("messages")

@@ -1,7 +1,7 @@
 """Render a `Reply` in StepFun's wire shapes: a non-streaming body and the two SSE stream shapes.
 
-Legacy shape (step-1/step-2 models): stepfun-wire.md §1.4 and §1.6.
-Current shape (every other model): stepfun-wire.md §1.5; tool deltas follow OpenAI (§1.6).
+Legacy shape (step-1/step-2 models): docs/wire.md#legacy-stream and §1.6.
+Current shape (every other model): docs/wire.md#current-stream; tool deltas follow OpenAI (§1.6).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ def dumps(payload: Any) -> str:
 
 
 def completion_id(reply: Reply) -> str:
-    """UUID for legacy models, ``<32hex>.<32hex>`` for current ones (stepfun-wire.md §1.8)."""
+    """UUID for legacy models, ``<32hex>.<32hex>`` for current ones (docs/wire.md#ids)."""
     d = reply.digest
     if reply.legacy:
         return f"{d[:8]}-{d[8:12]}-4{d[13:16]}-a{d[17:20]}-{d[20:32]}"
