@@ -30,6 +30,7 @@ from stepfun_core import (
     ServerToolCall,
     StreamAccumulator,
     ToolCall,
+    ToolCallDelta,
     Usage,
     load_json,
 )
@@ -130,21 +131,39 @@ def chat_response(completion: Completion) -> ChatResponse:
 class StreamedCalls:
     """The client tool calls of a stream as ToolCallBlocks and wire dicts, kept between chunks.
 
-    Only a call that changed gets a new block: a long call streamed in thousands of pieces
-    costs one block per piece, never a rebuild of every call. While the stream runs a block
-    holds the arguments as the text received so far (LlamaIndex allows a string, and
-    ``get_tool_calls_from_response`` reads it as far as it goes); the arguments are parsed once,
-    for the response that finishes the stream.
+    While the stream runs a block holds the arguments as the text received so far (LlamaIndex
+    allows a string, and ``get_tool_calls_from_response`` reads it as far as it goes), shown
+    again each time a call's text has grown by a quarter: a call streamed in thousands of pieces
+    then costs work linear in its length (a new text per piece would cost its square). Only a
+    call that changed gets a new block. The response that finishes the stream holds every call
+    whole, its arguments parsed once.
     """
 
-    __slots__ = ("_entries", "blocks", "dicts", "server_dicts")
+    __slots__ = ("_entries", "_received", "blocks", "dicts", "server_dicts")
 
     def __init__(self) -> None:
         # index -> (the call as last seen, parsed or not, its block, its wire dict)
         self._entries: dict[int, tuple[ToolCall, bool, ToolCallBlock, dict[str, Any]]] = {}
+        self._received: dict[int, int] = {}  # index -> characters of arguments received
         self.blocks: list[ToolCallBlock] = []
         self.dicts: list[dict[str, Any]] = []
         self.server_dicts: list[dict[str, Any]] = []
+
+    def due(self, deltas: list[ToolCallDelta]) -> bool:
+        """True when these deltas start a call, name it, or grow one by a quarter since shown."""
+        due = False
+        for delta in deltas:
+            received = self._received.get(delta.index, 0) + len(delta.arguments or "")
+            self._received[delta.index] = received
+            shown = self._entries.get(delta.index)
+            if (
+                shown is None
+                or delta.name
+                or delta.id
+                or received >= 1.25 * len(shown[0].arguments)
+            ):
+                due = True
+        return due
 
     def update(
         self, calls: list[ToolCall], server_calls: list[ServerToolCall], *, parsed: bool
@@ -234,7 +253,7 @@ class StreamResponder:
             extra.update(usage_kwargs(accumulator.usage))
             raw: dict[str, Any] = self.finish(extra, finish_reason)
         else:
-            if changed_calls:
+            if choice is not None and changed_calls and self._calls.due(choice.tool_calls):
                 calls, server_calls = accumulator.tool_calls(0)
                 self._calls.update(calls, server_calls, parsed=False)
             raw = {"id": chunk.id, "object": "chat.completion.chunk", "model": chunk.model}
