@@ -112,7 +112,7 @@ def shown(cell: nbformat.NotebookNode) -> dict[str, Any]:
         "stdout": normalize_ids(
             "".join(o.text for o in outputs if o.output_type == "stream" and o.name == "stdout")
         ),
-        "values": [sorted(o.data) for o in outputs if o.output_type in ("execute_result",)],
+        "values": [sorted(o.data) for o in outputs if o.output_type == "execute_result"],
         "displays": [sorted(o.data) for o in outputs if o.output_type == "display_data"],
         "errors": [f"{o.ename}: {o.evalue}" for o in outputs if o.output_type == "error"],
     }
