@@ -5,6 +5,9 @@ Runs pytest over the cassette-backed tests (``-m vcr``) with ``VCR_RECORD_MODE=r
 set it records against the real StepFun API (``STEP_BASE_URL`` if you set one); without a key it
 records against the loopback replica (the conftest starts it and points the clients at it).
 Pass ``VCR_RECORD_MODE=once`` in the environment to only record missing cassettes.
+The notebooks of ``docs/`` are re-recorded too (``tests/test_notebooks.py``): each one's cassette
+in ``cassettes/notebooks/`` and its stored outputs, from the same run; only them:
+``python tests/record.py tests/test_notebooks.py``.
 """
 
 from __future__ import annotations
