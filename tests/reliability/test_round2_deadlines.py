@@ -123,10 +123,6 @@ def abandoned_calls(target: str) -> dict[str, dict[str, Any]]:
 @needs_proc
 @pytest.mark.parametrize("combo", VARIANTS)
 def test_a_call_ended_by_its_deadline_leaves_no_thread_or_socket(combo: Combo, row: Row) -> None:
-    result = abandoned_calls(combo.target)[combo.label]
-    calls, left = result["calls"], result["left"]
-    extra_threads = max(t for t, _ in left)
-    extra_sockets = max(s for _, s in left)
     row.set(
         category=ROUND2,
         case=(
@@ -136,12 +132,18 @@ def test_a_call_ended_by_its_deadline_leaves_no_thread_or_socket(combo: Combo, r
         adapter=combo.target,
         mode=combo.label,
         expected="TotalTimeoutError each time; 1 s later no extra thread or socket",
+        requests=CALLS,
+    )
+    result = abandoned_calls(combo.target)[combo.label]
+    calls, left = result["calls"], result["left"]
+    extra_threads = max(t for t, _ in left)
+    extra_sockets = max(s for _, s in left)
+    row.set(
         observed=(
             f"{', '.join(sorted({c['error'] for c in calls}))} in <= "
             f"{max(c['elapsed'] for c in calls):.2f} s; threads/sockets left after each call: "
-            + " ".join(f"+{t}/+{s}" for t, s in left)
+            + " ".join(f"{t:+d}/{s:+d}" for t, s in left)
         ),
-        requests=CALLS,
     )
     assert all("TotalTimeoutError" in c["classes"] for c in calls), calls
     assert all(c["elapsed"] < ON_TIME for c in calls), [c["elapsed"] for c in calls]
@@ -174,34 +176,37 @@ PARALLEL = 4
 @pytest.mark.parametrize("combo", combos(stream=(False,)))
 def test_max_connections_bounds_the_pool(combo: Combo, row: Row) -> None:
     script = InFlight()
-    with RawServer(script) as server:
-        inst = combo.build(server.base_url, max_retries=0, timeout=10.0, max_connections=2)
-        if combo.mode == "sync":
-            with ThreadPoolExecutor(PARALLEL) as pool:
-                outs = list(pool.map(lambda _: combo.call(inst, "hi"), range(PARALLEL)))
-        else:
-
-            async def burst() -> list[Outcome]:
-                return list(
-                    await asyncio.gather(
-                        *[acall(combo.target, inst, False, "hi") for _ in range(PARALLEL)]
-                    )
-                )
-
-            outs = run_async(burst)
-    sent_setting = [r for r in server.requests if "max_connections" in r]
     row.set(
         category=ROUND2,
         case=f"max_connections=2, {PARALLEL} calls at once (each answered after 0.5 s)",
         adapter=combo.target,
         mode=combo.label,
         expected="all answered, at most 2 at a time; the setting never sent",
+    )
+    with RawServer(script) as server:
+        try:
+            inst = combo.build(server.base_url, max_retries=0, timeout=10.0, max_connections=2)
+        except Exception as exc:  # the setting refused when the instance is made
+            row.set(observed=f"refused: {exc!r:.100}", requests=0)
+            raise
+        if combo.mode == "sync":
+            with ThreadPoolExecutor(PARALLEL) as pool:
+                outs = list(pool.map(lambda _: combo.call(inst, "hi"), range(PARALLEL)))
+        else:
+
+            async def burst() -> list[Outcome]:
+                calls = [acall(combo.target, inst, False, "hi") for _ in range(PARALLEL)]
+                return list(await asyncio.gather(*calls))
+
+            outs = run_async(burst)
+    sent_setting = [r for r in server.requests if "max_connections" in r]
+    errors = [o.error for o in outs if o.error]
+    row.set(
         observed=(
-            f"{sum(o.text == ANSWER for o in outs)}/{PARALLEL} answered, at most "
-            f"{script.most} at a time"
+            repr(errors[0])[:120]
+            if errors
+            else f"{PARALLEL}/{PARALLEL} answered, at most {script.most} at a time"
             + (f"; sent in {len(sent_setting)} bodies" if sent_setting else "")
-            if not any(o.error for o in outs)
-            else repr(next(o.error for o in outs if o.error))[:120]
         ),
         requests=len(server.requests),
     )
@@ -279,11 +284,25 @@ def _wait_for_requests(server: RawServer, count: int, within: float = 10.0) -> N
 def test_ctrl_c_while_waiting_for_headers_leaves_no_connection_behind(
     target: str, pool: str, row: Row
 ) -> None:
+    row.set(
+        category=ROUND2,
+        case=(
+            f"{INTERRUPTS} real SIGINTs while a sync stream waits for headers "
+            f"(total_timeout=5 s, {pool}), then 3 calls"
+        ),
+        adapter=target,
+        mode="sync stream",
+        expected="KeyboardInterrupt each time; the later calls answered",
+    )
     with (
         RawServer(answers_late_then_at_once(INTERRUPTS)) as server,
         Child(_INTERRUPTED, target, server.base_url, pool, str(INTERRUPTS)) as child,
     ):
-        child.read()
+        try:
+            child.read()
+        except AssertionError:
+            row.set(observed=f"the child failed: {child.stderr.strip().splitlines()[-1][:100]}")
+            raise
         interrupted = []
         for i in range(INTERRUPTS):
             child.send("go")
@@ -296,19 +315,10 @@ def test_ctrl_c_while_waiting_for_headers_leaves_no_connection_behind(
         child.send("go")
         later = child.read()
     ok = sum(o["text"] == ANSWER for o in later)
+    failure = next((o["error"] for o in later if o["text"] != ANSWER), "")
     row.set(
-        category=ROUND2,
-        case=(
-            f"{INTERRUPTS} real SIGINTs while a sync stream waits for headers "
-            f"(total_timeout=5 s, {pool}), then 3 calls"
-        ),
-        adapter=target,
-        mode="sync stream",
-        expected="KeyboardInterrupt each time; the later calls answered",
-        observed=(
-            f"{sum(interrupted)} KeyboardInterrupt; later calls: {ok}/{len(later)} answered"
-            + ("" if ok == len(later) else f" ({next(o['error'] for o in later if o['error'])})")
-        ),
+        observed=f"{sum(interrupted)} KeyboardInterrupt; later calls: {ok}/{len(later)} answered"
+        + (f" ({failure})" if failure else ""),
         requests=len(server.requests),
     )
     assert interrupted == [True] * INTERRUPTS

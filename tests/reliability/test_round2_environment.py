@@ -193,6 +193,14 @@ def proxy_runs(variable: str) -> list[dict[str, Any]]:
 @pytest.mark.parametrize("special", SPECIAL, ids=special_id)
 @pytest.mark.parametrize("variable", PROXY_VARIABLES)
 def test_a_call_never_shows_a_proxy_password(variable: str, special: str, row: Row) -> None:
+    row.set(
+        category=ROUND2,
+        case=f"calls with {variable} whose password holds {special!r}",
+        adapter=", ".join(TARGETS),
+        mode="sync, async x stream, no stream",
+        expected="through the proxy, or ConfigurationError naming the variable before any "
+        "request; no 3 characters of the password in the error",
+    )
     run = proxy_runs(variable)[SPECIAL.index(special)]
     results, secret = run["results"], password(special)
     worked = [r for r in results if r["text"] == ANSWER]
@@ -204,12 +212,6 @@ def test_a_call_never_shows_a_proxy_password(variable: str, special: str, row: R
         if leaks(r["shown"], secret)
     ]
     row.set(
-        category=ROUND2,
-        case=f"calls with {variable} whose password holds {special!r}",
-        adapter=", ".join(TARGETS),
-        mode="sync, async x stream, no stream",
-        expected="through the proxy, or ConfigurationError naming the variable before any "
-        "request; no 3 characters of the password in the error",
         observed=(
             f"{len(worked)} answered, {len(refused)} refused "
             f"({', '.join(sorted({r['error'] for r in refused})) or '-'})"
@@ -248,6 +250,15 @@ def test_a_misconfigured_environment_is_a_typed_error_before_any_request(
     case: str, row: Row
 ) -> None:
     variable, value = next((n, v) for n, v in MISCONFIGURED[case] if v is not None)
+    row.set(
+        category=ROUND2,
+        case=f"{case} (fresh process)",
+        adapter=", ".join(TARGETS),
+        mode="sync, async x stream, no stream",
+        expected=f"ConfigurationError naming {variable}"
+        + (" and the path" if variable.startswith("SSL_") else ", no password")
+        + "; 0 requests",
+    )
     run = calls_under((MISCONFIGURED[case],))[0]  # a fresh child per case
     results = run["results"]
     problems = [f"{r['variant']}: {p}" for r in results for p in typed_refusal(r, variable)]
@@ -259,13 +270,6 @@ def test_a_misconfigured_environment_is_a_typed_error_before_any_request(
     kinds = sorted({r["error"] or "answered" for r in results})
     first_message = next((r["message"] for r in results if r["error"]), "")
     row.set(
-        category=ROUND2,
-        case=f"{case} (fresh process)",
-        adapter=", ".join(TARGETS),
-        mode="sync, async x stream, no stream",
-        expected=f"ConfigurationError naming {variable}"
-        + (" and the path" if variable.startswith("SSL_") else ", no password")
-        + "; 0 requests",
         observed=f"{', '.join(kinds)}: {first_message[:90]}",
         requests=run["to_target"] + run["to_proxy"],
     )
