@@ -213,6 +213,8 @@ def test_a_coding_we_did_not_advertise_is_refused(combo: Combo, row: Row) -> Non
         observed=type(out.error).__name__ if out.error else f"read as plain: {out.text!r:.40}",
         requests=len(server.requests),
     )
-    assert isinstance(out.error, core.MalformedResponseError), repr(out.error)
+    assert isinstance(out.error, core.MalformedResponseError), (
+        f"{out.error!r}; read as plain text: {out.text!r}"
+    )
     assert not isinstance(out.error, core.ResponseTooLargeError), repr(out.error)
     assert len(server.requests) == 1
