@@ -109,8 +109,7 @@ def test_the_doctor_never_shows_a_proxy_password(
 # --- calls made in that environment --------------------------------------------------------------
 _CALLS = r"""
 import contextlib, json, os, sys
-from stepfun_core.http import shared_sync_client
-from tests.reliability.conftest import TARGETS, Outcome, build, call, error_text
+from tests.reliability.conftest import TARGETS, Outcome, build, call, error_text, reset_sync_pool
 
 target_url, cases = sys.argv[1], json.loads(sys.argv[2])
 print(json.dumps({"ready": True}), flush=True)
@@ -122,7 +121,7 @@ for changes in cases:
         else:
             os.environ[name] = value
     with contextlib.suppress(Exception):  # the next call builds the pool from this environment
-        shared_sync_client().close()
+        reset_sync_pool()
     results = []
     for target in TARGETS:
         for mode in ("sync", "async"):

@@ -70,7 +70,9 @@ class Work:
     parsed: int = 0
     exposed: int = 0
     responses: int = 0
-    _last: dict[str, Any] = field(default_factory=dict)
+    # The argument texts the previous response showed: kept alive, so that a new string can
+    # never have the id of one seen before.
+    _shown: list[str] = field(default_factory=list)
 
     @property
     def total(self) -> int:
@@ -78,20 +80,24 @@ class Work:
 
     def reset(self) -> None:
         self.parsed = self.exposed = self.responses = 0
-        self._last.clear()
+        self._shown.clear()
 
     def see(self, response: Any) -> None:
         """Count the argument texts this response shows that the one before did not."""
         self.responses += 1
         calls = response.message.additional_kwargs.get("tool_calls") or []
-        texts = {f"kwargs {i}": c["function"]["arguments"] for i, c in enumerate(calls)}
-        for i, block in enumerate(b for b in response.message.blocks if hasattr(b, "tool_kwargs")):
-            if isinstance(block.tool_kwargs, str):
-                texts[f"block {i}"] = block.tool_kwargs
-        for key, text in texts.items():
-            if self._last.get(key) is not text:  # a new string: built for this response
-                self.exposed += len(text)
-            self._last[key] = text  # kept, so its id cannot be reused by the next one
+        texts = [c["function"]["arguments"] for c in calls]
+        texts += [
+            b.tool_kwargs
+            for b in response.message.blocks
+            if isinstance(getattr(b, "tool_kwargs", None), str)
+        ]
+        before = {id(text) for text in self._shown}
+        shown = {id(text): text for text in texts}
+        # A string shown before (the same object) cost nothing; a new one was built for this
+        # response, at a cost of its length.
+        self.exposed += sum(len(text) for key, text in shown.items() if key not in before)
+        self._shown = list(shown.values())
 
 
 @pytest.fixture
