@@ -5,6 +5,9 @@ connection, calls ``script(send, request)`` where ``send(bytes)`` writes raw byt
 and ``request`` is the parsed JSON body. The script decides everything after that: headers,
 chunked framing, pauses, cuts, or keeping the connection open for ever. A script that returns
 True keeps the connection for the next request (keep-alive); False closes it.
+
+``server.heads`` keeps the request line and headers of each request (``server.requests[i]``'s
+head is ``server.heads[i]``), for tests of what a client puts on the wire.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 Send = Callable[[bytes], None]
 Script = Callable[[Send, Any], bool]
@@ -55,6 +58,63 @@ def event(obj: Any) -> bytes:
     return b"data: " + json.dumps(obj).encode() + b"\n\n"
 
 
+# --- a well-formed answer, whole or streamed ------------------------------------------------------
+ANSWER = "Hello from the scripted server"
+
+
+def delta(content: str, finish: str | None = None) -> dict[str, Any]:
+    """One stream chunk adding ``content`` (and a finish reason on the last)."""
+    choice: dict[str, Any] = {"index": 0, "delta": {"role": "assistant", "content": content}}
+    if finish:
+        choice["finish_reason"] = finish
+    usage = {"prompt_tokens": 5, "completion_tokens": 6, "total_tokens": 11}
+    return {"id": "raw-1", "model": "step-3.5-flash", "choices": [choice], "usage": usage}
+
+
+def answer_events() -> list[bytes]:
+    """The SSE events of ``ANSWER``, a word per event."""
+    words = ANSWER.split(" ")
+    pieces = [w if i == 0 else " " + w for i, w in enumerate(words)]
+    return [event(delta(p, "stop" if i == len(pieces) - 1 else None)) for i, p in enumerate(pieces)]
+
+
+def completion(content: str = ANSWER, completion_id: str = "raw-1") -> bytes:
+    """A whole (non-streamed) completion body."""
+    return json.dumps(
+        {
+            "id": completion_id,
+            "model": "step-3.5-flash",
+            "created": 1,
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": content},
+                    "finish_reason": "stop",
+                }
+            ],
+            "usage": {"prompt_tokens": 5, "completion_tokens": 6, "total_tokens": 11},
+        }
+    ).encode()
+
+
+def answers(send: Send, request: Any) -> bool:
+    """A script answering ``ANSWER`` the way it was asked for (streamed or whole); keep-alive."""
+    if isinstance(request, dict) and request.get("stream"):
+        send(head() + b"".join(chunk(e) for e in answer_events()) + chunk(b"data: [DONE]\n\n"))
+        send(END)
+    else:
+        send(whole(200, completion()))
+    return True
+
+
+class Head(NamedTuple):
+    """The request line and headers of one request (header names lower-cased)."""
+
+    method: str
+    target: str
+    headers: dict[str, str]
+
+
 class RawServer:
     """A threaded loopback server driven by a script; counts connections and requests."""
 
@@ -62,6 +122,7 @@ class RawServer:
         self.script = script
         self.connections = 0
         self.requests: list[Any] = []
+        self.heads: list[Head] = []
         self._listener = socket.create_server(("127.0.0.1", 0))
         self._open: set[socket.socket] = set()
         self._lock = threading.Lock()
@@ -87,11 +148,13 @@ class RawServer:
         reader = conn.makefile("rb")
         try:
             while not self._stopped.is_set():
-                request = _read_request(reader)
-                if request is None:
+                read = _read_request(reader)
+                if read is None:
                     return
+                request, request_head = read
                 with self._lock:
                     self.requests.append(request)
+                    self.heads.append(request_head)
                 if not self.script(conn.sendall, request):
                     return
         except OSError:
@@ -117,23 +180,27 @@ class RawServer:
         self.stop()
 
 
-def _read_request(reader: Any) -> Any:
+def _read_request(reader: Any) -> tuple[Any, Head] | None:
     line = reader.readline()
     if not line:
         return None
-    length = 0
+    method, target = [*line.decode("latin-1").split(), "", ""][:2]
+    headers: dict[str, str] = {}
     while True:
         header = reader.readline()
         if header in (b"\r\n", b"\n", b""):
             break
         name, _, value = header.decode("latin-1").partition(":")
-        if name.strip().lower() == "content-length":
-            length = int(value.strip())
+        key = name.strip().lower()
+        # A repeated header (two Cookie lines) is kept whole, as one comma-joined value.
+        headers[key] = f"{headers[key]}, {value.strip()}" if key in headers else value.strip()
+    length = int(headers.get("content-length") or 0)
     body = reader.read(length) if length else b""
     try:
-        return json.loads(body) if body else {"path": line.decode("latin-1").split()[1]}
+        request = json.loads(body) if body else {"path": target}
     except ValueError:
         return None
+    return request, Head(method, target, headers)
 
 
 def hold(seconds: float) -> None:

@@ -8,7 +8,6 @@ decompression bomb, JSON too deep to read, wrong types, and ``Retry-After`` garb
 
 from __future__ import annotations
 
-import json
 import time
 import tracemalloc
 import zlib
@@ -20,13 +19,16 @@ import stepfun_core as core
 from stepfun_core import drain
 from stepfun_core.sse import SSEDecoder
 from tests.counting import Counted
+from tests.reliability.bombs import compressed_zeros
 from tests.reliability.conftest import Combo, Outcome, Row, combos
 from tests.reliability.raw_server import (
+    ANSWER,
     END,
     RawServer,
     Send,
+    answer_events,
     chunk,
-    event,
+    completion,
     head,
     hold,
     sized_head,
@@ -37,39 +39,6 @@ LIMIT = "limit"
 STREAMS = combos(stream=(True,))
 CALLS = combos(stream=(False,))
 ALL = combos()
-ANSWER = "Hello from the scripted server"
-
-
-def delta(content: str, finish: str | None = None) -> dict[str, Any]:
-    choice: dict[str, Any] = {"index": 0, "delta": {"role": "assistant", "content": content}}
-    if finish:
-        choice["finish_reason"] = finish
-    usage = {"prompt_tokens": 5, "completion_tokens": 6, "total_tokens": 11}
-    return {"id": "raw-1", "model": "step-3.5-flash", "choices": [choice], "usage": usage}
-
-
-def answer_events() -> list[bytes]:
-    words = ANSWER.split(" ")
-    pieces = [w if i == 0 else " " + w for i, w in enumerate(words)]
-    return [event(delta(p, "stop" if i == len(pieces) - 1 else None)) for i, p in enumerate(pieces)]
-
-
-def completion(content: str = ANSWER) -> bytes:
-    return json.dumps(
-        {
-            "id": "raw-1",
-            "model": "step-3.5-flash",
-            "created": 1,
-            "choices": [
-                {
-                    "index": 0,
-                    "message": {"role": "assistant", "content": content},
-                    "finish_reason": "stop",
-                }
-            ],
-            "usage": {"prompt_tokens": 5, "completion_tokens": 6, "total_tokens": 11},
-        }
-    ).encode()
 
 
 def describe(out: Outcome) -> str:
@@ -282,10 +251,7 @@ def test_retries_stop_at_the_deadline(
 # --- size -----------------------------------------------------------------------------------------
 def gzip_bomb(inflated: int) -> bytes:
     """``inflated`` bytes of zeros, gzip-compressed (about 1,000 to 1)."""
-    packer = zlib.compressobj(9, zlib.DEFLATED, 31)
-    block = bytes(1 << 20)
-    parts = [packer.compress(block) for _ in range(inflated >> 20)]
-    return b"".join(parts) + packer.flush()
+    return compressed_zeros("gzip", inflated)
 
 
 BOMB = gzip_bomb(512 << 20)  # 512 MiB of zeros in about 500 KB

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import pickle
-import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from tests.reliability.conftest import (
     call,
     closed_port,
     debug_logs,
+    error_text,
 )
 from tests.replica import Fault, Replica
 
@@ -146,17 +146,6 @@ FAILURES: dict[str, Callable[[Replica], Any]] = {
 }
 
 
-def _error_text(error: BaseException) -> str:
-    parts = [str(error), repr(error), "".join(traceback.format_exception(error))]
-    for name in ("message", "body", "partial", "trace_id"):
-        parts.append(repr(getattr(error, name, None)))
-    cause = error.__cause__ or error.__context__
-    while cause is not None:
-        parts += [str(cause), repr(cause), repr(getattr(cause, "request", None))]
-        cause = cause.__cause__ or cause.__context__
-    return "\n".join(parts)
-
-
 @pytest.mark.parametrize("failure", [*FAILURES, "connection refused"])
 @pytest.mark.parametrize("target", TARGETS)
 def test_exceptions_have_no_key(target: str, failure: str, server: Replica, row: Row) -> None:
@@ -168,7 +157,7 @@ def test_exceptions_have_no_key(target: str, failure: str, server: Replica, row:
         FAILURES[failure](server)
         out = call(target, build(target, server.base_url, max_retries=2), "async", stream)
     assert out.error is not None
-    text = _error_text(out.error)
+    text = error_text(out.error)
     probe(row, target, f"exception: {failure} (str, repr, traceback, causes)", "the error", text)
 
 
@@ -309,4 +298,4 @@ def test_the_probes_can_fail() -> None:
     with debug_logs() as records:
         logging.getLogger("httpx").debug("header %s", f"Bearer {SECRET}")
     assert not clean(_log_text(records))
-    assert not clean(_error_text(ValueError(f"bad key {SECRET[:30]}***")))
+    assert not clean(error_text(ValueError(f"bad key {SECRET[:30]}***")))
