@@ -231,6 +231,16 @@ def completion_body(message: dict[str, Any], **extra: Any) -> dict[str, Any]:
 OK = completion_body({"role": "assistant", "content": "ok"})
 # An answer in two events, the usage on the last.
 ANSWER = sse(chunk("Hello"), {**chunk(" world", finish="stop"), "usage": USAGE})
+# Events of the wrong types (a delta, choices, a choice, tool calls, a function, usage) around
+# three good pieces of text: "Hi there!", one call with no name, no usage, finish_reason "stop".
+WRONG_TYPE_EVENTS = sse(
+    {"id": "r1", "choices": [{"index": 0, "delta": "x"}]},
+    {"id": "r1", "choices": 5},
+    {"id": "r1", "choices": [5]},
+    chunk("Hi", tool_calls={}),
+    {**chunk(" there", tool_calls=[{"index": 0, "function": "text"}]), "usage": []},
+    chunk("!", finish="stop"),
+)
 # An emoji whose UTF-16 halves come in two events (JSON escapes, as the API may send them).
 SPLIT_EMOJI = (
     b'data: {"id":"r1","choices":[{"index":0,"delta":{"content":"a\\ud83d"}}]}\n\n'

@@ -40,6 +40,7 @@ from tests.hostile import (
     OK,
     SPLIT_EMOJI,
     STREAM_SHAPES,
+    WRONG_TYPE_EVENTS,
     Body,
     chunk,
     completion_body,
@@ -193,15 +194,7 @@ def test_wrong_types_in_a_reply_read_leniently(driver: Driver) -> None:
 
 
 def test_wrong_types_in_stream_chunks_read_leniently(driver: Driver) -> None:
-    body = sse(
-        {"id": "r1", "choices": [{"index": 0, "delta": "x"}]},
-        {"id": "r1", "choices": 5},
-        {"id": "r1", "choices": [5]},
-        chunk("Hi", tool_calls={}),
-        {**chunk(" there", tool_calls=[{"index": 0, "function": "text"}]), "usage": []},
-        chunk("!", finish="stop"),
-    )
-    chunks, completion = driver.stream(reply(body), PAYLOAD)
+    chunks, completion = driver.stream(reply(WRONG_TYPE_EVENTS), PAYLOAD)
     assert completion.first.content == "Hi there!"
     assert completion.first.finish_reason == "stop"
     assert completion.usage is None
