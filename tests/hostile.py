@@ -1,15 +1,16 @@
 """What the hardening tests of the core and of both adapters share.
 
-Hostile inputs (JSON too deep to read, tool arguments that are not JSON, media whose bytes lie),
-bodies sent piece by piece over ``httpx.MockTransport``, the two streamed tool-call shapes
-carrying those arguments, and the checks run on the outcome (every case at once; no secret in
-any chained error).
+Hostile inputs (JSON too deep to read or to write, tool arguments and schemas that are not JSON,
+media whose bytes lie, surrogate halves), bodies sent piece by piece, gzipped or trickled over
+``httpx.MockTransport``, the two streamed tool-call shapes carrying those arguments, and the
+checks run on the outcome (every case at once; no secret in any chained error).
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime
+import gzip
 import json
 import time
 import traceback
@@ -55,6 +56,31 @@ def tool(parameters: Any) -> dict[str, Any]:
     return {"type": "function", "function": function}
 
 
+# Tools whose schema is not JSON, and the path the error must name.
+BAD_TOOLS: dict[str, tuple[dict[str, Any], str]] = {
+    "nan": (
+        tool({"type": "object", "properties": {"n": {"maximum": float("nan")}}}),
+        "tools[0].function.parameters.properties.n.maximum",
+    ),
+    "set": (tool({"type": "object", "default": {1, 2}}), "tools[0].function.parameters.default"),
+    "self-ref": (tool(self_referencing()), "tools[0].function.parameters"),
+}
+
+
+def nested_list(depth: int) -> list[Any]:
+    """A Python list nested ``depth`` levels deep (too deep for json.dumps)."""
+    value: list[Any] = []
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+def deep_call(**extra: Any) -> dict[str, Any]:
+    """A tool call whose arguments arrived as a value too deep to write back as JSON."""
+    function = {"name": "get_weather", "arguments": nested_list(5000)}
+    return {"id": "call_deep", "type": "function", "function": function, **extra}
+
+
 # Values that are not JSON, under a field ``foo``, and the path the error must name.
 BAD_VALUES: dict[str, tuple[Any, str]] = {
     "nan": (float("nan"), "foo"),
@@ -86,6 +112,20 @@ class RecordingAPI:
         """A sync and an async caller's client, both answered by this API."""
         transport = httpx.MockTransport(self)
         return httpx.Client(transport=transport), httpx.AsyncClient(transport=transport)
+
+    def options(self, async_client_field: str, **options: Any) -> dict[str, Any]:
+        """A model's options with both caller's clients answered here, a test key, no retries.
+
+        ``async_client_field``: the adapter's name for its async client option.
+        """
+        sync, concurrent = self.http_clients()
+        return {
+            "api_key": "sk-test-key",
+            "max_retries": 0,
+            "http_client": sync,
+            async_client_field: concurrent,
+            **options,
+        }
 
 
 class Body(httpx.SyncByteStream, httpx.AsyncByteStream):
@@ -138,6 +178,39 @@ def sse_reply(*pieces: bytes, error: Callable[[], Exception] | None = None) -> H
     )
 
 
+def json_reply(body: dict[str, Any] | bytes, status: int = 200) -> Handler:
+    """A handler answering with this JSON body (or these bytes, labelled as JSON)."""
+    content = body if isinstance(body, bytes) else json.dumps(body).encode()
+    return raw_reply(content, status=status)
+
+
+def by_mode(whole: dict[str, Any], streamed: bytes) -> Handler:
+    """A handler answering a whole request with ``whole``, a streamed one with ``streamed``."""
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        if json.loads(request.content).get("stream"):
+            return raw_reply(streamed, "text/event-stream")(request)
+        return raw_reply(json.dumps(whole).encode())(request)
+
+    return handle
+
+
+def gzip_reply(body: bytes, content_type: str) -> Handler:
+    """A handler answering with ``body`` gzipped: small on the wire, large once inflated."""
+    packed = gzip.compress(body)
+    assert len(packed) < 5_000  # only the inflated size may be over a test's cap
+    headers = {"content-type": content_type, "content-encoding": "gzip"}
+    return lambda request: httpx.Response(200, content=packed, headers=headers)
+
+
+def trickle(body: bytes, pause: float = 0.05) -> Handler:
+    """A handler sending ``body`` one byte every ``pause`` seconds."""
+    headers = {"content-type": "application/json"}
+    return lambda request: httpx.Response(
+        200, stream=Body([body[i : i + 1] for i in range(len(body))], pause=pause), headers=headers
+    )
+
+
 def chunk(content: str = "", finish: str | None = None, **delta: Any) -> dict[str, Any]:
     choice: dict[str, Any] = {"index": 0, "delta": {"content": content, **delta}}
     if finish is not None:
@@ -156,6 +229,25 @@ def completion_body(message: dict[str, Any], **extra: Any) -> dict[str, Any]:
 
 
 OK = completion_body({"role": "assistant", "content": "ok"})
+# An answer in two events, the usage on the last.
+ANSWER = sse(chunk("Hello"), {**chunk(" world", finish="stop"), "usage": USAGE})
+# Events of the wrong types (a delta, choices, a choice, tool calls, a function, usage) around
+# three good pieces of text: "Hi there!", one call with no name, no usage, finish_reason "stop".
+WRONG_TYPE_EVENTS = sse(
+    {"id": "r1", "choices": [{"index": 0, "delta": "x"}]},
+    {"id": "r1", "choices": 5},
+    {"id": "r1", "choices": [5]},
+    chunk("Hi", tool_calls={}),
+    {**chunk(" there", tool_calls=[{"index": 0, "function": "text"}]), "usage": []},
+    chunk("!", finish="stop"),
+)
+# An emoji whose UTF-16 halves come in two events (JSON escapes, as the API may send them).
+SPLIT_EMOJI = (
+    b'data: {"id":"r1","choices":[{"index":0,"delta":{"content":"a\\ud83d"}}]}\n\n'
+    b'data: {"id":"r1","choices":[{"index":0,"delta":{"content":"\\ude00b"},'
+    b'"finish_reason":"stop"}]}\n\n'
+    b"data: [DONE]\n\n"
+)
 
 
 def two_calls(arguments: str) -> dict[str, Any]:

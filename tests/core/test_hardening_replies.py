@@ -8,7 +8,6 @@ Sync and async, over ``httpx.MockTransport``.
 
 from __future__ import annotations
 
-import gzip
 import json
 import math
 import time
@@ -39,11 +38,15 @@ from tests.hostile import (
     BAD_ARGUMENTS,
     DEEP,
     OK,
+    SPLIT_EMOJI,
     STREAM_SHAPES,
+    WRONG_TYPE_EVENTS,
     Body,
     chunk,
     completion_body,
     each,
+    gzip_reply,
+    nested_list,
     raw_reply,
     two_calls,
 )
@@ -51,14 +54,6 @@ from tests.hostile import (
 PAYLOAD = core.build_chat_request("step-3.5-flash", [{"role": "user", "content": "hi"}])
 # The Python errors that must never come out of reading a reply.
 PYTHON_ERRORS = (RecursionError, TypeError, AttributeError, ValueError, OverflowError)
-
-
-def nested_list(depth: int) -> list[Any]:
-    """A Python list nested ``depth`` levels deep (too deep for json.dumps)."""
-    value: list[Any] = []
-    for _ in range(depth):
-        value = [value]
-    return value
 
 
 def contents(chunks: list[core.Chunk]) -> list[str]:
@@ -199,15 +194,7 @@ def test_wrong_types_in_a_reply_read_leniently(driver: Driver) -> None:
 
 
 def test_wrong_types_in_stream_chunks_read_leniently(driver: Driver) -> None:
-    body = sse(
-        {"id": "r1", "choices": [{"index": 0, "delta": "x"}]},
-        {"id": "r1", "choices": 5},
-        {"id": "r1", "choices": [5]},
-        chunk("Hi", tool_calls={}),
-        {**chunk(" there", tool_calls=[{"index": 0, "function": "text"}]), "usage": []},
-        chunk("!", finish="stop"),
-    )
-    chunks, completion = driver.stream(reply(body), PAYLOAD)
+    chunks, completion = driver.stream(reply(WRONG_TYPE_EVENTS), PAYLOAD)
     assert completion.first.content == "Hi there!"
     assert completion.first.finish_reason == "stop"
     assert completion.usage is None
@@ -287,13 +274,6 @@ def test_parse_retry_after_date_in_the_past_relative_to_now() -> None:
 
 
 # --- surrogate halves ------------------------------------------------------------------------
-
-SPLIT_EMOJI = (
-    b'data: {"id":"r1","choices":[{"index":0,"delta":{"content":"a\\ud83d"}}]}\n\n'
-    b'data: {"id":"r1","choices":[{"index":0,"delta":{"content":"\\ude00b"},'
-    b'"finish_reason":"stop"}]}\n\n'
-    b"data: [DONE]\n\n"
-)
 
 
 def test_split_surrogate_pair_is_joined_in_the_stream(driver: Driver) -> None:
@@ -410,34 +390,25 @@ def test_read_timeout_mid_stream_is_a_stream_timeout_with_partial(driver: Driver
 BIG_TEXT = "a" * 200_000
 
 
-def _gzip(body: bytes, content_type: str) -> Any:
-    packed = gzip.compress(body)
-    assert len(packed) < 5_000  # small on the wire; only the inflated size is over the cap
-
-    def handle(request: httpx.Request) -> httpx.Response:
-        headers = {"content-type": content_type, "content-encoding": "gzip"}
-        return httpx.Response(200, content=packed, headers=headers)
-
-    return handle
-
-
 def test_gzip_reply_over_the_cap_is_too_large(driver: Driver) -> None:
     body = json.dumps(completion_body({"role": "assistant", "content": BIG_TEXT})).encode()
     with pytest.raises(ResponseTooLargeError):
-        driver.create(_gzip(body, "application/json"), PAYLOAD, max_response_bytes=50_000)
+        driver.create(gzip_reply(body, "application/json"), PAYLOAD, max_response_bytes=50_000)
     assert len(driver.requests) == 1  # not retried
 
 
 def test_gzip_reply_under_the_cap_is_read(driver: Driver) -> None:
     body = json.dumps(completion_body({"role": "assistant", "content": BIG_TEXT})).encode()
-    completion = driver.create(_gzip(body, "application/json"), PAYLOAD, max_response_bytes=10**6)
+    completion = driver.create(
+        gzip_reply(body, "application/json"), PAYLOAD, max_response_bytes=10**6
+    )
     assert completion.first.content == BIG_TEXT
 
 
 def test_gzip_stream_over_the_cap_is_too_large(driver: Driver) -> None:
     body = sse(chunk("x"), chunk(BIG_TEXT), chunk("", finish="stop"))
     with pytest.raises(ResponseTooLargeError):
-        driver.stream(_gzip(body, "text/event-stream"), PAYLOAD, max_response_bytes=50_000)
+        driver.stream(gzip_reply(body, "text/event-stream"), PAYLOAD, max_response_bytes=50_000)
 
 
 def test_plain_stream_over_the_cap_is_too_large(driver: Driver) -> None:

@@ -7,12 +7,10 @@ request); keys, headers and URLs are checked when a client is made, without echo
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import datetime
 import json
 import time
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
@@ -30,6 +28,8 @@ from stepfun_core import (
 )
 from tests.core.conftest import Driver, reply
 from tests.hostile import (
+    BAD_TOOLS,
+    BAD_VALUES,
     GIF,
     MEDIA,
     PNG,
@@ -37,8 +37,8 @@ from tests.hostile import (
     Opaque,
     assert_not_shown,
     each,
-    self_referencing,
     tool,
+    trickle,
 )
 
 MODEL = "step-3.5-flash"
@@ -82,17 +82,12 @@ def _tools(parameters: Any) -> list[dict[str, Any]]:
 NOT_JSON_PARAMS: dict[str, tuple[dict[str, Any], str]] = {
     "nan-known": ({"temperature": float("nan")}, "temperature"),
     "inf-known": ({"top_p": float("inf")}, "top_p"),
-    "nan": ({"foo": float("nan")}, "foo"),
-    "deep-inf": ({"foo": {"bar": [1, float("-inf")]}}, "foo.bar[1]"),
+    **{name: ({"foo": value}, path) for name, (value, path) in BAD_VALUES.items()},
     "schema-inf": (
         {"tools": _tools({"type": "object", "properties": {"n": {"maximum": float("inf")}}})},
         "tools[0].function.parameters.properties.n.maximum",
     ),
-    "set": ({"foo": {1, 2}}, "foo"),
-    "datetime": ({"foo": datetime.datetime(2026, 1, 1)}, "foo"),
-    "bytes": ({"foo": b"bytes"}, "foo"),
-    "object": ({"foo": Opaque()}, "foo"),
-    "self-ref-schema": ({"tools": _tools(self_referencing())}, "tools[0].function.parameters"),
+    **{f"schema-{name}": ({"tools": [bad]}, path) for name, (bad, path) in BAD_TOOLS.items()},
 }
 
 
@@ -403,33 +398,11 @@ def test_base_url_query_is_kept_after_the_path(driver: Driver) -> None:
 # --- total_timeout ---------------------------------------------------------------------------
 
 
-class Trickle(httpx.SyncByteStream, httpx.AsyncByteStream):
-    """A body sent one byte every ``pause`` seconds."""
-
-    def __init__(self, body: bytes, pause: float = 0.05) -> None:
-        self.body = body
-        self.pause = pause
-
-    def __iter__(self) -> Iterator[bytes]:
-        for i in range(len(self.body)):
-            time.sleep(self.pause)
-            yield self.body[i : i + 1]
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        for i in range(len(self.body)):
-            await asyncio.sleep(self.pause)
-            yield self.body[i : i + 1]
-
-
-def trickle(request: httpx.Request) -> httpx.Response:
-    body = json.dumps(OK).encode()
-    return httpx.Response(200, stream=Trickle(body), headers={"content-type": "application/json"})
-
-
 def test_total_timeout_ends_a_trickling_reply(driver: Driver) -> None:
     started = time.monotonic()
     with pytest.raises(TotalTimeoutError):
-        driver.create(trickle, core.build_chat_request(MODEL, USER), total_timeout=0.2)
+        payload = core.build_chat_request(MODEL, USER)
+        driver.create(trickle(json.dumps(OK).encode()), payload, total_timeout=0.2)
     elapsed = time.monotonic() - started
     assert 0.15 <= elapsed < 1.0
 

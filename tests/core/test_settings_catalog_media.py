@@ -57,6 +57,16 @@ def test_key_and_url_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> No
     assert resolve_base_url() == CHINA_STEP_PLAN_BASE_URL
 
 
+def test_empty_variables_are_skipped(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STEP_API_KEY", "")
+    monkeypatch.setenv("STEPFUN_API_KEY", "sk-second")
+    monkeypatch.setenv("STEP_BASE_URL", " ")
+    monkeypatch.setenv("STEPFUN_BASE_URL", CHINA_BASE_URL)
+    assert resolve_api_key() == "sk-second"
+    assert resolve_base_url() == CHINA_BASE_URL
+    assert StepFunClient().base_url == CHINA_BASE_URL
+
+
 def test_missing_key_names_both_variables() -> None:
     with pytest.raises(MissingAPIKeyError) as caught:
         StepFunClient()

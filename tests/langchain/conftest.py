@@ -8,19 +8,19 @@ which the harness then refuses unless it is loopback).
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from langchain_core.messages import AIMessage, AIMessageChunk
+from langchain_core.tools import tool
 
 from langchain_stepfun import ChatStepFun
 from tests.conftest import _RECORDING
+from tests.modes import Mode
 from tests.replica import Fault
 
 ASYNC_STREAMING_NEEDS_311 = (
@@ -95,43 +95,42 @@ def faults(vcr: Any) -> Callable[..., None]:
     return inject
 
 
-@dataclass
-class Driver:
+class Driver(Mode):
     """Runs one model call through the sync or the async entry point."""
 
-    mode: str
-
-    @property
-    def is_async(self) -> bool:
-        return self.mode == "async"
-
     def invoke(self, model: Any, messages: Any, **kwargs: Any) -> AIMessage:
-        if self.is_async:
-            result = asyncio.run(model.ainvoke(messages, **kwargs))
-        else:
-            result = model.invoke(messages, **kwargs)
+        result = self.run(model, messages, **kwargs)
         assert isinstance(result, AIMessage)
         return result
 
     def stream(self, model: Any, messages: Any, **kwargs: Any) -> list[AIMessageChunk]:
-        if not self.is_async:
-            return list(model.stream(messages, **kwargs))
-
-        async def run() -> list[AIMessageChunk]:
-            return [chunk async for chunk in model.astream(messages, **kwargs)]
-
-        return asyncio.run(run())
+        return self.collect(
+            lambda: model.stream(messages, **kwargs), lambda: model.astream(messages, **kwargs)
+        )
 
     def run(self, runnable: Any, value: Any, **kwargs: Any) -> Any:
-        if self.is_async:
-            return asyncio.run(runnable.ainvoke(value, **kwargs))
-        return runnable.invoke(value, **kwargs)
+        return self.call(
+            lambda: runnable.invoke(value, **kwargs), lambda: runnable.ainvoke(value, **kwargs)
+        )
 
 
 @pytest.fixture(params=["sync", "async"])
 def driver(request: pytest.FixtureRequest) -> Driver:
     """Parametrizes a test over the sync and the async path (they share one cassette)."""
     return Driver(request.param)
+
+
+# The tools of the cassette tests (their names, docstrings and signatures are in the requests).
+@tool
+def get_weather(city: str) -> str:
+    """Get the current weather of a city."""
+    return f"It is sunny in {city}."
+
+
+@tool
+def get_time(city: str) -> str:
+    """Get the local time of a city."""
+    return f"It is 10:00 in {city}."
 
 
 def aggregate(chunks: list[AIMessageChunk]) -> AIMessageChunk:

@@ -15,6 +15,7 @@ from pydantic import BaseModel
 
 import stepfun_core as core
 from langchain_stepfun import ChatStepFun, StepFunContentModerationError, StepFunRefusalError
+from tests.hostile import RecordingAPI
 
 KEY = "sk-conventions-SECRET-0123456789"
 
@@ -59,13 +60,7 @@ def model_answering(body: dict[str, Any] | None = None, *, status: int = 200) ->
             return httpx.Response(status, content=sse_body(text, reason), headers=headers)
         return httpx.Response(status, json=body)
 
-    transport = httpx.MockTransport(handler)
-    return ChatStepFun(
-        api_key=KEY,
-        max_retries=0,
-        http_client=httpx.Client(transport=transport),
-        http_async_client=httpx.AsyncClient(transport=transport),
-    )
+    return ChatStepFun(**RecordingAPI(handler).options("http_async_client", api_key=KEY))
 
 
 # --- versions in traces ---------------------------------------------------------------------------

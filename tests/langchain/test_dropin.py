@@ -11,25 +11,18 @@ from langchain.agents import create_agent
 from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage, ToolMessage
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
-from langchain_core.tools import tool
 
-from tests.langchain.conftest import ASYNC_STREAMING_NEEDS_311, Driver, model
+from tests.langchain.conftest import (
+    ASYNC_STREAMING_NEEDS_311,
+    Driver,
+    get_time,
+    get_weather,
+    model,
+)
 
 pytestmark = pytest.mark.vcr
 
 QUESTION = "Use get_weather and get_time for Paris, then answer."
-
-
-@tool
-def get_weather(city: str) -> str:
-    """Get the current weather of a city."""
-    return f"It is sunny in {city}."
-
-
-@tool
-def get_time(city: str) -> str:
-    """Get the local time of a city."""
-    return f"It is 10:00 in {city}."
 
 
 def chain() -> Any:

@@ -6,15 +6,12 @@ LangGraph's ``add_messages`` would replace the earlier turn with the later one.
 
 from __future__ import annotations
 
-import json
-
-import httpx
 import pytest
 from langchain_core.utils.utils import LC_ID_PREFIX
 
 from langchain_stepfun import ChatStepFun
 from tests.core.wire_samples import CURRENT_ID, CURRENT_STREAM
-from tests.hostile import completion_body
+from tests.hostile import RecordingAPI, by_mode, completion_body
 from tests.langchain.conftest import Driver, aggregate
 
 KEY = "sk-message-ids"
@@ -23,22 +20,10 @@ REPEATED = "the-same-id-every-time"
 
 def repeating_model(**options: object) -> ChatStepFun:
     """A model whose server gives every reply, whole or streamed, the same completion id."""
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        if json.loads(request.content).get("stream"):
-            body = CURRENT_STREAM.replace(CURRENT_ID.encode(), REPEATED.encode())
-            return httpx.Response(200, content=body, headers={"content-type": "text/event-stream"})
-        body = completion_body({"role": "assistant", "content": "ok"}, id=REPEATED)
-        return httpx.Response(200, json=body)
-
-    transport = httpx.MockTransport(handler)
-    return ChatStepFun(
-        api_key=KEY,
-        max_retries=0,
-        http_client=httpx.Client(transport=transport),
-        http_async_client=httpx.AsyncClient(transport=transport),
-        **options,  # type: ignore[arg-type]
-    )
+    whole = completion_body({"role": "assistant", "content": "ok"}, id=REPEATED)
+    streamed = CURRENT_STREAM.replace(CURRENT_ID.encode(), REPEATED.encode())
+    api = RecordingAPI(by_mode(whole, streamed))
+    return ChatStepFun(**api.options("http_async_client", api_key=KEY, **options))
 
 
 def test_invoked_messages_get_unique_run_ids(driver: Driver) -> None:

@@ -8,7 +8,6 @@ from typing import Any
 import httpx
 import pytest
 from langchain_core import exceptions as lc
-from langchain_core.exceptions import ModelAuthenticationError
 from langchain_core.load import dumpd, dumps, load
 from langchain_core.runnables import RunnableBinding, RunnableSequence
 from pydantic import BaseModel, Field
@@ -58,25 +57,6 @@ def test_defaults_and_aliases() -> None:
     assert make().base_url == core.DEFAULT_BASE_URL
     assert make().echo_reasoning == "tool_calls"
     assert make().stream_usage is True
-
-
-@pytest.mark.parametrize("key_var", ["STEP_API_KEY", "STEPFUN_API_KEY"])
-@pytest.mark.parametrize("url_var", ["STEP_BASE_URL", "STEPFUN_BASE_URL"])
-def test_key_and_base_url_from_env(
-    monkeypatch: pytest.MonkeyPatch, key_var: str, url_var: str
-) -> None:
-    monkeypatch.setenv(key_var, "from-env")
-    monkeypatch.setenv(url_var, core.CHINA_BASE_URL)
-    model = ChatStepFun()
-    assert model.api_key is not None and model.api_key.get_secret_value() == "from-env"
-    assert model.base_url == core.CHINA_BASE_URL
-    assert model.client.base_url == core.CHINA_BASE_URL
-
-
-def test_missing_key_is_a_clear_error() -> None:
-    with pytest.raises(core.MissingAPIKeyError, match="STEP_API_KEY") as caught:
-        ChatStepFun()
-    assert isinstance(caught.value, ModelAuthenticationError)
 
 
 def test_unknown_arguments_go_to_model_kwargs() -> None:
@@ -154,6 +134,13 @@ def test_serialization_never_writes_the_key(monkeypatch: pytest.MonkeyPatch) -> 
     assert restored.model == "step-3.7-flash" and restored.temperature == 0.2
     assert restored.api_key is not None and restored.api_key.get_secret_value() == "restored"
     assert "sk-test" not in repr(model)
+
+
+def test_default_headers_stay_out_of_repr_and_serialization() -> None:
+    model = make(default_headers={"X-Proxy-Key": "proxy-secret"})
+    assert "proxy-secret" not in repr(model)
+    assert "proxy-secret" not in dumps(model)
+    assert model.client.settings.default_headers == (("X-Proxy-Key", "proxy-secret"),)
 
 
 # -- tools -------------------------------------------------------------------------------------

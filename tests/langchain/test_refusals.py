@@ -3,16 +3,15 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-import httpx
 import pytest
 from langchain_core.messages import AIMessage, AIMessageChunk
 from pydantic import BaseModel
 
 from langchain_stepfun import ChatStepFun, StepFunRefusalError
 from tests.core.wire_samples import REFUSAL, REFUSAL_STREAM, refusal_completion
+from tests.hostile import RecordingAPI, by_mode
 from tests.langchain.conftest import Driver, aggregate
 
 KEY = "sk-refusals"
@@ -21,21 +20,8 @@ REFUSAL_BLOCK = {"type": "refusal", "refusal": REFUSAL}
 
 def refusing_model(**options: Any) -> ChatStepFun:
     """A model whose server refuses every request (whole, or streamed in pieces)."""
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        if json.loads(request.content).get("stream"):
-            headers = {"content-type": "text/event-stream"}
-            return httpx.Response(200, content=REFUSAL_STREAM, headers=headers)
-        return httpx.Response(200, json=refusal_completion())
-
-    transport = httpx.MockTransport(handler)
-    return ChatStepFun(
-        api_key=KEY,
-        max_retries=0,
-        http_client=httpx.Client(transport=transport),
-        http_async_client=httpx.AsyncClient(transport=transport),
-        **options,
-    )
+    api = RecordingAPI(by_mode(refusal_completion(), REFUSAL_STREAM))
+    return ChatStepFun(**api.options("http_async_client", api_key=KEY, **options))
 
 
 @pytest.mark.parametrize("provider", ["stepfun", "openai"])

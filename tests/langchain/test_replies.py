@@ -12,10 +12,17 @@ from typing import Any
 
 import pytest
 from langchain_core.messages import BaseMessage, HumanMessage, ToolMessage
-from langchain_core.tools import tool
 
 from stepfun_core import fallback_tool_call_id
-from tests.langchain.conftest import Driver, aggregate, final_usage, model, sent_body
+from tests.langchain.conftest import (
+    Driver,
+    aggregate,
+    final_usage,
+    get_time,
+    get_weather,
+    model,
+    sent_body,
+)
 
 pytestmark = pytest.mark.vcr
 
@@ -26,18 +33,6 @@ LONG_PROMPT = "Explain tides briefly. " + " ".join(
     f"Note {i}: the moon pulls the oceans toward it as the earth turns." for i in range(60)
 )
 WEB_SEARCH = {"type": "web_search", "function": {"description": "Search the web"}}
-
-
-@tool
-def get_weather(city: str) -> str:
-    """Get the current weather of a city."""
-    return f"It is sunny in {city}."
-
-
-@tool
-def get_time(city: str) -> str:
-    """Get the local time of a city."""
-    return f"It is 10:00 in {city}."
 
 
 @pytest.mark.parametrize("model_name", SHAPES)

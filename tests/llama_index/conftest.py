@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-import asyncio
 import zlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import pytest
 from llama_index.core import Settings
 from llama_index.core.base.embeddings.base import BaseEmbedding
-from llama_index.core.base.llms.types import ChatMessage, ChatResponse, CompletionResponse
+from llama_index.core.base.llms.types import ChatMessage
 
 from llama_index_stepfun import StepFun
-from tests.hostile import Handler, RecordingAPI
+from tests.hostile import RecordingAPI
+from tests.hostile import json_reply as json_reply  # the suite's modules take both from here
+from tests.hostile import sse_reply as sse_reply
+from tests.modes import Mode
+
+SECRET = "sk-test-secret"  # the key MockAPI's models hold
 
 
 @pytest.fixture(autouse=True)
@@ -30,78 +32,36 @@ def clean_settings() -> Iterator[None]:
     Settings._callback_manager = None
 
 
-@dataclass
-class Driver:
+def _entry(method: str, *, streams: bool) -> Callable[..., Any]:
+    """A Driver method calling ``llm.method(...)``, or awaiting its ``a``-prefixed twin.
+
+    ``streams``: the result is a stream, whose items are collected into a list.
+    """
+
+    def run(self: Driver, llm: StepFun, *args: Any, **kwargs: Any) -> Any:
+        def sync() -> Any:
+            return getattr(llm, method)(*args, **kwargs)
+
+        def concurrent() -> Any:
+            return getattr(llm, f"a{method}")(*args, **kwargs)
+
+        return self.collect(sync, concurrent) if streams else self.call(sync, concurrent)
+
+    run.__name__ = method
+    return run
+
+
+class Driver(Mode):
     """Runs one LlamaIndex call through the sync or the async entry point."""
 
-    mode: str
-
-    @property
-    def is_async(self) -> bool:
-        return self.mode == "async"
-
-    def chat(self, llm: StepFun, messages: list[ChatMessage], **kwargs: Any) -> ChatResponse:
-        if self.is_async:
-            return asyncio.run(llm.achat(messages, **kwargs))
-        return llm.chat(messages, **kwargs)
-
-    def stream_chat(
-        self, llm: StepFun, messages: list[ChatMessage], **kwargs: Any
-    ) -> list[ChatResponse]:
-        if not self.is_async:
-            return list(llm.stream_chat(messages, **kwargs))
-
-        async def run() -> list[ChatResponse]:
-            return [r async for r in await llm.astream_chat(messages, **kwargs)]
-
-        return asyncio.run(run())
-
-    def complete(self, llm: StepFun, prompt: str, **kwargs: Any) -> CompletionResponse:
-        if self.is_async:
-            return asyncio.run(llm.acomplete(prompt, **kwargs))
-        return llm.complete(prompt, **kwargs)
-
-    def stream_complete(self, llm: StepFun, prompt: str, **kwargs: Any) -> list[CompletionResponse]:
-        if not self.is_async:
-            return list(llm.stream_complete(prompt, **kwargs))
-
-        async def run() -> list[CompletionResponse]:
-            return [r async for r in await llm.astream_complete(prompt, **kwargs)]
-
-        return asyncio.run(run())
-
-    def chat_with_tools(self, llm: StepFun, tools: list[Any], **kwargs: Any) -> ChatResponse:
-        if self.is_async:
-            return asyncio.run(llm.achat_with_tools(tools, **kwargs))
-        return llm.chat_with_tools(tools, **kwargs)
-
-    def stream_chat_with_tools(
-        self, llm: StepFun, tools: list[Any], **kwargs: Any
-    ) -> list[ChatResponse]:
-        if not self.is_async:
-            return list(llm.stream_chat_with_tools(tools, **kwargs))
-
-        async def run() -> list[ChatResponse]:
-            return [r async for r in await llm.astream_chat_with_tools(tools, **kwargs)]
-
-        return asyncio.run(run())
-
-    def structured_predict(self, llm: StepFun, output_cls: Any, prompt: Any, **kwargs: Any) -> Any:
-        if self.is_async:
-            return asyncio.run(llm.astructured_predict(output_cls, prompt, **kwargs))
-        return llm.structured_predict(output_cls, prompt, **kwargs)
-
-    def stream_structured_predict(
-        self, llm: StepFun, output_cls: Any, prompt: Any, **kwargs: Any
-    ) -> list[Any]:
-        if not self.is_async:
-            return list(llm.stream_structured_predict(output_cls, prompt, **kwargs))
-
-        async def run() -> list[Any]:
-            stream = await llm.astream_structured_predict(output_cls, prompt, **kwargs)
-            return [r async for r in stream]
-
-        return asyncio.run(run())
+    chat = _entry("chat", streams=False)
+    stream_chat = _entry("stream_chat", streams=True)
+    complete = _entry("complete", streams=False)
+    stream_complete = _entry("stream_complete", streams=True)
+    chat_with_tools = _entry("chat_with_tools", streams=False)
+    stream_chat_with_tools = _entry("stream_chat_with_tools", streams=True)
+    structured_predict = _entry("structured_predict", streams=False)
+    stream_structured_predict = _entry("stream_structured_predict", streams=True)
 
 
 @pytest.fixture(params=["sync", "async"])
@@ -113,20 +73,7 @@ class MockAPI(RecordingAPI):
     """The mock API, and a StepFun whose caller's clients it answers."""
 
     def llm(self, **options: Any) -> StepFun:
-        sync, concurrent = self.http_clients()
-        options.setdefault("api_key", "sk-test-secret")
-        options.setdefault("max_retries", 0)
-        return StepFun(http_client=sync, async_http_client=concurrent, **options)
-
-
-def json_reply(body: dict[str, Any], status: int = 200) -> Handler:
-    return lambda request: httpx.Response(status, json=body)
-
-
-def sse_reply(body: bytes) -> Handler:
-    return lambda request: httpx.Response(
-        200, content=body, headers={"content-type": "text/event-stream"}
-    )
+        return StepFun(**self.options("async_http_client", **{"api_key": SECRET, **options}))
 
 
 def user(text: str) -> list[ChatMessage]:

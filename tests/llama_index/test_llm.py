@@ -17,14 +17,11 @@ from llama_index.core.llms.function_calling import FunctionCallingLLM
 from llama_index_stepfun import StepFun
 from stepfun_core import (
     AuthenticationError,
-    MissingAPIKeyError,
     RateLimitError,
     StreamInterruptedError,
 )
 from tests.core.wire_samples import CURRENT_STREAM, REASONING_REPLY, current_chunk, sse
-from tests.llama_index.conftest import Driver, MockAPI, json_reply, sse_reply, user
-
-SECRET = "sk-test-secret"
+from tests.llama_index.conftest import SECRET, Driver, MockAPI, json_reply, sse_reply, user
 
 
 def test_is_a_function_calling_llm_with_a_unique_name() -> None:
@@ -65,13 +62,6 @@ def test_default_model_and_env(monkeypatch: pytest.MonkeyPatch) -> None:
     assert llm.model == "step-3.5-flash"
     assert llm.api_key is not None and llm.api_key.get_secret_value() == "from-env"
     assert llm.api_base == "https://api.stepfun.com/v1"
-
-
-def test_missing_key_names_the_variables(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("STEP_API_KEY", "STEPFUN_API_KEY"):
-        monkeypatch.delenv(name, raising=False)
-    with pytest.raises(MissingAPIKeyError, match="STEP_API_KEY"):
-        StepFun()
 
 
 def test_the_key_never_leaks() -> None:

@@ -5,7 +5,6 @@ LlamaIndex's FunctionCallingProgram), never a pydantic ValidationError on empty 
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Any
 
 import httpx
@@ -20,8 +19,8 @@ from llama_index_stepfun import StepFun
 from llama_index_stepfun.refusals import StepFunRefusalError
 from stepfun_core import StepFunError
 from tests.core.wire_samples import REFUSAL, REFUSAL_STREAM, refusal_completion, sse
-from tests.hostile import chunk, completion_body
-from tests.llama_index.conftest import Driver, MockAPI, user
+from tests.hostile import by_mode, chunk, completion_body
+from tests.llama_index.conftest import Driver, MockAPI, sse_reply, user
 
 PROMPT = PromptTemplate("Describe the city of {city}.")
 MODES = ["function_calling", "json_object"]
@@ -35,27 +34,15 @@ class City(BaseModel):
 
 def refusing(**options: Any) -> StepFun:
     """A StepFun whose server refuses every request (whole, or streamed in pieces)."""
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        if json.loads(request.content).get("stream"):
-            headers = {"content-type": "text/event-stream"}
-            return httpx.Response(200, content=REFUSAL_STREAM, headers=headers)
-        return httpx.Response(200, json=refusal_completion())
-
+    handler = by_mode(refusal_completion(), REFUSAL_STREAM)
     return MockAPI(handler).llm(model="step-3.7-flash", **options)
 
 
 def filtering(**options: Any) -> StepFun:
     """A StepFun whose server withholds the content (finish_reason content_filter)."""
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        if json.loads(request.content).get("stream"):
-            body = sse(chunk("", "content_filter"))
-            return httpx.Response(200, content=body, headers={"content-type": "text/event-stream"})
-        body = completion_body({"role": "assistant", "content": ""})
-        body["choices"][0]["finish_reason"] = "content_filter"
-        return httpx.Response(200, json=body)
-
+    whole = completion_body({"role": "assistant", "content": ""})
+    whole["choices"][0]["finish_reason"] = "content_filter"
+    handler = by_mode(whole, sse(chunk("", "content_filter")))
     return MockAPI(handler).llm(model="step-3.7-flash", **options)
 
 
@@ -175,11 +162,7 @@ def city_call_stream() -> bytes:
 def test_the_mark_does_not_leak_between_streamed_items() -> None:
     # While a caller consumes a structured stream, its own calls in between are not marked:
     # another model's refusal reaches the caller as a reply.
-    api = MockAPI(
-        lambda request: httpx.Response(
-            200, content=city_call_stream(), headers={"content-type": "text/event-stream"}
-        )
-    )
+    api = MockAPI(sse_reply(city_call_stream()))
     other = refusing()
     tool = FunctionTool.from_defaults(get_weather)
     replies = []
@@ -192,11 +175,7 @@ def test_the_mark_does_not_leak_between_streamed_items() -> None:
 
 
 def test_the_mark_does_not_leak_between_async_streamed_items() -> None:
-    api = MockAPI(
-        lambda request: httpx.Response(
-            200, content=city_call_stream(), headers={"content-type": "text/event-stream"}
-        )
-    )
+    api = MockAPI(sse_reply(city_call_stream()))
     other = refusing()
     tool = FunctionTool.from_defaults(get_weather)
 

@@ -1,0 +1,1 @@
+"""What both adapters do with the core, written once and run against each framework."""

@@ -1,0 +1,135 @@
+"""What the caller hands the framework reaches the core's checks, from every place it can go.
+
+The core's own tests (tests/core/test_hardening_requests.py) decide what is refused and what
+the error names; here each adapter routes its own places for a parameter (its fields for extra
+parameters, a call's ``extra_body`` and keyword arguments), its tools and its messages and content
+blocks into those checks: refused with the adapter's error class, before anything is sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+import stepfun_core as core
+from tests.adapters.drivers import Adapter, raised
+from tests.hostile import (
+    ANSWER,
+    BAD_TOOLS,
+    BAD_VALUES,
+    OK,
+    RecordingAPI,
+    each,
+    json_reply,
+    sse_reply,
+)
+
+CALL_PLACES = ("call-extra_body", "call-kwarg")
+
+
+def placed(where: str, extra: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The settings and the call's arguments putting ``extra`` in the body from ``where``."""
+    if where == "call-extra_body":
+        return {}, {"extra_body": extra}
+    if where == "call-kwarg":
+        return {}, extra
+    return {where: extra}, {}
+
+
+def refused(
+    adapter: Adapter, where: str, extra: dict[str, Any], *, stream: bool = False
+) -> pytest.ExceptionInfo[Any]:
+    """Sending ``extra`` from ``where`` is refused as the adapter's error; nothing is sent."""
+    api = RecordingAPI(sse_reply(ANSWER) if stream else json_reply(OK))
+    settings, call = placed(where, extra)
+    with raised(adapter, core.InvalidParameterError) as caught:
+        (adapter.stream if stream else adapter.invoke)(adapter.over(api, **settings), "hi", **call)
+    assert api.requests == []
+    return caught  # type: ignore[no-any-return]
+
+
+def test_values_that_are_not_json_are_refused_naming_the_field(adapter: Adapter) -> None:
+    def check(case: tuple[str, Any, str]) -> None:
+        where, value, field = case
+        assert field in str(refused(adapter, where, {"foo": value}).value)
+
+    cases = {f"{w}-{n}": (w, *v) for w in adapter.places for n, v in BAD_VALUES.items()}
+    each(cases, check)
+
+
+# LangChain warns that a known parameter in model_kwargs belongs in its own field; it still goes.
+@pytest.mark.filterwarnings("ignore:Parameters {'temperature'} should be specified:UserWarning")
+def test_nan_temperature_is_refused_naming_it(adapter: Adapter) -> None:
+    def check(where: str) -> None:
+        assert "temperature" in str(refused(adapter, where, {"temperature": float("nan")}).value)
+
+    each({where: where for where in adapter.places}, check)
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
+def test_reserved_keys_are_refused_naming_them(adapter: Adapter, stream: bool) -> None:
+    def check(case: tuple[str, str]) -> None:
+        where, key = case
+        assert repr(key) in str(refused(adapter, where, {key: "x"}, stream=stream).value)
+
+    places = [where for where in adapter.places if where != "call-kwarg"]
+    keys = ("model", "messages", "stream")
+    each({f"{w}-{k}": (w, k) for w in places for k in keys}, check)
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
+def test_extras_go_to_the_top_of_the_body(adapter: Adapter, stream: bool) -> None:
+    fields = [where for where in adapter.places if where not in CALL_PLACES]
+    settings = {where: {f"from_{where}": 2} for where in fields}
+    api = RecordingAPI(sse_reply(ANSWER) if stream else json_reply(OK))
+    (adapter.stream if stream else adapter.invoke)(
+        adapter.over(api, **settings), "hi", extra_body={"foo": 1}
+    )
+    (body,) = api.bodies
+    assert body["foo"] == 1
+    assert all(body[f"from_{where}"] == 2 for where in fields)
+    assert "extra_body" not in body
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
+def test_tool_schema_that_is_not_json_is_refused(adapter: Adapter, stream: bool) -> None:
+    def check(case: tuple[dict[str, Any], str]) -> None:
+        tool, field = case
+        api = RecordingAPI(json_reply(OK))
+        with raised(adapter, core.InvalidParameterError) as caught:
+            adapter.with_tools(adapter.over(api), [tool], "weather?", stream=stream)
+        assert field in str(caught.value)
+        assert api.requests == []
+
+    each(BAD_TOOLS, check)
+
+
+def test_lone_surrogate_in_the_callers_message_is_refused(adapter: Adapter) -> None:
+    api = RecordingAPI(json_reply(OK))
+    with raised(adapter, core.InvalidParameterError) as caught:
+        adapter.invoke(adapter.over(api), "half \ud83d")
+    assert "messages[0]" in str(caught.value)
+    assert api.requests == []
+
+
+def test_bad_media_in_the_frameworks_blocks_is_refused_before_sending(adapter: Adapter) -> None:
+    def check(case: tuple[Callable[[], Any], str]) -> None:
+        make, named = case
+        api = RecordingAPI(json_reply(OK))
+        with raised(adapter, core.InvalidParameterError) as caught:
+            adapter.invoke(adapter.over(api), adapter.looking_at(make()))
+        assert named in str(caught.value)
+        assert api.requests == []
+
+    each(adapter.bad_media, check)
+
+
+def test_real_media_in_the_frameworks_blocks_passes(adapter: Adapter) -> None:
+    def check(make: Callable[[], Any]) -> None:
+        api = RecordingAPI(json_reply(OK))
+        adapter.invoke(adapter.over(api), adapter.looking_at(make()))
+        assert len(api.requests) == 1
+
+    each(adapter.good_media, check)

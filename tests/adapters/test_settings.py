@@ -1,0 +1,129 @@
+"""The adapter's fields and the environment reach the core's settings, and their checks.
+
+The core's own tests (tests/core/test_hardening_requests.py, test_settings_catalog_media.py)
+decide which keys, headers, URLs and limits are refused and what the error shows; here each
+adapter's own field names (``api_base`` in LlamaIndex) lead to those checks when a model is made,
+with the adapter's error class and no secret in it.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+import stepfun_core as core
+from tests.adapters.drivers import Adapter, raised
+from tests.hostile import OK, RecordingAPI, assert_not_shown, each, json_reply
+
+BAD_KEY_CHARS = {"space": " ", "control": "\x07", "zwsp": "\u200b", "en-dash": "\u2013"}
+
+
+def test_malformed_key_is_refused_at_construction(framework: Adapter) -> None:
+    def check(char: str) -> None:
+        key = f"sk-SECRETSECRET{char}XYZ"  # a name on the raising line: the traceback shows it
+        with raised(framework, core.MalformedAPIKeyError) as caught:
+            framework.make(api_key=key)
+        assert f"U+{ord(char):04X}" in str(caught.value)
+        assert "character 16" in str(caught.value)
+        assert_not_shown(caught.value, "SECRET", "XYZ")
+
+    each(BAD_KEY_CHARS, check)
+
+
+def test_malformed_key_from_the_environment_is_refused(
+    framework: Adapter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("STEPFUN_API_KEY", raising=False)
+
+    def check(char: str) -> None:
+        monkeypatch.setenv("STEP_API_KEY", f"sk-SECRETSECRET{char}XYZ")
+        with raised(framework, core.MalformedAPIKeyError) as caught:
+            framework.make()
+        assert framework.env_key_source in str(caught.value)
+        assert_not_shown(caught.value, "SECRET", "XYZ")
+
+    each({"zwsp": "\u200b", "en-dash": "\u2013"}, check)
+
+
+ENVIRONMENT = ("STEP_API_KEY", "STEPFUN_API_KEY", "STEP_BASE_URL", "STEPFUN_BASE_URL")
+
+
+@pytest.mark.parametrize("key_variable", ["STEP_API_KEY", "STEPFUN_API_KEY"])
+@pytest.mark.parametrize("url_variable", ["STEP_BASE_URL", "STEPFUN_BASE_URL"])
+def test_key_and_base_url_from_the_environment(
+    framework: Adapter, monkeypatch: pytest.MonkeyPatch, key_variable: str, url_variable: str
+) -> None:
+    for name in ENVIRONMENT:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv(key_variable, "from-env")
+    monkeypatch.setenv(url_variable, core.CHINA_BASE_URL)
+    model = framework.make()
+    assert framework.setting(model, "api_key").get_secret_value() == "from-env"
+    assert framework.setting(model, "base_url") == core.CHINA_BASE_URL
+    assert model.client.base_url == core.CHINA_BASE_URL
+
+
+def test_missing_key_names_the_variables(
+    framework: Adapter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ENVIRONMENT:
+        monkeypatch.delenv(name, raising=False)
+    with raised(framework, core.MissingAPIKeyError) as caught:
+        framework.make()
+    assert "STEP_API_KEY" in str(caught.value)
+
+
+def test_empty_variables_are_skipped_like_the_core(
+    framework: Adapter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("STEP_API_KEY", "")
+    monkeypatch.setenv("STEPFUN_API_KEY", "sk-second")
+    monkeypatch.setenv("STEP_BASE_URL", " ")
+    monkeypatch.setenv("STEPFUN_BASE_URL", core.CHINA_BASE_URL)
+    model = framework.make()
+    assert framework.setting(model, "api_key").get_secret_value() == "sk-second"
+    assert framework.setting(model, "base_url") == core.CHINA_BASE_URL
+    assert model.client.base_url == core.CHINA_BASE_URL
+
+
+def test_bad_header_value_is_refused_at_construction(framework: Adapter) -> None:
+    def check(value: str) -> None:
+        with raised(framework, core.InvalidParameterError) as caught:
+            framework.make(api_key="sk-test", default_headers={"X-Proxy-Auth": value})
+        assert "X-Proxy-Auth" in str(caught.value)
+        assert_not_shown(caught.value, "SECRET")
+
+    each({"nl": "Bearer proxy-SECRET\nX-Evil: 1", "utf": "Bearer proxy-SECRET\u00e9"}, check)
+
+
+def test_base_url_with_credentials_is_refused(framework: Adapter) -> None:
+    url = "https://user:p4ss@api.example.com/v1"
+    with raised(framework, core.InvalidParameterError) as caught:
+        framework.make(api_key="sk-test", base_url=url)
+    assert "credentials" in str(caught.value)
+    assert_not_shown(caught.value, "p4ss")
+
+
+def test_unusable_base_urls_are_refused(framework: Adapter) -> None:
+    def check(url: str) -> None:
+        with raised(framework, core.InvalidParameterError) as caught:
+            framework.make(api_key="sk-test", base_url=url)
+        assert "base_url" in str(caught.value)
+
+    each({"fragment": "https://api.example.com/v1#frag", "no-scheme": "api.stepfun.ai/v1"}, check)
+
+
+def test_base_url_query_is_kept_after_the_path(adapter: Adapter) -> None:
+    api = RecordingAPI(json_reply(OK))
+    adapter.invoke(adapter.over(api, base_url="https://api.example.com/v1?tenant=a"), "hi")
+    (request,) = api.requests
+    assert request.url.path == "/v1/chat/completions"
+    assert request.url.params["tenant"] == "a"
+
+
+def test_total_timeout_must_be_positive(framework: Adapter) -> None:
+    def check(value: float) -> None:
+        with raised(framework, core.InvalidParameterError) as caught:
+            framework.make(api_key="sk-test", total_timeout=value)
+        assert "total_timeout" in str(caught.value)
+
+    each({"zero": 0, "negative": -1}, check)

@@ -1,0 +1,55 @@
+"""Streams from the loopback replica through each adapter: cut when silent, legacy tool calls.
+
+The adapter's own name for the idle timeout (``stream_chunk_timeout`` in LangChain) reaches the
+core's watchdog; the step-1-era tool-call deltas the core folds stay two calls once the
+framework has summed the adapter's chunks (LangChain) or read its last response (LlamaIndex).
+"""
+
+from __future__ import annotations
+
+import httpx
+
+import stepfun_core as core
+from tests.adapters.drivers import Adapter, raised
+from tests.replica import Fault, Replica
+
+
+def test_a_silent_stream_is_cut_after_the_idle_timeout(adapter: Adapter, replica: Replica) -> None:
+    replica.enqueue(Fault.stall(after=2, seconds=3))
+    model = adapter.make(
+        model="step-3.5-flash", api_key="k", base_url=replica.base_url, stream_idle_timeout=0.2
+    )
+    with raised(adapter, core.StreamIdleTimeoutError) as caught:
+        adapter.stream(model, "Tell me a story")
+    assert caught.value.partial is not None
+    assert caught.value.partial.first.reasoning
+    assert len(replica.requests) == 1
+
+
+def get_weather(city: str) -> str:
+    """Get the weather of a city."""
+    return city
+
+
+def get_time(city: str) -> str:
+    """Get the local time of a city."""
+    return city
+
+
+def test_two_index_less_calls_in_one_stream(adapter: Adapter, replica: Replica) -> None:
+    # Own sync client, closed at the end, so no pooled connection outlives the test (an async
+    # call's pool belongs to its event loop, closed as asyncio.run ends).
+    with httpx.Client() as http:
+        model = adapter.make(
+            model="step-1-8k", api_key="k", base_url=replica.base_url, http_client=http
+        )
+        reply = adapter.with_tools(
+            model, [get_weather, get_time], "Use get_weather and get_time for Paris", stream=True
+        )
+    assert [(c.name, c.arguments) for c in reply.calls] == [
+        ("get_weather", {"city": "Paris"}),
+        ("get_time", {"city": "Paris"}),
+    ]
+    assert len({c.id for c in reply.calls}) == 2
+    # The replica sends the legacy shape (no index on any tool-call delta) for step-1 models.
+    assert replica.requests[0].json["model"] == "step-1-8k"
