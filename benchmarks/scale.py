@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import signal
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -219,9 +220,12 @@ class Run:
         ctx = self.context(key, "default", "soak")
         try:
             driver = BY_KEY[key].make(ctx, True)
+            before = self.server.stats()["requests"]
             soak = sequential_soak(
                 loop, driver.acall, self.args.soak_calls, self.expected[CALL_FIXTURE]
             )
+            # Less the warm-up call and the second stats request.
+            soak.requests = self.server.stats()["requests"] - before - 2
         finally:
             loop.run_until_complete(ctx.aclose())
             loop.run_until_complete(loop.shutdown_asyncgens())
@@ -238,10 +242,13 @@ class Run:
         """The same model object used from ``asyncio.run`` after ``asyncio.run``, as a sync
         program calling into async code does: one call each."""
         driver = BY_KEY[key].make(self.context(key, "default", "runs"), True)
+        before = self.server.stats()["requests"]
         runs = asyncio_run_soak(driver.acall, self.args.soak_runs, self.expected[CALL_FIXTURE])
+        runs.requests = self.server.stats()["requests"] - before - 1
         log(
             f"  [soak] {key}: {runs.calls} asyncio.run, {runs.errors} errors "
-            f"{runs.error_kinds or ''}, fds {runs.fds_before}->{runs.fds_after}, threads "
+            f"{runs.error_kinds or ''}, {runs.requests} requests, {runs.wall:.1f} s, fds "
+            f"{runs.fds_before}->{runs.fds_after}, threads "
             f"{runs.threads_before}->{runs.threads_after}"
         )
         return runs.as_dict()
@@ -253,7 +260,7 @@ class Run:
         empty pool, the other rounds at once (what the pool kept alive is reused)."""
         n, expected = self.args.streams, self.expected[STREAM_FIXTURE]
         out: dict[str, Any] = {"rounds": {}, "setup": {}}
-        for library, max_conn, keepalive in POOL_VARIANTS:
+        for library, max_conn, keepalive in self.args.pool_variants:
             name = f"{library} {max_conn or 'unlimited'}/{keepalive}"
             out["rounds"][name] = rounds = []
             loop = asyncio.new_event_loop()
@@ -312,6 +319,17 @@ def core_stream_op(http: Any, base_url: str) -> Callable[[], Awaitable[int]]:
     return op
 
 
+def parse_pool_variants(text: str) -> tuple[tuple[str, int | None, int], ...]:
+    variants = []
+    for item in text.split(","):
+        library, max_conn, keepalive = item.split(":")
+        if library not in ("httpx", "httpx2"):
+            raise argparse.ArgumentTypeError(f"unknown library {library!r}")
+        limit = None if max_conn.lower() in ("none", "unlimited") else int(max_conn)
+        variants.append((library, limit, int(keepalive)))
+    return tuple(variants)
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.scale", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="a smoke run: < 1 min")
@@ -324,6 +342,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--configs", default=",".join(CONFIGS), help="default,sized")
     parser.add_argument("--parts", default=DEFAULT_PARTS, help=",".join(PARTS))
     parser.add_argument("--only", help="comma-separated contestant keys")
+    parser.add_argument(
+        "--pool-variants",
+        type=parse_pool_variants,
+        default=POOL_VARIANTS,
+        help="pools part: LIBRARY:MAX_CONNECTIONS:MAX_KEEPALIVE,... (httpx:none:100)",
+    )
     parser.add_argument("--soak-calls", type=int, help="sequential calls (5000)")
     parser.add_argument("--soak-runs", type=int, help="asyncio.run calls in a row (200)")
     parser.add_argument("--pace-ms", type=float, default=0.0, help="server: gap between writes")
@@ -359,6 +383,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    # Stopped with SIGTERM: unwind, so the server process is stopped and the results kept.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     started = time.perf_counter()
     wanted = set(args.only.split(",")) if args.only else None
     keys, missing = [], {}
@@ -388,6 +414,7 @@ def main(argv: list[str] | None = None) -> int:
             "soak_runs": args.soak_runs,
             "pace_ms": args.pace_ms,
             "pace_events": args.pace_events,
+            "pool_variants": [list(v) for v in args.pool_variants] if "pools" in parts else None,
         },
         "contestants": {
             c.key: {"label": c.label, "family": c.family, "role": c.role} for c in CONTESTANTS
@@ -397,6 +424,16 @@ def main(argv: list[str] | None = None) -> int:
     }
     run = Run(args, keys)
     result["config"]["fixture_digest"] = digest_all(run.fixtures)
+
+    def save() -> None:
+        """Results so far: a part that hangs or a run that is stopped keeps the parts done."""
+        result["machine"]["loadavg_end"] = machine()["loadavg"]
+        result["elapsed_seconds"] = time.perf_counter() - started
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, indent=1))
+        args.markdown.parent.mkdir(parents=True, exist_ok=True)
+        args.markdown.write_text(render_markdown(result))
+
     try:
         result["fds_start"] = open_fds()
         if "async" in parts:
@@ -404,24 +441,22 @@ def main(argv: list[str] | None = None) -> int:
             for config in args.configs.split(","):
                 result["async"][config] = run.async_config(config)
                 result["loadavg"][f"async-{config}"] = machine()["loadavg"]
+                save()
         if "sync" in parts:
             result["sync"] = run.sync_part()
             result["loadavg"]["sync"] = machine()["loadavg"]
+            save()
         if "soak" in parts:
             result["soak"] = run.soak_part()
             result["loadavg"]["soak"] = machine()["loadavg"]
+            save()
         if "pools" in parts:
             result["pools"] = run.pools_part()
             result["loadavg"]["pools"] = machine()["loadavg"]
     finally:
         run.server.close()
-    result["machine"]["loadavg_end"] = machine()["loadavg"]
-    result["elapsed_seconds"] = time.perf_counter() - started
+    save()
     print(render_text(result))
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(result, indent=1))
-    args.markdown.parent.mkdir(parents=True, exist_ok=True)
-    args.markdown.write_text(render_markdown(result))
     log(f"wrote {args.json} and {args.markdown} ({result['elapsed_seconds']:.0f}s)")
     return 0
 

@@ -19,6 +19,9 @@ from benchmarks.memory import _reset_hwm, _status_bytes
 
 MONITOR_INTERVAL = 0.005  # the stall monitor's sleep; a gap is the time between its wake-ups
 STALL_REPORTED = 0.1  # gaps at least this long are counted
+BURST_TIMEOUT = 300.0  # a burst still running then is cancelled: its streams count as hung
+CALL_TIMEOUT = 30.0  # one soak call (loopback: a healthy one takes milliseconds)
+HUNG = "hung (cancelled by the benchmark's timeout)"
 
 
 class StallMonitor:
@@ -62,6 +65,36 @@ class StallMonitor:
             await self._task
 
 
+class GcWatch:
+    """Time spent in the collector while it is installed, and its longest pause.
+
+    At 1,000 concurrent streams a full (generation 2) collection walks every object the streams
+    hold: a pause of 0.1-1 s that counts as CPU time and as a loop stall.
+    """
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.longest = 0.0
+        self.full = 0  # generation 2 collections
+        self._start = 0.0
+
+    def __call__(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._start = time.perf_counter()
+            return
+        pause = time.perf_counter() - self._start
+        self.seconds += pause
+        self.longest = max(self.longest, pause)
+        self.full += info.get("generation") == 2
+
+    def __enter__(self) -> GcWatch:
+        gc.callbacks.append(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        gc.callbacks.remove(self)
+
+
 def rss() -> int:
     return _status_bytes("VmRSS")
 
@@ -100,6 +133,9 @@ class Burst:
     wall: float = 0.0
     stall_max: float | None = None  # longest gap between the monitor's wake-ups (async only)
     stalls_over_100ms: int | None = None
+    gc_seconds: float = 0.0  # in the collector during the burst (part of ``cpu``)
+    gc_longest: float = 0.0
+    gc_full: int = 0
     rss_before: int = 0
     rss_peak: int = 0
     rss_after: int = 0
@@ -159,11 +195,23 @@ async def async_burst(op: Callable[[], Awaitable[int]], n: int, expected: int) -
             tally.record(exc)
 
     _before(burst)
-    async with StallMonitor() as monitor:
-        c0, w0 = time.process_time(), time.perf_counter()
-        await asyncio.gather(*(one() for _ in range(n)))
-        c1, w1 = time.process_time(), time.perf_counter()
+    with GcWatch() as collector:
+        async with StallMonitor() as monitor:
+            c0, w0 = time.process_time(), time.perf_counter()
+            tasks = [asyncio.ensure_future(one()) for _ in range(n)]
+            _, pending = await asyncio.wait(tasks, timeout=BURST_TIMEOUT)
+            c1, w1 = time.process_time(), time.perf_counter()
+    for task in pending:
+        task.cancel()
+    if pending:
+        await asyncio.wait(pending, timeout=10)
+        tally.kinds[HUNG] += len(pending)
     _after(burst)
+    burst.gc_seconds, burst.gc_longest, burst.gc_full = (
+        collector.seconds,
+        collector.longest,
+        collector.full,
+    )
     burst.cpu, burst.wall = c1 - c0, w1 - w0
     burst.stall_max, burst.stalls_over_100ms = monitor.longest, monitor.over
     tally.fill(burst)
@@ -190,10 +238,16 @@ def thread_burst(op: Callable[[], int], n: int, threads: int, expected: int) -> 
     with ThreadPoolExecutor(threads) as pool:
         pool.submit(lambda: None).result()  # the first thread is started before timing
         _before(burst)
-        c0, w0 = time.process_time(), time.perf_counter()
-        list(pool.map(worker, [s for s in shares if s]))
-        c1, w1 = time.process_time(), time.perf_counter()
+        with GcWatch() as collector:
+            c0, w0 = time.process_time(), time.perf_counter()
+            list(pool.map(worker, [s for s in shares if s]))
+            c1, w1 = time.process_time(), time.perf_counter()
         _after(burst)
+    burst.gc_seconds, burst.gc_longest, burst.gc_full = (
+        collector.seconds,
+        collector.longest,
+        collector.full,
+    )
     burst.cpu, burst.wall = c1 - c0, w1 - w0
     tally.fill(burst)
     return burst
@@ -214,6 +268,7 @@ class Soak:
     fds_after: int = 0
     threads_before: int = 0
     threads_after: int = 0
+    requests: int | None = None  # requests the server answered: above ``calls`` means retries
 
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -239,18 +294,26 @@ def sequential_soak(
     """``calls`` calls one after the other in one event loop (after one warm-up call)."""
     soak, tally = Soak(calls), ErrorTally(expected)
 
+    done = 0
+
     async def run(count: int) -> None:
+        nonlocal done
         for _ in range(count):
             try:
                 tally.check(await op())
             except Exception as exc:
                 tally.record(exc)
+            done += 1
 
-    loop.run_until_complete(run(1))
+    loop.run_until_complete(asyncio.wait_for(run(1), CALL_TIMEOUT))
     tally.kinds.clear()
+    done = 0
     _soak_start(soak)
     c0, w0 = time.process_time(), time.perf_counter()
-    loop.run_until_complete(run(calls))
+    try:  # one timeout for the whole soak: none of its calls pays for a timer of its own
+        loop.run_until_complete(asyncio.wait_for(run(calls), CALL_TIMEOUT + calls * 0.1))
+    except asyncio.TimeoutError:
+        tally.kinds[HUNG] += calls - done
     soak.cpu, soak.wall = time.process_time() - c0, time.perf_counter() - w0
     _soak_end(soak, tally)
     return soak
@@ -261,9 +324,15 @@ def asyncio_run_soak(op: Callable[[], Awaitable[int]], runs: int, expected: int)
     soak, tally = Soak(runs), ErrorTally(expected)
     _soak_start(soak)
     c0, w0 = time.process_time(), time.perf_counter()
+
+    async def bounded() -> int:
+        return await asyncio.wait_for(op(), CALL_TIMEOUT)
+
     for _ in range(runs):
         try:
-            tally.check(asyncio.run(op()))
+            tally.check(asyncio.run(bounded()))
+        except asyncio.TimeoutError:
+            tally.kinds[HUNG] += 1
         except Exception as exc:
             tally.record(exc)
     soak.cpu, soak.wall = time.process_time() - c0, time.perf_counter() - w0

@@ -39,6 +39,10 @@ def _mb(v: float | None) -> str:
     return "-" if v is None else f"{v / 1e6:.0f}"
 
 
+def _pct(v: float) -> str:
+    return f"{100 * v:.0f}%"
+
+
 def _x(v: float | None) -> str:
     return "-" if v is None else f"{v:.2f}x"
 
@@ -57,6 +61,7 @@ def _burst_row(label: str, via: str, rounds: list[dict[str, Any]], stalls: bool)
         row.append(_per_round([b["stall_max"] for b in rounds], _s))
     row += [
         _per_round([b["cpu_per_stream"] for b in rounds], _ms),
+        _per_round([b.get("gc_seconds", 0) / b["cpu"] if b["cpu"] else 0 for b in rounds], _pct),
         _per_round([b["wall"] for b in rounds], _s),
         _per_round([b["rss_peak"] - b["rss_before"] for b in rounds], _mb),
         _per_round([b["rss_after"] - b["rss_before"] for b in rounds], _mb),
@@ -75,6 +80,7 @@ def _burst_header(stalls: bool) -> list[str]:
     return [
         *head,
         "CPU / stream (ms)",
+        "of it in gc",
         "wall (s)",
         "RSS peak +MB",
         "RSS after +MB",
@@ -122,6 +128,10 @@ def ratio_rows(result: dict[str, Any]) -> list[list[str]]:
     return rows
 
 
+def _requests(s: dict[str, Any]) -> str:
+    return "-" if s.get("requests") is None else f"{s['requests'] / s['calls']:.2f}"
+
+
 def _soak_rows(result: dict[str, Any]) -> list[list[str]]:
     labels = _labels(result)
     soak = result["soak"]
@@ -136,11 +146,13 @@ def _soak_rows(result: dict[str, Any]) -> list[list[str]]:
             f"{s['fds_before']} -> {s['fds_after']}",
         ]
         if a is None:
-            row += ["-"] * 4
+            row += ["-"] * 6
         else:
             kinds = ", ".join(f"{k} x{v}" for k, v in a["error_kinds"].items())
             row += [
                 f"{a['errors']}" + (f" ({kinds})" if kinds else ""),
+                _requests(a),
+                _ms(a["wall"] / a["calls"]),
                 f"{a['rss_growth'] / 1e6:+.2f}",
                 f"{a['fds_before']} -> {a['fds_after']}",
                 f"{a['threads_before']} -> {a['threads_after']}",
@@ -194,6 +206,8 @@ def _tables(result: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]
             "RSS growth (MB)",
             "fds",
             f"{c['soak_runs']} asyncio.run: errors",
+            "requests / call",
+            "wall / call (ms)",
             "RSS growth (MB)",
             "fds",
             "threads",
