@@ -67,7 +67,7 @@ def _burst_row(label: str, via: str, rounds: list[dict[str, Any]], stalls: bool)
         _per_round([b["rss_after"] - b["rss_before"] for b in rounds], _mb),
         _per_round(
             [(b["conns_opened"], b["conns_closed"]) for b in rounds],
-            lambda oc: "-" if oc[0] is None else f"{oc[0]}/{oc[1]}",
+            lambda oc: "-" if oc[0] is None else f"+{oc[0]} -{oc[1]}",
         ),
     ]
     return row
@@ -84,7 +84,7 @@ def _burst_header(stalls: bool) -> list[str]:
         "wall (s)",
         "RSS peak +MB",
         "RSS after +MB",
-        "conns opened/closed",
+        "conns opened, closed",
     ]
 
 
