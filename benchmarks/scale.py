@@ -360,8 +360,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "rounds": 1,
         "threads": 16,
         "sync_streams": 32,
-        "soak_calls": 200,
-        "soak_runs": 10,
+        "soak_calls": 100,
+        "soak_runs": 5,
     }
     full = {
         "streams": 1000,
