@@ -199,7 +199,7 @@ class ChatStepFun(TokenCounting, BaseChatModel):
         if self.api_key is None or not self.api_key.get_secret_value().strip():
             raise StepFunMissingAPIKeyError(core.settings.MISSING_KEY_MESSAGE)
         try:
-            self.settings()
+            self.base_url = self.settings().base_url  # checked, and written as the core uses it
             check_http_client(self.http_client, asynchronous=False, field="http_client")
             check_http_client(self.http_async_client, asynchronous=True, field="http_async_client")
         except core.StepFunError as exc:

@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
 import os
 import ssl
 import threading
@@ -162,5 +163,7 @@ def _after_fork_in_child() -> None:
     _loop_pools = {}
 
 
+# The sync pools' idle connections are closed as the interpreter exits (no unclosed sockets).
+atexit.register(close_sync_pools)
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)

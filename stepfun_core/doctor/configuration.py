@@ -23,6 +23,7 @@ from stepfun_core.doctor.proxy import (
 from stepfun_core.doctor.regions import REGIONS, Region, region_of
 from stepfun_core.doctor.report import CONFIGURATION, Check, Verdict
 from stepfun_core.errors import InvalidParameterError
+from stepfun_core.pools import environment_problem
 from stepfun_core.redact import redact_url
 from stepfun_core.settings import (
     API_KEY_ENV_VARS,
@@ -69,7 +70,13 @@ def check_configuration(
     proxy = proxy_for(url) if url else None
     proxy_line = _proxy_check(proxy)
     checks += [proxy_line, _certificates()]
-    if key is None or url is None or proxy_line.failed:
+    # What the clients' shared pool refuses (any proxy variable, even one this URL does not
+    # use: httpx reads them all), named as the clients name it, no password shown.
+    problem = environment_problem()
+    if problem is not None:
+        fix = "correct or unset the variable; the clients refuse it the same way"
+        checks.append(Check(CONFIGURATION, "environment", Verdict.FAIL, problem.message, fix))
+    if key is None or url is None or proxy_line.failed or problem is not None:
         return checks, None
     return checks, Setup(key, url, region_of(url, regions), proxy)
 
