@@ -219,7 +219,10 @@ def tool_stream(name: str, pieces_per_call: int = 100) -> Fixture:
 
 
 def completion(name: str, answer_tokens: int = 120, reasoning_tokens: int = 60) -> Fixture:
-    """A non-streaming reply (docs/wire.md#reply-text): content, reasoning and top-level cached tokens."""
+    """A non-streaming reply: content, reasoning and top-level cached tokens.
+
+    (docs/wire.md#reply-text)
+    """
     text = "".join(tokens(answer_tokens))
     reasoning = "".join(tokens(reasoning_tokens, offset=3))
     body = {

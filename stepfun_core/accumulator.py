@@ -64,8 +64,8 @@ class ToolCallBuilder:
             self.id = delta.id
         if delta.type and not self.type:
             self.type = delta.type
-        # Step-1-era streams send the name whole, in its own chunk (docs/wire.md#stream-tool-calls); some
-        # servers repeat it on every delta, so an identical repeat is not a fragment.
+        # Step-1-era streams send the name whole, in its own chunk; some servers repeat it on
+        # every delta, so an identical repeat is not a fragment (docs/wire.md#stream-tool-calls).
         if delta.name and delta.name != self.name and len(self.name) < MAX_NAME:
             self.name = delta.name if not self.name else self.name + delta.name
         if delta.arguments:
@@ -151,7 +151,7 @@ class ChoiceBuilder:
             self.finish_reason = delta.finish_reason
 
     def _index_of_positional(self, call: ToolCallDelta) -> int:
-        """Give an index to a delta sent without one (step-1-era streams, docs/wire.md#stream-tool-calls.
+        """Give an index to a delta sent without one (step-1-era streams).
 
         Those streams send each call's name whole in one delta and its arguments after it. A
         new id, or a name arriving once the latest call has a name and whole JSON arguments,

@@ -24,7 +24,10 @@ _EMPTY: Mapping[str, Any] = {}
 
 
 def fallback_tool_call_id(response_id: str, index: int) -> str:
-    """An id for a call sent without one (step-1-era streams send "", docs/wire.md#stream-tool-calls."""
+    """An id for a call sent without one (step-1-era streams send "").
+
+    docs/wire.md#stream-tool-calls
+    """
     stem = (response_id or "stepfun").split(".")[0].replace("-", "")[:24]
     return f"call_{stem}_{index}"
 
@@ -202,7 +205,7 @@ def _parse_tool_call_deltas(raw_calls: Any) -> list[ToolCallDelta]:
 
 
 def parse_chunk(data: Mapping[str, Any]) -> Chunk:
-    """Parse one stream chunk of either shape (legacy or current, docs/wire.md#stream-shapes.
+    """Parse one stream chunk of either shape (legacy or current: docs/wire.md#stream-shapes).
 
     This runs once per streamed token, so it avoids helper calls on the common path.
     """

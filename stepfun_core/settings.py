@@ -223,7 +223,8 @@ def env_base_url() -> str | None:
 # a (connect, read, write, pool) tuple.
 Timeouts = tuple[float | None, float | None, float | None, float | None]
 # Connect fast; reads may idle for as long as a reasoning model thinks. The server itself
-# ends requests after 10 minutes with a 503 (docs/wire.md#timeouts-and-limits), so 600 s never cuts early.
+# ends requests after 10 minutes with a 503 (docs/wire.md#timeouts-and-limits), so 600 s never
+# cuts early.
 DEFAULT_TIMEOUTS: Timeouts = (5.0, 600.0, 600.0, 600.0)
 # httpx's own pool sizes: enough for a burst of 1,000 streams, and the idle ones kept small, as
 # httpcore scans its connections on every request (benchmarks/README.md, "At scale").

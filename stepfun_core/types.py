@@ -76,7 +76,10 @@ class ToolCall:
 
 @dataclass(slots=True)
 class ServerToolCall:
-    """A call the server already ran, such as the built-in ``web_search`` (docs/wire.md#web-search)."""
+    """A call the server already ran, such as the built-in ``web_search``.
+
+    docs/wire.md#web-search
+    """
 
     id: str
     type: str

@@ -20,7 +20,7 @@ LEGACY_ID = "d4ca43cd-83a7-4012-9ee7-b8f143eb1f8f"
 def legacy_chunk(
     content: str, finish: str = "", *, completion: int, created: int = 1710146871, role: str = ""
 ) -> dict[str, Any]:
-    """A step-1-era chunk (docs/wire.md#legacy-stream): role "", finish_reason "", cumulative usage."""
+    """A step-1-era chunk: role "", finish_reason "", cumulative usage (docs/wire.md)."""
     prompt = 0 if created == 0 else 90
     return {
         "id": LEGACY_ID,
@@ -52,7 +52,7 @@ CURRENT_ID = "e43fc072dff79dd9ada6104f80c34d6c.25f5f6e94c19f48b6f334ab0c6a6f2e6"
 def current_chunk(
     delta: dict[str, Any], completion: int, finish: str | None = None
 ) -> dict[str, Any]:
-    """A 2026 chunk (docs/wire.md#current-stream): no finish_reason key until the end, "agent":""."""
+    """A 2026 chunk: no finish_reason key until the end, "agent":"" (docs/wire.md)."""
     choice: dict[str, Any] = {"index": 0, "delta": {"role": "assistant", **delta}}
     if finish is not None:
         choice["finish_reason"] = finish

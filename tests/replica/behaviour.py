@@ -167,7 +167,8 @@ def _adjust_call(call: dict[str, Any], active: frozenset[str]) -> None:
         call["type"] = "function"
         call.get("function", {}).pop("results", None)
     elif "legacy_tool_deltas" in active and "index" in call and call.get("type") != "web_search":
-        # The step-1 quirk on a current model (docs/wire.md#stream-tool-calls): no index, "" id and type.
+        # The step-1 quirk on a current model (docs/wire.md#stream-tool-calls): no index, "" id
+        # and type.
         del call["index"]
         call["id"] = ""
         call["type"] = ""

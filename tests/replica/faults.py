@@ -25,7 +25,8 @@ FaultKind = Literal[
     "events",
 ]
 
-# Default error types per status (docs/wire.md#error-types; 429/5xx types are not captured publicly).
+# Default error types per status (docs/wire.md#error-types; 429/5xx types are not captured
+# publicly).
 _DEFAULT_ERRORS: dict[int, tuple[str, str]] = {
     400: ("request_params_invalid", "Request param is invalid"),
     401: ("invalid_api_key", "Incorrect API key provided"),

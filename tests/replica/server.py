@@ -171,7 +171,8 @@ class Replica:
     def accept_keys(self, *keys: str, path_prefix: str = "/") -> None:
         """Accept only these keys under ``path_prefix`` (the longest matching prefix decides).
 
-        Others get 401 ``invalid_api_key``, as a key of the other region does (docs/wire.md#authentication).
+        Others get 401 ``invalid_api_key``, as a key of the other region does
+        (docs/wire.md#authentication).
         """
         with self._lock:
             self.behaviour.keys[path_prefix] = frozenset(keys)
