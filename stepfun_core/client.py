@@ -8,6 +8,7 @@ import contextvars
 import socket
 import threading
 import time
+import weakref
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any, TypeVar, cast
 
@@ -239,8 +240,10 @@ class AsyncStepFunClient(BaseClient[AsyncHTTP]):
     ) -> Outcome:
         """One try: the response (left open for a stream) and its body, or the error."""
         try:
-            sent = await http.send(request, stream=True)  # type: ignore[arg-type]
-            response = cast(httpx.Response, sent)
+            if self._http_client is None:  # our pool: httpcore's, whose pitfall it avoids
+                response = await _sent_in_turn(http, request)
+            else:  # a caller's client may have any transport: sent as it comes
+                response = cast(httpx.Response, await http.send(request, stream=True))  # type: ignore[arg-type]
             refused = encoding_error(response)
             if refused is not None:
                 await response.aclose()
@@ -323,6 +326,46 @@ class AsyncStepFunClient(BaseClient[AsyncHTTP]):
 
     async def close(self) -> None:
         """Nothing to release: the shared pool lives on, and a caller's client is theirs."""
+
+
+# One lock per HTTP client (each belongs to one event loop): see `_sent_in_turn`.
+_turns: weakref.WeakKeyDictionary[Any, asyncio.Lock] = weakref.WeakKeyDictionary()
+
+
+async def _sent_in_turn(http: AsyncHTTP, request: httpx.Request) -> httpx.Response:
+    """Send once the request before has claimed its connection (on our shared pool).
+
+    httpcore 1.x hands an idle connection to every request that arrives in the same turn of
+    the loop; all but one then fail and go round again, which makes a burst of 1,000 streams
+    on a warm pool cost seconds of CPU and stall the loop (httpcore issue #822; httpx2 fixed
+    it). So requests enter the pool one at a time, each as soon as the one before has claimed
+    its connection (its first event of httpx's public ``trace`` extension), never waiting
+    longer than the pool timeout.
+    """
+    turn = _turns.setdefault(http, asyncio.Lock())
+    if not turn.locked():
+        await turn.acquire()  # free: taken at once
+    else:
+        pool_timeout = request.extensions.get("timeout", {}).get("pool")
+        try:
+            await asyncio.wait_for(turn.acquire(), pool_timeout)
+        except asyncio.TimeoutError:
+            raise httpx.PoolTimeout("no connection within the pool timeout") from None
+    claimed = False
+
+    async def claim(event: str, info: dict[str, Any]) -> None:
+        nonlocal claimed
+        if not claimed:
+            claimed = True
+            turn.release()
+
+    request.extensions["trace"] = claim
+    try:
+        return cast(httpx.Response, await http.send(request, stream=True))  # type: ignore[arg-type]
+    finally:
+        if not claimed:
+            claimed = True
+            turn.release()
 
 
 async def _aby_deadline(deadline: Deadline, work: Coroutine[Any, Any, T]) -> T:

@@ -40,7 +40,7 @@ _EMPTY_EVENTS = frozenset({"", "{}"})
 _REUSED = "this stream was already read or closed: send a new request"
 # An async stream gives the event loop a turn at least this often (seconds), even when its
 # bytes are already buffered: other streams, timers and connects must not starve.
-FAIR_SLICE = 0.001
+FAIR_SLICE = 0.00025
 
 
 class StreamState:
