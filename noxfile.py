@@ -38,6 +38,8 @@ NOT_UNIT = (
     "tests/test_tooling.py",
     "tests/test_release.py",
     "tests/downstream/test_ray.py",  # Ray's start-up dominates; the full run has it
+    "tests/test_scale_benchmark.py",  # a benchmark's smoke run (the peers are the bench extra's)
+    "tests/test_docs_site.py",  # the docs toolchain is not a runtime dependency
 )
 PYTEST = ("pytest", "-q", *(f"--ignore={path}" for path in NOT_UNIT))
 CORE_TESTS = "tests/core"  # needs neither framework
