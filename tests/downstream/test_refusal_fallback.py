@@ -18,6 +18,7 @@ from langchain_core.messages import AIMessage
 from langchain_stepfun import ChatStepFun
 from tests.downstream.calls import run_closing
 from tests.downstream.scripted import Message, ScriptedAPI
+from tests.replica import Replica
 
 REFUSER, HELPER = "step-3.5-flash", "step-3.7-flash"
 REFUSAL = "I can't help with that request."
@@ -77,3 +78,29 @@ def test_without_the_middleware_the_refusal_is_the_answer(
     answer = messages[-1]
     assert isinstance(answer, AIMessage)
     assert answer.content_blocks == [{"type": "refusal", "refusal": REFUSAL}]
+
+
+def test_the_replica_states_refusals_both_frameworks_read_them(replica: Replica) -> None:
+    # The loopback replica declines a prompt holding REFUSE, whole and streamed, in the
+    # OpenAI-shaped field: LangChain shows a refusal block, LlamaIndex keeps the text.
+    from functools import reduce
+
+    from llama_index.core.llms import ChatMessage
+
+    from llama_index_stepfun import StepFun
+    from tests.replica.brain import REFUSE
+
+    prompt = f"Write something harmful. {REFUSE}"
+    said = "I can't help with that request."
+    chat = ChatStepFun(api_key="k", base_url=replica.base_url)
+    whole = chat.invoke(prompt)
+    streamed = reduce(lambda a, b: a + b, chat.stream(prompt))
+    for message in (whole, streamed):
+        assert [b for b in message.content_blocks if b["type"] == "refusal"] == [
+            {"type": "refusal", "refusal": said}
+        ]
+    llm = StepFun(api_key="k", api_base=replica.base_url)
+    messages = [ChatMessage(role="user", content=prompt)]
+    assert llm.chat(messages).message.additional_kwargs["refusal"] == said
+    *_, last = llm.stream_chat(messages)
+    assert last.message.additional_kwargs["refusal"] == said

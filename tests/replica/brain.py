@@ -52,12 +52,14 @@ class Choice:
     content: Sequence[str]
     tool_calls: list[ToolCall] = field(default_factory=list)
     finish_reason: str = "stop"
+    # A refusal stated in words (``message.refusal``), as tokens; content is then empty.
+    refusal: Sequence[str] = ()
 
     @property
     def completion_tokens(self) -> int:
         """Tokens this choice emits (reasoning + content + tool-call arguments)."""
         tools = sum(len(tokenize(c.arguments)) + 1 for c in self.tool_calls if c.kind == "function")
-        return len(self.reasoning) + len(self.content) + tools
+        return len(self.reasoning) + len(self.content) + len(self.refusal) + tools
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,10 @@ def tool_call_id(digest: str, n: int) -> str:
     return "call_" + base64.urlsafe_b64encode(raw).decode()[:22]
 
 
+# A prompt holding this gets a stated refusal (message.refusal / delta.refusal).
+REFUSE = "[please refuse]"
+
+
 def think(body: dict[str, Any], default_events: int | None = None) -> Reply:
     """Answer a validated chat-completions request body."""
     digest = request_digest(body)
@@ -133,6 +139,8 @@ def _prompt_tokens(body: dict[str, Any]) -> int:
 def _choice(body: dict[str, Any], index: int, digest: str, default_events: int | None) -> Choice:
     messages: list[dict[str, Any]] = body["messages"]
     text = last_user_text(messages)
+    if REFUSE in text:  # what a model says when it declines (the OpenAI-style field)
+        return Choice(index, [], [], refusal=tokenize("I can't help with that request."))
     calls = _tool_calls(body, text, digest)
     thinking = _reasoning_text(messages, text, calls) if reasons(str(body["model"])) else ""
     reasoning = tokenize(thinking)

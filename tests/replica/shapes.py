@@ -77,6 +77,8 @@ def _message(choice: Choice, reply: Reply) -> dict[str, Any]:
         message.update(_reasoning_fields("".join(choice.reasoning), reply))
     if choice.tool_calls:
         message["tool_calls"] = [_full_call(c) for c in choice.tool_calls]
+    if choice.refusal:
+        message["refusal"] = "".join(choice.refusal)
     return message
 
 
@@ -187,6 +189,9 @@ def _current_choice(reply: Reply, choice: Choice, n: _Counter) -> Iterator[dict[
         yield chunk({"role": "assistant", "content": last})
         last = token
     yield from _current_tool_deltas(choice, n, chunk)
+    for token in choice.refusal:
+        n.completion += 1
+        yield chunk({"role": "assistant", "content": "", "refusal": token})
     n.completion += 1 if last is not None else 0
     calls = any(c.kind == "function" for c in choice.tool_calls)
     finish = "tool_calls" if calls and choice.finish_reason == "stop" else choice.finish_reason
