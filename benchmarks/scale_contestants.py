@@ -97,7 +97,11 @@ def has_pool_settings(cls: type) -> bool:
     fields = getattr(cls, "model_fields", None)
     if isinstance(fields, dict):
         return all(name in fields for name in POOL_SETTINGS)
-    params = inspect.signature(cls).parameters
+    try:  # the core clients take every field of stepfun_core.Settings as a keyword
+        from stepfun_core.settings import SETTING_NAMES
+    except ImportError:
+        SETTING_NAMES = ()  # noqa: N806
+    params = set(inspect.signature(cls).parameters) | set(SETTING_NAMES)
     return all(name in params for name in POOL_SETTINGS)
 
 
