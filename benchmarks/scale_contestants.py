@@ -100,7 +100,7 @@ def has_pool_settings(cls: type) -> bool:
     try:  # the core clients take every field of stepfun_core.Settings as a keyword
         from stepfun_core.settings import SETTING_NAMES
     except ImportError:
-        SETTING_NAMES = ()  # noqa: N806
+        SETTING_NAMES = ()
     params = set(inspect.signature(cls).parameters) | set(SETTING_NAMES)
     return all(name in params for name in POOL_SETTINGS)
 
