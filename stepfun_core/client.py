@@ -15,21 +15,22 @@ from typing import Any, TypeVar, cast
 import httpx
 
 from stepfun_core.catalog import ServedModel, parse_models
-from stepfun_core.client_base import BaseClient, Outcome, completion_from, encoding_error
+from stepfun_core.client_base import BaseClient, Outcome
 from stepfun_core.errors import StepFunError
-from stepfun_core.http import decode_json, status_error, transport_error
-from stepfun_core.limits import BodyReader, Deadline
-from stepfun_core.pools import shared_async_client, shared_sync_client
-from stepfun_core.stream import (
-    AsyncChatStream,
-    ChatStream,
-    StreamState,
+from stepfun_core.http import (
     araw_pieces,
-    check_content_type,
+    completion_from,
+    encoding_error,
     is_json_reply,
     json_reply_error,
     raw_pieces,
+    status_error,
+    transport_error,
 )
+from stepfun_core.jsonio import decode_json
+from stepfun_core.limits import BodyReader, Deadline
+from stepfun_core.pools import shared_async_client, shared_sync_client
+from stepfun_core.stream import AsyncChatStream, ChatStream, StreamState
 from stepfun_core.transport import AsyncHTTP, SyncHTTP
 from stepfun_core.types import Completion
 
@@ -89,15 +90,16 @@ class StepFunClient(BaseClient[SyncHTTP]):
         """Send ``payload`` (None: ``GET /models``), retried as the policy says."""
         http = self._usable(self.http)
         request = self._build(http, payload, stream=stream)
-        deadline, timeouts = self._start(request)
+        deadline = self._deadline(request)
         attempt = 0
         while True:
-            self._limit_attempt(request, deadline, timeouts)
             if deadline is None:
                 outcome = self._attempt(http, request, stream, None)
             else:
-                work = lambda: self._attempt(http, request, stream, deadline)  # noqa: E731
-                outcome = _by_deadline(deadline, request, work)
+                deadline.limit(request)
+                outcome = _by_deadline(
+                    deadline, request, lambda: self._attempt(http, request, stream, deadline)
+                )
             if not isinstance(outcome, StepFunError):
                 return outcome
             time.sleep(self._retry_delay(request, attempt, outcome, deadline))
@@ -110,7 +112,7 @@ class StepFunClient(BaseClient[SyncHTTP]):
             try:
                 sent = self._send(variant, stream=stream)
             except StepFunError as error:
-                if self._refused(error, tried, plan):
+                if self._retry_echo(error, tried, plan):
                     continue
                 raise
             self._took(payload, field, tried)
@@ -124,27 +126,18 @@ class StepFunClient(BaseClient[SyncHTTP]):
         return completion
 
     def list_models(self) -> list[ServedModel]:
-        """The models the API serves to this key (``GET /models``), with what it states of them.
-
-        Pass them to `stepfun_core.catalog.learn` to make the catalog use what they state.
-        """
+        """The models the API serves to this key (``GET /models``), for `stepfun_core.learn`."""
         return parse_models(decode_json(self._send(None, stream=False)[1]))
 
     def stream(self, payload: Mapping[str, Any]) -> ChatStream:
         """Send the request with ``stream: true`` and return the open stream."""
-        response, state = self._open(payload)
-        reopen = lambda: self._open(payload)  # noqa: E731
-        stream = ChatStream(response, state, self._errors, reopen, self.retry_policy)
-        stream.on_usage = lambda usage: self._remember(payload, usage)
-        return stream
+        return ChatStream(self, payload, self._open(payload))
 
     def _open(self, payload: Mapping[str, Any]) -> tuple[httpx.Response, StreamState]:
         response, _ = self._send_chat(payload, stream=True)
         try:
-            check_content_type(response)
             if is_json_reply(response):
-                content = self._read(response, self._reader(response, None))
-                raise json_reply_error(response, content)
+                raise json_reply_error(response, self._read(response, self._reader(response, None)))
         except self._errors as exc:
             response.close()
             raise transport_error(exc) from exc
@@ -263,10 +256,11 @@ class AsyncStepFunClient(BaseClient[AsyncHTTP]):
         """Send ``payload`` (None: ``GET /models``), retried as the policy says."""
         http = self._usable(await self._http())
         request = self._build(http, payload, stream=stream)
-        deadline, timeouts = self._start(request)
+        deadline = self._deadline(request)
         attempt = 0
         while True:
-            self._limit_attempt(request, deadline, timeouts)
+            if deadline is not None:
+                deadline.limit(request)
             work = self._attempt(http, request, stream, deadline)
             outcome = await (work if deadline is None else _aby_deadline(deadline, work))
             if not isinstance(outcome, StepFunError):
@@ -281,7 +275,7 @@ class AsyncStepFunClient(BaseClient[AsyncHTTP]):
             try:
                 sent = await self._send(variant, stream=stream)
             except StepFunError as error:
-                if self._refused(error, tried, plan):
+                if self._retry_echo(error, tried, plan):
                     continue
                 raise
             self._took(payload, field, tried)
@@ -295,24 +289,16 @@ class AsyncStepFunClient(BaseClient[AsyncHTTP]):
         return completion
 
     async def list_models(self) -> list[ServedModel]:
-        """The models the API serves to this key (``GET /models``), with what it states of them.
-
-        Pass them to `stepfun_core.catalog.learn` to make the catalog use what they state.
-        """
+        """The models the API serves to this key (``GET /models``), for `stepfun_core.learn`."""
         return parse_models(decode_json((await self._send(None, stream=False))[1]))
 
     async def stream(self, payload: Mapping[str, Any]) -> AsyncChatStream:
         """Send the request with ``stream: true`` and return the open stream."""
-        response, state = await self._open(payload)
-        reopen = lambda: self._open(payload)  # noqa: E731
-        stream = AsyncChatStream(response, state, self._errors, reopen, self.retry_policy)
-        stream.on_usage = lambda usage: self._remember(payload, usage)
-        return stream
+        return AsyncChatStream(self, payload, await self._open(payload))
 
     async def _open(self, payload: Mapping[str, Any]) -> tuple[httpx.Response, StreamState]:
         response, _ = await self._send_chat(payload, stream=True)
         try:
-            check_content_type(response)
             if is_json_reply(response):
                 content = await self._read(response, self._reader(response, None))
                 raise json_reply_error(response, content)
@@ -363,9 +349,7 @@ async def _sent_in_turn(http: AsyncHTTP, request: httpx.Request) -> httpx.Respon
     try:
         return cast(httpx.Response, await http.send(request, stream=True))  # type: ignore[arg-type]
     finally:
-        if not claimed:
-            claimed = True
-            turn.release()
+        await claim("", {})
 
 
 async def _aby_deadline(deadline: Deadline, work: Coroutine[Any, Any, T]) -> T:

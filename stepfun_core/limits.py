@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import time
 import zlib
-from collections.abc import Mapping
+
+import httpx
 
 from stepfun_core.errors import MalformedResponseError, ResponseTooLargeError, TotalTimeoutError
 
@@ -27,11 +28,13 @@ _CODINGS = frozenset({"identity", "gzip", "x-gzip", "deflate"})
 class Deadline:
     """The end of a call's time budget (``total_timeout`` seconds from its start)."""
 
-    __slots__ = ("end", "seconds")
+    __slots__ = ("end", "seconds", "timeouts")
 
-    def __init__(self, seconds: float) -> None:
+    def __init__(self, seconds: float, request: httpx.Request) -> None:
         self.seconds = seconds
         self.end = time.monotonic() + seconds
+        # The request's own per-phase timeouts, which each attempt gets capped by what is left.
+        self.timeouts = dict(request.extensions["timeout"])
 
     def remaining(self) -> float:
         """Seconds left (never negative)."""
@@ -48,11 +51,12 @@ class Deadline:
             f"the call took longer than total_timeout={self.seconds:g} s and was ended"
         )
 
-    def cap(self, timeouts: Mapping[str, float | None]) -> dict[str, float | None]:
-        """The per-phase timeouts of one attempt, none longer than what is left."""
+    def limit(self, request: httpx.Request) -> None:
+        """Give the request's next attempt per-phase timeouts none longer than what is left."""
         left = self.remaining()
-        return {
-            name: left if value is None else min(value, left) for name, value in timeouts.items()
+        request.extensions["timeout"] = {
+            name: left if value is None else min(value, left)
+            for name, value in self.timeouts.items()
         }
 
 

@@ -1,10 +1,8 @@
-"""Credentials out of URLs before they are shown: `redact_url`.
+"""Credentials out of URLs before they are shown, whatever characters the password holds.
 
 A parser cannot be trusted with this: in ``http://alice:pa/ss@proxy:3128`` the unencoded ``/``
 ends the authority for `urllib.parse` and httpx alike, so a masker built on them finds no
-``user:password@`` and prints the password. `redact_url` parses nothing: everything between the
-scheme and the last ``@`` is hidden, whatever characters the password holds, and a string whose
-remaining host and port do not look like ``host[:port]`` is hidden whole.
+``user:password@`` and prints the password. `redact_url` parses nothing.
 """
 
 from __future__ import annotations
@@ -34,3 +32,9 @@ def redact_url(url: str) -> str:
     if not at:
         return url
     return f"{prefix}{HIDDEN}@{host}"
+
+
+def display_url(url: str) -> str:
+    """A URL as shown in reprs, traces and errors: credentials and the query hidden."""
+    base, question, _ = str(url).partition("?")
+    return redact_url(base) + ("?..." if question else "")

@@ -1,8 +1,7 @@
-"""Where to connect and with which key: base URLs, environment variables, timeouts.
+"""Where to connect and with which key, and how: the `Settings` every client is made from.
 
-Keys and URLs are checked once, when a client is made, and never echoed in an error: a key
-pasted with a zero-width space or an en dash, or a URL carrying a password, is refused with a
-message that says what is wrong and where, without repeating the secret.
+Each value is checked once, when the settings are made, and a secret is never echoed in an
+error: a key pasted with a zero-width space, or a URL with a password, is refused by name.
 """
 
 from __future__ import annotations
@@ -192,31 +191,10 @@ def resolve_base_url(explicit: str | None = None) -> str:
     return check_base_url(found.value, found.source)
 
 
-def display_url(url: str) -> str:
-    """A URL as shown in reprs, traces and errors: credentials and the query hidden."""
-    base, question, _ = str(url).partition("?")
-    scheme, sep, rest = base.partition("://")
-    if sep and "@" in rest:  # whatever the password holds, the host follows the last "@"
-        base = f"{scheme}://***@{rest.rpartition('@')[2]}"
-    return f"{base}?..." if question else base
-
-
 def endpoint_url(base_url: str, path: str) -> httpx.URL:
     """``base_url`` + ``path``, with a query of the base URL kept after the path."""
     base = httpx.URL(base_url)
     return base.copy_with(path=base.path.rstrip("/") + path)
-
-
-def env_api_key() -> str | None:
-    """Return the API key from the environment, if any (never raises)."""
-    found = _first_env(API_KEY_ENV_VARS)
-    return found.value if found else None
-
-
-def env_base_url() -> str | None:
-    """Return the base URL from the environment, if any."""
-    found = _first_env(BASE_URL_ENV_VARS)
-    return found.value if found else None
 
 
 # What a caller may pass as a timeout: seconds (the read budget), an httpx or httpx2 Timeout, or
@@ -243,8 +221,7 @@ def as_timeouts(timeout: Any) -> Timeouts:
             _seconds("timeout", value)
         return timeout
     seconds = _seconds("timeout", timeout)
-    if seconds is None:
-        raise InvalidParameterError("timeout: must be seconds above 0 or a Timeout, got None")
+    assert seconds is not None  # None took the defaults above
     return (min(5.0, seconds), seconds, seconds, seconds)
 
 
@@ -256,10 +233,6 @@ def _seconds(name: str, value: Any) -> float | None:
     return float(value)
 
 
-def _or(value: Any, default: int) -> Any:
-    return default if value is None else value
-
-
 def _echo_field(value: Any) -> EchoField:
     if value not in ("auto", *ECHO_FIELDS):
         raise InvalidParameterError(
@@ -269,7 +242,9 @@ def _echo_field(value: Any) -> EchoField:
     return value  # type: ignore[no-any-return]
 
 
-def _count(name: str, value: Any, low: int) -> int:
+def _count(name: str, value: Any, low: int, default: int) -> int:
+    if value is None:
+        return default
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
         raise InvalidParameterError(f"{name}: must be an integer of at least {low}, got {value!r}")
     return value
@@ -326,16 +301,17 @@ class Settings:
             resolve_api_key(api_key),
             resolve_base_url(base_url),
             as_timeouts(timeout),
-            _count("max_retries", _or(max_retries, DEFAULT_MAX_RETRIES), 0),
+            _count("max_retries", max_retries, 0, DEFAULT_MAX_RETRIES),
             tuple(check_headers(default_headers).items()),
             _seconds("stream_idle_timeout", stream_idle_timeout),
             _seconds("total_timeout", total_timeout),
-            _count("max_response_bytes", _or(max_response_bytes, DEFAULT_MAX_RESPONSE_BYTES), 1),
-            _count("max_connections", _or(max_connections, DEFAULT_MAX_CONNECTIONS), 1),
+            _count("max_response_bytes", max_response_bytes, 1, DEFAULT_MAX_RESPONSE_BYTES),
+            _count("max_connections", max_connections, 1, DEFAULT_MAX_CONNECTIONS),
             _count(
                 "max_keepalive_connections",
-                _or(max_keepalive_connections, DEFAULT_MAX_KEEPALIVE_CONNECTIONS),
+                max_keepalive_connections,
                 0,
+                DEFAULT_MAX_KEEPALIVE_CONNECTIONS,
             ),
             _echo_field(reasoning_echo_field or "auto"),
         )
