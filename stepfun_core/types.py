@@ -102,6 +102,15 @@ class ServerToolCall:
 WITHHELD_FINISH_REASONS = frozenset({"content_filter", "content_filtered"})
 
 
+def refusal_problem(refusal: Any, finish_reason: Any) -> str | None:
+    """Why a reply holds nothing to parse (a stated refusal, content withheld), or None."""
+    if refusal:
+        return f"the model refused: {refusal}"
+    if finish_reason in WITHHELD_FINISH_REASONS:
+        return f"StepFun withheld the content (finish_reason={finish_reason!r}); nothing to parse"
+    return None
+
+
 @dataclass(slots=True)
 class Choice:
     """One generated message."""
