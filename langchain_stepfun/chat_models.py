@@ -19,6 +19,7 @@ from typing_extensions import Self
 
 import stepfun_core as core
 from langchain_stepfun.errors import (
+    LangChainErrors,
     StepFunMalformedAPIKeyError,
     StepFunMissingAPIKeyError,
     to_langchain_error,
@@ -266,19 +267,15 @@ class ChatStepFun(TokenCounting, CoreClients, BaseChatModel):
         built-in catalog's beliefs for this process (`stepfun_core.learn`), so models made
         afterwards, and token-based trimming that reads ``profile``, use it too.
         """
-        try:
+        with LangChainErrors():
             core.learn(self.client.list_models())
-        except core.StepFunError as exc:
-            raise to_langchain_error(exc) from exc
         self.profile = model_profile(self.model)
         return self.profile
 
     async def arefresh_profile(self) -> ModelProfile:
         """`refresh_profile`, without blocking the event loop."""
-        try:
+        with LangChainErrors():
             core.learn(await self.async_client.list_models())
-        except core.StepFunError as exc:
-            raise to_langchain_error(exc) from exc
         self.profile = model_profile(self.model)
         return self.profile
 
@@ -308,11 +305,8 @@ class ChatStepFun(TokenCounting, CoreClients, BaseChatModel):
     ) -> ChatResult:
         client = self._core_client(False, kwargs)
         payload = self._payload(messages, stop, kwargs)
-        try:
-            completion = client.create(payload)
-        except core.StepFunError as exc:
-            raise to_langchain_error(exc) from exc
-        return chat_result(completion)
+        with LangChainErrors():
+            return chat_result(client.create(payload))
 
     async def _agenerate(
         self,
@@ -323,11 +317,8 @@ class ChatStepFun(TokenCounting, CoreClients, BaseChatModel):
     ) -> ChatResult:
         client = self._core_client(True, kwargs)
         payload = self._payload(messages, stop, kwargs)
-        try:
-            completion = await client.create(payload)
-        except core.StepFunError as exc:
-            raise to_langchain_error(exc) from exc
-        return chat_result(completion)
+        with LangChainErrors():
+            return chat_result(await client.create(payload))
 
     def _stream(
         self,
@@ -338,18 +329,15 @@ class ChatStepFun(TokenCounting, CoreClients, BaseChatModel):
     ) -> Iterator[ChatGenerationChunk]:
         client = self._core_client(False, kwargs)
         payload, converter = self._stream_payload(messages, stop, kwargs)
-        try:
-            with client.stream(payload) as stream:
-                for chunk in stream:
-                    generation = converter.convert(chunk)
-                    if generation is None:
-                        continue
-                    if run_manager:
-                        run_manager.on_llm_new_token(generation.text, chunk=generation)
-                    yield generation
-                last = converter.last(stream.accumulator)
-        except core.StepFunError as exc:
-            raise to_langchain_error(exc) from exc
+        with LangChainErrors(), client.stream(payload) as stream:
+            for chunk in stream:
+                generation = converter.convert(chunk)
+                if generation is None:
+                    continue
+                if run_manager:
+                    run_manager.on_llm_new_token(generation.text, chunk=generation)
+                yield generation
+            last = converter.last(stream.accumulator)
         if run_manager:
             run_manager.on_llm_new_token("", chunk=last)
         yield last
@@ -363,7 +351,7 @@ class ChatStepFun(TokenCounting, CoreClients, BaseChatModel):
     ) -> AsyncIterator[ChatGenerationChunk]:
         client = self._core_client(True, kwargs)
         payload, converter = self._stream_payload(messages, stop, kwargs)
-        try:
+        with LangChainErrors():
             async with await client.stream(payload) as stream:
                 async for chunk in stream:
                     generation = converter.convert(chunk)
@@ -373,8 +361,6 @@ class ChatStepFun(TokenCounting, CoreClients, BaseChatModel):
                         await run_manager.on_llm_new_token(generation.text, chunk=generation)
                     yield generation
                 last = converter.last(stream.accumulator)
-        except core.StepFunError as exc:
-            raise to_langchain_error(exc) from exc
         if run_manager:
             await run_manager.on_llm_new_token("", chunk=last)
         yield last

@@ -16,7 +16,15 @@ from typing import Any
 
 K = 1000
 RETIRED_ON = "2026-07-08"  # StepFun's model-migration page (docs/wire.md#retired-models)
-_THREE_TIERS = ("low", "medium", "high")
+# The current multimodal reasoning models: images and videos in, three effort tiers.
+_SEES_AND_THINKS: dict[str, Any] = {
+    "image_input": True,
+    "video_input": True,
+    "reasoning": True,
+    "reasoning_efforts": ("low", "medium", "high"),
+    "default_reasoning_effort": "medium",
+    "json_schema": True,
+}
 _NO_TOOLS: dict[str, Any] = {"tool_calling": False, "model_type": "audio"}
 # /v1/models' model_type values that are chat models (docs/wire.md#models-endpoint).
 _MODEL_TYPES = {"大语言模型": "chat", "路由模型": "router"}
@@ -90,27 +98,8 @@ _BUILT_IN: dict[str, ModelInfo] = {
             reasoning_efforts=("low", "high"),
             json_schema=True,
         ),
-        ModelInfo(
-            "step-3.7-flash",
-            256 * K,
-            image_input=True,
-            video_input=True,
-            reasoning=True,
-            reasoning_efforts=_THREE_TIERS,
-            default_reasoning_effort="medium",
-            json_schema=True,
-        ),
-        ModelInfo(
-            "step-5-preview",
-            1000 * K,
-            max_output_tokens=64 * K,
-            image_input=True,
-            video_input=True,
-            reasoning=True,
-            reasoning_efforts=_THREE_TIERS,
-            default_reasoning_effort="medium",
-            json_schema=True,
-        ),
+        ModelInfo("step-3.7-flash", 256 * K, **_SEES_AND_THINKS),
+        ModelInfo("step-5-preview", 1000 * K, max_output_tokens=64 * K, **_SEES_AND_THINKS),
         # A router: each request goes to one of its engines, so the smaller window holds.
         ModelInfo("step-router-v1", 256 * K, model_type="router"),
         ModelInfo("step-1o-turbo-vision", 32 * K, image_input=True, video_input=True),

@@ -77,12 +77,10 @@ class StreamState:
         self._last_event = time.monotonic()
 
     def feed(self, data: bytes) -> Iterator[Chunk]:
-        """Decode a raw piece of the body into chunks, yielded one by one.
+        """Decode a raw piece of the body into chunks, each accumulated just before it is yielded.
 
-        Each chunk is folded into the accumulator just before it is yielded, so the
-        accumulator never runs ahead of the consumer. ``data: [DONE]`` ends the stream: what
-        follows it is never parsed (``done`` is then True). Failures raise a StreamError
-        carrying what was received so far.
+        ``data: [DONE]`` ends the stream (``done``): what follows is never parsed. Failures
+        raise a StreamError carrying what was received so far.
         """
         if self.done:
             return
@@ -127,8 +125,14 @@ class StreamState:
         except SSEDecodeError as exc:
             raise self.error(MalformedResponseError, f"bad event stream: {exc}") from exc
         if self.idle_timeout is not None:
+            now = time.monotonic()
             # Empty events (``data:``, ``data: {}``) are a proxy's keep-alives, not progress.
-            self._check_idle(any(e.data.strip() not in _EMPTY_EVENTS for e in events))
+            if any(e.data.strip() not in _EMPTY_EVENTS for e in events):
+                self._last_event = now
+            elif now - self._last_event > self.idle_timeout:
+                seconds = f"{self.idle_timeout:g} s"
+                message = f"no data for {seconds} (only keep-alives): the stream looks stuck"
+                raise self.error(StreamIdleTimeoutError, message)
         return events
 
     def _end(self) -> None:
@@ -136,16 +140,6 @@ class StreamState:
         tail = self._surrogates.flush()
         if tail is not None:
             self.accumulator.add(tail)
-
-    def _check_idle(self, got_events: bool) -> None:
-        now = time.monotonic()
-        if got_events:
-            self._last_event = now
-        elif self.idle_timeout is not None and now - self._last_event > self.idle_timeout:
-            raise self.error(
-                StreamIdleTimeoutError,
-                f"no data for {self.idle_timeout:g} s (only keep-alives): the stream looks stuck",
-            )
 
     def finish(self) -> None:
         """Call at the end of the body: a stream must end in [DONE] or a finish reason."""
@@ -157,9 +151,9 @@ class StreamState:
                 StreamInterruptedError, "the stream ended before [DONE] and before a finish reason"
             )
 
-    def error(self, cls: type[StepFunError], message: str, **extra: Any) -> StepFunError:
+    def error(self, cls: type[StepFunError], message: str) -> StepFunError:
         """An error of the given class with the trace id and everything received so far."""
-        return cls(message, trace_id=self.trace_id, partial=self.accumulator.result(), **extra)
+        return cls(message, trace_id=self.trace_id, partial=self.accumulator.result())
 
     def event_error(self, body: dict[str, Any]) -> StepFunError:
         """The error for a ``data: {"error": ...}`` event in the middle of a stream.
@@ -216,26 +210,21 @@ class _OpenStream:
         self._errors: tuple[type[Exception], ...] = client._errors
         self._started = False
 
-    def _start(self) -> StreamState:
-        """The state to read into; a stream is read once (httpx would raise its own error)."""
+    def _start(self) -> None:
+        """A stream is read once (httpx would raise its own error)."""
         if self._started:
             raise self._state.error(StreamError, _REUSED)
         self._started = True
-        return self._state
 
-    def _restart_delay(self, restarts: int, error: StepFunError) -> float | None:
-        """Seconds to wait before sending again, or None: something was yielded, or no retry."""
-        if self._state.chunks:
-            return None
-        delay: float | None = self._client.retry_policy.delay_for(restarts, error)
-        return delay
+    def _restart_delay(self, restarts: int, error: StreamInterruptedError) -> float:
+        """Seconds to wait before sending again; raise ``error`` if nothing is to be sent."""
+        delay = None if self._state.chunks else self._client.retry_policy.delay_for(restarts, error)
+        if delay is None:
+            raise error
+        return float(delay)
 
-    def _reopened(self, opened: tuple[httpx.Response, StreamState]) -> StreamState:
-        self._response, self._state = opened
-        return self._state
-
-    def _finished(self, state: StreamState) -> None:
-        self._client._remember(self._payload, state.accumulator.usage)
+    def _finished(self) -> None:
+        self._client._remember(self._payload, self._state.accumulator.usage)
 
     @property
     def accumulator(self) -> StreamAccumulator:
@@ -251,20 +240,19 @@ class ChatStream(_OpenStream):
     """A sync stream of chunks; use it in a ``with`` block or iterate it to the end."""
 
     def __iter__(self) -> Iterator[Chunk]:
-        state = self._start()
+        self._start()
         for restarts in itertools.count():
             try:
-                yield from self._chunks(state)
-                self._finished(state)
+                yield from self._chunks()
+                self._finished()
                 return
             except StreamInterruptedError as error:
                 delay = self._restart_delay(restarts, error)
-                if delay is None:
-                    raise
             time.sleep(delay)
-            state = self._reopened(self._client._open(self._payload))
+            self._response, self._state = self._client._open(self._payload)
 
-    def _chunks(self, state: StreamState) -> Iterator[Chunk]:
+    def _chunks(self) -> Iterator[Chunk]:
+        state = self._state
         pieces = raw_pieces(self._response)
         try:
             for data in pieces:
@@ -301,21 +289,20 @@ class AsyncChatStream(_OpenStream):
     """An async stream of chunks; use it in an ``async with`` block or iterate it to the end."""
 
     async def __aiter__(self) -> AsyncIterator[Chunk]:
-        state = self._start()
+        self._start()
         for restarts in itertools.count():
             try:
-                async for chunk in self._chunks(state):
+                async for chunk in self._chunks():
                     yield chunk
-                self._finished(state)
+                self._finished()
                 return
             except StreamInterruptedError as error:
                 delay = self._restart_delay(restarts, error)
-                if delay is None:
-                    raise
             await asyncio.sleep(delay)
-            state = self._reopened(await self._client._open(self._payload))
+            self._response, self._state = await self._client._open(self._payload)
 
-    async def _chunks(self, state: StreamState) -> AsyncIterator[Chunk]:
+    async def _chunks(self) -> AsyncIterator[Chunk]:
+        state = self._state
         pieces = araw_pieces(self._response)
         turn_ends = time.monotonic() + FAIR_SLICE
         try:
