@@ -21,12 +21,7 @@ from langchain_stepfun.outputs import (
     server_tool_calls,
     usage_metadata,
 )
-from stepfun_core import (
-    Chunk,
-    StreamAccumulator,
-    ToolCallDelta,
-    fallback_tool_call_id,
-)
+from stepfun_core import Chunk, StreamAccumulator, ToolCallDelta, fallback_tool_call_id
 
 
 class ChunkConverter:

@@ -10,16 +10,9 @@ import httpx
 
 from stepfun_core.errors import BadRequestError, InvalidParameterError, StepFunError
 from stepfun_core.history import echo_variants, learn_echo_field, with_echo_field
-from stepfun_core.http import (
-    CHAT_PATH,
-    MODELS_PATH,
-    build_headers,
-    coding_of,
-    log_attempt,
-    trace_id_of,
-)
+from stepfun_core.http import CHAT_PATH, MODELS_PATH, build_headers, log_attempt, trace_id_of
 from stepfun_core.jsonio import encode_json
-from stepfun_core.limits import MAX_ERROR_BODY_BYTES, BodyReader, Deadline
+from stepfun_core.limits import BodyReader, Deadline, coding_of
 from stepfun_core.redact import display_url
 from stepfun_core.retry import RetryPolicy
 from stepfun_core.settings import Settings, Timeouts, endpoint_url
@@ -170,11 +163,7 @@ class BaseClient(Generic[HttpClient]):
         return None if seconds is None else Deadline(seconds, request)
 
     def _reader(self, response: httpx.Response, deadline: Deadline | None) -> BodyReader:
-        encoding = coding_of(response)
-        if response.is_success:
-            limit = self.settings.max_response_bytes
-            return BodyReader(limit, deadline, content_encoding=encoding)
-        return BodyReader(MAX_ERROR_BODY_BYTES, deadline, truncate=True, content_encoding=encoding)
+        return BodyReader(response, self.settings.max_response_bytes, deadline)
 
     def _retry_delay(
         self, request: httpx.Request, attempt: int, error: StepFunError, deadline: Deadline | None

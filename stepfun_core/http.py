@@ -113,15 +113,6 @@ def encoding_error(response: httpx.Response) -> StepFunError | None:
     )
 
 
-def coding_of(response: httpx.Response) -> str | None:
-    """The Content-Encoding left to undo: none once httpx has read (and decoded) the body.
-
-    A mock transport or a cassette hands httpx the whole body up front; a network reply is
-    read raw, a piece at a time, and inflated by us under the byte cap.
-    """
-    return None if response.is_stream_consumed else response.headers.get("content-encoding")
-
-
 def raw_pieces(response: httpx.Response) -> Iterator[bytes]:
     """The body as it arrives (or whole, when httpx already read it)."""
     return iter((response.content,)) if response.is_stream_consumed else response.iter_raw()

@@ -109,27 +109,29 @@ def _window_bits(coding: str, first_byte: int) -> int:
     return zlib.MAX_WBITS if first_byte & 0x0F == 8 else -zlib.MAX_WBITS
 
 
-class BodyReader:
-    """Collects a reply body piece by piece, within a byte cap and a deadline.
+def coding_of(response: httpx.Response) -> str | None:
+    """The Content-Encoding left to undo: none once httpx has read (and decoded) the body.
 
-    ``truncate``: an error body stops at the cap (its status already says what went wrong);
-    a success body over the cap is an error, since a truncated answer would be wrong.
+    A mock transport or a cassette hands httpx the whole body up front; a network reply is
+    read raw, a piece at a time, and inflated by us under the byte cap.
+    """
+    return None if response.is_stream_consumed else response.headers.get("content-encoding")
+
+
+class BodyReader:
+    """Collects a reply's body piece by piece, within a byte cap and a deadline.
+
+    An error body stops at ``MAX_ERROR_BODY_BYTES`` (its status already says what went wrong);
+    a success body over ``max_bytes`` is an error, since a truncated answer would be wrong.
     """
 
     __slots__ = ("_deadline", "_inflater", "_limit", "_pieces", "_truncate")
 
-    def __init__(
-        self,
-        limit: int,
-        deadline: Deadline | None,
-        *,
-        truncate: bool = False,
-        content_encoding: str | None = None,
-    ) -> None:
-        self._limit = limit
+    def __init__(self, response: httpx.Response, max_bytes: int, deadline: Deadline | None) -> None:
+        self._truncate = not response.is_success
+        self._limit = MAX_ERROR_BODY_BYTES if self._truncate else max_bytes
         self._deadline = deadline
-        self._truncate = truncate
-        self._inflater = Inflater(content_encoding, limit)
+        self._inflater = Inflater(coding_of(response), self._limit)
         self._pieces: list[bytes] = []
 
     def add(self, raw: bytes) -> bool:
