@@ -1,8 +1,4 @@
-"""Bounds on one call: a total deadline, and caps on the bytes a reply may bring.
-
-Sans-I/O and shared by the sync and async clients: the drivers feed the body's raw pieces in
-and give each attempt the timeouts the deadline leaves.
-"""
+"""Bounds on one call (sans-I/O): a total deadline, and caps on the bytes a reply may bring."""
 
 from __future__ import annotations
 
@@ -73,8 +69,7 @@ def coding_problem(content_encoding: str | None) -> str | None:
 class Inflater:
     """Decodes a body's raw pieces (gzip, deflate or plain) and counts them against a cap.
 
-    Compressed pieces are inflated with a bound on the output, so a bomb never produces more
-    than the cap allows: memory stays near the cap whatever the compression ratio.
+    Output is bounded as it is inflated, so memory stays near the cap whatever the ratio.
     """
 
     __slots__ = ("_coding", "_decoder", "left")
@@ -86,10 +81,7 @@ class Inflater:
         self._decoder: zlib._Decompress | None = None
 
     def feed(self, raw: bytes) -> bytes:
-        """The decoded bytes of one piece; ``left`` drops below 0 once they pass the cap.
-
-        A compressed piece is inflated at most one byte past the cap.
-        """
+        """The decoded bytes of one piece (at most one past the cap); ``left`` goes below 0."""
         data = raw
         if self._coding and raw:
             if self._decoder is None:

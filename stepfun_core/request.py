@@ -107,11 +107,9 @@ def _check_response_format(value: Any) -> None:
 
 
 def _check_stop(value: Any) -> None:
-    if isinstance(value, str):
-        return
-    if isinstance(value, Sequence) and all(isinstance(s, str) for s in value):
-        return
-    raise _fail("stop", "must be a string or a list of strings")
+    strings = isinstance(value, Sequence) and all(isinstance(s, str) for s in value)
+    if not isinstance(value, str) and not strings:
+        raise _fail("stop", "must be a string or a list of strings")
 
 
 # Data URLs already checked, by kind and by their text's length and hash: a history sends the
@@ -121,10 +119,7 @@ _MAX_CHECKED_MEDIA = 256
 
 
 def _check_data_url(field: str, url: str, kind: str) -> None:
-    """Check a ``data:`` URL once: a supported type, base64 data under the limit, of that type.
-
-    The bytes must be what the type says: a GIF sent as ``image/png`` is refused.
-    """
+    """Check a ``data:`` URL once: a supported type, base64 data under the limit, of that type."""
     key = (kind, len(url), hash(url))
     if key in _CHECKED_MEDIA:
         return

@@ -76,10 +76,7 @@ class ToolCall:
 
 @dataclass(slots=True)
 class ServerToolCall:
-    """A call the server already ran, such as the built-in ``web_search``.
-
-    docs/wire.md#web-search
-    """
+    """A call the server already ran, such as ``web_search`` (docs/wire.md#web-search)."""
 
     id: str
     type: str
@@ -188,10 +185,10 @@ class Completion:
 
 @dataclass(slots=True)
 class ToolCallDelta:
-    """A fragment of a streamed tool call; ``index`` is always set (see parse.py).
+    """A fragment of a streamed tool call.
 
-    ``positional`` is True when the API sent no index (step-1-era streams); a stream's
-    accumulator then assigns the index, telling calls apart by their names.
+    ``positional``: the API sent no ``index`` (step-1-era streams); the position stands in
+    until a stream's accumulator assigns the index, telling calls apart by their names.
     """
 
     index: int
@@ -232,11 +229,7 @@ class Chunk:
         return Usage.from_wire(self.raw_usage)
 
     def delta(self, index: int = 0) -> ChoiceDelta | None:
-        """What this chunk adds to one choice, however many deltas it lists for it.
-
-        A chunk lists one delta per choice; an odd one may list a choice twice, as the
-        accumulator then folds both, so does this.
-        """
+        """What this chunk adds to one choice (an odd chunk listing it twice: both, folded)."""
         choices = self.choices
         if len(choices) == 1:  # the usual chunk, once per token: no list to build
             return choices[0] if choices[0].index == index else None
