@@ -176,11 +176,7 @@ def plain_text(content: str | list[Any], role: str) -> str:
 
 
 def assistant_text(content: str | list[Any]) -> tuple[str, str]:
-    """The text and reasoning of an assistant message's content.
-
-    Reasoning, thinking and tool-use blocks are never sent as text; the reasoning found in
-    them is returned so that it can be echoed as ``reasoning_content``.
-    """
+    """The text and the reasoning (to echo) of an assistant message's content; never tool use."""
     if isinstance(content, str):
         return content, ""
     texts: list[str] = []

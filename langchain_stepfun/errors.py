@@ -22,8 +22,7 @@ _RefusalBase: type[lc.ModelError] = getattr(lc, "ModelRefusalError", lc.ModelErr
 class StepFunRefusalError(_RefusalBase):  # type: ignore[misc,valid-type]
     """The model withheld the content structured output needs (a content filter or a refusal).
 
-    A ``langchain_core.exceptions.ModelRefusalError`` where langchain-core has it; retrying
-    the same request is unlikely to help. ``raw_message`` is the reply that held the refusal.
+    A ``ModelRefusalError`` where langchain-core has it; ``raw_message`` is the reply.
     """
 
     def __init__(self, message: str, *, raw_message: BaseMessage | None = None) -> None:

@@ -37,10 +37,9 @@ def request_body(
     stop: list[str] | None,
     kwargs: dict[str, Any],
 ) -> dict[str, Any]:
-    """Fields, then ``model_kwargs`` and ``extra_body``, then per-call kwargs (which win).
+    """Fields, then ``model_kwargs`` and ``extra_body``, then the call's kwargs (which win).
 
-    A call's own ``extra_body={...}`` is merged like the field's. Checked by the core before
-    anything is sent; a problem raises ``StepFunInvalidParameterError`` naming the field.
+    Checked by the core before anything is sent; a problem raises, naming the field.
     """
     params = {name: getattr(chat, name) for name in PARAMS}
     model = kwargs.pop("model", None) or chat.model

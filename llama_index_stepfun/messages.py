@@ -1,8 +1,4 @@
-"""LlamaIndex chat messages to StepFun wire messages.
-
-Text, images (URL, path or bytes), audio (mp3, wav), video (http(s) URL), tool results and
-assistant tool calls; earlier reasoning is echoed back as ``reasoning_content`` when asked.
-"""
+"""LlamaIndex chat messages to StepFun wire messages: text, media, tool calls and results."""
 
 from __future__ import annotations
 

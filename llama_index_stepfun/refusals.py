@@ -19,9 +19,8 @@ from stepfun_core.types import refusal_problem
 class StepFunRefusalError(StepFunError, ValueError):
     """The model declined to give the structured output asked for (a refusal or a filter).
 
-    A ``ValueError`` too, as LlamaIndex's programs raise for a reply without structured output.
-    ``refusal`` is what the model said (empty for a content filter); ``response`` is the reply
-    that held it. Retrying the same request is unlikely to help.
+    A ``ValueError`` too, as LlamaIndex's programs raise. ``refusal`` is what the model said (empty
+    for a filter); ``response`` is the reply.
     """
 
     def __init__(
@@ -54,8 +53,7 @@ def raise_on_refusal(response: ChatResponse) -> None:
 def refusal_checked(responses: Iterator[ChatResponse]) -> ChatResponseGen:
     """The responses of a stream, raising StepFunRefusalError at its end if it was a refusal.
 
-    Responses that hold a refusal are not passed on: the stream is read to its end, so the
-    error carries the whole refusal and the connection is released.
+    Refusing responses are held back; the stream is read to its end (the whole refusal).
     """
     error = None
     for response in responses:

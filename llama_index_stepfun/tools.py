@@ -1,8 +1,7 @@
 """Tools: LlamaIndex tools to wire specs, tool choice, and tool calls back out of responses.
 
-The built-in ``web_search`` passes through as a tool spec (``web_search_tool()``); the server runs
-it, and its calls are kept in ``additional_kwargs["server_tool_calls"]``, never returned as
-client tool calls.
+The server runs ``web_search`` (``web_search_tool()``) itself: its calls are kept in
+``additional_kwargs["server_tool_calls"]``, never returned as client tool calls.
 """
 
 from __future__ import annotations
@@ -61,11 +60,9 @@ _PARTIAL: dict[str, tuple[int, str, dict[str, Any]]] = {}
 
 
 def _arguments_dict(arguments: Any, *, finished: bool = True, call_id: str = "") -> dict[str, Any]:
-    """Arguments as a dict: ``{}`` when they are not a JSON object.
+    """Arguments as a dict (``{}`` when not a JSON object), partial ones read as far as they go.
 
-    Partial arguments of a stream are read as far as they go (``{"city": "Par`` is
-    ``{"city": "Par"}``); in a finished reply, cut-off arguments are unparseable, never a call
-    with a guessed value.
+    In a finished reply, cut-off arguments are unparseable: never a call with a guessed value.
     """
     if isinstance(arguments, dict):
         return arguments

@@ -27,9 +27,8 @@ def settings_from(values: tuple[Any, ...]) -> Settings:
 class ClientCache:
     """The core clients of one model, kept while its settings stay the same.
 
-    The settings are compared as the model's raw values on every call (about a microsecond),
-    and made again only when they change. Its one entry is replaced whole, so threads sharing
-    the model never see a half-made one.
+    The model's raw values are compared on every call (about a microsecond); the one entry is
+    replaced whole, so threads sharing the model never see a half-made one.
     """
 
     __slots__ = ("_entry",)

@@ -1,10 +1,8 @@
 """What each StepFun model can do, as the docs state it and as the server states it.
 
-The built-in entries come from public sources (docs/wire.md#models names each one). StepFun
-writes windows in K; the public sources count a K as 1,000 tokens (a 256K window is 256,000),
-and where the unit is in doubt the smaller reading is taken, so trimming never overshoots.
-What ``GET /v1/models`` states (`ServedModel`) is learnt with `learn` and wins over the
-built-in entry from then on, in this process.
+The built-in entries come from public sources (docs/wire.md#models names each). A K of a window
+is counted as 1,000 tokens, the smaller reading, so trimming never overshoots. What ``GET
+/v1/models`` states (`ServedModel`, given to `learn`) wins over the built-in entry thereafter.
 """
 
 from __future__ import annotations

@@ -44,10 +44,10 @@ class StepFunClient(BaseClient[SyncHTTP]):
 
     @property
     def http(self) -> SyncHTTP:
-        """The httpx client in use (the caller's, or the shared pool).
+        """The httpx client in use: the caller's, or the shared pool.
 
-        With ``total_timeout``, the shared pool keeps no idle connection: each attempt opens its
-        own, so that one that misses its deadline can be cut (see `_by_deadline`).
+        With ``total_timeout`` the pool keeps no idle connection, so that each attempt opens its own
+        and one that misses its deadline can be cut (see `_by_deadline`).
         """
         if self._http_client is not None:
             return self._http_client
@@ -155,11 +155,9 @@ def _by_deadline(
 ) -> Outcome:
     """Run one blocking attempt, or cut it at the deadline (or on Ctrl-C) and raise.
 
-    A blocking read cannot be interrupted, and a server that trickles its headers a byte at a
-    time resets every read timeout; so the attempt runs in a thread of its own while the
-    caller waits until the deadline. An attempt given up on has its socket shut down (httpx's
-    public ``trace`` extension shows the connection it opened), which ends its thread at once;
-    a response that still arrives is closed by that thread.
+    A blocking read cannot be interrupted, and a server trickling its headers resets every read
+    timeout; so the attempt runs in its own thread. One given up on has its socket shut down (the
+    ``trace`` extension shows it), which ends the thread; a response still arriving is closed.
     """
     opened: list[Any] = []
     result: list[Any] = []  # the outcome, or what the attempt raised
@@ -321,12 +319,10 @@ _turns: weakref.WeakKeyDictionary[Any, asyncio.Lock] = weakref.WeakKeyDictionary
 async def _sent_in_turn(http: AsyncHTTP, request: httpx.Request) -> httpx.Response:
     """Send once the request before has claimed its connection (on our shared pool).
 
-    httpcore 1.x hands an idle connection to every request that arrives in the same turn of
-    the loop; all but one then fail and go round again, which makes a burst of 1,000 streams
-    on a warm pool cost seconds of CPU and stall the loop (httpcore issue #822; httpx2 fixed
-    it). So requests enter the pool one at a time, each as soon as the one before has claimed
-    its connection (its first event of httpx's public ``trace`` extension), never waiting
-    longer than the pool timeout.
+    httpcore 1.x hands an idle connection to every request arriving in the same turn of the loop;
+    all but one fail and go round again, so a burst of 1,000 streams on a warm pool costs seconds of
+    CPU (httpcore issue #822). Requests enter one at a time, each once the one before has claimed
+    its connection (httpx's public ``trace`` extension), never waiting beyond the pool timeout.
     """
     turn = _turns.setdefault(http, asyncio.Lock())
     if not turn.locked():

@@ -37,11 +37,10 @@ Outcome = tuple[httpx.Response, bytes] | StepFunError
 class BaseClient(Generic[HttpClient]):
     """Settings, request building and the retry decision, shared by both clients.
 
-    Made from a `Settings` value, or from its fields as keywords (``api_key=...``,
-    ``base_url=...``, ``timeout=...``, ...); ``http_client`` is your own httpx or httpx2 client
-    (never closed by us), else the shared pool of ``settings.max_connections`` is used. Our
-    ``timeout`` applies to every request, your client's included; to keep your client's own,
-    pass it: ``timeout=your_client.timeout``.
+    Made from a `Settings` value, or from its fields as keywords (``api_key=...``, ...).
+    ``http_client`` is your own httpx or httpx2 client (never closed by us), else a shared pool is
+    used. Our ``timeout`` applies to your client's requests too: pass ``timeout=client.timeout``
+    to keep its own.
     """
 
     _asynchronous = False

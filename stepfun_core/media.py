@@ -86,8 +86,8 @@ MEDIA_KINDS: dict[str, tuple[dict[str, tuple[bytes, ...]], int]] = {
 def check_media(data: bytes, mime_type: str | None, field: str, kind: str) -> str:
     """The MIME type of media bytes, checked; raise InvalidParameterError naming ``field``.
 
-    Not empty, a supported format that the bytes really are (a GIF declared as PNG is
-    refused), within the kind's size limit.
+    Not empty, a supported format that the bytes really are (a GIF declared PNG is refused), and
+    within the kind's size limit.
     """
     table, limit = MEDIA_KINDS[kind]
     if not data:

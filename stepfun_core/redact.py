@@ -19,9 +19,8 @@ _HOST_PORT = re.compile(r"(\[[0-9A-Za-z:.%]*\]|[^\s:@/?#\[\]]*)(:[0-9]*)?([/?#].
 def redact_url(url: str) -> str:
     """``url`` with any ``user:password@`` replaced by ``***@``; never raises.
 
-    Everything up to the last ``@`` after the scheme counts as credentials (a ``@`` in a path
-    hides more than it must, never less). When what remains is not ``host[:port][/...]`` the
-    string is not a URL this can vouch for, and all of it after the scheme is hidden.
+    All up to the last ``@`` counts as credentials (a ``@`` in a path hides more, never less); when
+    the rest is not ``host[:port][/...]``, everything after the scheme is hidden.
     """
     scheme = _SCHEME.match(url)
     prefix = scheme.group() if scheme else ""

@@ -242,10 +242,7 @@ RESERVED_FIELDS = ("model", "messages", "stream")
 
 
 def merge_extra(params: dict[str, Any], extra: Mapping[str, Any] | None, field: str) -> None:
-    """Add extra request fields (``extra_body``, ``model_kwargs``) to ``params``.
-
-    A reserved field is refused naming it, rather than overriding the call's own.
-    """
+    """Add extra request fields (``extra_body``, ``model_kwargs``); refuse reserved ones."""
     if not extra:
         return
     if not isinstance(extra, Mapping):
@@ -265,10 +262,8 @@ def build_chat_request(
 ) -> dict[str, Any]:
     """Return the JSON body for ``POST /chat/completions``; raise before sending if invalid.
 
-    Known parameters are checked; None values are dropped; unknown ones pass through. The
-    whole body must also be JSON: the clients encode it strictly before sending anything
-    (``stepfun_core.jsonio.encode_json``: NaN, Infinity, values JSON has no form for, cycles
-    and lone surrogates are refused there, naming the field), so it is serialized only once.
+    Known parameters are checked, None values dropped, unknown ones passed through. The clients
+    encode the body strictly (`stepfun_core.jsonio.encode_json` names what is not JSON).
     """
     if not isinstance(model, str) or not model.strip():
         raise _fail("model", "must be a non-empty model name such as 'step-3.5-flash'")

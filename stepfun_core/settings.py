@@ -66,9 +66,8 @@ def find_api_key(explicit: str | None = None, *, argument: str = "api_key") -> F
 def key_problem(key: str) -> str | None:
     """What makes a key unusable in a header, without quoting it; None when it looks fine.
 
-    Keys are ASCII tokens; a character outside printable ASCII is always a paste accident
-    (a zero-width space, an en dash, a line break), and h11 would echo the whole header value
-    in its "Illegal header value" error.
+    Keys are printable ASCII: anything else is a paste accident (a zero-width space, an en dash),
+    and h11 would echo the whole header value in its error.
     """
     for position, char in enumerate(key, start=1):
         if "!" <= char <= "~":
@@ -109,10 +108,9 @@ _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 
 
 def check_headers(headers: Mapping[str, str] | None) -> dict[str, str]:
-    """Copy extra headers, refusing names and values HTTP cannot carry (values never quoted).
+    """Copy extra headers, refusing names and values HTTP cannot carry, without quoting them.
 
-    h11 refuses them only when the request is sent, with a message that quotes the value: a
-    proxy's credentials would end up in an error, a log or a trace.
+    (h11 refuses them only when sending, quoting the value: a proxy's password would be shown.)
     """
     checked: dict[str, str] = {}
     for name, value in (headers or {}).items():
@@ -150,9 +148,8 @@ def find_base_url(explicit: str | None = None, *, argument: str = "base_url") ->
 def check_base_url(url: str, source: str = "base_url argument") -> str:
     """Return the base URL without a trailing slash, or raise InvalidParameterError.
 
-    Refused: no http(s) scheme or host, credentials (httpx would send them as Basic auth in
-    place of the key) and a fragment. A query is kept: it is sent after the endpoint's path.
-    The URL itself is never quoted, as it may hold a secret.
+    Refused, without quoting the URL: no http(s) scheme or host, credentials (httpx would send them
+    in place of the key), a fragment, plain http to StepFun. A query is kept after the path.
     """
     where = f"base_url (from the {source})"
     try:
@@ -254,8 +251,7 @@ def _count(name: str, value: Any, low: int, default: int) -> int:
 class Settings:
     """Everything a client is made from, checked once; also the key its clients are kept under.
 
-    Make one with `Settings.make` (which reads the environment and checks every value); the
-    adapters map their fields onto these names and pass per-call changes to `replace`.
+    Make one with `Settings.make`; the adapters map their fields onto these names.
     """
 
     api_key: str = field(repr=False)
@@ -294,8 +290,7 @@ class Settings:
     ) -> Settings:
         """Check and complete the settings; None takes the environment's value or the default.
 
-        A missing or mangled key, a bad URL or header, or an odd number fails here, before any
-        request, with a message that names the setting and never repeats a secret.
+        A bad value fails here, naming the setting and never repeating a secret.
         """
         return cls(
             resolve_api_key(api_key),

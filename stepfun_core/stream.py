@@ -156,11 +156,7 @@ class StreamState:
         return cls(message, trace_id=self.trace_id, partial=self.accumulator.result())
 
     def event_error(self, body: dict[str, Any]) -> StepFunError:
-        """The error for a ``data: {"error": ...}`` event in the middle of a stream.
-
-        A known ``error.type`` keeps its class (a moderation block mid-stream is still a
-        ContentModerationError); anything else is a StreamError. Both carry ``partial``.
-        """
+        """The error for a ``data: {"error": ...}`` event: its known class, else a StreamError."""
         error: StepFunError = make_status_error(None, body, trace_id=self.trace_id)
         if type(error) is APIStatusError:
             error = StreamError(
@@ -195,9 +191,8 @@ class StreamState:
 class _OpenStream:
     """What both stream drivers share: the response and everything received so far.
 
-    A stream cut (or ended without a finish reason) before its first chunk is sent again
-    through ``client`` as its retry policy allows; one cut later is an error carrying what
-    arrived, as the caller already has part of the answer.
+    A stream cut (or ended without a finish reason) before its first chunk is sent again as the
+    retry policy allows; one cut later is an error carrying what arrived.
     """
 
     def __init__(

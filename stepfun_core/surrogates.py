@@ -69,11 +69,7 @@ class SurrogateJoiner:
         return join_surrogates(text)
 
     def fix(self, chunk: Chunk) -> None:
-        """Join halves in every text field of the chunk (content, reasoning, arguments).
-
-        Text that streams piece by piece holds a trailing high half back; whole strings (ids,
-        names, the model, the finish reason) have any lone half replaced.
-        """
+        """Join halves in the chunk's text in place; a piece's trailing high half is held."""
         chunk.id = join_surrogates(chunk.id)
         chunk.model = join_surrogates(chunk.model)
         for delta in chunk.choices:

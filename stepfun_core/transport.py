@@ -1,9 +1,7 @@
 """A caller's HTTP client: recognised by class, and never closed, copied or silently dropped.
 
-httpx stays our default; a caller may bring an ``httpx2.Client`` / ``httpx2.AsyncClient`` (the
-continuation of httpx, which langsmith and openai 3.x require) or a subclass of either (how auth,
-tracing and instrumentation are added). The two libraries share their API, not their classes,
-so each check looks at both.
+A caller may bring an httpx or an ``httpx2`` client (httpx's continuation, which langsmith and
+openai 3.x require), or a subclass of either (how auth and tracing are added).
 """
 
 from __future__ import annotations
