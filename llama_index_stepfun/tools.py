@@ -13,6 +13,7 @@ from llama_index.core.base.llms.types import ChatResponse, ToolCallBlock
 from llama_index.core.llms.llm import ToolSelection
 from llama_index.core.llms.utils import parse_partial_json
 
+from llama_index_stepfun.messages import legacy_calls
 from stepfun_core import check_tool_name, load_json
 
 if TYPE_CHECKING:
@@ -59,7 +60,7 @@ def resolve_tool_choice(
 _PARTIAL: dict[str, tuple[int, str, dict[str, Any]]] = {}
 
 
-def _arguments_dict(arguments: Any, *, finished: bool = True, call_id: str = "") -> dict[str, Any]:
+def _arguments_dict(arguments: Any, finished: bool, call_id: str) -> dict[str, Any]:
     """Arguments as a dict (``{}`` when not a JSON object), partial ones read as far as they go.
 
     In a finished reply, cut-off arguments are unparseable: never a call with a guessed value.
@@ -92,41 +93,16 @@ def _partial(text: str, call_id: str) -> dict[str, Any]:
     return value
 
 
-def _is_finished(response: ChatResponse) -> bool:
-    """A whole reply, or the last response of a stream (the one with a finish reason)."""
-    return response.delta is None or bool(response.additional_kwargs.get("finish_reason"))
-
-
-def _legacy_selection(call: Any, *, finished: bool) -> ToolSelection | None:
-    data = call if isinstance(call, dict) else call.model_dump()
-    if data.get("type") not in (None, "", "function"):
-        return None
-    function = data.get("function") or {}
-    return ToolSelection(
-        tool_id=data.get("id") or "",
-        tool_name=function.get("name") or "",
-        tool_kwargs=_arguments_dict(function.get("arguments"), finished=finished),
-    )
-
-
 def tool_selections(response: ChatResponse) -> list[ToolSelection]:
     """The client tool calls of a response (complete or still streaming)."""
-    finished = _is_finished(response)
+    # A whole reply, or a stream's last response (the one with a finish reason).
+    finished = response.delta is None or bool(response.additional_kwargs.get("finish_reason"))
     blocks = [b for b in response.message.blocks if isinstance(b, ToolCallBlock)]
-    if blocks:
-        return [
-            ToolSelection(
-                tool_id=b.tool_call_id or "",
-                tool_name=b.tool_name,
-                tool_kwargs=_arguments_dict(
-                    b.tool_kwargs, finished=finished, call_id=b.tool_call_id or ""
-                ),
-            )
-            for b in blocks
-        ]
-    legacy = response.message.additional_kwargs.get("tool_calls") or []
-    selections = [_legacy_selection(c, finished=finished) for c in legacy]
-    return [s for s in selections if s is not None]
+    calls = [(b.tool_call_id or "", b.tool_name, b.tool_kwargs) for b in blocks]
+    return [
+        ToolSelection(tool_id=i, tool_name=n, tool_kwargs=_arguments_dict(a, finished, i))
+        for i, n, a in calls or legacy_calls(response.message)
+    ]
 
 
 def keep_first_tool_call(response: ChatResponse) -> ChatResponse:
