@@ -29,13 +29,7 @@ from llama_index.core.llms.llm import ToolSelection
 from llama_index_stepfun.messages import to_wire_messages
 from llama_index_stepfun.responses import StreamResponder, chat_response
 from llama_index_stepfun.structured import JsonModeLLM
-from llama_index_stepfun.tools import (
-    has_function_tools,
-    keep_first_tool_call,
-    resolve_tool_choice,
-    tool_selections,
-    tool_specs,
-)
+from llama_index_stepfun.tools import keep_first_tool_call, tool_selections, tools_kwargs
 from stepfun_core import (
     DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_MODEL,
@@ -346,13 +340,7 @@ class StepFun(CoreClients, JsonModeLLM):
             user_msg = ChatMessage(role=MessageRole.USER, content=user_msg)
         if user_msg is not None:
             messages.append(user_msg)
-        chat_kwargs: dict[str, Any] = {**kwargs, "messages": messages}
-        specs = tool_specs(tools)
-        if specs:
-            chat_kwargs["tools"] = specs
-            if has_function_tools(specs):
-                chat_kwargs["tool_choice"] = resolve_tool_choice(tool_choice, tool_required)
-        return chat_kwargs
+        return {**kwargs, "messages": messages, **tools_kwargs(tools, tool_choice, tool_required)}
 
     def _validate_chat_with_tools_response(
         self,

@@ -40,17 +40,23 @@ def tool_spec(tool: BaseTool | Mapping[str, Any]) -> dict[str, Any]:
     return tool.metadata.to_openai_tool(skip_length_check=True)
 
 
-def resolve_tool_choice(
-    tool_choice: str | Mapping[str, Any] | None, tool_required: bool
-) -> str | dict[str, Any]:
-    """``None`` means auto (or required); any other string names the function to call."""
-    if tool_choice is None:
-        return "required" if tool_required else "auto"
-    if isinstance(tool_choice, Mapping):
-        return dict(tool_choice)
-    if tool_choice in _CHOICES:
-        return tool_choice
-    return {"type": "function", "function": {"name": tool_choice}}
+def tools_kwargs(
+    tools: Sequence[BaseTool | Mapping[str, Any]], choice: Any, required: bool
+) -> dict[str, Any]:
+    """The chat kwargs for these tools: their specs, and the tool choice if a function is one.
+
+    A ``choice`` of None means auto (or required); a string other than a mode names a function.
+    """
+    specs = [tool_spec(tool) for tool in tools]
+    if not any(spec.get("type") == "function" for spec in specs):
+        return {"tools": specs} if specs else {}
+    if choice is None:
+        choice = "required" if required else "auto"
+    elif isinstance(choice, Mapping):
+        choice = dict(choice)
+    elif choice not in _CHOICES:
+        choice = {"type": "function", "function": {"name": choice}}
+    return {"tools": specs, "tool_choice": choice}
 
 
 # The partial arguments last read from a streaming call, by call id: an agent reads the tool
@@ -121,13 +127,3 @@ def keep_first_tool_call(response: ChatResponse) -> ChatResponse:
     if isinstance(calls, list) and len(calls) > 1:
         message.additional_kwargs["tool_calls"] = calls[:1]
     return response
-
-
-def tool_specs(tools: Sequence[BaseTool | Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Wire specs for a list of tools."""
-    return [tool_spec(t) for t in tools]
-
-
-def has_function_tools(specs: Sequence[Mapping[str, Any]]) -> bool:
-    """True when a client-side function is among the specs (tool_choice only applies then)."""
-    return any(spec.get("type") == "function" for spec in specs)
