@@ -4,20 +4,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stepfun_core.parse import fallback_tool_call_id, parse_usage
 from stepfun_core.surrogates import join_surrogates
-from stepfun_core.types import (
-    Choice,
-    ChoiceDelta,
-    Chunk,
-    Completion,
-    ServerToolCall,
-    ToolCall,
-    ToolCallDelta,
-    Usage,
-)
+from stepfun_core.types import Choice, Completion, ServerToolCall, ToolCall
+
+if TYPE_CHECKING:
+    from stepfun_core.types import ChoiceDelta, Chunk, ToolCallDelta, Usage
 
 # Function names are at most 64 characters (the spec); fragments beyond this are dropped, so
 # a server cannot grow a name without end.
