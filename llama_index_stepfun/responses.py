@@ -8,7 +8,6 @@ never client calls) and a stated refusal (``refusal``: LlamaIndex has no block f
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Any
 
 from llama_index.core.base.llms.types import (
@@ -42,8 +41,18 @@ _NOTHING = ChoiceDelta()  # what a chunk without a delta for the first choice ad
 
 def usage_kwargs(usage: Usage | None) -> dict[str, Any]:
     """Token counts for ``ChatResponse.additional_kwargs`` (cached and reasoning when reported)."""
-    counts = asdict(usage) if usage is not None else {}
-    return {name: count for name, count in counts.items() if count is not None}
+    if usage is None:
+        return {}
+    counts: dict[str, Any] = {
+        "prompt_tokens": usage.prompt_tokens,
+        "completion_tokens": usage.completion_tokens,
+        "total_tokens": usage.total_tokens,
+    }
+    if usage.cached_tokens is not None:
+        counts["cached_tokens"] = usage.cached_tokens
+    if usage.reasoning_tokens is not None:
+        counts["reasoning_tokens"] = usage.reasoning_tokens
+    return counts
 
 
 def tool_kwargs_of(arguments: str) -> dict[str, Any] | str:

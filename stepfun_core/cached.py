@@ -71,7 +71,14 @@ class CoreClients:
     # hold the caller's own sync and async HTTP clients.
     _RENAMES: ClassVar[Mapping[str, str]] = {}
     _HTTP_FIELDS: ClassVar[tuple[str, str]] = ("http_client", "http_async_client")
+    # The model's keyword for each core setting (it sets that setting for one call, never
+    # sent), and the setting's name.
+    _CALL_SETTINGS: ClassVar[dict[str, str]] = {}
     _clients: ClientCache
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._CALL_SETTINGS = {cls._RENAMES.get(name, name): name for name in SETTING_NAMES}
 
     def _values(self) -> tuple[Any, ...]:
         return tuple(getattr(self, self._RENAMES.get(name, name)) for name in SETTING_NAMES)
@@ -86,8 +93,8 @@ class CoreClients:
 
     def _core_client(self, asynchronous: bool, kwargs: dict[str, Any]) -> Any:
         """The core client for the current settings and the call's own (``timeout=...``)."""
-        fields = ((name, self._RENAMES.get(name, name)) for name in SETTING_NAMES)
-        changes = {name: kwargs.pop(field) for name, field in fields if field in kwargs}
+        names = self._CALL_SETTINGS
+        changes = {names[key]: kwargs.pop(key) for key in names.keys() & kwargs}
         http = getattr(self, self._HTTP_FIELDS[asynchronous])
         try:
             client = self._clients.client(self._values(), http, asynchronous=asynchronous)
