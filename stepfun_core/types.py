@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from stepfun_core.history import assistant_message, wire_tool_call
+
 
 def _count(value: Any) -> int | None:
     return value if type(value) is int else None
@@ -67,11 +69,7 @@ class ToolCall:
 
     def to_dict(self) -> dict[str, Any]:
         """Return the call in the wire shape of an assistant message."""
-        return {
-            "id": self.id,
-            "type": "function",
-            "function": {"name": self.name, "arguments": self.arguments},
-        }
+        return wire_tool_call(self.id, self.name, self.arguments)
 
 
 @dataclass(slots=True)
@@ -123,16 +121,11 @@ class Choice:
 
     def to_dict(self) -> dict[str, Any]:
         """Return the choice in the non-streaming wire shape."""
-        message: dict[str, Any] = {"role": "assistant", "content": self.content}
+        calls = [call.to_dict() for call in self.tool_calls]
+        calls += [call.to_dict() for call in self.server_tool_calls]
+        message = assistant_message(self.content, calls, self.reasoning, "always")
         if self.refusal:
             message["refusal"] = self.refusal
-        if self.reasoning:
-            message["reasoning"] = self.reasoning
-        calls = [c.to_dict() for c in self.tool_calls] + [
-            c.to_dict() for c in self.server_tool_calls
-        ]
-        if calls:
-            message["tool_calls"] = calls
         return {"index": self.index, "message": message, "finish_reason": self.finish_reason}
 
 
