@@ -155,10 +155,8 @@ class ChatStepFun(TokenCounting, CoreClients, BaseChatModel):
 
     @model_validator(mode="after")
     def _set_stepfun_version(self) -> Self:
-        """Record our version in ``metadata["lc_versions"]`` for traces (langchain-core 1.x).
-
-        The name is unique on purpose: pydantic replaces a same-named validator of a parent.
-        """
+        """Record our version in ``metadata["lc_versions"]`` for traces (langchain-core 1.x)."""
+        # Named uniquely on purpose: pydantic replaces a same-named validator of a parent.
         add_version = getattr(self, "_add_version", None)  # langchain-core releases before it
         if add_version is not None:
             add_version(DISTRIBUTION, core.__version__)

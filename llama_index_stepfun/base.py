@@ -108,8 +108,8 @@ class StepFun(CoreClients, JsonModeLLM):
     reasoning_format: Literal["general", "deepseek-style"] | None = Field(default=None)
     echo_reasoning: EchoReasoning = Field(
         default="tool_calls",
-        description="Send earlier reasoning back as reasoning_content on assistant messages: "
-        "'tool_calls' (those carrying tool calls), 'always' or 'never'.",
+        description="Send earlier reasoning back on assistant messages: 'tool_calls' (those "
+        "carrying tool calls), 'always' or 'never'.",
     )
     reasoning_echo_field: EchoField = Field(
         default="auto",

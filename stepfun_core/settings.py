@@ -169,17 +169,15 @@ def check_base_url(url: str, source: str = "base_url argument") -> str:
         raise InvalidParameterError(f"{where} has a fragment (#...): remove it")
     if parsed.port is not None and not 0 < parsed.port < 65536:
         raise InvalidParameterError(f"{where} has a port outside 1-65535")
-    if parsed.scheme == "http" and _is_stepfun_host(parsed.host):
+    host = parsed.host.lower().rstrip(".")
+    if parsed.scheme == "http" and any(
+        host.endswith(f".{d}") or host == d for d in _STEPFUN_DOMAINS
+    ):
         raise InvalidParameterError(
             f"{where} uses http:// for StepFun's own host, which would send the key in clear "
             "text: use https://"
         )
     return str(url).strip().rstrip("/") if not parsed.query else str(url).strip()
-
-
-def _is_stepfun_host(host: str) -> bool:
-    host = host.lower().rstrip(".")
-    return any(host == domain or host.endswith("." + domain) for domain in _STEPFUN_DOMAINS)
 
 
 def resolve_base_url(explicit: str | None = None) -> str:
