@@ -210,12 +210,6 @@ class AsyncStepFunClient(BaseClient[AsyncHTTP]):
 
     _asynchronous = True
 
-    async def _http(self) -> AsyncHTTP:
-        """The httpx client in use (the caller's, or the shared pool of this loop)."""
-        if self._http_client is not None:
-            return self._http_client
-        return await shared_async_client(self._pool_size)
-
     @staticmethod
     async def _read(response: httpx.Response, reader: BodyReader) -> bytes:
         try:
@@ -252,7 +246,8 @@ class AsyncStepFunClient(BaseClient[AsyncHTTP]):
         self, payload: Mapping[str, Any] | None, *, stream: bool
     ) -> tuple[httpx.Response, bytes]:
         """Send ``payload`` (None: ``GET /models``), retried as the policy says."""
-        http = self._usable(await self._http())
+        # The caller's client, or this event loop's shared pool.
+        http = self._usable(self._http_client or await shared_async_client(self._pool_size))
         request = self._build(http, payload, stream=stream)
         deadline = self._deadline(request)
         attempt = 0
