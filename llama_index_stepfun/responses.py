@@ -8,6 +8,7 @@ never client calls) and a stated refusal (``refusal``: LlamaIndex has no block f
 
 from __future__ import annotations
 
+from dataclasses import fields
 from typing import Any
 
 from llama_index.core.base.llms.types import (
@@ -36,23 +37,14 @@ from stepfun_core.surrogates import join_surrogates
 # Where the reasoning and a stated refusal live in ``message.additional_kwargs``.
 REASONING_KEY = "reasoning_content"
 REFUSAL_KEY = "refusal"
+_USAGE_FIELDS = tuple(field.name for field in fields(Usage))
 _NOTHING = ChoiceDelta()  # what a chunk without a delta for the first choice adds (read only)
 
 
 def usage_kwargs(usage: Usage | None) -> dict[str, Any]:
     """Token counts for ``ChatResponse.additional_kwargs`` (cached and reasoning when reported)."""
-    if usage is None:
-        return {}
-    counts: dict[str, Any] = {
-        "prompt_tokens": usage.prompt_tokens,
-        "completion_tokens": usage.completion_tokens,
-        "total_tokens": usage.total_tokens,
-    }
-    if usage.cached_tokens is not None:
-        counts["cached_tokens"] = usage.cached_tokens
-    if usage.reasoning_tokens is not None:
-        counts["reasoning_tokens"] = usage.reasoning_tokens
-    return counts
+    counts = ((name, getattr(usage, name)) for name in _USAGE_FIELDS) if usage else ()
+    return {name: count for name, count in counts if count is not None}
 
 
 def tool_kwargs_of(arguments: str) -> dict[str, Any] | str:
