@@ -46,14 +46,13 @@ class StepFunClient(BaseClient[SyncHTTP]):
     def http(self) -> SyncHTTP:
         """The httpx client in use: the caller's, or the shared pool.
 
-        With ``total_timeout`` the pool keeps no idle connection, so that each attempt opens its own
-        and one that misses its deadline can be cut (see `_by_deadline`).
+        With ``total_timeout`` its pool keeps no idle connection: each attempt opens its own, so
+        that one missing its deadline can be cut (see `_by_deadline`).
         """
         if self._http_client is not None:
             return self._http_client
-        if self.settings.total_timeout is None:
-            return shared_sync_client(self._pool_size)
-        return shared_sync_client((self.settings.max_connections, 0))
+        size, keepalive = self._pool_size
+        return shared_sync_client((size, 0 if self.settings.total_timeout else keepalive))
 
     @staticmethod
     def _read(response: httpx.Response, reader: BodyReader) -> bytes:
