@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
@@ -19,6 +19,7 @@ from typing_extensions import Self
 
 import stepfun_core as core
 from langchain_stepfun.errors import (
+    LangChainErrors,
     StepFunMalformedAPIKeyError,
     StepFunMissingAPIKeyError,
     to_langchain_error,
@@ -31,35 +32,22 @@ from langchain_stepfun.structured import Method, json_schema_format, structured_
 from langchain_stepfun.tokens import TokenCounting
 from langchain_stepfun.tools import ToolLike, format_tool_choice, format_tools
 from stepfun_core import EchoReasoning
-from stepfun_core.cached import ClientCache, read_settings
+from stepfun_core.cached import ClientCache, CoreClients
 from stepfun_core.history import EchoField
-from stepfun_core.ownership import refuse_to_pickle, share_in_copy
-from stepfun_core.settings import SETTING_NAMES
+from stepfun_core.redact import display_url
+from stepfun_core.settings import find_api_key, find_base_url
 from stepfun_core.transport import AsyncHTTP, SyncHTTP, check_http_client
 
 # The distribution these packages ship in, as recorded in ``metadata["lc_versions"]``.
 DISTRIBUTION = "stepfun-integrations"
-# Our field names for the core's settings where they differ (LangChain's own convention).
-RENAMES = {"stream_idle_timeout": "stream_chunk_timeout"}
-# Keyword arguments of a call that set a client setting for that call (never sent).
-CALL_SETTINGS = {RENAMES.get(name, name): name for name in SETTING_NAMES}
-
-
-def _secret(value: SecretStr | str | None) -> str | None:
-    """The key as text (``model_copy(update=...)`` and assignment may leave a plain string)."""
-    return value.get_secret_value() if isinstance(value, SecretStr) else value
 
 
 def _key_from_env() -> SecretStr | None:
-    key = core.settings.env_api_key()
-    return SecretStr(key) if key else None
+    found = find_api_key()  # the core's lookup: the first key variable set and not empty
+    return SecretStr(found.value) if found else None
 
 
-def _base_url_from_env() -> str:
-    return core.settings.env_base_url() or core.DEFAULT_BASE_URL
-
-
-class ChatStepFun(TokenCounting, BaseChatModel):
+class ChatStepFun(TokenCounting, CoreClients, BaseChatModel):
     """StepFun chat models (``step-3.5-flash``, ``step-3.7-flash``, ...) for LangChain.
 
     Reasoning arrives in ``additional_kwargs["reasoning_content"]`` (so ``content_blocks``
@@ -77,19 +65,20 @@ class ChatStepFun(TokenCounting, BaseChatModel):
     """
 
     model_config = ConfigDict(populate_by_name=True, arbitrary_types_allowed=True)
+    # Our name for a core setting where it differs (LangChain's convention).
+    _RENAMES: ClassVar[dict[str, str]] = {"stream_idle_timeout": "stream_chunk_timeout"}
 
     model: str = Field(
         default=core.DEFAULT_MODEL, validation_alias=AliasChoices("model", "model_name")
     )
     """Model name, e.g. ``step-3.5-flash`` or ``step-3.7-flash``."""
     api_key: SecretStr | None = Field(
-        # The same lookup as the core: the first of the variables that is set and not empty.
         default_factory=_key_from_env,
         validation_alias=AliasChoices("api_key", "stepfun_api_key"),
         repr=False,
     )
     """API key; read from ``STEP_API_KEY`` or ``STEPFUN_API_KEY`` when not given."""
-    base_url: str = Field(default_factory=_base_url_from_env)
+    base_url: str = Field(default_factory=lambda: find_base_url().value)
     """API base URL; from ``STEP_BASE_URL`` / ``STEPFUN_BASE_URL``, else the international one."""
     temperature: float | None = None
     top_p: float | None = None
@@ -166,10 +155,8 @@ class ChatStepFun(TokenCounting, BaseChatModel):
 
     @model_validator(mode="after")
     def _set_stepfun_version(self) -> Self:
-        """Record our version in ``metadata["lc_versions"]`` for traces (langchain-core 1.x).
-
-        The name is unique on purpose: pydantic replaces a same-named validator of a parent.
-        """
+        """Record our version in ``metadata["lc_versions"]`` for traces (langchain-core 1.x)."""
+        # Named uniquely on purpose: pydantic replaces a same-named validator of a parent.
         add_version = getattr(self, "_add_version", None)  # langchain-core releases before it
         if add_version is not None:
             add_version(DISTRIBUTION, core.__version__)
@@ -217,21 +204,6 @@ class ChatStepFun(TokenCounting, BaseChatModel):
             update = {**update, "api_key": SecretStr(update["api_key"])}
         return super().model_copy(update=update, deep=deep)
 
-    def __getstate__(self) -> dict[Any, Any]:
-        """Pickle the settings; refuse clearly when the model holds the caller's httpx client."""
-        refuse_to_pickle(
-            "ChatStepFun",
-            "http_client / http_async_client",
-            self.http_client,
-            self.http_async_client,
-        )
-        return super().__getstate__()
-
-    def __deepcopy__(self, memo: dict[int, Any] | None = None) -> ChatStepFun:
-        """A deep copy that shares the caller's httpx clients (they are never copied)."""
-        memo = share_in_copy({} if memo is None else memo, self.http_client, self.http_async_client)
-        return super().__deepcopy__(memo)
-
     # -- LangChain metadata ------------------------------------------------------------------
 
     @property
@@ -263,7 +235,7 @@ class ChatStepFun(TokenCounting, BaseChatModel):
         params = {name: getattr(self, name) for name in PARAMS}
         params.update(self.model_kwargs)
         params.update(self.extra_body or {})
-        return {"model": self.model, "base_url": core.settings.display_url(self.base_url), **params}
+        return {"model": self.model, "base_url": display_url(self.base_url), **params}
 
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
         model = kwargs.get("model")
@@ -293,55 +265,24 @@ class ChatStepFun(TokenCounting, BaseChatModel):
         built-in catalog's beliefs for this process (`stepfun_core.learn`), so models made
         afterwards, and token-based trimming that reads ``profile``, use it too.
         """
-        try:
+        with LangChainErrors():
             core.learn(self.client.list_models())
-        except core.StepFunError as exc:
-            raise to_langchain_error(exc) from exc
         self.profile = model_profile(self.model)
         return self.profile
 
     async def arefresh_profile(self) -> ModelProfile:
         """`refresh_profile`, without blocking the event loop."""
-        try:
+        with LangChainErrors():
             core.learn(await self.async_client.list_models())
-        except core.StepFunError as exc:
-            raise to_langchain_error(exc) from exc
         self.profile = model_profile(self.model)
         return self.profile
 
     # -- requests ------------------------------------------------------------------------------
 
-    def settings(self, **changes: Any) -> core.Settings:
-        """The core client settings as they are now (checked by the core), with ``changes``."""
-        return self._clients.settings(read_settings(self, RENAMES)).replace(**changes)
+    def _error(self, error: core.StepFunError) -> Exception:
+        return to_langchain_error(error)
 
-    def _core_client(self, asynchronous: bool, kwargs: dict[str, Any]) -> Any:
-        """The core client for the current settings and the call's own (``timeout=...``)."""
-        http = self.http_async_client if asynchronous else self.http_client
-        changes = {CALL_SETTINGS[name]: kwargs.pop(name) for name in CALL_SETTINGS.keys() & kwargs}
-        try:
-            values = read_settings(self, RENAMES)
-            client = self._clients.client(values, http, asynchronous=asynchronous)
-            return client.with_settings(**changes) if changes else client
-        except core.StepFunError as exc:
-            raise to_langchain_error(exc) from None
-
-    @property
-    def client(self) -> core.StepFunClient:
-        """The core sync client for the current settings (made again when they change)."""
-        client: core.StepFunClient = self._core_client(False, {})
-        return client
-
-    @property
-    def async_client(self) -> core.AsyncStepFunClient:
-        """The core async client for the current settings (made again when they change)."""
-        client: core.AsyncStepFunClient = self._core_client(True, {})
-        return client
-
-    def _payload(
-        self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]
-    ) -> dict[str, Any]:
-        return request_body(self, messages, stop, kwargs)
+    _payload = request_body  # the request body of one call (messages, stop, the call's kwargs)
 
     def _stream_payload(
         self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]
@@ -362,11 +303,8 @@ class ChatStepFun(TokenCounting, BaseChatModel):
     ) -> ChatResult:
         client = self._core_client(False, kwargs)
         payload = self._payload(messages, stop, kwargs)
-        try:
-            completion = client.create(payload)
-        except core.StepFunError as exc:
-            raise to_langchain_error(exc) from exc
-        return chat_result(completion)
+        with LangChainErrors():
+            return chat_result(client.create(payload))
 
     async def _agenerate(
         self,
@@ -377,11 +315,8 @@ class ChatStepFun(TokenCounting, BaseChatModel):
     ) -> ChatResult:
         client = self._core_client(True, kwargs)
         payload = self._payload(messages, stop, kwargs)
-        try:
-            completion = await client.create(payload)
-        except core.StepFunError as exc:
-            raise to_langchain_error(exc) from exc
-        return chat_result(completion)
+        with LangChainErrors():
+            return chat_result(await client.create(payload))
 
     def _stream(
         self,
@@ -392,18 +327,15 @@ class ChatStepFun(TokenCounting, BaseChatModel):
     ) -> Iterator[ChatGenerationChunk]:
         client = self._core_client(False, kwargs)
         payload, converter = self._stream_payload(messages, stop, kwargs)
-        try:
-            with client.stream(payload) as stream:
-                for chunk in stream:
-                    generation = converter.convert(chunk)
-                    if generation is None:
-                        continue
-                    if run_manager:
-                        run_manager.on_llm_new_token(generation.text, chunk=generation)
-                    yield generation
-                last = converter.last(stream.accumulator)
-        except core.StepFunError as exc:
-            raise to_langchain_error(exc) from exc
+        with LangChainErrors(), client.stream(payload) as stream:
+            for chunk in stream:
+                generation = converter.convert(chunk)
+                if generation is None:
+                    continue
+                if run_manager:
+                    run_manager.on_llm_new_token(generation.text, chunk=generation)
+                yield generation
+            last = converter.last(stream.accumulator)
         if run_manager:
             run_manager.on_llm_new_token("", chunk=last)
         yield last
@@ -417,7 +349,7 @@ class ChatStepFun(TokenCounting, BaseChatModel):
     ) -> AsyncIterator[ChatGenerationChunk]:
         client = self._core_client(True, kwargs)
         payload, converter = self._stream_payload(messages, stop, kwargs)
-        try:
+        with LangChainErrors():
             async with await client.stream(payload) as stream:
                 async for chunk in stream:
                     generation = converter.convert(chunk)
@@ -427,8 +359,6 @@ class ChatStepFun(TokenCounting, BaseChatModel):
                         await run_manager.on_llm_new_token(generation.text, chunk=generation)
                     yield generation
                 last = converter.last(stream.accumulator)
-        except core.StepFunError as exc:
-            raise to_langchain_error(exc) from exc
         if run_manager:
             await run_manager.on_llm_new_token("", chunk=last)
         yield last

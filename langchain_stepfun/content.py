@@ -1,10 +1,9 @@
 """Content blocks to StepFun content parts: text, images, audio and video.
 
-Accepted on user messages: plain strings, ``text``; images as OpenAI ``image_url`` blocks,
-LangChain ``image`` blocks (URL, base64 or file id) and Anthropic ``source`` images; audio as
-OpenAI ``input_audio`` or LangChain ``audio`` blocks (base64 mp3 or wav); video as
-``video_url`` or LangChain ``video`` blocks (http(s) URLs only). Anything else raises an
-error naming the block, before a request is sent.
+User messages take text; images as OpenAI ``image_url``, LangChain ``image`` (URL, base64 or
+file id) or Anthropic ``source`` blocks; audio as ``input_audio`` or ``audio`` blocks (base64
+mp3 or wav); video as ``video_url`` or ``video`` blocks (http(s) URLs). Anything else raises,
+naming the block, before a request is sent.
 """
 
 from __future__ import annotations
@@ -70,27 +69,24 @@ def _image_url(block: Mapping[str, Any]) -> Part:
 
 
 def _image(block: Mapping[str, Any]) -> Part:
-    source = block.get("source")
-    if isinstance(source, Mapping):  # Anthropic style
-        if source.get("type") == "base64":
-            url = _base64_url(source.get("media_type", "image/png"), source["data"])
-        elif source.get("type") == "url":
-            url = source["url"]
-        else:
-            raise _unsupported("image", block, "Anthropic image sources must be base64 or url")
-        return _image_part(url, _detail(block))
-    if block.get("url"):
-        return _image_part(block["url"], _detail(block))
-    data = _base64(block)
-    if data:
-        return _image_part(_base64_url(block.get("mime_type") or "image/png", data), _detail(block))
+    source, data = block.get("source"), _base64(block)
     file_id = block.get("file_id") or (
         block.get("id") if block.get("source_type") == "id" else None
     )
-    if file_id:
-        # Files uploaded to StepFun (purpose "storage") are referenced as stepfile:// URLs.
-        return _image_part(f"stepfile://{file_id}", _detail(block))
-    raise _unsupported("image", block, "an image needs a url, base64 data or a file_id")
+    if isinstance(source, Mapping):  # Anthropic style
+        if source.get("type") not in ("base64", "url"):
+            raise _unsupported("image", block, "Anthropic image sources must be base64 or url")
+        media_type = source.get("media_type", "image/png")
+        url = source["url"] if source["type"] == "url" else _base64_url(media_type, source["data"])
+    elif block.get("url"):
+        url = block["url"]
+    elif data:
+        url = _base64_url(block.get("mime_type") or "image/png", data)
+    elif file_id:  # a file uploaded to StepFun (purpose "storage")
+        url = f"stepfile://{file_id}"
+    else:
+        raise _unsupported("image", block, "an image needs a url, base64 data or a file_id")
+    return _image_part(url, _detail(block))
 
 
 def _audio_part(data: str, mime_type: str, block: Mapping[str, Any]) -> Part:
@@ -120,26 +116,17 @@ def _audio(block: Mapping[str, Any]) -> Part:
     return _audio_part(data, block.get("mime_type") or "audio/wav", block)
 
 
-def _video_part(kind: str, url: Any, block: Mapping[str, Any]) -> Part:
+def _video(block: Mapping[str, Any]) -> Part:
+    kind = block["type"]
+    value = block.get("video_url") if kind == "video_url" else block.get("url")
+    url = value.get("url") if isinstance(value, Mapping) else value
+    if not url or not isinstance(url, str):
+        why = "StepFun takes videos by http(s) URL only"
+        raise _unsupported(kind, block, "it needs video_url.url" if kind == "video_url" else why)
     try:
         return {"type": "video_url", "video_url": {"url": check_video_url(url)}}
     except InvalidParameterError as exc:
         raise _unsupported(kind, block, exc.message) from None
-
-
-def _video(block: Mapping[str, Any]) -> Part:
-    url = block.get("url")
-    if not url:
-        raise _unsupported("video", block, "StepFun takes videos by http(s) URL only")
-    return _video_part("video", url, block)
-
-
-def _video_url(block: Mapping[str, Any]) -> Part:
-    value = block.get("video_url")
-    url = value.get("url") if isinstance(value, Mapping) else value
-    if not isinstance(url, str):
-        raise _unsupported("video_url", block, "it needs video_url.url")
-    return _video_part("video_url", url, block)
 
 
 _USER_PARTS: dict[str, Callable[[Mapping[str, Any]], Part]] = {
@@ -149,7 +136,7 @@ _USER_PARTS: dict[str, Callable[[Mapping[str, Any]], Part]] = {
     "input_audio": _input_audio,
     "audio": _audio,
     "video": _video,
-    "video_url": _video_url,
+    "video_url": _video,
 }
 
 
@@ -189,11 +176,7 @@ def plain_text(content: str | list[Any], role: str) -> str:
 
 
 def assistant_text(content: str | list[Any]) -> tuple[str, str]:
-    """The text and reasoning of an assistant message's content.
-
-    Reasoning, thinking and tool-use blocks are never sent as text; the reasoning found in
-    them is returned so that it can be echoed as ``reasoning_content``.
-    """
+    """The text and the reasoning (to echo) of an assistant message's content; never tool use."""
     if isinstance(content, str):
         return content, ""
     texts: list[str] = []

@@ -1,10 +1,7 @@
 """Errors that are both a ``stepfun_core`` error and the matching LangChain error.
 
-Code that catches ``stepfun_core.RateLimitError`` and code that catches
-``langchain_core.exceptions.ModelRateLimitError`` (such as ``ModelRetryMiddleware``) both
-see the same exception. ``is_retryable`` comes from the core class, which is first in the
-method resolution order: rate limits, server errors, timeouts and broken connections are
-retryable; the rest are not.
+``except stepfun_core.RateLimitError`` and LangChain's ``ModelRateLimitError`` (as
+``ModelRetryMiddleware`` catches it) see the same exception; ``is_retryable`` is the core's.
 """
 
 from __future__ import annotations
@@ -25,8 +22,7 @@ _RefusalBase: type[lc.ModelError] = getattr(lc, "ModelRefusalError", lc.ModelErr
 class StepFunRefusalError(_RefusalBase):  # type: ignore[misc,valid-type]
     """The model withheld the content structured output needs (a content filter or a refusal).
 
-    A ``langchain_core.exceptions.ModelRefusalError`` where langchain-core has it; retrying
-    the same request is unlikely to help. ``raw_message`` is the reply that held the refusal.
+    A ``ModelRefusalError`` where langchain-core has it; ``raw_message`` is the reply.
     """
 
     def __init__(self, message: str, *, raw_message: BaseMessage | None = None) -> None:
@@ -146,6 +142,19 @@ _DUALS: dict[type[core.StepFunError], type[core.StepFunError]] = {
     and issubclass(dual, core.StepFunError)
     and dual.__module__ == __name__
 }
+
+
+class LangChainErrors:
+    """``with LangChainErrors():`` raises a core error met inside as its dual error."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, _: Any
+    ) -> None:
+        if isinstance(error, core.StepFunError):
+            raise to_langchain_error(error) from error
 
 
 def to_langchain_error(error: core.StepFunError) -> Exception:

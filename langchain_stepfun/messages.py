@@ -1,8 +1,4 @@
-"""LangChain messages to StepFun wire messages (the request side).
-
-Only the fields the API knows are copied, so LangChain's own ids (such as the random
-``lc_...`` block ids core adds when it normalizes messages) never reach the request body.
-"""
+"""LangChain messages to StepFun wire messages: only the fields the API knows are copied."""
 
 from __future__ import annotations
 
@@ -29,11 +25,7 @@ _CHAT_ROLES.update(system="system", developer="system")
 def to_wire_messages(
     messages: Sequence[BaseMessage], echo_reasoning: EchoReasoning = "tool_calls"
 ) -> list[dict[str, Any]]:
-    """Convert a LangChain history to the API's ``messages`` list.
-
-    A content block that cannot be read at all (a field missing or of the wrong type) is an
-    InvalidParameterError naming the message, never a KeyError or TypeError from deep inside.
-    """
+    """Convert a LangChain history; a block that cannot be read raises, naming the message."""
     wire: list[dict[str, Any]] = []
     for i, message in enumerate(messages):
         try:

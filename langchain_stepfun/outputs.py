@@ -88,11 +88,7 @@ def ai_message(choice: Choice, completion: Completion, *, with_usage: bool) -> A
 
 
 def chat_result(completion: Completion) -> ChatResult:
-    """A ``ChatResult`` with one generation per choice.
-
-    Usage covers the whole request, so only the first generation carries it: summing the
-    usage of ``n`` generations then still gives the API's numbers.
-    """
+    """A ``ChatResult``, a generation per choice; the first carries the (whole request's) usage."""
     generations = [
         ChatGeneration(
             message=ai_message(choice, completion, with_usage=position == 0),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import stepfun_core as core
-from langchain_stepfun.errors import to_langchain_error
+from langchain_stepfun.errors import LangChainErrors
 from langchain_stepfun.messages import to_wire_messages
 from stepfun_core import EchoReasoning
 
@@ -37,10 +37,9 @@ def request_body(
     stop: list[str] | None,
     kwargs: dict[str, Any],
 ) -> dict[str, Any]:
-    """Fields, then ``model_kwargs`` and ``extra_body``, then per-call kwargs (which win).
+    """Fields, then ``model_kwargs`` and ``extra_body``, then the call's kwargs (which win).
 
-    A call's own ``extra_body={...}`` is merged like the field's. Checked by the core before
-    anything is sent; a problem raises ``StepFunInvalidParameterError`` naming the field.
+    Checked by the core before anything is sent; a problem raises, naming the field.
     """
     params = {name: getattr(chat, name) for name in PARAMS}
     model = kwargs.pop("model", None) or chat.model
@@ -48,7 +47,7 @@ def request_body(
     for name in LOCAL_KWARGS:
         kwargs.pop(name, None)
     call_extra = kwargs.pop("extra_body", None)
-    try:
+    with LangChainErrors():
         core.merge_extra(params, chat.model_kwargs, "model_kwargs")
         core.merge_extra(params, chat.extra_body, "extra_body")
         if stop is not None:
@@ -58,5 +57,3 @@ def request_body(
         if not params.get("stop"):
             params["stop"] = None  # an empty list means "no stop sequences"
         return core.build_chat_request(model, to_wire_messages(messages, echo), **params)
-    except core.StepFunError as exc:
-        raise to_langchain_error(exc) from exc

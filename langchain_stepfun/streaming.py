@@ -1,19 +1,9 @@
 """Stream chunks to LangChain message chunks, keeping the per-chunk path lean.
 
-StepFun quirks handled here (docs/wire.md#stream-shapes):
-
-- usage is cumulative on every chunk: it is emitted once, on the last chunk, so the sum of
-  the stream's ``usage_metadata`` equals the API's final usage;
-- ``model_name`` and ``finish_reason`` are emitted once, on the last chunk, because LangChain
-  concatenates string metadata when chunks are added;
-- tool-call deltas keep the provider's index (a missing one is assigned by the stream's
-  accumulator, which tells index-less calls apart, before the chunk reaches us); a call's id
-  is sent once (a stable fallback id when the API sent ``""``) and a
-  name repeated whole is not appended again;
-- server-side ``web_search`` deltas never become tool-call chunks: the calls, with their
-  results, arrive on the last chunk under ``additional_kwargs["server_tool_calls"]``;
-- a stated refusal (``delta.refusal``) rides on its chunks as ``additional_kwargs["refusal"]``,
-  as a non-streaming reply has it.
+StepFun's cumulative usage, the model name and the finish reason go on the last chunk only
+(LangChain adds up usage and concatenates strings as chunks merge). A tool call's id is sent
+once (a fallback id for ``""``) and a name repeated whole is not appended again; server-side
+``web_search`` calls arrive whole on the last chunk (docs/wire.md#stream-shapes).
 """
 
 from __future__ import annotations
@@ -31,12 +21,7 @@ from langchain_stepfun.outputs import (
     server_tool_calls,
     usage_metadata,
 )
-from stepfun_core import (
-    Chunk,
-    StreamAccumulator,
-    ToolCallDelta,
-    fallback_tool_call_id,
-)
+from stepfun_core import Chunk, StreamAccumulator, ToolCallDelta, fallback_tool_call_id
 
 
 class ChunkConverter:

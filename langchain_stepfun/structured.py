@@ -13,19 +13,14 @@ from langchain_core.output_parsers import (
     PydanticOutputParser,
     PydanticToolsParser,
 )
-from langchain_core.runnables import (
-    Runnable,
-    RunnableGenerator,
-    RunnableMap,
-    RunnablePassthrough,
-)
+from langchain_core.runnables import Runnable, RunnableGenerator, RunnableMap, RunnablePassthrough
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from langchain_core.utils.pydantic import is_basemodel_subclass
 
 from langchain_stepfun.errors import StepFunRefusalError
 from langchain_stepfun.outputs import REFUSAL_KEY
 from stepfun_core import get_model_info
-from stepfun_core.types import WITHHELD_FINISH_REASONS
+from stepfun_core.types import refusal_problem
 
 if TYPE_CHECKING:
     from langchain_core.messages import BaseMessage
@@ -40,12 +35,9 @@ _NAME_CHARS = re.compile(r"[^A-Za-z0-9_-]")
 def raise_on_refusal(message: BaseMessage) -> None:
     """Raise StepFunRefusalError if the reply withheld its content (filter or refusal)."""
     refusal = message.additional_kwargs.get(REFUSAL_KEY)
-    if refusal:
-        raise StepFunRefusalError(f"the model refused: {refusal}", raw_message=message)
-    reason = message.response_metadata.get("finish_reason")
-    if reason in WITHHELD_FINISH_REASONS:
-        msg = f"StepFun withheld the content (finish_reason={reason!r}); nothing to parse"
-        raise StepFunRefusalError(msg, raw_message=message)
+    problem = refusal_problem(refusal, message.response_metadata.get("finish_reason"))
+    if problem is not None:
+        raise StepFunRefusalError(problem, raw_message=message)
 
 
 def _check_refusal(messages: Iterator[BaseMessage]) -> Iterator[BaseMessage]:

@@ -1,9 +1,8 @@
 """Offline token counts for ``ChatStepFun``: the core's estimate, never a downloaded tokenizer.
 
-LangChain's default counts with a GPT-2 tokenizer that needs ``transformers`` and a model hub;
-these methods count the request as it would be sent (``stepfun_core.tokens``), so trimming,
-``ContextEditingMiddleware`` and summarisation by tokens work offline. The counts are estimates
-on the high side, and the API's own ``prompt_tokens`` where it reported them for the prompt.
+LangChain's default needs ``transformers`` and a model hub; these count the request as it
+would be sent, on the high side (``stepfun_core.tokens``), so trimming, ``ContextEditingMiddleware``
+and summarisation by tokens work offline.
 """
 
 from __future__ import annotations
@@ -33,10 +32,7 @@ def _wire_tool(tool: Any) -> Any:
 
 
 class TokenCounting:
-    """``get_token_ids``, ``get_num_tokens`` and ``get_num_tokens_from_messages`` for StepFun.
-
-    A ``custom_get_token_ids`` given to the model still takes precedence for plain text.
-    """
+    """Token counting for StepFun; a ``custom_get_token_ids`` still wins for plain text."""
 
     def get_token_ids(self, text: str) -> list[int]:
         """Pseudo ids, as many as the estimated tokens (they are not StepFun's ids)."""

@@ -1,9 +1,4 @@
-"""Tools and tool choice: LangChain's forms to the API's.
-
-Functions, LangChain tools, Pydantic models, TypedDicts and JSON schemas become
-``{"type": "function", ...}`` tools. The built-in ``web_search`` tool (``{"type":
-"web_search"}``) passes through unchanged: the server runs it itself.
-"""
+"""Tools and tool choice: LangChain's forms to the API's; ``{"type": "web_search"}`` as it is."""
 
 from __future__ import annotations
 

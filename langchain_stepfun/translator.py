@@ -1,15 +1,9 @@
 """The ``"stepfun"`` content-block translator: standard v1 blocks from ChatStepFun messages.
 
-Registered under ``response_metadata["model_provider"] == "stepfun"``. Beyond what core's
-best-effort parsing gives, it (1) shows server-side ``web_search`` calls and their results as
-``server_tool_call`` / ``server_tool_result`` blocks, never as client tool calls, (2) turns a
-stated refusal (``additional_kwargs["refusal"]``) into a ``refusal`` block, the one
-``ModelRefusalMiddleware`` looks for, and (3) gives streamed ``tool_call_chunk`` blocks an
-``lc_tc_<n>`` index. Core numbers reasoning and text blocks 0, 1, ... in
-``output_version="v1"`` streams while tool-call chunks carry the provider's index (0, ...):
-with reasoning first, the two collide, merge, and the tool call vanishes from
-``content_blocks`` (langchain-contract §2.3). ``lc_``-prefixed string indexes still merge chunk
-by chunk.
+Beyond core's parsing it shows ``web_search`` calls as ``server_tool_call`` / ``_result``
+blocks, a stated refusal as the ``refusal`` block ``ModelRefusalMiddleware`` looks for, and
+gives streamed ``tool_call_chunk`` blocks an ``lc_tc_<n>`` index: core numbers reasoning and
+text blocks 0, 1, ... too, and the two would merge (langchain-contract §2.3).
 """
 
 from __future__ import annotations

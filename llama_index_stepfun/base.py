@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from llama_index.core.base.llms.generic_utils import (
     achat_to_completion_decorator,
@@ -29,34 +29,23 @@ from llama_index.core.llms.llm import ToolSelection
 from llama_index_stepfun.messages import to_wire_messages
 from llama_index_stepfun.responses import StreamResponder, chat_response
 from llama_index_stepfun.structured import JsonModeLLM
-from llama_index_stepfun.tools import (
-    has_function_tools,
-    keep_first_tool_call,
-    resolve_tool_choice,
-    tool_selections,
-    tool_specs,
-)
+from llama_index_stepfun.tools import keep_first_tool_call, tool_selections, tools_kwargs
 from stepfun_core import (
     DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_MODEL,
-    AsyncStepFunClient,
     EchoReasoning,
-    Settings,
-    StepFunClient,
     build_chat_request,
     get_model_info,
     learn,
     merge_extra,
     resolve_api_key,
 )
-from stepfun_core.cached import ClientCache, read_settings
+from stepfun_core.cached import ClientCache, CoreClients
 from stepfun_core.history import EchoField
-from stepfun_core.ownership import refuse_to_pickle, share_in_copy
 from stepfun_core.settings import (
     DEFAULT_MAX_CONNECTIONS,
     DEFAULT_MAX_KEEPALIVE_CONNECTIONS,
     DEFAULT_MAX_RETRIES,
-    SETTING_NAMES,
 )
 from stepfun_core.transport import AsyncHTTP, SyncHTTP, check_http_client
 
@@ -70,18 +59,19 @@ DEFAULT_NUM_OUTPUT = 16384
 _NOT_PARAMS = frozenset(
     {"tool_required", "allow_parallel_tool_calls", "verbose", "formatted", "strict", "model"}
 )
-# Our field names for the core's settings where they differ (LlamaIndex's own convention).
-RENAMES = {"base_url": "api_base"}
-# Keyword arguments of a call that set a client setting for that call (never sent).
-CALL_SETTINGS = {RENAMES.get(name, name): name for name in SETTING_NAMES}
+# Request fields taken from the model's attributes, in the order they are sent.
+PARAMS = (
+    "temperature",
+    "max_tokens",
+    "top_p",
+    "frequency_penalty",
+    "stop",
+    "reasoning_effort",
+    "reasoning_format",
+)
 
 
-def _secret(value: str | SecretStr | None) -> str | None:
-    """The key as text (``model_copy(update=...)`` may leave a plain string)."""
-    return value.get_secret_value() if isinstance(value, SecretStr) else value
-
-
-class StepFun(JsonModeLLM):
+class StepFun(CoreClients, JsonModeLLM):
     """StepFun chat models for LlamaIndex: chat, streaming, tools, reasoning, structured output.
 
     Example:
@@ -97,6 +87,10 @@ class StepFun(JsonModeLLM):
     client does the only retry layer (``max_retries``).
 
     """
+
+    # Our name for a core setting (LlamaIndex's convention), and for the caller's clients.
+    _RENAMES: ClassVar[dict[str, str]] = {"base_url": "api_base"}
+    _HTTP_FIELDS: ClassVar[tuple[str, str]] = ("http_client", "async_http_client")
 
     model: str = Field(default=DEFAULT_MODEL, description="The StepFun model name.")
     api_key: SecretStr | None = Field(
@@ -114,8 +108,8 @@ class StepFun(JsonModeLLM):
     reasoning_format: Literal["general", "deepseek-style"] | None = Field(default=None)
     echo_reasoning: EchoReasoning = Field(
         default="tool_calls",
-        description="Send earlier reasoning back as reasoning_content on assistant messages: "
-        "'tool_calls' (those carrying tool calls), 'always' or 'never'.",
+        description="Send earlier reasoning back on assistant messages: 'tool_calls' (those "
+        "carrying tool calls), 'always' or 'never'.",
     )
     reasoning_echo_field: EchoField = Field(
         default="auto",
@@ -181,50 +175,14 @@ class StepFun(JsonModeLLM):
         api_key: str | SecretStr | None = None,
         **kwargs: Any,
     ) -> None:
-        key = resolve_api_key(_secret(api_key))
+        key = resolve_api_key(
+            api_key.get_secret_value() if isinstance(api_key, SecretStr) else api_key
+        )
         super().__init__(model=model, api_key=SecretStr(key), **kwargs)
         # A mangled key, a URL with a password or a bad header fails here, not at the first call.
         self.api_base = self.settings().base_url
         check_http_client(self.http_client, asynchronous=False, field="http_client")
         check_http_client(self.async_http_client, asynchronous=True, field="async_http_client")
-
-    def settings(self, **changes: Any) -> Settings:
-        """The core client settings as they are now (checked by the core), with ``changes``."""
-        return self._clients.settings(read_settings(self, RENAMES)).replace(**changes)
-
-    def _core_client(self, asynchronous: bool, kwargs: dict[str, Any]) -> Any:
-        """The core client for the current settings and the call's own (``timeout=...``)."""
-        http = self.async_http_client if asynchronous else self.http_client
-        client = self._clients.client(read_settings(self, RENAMES), http, asynchronous=asynchronous)
-        changes = {CALL_SETTINGS[name]: kwargs.pop(name) for name in CALL_SETTINGS.keys() & kwargs}
-        return client.with_settings(**changes) if changes else client
-
-    @property
-    def client(self) -> StepFunClient:
-        """The core sync client for the current settings (made again when they change)."""
-        client: StepFunClient = self._core_client(False, {})
-        return client
-
-    @property
-    def async_client(self) -> AsyncStepFunClient:
-        """The core async client for the current settings (made again when they change)."""
-        client: AsyncStepFunClient = self._core_client(True, {})
-        return client
-
-    def __getstate__(self) -> dict[Any, Any]:
-        """Pickle the settings; refuse clearly when the model holds the caller's httpx client.
-
-        (LlamaIndex's own pickling would drop the client silently, with its proxy and TLS.)
-        """
-        refuse_to_pickle(
-            "StepFun", "http_client / async_http_client", self.http_client, self.async_http_client
-        )
-        return super().__getstate__()
-
-    def __deepcopy__(self, memo: dict[int, Any] | None = None) -> StepFun:
-        """A deep copy that shares the caller's httpx clients (they are never copied)."""
-        memo = share_in_copy({} if memo is None else memo, self.http_client, self.async_http_client)
-        return super().__deepcopy__(memo)
 
     @classmethod
     def class_name(cls) -> str:
@@ -263,15 +221,7 @@ class StepFun(JsonModeLLM):
         return self.metadata
 
     def _payload(self, messages: Sequence[ChatMessage], **kwargs: Any) -> dict[str, Any]:
-        params: dict[str, Any] = {
-            "temperature": self.temperature,
-            "max_tokens": self.max_tokens,
-            "top_p": self.top_p,
-            "frequency_penalty": self.frequency_penalty,
-            "stop": self.stop,
-            "reasoning_effort": self.reasoning_effort,
-            "reasoning_format": self.reasoning_format,
-        }
+        params = {name: getattr(self, name) for name in PARAMS}
         merge_extra(params, self.additional_kwargs, "additional_kwargs")
         extra = kwargs.pop("extra_body", None)
         merge_extra(
@@ -390,13 +340,7 @@ class StepFun(JsonModeLLM):
             user_msg = ChatMessage(role=MessageRole.USER, content=user_msg)
         if user_msg is not None:
             messages.append(user_msg)
-        chat_kwargs: dict[str, Any] = {**kwargs, "messages": messages}
-        specs = tool_specs(tools)
-        if specs:
-            chat_kwargs["tools"] = specs
-            if has_function_tools(specs):
-                chat_kwargs["tool_choice"] = resolve_tool_choice(tool_choice, tool_required)
-        return chat_kwargs
+        return {**kwargs, "messages": messages, **tools_kwargs(tools, tool_choice, tool_required)}
 
     def _validate_chat_with_tools_response(
         self,

@@ -1,8 +1,4 @@
-"""LlamaIndex chat messages to StepFun wire messages.
-
-Text, images (URL, path or bytes), audio (mp3, wav), video (http(s) URL), tool results and
-assistant tool calls; earlier reasoning is echoed back as ``reasoning_content`` when asked.
-"""
+"""LlamaIndex chat messages to StepFun wire messages: text, media, tool calls and results."""
 
 from __future__ import annotations
 
@@ -141,10 +137,17 @@ def _tool_result_text(message: ChatMessage) -> str:
     return "\n".join(texts)
 
 
-def _legacy_call(call: Any) -> dict[str, Any]:
-    data: dict[str, Any] = call if isinstance(call, dict) else call.model_dump()
-    function = data.get("function") or {}
-    return wire_tool_call(data.get("id"), function.get("name"), function.get("arguments"))
+def legacy_calls(message: ChatMessage) -> list[tuple[str, str, Any]]:
+    """(id, name, arguments) of each function call in ``additional_kwargs["tool_calls"]``."""
+    calls = []
+    for call in message.additional_kwargs.get("tool_calls") or []:
+        data = call if isinstance(call, dict) else call.model_dump()
+        if data.get("type") in (None, "", "function"):
+            function = data.get("function") or {}
+            calls.append(
+                (data.get("id") or "", function.get("name") or "", function.get("arguments"))
+            )
+    return calls
 
 
 def tool_calls_of(message: ChatMessage) -> list[dict[str, Any]]:
@@ -153,15 +156,7 @@ def tool_calls_of(message: ChatMessage) -> list[dict[str, Any]]:
         wire_tool_call(block.tool_call_id or f"call_{position}", block.tool_name, block.tool_kwargs)
         for position, block in enumerate(b for b in message.blocks if isinstance(b, ToolCallBlock))
     ]
-    if calls:
-        return calls
-    legacy = message.additional_kwargs.get("tool_calls") or []
-    return [_legacy_call(c) for c in legacy if _is_function_call(c)]
-
-
-def _is_function_call(call: Any) -> bool:
-    kind = call.get("type") if isinstance(call, dict) else getattr(call, "type", "function")
-    return kind in (None, "", "function")
+    return calls or [wire_tool_call(*call) for call in legacy_calls(message)]
 
 
 def reasoning_of(message: ChatMessage) -> str:

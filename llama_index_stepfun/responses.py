@@ -1,17 +1,14 @@
 """Core completions and stream chunks to LlamaIndex ChatResponses.
 
-A message holds, in order: a ThinkingBlock (the reasoning), a TextBlock, then one ToolCallBlock
-per client tool call. ``additional_kwargs`` mirrors the reasoning (``reasoning_content``), the
-tool calls as plain dicts (``tool_calls``), the server-side calls such as ``web_search``
-(``server_tool_calls``), which are never client tool calls, and a refusal the API states
-(``refusal``, OpenAI's field; LlamaIndex has no block for it).
-
-Models are built through their public constructors: blocks and responses validated (cheap for
-these small models), messages with ``model_construct`` (see ``_assistant``).
+A message holds a ThinkingBlock (the reasoning), a TextBlock, then a ToolCallBlock per client
+tool call. ``additional_kwargs`` mirrors the reasoning (``reasoning_content``) and the tool calls
+(``tool_calls``), and holds the server-side calls such as ``web_search`` (``server_tool_calls``,
+never client calls) and a stated refusal (``refusal``: LlamaIndex has no block for it).
 """
 
 from __future__ import annotations
 
+from dataclasses import fields
 from typing import Any
 
 from llama_index.core.base.llms.types import (
@@ -25,6 +22,7 @@ from llama_index.core.base.llms.types import (
 )
 
 from stepfun_core import (
+    ChoiceDelta,
     Chunk,
     Completion,
     ServerToolCall,
@@ -39,22 +37,14 @@ from stepfun_core.surrogates import join_surrogates
 # Where the reasoning and a stated refusal live in ``message.additional_kwargs``.
 REASONING_KEY = "reasoning_content"
 REFUSAL_KEY = "refusal"
+_USAGE_FIELDS = tuple(field.name for field in fields(Usage))
+_NOTHING = ChoiceDelta()  # what a chunk without a delta for the first choice adds (read only)
 
 
 def usage_kwargs(usage: Usage | None) -> dict[str, Any]:
     """Token counts for ``ChatResponse.additional_kwargs`` (cached and reasoning when reported)."""
-    if usage is None:
-        return {}
-    counts: dict[str, Any] = {
-        "prompt_tokens": usage.prompt_tokens,
-        "completion_tokens": usage.completion_tokens,
-        "total_tokens": usage.total_tokens,
-    }
-    if usage.cached_tokens is not None:
-        counts["cached_tokens"] = usage.cached_tokens
-    if usage.reasoning_tokens is not None:
-        counts["reasoning_tokens"] = usage.reasoning_tokens
-    return counts
+    counts = ((name, getattr(usage, name)) for name in _USAGE_FIELDS) if usage else ()
+    return {name: count for name, count in counts if count is not None}
 
 
 def tool_kwargs_of(arguments: str) -> dict[str, Any] | str:
@@ -66,11 +56,10 @@ def tool_kwargs_of(arguments: str) -> dict[str, Any] | str:
     return value if isinstance(value, dict) else arguments
 
 
-def tool_call_block(call: ToolCall) -> ToolCallBlock:
-    """A client tool call as a ToolCallBlock."""
-    return ToolCallBlock(
-        tool_call_id=call.id, tool_name=call.name, tool_kwargs=tool_kwargs_of(call.arguments)
-    )
+def _tool_call_block(call: ToolCall, *, parsed: bool) -> ToolCallBlock:
+    """A client tool call as a block: its arguments parsed, or as the text so far."""
+    kwargs = tool_kwargs_of(call.arguments) if parsed else call.arguments or {}
+    return ToolCallBlock(tool_call_id=call.id, tool_name=call.name, tool_kwargs=kwargs)
 
 
 def _message_kwargs(
@@ -91,10 +80,6 @@ def _message_kwargs(
     return kwargs
 
 
-def _server_dicts(calls: list[ServerToolCall]) -> list[dict[str, Any]]:
-    return [c.to_dict() for c in calls]
-
-
 def _assistant(blocks: list[ContentBlock], additional_kwargs: dict[str, Any]) -> ChatMessage:
     # Built without validation: the blocks were made (and validated) one by one, and a message
     # per chunk would otherwise validate every block of the message so far again.
@@ -112,15 +97,11 @@ def chat_response(completion: Completion) -> ChatResponse:
         tokens = usage.reasoning_tokens if usage is not None else None
         blocks.append(ThinkingBlock(content=choice.reasoning, num_tokens=tokens))
     blocks.append(TextBlock(text=choice.content))
-    blocks.extend(tool_call_block(c) for c in choice.tool_calls)
+    blocks.extend(_tool_call_block(call, parsed=True) for call in choice.tool_calls)
+    calls = [call.to_dict() for call in choice.tool_calls]
+    server_calls = [call.to_dict() for call in choice.server_tool_calls]
     message = _assistant(
-        blocks,
-        _message_kwargs(
-            choice.reasoning,
-            [c.to_dict() for c in choice.tool_calls],
-            _server_dicts(choice.server_tool_calls),
-            choice.refusal,
-        ),
+        blocks, _message_kwargs(choice.reasoning, calls, server_calls, choice.refusal)
     )
     extra = usage_kwargs(usage)
     if choice.finish_reason:
@@ -131,12 +112,9 @@ def chat_response(completion: Completion) -> ChatResponse:
 class StreamedCalls:
     """The client tool calls of a stream as ToolCallBlocks and wire dicts, kept between chunks.
 
-    While the stream runs a block holds the arguments as the text received so far (LlamaIndex
-    allows a string, and ``get_tool_calls_from_response`` reads it as far as it goes), shown
-    again each time a call's text has grown by a quarter: a call streamed in thousands of pieces
-    then costs work linear in its length (a new text per piece would cost its square). Only a
-    call that changed gets a new block. The response that finishes the stream holds every call
-    whole, its arguments parsed once.
+    While the stream runs a block holds the arguments as the text so far (read as far as it
+    goes), shown again each time it has grown by a quarter, so the work stays linear in its
+    length. The finishing response holds every call whole, its arguments parsed once.
     """
 
     __slots__ = ("_entries", "_received", "blocks", "dicts", "server_dicts")
@@ -173,14 +151,12 @@ class StreamedCalls:
         for call in calls:
             entry = self._entries.get(call.index)
             if entry is None or entry[1] != parsed or not _same_call(entry[0], call):
-                kwargs = tool_kwargs_of(call.arguments) if parsed else call.arguments or {}
-                block = ToolCallBlock(tool_call_id=call.id, tool_name=call.name, tool_kwargs=kwargs)
-                entry = (call, parsed, block, call.to_dict())
+                entry = (call, parsed, _tool_call_block(call, parsed=parsed), call.to_dict())
             entries[call.index] = entry
         self._entries = entries
         self.blocks = [entry[2] for entry in entries.values()]
         self.dicts = [entry[3] for entry in entries.values()]
-        self.server_dicts = _server_dicts(server_calls)
+        self.server_dicts = [call.to_dict() for call in server_calls]
 
 
 def _same_call(seen: ToolCall, now: ToolCall) -> bool:
@@ -192,11 +168,8 @@ def _same_call(seen: ToolCall, now: ToolCall) -> bool:
 class StreamResponder:
     """Turns each chunk of one stream into a ChatResponse holding the whole message so far.
 
-    Only what a chunk changed is rebuilt: the text and thinking blocks when a piece of them
-    arrived, the block of a tool call when a delta of that call arrived (from the stream's
-    accumulator, which has folded in every chunk up to the one being answered, so ids and
-    arguments are exactly what the final completion reports). A stated refusal
-    (``delta.refusal``) is kept whole so far in ``message.additional_kwargs["refusal"]``.
+    Only what a chunk changed is rebuilt; tool calls come from the stream's accumulator, so
+    their ids and arguments are what the final completion reports.
     """
 
     __slots__ = (
@@ -221,39 +194,28 @@ class StreamResponder:
 
     def response(self, chunk: Chunk) -> ChatResponse:
         """The response for the chunk the stream just yielded (already accumulated)."""
-        delta = thinking_delta = ""
-        finish_reason = None
-        changed_calls = False
-        choice = chunk.delta(0)
-        if choice is not None:
-            delta, thinking_delta = choice.content, choice.reasoning
-            finish_reason = choice.finish_reason
-            changed_calls = bool(choice.tool_calls)
-            if choice.refusal:
-                self._refusal_pieces += choice.refusal
-                # Refusals are a sentence or two: joined again per piece (halves of a character
-                # may be split across pieces).
-                self._refusal = join_surrogates(self._refusal_pieces)
+        choice = chunk.delta(0) or _NOTHING
+        delta, thinking_delta = choice.content, choice.reasoning
+        if choice.refusal:
+            self._refusal_pieces += choice.refusal
+            # A sentence or two: joined again per piece (a character's halves may be split).
+            self._refusal = join_surrogates(self._refusal_pieces)
         if delta:
             self._text += delta
             self._text_block = TextBlock(text=self._text)
         if thinking_delta:
             self._thinking += thinking_delta
             self._thinking_block = ThinkingBlock(content=self._thinking)
-        # StepFun repeats the running usage on every chunk: only the final response reports it,
-        # so token counters see the API's total once.
-        extra: dict[str, Any] = {}
-        if thinking_delta:
-            extra["thinking_delta"] = thinking_delta
-        # The whole completion is built for the chunk that finishes the stream and for chunks
-        # that only add metadata (usage) after it; a server that sends more text after its
-        # finish reason gets plain chunk responses, not a rebuild of everything per chunk.
+        extra: dict[str, Any] = {"thinking_delta": thinking_delta} if thinking_delta else {}
+        # The whole completion (and the running usage StepFun repeats on every chunk, so that
+        # token counters see it once) for the chunk that finishes the stream and for those that
+        # only add metadata after it; more text after a finish reason gets plain responses.
         accumulator = self._accumulator
-        if (finish_reason or not (delta or thinking_delta)) and accumulator.finished:
+        if (choice.finish_reason or not (delta or thinking_delta)) and accumulator.finished:
             extra.update(usage_kwargs(accumulator.usage))
-            raw: dict[str, Any] = self.finish(extra, finish_reason)
+            raw: dict[str, Any] = self.finish(extra, choice.finish_reason)
         else:
-            if choice is not None and changed_calls and self._calls.due(choice.tool_calls):
+            if choice.tool_calls and self._calls.due(choice.tool_calls):
                 calls, server_calls = accumulator.tool_calls(0)
                 self._calls.update(calls, server_calls, parsed=False)
             raw = {"id": chunk.id, "object": "chat.completion.chunk", "model": chunk.model}
@@ -270,10 +232,7 @@ class StreamResponder:
         return _assistant(blocks, kwargs)
 
     def finish(self, extra: dict[str, Any], finish_reason: str | None) -> dict[str, Any]:
-        """The whole completion's JSON, for the responses after the finish reason arrived.
-
-        The tool calls' arguments are parsed here, once per call.
-        """
+        """The whole completion's JSON, for the responses after the finish reason arrived."""
         completion = self._accumulator.result()
         choice = completion.first
         reason = finish_reason or choice.finish_reason

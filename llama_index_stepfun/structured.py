@@ -1,25 +1,21 @@
 """Structured prediction: function calling by default, an opt-in JSON mode, refusals detected.
 
-By default ``structured_predict`` and friends go through LlamaIndex's FunctionCallingProgram (a tool
-call forced with ``tool_choice="required"``). With ``structured_output_mode="json_object"`` the
-schema goes into the system message, ``response_format={"type": "json_object"}`` is sent and the
-reply is validated against the output class; ``tool_choice`` is removed from the call's kwargs,
-which has no meaning without tools (llama_index issue #20790).
+With ``structured_output_mode="json_object"`` the schema goes into the system message,
+``response_format={"type": "json_object"}`` is sent (without ``tool_choice``, which has no
+meaning without tools: llama_index issue #20790) and the reply is validated against the class.
 
-A refusal (stated, or content withheld by a filter) raises ``StepFunRefusalError`` in all four
-entry points, both modes. In the function-calling mode the reply is checked where LlamaIndex asks
-for it, in ``(a)chat_with_tools`` and ``(a)stream_chat_with_tools``: when the caller required a
-tool call (``tool_required=True``, as FunctionCallingProgram does) or while one of this class's
-structured predictions runs (marked by a context variable, since LlamaIndex's streaming program
-does not require the call). Agents, which call these methods without either, still get a
-refusal back as a reply.
+A refusal raises ``StepFunRefusalError`` from every entry point in both modes. In the
+function-calling mode the reply is checked in ``(a)(stream_)chat_with_tools`` when the caller
+required a tool call (as FunctionCallingProgram does) or while one of this class's structured
+predictions runs (a context variable: LlamaIndex's streaming program does not require the
+call). Agents, which do neither, still get a refusal back as a reply.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
@@ -48,31 +44,24 @@ from llama_index_stepfun.refusals import arefusal_checked, raise_on_refusal, ref
 
 if TYPE_CHECKING:
     from llama_index.core.program.utils import FlexibleModel
-    from llama_index.core.tools.types import BaseTool
 
 dispatcher = get_dispatcher(__name__)
 
 _FENCE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.DOTALL)
 # Keys of the tool-calling path that must not reach a response_format call.
 _TOOL_KWARGS = ("tool_choice", "tool_required", "allow_parallel_tool_calls", "tools")
-StreamedObject = Any  # a partial Model, as LlamaIndex's FlexibleModel
 T = TypeVar("T")
 # Set while one of JsonModeLLM's structured predictions runs (see the module docstring).
 _STRUCTURED: ContextVar[bool] = ContextVar("stepfun_structured_prediction", default=False)
 
 
-def schema_instruction(output_cls: type[BaseModel]) -> str:
-    """The instruction that tells the model which JSON to write."""
+def with_schema(messages: list[ChatMessage], output_cls: type[BaseModel]) -> list[ChatMessage]:
+    """The messages with an instruction to write JSON of this schema, in the system message."""
     schema = json.dumps(output_cls.model_json_schema(), ensure_ascii=False)
-    return (
+    instruction = (
         "Answer with one JSON object that is an instance of this JSON schema "
         f"({output_cls.__name__}), and nothing else:\n{schema}"
     )
-
-
-def with_schema(messages: list[ChatMessage], output_cls: type[BaseModel]) -> list[ChatMessage]:
-    """The messages with the schema instruction added to (or as) the system message."""
-    instruction = schema_instruction(output_cls)
     if messages and messages[0].role == MessageRole.SYSTEM:
         first = messages[0]
         system = ChatMessage(
@@ -91,15 +80,10 @@ def json_mode_kwargs(llm_kwargs: dict[str, Any] | None) -> dict[str, Any]:
     return kwargs
 
 
-def strip_fences(text: str) -> str:
-    """The JSON inside a Markdown code fence, or the text as is."""
-    match = _FENCE.match(text)
-    return match.group(1) if match else text.strip()
-
-
 def parse_output(output_cls: type[Model], content: str | None) -> Model:
-    """Validate the model's JSON reply against the output class."""
-    return output_cls.model_validate_json(strip_fences(content or ""))
+    """Validate the model's JSON reply (inside a Markdown code fence or not) against the class."""
+    match = _FENCE.match(content or "")
+    return output_cls.model_validate_json(match.group(1) if match else (content or "").strip())
 
 
 class JsonModeLLM(FunctionCallingLLM):
@@ -133,9 +117,10 @@ class JsonModeLLM(FunctionCallingLLM):
         return with_schema(messages, output_cls)
 
     @staticmethod
-    def _end_prediction(output_cls: type[Model], content: str | None) -> Model:
-        """Parse the JSON reply and announce the result."""
-        result = parse_output(output_cls, content)
+    def _end_prediction(output_cls: type[Model], response: ChatResponse) -> Model:
+        """Check the reply for a refusal, parse its JSON and announce the result."""
+        raise_on_refusal(response)
+        result = parse_output(output_cls, response.message.content)
         dispatcher.event(LLMStructuredPredictEndEvent(output=result))
         return result
 
@@ -155,9 +140,7 @@ class JsonModeLLM(FunctionCallingLLM):
                 )
             return predicted
         messages = self._start_prediction(output_cls, prompt, prompt_args)
-        response = self.chat(messages, **json_mode_kwargs(llm_kwargs))
-        raise_on_refusal(response)
-        return self._end_prediction(output_cls, response.message.content)
+        return self._end_prediction(output_cls, self.chat(messages, **json_mode_kwargs(llm_kwargs)))
 
     @dispatcher.span
     async def astructured_predict(
@@ -176,8 +159,7 @@ class JsonModeLLM(FunctionCallingLLM):
             return predicted
         messages = self._start_prediction(output_cls, prompt, prompt_args)
         response = await self.achat(messages, **json_mode_kwargs(llm_kwargs))
-        raise_on_refusal(response)
-        return self._end_prediction(output_cls, response.message.content)
+        return self._end_prediction(output_cls, response)
 
     @dispatcher.span
     def stream_structured_predict(
@@ -217,7 +199,7 @@ class JsonModeLLM(FunctionCallingLLM):
         prompt: PromptTemplate,
         llm_kwargs: dict[str, Any] | None,
         prompt_args: dict[str, Any],
-    ) -> Generator[StreamedObject, None, None]:
+    ) -> Generator[Any, None, None]:
         messages = self._start_prediction(output_cls, prompt, prompt_args)
         responses = self.stream_chat(messages, **json_mode_kwargs(llm_kwargs))
         current = None
@@ -233,7 +215,7 @@ class JsonModeLLM(FunctionCallingLLM):
         prompt: PromptTemplate,
         llm_kwargs: dict[str, Any] | None,
         prompt_args: dict[str, Any],
-    ) -> AsyncGenerator[StreamedObject, None]:
+    ) -> AsyncGenerator[Any, None]:
         messages = self._start_prediction(output_cls, prompt, prompt_args)
         responses = await self.astream_chat(messages, **json_mode_kwargs(llm_kwargs))
         current = None
@@ -243,103 +225,37 @@ class JsonModeLLM(FunctionCallingLLM):
             yield current
         dispatcher.event(LLMStructuredPredictEndEvent(output=current))
 
-    # -- the function-calling path: a refusal where a tool call was required ---------------------
+    # -- the function-calling path: LlamaIndex's arguments, passed on as they came -------------
 
-    def chat_with_tools(  # noqa: PLR0917 (LlamaIndex's signature)
-        self,
-        tools: Sequence[BaseTool],
-        user_msg: str | ChatMessage | None = None,
-        chat_history: list[ChatMessage] | None = None,
-        verbose: bool = False,
-        allow_parallel_tool_calls: bool = False,
-        tool_required: bool = False,
-        **kwargs: Any,
-    ) -> ChatResponse:
+    def chat_with_tools(self, *args: Any, **kwargs: Any) -> ChatResponse:
         """Chat with tools; a refusal raises when a tool call was required (see the module)."""
-        response = super().chat_with_tools(
-            tools,
-            user_msg,
-            chat_history,
-            verbose,
-            allow_parallel_tool_calls,
-            tool_required,
-            **kwargs,
-        )
-        if _checks_refusals(tool_required):
+        response = super().chat_with_tools(*args, **kwargs)
+        if _checks_refusals(args, kwargs):
             raise_on_refusal(response)
         return response
 
-    async def achat_with_tools(  # noqa: PLR0917 (LlamaIndex's signature)
-        self,
-        tools: Sequence[BaseTool],
-        user_msg: str | ChatMessage | None = None,
-        chat_history: list[ChatMessage] | None = None,
-        verbose: bool = False,
-        allow_parallel_tool_calls: bool = False,
-        tool_required: bool = False,
-        **kwargs: Any,
-    ) -> ChatResponse:
+    async def achat_with_tools(self, *args: Any, **kwargs: Any) -> ChatResponse:
         """Chat with tools; a refusal raises when a tool call was required (see the module)."""
-        response = await super().achat_with_tools(
-            tools,
-            user_msg,
-            chat_history,
-            verbose,
-            allow_parallel_tool_calls,
-            tool_required,
-            **kwargs,
-        )
-        if _checks_refusals(tool_required):
+        response = await super().achat_with_tools(*args, **kwargs)
+        if _checks_refusals(args, kwargs):
             raise_on_refusal(response)
         return response
 
-    def stream_chat_with_tools(  # noqa: PLR0917 (LlamaIndex's signature)
-        self,
-        tools: Sequence[BaseTool],
-        user_msg: str | ChatMessage | None = None,
-        chat_history: list[ChatMessage] | None = None,
-        verbose: bool = False,
-        allow_parallel_tool_calls: bool = False,
-        tool_required: bool = False,
-        **kwargs: Any,
-    ) -> ChatResponseGen:
+    def stream_chat_with_tools(self, *args: Any, **kwargs: Any) -> ChatResponseGen:
         """Stream with tools; a refusal raises at the end when a tool call was required."""
-        responses = super().stream_chat_with_tools(
-            tools,
-            user_msg,
-            chat_history,
-            verbose,
-            allow_parallel_tool_calls,
-            tool_required,
-            **kwargs,
-        )
-        if _checks_refusals(tool_required):
-            return refusal_checked(responses)
-        return responses
+        responses = super().stream_chat_with_tools(*args, **kwargs)
+        return refusal_checked(responses) if _checks_refusals(args, kwargs) else responses
 
-    async def astream_chat_with_tools(  # noqa: PLR0917 (LlamaIndex's signature)
-        self,
-        tools: Sequence[BaseTool],
-        user_msg: str | ChatMessage | None = None,
-        chat_history: list[ChatMessage] | None = None,
-        verbose: bool = False,
-        allow_parallel_tool_calls: bool = False,
-        tool_required: bool = False,
-        **kwargs: Any,
-    ) -> ChatResponseAsyncGen:
+    async def astream_chat_with_tools(self, *args: Any, **kwargs: Any) -> ChatResponseAsyncGen:
         """Stream with tools; a refusal raises at the end when a tool call was required."""
-        responses = await super().astream_chat_with_tools(
-            tools,
-            user_msg,
-            chat_history,
-            verbose,
-            allow_parallel_tool_calls,
-            tool_required,
-            **kwargs,
-        )
-        if _checks_refusals(tool_required):
-            return arefusal_checked(responses)
-        return responses
+        responses = await super().astream_chat_with_tools(*args, **kwargs)
+        return arefusal_checked(responses) if _checks_refusals(args, kwargs) else responses
+
+
+def _checks_refusals(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
+    # ``tool_required`` is the sixth parameter of LlamaIndex's ``*_with_tools`` methods.
+    required = kwargs.get("tool_required", args[5] if len(args) > 5 else False)
+    return bool(required) or _STRUCTURED.get()
 
 
 @contextmanager
@@ -352,15 +268,10 @@ def _structured_prediction() -> Iterator[None]:
         _STRUCTURED.reset(token)
 
 
-def _checks_refusals(tool_required: bool) -> bool:
-    return tool_required or _STRUCTURED.get()
-
-
 def _in_structured_prediction(items: Iterator[T]) -> Generator[T, None, None]:
-    """Iterate ``items`` marked as a structured prediction while each one is made.
+    """Iterate ``items``, marked as a structured prediction only while each one is made.
 
-    The mark is set only while the inner generator runs, never while this one waits at a
-    ``yield``: the caller's own calls between items are not marked.
+    The caller's own calls between items (while this waits at a ``yield``) are not marked.
     """
     while True:
         with _structured_prediction():

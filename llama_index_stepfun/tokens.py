@@ -1,17 +1,8 @@
 """A LlamaIndex tokenizer that never downloads anything: StepFun's offline token estimate.
 
-LlamaIndex counts tokens with ``Settings.tokenizer`` (memory buffers, prompt helpers, node
-parsers), which defaults to tiktoken's ``cl100k_base``, an OpenAI vocabulary. LlamaIndex has no
-way for an LLM to bring its own tokenizer, so set ours once::
-
-    from llama_index.core import Settings
-    from llama_index_stepfun import stepfun_tokenizer
-
-    Settings.tokenizer = stepfun_tokenizer
-
-or give it to one component: ``ChatMemoryBuffer.from_defaults(llm=llm,
-tokenizer_fn=stepfun_tokenizer)``. Counts are estimates on the high side (a CJK character is at
-least one token); see ``stepfun_core.tokens``.
+LlamaIndex counts tokens with ``Settings.tokenizer`` (tiktoken's ``cl100k_base`` by default, an
+OpenAI vocabulary, downloaded); set ``Settings.tokenizer = stepfun_tokenizer`` once, or pass
+``tokenizer_fn=stepfun_tokenizer`` to one component such as ``ChatMemoryBuffer.from_defaults``.
 """
 
 from __future__ import annotations

@@ -1,8 +1,7 @@
 """Tools: LlamaIndex tools to wire specs, tool choice, and tool calls back out of responses.
 
-The built-in ``web_search`` passes through as a tool spec (``web_search_tool()``); the server runs
-it, and its calls are kept in ``additional_kwargs["server_tool_calls"]``, never returned as
-client tool calls.
+The server runs ``web_search`` (``web_search_tool()``) itself: its calls are kept in
+``additional_kwargs["server_tool_calls"]``, never returned as client tool calls.
 """
 
 from __future__ import annotations
@@ -14,6 +13,7 @@ from llama_index.core.base.llms.types import ChatResponse, ToolCallBlock
 from llama_index.core.llms.llm import ToolSelection
 from llama_index.core.llms.utils import parse_partial_json
 
+from llama_index_stepfun.messages import legacy_calls
 from stepfun_core import check_tool_name, load_json
 
 if TYPE_CHECKING:
@@ -40,17 +40,23 @@ def tool_spec(tool: BaseTool | Mapping[str, Any]) -> dict[str, Any]:
     return tool.metadata.to_openai_tool(skip_length_check=True)
 
 
-def resolve_tool_choice(
-    tool_choice: str | Mapping[str, Any] | None, tool_required: bool
-) -> str | dict[str, Any]:
-    """``None`` means auto (or required); any other string names the function to call."""
-    if tool_choice is None:
-        return "required" if tool_required else "auto"
-    if isinstance(tool_choice, Mapping):
-        return dict(tool_choice)
-    if tool_choice in _CHOICES:
-        return tool_choice
-    return {"type": "function", "function": {"name": tool_choice}}
+def tools_kwargs(
+    tools: Sequence[BaseTool | Mapping[str, Any]], choice: Any, required: bool
+) -> dict[str, Any]:
+    """The chat kwargs for these tools: their specs, and the tool choice if a function is one.
+
+    A ``choice`` of None means auto (or required); a string other than a mode names a function.
+    """
+    specs = [tool_spec(tool) for tool in tools]
+    if not any(spec.get("type") == "function" for spec in specs):
+        return {"tools": specs} if specs else {}
+    if choice is None:
+        choice = "required" if required else "auto"
+    elif isinstance(choice, Mapping):
+        choice = dict(choice)
+    elif choice not in _CHOICES:
+        choice = {"type": "function", "function": {"name": choice}}
+    return {"tools": specs, "tool_choice": choice}
 
 
 # The partial arguments last read from a streaming call, by call id: an agent reads the tool
@@ -60,12 +66,10 @@ def resolve_tool_choice(
 _PARTIAL: dict[str, tuple[int, str, dict[str, Any]]] = {}
 
 
-def _arguments_dict(arguments: Any, *, finished: bool = True, call_id: str = "") -> dict[str, Any]:
-    """Arguments as a dict: ``{}`` when they are not a JSON object.
+def _arguments_dict(arguments: Any, finished: bool, call_id: str) -> dict[str, Any]:
+    """Arguments as a dict (``{}`` when not a JSON object), partial ones read as far as they go.
 
-    Partial arguments of a stream are read as far as they go (``{"city": "Par`` is
-    ``{"city": "Par"}``); in a finished reply, cut-off arguments are unparseable, never a call
-    with a guessed value.
+    In a finished reply, cut-off arguments are unparseable: never a call with a guessed value.
     """
     if isinstance(arguments, dict):
         return arguments
@@ -95,41 +99,16 @@ def _partial(text: str, call_id: str) -> dict[str, Any]:
     return value
 
 
-def _is_finished(response: ChatResponse) -> bool:
-    """A whole reply, or the last response of a stream (the one with a finish reason)."""
-    return response.delta is None or bool(response.additional_kwargs.get("finish_reason"))
-
-
-def _legacy_selection(call: Any, *, finished: bool) -> ToolSelection | None:
-    data = call if isinstance(call, dict) else call.model_dump()
-    if data.get("type") not in (None, "", "function"):
-        return None
-    function = data.get("function") or {}
-    return ToolSelection(
-        tool_id=data.get("id") or "",
-        tool_name=function.get("name") or "",
-        tool_kwargs=_arguments_dict(function.get("arguments"), finished=finished),
-    )
-
-
 def tool_selections(response: ChatResponse) -> list[ToolSelection]:
     """The client tool calls of a response (complete or still streaming)."""
-    finished = _is_finished(response)
+    # A whole reply, or a stream's last response (the one with a finish reason).
+    finished = response.delta is None or bool(response.additional_kwargs.get("finish_reason"))
     blocks = [b for b in response.message.blocks if isinstance(b, ToolCallBlock)]
-    if blocks:
-        return [
-            ToolSelection(
-                tool_id=b.tool_call_id or "",
-                tool_name=b.tool_name,
-                tool_kwargs=_arguments_dict(
-                    b.tool_kwargs, finished=finished, call_id=b.tool_call_id or ""
-                ),
-            )
-            for b in blocks
-        ]
-    legacy = response.message.additional_kwargs.get("tool_calls") or []
-    selections = [_legacy_selection(c, finished=finished) for c in legacy]
-    return [s for s in selections if s is not None]
+    calls = [(b.tool_call_id or "", b.tool_name, b.tool_kwargs) for b in blocks]
+    return [
+        ToolSelection(tool_id=i, tool_name=n, tool_kwargs=_arguments_dict(a, finished, i))
+        for i, n, a in calls or legacy_calls(response.message)
+    ]
 
 
 def keep_first_tool_call(response: ChatResponse) -> ChatResponse:
@@ -148,13 +127,3 @@ def keep_first_tool_call(response: ChatResponse) -> ChatResponse:
     if isinstance(calls, list) and len(calls) > 1:
         message.additional_kwargs["tool_calls"] = calls[:1]
     return response
-
-
-def tool_specs(tools: Sequence[BaseTool | Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Wire specs for a list of tools."""
-    return [tool_spec(t) for t in tools]
-
-
-def has_function_tools(specs: Sequence[Mapping[str, Any]]) -> bool:
-    """True when a client-side function is among the specs (tool_choice only applies then)."""
-    return any(spec.get("type") == "function" for spec in specs)

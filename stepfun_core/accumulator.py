@@ -4,20 +4,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stepfun_core.parse import fallback_tool_call_id, parse_usage
 from stepfun_core.surrogates import join_surrogates
-from stepfun_core.types import (
-    Choice,
-    ChoiceDelta,
-    Chunk,
-    Completion,
-    ServerToolCall,
-    ToolCall,
-    ToolCallDelta,
-    Usage,
-)
+from stepfun_core.types import Choice, Completion, ServerToolCall, ToolCall
+
+if TYPE_CHECKING:
+    from stepfun_core.types import ChoiceDelta, Chunk, ToolCallDelta, Usage
 
 # Function names are at most 64 characters (the spec); fragments beyond this are dropped, so
 # a server cannot grow a name without end.
@@ -30,8 +24,8 @@ MAX_CHOICES = 128
 class ToolCallBuilder:
     """A tool call being assembled from deltas that share one index.
 
-    Argument pieces are kept in a list and joined when read, so a call streamed in thousands
-    of pieces costs linear time (``str +=`` on an attribute copies the whole text each time).
+    Argument pieces are joined when read: ``str +=`` on an attribute would copy the whole text
+    each time, and a call streamed in thousands of pieces would cost its square.
     """
 
     __slots__ = ("_closes", "_pieces", "_text", "id", "index", "name", "results", "type")
@@ -55,11 +49,7 @@ class ToolCallBuilder:
         return self._text
 
     def add(self, delta: ToolCallDelta) -> None:
-        """Merge one delta.
-
-        The id and type are kept from their first delta; a name is set, or extended by a
-        fragment but never by a repeat of itself; arguments are appended.
-        """
+        """Merge one delta: the first id and type, a name or its fragment, more arguments."""
         if delta.id and not self.id:
             self.id = delta.id
         if delta.type and not self.type:
@@ -93,11 +83,9 @@ class ToolCallBuilder:
 
 
 class TextBuffer:
-    """Text received piece by piece, kept as a few large strings.
+    """Text received piece by piece, folded into a few large strings every ``FOLD`` pieces.
 
-    A long stream sends one token per chunk; keeping every piece as its own ``str`` would cost
-    about 60 bytes per chunk on top of the text. Pieces are folded in blocks of ``FOLD``, so the
-    memory held stays close to the size of the text itself.
+    A ``str`` per streamed token would cost about 60 bytes on top of the text itself.
     """
 
     FOLD = 256
@@ -153,10 +141,9 @@ class ChoiceBuilder:
     def _index_of_positional(self, call: ToolCallDelta) -> int:
         """Give an index to a delta sent without one (step-1-era streams).
 
-        Those streams send each call's name whole in one delta and its arguments after it. A
-        new id, or a name arriving once the latest call has a name and whole JSON arguments,
-        starts the next call (so parallel calls to one function stay apart); the same name
-        repeated over unfinished arguments is the same call.
+        Those streams send each call's name whole, then its arguments. A new id, or a name once
+        the latest call has whole JSON arguments, starts the next call (parallel calls to one
+        function stay apart); the same name over unfinished arguments is the same call.
         """
         if not self.tool_calls:
             return 0

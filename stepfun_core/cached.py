@@ -1,25 +1,22 @@
-"""The core clients an adapter uses, made again whenever its settings change.
+"""What both adapters' models share: their core settings and clients, pickling and copying.
 
-Both adapters keep one `ClientCache`: a copy or an assignment that changes a setting gets new
-clients on its next call, and a pickle or a deep copy starts empty (clients are never copied).
+A copy or an assignment that changes a setting gets new clients on its next call; a pickle or
+a deep copy starts with none (clients are never copied, the caller's HTTP client is shared).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 from stepfun_core.client import AsyncStepFunClient, StepFunClient
+from stepfun_core.errors import StepFunError
 from stepfun_core.settings import SETTING_NAMES, Settings
-
-
-def read_settings(owner: object, renames: Mapping[str, str]) -> tuple[Any, ...]:
-    """An adapter's values for every setting, in `SETTING_NAMES` order (its own field names)."""
-    return tuple(getattr(owner, renames.get(name, name)) for name in SETTING_NAMES)
+from stepfun_core.transport import refuse_to_pickle, share_in_copy
 
 
 def settings_from(values: tuple[Any, ...]) -> Settings:
-    """Check an adapter's values (from `read_settings`) and make the settings."""
+    """Check a model's values for every setting (in `SETTING_NAMES` order) and make the settings."""
     options = dict(zip(SETTING_NAMES, values, strict=True))
     key = options["api_key"]
     if hasattr(key, "get_secret_value"):  # a pydantic SecretStr
@@ -28,11 +25,10 @@ def settings_from(values: tuple[Any, ...]) -> Settings:
 
 
 class ClientCache:
-    """The core clients of one adapter instance, kept while its settings stay the same.
+    """The core clients of one model, kept while its settings stay the same.
 
-    The settings are compared as the adapter's raw values on every call (about a microsecond),
-    and made again only when they change. Its one entry is replaced whole, so threads sharing
-    the adapter never see a half-made one.
+    The model's raw values are compared on every call (about a microsecond); the one entry is
+    replaced whole, so threads sharing the model never see a half-made one.
     """
 
     __slots__ = ("_entry",)
@@ -46,11 +42,11 @@ class ClientCache:
 
     def client(self, values: tuple[Any, ...], http: Any, *, asynchronous: bool) -> Any:
         """The sync or async core client for these values and the caller's HTTP client."""
-        clients = self._current(values)[2]
+        settings, clients = self._current(values)[1:]
         client = clients.get(asynchronous)
         if client is None or client._http_client is not http:
             kind: Callable[..., Any] = AsyncStepFunClient if asynchronous else StepFunClient
-            client = clients[asynchronous] = kind(self.settings(values), http_client=http)
+            client = clients[asynchronous] = kind(settings, http_client=http)
         return client
 
     def _current(self, values: tuple[Any, ...]) -> tuple[Any, Settings, dict[bool, Any]]:
@@ -66,3 +62,65 @@ class ClientCache:
     def __deepcopy__(self, memo: dict[int, Any]) -> ClientCache:
         """A deep copy starts empty (the caller's HTTP client is never copied)."""
         return ClientCache()
+
+
+class CoreClients:
+    """Mixed into both adapters' pydantic models, which keep a `ClientCache` in ``_clients``."""
+
+    # The model's names for the core's settings where they differ, and for its fields that
+    # hold the caller's own sync and async HTTP clients.
+    _RENAMES: ClassVar[Mapping[str, str]] = {}
+    _HTTP_FIELDS: ClassVar[tuple[str, str]] = ("http_client", "http_async_client")
+    # The model's keyword for each core setting (it sets that setting for one call, never
+    # sent), and the setting's name.
+    _CALL_SETTINGS: ClassVar[dict[str, str]] = {}
+    _clients: ClientCache
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._CALL_SETTINGS = {cls._RENAMES.get(name, name): name for name in SETTING_NAMES}
+
+    def _values(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, self._RENAMES.get(name, name)) for name in SETTING_NAMES)
+
+    def settings(self, **changes: Any) -> Settings:
+        """The core client settings as they are now (checked by the core), with ``changes``."""
+        return self._clients.settings(self._values()).replace(**changes)
+
+    def _error(self, error: StepFunError) -> Exception:
+        """What to raise for a core error: the error itself, or the adapter's own kind."""
+        return error
+
+    def _core_client(self, asynchronous: bool, kwargs: dict[str, Any]) -> Any:
+        """The core client for the current settings and the call's own (``timeout=...``)."""
+        names = self._CALL_SETTINGS
+        changes = {names[key]: kwargs.pop(key) for key in names.keys() & kwargs}
+        http = getattr(self, self._HTTP_FIELDS[asynchronous])
+        try:
+            client = self._clients.client(self._values(), http, asynchronous=asynchronous)
+            return client.with_settings(**changes) if changes else client
+        except StepFunError as exc:
+            raise self._error(exc) from None
+
+    @property
+    def client(self) -> StepFunClient:
+        """The core sync client for the current settings (made again when they change)."""
+        client: StepFunClient = self._core_client(False, {})
+        return client
+
+    @property
+    def async_client(self) -> AsyncStepFunClient:
+        """The core async client for the current settings (made again when they change)."""
+        client: AsyncStepFunClient = self._core_client(True, {})
+        return client
+
+    def __getstate__(self) -> dict[Any, Any]:
+        """Pickle the settings; refuse clearly when the model holds the caller's httpx client."""
+        clients = [getattr(self, name) for name in self._HTTP_FIELDS]
+        refuse_to_pickle(type(self).__name__, " / ".join(self._HTTP_FIELDS), *clients)
+        return super().__getstate__()  # type: ignore[misc, no-any-return]
+
+    def __deepcopy__(self, memo: dict[int, Any] | None = None) -> Any:
+        """A deep copy that shares the caller's httpx clients (they are never copied)."""
+        clients = [getattr(self, name) for name in self._HTTP_FIELDS]
+        return super().__deepcopy__(share_in_copy({} if memo is None else memo, *clients))  # type: ignore[misc]

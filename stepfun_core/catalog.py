@@ -1,10 +1,8 @@
 """What each StepFun model can do, as the docs state it and as the server states it.
 
-The built-in entries come from public sources (docs/wire.md#models names each one). StepFun
-writes windows in K; the public sources count a K as 1,000 tokens (a 256K window is 256,000),
-and where the unit is in doubt the smaller reading is taken, so trimming never overshoots.
-What ``GET /v1/models`` states (`ServedModel`) is learnt with `learn` and wins over the
-built-in entry from then on, in this process.
+The built-in entries come from public sources (docs/wire.md#models names each). A K of a window
+is counted as 1,000 tokens, the smaller reading, so trimming never overshoots. What ``GET
+/v1/models`` states (`ServedModel`, given to `learn`) wins over the built-in entry thereafter.
 """
 
 from __future__ import annotations
@@ -16,7 +14,15 @@ from typing import Any
 
 K = 1000
 RETIRED_ON = "2026-07-08"  # StepFun's model-migration page (docs/wire.md#retired-models)
-_THREE_TIERS = ("low", "medium", "high")
+# The current multimodal reasoning models: images and videos in, three effort tiers.
+_SEES_AND_THINKS: dict[str, Any] = {
+    "image_input": True,
+    "video_input": True,
+    "reasoning": True,
+    "reasoning_efforts": ("low", "medium", "high"),
+    "default_reasoning_effort": "medium",
+    "json_schema": True,
+}
 _NO_TOOLS: dict[str, Any] = {"tool_calling": False, "model_type": "audio"}
 # /v1/models' model_type values that are chat models (docs/wire.md#models-endpoint).
 _MODEL_TYPES = {"大语言模型": "chat", "路由模型": "router"}
@@ -90,27 +96,8 @@ _BUILT_IN: dict[str, ModelInfo] = {
             reasoning_efforts=("low", "high"),
             json_schema=True,
         ),
-        ModelInfo(
-            "step-3.7-flash",
-            256 * K,
-            image_input=True,
-            video_input=True,
-            reasoning=True,
-            reasoning_efforts=_THREE_TIERS,
-            default_reasoning_effort="medium",
-            json_schema=True,
-        ),
-        ModelInfo(
-            "step-5-preview",
-            1000 * K,
-            max_output_tokens=64 * K,
-            image_input=True,
-            video_input=True,
-            reasoning=True,
-            reasoning_efforts=_THREE_TIERS,
-            default_reasoning_effort="medium",
-            json_schema=True,
-        ),
+        ModelInfo("step-3.7-flash", 256 * K, **_SEES_AND_THINKS),
+        ModelInfo("step-5-preview", 1000 * K, max_output_tokens=64 * K, **_SEES_AND_THINKS),
         # A router: each request goes to one of its engines, so the smaller window holds.
         ModelInfo("step-router-v1", 256 * K, model_type="router"),
         ModelInfo("step-1o-turbo-vision", 32 * K, image_input=True, video_input=True),

@@ -15,21 +15,22 @@ from typing import Any, TypeVar, cast
 import httpx
 
 from stepfun_core.catalog import ServedModel, parse_models
-from stepfun_core.client_base import BaseClient, Outcome, completion_from, encoding_error
+from stepfun_core.client_base import BaseClient, Outcome
 from stepfun_core.errors import StepFunError
-from stepfun_core.http import decode_json, status_error, transport_error
-from stepfun_core.limits import BodyReader, Deadline
-from stepfun_core.pools import shared_async_client, shared_sync_client
-from stepfun_core.stream import (
-    AsyncChatStream,
-    ChatStream,
-    StreamState,
+from stepfun_core.http import (
     araw_pieces,
-    check_content_type,
+    completion_from,
+    encoding_error,
     is_json_reply,
     json_reply_error,
     raw_pieces,
+    status_error,
+    transport_error,
 )
+from stepfun_core.jsonio import decode_json
+from stepfun_core.limits import BodyReader, Deadline
+from stepfun_core.pools import shared_async_client, shared_sync_client
+from stepfun_core.stream import AsyncChatStream, ChatStream, StreamState
 from stepfun_core.transport import AsyncHTTP, SyncHTTP
 from stepfun_core.types import Completion
 
@@ -43,16 +44,15 @@ class StepFunClient(BaseClient[SyncHTTP]):
 
     @property
     def http(self) -> SyncHTTP:
-        """The httpx client in use (the caller's, or the shared pool).
+        """The httpx client in use: the caller's, or the shared pool.
 
-        With ``total_timeout``, the shared pool keeps no idle connection: each attempt opens its
-        own, so that one that misses its deadline can be cut (see `_by_deadline`).
+        With ``total_timeout`` its pool keeps no idle connection: each attempt opens its own, so
+        that one missing its deadline can be cut (see `_by_deadline`).
         """
         if self._http_client is not None:
             return self._http_client
-        if self.settings.total_timeout is None:
-            return shared_sync_client(self._pool_size)
-        return shared_sync_client((self.settings.max_connections, 0))
+        size, keepalive = self._pool_size
+        return shared_sync_client((size, 0 if self.settings.total_timeout else keepalive))
 
     @staticmethod
     def _read(response: httpx.Response, reader: BodyReader) -> bytes:
@@ -89,15 +89,16 @@ class StepFunClient(BaseClient[SyncHTTP]):
         """Send ``payload`` (None: ``GET /models``), retried as the policy says."""
         http = self._usable(self.http)
         request = self._build(http, payload, stream=stream)
-        deadline, timeouts = self._start(request)
+        deadline = self._deadline(request)
         attempt = 0
         while True:
-            self._limit_attempt(request, deadline, timeouts)
             if deadline is None:
                 outcome = self._attempt(http, request, stream, None)
             else:
-                work = lambda: self._attempt(http, request, stream, deadline)  # noqa: E731
-                outcome = _by_deadline(deadline, request, work)
+                deadline.limit(request)
+                outcome = _by_deadline(
+                    deadline, request, lambda: self._attempt(http, request, stream, deadline)
+                )
             if not isinstance(outcome, StepFunError):
                 return outcome
             time.sleep(self._retry_delay(request, attempt, outcome, deadline))
@@ -110,7 +111,7 @@ class StepFunClient(BaseClient[SyncHTTP]):
             try:
                 sent = self._send(variant, stream=stream)
             except StepFunError as error:
-                if self._refused(error, tried, plan):
+                if self._retry_echo(error, tried, plan):
                     continue
                 raise
             self._took(payload, field, tried)
@@ -124,27 +125,18 @@ class StepFunClient(BaseClient[SyncHTTP]):
         return completion
 
     def list_models(self) -> list[ServedModel]:
-        """The models the API serves to this key (``GET /models``), with what it states of them.
-
-        Pass them to `stepfun_core.catalog.learn` to make the catalog use what they state.
-        """
+        """The models the API serves to this key (``GET /models``), for `stepfun_core.learn`."""
         return parse_models(decode_json(self._send(None, stream=False)[1]))
 
     def stream(self, payload: Mapping[str, Any]) -> ChatStream:
         """Send the request with ``stream: true`` and return the open stream."""
-        response, state = self._open(payload)
-        reopen = lambda: self._open(payload)  # noqa: E731
-        stream = ChatStream(response, state, self._errors, reopen, self.retry_policy)
-        stream.on_usage = lambda usage: self._remember(payload, usage)
-        return stream
+        return ChatStream(self, payload, self._open(payload))
 
     def _open(self, payload: Mapping[str, Any]) -> tuple[httpx.Response, StreamState]:
         response, _ = self._send_chat(payload, stream=True)
         try:
-            check_content_type(response)
             if is_json_reply(response):
-                content = self._read(response, self._reader(response, None))
-                raise json_reply_error(response, content)
+                raise json_reply_error(response, self._read(response, self._reader(response, None)))
         except self._errors as exc:
             response.close()
             raise transport_error(exc) from exc
@@ -162,11 +154,9 @@ def _by_deadline(
 ) -> Outcome:
     """Run one blocking attempt, or cut it at the deadline (or on Ctrl-C) and raise.
 
-    A blocking read cannot be interrupted, and a server that trickles its headers a byte at a
-    time resets every read timeout; so the attempt runs in a thread of its own while the
-    caller waits until the deadline. An attempt given up on has its socket shut down (httpx's
-    public ``trace`` extension shows the connection it opened), which ends its thread at once;
-    a response that still arrives is closed by that thread.
+    A blocking read cannot be interrupted, and a server trickling its headers resets every read
+    timeout; so the attempt runs in its own thread. One given up on has its socket shut down (the
+    ``trace`` extension shows it), which ends the thread; a response still arriving is closed.
     """
     opened: list[Any] = []
     result: list[Any] = []  # the outcome, or what the attempt raised
@@ -219,12 +209,6 @@ class AsyncStepFunClient(BaseClient[AsyncHTTP]):
 
     _asynchronous = True
 
-    async def _http(self) -> AsyncHTTP:
-        """The httpx client in use (the caller's, or the shared pool of this loop)."""
-        if self._http_client is not None:
-            return self._http_client
-        return await shared_async_client(self._pool_size)
-
     @staticmethod
     async def _read(response: httpx.Response, reader: BodyReader) -> bytes:
         try:
@@ -261,12 +245,14 @@ class AsyncStepFunClient(BaseClient[AsyncHTTP]):
         self, payload: Mapping[str, Any] | None, *, stream: bool
     ) -> tuple[httpx.Response, bytes]:
         """Send ``payload`` (None: ``GET /models``), retried as the policy says."""
-        http = self._usable(await self._http())
+        # The caller's client, or this event loop's shared pool.
+        http = self._usable(self._http_client or await shared_async_client(self._pool_size))
         request = self._build(http, payload, stream=stream)
-        deadline, timeouts = self._start(request)
+        deadline = self._deadline(request)
         attempt = 0
         while True:
-            self._limit_attempt(request, deadline, timeouts)
+            if deadline is not None:
+                deadline.limit(request)
             work = self._attempt(http, request, stream, deadline)
             outcome = await (work if deadline is None else _aby_deadline(deadline, work))
             if not isinstance(outcome, StepFunError):
@@ -281,7 +267,7 @@ class AsyncStepFunClient(BaseClient[AsyncHTTP]):
             try:
                 sent = await self._send(variant, stream=stream)
             except StepFunError as error:
-                if self._refused(error, tried, plan):
+                if self._retry_echo(error, tried, plan):
                     continue
                 raise
             self._took(payload, field, tried)
@@ -295,24 +281,16 @@ class AsyncStepFunClient(BaseClient[AsyncHTTP]):
         return completion
 
     async def list_models(self) -> list[ServedModel]:
-        """The models the API serves to this key (``GET /models``), with what it states of them.
-
-        Pass them to `stepfun_core.catalog.learn` to make the catalog use what they state.
-        """
+        """The models the API serves to this key (``GET /models``), for `stepfun_core.learn`."""
         return parse_models(decode_json((await self._send(None, stream=False))[1]))
 
     async def stream(self, payload: Mapping[str, Any]) -> AsyncChatStream:
         """Send the request with ``stream: true`` and return the open stream."""
-        response, state = await self._open(payload)
-        reopen = lambda: self._open(payload)  # noqa: E731
-        stream = AsyncChatStream(response, state, self._errors, reopen, self.retry_policy)
-        stream.on_usage = lambda usage: self._remember(payload, usage)
-        return stream
+        return AsyncChatStream(self, payload, await self._open(payload))
 
     async def _open(self, payload: Mapping[str, Any]) -> tuple[httpx.Response, StreamState]:
         response, _ = await self._send_chat(payload, stream=True)
         try:
-            check_content_type(response)
             if is_json_reply(response):
                 content = await self._read(response, self._reader(response, None))
                 raise json_reply_error(response, content)
@@ -335,12 +313,10 @@ _turns: weakref.WeakKeyDictionary[Any, asyncio.Lock] = weakref.WeakKeyDictionary
 async def _sent_in_turn(http: AsyncHTTP, request: httpx.Request) -> httpx.Response:
     """Send once the request before has claimed its connection (on our shared pool).
 
-    httpcore 1.x hands an idle connection to every request that arrives in the same turn of
-    the loop; all but one then fail and go round again, which makes a burst of 1,000 streams
-    on a warm pool cost seconds of CPU and stall the loop (httpcore issue #822; httpx2 fixed
-    it). So requests enter the pool one at a time, each as soon as the one before has claimed
-    its connection (its first event of httpx's public ``trace`` extension), never waiting
-    longer than the pool timeout.
+    httpcore 1.x hands an idle connection to every request arriving in the same turn of the loop;
+    all but one fail and go round again, so a burst of 1,000 streams on a warm pool costs seconds of
+    CPU (httpcore issue #822). Requests enter one at a time, each once the one before has claimed
+    its connection (httpx's public ``trace`` extension), never waiting beyond the pool timeout.
     """
     turn = _turns.setdefault(http, asyncio.Lock())
     if not turn.locked():
@@ -363,9 +339,7 @@ async def _sent_in_turn(http: AsyncHTTP, request: httpx.Request) -> httpx.Respon
     try:
         return cast(httpx.Response, await http.send(request, stream=True))  # type: ignore[arg-type]
     finally:
-        if not claimed:
-            claimed = True
-            turn.release()
+        await claim("", {})
 
 
 async def _aby_deadline(deadline: Deadline, work: Coroutine[Any, Any, T]) -> T:

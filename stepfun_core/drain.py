@@ -1,10 +1,9 @@
 """After ``[DONE]``: the connection goes back to the pool only if the body's end is already here.
 
-A stream is over at ``data: [DONE]`` (as in openai-python); whatever follows (the chunked
-terminator, keep-alive comments, a cut, or a proxy that holds the connection open) must not
-delay or spoil the answer. One rule: the rest of the body is read only if it arrives within
-``GRACE_SECONDS``, else the connection is closed. An async read can be cut at that bound; a
-blocking one cannot, so a sync stream reads on only when the end has already arrived.
+A stream is over at ``data: [DONE]``; what follows (the chunked terminator, keep-alives, a cut,
+a proxy holding the connection) must not delay or spoil the answer. The rest of the body is
+read only if it arrives within ``GRACE_SECONDS`` (a blocking read cannot be cut at that bound,
+so a sync stream reads on only when it has already arrived); else the connection is closed.
 """
 
 from __future__ import annotations

@@ -197,17 +197,6 @@ _CONTEXT_OVERFLOW = re.compile(
 )
 
 
-def error_class_for(status: int | None, error_type: str | None) -> type[APIStatusError]:
-    """Pick the error class for a status and an ``error.type``."""
-    if error_type and error_type in _BY_TYPE:
-        return _BY_TYPE[error_type]
-    if status is not None and status in _BY_STATUS:
-        return _BY_STATUS[status]
-    if status is not None and status >= 500:
-        return InternalServerError
-    return APIStatusError
-
-
 def _text_of(value: Any, limit: int = 500) -> str | None:
     """A field of an error body as text (a server may send any JSON value, however deep)."""
     if value is None:
@@ -241,15 +230,13 @@ def make_status_error(
     retry_after: float | None = None,
     text: str = "",
 ) -> APIStatusError:
-    """Build the typed error for an error body.
-
-    The body may come from an HTTP error reply, a JSON error envelope under 200, or an error
-    event in a stream (``status`` None).
-    """
+    """The typed error of an error body: a reply's, a JSON error under 200, a stream event's."""
     message, error_type = describe_error_body(body)
     if message is None:
         message = text.strip()[:500] or (f"HTTP {status}" if status else "error")
-    cls = error_class_for(status, error_type)
+    cls = _BY_TYPE.get(error_type or "") or _BY_STATUS.get(status or 0)
+    if cls is None:
+        cls = InternalServerError if status is not None and status >= 500 else APIStatusError
     if cls is BadRequestError and _CONTEXT_OVERFLOW.search(message):
         cls = ContextOverflowError
     return cls(

@@ -1,11 +1,10 @@
 """Assistant turns of the history as the API takes them back: text, tool calls, reasoning.
 
-Earlier reasoning is echoed back under ``reasoning``, the field StepFun's replies use by
-default and its own client sends back (docs/wire.md#reasoning-echo). Whether the server takes
-it there, as ``reasoning_content``, or not at all is not settled: a public report has 400
-"Unrecognized chat message." for ``reasoning_content``. So the clients adapt (`echo_variants`):
-a request refused with ``request_params_invalid`` is sent once more with the echo under the
-other field, then without it; what worked is kept per base URL and model for the process.
+Earlier reasoning is echoed under ``reasoning``, as StepFun's own client does; whether a server
+takes it there, as ``reasoning_content`` (a public report has 400 "Unrecognized chat message."
+for it) or not at all is unsettled (docs/wire.md#reasoning-echo). So a request refused with
+``request_params_invalid`` is sent again with the other field, then without; what worked is
+kept per base URL and model for the process.
 """
 
 from __future__ import annotations

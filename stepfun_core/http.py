@@ -1,10 +1,9 @@
-"""The pieces of an HTTP exchange that sync and async share: headers, bodies, errors, logs."""
+"""One HTTP exchange as sync and async share it: request headers, replies to results or errors."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import AsyncIterator, Iterator, Mapping
 
 import httpx
 
@@ -14,33 +13,23 @@ from stepfun_core.errors import (
     APIStatusError,
     APITimeoutError,
     InvalidParameterError,
+    MalformedResponseError,
     StepFunError,
     make_status_error,
 )
-from stepfun_core.jsonio import decode_json, encode_json
-from stepfun_core.limits import ACCEPT_ENCODING
+from stepfun_core.jsonio import decode_json
+from stepfun_core.limits import ACCEPT_ENCODING, coding_problem
+from stepfun_core.parse import parse_completion
+from stepfun_core.redact import display_url
 from stepfun_core.retry import parse_retry_after
-from stepfun_core.settings import display_url
 from stepfun_core.transport import classes
+from stepfun_core.types import Completion
 
 logger = logging.getLogger("stepfun_core")
 
 CHAT_PATH = "/chat/completions"
 MODELS_PATH = "/models"
 USER_AGENT = f"stepfun-integrations/{__version__} httpx/{httpx.__version__}"
-
-__all__ = [
-    "CHAT_PATH",
-    "MODELS_PATH",
-    "USER_AGENT",
-    "build_headers",
-    "decode_json",
-    "encode_body",
-    "log_attempt",
-    "status_error",
-    "trace_id_of",
-    "transport_error",
-]
 
 
 def build_headers(api_key: str, extra: Mapping[str, str] | None, *, stream: bool) -> dict[str, str]:
@@ -52,14 +41,7 @@ def build_headers(api_key: str, extra: Mapping[str, str] | None, *, stream: bool
         "Accept-Encoding": ACCEPT_ENCODING,
         "User-Agent": USER_AGENT,
     }
-    if extra:
-        headers.update(extra)
-    return headers
-
-
-def encode_body(payload: Mapping[str, Any]) -> bytes:
-    """Serialize a request body; anything that is not JSON is an InvalidParameterError."""
-    return encode_json(payload)
+    return {**headers, **(extra or {})}
 
 
 def trace_id_of(response: httpx.Response) -> str | None:
@@ -117,3 +99,76 @@ def log_attempt(url: httpx.URL, attempt: int, outcome: str, delay: float | None)
     if logger.isEnabledFor(logging.DEBUG):
         then = "giving up" if delay is None else f"retrying in {delay:.2f}s"
         logger.debug("%s attempt %d: %s; %s", url.path, attempt + 1, outcome, then)
+
+
+def encoding_error(response: httpx.Response) -> StepFunError | None:
+    """A reply in a coding we cannot inflate under the cap is refused before it is read."""
+    problem = coding_problem(response.headers.get("content-encoding"))
+    if problem is None:
+        return None
+    return MalformedResponseError(
+        f"the reply's Content-Encoding {problem}: refused unread, as it could inflate "
+        "without limit",
+        trace_id=trace_id_of(response),
+    )
+
+
+def raw_pieces(response: httpx.Response) -> Iterator[bytes]:
+    """The body as it arrives (or whole, when httpx already read it)."""
+    return iter((response.content,)) if response.is_stream_consumed else response.iter_raw()
+
+
+async def _whole(content: bytes) -> AsyncIterator[bytes]:
+    yield content
+
+
+def araw_pieces(response: httpx.Response) -> AsyncIterator[bytes]:
+    """The body as it arrives (or whole, when httpx already read it)."""
+    return _whole(response.content) if response.is_stream_consumed else response.aiter_raw()
+
+
+def completion_from(response: httpx.Response, content: bytes) -> Completion:
+    """Parse a non-streaming reply; a JSON error envelope under 200 is still an error."""
+    data = decode_json(content)
+    if not isinstance(data, dict):
+        raise MalformedResponseError(
+            "the API answered with something that is not a JSON object",
+            trace_id=trace_id_of(response),
+            body=content[:500].decode("utf-8", "replace"),
+        )
+    if data.get("error"):
+        raise make_status_error(response.status_code, data, trace_id=trace_id_of(response))
+    # Only a \uD8xx-\uDFxx escape makes a UTF-16 half: one scan of the bytes decides.
+    completion = parse_completion(data, surrogates=b"\\ud" in content or b"\\uD" in content)
+    completion.raw = data
+    return completion
+
+
+def is_json_reply(response: httpx.Response) -> bool:
+    """True when a stream request was answered with JSON; neither JSON nor SSE is refused.
+
+    A missing content type is tolerated (cassettes).
+    """
+    content_type = response.headers.get("content-type", "")
+    if "event-stream" in content_type or not content_type:
+        return False
+    if "json" not in content_type:
+        raise MalformedResponseError(
+            f"expected an event stream, got content type {content_type!r}",
+            trace_id=trace_id_of(response),
+        )
+    return True
+
+
+def json_reply_error(response: httpx.Response, content: bytes) -> StepFunError:
+    """The error for a JSON answer to a stream request (it carries what the JSON held)."""
+    body = decode_json(content)
+    trace_id = trace_id_of(response)
+    if isinstance(body, dict) and body.get("error"):
+        return make_status_error(response.status_code, body, trace_id=trace_id)
+    return MalformedResponseError(
+        "asked for a stream but the API answered with a JSON document",
+        trace_id=trace_id,
+        body=body,
+        partial=parse_completion(body) if isinstance(body, dict) else None,
+    )

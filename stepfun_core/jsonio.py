@@ -1,9 +1,8 @@
 """JSON both ways: lenient reading of what the server sends, strict writing of what we send.
 
-Reading never lets a Python error escape: JSON nested thousands of levels deep makes
-``json.loads`` raise ``RecursionError``, which is read here as "not JSON". Writing refuses what
-is not JSON (NaN, Infinity, sets, bytes, objects, cycles) and lone UTF-16 surrogates, naming
-the field, so an invalid body is never sent.
+Reading never lets a Python error escape (``json.loads`` raises ``RecursionError`` on deep
+nesting: not JSON). Writing refuses what is not JSON (NaN, sets, bytes, cycles, lone UTF-16
+surrogates), naming the field, so an invalid body is never sent.
 """
 
 from __future__ import annotations
@@ -57,8 +56,7 @@ def decode_json(content: str | bytes) -> Any:
 def encode_json(payload: Mapping[str, Any]) -> bytes:
     """Serialize a request body (compact, UTF-8 kept); raise InvalidParameterError if not JSON.
 
-    Surrogate pairs left as two code points (as chunks of a stream add up) are joined; a lone
-    surrogate is refused, naming the field that holds it.
+    Surrogate pairs left as two code points (as stream chunks add up) are joined.
     """
     try:
         text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
@@ -81,18 +79,15 @@ def _invalid(payload: Mapping[str, Any]) -> InvalidParameterError:
 
 
 def _scalar_problem(value: Any) -> str | None:
-    problem: str | None = None
     if isinstance(value, float) and not math.isfinite(value):
-        problem = f"{value!r} is not valid JSON (NaN and Infinity cannot be sent)"
-    elif isinstance(value, str):
-        if has_lone_surrogate(value):
-            problem = "holds a lone UTF-16 surrogate (half of a character), which cannot be sent"
-    elif isinstance(value, int) and not isinstance(value, bool):
-        if not _writable(value):
-            problem = "is an integer too large to write as JSON"
-    elif not (value is None or isinstance(value, (bool, float))):
-        problem = f"a {type(value).__name__} is not a JSON value"
-    return problem
+        return f"{value!r} is not valid JSON (NaN and Infinity cannot be sent)"
+    if isinstance(value, str) and has_lone_surrogate(value):
+        return "holds a lone UTF-16 surrogate (half of a character), which cannot be sent"
+    if isinstance(value, int) and not isinstance(value, bool) and not _writable(value):
+        return "is an integer too large to write as JSON"
+    if value is None or isinstance(value, (str, int, float)):  # bool is an int
+        return None
+    return f"a {type(value).__name__} is not a JSON value"
 
 
 def _writable(number: int) -> bool:

@@ -1,14 +1,11 @@
-"""Bounds on one call: a total deadline, and caps on the bytes a reply may bring.
-
-Sans-I/O and shared by the sync and async clients: the drivers feed the body's raw pieces in
-and give each attempt the timeouts the deadline leaves.
-"""
+"""Bounds on one call (sans-I/O): a total deadline, and caps on the bytes a reply may bring."""
 
 from __future__ import annotations
 
 import time
 import zlib
-from collections.abc import Mapping
+
+import httpx
 
 from stepfun_core.errors import MalformedResponseError, ResponseTooLargeError, TotalTimeoutError
 
@@ -27,11 +24,13 @@ _CODINGS = frozenset({"identity", "gzip", "x-gzip", "deflate"})
 class Deadline:
     """The end of a call's time budget (``total_timeout`` seconds from its start)."""
 
-    __slots__ = ("end", "seconds")
+    __slots__ = ("end", "seconds", "timeouts")
 
-    def __init__(self, seconds: float) -> None:
+    def __init__(self, seconds: float, request: httpx.Request) -> None:
         self.seconds = seconds
         self.end = time.monotonic() + seconds
+        # The request's own per-phase timeouts, which each attempt gets capped by what is left.
+        self.timeouts = dict(request.extensions["timeout"])
 
     def remaining(self) -> float:
         """Seconds left (never negative)."""
@@ -48,11 +47,12 @@ class Deadline:
             f"the call took longer than total_timeout={self.seconds:g} s and was ended"
         )
 
-    def cap(self, timeouts: Mapping[str, float | None]) -> dict[str, float | None]:
-        """The per-phase timeouts of one attempt, none longer than what is left."""
+    def limit(self, request: httpx.Request) -> None:
+        """Give the request's next attempt per-phase timeouts none longer than what is left."""
         left = self.remaining()
-        return {
-            name: left if value is None else min(value, left) for name, value in timeouts.items()
+        request.extensions["timeout"] = {
+            name: left if value is None else min(value, left)
+            for name, value in self.timeouts.items()
         }
 
 
@@ -69,8 +69,7 @@ def coding_problem(content_encoding: str | None) -> str | None:
 class Inflater:
     """Decodes a body's raw pieces (gzip, deflate or plain) and counts them against a cap.
 
-    Compressed pieces are inflated with a bound on the output, so a bomb never produces more
-    than the cap allows: memory stays near the cap whatever the compression ratio.
+    Output is bounded as it is inflated, so memory stays near the cap whatever the ratio.
     """
 
     __slots__ = ("_coding", "_decoder", "left")
@@ -82,10 +81,7 @@ class Inflater:
         self._decoder: zlib._Decompress | None = None
 
     def feed(self, raw: bytes) -> bytes:
-        """The decoded bytes of one piece; ``left`` drops below 0 once they pass the cap.
-
-        A compressed piece is inflated at most one byte past the cap.
-        """
+        """The decoded bytes of one piece (at most one past the cap); ``left`` goes below 0."""
         data = raw
         if self._coding and raw:
             if self._decoder is None:
@@ -105,27 +101,29 @@ def _window_bits(coding: str, first_byte: int) -> int:
     return zlib.MAX_WBITS if first_byte & 0x0F == 8 else -zlib.MAX_WBITS
 
 
-class BodyReader:
-    """Collects a reply body piece by piece, within a byte cap and a deadline.
+def coding_of(response: httpx.Response) -> str | None:
+    """The Content-Encoding left to undo: none once httpx has read (and decoded) the body.
 
-    ``truncate``: an error body stops at the cap (its status already says what went wrong);
-    a success body over the cap is an error, since a truncated answer would be wrong.
+    A mock transport or a cassette hands httpx the whole body up front; a network reply is
+    read raw, a piece at a time, and inflated by us under the byte cap.
+    """
+    return None if response.is_stream_consumed else response.headers.get("content-encoding")
+
+
+class BodyReader:
+    """Collects a reply's body piece by piece, within a byte cap and a deadline.
+
+    An error body stops at ``MAX_ERROR_BODY_BYTES`` (its status already says what went wrong);
+    a success body over ``max_bytes`` is an error, since a truncated answer would be wrong.
     """
 
     __slots__ = ("_deadline", "_inflater", "_limit", "_pieces", "_truncate")
 
-    def __init__(
-        self,
-        limit: int,
-        deadline: Deadline | None,
-        *,
-        truncate: bool = False,
-        content_encoding: str | None = None,
-    ) -> None:
-        self._limit = limit
+    def __init__(self, response: httpx.Response, max_bytes: int, deadline: Deadline | None) -> None:
+        self._truncate = not response.is_success
+        self._limit = MAX_ERROR_BODY_BYTES if self._truncate else max_bytes
         self._deadline = deadline
-        self._truncate = truncate
-        self._inflater = Inflater(content_encoding, limit)
+        self._inflater = Inflater(coding_of(response), self._limit)
         self._pieces: list[bytes] = []
 
     def add(self, raw: bytes) -> bool:

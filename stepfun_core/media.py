@@ -86,8 +86,8 @@ MEDIA_KINDS: dict[str, tuple[dict[str, tuple[bytes, ...]], int]] = {
 def check_media(data: bytes, mime_type: str | None, field: str, kind: str) -> str:
     """The MIME type of media bytes, checked; raise InvalidParameterError naming ``field``.
 
-    Not empty, a supported format that the bytes really are (a GIF declared as PNG is
-    refused), within the kind's size limit.
+    Not empty, a supported format that the bytes really are (a GIF declared PNG is refused), and
+    within the kind's size limit.
     """
     table, limit = MEDIA_KINDS[kind]
     if not data:
@@ -110,23 +110,11 @@ def check_media(data: bytes, mime_type: str | None, field: str, kind: str) -> st
     return mime
 
 
-def data_url(data: bytes, mime_type: str) -> str:
-    """Return ``data:<mime>;base64,<data>``."""
-    return f"data:{mime_type};base64,{base64.b64encode(data).decode('ascii')}"
-
-
-def image_data_url(source: bytes | str | os.PathLike[str], mime_type: str | None = None) -> str:
-    """Bytes or a local image file to a data URL (jpeg, png, webp, gif; at most 20 MB)."""
+def data_url(source: bytes | str | os.PathLike[str], mime_type: str | None, kind: str) -> str:
+    """Bytes or a local file as a ``data:`` URL, checked as ``kind`` ("image" or "audio")."""
     data, guessed = read_media(source)
-    mime = check_media(data, mime_type or guessed, "image", "image")
-    return data_url(data, mime)
-
-
-def audio_data_url(source: bytes | str | os.PathLike[str], mime_type: str | None = None) -> str:
-    """Bytes or a local audio file to a data URL (mp3 or wav)."""
-    data, guessed = read_media(source)
-    mime = check_media(data, mime_type or guessed, "audio", "audio")
-    return data_url(data, mime)
+    mime = check_media(data, mime_type or guessed, kind, kind)
+    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
 
 
 def check_video_url(url: str) -> str:
@@ -148,7 +136,7 @@ def image_part(
     if isinstance(source, str) and source.startswith(("http://", "https://", "data:image/")):
         url = source
     else:
-        url = image_data_url(source, mime_type)
+        url = data_url(source, mime_type, "image")
     image: dict[str, str] = {"url": url}
     if detail is not None:
         if detail not in ("low", "high"):
@@ -162,7 +150,7 @@ def audio_part(
 ) -> dict[str, object]:
     """An ``input_audio`` content part from bytes or a local mp3/wav file."""
     # The spec's input_audio holds only a data URL; the MIME type in it names the format.
-    return {"type": "input_audio", "input_audio": {"data": audio_data_url(source, mime_type)}}
+    return {"type": "input_audio", "input_audio": {"data": data_url(source, mime_type, "audio")}}
 
 
 def video_part(url: str) -> dict[str, object]:

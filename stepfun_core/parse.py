@@ -24,10 +24,7 @@ _EMPTY: Mapping[str, Any] = {}
 
 
 def fallback_tool_call_id(response_id: str, index: int) -> str:
-    """An id for a call sent without one (step-1-era streams send "").
-
-    docs/wire.md#stream-tool-calls
-    """
+    """An id for a call sent without one (step-1-era streams: docs/wire.md#stream-tool-calls)."""
     stem = (response_id or "stepfun").split(".")[0].replace("-", "")[:24]
     return f"call_{stem}_{index}"
 
@@ -122,9 +119,8 @@ def _split_tool_calls(
 def parse_completion(data: Mapping[str, Any], *, surrogates: bool = True) -> Completion:
     r"""Parse a non-streaming chat completion.
 
-    ``surrogates``: the strings may hold UTF-16 halves (JSON ``\uD8xx`` escapes), which are
-    joined or replaced (a lone half would break printing, tracing and sending the reply back).
-    The client passes False when the body has no such escape, which saves a scan of the text.
+    ``surrogates``: join or replace UTF-16 halves (JSON ``\uD8xx`` escapes) in its strings; the
+    client passes False when the body holds no such escape, saving a scan of the text.
     """
     completion = _parse_completion(data)
     if surrogates:
@@ -205,7 +201,7 @@ def _parse_tool_call_deltas(raw_calls: Any) -> list[ToolCallDelta]:
 
 
 def parse_chunk(data: Mapping[str, Any]) -> Chunk:
-    """Parse one stream chunk of either shape (legacy or current: docs/wire.md#stream-shapes).
+    """Parse one stream chunk of either shape (docs/wire.md#stream-shapes).
 
     This runs once per streamed token, so it avoids helper calls on the common path.
     """

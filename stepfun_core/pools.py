@@ -1,18 +1,11 @@
-"""The shared connection pools: per process for sync calls, per event loop for async ones.
+"""The shared connection pools, one per size: per process for sync calls, per event loop for async.
 
-- One pool per size (``max_connections``, ``max_keepalive_connections``), made once under a
-  lock: 32 threads starting together share one pool, not 32.
-- Per process: a forked child (multiprocessing, gunicorn or celery prefork workers) starts
-  with no pools, so it never writes into its parent's sockets (``os.register_at_fork``).
-- Per event loop: an AsyncClient's connections belong to the loop that made them. Pools are
-  kept by loop; an async generator started on the loop is finalized by ``shutdown_asyncgens``
-  (as ``asyncio.run`` ends) and closes that loop's pools then. Loops that are not running
-  when another loop makes its pool (closed, or dropped unclosed) are forgotten then.
-- Nothing but connections is shared: the pools keep no cookies (a cookie a gateway sets for
-  one caller must not travel with the next caller's request) and have no default headers,
-  auth or base URL.
-- The environment (proxy variables, ``SSL_CERT_FILE``/``SSL_CERT_DIR``) is read when a pool is
-  made; a mistake there is a ConfigurationError naming the variable, before anything is sent.
+A forked child starts with none, so it never writes into its parent's sockets. A loop's pools
+are closed by an async generator that ``shutdown_asyncgens`` finalizes (as ``asyncio.run``
+ends); loops no longer running are forgotten when another loop makes its pool. Nothing but
+connections is shared: no cookies (a gateway's cookie for one caller must not travel with the
+next), headers, auth or base URL. The environment (proxies, ``SSL_CERT_FILE``/``_DIR``) is read
+when a pool is made; a mistake there is a ConfigurationError naming the variable.
 """
 
 from __future__ import annotations

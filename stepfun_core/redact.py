@@ -1,10 +1,8 @@
-"""Credentials out of URLs before they are shown: `redact_url`.
+"""Credentials out of URLs before they are shown, whatever characters the password holds.
 
 A parser cannot be trusted with this: in ``http://alice:pa/ss@proxy:3128`` the unencoded ``/``
 ends the authority for `urllib.parse` and httpx alike, so a masker built on them finds no
-``user:password@`` and prints the password. `redact_url` parses nothing: everything between the
-scheme and the last ``@`` is hidden, whatever characters the password holds, and a string whose
-remaining host and port do not look like ``host[:port]`` is hidden whole.
+``user:password@`` and prints the password. `redact_url` parses nothing.
 """
 
 from __future__ import annotations
@@ -21,9 +19,8 @@ _HOST_PORT = re.compile(r"(\[[0-9A-Za-z:.%]*\]|[^\s:@/?#\[\]]*)(:[0-9]*)?([/?#].
 def redact_url(url: str) -> str:
     """``url`` with any ``user:password@`` replaced by ``***@``; never raises.
 
-    Everything up to the last ``@`` after the scheme counts as credentials (a ``@`` in a path
-    hides more than it must, never less). When what remains is not ``host[:port][/...]`` the
-    string is not a URL this can vouch for, and all of it after the scheme is hidden.
+    All up to the last ``@`` counts as credentials (a ``@`` in a path hides more, never less); when
+    the rest is not ``host[:port][/...]``, everything after the scheme is hidden.
     """
     scheme = _SCHEME.match(url)
     prefix = scheme.group() if scheme else ""
@@ -34,3 +31,9 @@ def redact_url(url: str) -> str:
     if not at:
         return url
     return f"{prefix}{HIDDEN}@{host}"
+
+
+def display_url(url: str) -> str:
+    """A URL as shown in reprs, traces and errors: credentials and the query hidden."""
+    base, question, _ = str(url).partition("?")
+    return redact_url(base) + ("?..." if question else "")

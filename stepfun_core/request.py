@@ -107,11 +107,9 @@ def _check_response_format(value: Any) -> None:
 
 
 def _check_stop(value: Any) -> None:
-    if isinstance(value, str):
-        return
-    if isinstance(value, Sequence) and all(isinstance(s, str) for s in value):
-        return
-    raise _fail("stop", "must be a string or a list of strings")
+    strings = isinstance(value, Sequence) and all(isinstance(s, str) for s in value)
+    if not isinstance(value, str) and not strings:
+        raise _fail("stop", "must be a string or a list of strings")
 
 
 # Data URLs already checked, by kind and by their text's length and hash: a history sends the
@@ -121,10 +119,7 @@ _MAX_CHECKED_MEDIA = 256
 
 
 def _check_data_url(field: str, url: str, kind: str) -> None:
-    """Check a ``data:`` URL once: a supported type, base64 data under the limit, of that type.
-
-    The bytes must be what the type says: a GIF sent as ``image/png`` is refused.
-    """
+    """Check a ``data:`` URL once: a supported type, base64 data under the limit, of that type."""
     key = (kind, len(url), hash(url))
     if key in _CHECKED_MEDIA:
         return
@@ -247,10 +242,7 @@ RESERVED_FIELDS = ("model", "messages", "stream")
 
 
 def merge_extra(params: dict[str, Any], extra: Mapping[str, Any] | None, field: str) -> None:
-    """Add extra request fields (``extra_body``, ``model_kwargs``) to ``params``.
-
-    A reserved field is refused naming it, rather than overriding the call's own.
-    """
+    """Add extra request fields (``extra_body``, ``model_kwargs``); refuse reserved ones."""
     if not extra:
         return
     if not isinstance(extra, Mapping):
@@ -270,10 +262,8 @@ def build_chat_request(
 ) -> dict[str, Any]:
     """Return the JSON body for ``POST /chat/completions``; raise before sending if invalid.
 
-    Known parameters are checked; None values are dropped; unknown ones pass through. The
-    whole body must also be JSON: the clients encode it strictly before sending anything
-    (``stepfun_core.jsonio.encode_json``: NaN, Infinity, values JSON has no form for, cycles
-    and lone surrogates are refused there, naming the field), so it is serialized only once.
+    Known parameters are checked, None values dropped, unknown ones passed through. The clients
+    encode the body strictly (`stepfun_core.jsonio.encode_json` names what is not JSON).
     """
     if not isinstance(model, str) or not model.strip():
         raise _fail("model", "must be a non-empty model name such as 'step-3.5-flash'")

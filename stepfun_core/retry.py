@@ -53,8 +53,7 @@ def _date_seconds(raw: str, now: float | None) -> float | None:
 def parse_retry_after(headers: Mapping[str, str], now: float | None = None) -> float | None:
     """Read ``retry-after-ms`` or ``retry-after`` (seconds or an HTTP date) as seconds.
 
-    None (use the normal backoff) for an absent, negative, NaN or unreadable value; ``inf``
-    for a wait beyond any clock (then no retry is made). A date in the past means "now".
+    None (the normal backoff) when absent or unreadable; ``inf`` past any clock (no retry).
     """
     raw_ms = headers.get("retry-after-ms")
     if raw_ms:

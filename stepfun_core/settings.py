@@ -1,8 +1,7 @@
-"""Where to connect and with which key: base URLs, environment variables, timeouts.
+"""Where to connect and with which key, and how: the `Settings` every client is made from.
 
-Keys and URLs are checked once, when a client is made, and never echoed in an error: a key
-pasted with a zero-width space or an en dash, or a URL carrying a password, is refused with a
-message that says what is wrong and where, without repeating the secret.
+Each value is checked once, when the settings are made, and a secret is never echoed in an
+error: a key pasted with a zero-width space, or a URL with a password, is refused by name.
 """
 
 from __future__ import annotations
@@ -67,9 +66,8 @@ def find_api_key(explicit: str | None = None, *, argument: str = "api_key") -> F
 def key_problem(key: str) -> str | None:
     """What makes a key unusable in a header, without quoting it; None when it looks fine.
 
-    Keys are ASCII tokens; a character outside printable ASCII is always a paste accident
-    (a zero-width space, an en dash, a line break), and h11 would echo the whole header value
-    in its "Illegal header value" error.
+    Keys are printable ASCII: anything else is a paste accident (a zero-width space, an en dash),
+    and h11 would echo the whole header value in its error.
     """
     for position, char in enumerate(key, start=1):
         if "!" <= char <= "~":
@@ -110,10 +108,9 @@ _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 
 
 def check_headers(headers: Mapping[str, str] | None) -> dict[str, str]:
-    """Copy extra headers, refusing names and values HTTP cannot carry (values never quoted).
+    """Copy extra headers, refusing names and values HTTP cannot carry, without quoting them.
 
-    h11 refuses them only when the request is sent, with a message that quotes the value: a
-    proxy's credentials would end up in an error, a log or a trace.
+    (h11 refuses them only when sending, quoting the value: a proxy's password would be shown.)
     """
     checked: dict[str, str] = {}
     for name, value in (headers or {}).items():
@@ -151,9 +148,8 @@ def find_base_url(explicit: str | None = None, *, argument: str = "base_url") ->
 def check_base_url(url: str, source: str = "base_url argument") -> str:
     """Return the base URL without a trailing slash, or raise InvalidParameterError.
 
-    Refused: no http(s) scheme or host, credentials (httpx would send them as Basic auth in
-    place of the key) and a fragment. A query is kept: it is sent after the endpoint's path.
-    The URL itself is never quoted, as it may hold a secret.
+    Refused, without quoting the URL: no http(s) scheme or host, credentials (httpx would send them
+    in place of the key), a fragment, plain http to StepFun. A query is kept after the path.
     """
     where = f"base_url (from the {source})"
     try:
@@ -173,17 +169,15 @@ def check_base_url(url: str, source: str = "base_url argument") -> str:
         raise InvalidParameterError(f"{where} has a fragment (#...): remove it")
     if parsed.port is not None and not 0 < parsed.port < 65536:
         raise InvalidParameterError(f"{where} has a port outside 1-65535")
-    if parsed.scheme == "http" and _is_stepfun_host(parsed.host):
+    host = parsed.host.lower().rstrip(".")
+    if parsed.scheme == "http" and any(
+        host.endswith(f".{d}") or host == d for d in _STEPFUN_DOMAINS
+    ):
         raise InvalidParameterError(
             f"{where} uses http:// for StepFun's own host, which would send the key in clear "
             "text: use https://"
         )
     return str(url).strip().rstrip("/") if not parsed.query else str(url).strip()
-
-
-def _is_stepfun_host(host: str) -> bool:
-    host = host.lower().rstrip(".")
-    return any(host == domain or host.endswith("." + domain) for domain in _STEPFUN_DOMAINS)
 
 
 def resolve_base_url(explicit: str | None = None) -> str:
@@ -192,31 +186,10 @@ def resolve_base_url(explicit: str | None = None) -> str:
     return check_base_url(found.value, found.source)
 
 
-def display_url(url: str) -> str:
-    """A URL as shown in reprs, traces and errors: credentials and the query hidden."""
-    base, question, _ = str(url).partition("?")
-    scheme, sep, rest = base.partition("://")
-    if sep and "@" in rest:  # whatever the password holds, the host follows the last "@"
-        base = f"{scheme}://***@{rest.rpartition('@')[2]}"
-    return f"{base}?..." if question else base
-
-
 def endpoint_url(base_url: str, path: str) -> httpx.URL:
     """``base_url`` + ``path``, with a query of the base URL kept after the path."""
     base = httpx.URL(base_url)
     return base.copy_with(path=base.path.rstrip("/") + path)
-
-
-def env_api_key() -> str | None:
-    """Return the API key from the environment, if any (never raises)."""
-    found = _first_env(API_KEY_ENV_VARS)
-    return found.value if found else None
-
-
-def env_base_url() -> str | None:
-    """Return the base URL from the environment, if any."""
-    found = _first_env(BASE_URL_ENV_VARS)
-    return found.value if found else None
 
 
 # What a caller may pass as a timeout: seconds (the read budget), an httpx or httpx2 Timeout, or
@@ -243,8 +216,7 @@ def as_timeouts(timeout: Any) -> Timeouts:
             _seconds("timeout", value)
         return timeout
     seconds = _seconds("timeout", timeout)
-    if seconds is None:
-        raise InvalidParameterError("timeout: must be seconds above 0 or a Timeout, got None")
+    assert seconds is not None  # None took the defaults above
     return (min(5.0, seconds), seconds, seconds, seconds)
 
 
@@ -256,10 +228,6 @@ def _seconds(name: str, value: Any) -> float | None:
     return float(value)
 
 
-def _or(value: Any, default: int) -> Any:
-    return default if value is None else value
-
-
 def _echo_field(value: Any) -> EchoField:
     if value not in ("auto", *ECHO_FIELDS):
         raise InvalidParameterError(
@@ -269,7 +237,9 @@ def _echo_field(value: Any) -> EchoField:
     return value  # type: ignore[no-any-return]
 
 
-def _count(name: str, value: Any, low: int) -> int:
+def _count(name: str, value: Any, low: int, default: int) -> int:
+    if value is None:
+        return default
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
         raise InvalidParameterError(f"{name}: must be an integer of at least {low}, got {value!r}")
     return value
@@ -279,8 +249,7 @@ def _count(name: str, value: Any, low: int) -> int:
 class Settings:
     """Everything a client is made from, checked once; also the key its clients are kept under.
 
-    Make one with `Settings.make` (which reads the environment and checks every value); the
-    adapters map their fields onto these names and pass per-call changes to `replace`.
+    Make one with `Settings.make`; the adapters map their fields onto these names.
     """
 
     api_key: str = field(repr=False)
@@ -319,23 +288,23 @@ class Settings:
     ) -> Settings:
         """Check and complete the settings; None takes the environment's value or the default.
 
-        A missing or mangled key, a bad URL or header, or an odd number fails here, before any
-        request, with a message that names the setting and never repeats a secret.
+        A bad value fails here, naming the setting and never repeating a secret.
         """
         return cls(
             resolve_api_key(api_key),
             resolve_base_url(base_url),
             as_timeouts(timeout),
-            _count("max_retries", _or(max_retries, DEFAULT_MAX_RETRIES), 0),
+            _count("max_retries", max_retries, 0, DEFAULT_MAX_RETRIES),
             tuple(check_headers(default_headers).items()),
             _seconds("stream_idle_timeout", stream_idle_timeout),
             _seconds("total_timeout", total_timeout),
-            _count("max_response_bytes", _or(max_response_bytes, DEFAULT_MAX_RESPONSE_BYTES), 1),
-            _count("max_connections", _or(max_connections, DEFAULT_MAX_CONNECTIONS), 1),
+            _count("max_response_bytes", max_response_bytes, 1, DEFAULT_MAX_RESPONSE_BYTES),
+            _count("max_connections", max_connections, 1, DEFAULT_MAX_CONNECTIONS),
             _count(
                 "max_keepalive_connections",
-                _or(max_keepalive_connections, DEFAULT_MAX_KEEPALIVE_CONNECTIONS),
+                max_keepalive_connections,
                 0,
+                DEFAULT_MAX_KEEPALIVE_CONNECTIONS,
             ),
             _echo_field(reasoning_echo_field or "auto"),
         )

@@ -30,9 +30,8 @@ class ServerSentEvent:
 class SSEDecoder:
     """Feed it bytes as they arrive; it returns the events completed by each feed.
 
-    Only the new bytes of each feed are searched for line ends, and an unfinished line is kept
-    as a list of pieces joined once when it ends, so the cost is linear in the bytes received
-    however they are split (a 16 MiB line in 1 KiB pieces costs what it costs in one piece).
+    Only new bytes are searched for line ends and an unfinished line is joined once it ends, so the
+    cost is linear in the bytes however they are split.
     """
 
     __slots__ = (

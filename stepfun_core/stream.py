@@ -6,7 +6,7 @@ import asyncio
 import itertools
 import json
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from types import TracebackType
 from typing import Any
 
@@ -25,15 +25,13 @@ from stepfun_core.errors import (
     StreamTimeoutError,
     make_status_error,
 )
-from stepfun_core.http import trace_id_of
-from stepfun_core.jsonio import decode_json
+from stepfun_core.http import araw_pieces, raw_pieces
 from stepfun_core.limits import DEFAULT_MAX_RESPONSE_BYTES, Inflater
-from stepfun_core.parse import parse_chunk, parse_completion
-from stepfun_core.retry import RetryPolicy
+from stepfun_core.parse import parse_chunk
 from stepfun_core.sse import ServerSentEvent, SSEDecodeError, SSEDecoder
 from stepfun_core.surrogates import SurrogateJoiner, might_hold_surrogates
 from stepfun_core.transport import classes
-from stepfun_core.types import Chunk, Completion, Usage
+from stepfun_core.types import Chunk, Completion
 
 _DONE = "[DONE]"
 _EMPTY_EVENTS = frozenset({"", "{}"})
@@ -79,12 +77,10 @@ class StreamState:
         self._last_event = time.monotonic()
 
     def feed(self, data: bytes) -> Iterator[Chunk]:
-        """Decode a raw piece of the body into chunks, yielded one by one.
+        """Decode a raw piece of the body into chunks, each accumulated just before it is yielded.
 
-        Each chunk is folded into the accumulator just before it is yielded, so the
-        accumulator never runs ahead of the consumer. ``data: [DONE]`` ends the stream: what
-        follows it is never parsed (``done`` is then True). Failures raise a StreamError
-        carrying what was received so far.
+        ``data: [DONE]`` ends the stream (``done``): what follows is never parsed. Failures
+        raise a StreamError carrying what was received so far.
         """
         if self.done:
             return
@@ -99,7 +95,8 @@ class StreamState:
             except (ValueError, RecursionError):
                 if not payload.strip():
                     continue  # an empty ``data:`` event (a proxy's keep-alive) carries nothing
-                raise self._not_json(payload) from None
+                message = f"the stream sent an event that is not JSON: {payload[:200]!r}"
+                raise self.error(MalformedResponseError, message) from None
             if type(obj) is not dict:
                 raise self.error(MalformedResponseError, f"unexpected event: {payload[:200]!r}")
             if obj.get("error"):
@@ -128,30 +125,21 @@ class StreamState:
         except SSEDecodeError as exc:
             raise self.error(MalformedResponseError, f"bad event stream: {exc}") from exc
         if self.idle_timeout is not None:
+            now = time.monotonic()
             # Empty events (``data:``, ``data: {}``) are a proxy's keep-alives, not progress.
-            self._check_idle(any(e.data.strip() not in _EMPTY_EVENTS for e in events))
+            if any(e.data.strip() not in _EMPTY_EVENTS for e in events):
+                self._last_event = now
+            elif now - self._last_event > self.idle_timeout:
+                seconds = f"{self.idle_timeout:g} s"
+                message = f"no data for {seconds} (only keep-alives): the stream looks stuck"
+                raise self.error(StreamIdleTimeoutError, message)
         return events
-
-    def _not_json(self, payload: str) -> StepFunError:
-        return self.error(
-            MalformedResponseError, f"the stream sent an event that is not JSON: {payload[:200]!r}"
-        )
 
     def _end(self) -> None:
         self.done = True
         tail = self._surrogates.flush()
         if tail is not None:
             self.accumulator.add(tail)
-
-    def _check_idle(self, got_events: bool) -> None:
-        now = time.monotonic()
-        if got_events:
-            self._last_event = now
-        elif self.idle_timeout is not None and now - self._last_event > self.idle_timeout:
-            raise self.error(
-                StreamIdleTimeoutError,
-                f"no data for {self.idle_timeout:g} s (only keep-alives): the stream looks stuck",
-            )
 
     def finish(self) -> None:
         """Call at the end of the body: a stream must end in [DONE] or a finish reason."""
@@ -163,16 +151,12 @@ class StreamState:
                 StreamInterruptedError, "the stream ended before [DONE] and before a finish reason"
             )
 
-    def error(self, cls: type[StepFunError], message: str, **extra: Any) -> StepFunError:
+    def error(self, cls: type[StepFunError], message: str) -> StepFunError:
         """An error of the given class with the trace id and everything received so far."""
-        return cls(message, trace_id=self.trace_id, partial=self.accumulator.result(), **extra)
+        return cls(message, trace_id=self.trace_id, partial=self.accumulator.result())
 
     def event_error(self, body: dict[str, Any]) -> StepFunError:
-        """The error for a ``data: {"error": ...}`` event in the middle of a stream.
-
-        A known ``error.type`` keeps its class (a moderation block mid-stream is still a
-        ContentModerationError); anything else is a StreamError. Both carry ``partial``.
-        """
+        """The error for a ``data: {"error": ...}`` event: its known class, else a StreamError."""
         error: StepFunError = make_status_error(None, body, trace_id=self.trace_id)
         if type(error) is APIStatusError:
             error = StreamError(
@@ -191,7 +175,7 @@ class StreamState:
 
     def interrupted(self, exc: Exception) -> StepFunError:
         """The error for a transport failure in the middle of the body."""
-        if is_read_timeout(exc):
+        if isinstance(exc, classes("ReadTimeout")):
             if self.idle_timeout is not None:
                 # The client capped the stream's read timeout at the idle timeout.
                 return self.error(
@@ -204,107 +188,38 @@ class StreamState:
         )
 
 
-def is_read_timeout(exc: BaseException) -> bool:
-    """True for a read timeout of httpx (or of httpx2)."""
-    return isinstance(exc, classes("ReadTimeout"))
-
-
-def coding_of(response: httpx.Response) -> str | None:
-    """The Content-Encoding left to undo: none once httpx has read (and decoded) the body.
-
-    A mock transport or a cassette hands httpx the whole body up front; a network reply is
-    read raw, a piece at a time, and inflated by us under the byte cap.
-    """
-    return None if response.is_stream_consumed else response.headers.get("content-encoding")
-
-
-def raw_pieces(response: httpx.Response) -> Iterator[bytes]:
-    """The body as it arrives (or whole, when httpx already read it)."""
-    return iter((response.content,)) if response.is_stream_consumed else response.iter_raw()
-
-
-async def _whole(content: bytes) -> AsyncIterator[bytes]:
-    yield content
-
-
-def araw_pieces(response: httpx.Response) -> AsyncIterator[bytes]:
-    """The body as it arrives (or whole, when httpx already read it)."""
-    return _whole(response.content) if response.is_stream_consumed else response.aiter_raw()
-
-
-def is_json_reply(response: httpx.Response) -> bool:
-    """True when a stream request was answered with a JSON document instead of SSE."""
-    content_type = response.headers.get("content-type", "")
-    return "json" in content_type and "event-stream" not in content_type
-
-
-def check_content_type(response: httpx.Response) -> None:
-    """Refuse a body that is neither SSE nor JSON; a missing type is tolerated (cassettes)."""
-    content_type = response.headers.get("content-type", "")
-    if content_type and "event-stream" not in content_type and "json" not in content_type:
-        raise MalformedResponseError(
-            f"expected an event stream, got content type {content_type!r}",
-            trace_id=trace_id_of(response),
-        )
-
-
-def json_reply_error(response: httpx.Response, content: bytes) -> StepFunError:
-    """The error for a JSON answer to a stream request (it carries what the JSON held)."""
-    body = decode_json(content)
-    trace_id = trace_id_of(response)
-    if isinstance(body, dict) and body.get("error"):
-        return make_status_error(response.status_code, body, trace_id=trace_id)
-    partial: Completion | None = parse_completion(body) if isinstance(body, dict) else None
-    return MalformedResponseError(
-        "asked for a stream but the API answered with a JSON document",
-        trace_id=trace_id,
-        body=body,
-        partial=partial,
-    )
-
-
 class _OpenStream:
     """What both stream drivers share: the response and everything received so far.
 
-    ``reopen`` sends the request again: a stream cut (or ended without a finish reason) before
-    its first chunk is sent again as the retry policy allows; one cut later is an error
-    carrying what arrived, as the caller already has part of the answer.
+    A stream cut (or ended without a finish reason) before its first chunk is sent again as the
+    retry policy allows; one cut later is an error carrying what arrived.
     """
 
     def __init__(
-        self,
-        response: httpx.Response,
-        state: StreamState,
-        errors: tuple[type[Exception], ...] = (httpx.RequestError,),
-        reopen: Any = None,
-        policy: RetryPolicy | None = None,
+        self, client: Any, payload: Mapping[str, Any], opened: tuple[httpx.Response, StreamState]
     ) -> None:
-        self._response = response
-        self._state = state
+        self._client = client  # sends the request again; keeps the final usage (token counts)
+        self._payload = payload
+        self._response, self._state = opened
         # Transport failures of the client's library (httpx, or httpx2 for a caller's client).
-        self._errors = errors
-        self._reopen = reopen
-        self._policy = policy
+        self._errors: tuple[type[Exception], ...] = client._errors
         self._started = False
-        # Called with the final usage once a stream is read to its end (the clients keep it).
-        self.on_usage: Callable[[Usage | None], None] = lambda usage: None
 
-    def _start(self) -> StreamState:
-        """The state to read into; a stream is read once (httpx would raise its own error)."""
+    def _start(self) -> None:
+        """A stream is read once (httpx would raise its own error)."""
         if self._started:
             raise self._state.error(StreamError, _REUSED)
         self._started = True
-        return self._state
 
-    def _restart_delay(self, restarts: int, error: StepFunError) -> float | None:
-        """Seconds to wait before sending again, or None: nothing was yielded, retries left."""
-        if self._reopen is None or self._policy is None or self._state.chunks:
-            return None
-        return self._policy.delay_for(restarts, error)
+    def _restart_delay(self, restarts: int, error: StreamInterruptedError) -> float:
+        """Seconds to wait before sending again; raise ``error`` if nothing is to be sent."""
+        delay = None if self._state.chunks else self._client.retry_policy.delay_for(restarts, error)
+        if delay is None:
+            raise error
+        return float(delay)
 
-    def _reopened(self, opened: tuple[httpx.Response, StreamState]) -> StreamState:
-        self._response, self._state = opened
-        return self._state
+    def _finished(self) -> None:
+        self._client._remember(self._payload, self._state.accumulator.usage)
 
     @property
     def accumulator(self) -> StreamAccumulator:
@@ -320,20 +235,19 @@ class ChatStream(_OpenStream):
     """A sync stream of chunks; use it in a ``with`` block or iterate it to the end."""
 
     def __iter__(self) -> Iterator[Chunk]:
-        state = self._start()
+        self._start()
         for restarts in itertools.count():
             try:
-                yield from self._chunks(state)
-                self.on_usage(state.accumulator.usage)
+                yield from self._chunks()
+                self._finished()
                 return
             except StreamInterruptedError as error:
                 delay = self._restart_delay(restarts, error)
-                if delay is None:
-                    raise
             time.sleep(delay)
-            state = self._reopened(self._reopen())
+            self._response, self._state = self._client._open(self._payload)
 
-    def _chunks(self, state: StreamState) -> Iterator[Chunk]:
+    def _chunks(self) -> Iterator[Chunk]:
+        state = self._state
         pieces = raw_pieces(self._response)
         try:
             for data in pieces:
@@ -370,21 +284,20 @@ class AsyncChatStream(_OpenStream):
     """An async stream of chunks; use it in an ``async with`` block or iterate it to the end."""
 
     async def __aiter__(self) -> AsyncIterator[Chunk]:
-        state = self._start()
+        self._start()
         for restarts in itertools.count():
             try:
-                async for chunk in self._chunks(state):
+                async for chunk in self._chunks():
                     yield chunk
-                self.on_usage(state.accumulator.usage)
+                self._finished()
                 return
             except StreamInterruptedError as error:
                 delay = self._restart_delay(restarts, error)
-                if delay is None:
-                    raise
             await asyncio.sleep(delay)
-            state = self._reopened(await self._reopen())
+            self._response, self._state = await self._client._open(self._payload)
 
-    async def _chunks(self, state: StreamState) -> AsyncIterator[Chunk]:
+    async def _chunks(self) -> AsyncIterator[Chunk]:
+        state = self._state
         pieces = araw_pieces(self._response)
         turn_ends = time.monotonic() + FAIR_SLICE
         try:

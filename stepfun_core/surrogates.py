@@ -1,10 +1,8 @@
 r"""UTF-16 surrogate halves in received text: joined into characters, never passed on alone.
 
-The API escapes characters outside the Basic Multilingual Plane (emoji) as two ``\uXXXX``
-halves, and a stream may cut between them: one chunk's text ends in a high half, the next
-begins with the low half. Python keeps each half as its own code point, which UTF-8 cannot
-encode, so printing the piece or sending the text back on the next turn would fail. A high
-half at the end of a piece is held back and put in front of the next piece of the same field.
+The API escapes an emoji as two ``\uXXXX`` halves, and a stream may cut between them. A lone
+half cannot be encoded as UTF-8 (printing it or sending it back would fail), so a high half
+ending a piece is held back and put in front of the next piece of the same field.
 """
 
 from __future__ import annotations
@@ -15,6 +13,7 @@ from stepfun_core.types import ChoiceDelta, Chunk, ToolCallDelta
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 REPLACEMENT = "\ufffd"
+_TEXT_FIELDS = ("content", "reasoning", "refusal")  # of a ChoiceDelta, streamed piece by piece
 
 
 def has_surrogates(text: str) -> bool:
@@ -70,28 +69,21 @@ class SurrogateJoiner:
         return join_surrogates(text)
 
     def fix(self, chunk: Chunk) -> None:
-        """Join halves in every text field of the chunk (content, reasoning, arguments).
-
-        Text that streams piece by piece holds a trailing high half back; whole strings (ids,
-        names, the model, the finish reason) have any lone half replaced.
-        """
+        """Join halves in the chunk's text in place; a piece's trailing high half is held."""
         chunk.id = join_surrogates(chunk.id)
         chunk.model = join_surrogates(chunk.model)
         for delta in chunk.choices:
             if delta.finish_reason:
                 delta.finish_reason = join_surrogates(delta.finish_reason)
-            i = delta.index
-            if delta.content or (i, "content", 0) in self._held:
-                delta.content = self._fix((i, "content", 0), delta.content)
-            if delta.reasoning or (i, "reasoning", 0) in self._held:
-                delta.reasoning = self._fix((i, "reasoning", 0), delta.reasoning)
-            if delta.refusal or (i, "refusal", 0) in self._held:
-                delta.refusal = self._fix((i, "refusal", 0), delta.refusal)
+            for field in _TEXT_FIELDS:
+                key = (delta.index, field, 0)
+                if getattr(delta, field) or key in self._held:
+                    setattr(delta, field, self._fix(key, getattr(delta, field)))
             for call in delta.tool_calls:
                 call.id = join_surrogates(call.id) if call.id else call.id
                 call.name = join_surrogates(call.name) if call.name else call.name
                 call.type = join_surrogates(call.type) if call.type else call.type
-                key = (i, "arguments", call.index)
+                key = (delta.index, "arguments", call.index)
                 if call.arguments or key in self._held:
                     call.arguments = self._fix(key, call.arguments or "") or None
 
@@ -102,13 +94,9 @@ class SurrogateJoiner:
         deltas: dict[int, ChoiceDelta] = {}
         for index, field, call in sorted(self._held):
             delta = deltas.setdefault(index, ChoiceDelta(index))
-            if field == "content":
-                delta.content = REPLACEMENT
-            elif field == "reasoning":
-                delta.reasoning = REPLACEMENT
-            elif field == "refusal":
-                delta.refusal = REPLACEMENT
-            else:
+            if field == "arguments":
                 delta.tool_calls.append(ToolCallDelta(call, arguments=REPLACEMENT))
+            else:
+                setattr(delta, field, REPLACEMENT)
         self._held.clear()
         return Chunk(choices=list(deltas.values()))

@@ -1,9 +1,8 @@
 """An offline ESTIMATE of StepFun's token counts, made to err on the high side.
 
-StepFun's tokenizer is not available offline: these counts keep a history inside the context
-window and are no billing figures. Each rule rounds a public figure up (docs/tokens.md lists the
-sources and measurements). Where the API reported ``prompt_tokens`` for a prompt
-(``remember_prompt_tokens``), that count is used for it and for longer prompts that start with it.
+StepFun's tokenizer is not available offline; these counts keep a history inside the context
+window and are no billing figures. Each rule rounds a public figure up (docs/tokens.md). Where the
+API reported ``prompt_tokens`` for a prompt, that count is used for it and prompts extending it.
 """
 
 from __future__ import annotations
@@ -132,8 +131,7 @@ def _prefix_keys(messages: Sequence[Any], tools: Any) -> Iterator[tuple[int, int
 def count_prompt_tokens(messages: Sequence[Any], tools: Any = None) -> int:
     """Estimated prompt tokens of the wire ``messages`` and ``tools`` of a request.
 
-    Where the API's count was remembered for these messages, or for fewer messages they start
-    with, that count is used and only the messages after them are estimated.
+    Where the API's count is known for these messages or a prefix, only the rest is estimated.
     """
     messages = list(messages) if isinstance(messages, Sequence) else []
     known, start = 0, 0

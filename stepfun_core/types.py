@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from stepfun_core.history import assistant_message, wire_tool_call
+
 
 def _count(value: Any) -> int | None:
     return value if type(value) is int else None
@@ -67,19 +69,12 @@ class ToolCall:
 
     def to_dict(self) -> dict[str, Any]:
         """Return the call in the wire shape of an assistant message."""
-        return {
-            "id": self.id,
-            "type": "function",
-            "function": {"name": self.name, "arguments": self.arguments},
-        }
+        return wire_tool_call(self.id, self.name, self.arguments)
 
 
 @dataclass(slots=True)
 class ServerToolCall:
-    """A call the server already ran, such as the built-in ``web_search``.
-
-    docs/wire.md#web-search
-    """
+    """A call the server already ran, such as ``web_search`` (docs/wire.md#web-search)."""
 
     id: str
     type: str
@@ -102,6 +97,15 @@ class ServerToolCall:
 WITHHELD_FINISH_REASONS = frozenset({"content_filter", "content_filtered"})
 
 
+def refusal_problem(refusal: Any, finish_reason: Any) -> str | None:
+    """Why a reply holds nothing to parse (a stated refusal, content withheld), or None."""
+    if refusal:
+        return f"the model refused: {refusal}"
+    if finish_reason in WITHHELD_FINISH_REASONS:
+        return f"StepFun withheld the content (finish_reason={finish_reason!r}); nothing to parse"
+    return None
+
+
 @dataclass(slots=True)
 class Choice:
     """One generated message."""
@@ -117,16 +121,11 @@ class Choice:
 
     def to_dict(self) -> dict[str, Any]:
         """Return the choice in the non-streaming wire shape."""
-        message: dict[str, Any] = {"role": "assistant", "content": self.content}
+        calls = [call.to_dict() for call in self.tool_calls]
+        calls += [call.to_dict() for call in self.server_tool_calls]
+        message = assistant_message(self.content, calls, self.reasoning, "always")
         if self.refusal:
             message["refusal"] = self.refusal
-        if self.reasoning:
-            message["reasoning"] = self.reasoning
-        calls = [c.to_dict() for c in self.tool_calls] + [
-            c.to_dict() for c in self.server_tool_calls
-        ]
-        if calls:
-            message["tool_calls"] = calls
         return {"index": self.index, "message": message, "finish_reason": self.finish_reason}
 
 
@@ -179,10 +178,10 @@ class Completion:
 
 @dataclass(slots=True)
 class ToolCallDelta:
-    """A fragment of a streamed tool call; ``index`` is always set (see parse.py).
+    """A fragment of a streamed tool call.
 
-    ``positional`` is True when the API sent no index (step-1-era streams); a stream's
-    accumulator then assigns the index, telling calls apart by their names.
+    ``positional``: the API sent no ``index`` (step-1-era streams); the position stands in
+    until a stream's accumulator assigns the index, telling calls apart by their names.
     """
 
     index: int
@@ -223,11 +222,7 @@ class Chunk:
         return Usage.from_wire(self.raw_usage)
 
     def delta(self, index: int = 0) -> ChoiceDelta | None:
-        """What this chunk adds to one choice, however many deltas it lists for it.
-
-        A chunk lists one delta per choice; an odd one may list a choice twice, as the
-        accumulator then folds both, so does this.
-        """
+        """What this chunk adds to one choice (an odd chunk listing it twice: both, folded)."""
         choices = self.choices
         if len(choices) == 1:  # the usual chunk, once per token: no list to build
             return choices[0] if choices[0].index == index else None

@@ -25,7 +25,8 @@ from stepfun_core.errors import (
     RateLimitError,
     StepFunError,
 )
-from stepfun_core.http import build_headers, decode_json, status_error, transport_error
+from stepfun_core.http import build_headers, status_error, transport_error
+from stepfun_core.jsonio import decode_json
 from stepfun_core.settings import endpoint_url
 
 MODELS_PATH = "/models"
