@@ -7,9 +7,9 @@ Extra arguments after ``--`` go to pytest.
 The Pythons are the classifiers of pyproject.toml. Each cell is a Python and one end of the ranges:
 
 - ``newest``: the newest versions every range of pyproject.toml allows.
-- ``lowest``: first the core's tests with the test harness alone and httpx and pydantic at their
-  floors; then both framework extras, with every direct dependency (httpx, pydantic,
-  langchain-core, llama-index-core) at the lowest version the ranges allow together (uv's
+- ``lowest``: first the core's tests with the test harness alone and httpx at its floor; then
+  both framework extras, with every direct dependency (httpx, langchain-core, pydantic,
+  typing-extensions, llama-index-core) at the lowest version the ranges allow together (uv's
   ``--resolution lowest-direct``) and the test tooling the newest that fits them.
 
 Each cell runs the unit tests: the whole suite but its slow end-to-end parts (the reliability

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -13,7 +14,6 @@ from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable
 from langchain_core.utils.pydantic import get_fields
-from langchain_core.utils.utils import _build_model_kwargs
 from pydantic import AliasChoices, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 from typing_extensions import Self
 
@@ -45,6 +45,32 @@ DISTRIBUTION = "stepfun-integrations"
 def _key_from_env() -> SecretStr | None:
     found = find_api_key()  # the core's lookup: the first key variable set and not empty
     return SecretStr(found.value) if found else None
+
+
+def _collect_unknown(values: dict[str, Any], names: set[str]) -> dict[str, Any]:
+    """Unknown constructor arguments go into ``model_kwargs``, fields found there to the field.
+
+    Each with a warning, as LangChain's chat models do (``model_kwargs`` is sent in the body).
+    """
+    extras = dict(values.get("model_kwargs") or {})
+    for name in [n for n in values if n not in names]:
+        if name in extras:
+            raise ValueError(f"{name} was given twice: as an argument and in model_kwargs")
+        warnings.warn(
+            f"{name} is not a field of ChatStepFun: it was transferred to model_kwargs "
+            "and is sent in the request body",
+            UserWarning,
+            stacklevel=7,  # the caller's ChatStepFun(...), through pydantic's validation
+        )
+        extras[name] = values.pop(name)
+    for name in names & extras.keys():
+        warnings.warn(
+            f"Parameters {{{name!r}}} should be specified explicitly, not in model_kwargs",
+            UserWarning,
+            stacklevel=7,
+        )
+        values[name] = extras.pop(name)
+    return {**values, "model_kwargs": extras} if extras or "model_kwargs" in values else values
 
 
 class ChatStepFun(TokenCounting, CoreClients, BaseChatModel):
@@ -150,7 +176,7 @@ class ChatStepFun(TokenCounting, CoreClients, BaseChatModel):
                     names.add(field.alias)
                 if isinstance(field.validation_alias, AliasChoices):
                     names.update(a for a in field.validation_alias.choices if isinstance(a, str))
-            return _build_model_kwargs(values, names)
+            return _collect_unknown(values, names)
         return values
 
     @model_validator(mode="after")

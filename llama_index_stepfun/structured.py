@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
+import llama_index.core.instrumentation as instrument
 from llama_index.core.base.llms.types import (
     ChatMessage,
     ChatResponse,
@@ -38,14 +39,14 @@ from llama_index.core.llms.function_calling import FunctionCallingLLM
 from llama_index.core.program.streaming_utils import process_streaming_content_incremental
 from llama_index.core.prompts import PromptTemplate
 from llama_index.core.types import Model, PydanticProgramMode
-from llama_index_instrumentation import get_dispatcher
 
 from llama_index_stepfun.refusals import arefusal_checked, raise_on_refusal, refusal_checked
 
 if TYPE_CHECKING:
     from llama_index.core.program.utils import FlexibleModel
 
-dispatcher = get_dispatcher(__name__)
+# How LlamaIndex's own integrations reach the dispatcher (llama-index-core re-exports it).
+dispatcher = instrument.get_dispatcher(__name__)
 
 _FENCE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.DOTALL)
 # Keys of the tool-calling path that must not reach a response_format call.

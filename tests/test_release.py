@@ -9,6 +9,8 @@ packages can only come from the wheel, and the smoke test asserts that they do.
 
 from __future__ import annotations
 
+import ast
+import functools
 import importlib.metadata
 import os
 import re
@@ -22,6 +24,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 import langchain_stepfun
 import llama_index_stepfun
@@ -98,6 +102,63 @@ def test_the_changelog_has_an_entry_for_the_version() -> None:
 def test_a_warning_from_our_packages_fails_the_suite(package: str) -> None:
     with pytest.raises(UserWarning, match="probe"):
         warnings.warn_explicit("probe", UserWarning, "probe.py", 1, module=f"{package}.probe")
+
+
+# --- declared dependencies ---------------------------------------------------------------------
+EXTRAS_OF = {"stepfun_core": (), "stepfun_probes": ("doctor",), "langchain_stepfun": ("langchain",)}
+EXTRAS_OF["llama_index_stepfun"] = ("llama-index",)
+# Ours (stepfun_probes is the doctor extra's, imported only for --probe), and httpx2, which is
+# never imported by us: only named for type checking and looked up once a caller imported it.
+NOT_REQUIRED = {*PACKAGES, "stepfun_probes", "httpx2"}
+
+
+def imported_modules(package: str) -> set[str]:
+    """The third-party modules a package's modules import (absolute imports only)."""
+    names: set[str] = set()
+    for path in (ROOT / package).rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names.add(node.module)
+    ignored = {*sys.stdlib_module_names, *NOT_REQUIRED, "__future__"}
+    return {name for name in names if name.split(".")[0] not in ignored}
+
+
+@functools.cache
+def distribution_of(module: str) -> str:
+    """The distribution that installs a module (namespace packages: by their second part)."""
+    top, *rest = module.split(".")
+    candidates = importlib.metadata.packages_distributions()[top]
+    if len(candidates) > 1:  # llama_index is a namespace shared by many distributions
+        folder = "/".join([top, *rest[:1]]) + "/"
+        candidates = [
+            name
+            for name in candidates
+            if any(str(file).startswith(folder) for file in importlib.metadata.files(name) or [])
+        ]
+    (name,) = set(candidates)
+    return canonicalize_name(name)
+
+
+def declared(extras: tuple[str, ...]) -> set[str]:
+    """The distributions the metadata requires for the core and those extras."""
+    names = set()
+    for spec in importlib.metadata.requires(DISTRIBUTION) or []:
+        requirement = Requirement(spec)
+        marker = requirement.marker
+        if marker is None or any(marker.evaluate({"extra": extra}) for extra in extras):
+            names.add(canonicalize_name(requirement.name))
+    return names - {canonicalize_name(DISTRIBUTION)}
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_each_package_declares_exactly_the_distributions_it_imports(package: str) -> None:
+    imported = {distribution_of(module) for module in imported_modules(package)}
+    # Every package may use the core's requirements (through stepfun_core); its extra adds exactly
+    # what it imports itself.
+    assert imported <= declared(EXTRAS_OF[package])
+    assert declared(EXTRAS_OF[package]) - declared(()) == imported - declared(())
 
 
 # --- an adapter without its extra --------------------------------------------------------------

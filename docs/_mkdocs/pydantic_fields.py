@@ -25,6 +25,9 @@ class PydanticFields(Extension):
         call = attr.value
         if not (isinstance(node, ast.AST) and attr.parent and attr.parent.is_class):
             return
+        if str(call).startswith("self."):  # set in __init__ from other fields: not a default
+            attr.value = None
+            return
         if not isinstance(call, ExprCall) or str(call.function).split(".")[-1] not in FIELD_CALLS:
             return
         keywords = {a.name: a.value for a in call.arguments if isinstance(a, ExprKeyword)}
