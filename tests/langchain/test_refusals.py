@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import langchain_core
 import pytest
 from langchain_core.messages import AIMessage, AIMessageChunk
 from pydantic import BaseModel
@@ -32,6 +33,10 @@ def test_a_stated_refusal_is_a_refusal_block_like_openais(provider: str) -> None
         additional_kwargs={"refusal": "no"},
         response_metadata={"model_provider": provider},
     )
+    if provider == "openai" and not message.content_blocks:
+        # The reference case only: langchain-core's own OpenAI translator gained refusal blocks
+        # after 1.6.0 (the floor of our range), so there is nothing to compare with there.
+        pytest.skip(f"langchain-core {langchain_core.__version__}: no OpenAI refusal blocks")
     assert message.content_blocks == [{"type": "refusal", "refusal": "no"}]
 
 
