@@ -2,7 +2,9 @@
 
 StepFun's tokenizer is not available offline; these counts keep a history inside the context
 window and are no billing figures. Each rule rounds a public figure up (docs/tokens.md). Where the
-API reported ``prompt_tokens`` for a prompt, that count is used for it and prompts extending it.
+API reported ``prompt_tokens`` for a prompt, that count is used for it and prompts extending it;
+the API's counts are kept from the process's first count on (until then nobody reads them, and
+keeping one costs a walk over the whole history on every call).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ TOOLS_PREAMBLE_TOKENS = 128
 _RUN = re.compile(r"[A-Za-z]+|[0-9]|[ \t\n\r\f\v]+|[!-/:-@\[-`{-~]+|.", re.DOTALL)
 _MEMO: dict[tuple[int, int], int] = {}
 _MEMO_LOCK = threading.Lock()
+_COUNTING = threading.Event()  # set by the first count: from then on, the API's counts are kept
 
 
 @lru_cache(maxsize=4096)
@@ -133,6 +136,7 @@ def count_prompt_tokens(messages: Sequence[Any], tools: Any = None) -> int:
 
     Where the API's count is known for these messages or a prefix, only the rest is estimated.
     """
+    _COUNTING.set()
     messages = list(messages) if isinstance(messages, Sequence) else []
     known, start = 0, 0
     for length, key in enumerate(_prefix_keys(messages, tools), start=1):
@@ -148,6 +152,8 @@ def count_prompt_tokens(messages: Sequence[Any], tools: Any = None) -> int:
 
 def remember_prompt_tokens(messages: Sequence[Any], tools: Any, prompt_tokens: Any) -> None:
     """Remember the API's ``prompt_tokens`` for this prompt, in a memo of 256 prompts."""
+    if not _COUNTING.is_set():
+        return
     if isinstance(prompt_tokens, bool) or not isinstance(prompt_tokens, int) or prompt_tokens < 1:
         return
     if isinstance(messages, Sequence) and messages:

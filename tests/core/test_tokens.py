@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -44,8 +45,10 @@ WEATHER_TOOL = {
 
 @pytest.fixture(autouse=True)
 def _fresh_memo() -> Iterator[None]:
-    """Each test starts without remembered counts (the memo is process-wide)."""
+    """Each test starts without remembered counts (the memo is process-wide), in a process that
+    has counted tokens before (from then on the API's counts are kept)."""
     core_tokens._MEMO.clear()
+    core_tokens._COUNTING.set()
     yield
     core_tokens._MEMO.clear()
 
@@ -175,6 +178,17 @@ def test_a_reported_count_is_extended_by_the_messages_that_follow() -> None:
     assert count_prompt_tokens(first + follow) == 30 + count_prompt_tokens(
         follow[1:]
     ) - count_prompt_tokens([])
+
+
+def test_nothing_is_kept_before_the_process_first_counts(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Keeping a count walks the whole history on every call: only worth it once someone counts.
+    monkeypatch.setattr(core_tokens, "_COUNTING", threading.Event())
+    messages = [user("hello")]
+    remember_prompt_tokens(messages, None, 99)
+    assert not core_tokens._MEMO
+    assert count_prompt_tokens(messages) != 99  # the first count estimates, and opens the memo
+    remember_prompt_tokens(messages, None, 99)
+    assert count_prompt_tokens(messages) == 99
 
 
 @pytest.mark.parametrize("bad", [0, -3, True, "85", None, 2.5])

@@ -89,7 +89,9 @@ def test_reasoning_echo_follows_the_models_setting(model: ChatStepFun) -> None:
 
 
 def test_the_apis_reported_count_is_preferred(model: ChatStepFun) -> None:
-    # What the core clients remember after a call: the body's messages and tools.
+    # What the core clients remember after a call (in a process that counts): the body's messages
+    # and tools.
+    model.get_num_tokens_from_messages([])
     body = request_body(model, list(HISTORY), None, {"tools": format_tools([get_weather])})
     remember_prompt_tokens(body["messages"], body.get("tools"), 61)
     assert model.get_num_tokens_from_messages(list(HISTORY), tools=[get_weather]) == 61
