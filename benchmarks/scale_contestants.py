@@ -20,9 +20,6 @@ from __future__ import annotations
 
 import inspect
 import json
-import os
-import subprocess
-import sys
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,11 +28,11 @@ from typing import Any
 
 import httpx
 
+from benchmarks import transport
 from benchmarks.contestants import API_KEY, lc_messages, li_messages
 from benchmarks.fixtures import MESSAGES, MODEL, Fixture
 from benchmarks.floors import langchain_floor, llama_index_floor
 from benchmarks.scale_server import CALL_FIXTURE, STREAM_FIXTURE
-from benchmarks.transport import REPO_ROOT
 
 # openai's default timeout (openai._constants.DEFAULT_TIMEOUT), and ours (stepfun_core.settings).
 TIMEOUT = httpx.Timeout(600.0, connect=5.0)
@@ -48,24 +45,14 @@ _WIRE_HEADERS = {"Authorization": f"Bearer {API_KEY}", "Content-Type": "applicat
 # --- the server process ------------------------------------------------------------------------
 
 
-class ServerProcess:
+class ServerProcess(transport.ServerProcess):
     """``benchmarks.scale_server`` in its own process, on 127.0.0.1, with an ephemeral port."""
 
     def __init__(self, chunks: int, digest: str, pace_ms: float = 0.0, pace_events: int = 1):
-        env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
-        cmd = [sys.executable, "-m", "benchmarks.scale_server", "--port", "0"]
-        cmd += ["--chunks", str(chunks), "--pace-ms", str(pace_ms)]
-        cmd += ["--pace-events", str(pace_events)]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, cwd=REPO_ROOT, env=env)
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline().split()
-        if len(line) != 3 or line[0] != "listening":
-            self.close()
-            raise RuntimeError(f"the scale server did not start: {line}")
-        self.port = int(line[1])
-        if line[2] != digest:
-            self.close()
-            raise RuntimeError("the scale server does not serve the same fixture bytes")
+        args = ["--chunks", str(chunks), "--pace-ms", str(pace_ms)]
+        super().__init__(
+            "benchmarks.scale_server", [*args, "--pace-events", str(pace_events)], digest
+        )
 
     def base_url(self, fixture: str, tag: str) -> str:
         # The server reads only the first segment; the tag gives every configuration its own
@@ -79,14 +66,6 @@ class ServerProcess:
         with opener.open(url, timeout=10) as reply:
             stats: dict[str, int] = json.loads(reply.read())
         return stats
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
 
 
 # --- how each contestant gets its pool -----------------------------------------------------------

@@ -75,24 +75,42 @@ class MockNetwork:
         pass
 
 
-class LoopbackNetwork:
-    """Clients over real sockets to ``benchmarks.server`` running in a separate process."""
+class ServerProcess:
+    """A benchmark server module in its own process, on 127.0.0.1 with an ephemeral port.
 
-    mode = "loopback"
+    It prints ``listening <port> <digest>``; the digest proves it serves the same fixture bytes.
+    """
 
-    def __init__(self, fixtures: dict[str, Fixture], fixture_args: list[str], digest: str) -> None:
+    def __init__(self, module: str, args: list[str], digest: str) -> None:
         env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
-        cmd = [sys.executable, "-m", "benchmarks.server", "--port", "0", *fixture_args]
+        cmd = [sys.executable, "-m", module, "--port", "0", *args]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, cwd=REPO_ROOT, env=env)
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline().split()
         if len(line) != 3 or line[0] != "listening":
             self.close()
-            raise RuntimeError(f"the loopback server did not start: {line}")
+            raise RuntimeError(f"{module} did not start: {line}")
         self.port = int(line[1])
         if line[2] != digest:
             self.close()
-            raise RuntimeError("the loopback server does not serve the same fixture bytes")
+            raise RuntimeError(f"{module} does not serve the same fixture bytes")
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+class LoopbackNetwork(ServerProcess):
+    """Clients over real sockets to ``benchmarks.server`` running in a separate process."""
+
+    mode = "loopback"
+
+    def __init__(self, fixtures: dict[str, Fixture], fixture_args: list[str], digest: str) -> None:
+        super().__init__("benchmarks.server", fixture_args, digest)
 
     def base_url(self, fixture: str) -> str:
         return f"http://127.0.0.1:{self.port}/{fixture}/v1"
@@ -102,11 +120,3 @@ class LoopbackNetwork:
 
     def async_client(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(limits=POOL, timeout=TIMEOUT)
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
