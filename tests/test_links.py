@@ -38,8 +38,15 @@ def markdown_of(path: Path) -> str:
 
 
 def anchors_of(path: Path) -> set[str]:
-    """GitHub-style heading slugs and explicit ``<a id>`` anchors of a Markdown file."""
+    """GitHub-style heading slugs and explicit ``<a id>`` anchors of a Markdown file.
+
+    A docs page whose front matter says ``include: PATH`` shows that file (docs/_mkdocs/hooks.py),
+    so its anchors are that file's.
+    """
     text = markdown_of(path)
+    included = re.match(r"---\ninclude: (\S+)\n---", text)
+    if included:
+        return anchors_of(REPO / included[1])
     found = set(re.findall(r'<a id="([^"]+)"', text))
     for heading in re.findall(r"^#+ (.+)$", text, re.M):
         slug = re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
@@ -56,6 +63,9 @@ def test_local_links_resolve_inside_the_repository(path: Path) -> None:
         target = match["target"]
         if re.match(r"[a-z]+:", target):  # http(s), mailto: a public address
             continue
+        # No "../" either: a link that climbs reads as leaving the repository to readers and
+        # tools that resolve it from elsewhere (the site, a package index).
+        assert not target.startswith("../"), f"{path.name} climbs out of its folder: {target}"
         file_part, _, anchor = target.partition("#")
         resolved = (path.parent / file_part).resolve() if file_part else path
         assert resolved.is_relative_to(REPO), f"{path.name} links outside the repository: {target}"
