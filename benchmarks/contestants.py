@@ -9,9 +9,9 @@ from __future__ import annotations
 import importlib
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import httpx
 
@@ -69,20 +69,47 @@ class Contestant:
     make: Callable[[Setup], Driver]
     import_name: str | None = None  # the module whose absence makes the contestant "missing"
 
-    def available(self) -> str | None:
-        """None if it can run, else the reason it cannot."""
-        if self.import_name is None:
-            return None
-        try:
-            importlib.import_module(self.import_name)
-        except Exception as exc:  # a half-written adapter may raise anything on import
-            return f"{type(exc).__name__}: {exc}"
+
+class Named(Protocol):
+    """A contestant of either benchmark: its key, and the module it needs."""
+
+    key: str
+    import_name: str | None
+
+
+N = TypeVar("N", bound=Named)
+
+
+def missing_reason(import_name: str | None) -> str | None:
+    """None if that module imports (or no module is needed), else why not."""
+    if import_name is None:
         return None
+    try:
+        importlib.import_module(import_name)
+    except Exception as exc:  # a half-written adapter may raise anything on import
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+def select(candidates: Sequence[N], only: str | None) -> tuple[list[N], dict[str, str]]:
+    """The candidates named in ``only`` (comma-separated; all when empty) that can run, and why
+    each of the others named cannot."""
+    wanted = set(only.split(",")) if only else None
+    chosen, missing = [], {}
+    for c in candidates:
+        if wanted and c.key not in wanted:
+            continue
+        reason = missing_reason(c.import_name)
+        if reason:
+            missing[c.key] = reason
+        else:
+            chosen.append(c)
+    return chosen, missing
 
 
 # --- wire floor: raw httpx + json.loads ------------------------------------------------------
 
-_WIRE_HEADERS = {"Authorization": f"Bearer {API_KEY}", "Content-Type": "application/json"}
+WIRE_HEADERS = {"Authorization": f"Bearer {API_KEY}", "Content-Type": "application/json"}
 
 
 class WireDriver(Driver):
@@ -94,13 +121,13 @@ class WireDriver(Driver):
         return json.dumps({"model": MODEL, "messages": MESSAGES, "stream": stream}).encode()
 
     def call(self) -> Any:
-        r = self.s.http.post(self.url, content=self._body(False), headers=_WIRE_HEADERS)
+        r = self.s.http.post(self.url, content=self._body(False), headers=WIRE_HEADERS)
         r.raise_for_status()
         return json.loads(r.content)
 
     def _events(self):
         with self.s.http.stream(
-            "POST", self.url, content=self._body(True), headers=_WIRE_HEADERS
+            "POST", self.url, content=self._body(True), headers=WIRE_HEADERS
         ) as r:
             r.raise_for_status()
             for line in r.iter_lines():
@@ -112,7 +139,7 @@ class WireDriver(Driver):
             pass
 
     async def acall(self) -> Any:
-        r = await self.s.ahttp.post(self.url, content=self._body(False), headers=_WIRE_HEADERS)
+        r = await self.s.ahttp.post(self.url, content=self._body(False), headers=WIRE_HEADERS)
         r.raise_for_status()
         return json.loads(r.content)
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks.contestants import CONTESTANTS, Contestant, Driver, Setup
+from benchmarks.contestants import CONTESTANTS, Contestant, Driver, Setup, select
 from benchmarks.fixtures import Fixture, build_fixtures, digest_all
 from benchmarks.imports import run_imports
 from benchmarks.measure import interleaved, machine
@@ -142,7 +142,7 @@ def _op(driver: Driver, kind: str, loop, concurrency: int):
     return lambda: loop.run_until_complete(many())
 
 
-def main(argv: list[str] | None = None) -> int:  # noqa: C901
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--mode", choices=("mock", "loopback", "both"), default="both")
     parser.add_argument("--quick", action="store_true", help="fewer repeats: a smoke run")
@@ -160,16 +160,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901
 
     stream_chunks, memory_chunks = 2000, 2000 if args.quick else 20000
     fixtures = build_fixtures(stream_chunks, memory_chunks)
-    wanted = set(args.only.split(",")) if args.only else None
-    contestants, missing = [], {}
-    for c in CONTESTANTS:
-        if wanted and c.key not in wanted:
-            continue
-        reason = c.available()
-        if reason:
-            missing[c.key] = reason
-        else:
-            contestants.append(c)
+    contestants, missing = select(CONTESTANTS, args.only)
     for key, reason in missing.items():
         log(f"  missing contestant {key}: {reason}")
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import httpx
 
-from benchmarks.contestants import API_KEY
+from benchmarks.contestants import API_KEY, select
 from benchmarks.fixtures import MESSAGES, MODEL, digest_all
 from benchmarks.measure import machine
 from benchmarks.scale_contestants import (
@@ -386,17 +386,10 @@ def main(argv: list[str] | None = None) -> int:
     # Stopped with SIGTERM: unwind, so the server process is stopped and the results kept.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     started = time.perf_counter()
-    wanted = set(args.only.split(",")) if args.only else None
-    keys, missing = [], {}
-    for c in CONTESTANTS:
-        if wanted and c.key not in wanted:
-            continue
-        reason = c.available()
-        if reason:
-            missing[c.key] = reason
-            log(f"  missing contestant {c.key}: {reason}")
-        else:
-            keys.append(c.key)
+    chosen, missing = select(CONTESTANTS, args.only)
+    keys = [c.key for c in chosen]
+    for key, reason in missing.items():
+        log(f"  missing contestant {key}: {reason}")
     parts = args.parts.split(",")
     result: dict[str, Any] = {
         "machine": machine(),

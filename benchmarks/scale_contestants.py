@@ -29,7 +29,7 @@ from typing import Any
 import httpx
 
 from benchmarks import transport
-from benchmarks.contestants import API_KEY, lc_messages, li_messages
+from benchmarks.contestants import API_KEY, WIRE_HEADERS, lc_messages, li_messages
 from benchmarks.fixtures import MESSAGES, MODEL, Fixture
 from benchmarks.floors import langchain_floor, llama_index_floor
 from benchmarks.scale_server import CALL_FIXTURE, STREAM_FIXTURE
@@ -39,7 +39,6 @@ TIMEOUT = httpx.Timeout(600.0, connect=5.0)
 # openai's default limits (DEFAULT_CONNECTION_LIMITS), and those of our shared pools.
 DEFAULT_LIMITS = httpx.Limits(max_connections=1000, max_keepalive_connections=100)
 POOL_SETTINGS = ("max_connections", "max_keepalive_connections")
-_WIRE_HEADERS = {"Authorization": f"Bearer {API_KEY}", "Content-Type": "application/json"}
 
 
 # --- the server process ------------------------------------------------------------------------
@@ -187,7 +186,7 @@ class WireDriver(Driver):
     async def astream(self) -> int:
         n, decoder = 0, self.decoder()
         async with self.ahttp.stream(
-            "POST", self.url, content=_body(True), headers=_WIRE_HEADERS
+            "POST", self.url, content=_body(True), headers=WIRE_HEADERS
         ) as r:
             r.raise_for_status()
             # Read to the end (not only to [DONE]) so the connection goes back to the pool.
@@ -199,7 +198,7 @@ class WireDriver(Driver):
 
     def stream(self) -> int:
         n, decoder = 0, self.decoder()
-        with self.http.stream("POST", self.url, content=_body(True), headers=_WIRE_HEADERS) as r:
+        with self.http.stream("POST", self.url, content=_body(True), headers=WIRE_HEADERS) as r:
             r.raise_for_status()
             for piece in r.iter_bytes():
                 for event in decoder.feed(piece):
@@ -208,7 +207,7 @@ class WireDriver(Driver):
         return n
 
     async def acall(self) -> int:
-        r = await self.ahttp.post(self.call_url, content=_body(False), headers=_WIRE_HEADERS)
+        r = await self.ahttp.post(self.call_url, content=_body(False), headers=WIRE_HEADERS)
         r.raise_for_status()
         return len(json.loads(r.content)["choices"][0]["message"]["content"])
 
@@ -387,16 +386,6 @@ class ScaleContestant:
     make: Callable[[Context, bool], Driver]
     import_name: str | None = None
     network: bool = True  # floors over pre-built messages do no I/O
-
-    def available(self) -> str | None:
-        """None if it can run, else the reason it cannot."""
-        if self.import_name is None:
-            return None
-        try:
-            __import__(self.import_name)
-        except Exception as exc:
-            return f"{type(exc).__name__}: {exc}"
-        return None
 
 
 def _floor(make: Callable[[Fixture], Driver]) -> Callable[[Context, bool], Driver]:
