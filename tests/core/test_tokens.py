@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -19,6 +21,7 @@ from stepfun_core import (
     remember_prompt_tokens,
 )
 from stepfun_core import tokens as core_tokens
+from tests.conftest import REPO
 from tests.replica import Replica
 
 # StepFun's token-count example (API reference, step-1-8k): these two messages are 85 tokens.
@@ -262,3 +265,33 @@ def test_the_clients_remember_what_the_api_counted(
     usage = run() if mode == "sync" else asyncio.run(arun())
     assert usage is not None
     assert count_prompt_tokens(messages) == usage.prompt_tokens
+
+
+FRESH_PROCESS = """
+import sys
+
+import stepfun_core as core
+
+client = core.StepFunClient(api_key="k", base_url=sys.argv[1])
+messages = [{"role": "user", "content": "Count me in a fresh process, 新しいプロセスで"}]
+payload = core.build_chat_request("step-3.5-flash", messages)
+reported = client.create(payload).usage.prompt_tokens
+first = core.count_prompt_tokens(messages)  # nothing was kept before this first count
+client.create(payload)
+print(reported, first, core.count_prompt_tokens(messages))
+"""
+
+
+def test_a_fresh_process_keeps_the_apis_counts_from_its_first_count_on(replica: Replica) -> None:
+    # A real interpreter, not a monkeypatched flag: the gate starts closed in a new process.
+    out = subprocess.run(
+        [sys.executable, "-c", FRESH_PROCESS, replica.base_url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+        cwd=REPO,
+    ).stdout
+    reported, first, later = map(int, out.split())
+    assert first != reported  # an estimate: the call before the first count was not kept
+    assert later == reported
