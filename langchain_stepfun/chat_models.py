@@ -20,6 +20,7 @@ from typing_extensions import Self
 import stepfun_core as core
 from langchain_stepfun.errors import (
     LangChainErrors,
+    StepFunInvalidParameterError,
     StepFunMalformedAPIKeyError,
     StepFunMissingAPIKeyError,
     to_langchain_error,
@@ -54,8 +55,6 @@ def _collect_unknown(values: dict[str, Any], names: set[str]) -> dict[str, Any]:
     """
     extras = dict(values.get("model_kwargs") or {})
     for name in [n for n in values if n not in names]:
-        if name in extras:
-            raise ValueError(f"{name} was given twice: as an argument and in model_kwargs")
         warnings.warn(
             f"{name} is not a field of ChatStepFun: it was transferred to model_kwargs "
             "and is sent in the request body",
@@ -161,8 +160,6 @@ class ChatStepFun(TokenCounting, CoreClients, BaseChatModel):
     )
     """How many idle connections the shared pool keeps open for reuse."""
 
-    # The core clients for the current settings: a copy or an assignment that changes a
-    # setting gets new clients on its next call; a pickle or a deep copy starts empty.
     _clients: ClientCache = PrivateAttr(default_factory=ClientCache)
 
     @model_validator(mode="before")
@@ -183,18 +180,21 @@ class ChatStepFun(TokenCounting, CoreClients, BaseChatModel):
     def _set_stepfun_version(self) -> Self:
         """Record our version in ``metadata["lc_versions"]`` for traces (langchain-core 1.x)."""
         # Named uniquely on purpose: pydantic replaces a same-named validator of a parent.
-        add_version = getattr(self, "_add_version", None)  # langchain-core releases before it
-        if add_version is not None:
-            add_version(DISTRIBUTION, core.__version__)
+        self._add_version(DISTRIBUTION, core.__version__)
         return self
 
     def __init__(self, **kwargs: Any) -> None:
+        extras = kwargs.get("model_kwargs")
         try:
             # Checked before LangChain's own handling, which would quietly move a "model"
             # found in model_kwargs into the field.
-            core.merge_extra({}, kwargs.get("model_kwargs"), "model_kwargs")
+            core.merge_extra({}, extras, "model_kwargs")
         except core.StepFunError as exc:
             raise to_langchain_error(exc) from None
+        if twice := sorted(kwargs.keys() & (extras or {}).keys()):
+            # Checked here: a validator's error would quote the arguments, the key among them.
+            msg = f"{', '.join(twice)}: given both as an argument and in model_kwargs"
+            raise StepFunInvalidParameterError(msg)
         key = kwargs.get("api_key", kwargs.get("stepfun_api_key", ...))
         if key is not ... and key is not None and not isinstance(key, (str, SecretStr)):
             # Checked here: pydantic's own error would quote the value, the key itself.
@@ -251,11 +251,6 @@ class ChatStepFun(TokenCounting, CoreClients, BaseChatModel):
         """ChatStepFun can be serialized with ``dumpd`` (without its key)."""
         return True
 
-    @classmethod
-    def get_lc_namespace(cls) -> list[str]:
-        """``["langchain_stepfun", "chat_models"]``."""
-        return ["langchain_stepfun", "chat_models"]
-
     @property
     def _identifying_params(self) -> dict[str, Any]:
         params = {name: getattr(self, name) for name in PARAMS}
@@ -264,18 +259,10 @@ class ChatStepFun(TokenCounting, CoreClients, BaseChatModel):
         return {"model": self.model, "base_url": display_url(self.base_url), **params}
 
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
-        model = kwargs.get("model")
-        params = LangSmithParams(
-            ls_provider="stepfun",
-            ls_model_name=model if isinstance(model, str) else self.model,
-            ls_model_type="chat",
-        )
-        temperature = kwargs.get("temperature", self.temperature)
-        if temperature is not None:
-            params["ls_temperature"] = temperature
-        max_tokens = kwargs.get("max_tokens", self.max_tokens)
-        if max_tokens is not None:
-            params["ls_max_tokens"] = max_tokens
+        # The base reads the model, temperature and max_tokens (the call's, else the fields');
+        # the provider is pinned (the base derives it from the class name) and stops added.
+        params = super()._get_ls_params(stop, **kwargs)
+        params["ls_provider"] = "stepfun"
         stops = stop or kwargs.get("stop") or self.stop
         if stops:
             params["ls_stop"] = [stops] if isinstance(stops, str) else list(stops)
@@ -305,8 +292,7 @@ class ChatStepFun(TokenCounting, CoreClients, BaseChatModel):
 
     # -- requests ------------------------------------------------------------------------------
 
-    def _error(self, error: core.StepFunError) -> Exception:
-        return to_langchain_error(error)
+    _error = staticmethod(to_langchain_error)  # core errors raise as their LangChain duals
 
     _payload = request_body  # the request body of one call (messages, stop, the call's kwargs)
 

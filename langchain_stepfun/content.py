@@ -55,10 +55,6 @@ def _image_part(url: str, detail: Any) -> Part:
     return {"type": "image_url", "image_url": image}
 
 
-def _text(block: Mapping[str, Any]) -> Part:
-    return {"type": "text", "text": block["text"]}
-
-
 def _image_url(block: Mapping[str, Any]) -> Part:
     value = block.get("image_url")
     if isinstance(value, str):
@@ -130,7 +126,7 @@ def _video(block: Mapping[str, Any]) -> Part:
 
 
 _USER_PARTS: dict[str, Callable[[Mapping[str, Any]], Part]] = {
-    "text": _text,
+    "text": lambda block: {"type": "text", "text": block["text"]},
     "image_url": _image_url,
     "image": _image,
     "input_audio": _input_audio,

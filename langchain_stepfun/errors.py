@@ -153,8 +153,11 @@ class LangChainErrors:
     def __exit__(
         self, kind: type[BaseException] | None, error: BaseException | None, _: Any
     ) -> None:
-        if isinstance(error, core.StepFunError):
-            raise to_langchain_error(error) from error
+        if (
+            isinstance(error, core.StepFunError)
+            and (dual := to_langchain_error(error)) is not error
+        ):
+            raise dual from error  # a dual error met inside is raised as it is
 
 
 def to_langchain_error(error: core.StepFunError) -> Exception:

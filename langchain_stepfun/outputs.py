@@ -8,7 +8,7 @@ from langchain_core.messages import AIMessage, InvalidToolCall, ToolCall, UsageM
 from langchain_core.messages.tool import invalid_tool_call, tool_call
 from langchain_core.outputs import ChatGeneration, ChatResult
 
-from stepfun_core import Choice, Completion, ServerToolCall, Usage, load_json
+from stepfun_core import Choice, Completion, Usage, load_json
 from stepfun_core import ToolCall as WireToolCall
 
 PROVIDER = "stepfun"
@@ -42,20 +42,14 @@ def parse_tool_calls(calls: list[WireToolCall]) -> tuple[list[ToolCall], list[In
         text = call.arguments
         try:
             args = load_json(text) if text.strip() else {}
+            error = None if isinstance(args, dict) else "the arguments are not a JSON object"
         except ValueError as exc:
-            invalid.append(invalid_tool_call(name=call.name, args=text, id=call.id, error=str(exc)))
-            continue
-        if isinstance(args, dict):
+            error = str(exc)
+        if error is None:
             valid.append(tool_call(name=call.name, args=args, id=call.id))
         else:
-            error = "the arguments are not a JSON object"
             invalid.append(invalid_tool_call(name=call.name, args=text, id=call.id, error=error))
     return valid, invalid
-
-
-def server_tool_calls(calls: list[ServerToolCall]) -> list[dict[str, Any]]:
-    """The server-side calls (``web_search``) as the API sent them, results included."""
-    return [call.to_dict() for call in calls]
 
 
 def ai_message(choice: Choice, completion: Completion, *, with_usage: bool) -> AIMessage:
@@ -64,7 +58,7 @@ def ai_message(choice: Choice, completion: Completion, *, with_usage: bool) -> A
     if choice.reasoning:
         additional_kwargs[REASONING_KEY] = choice.reasoning
     if choice.server_tool_calls:
-        additional_kwargs[SERVER_TOOL_CALLS_KEY] = server_tool_calls(choice.server_tool_calls)
+        additional_kwargs[SERVER_TOOL_CALLS_KEY] = [c.to_dict() for c in choice.server_tool_calls]
     if choice.refusal:
         additional_kwargs[REFUSAL_KEY] = choice.refusal
     valid, invalid = parse_tool_calls(choice.tool_calls)

@@ -18,7 +18,6 @@ from langchain_stepfun.outputs import (
     REASONING_KEY,
     REFUSAL_KEY,
     SERVER_TOOL_CALLS_KEY,
-    server_tool_calls,
     usage_metadata,
 )
 from stepfun_core import Chunk, StreamAccumulator, ToolCallDelta, fallback_tool_call_id
@@ -109,7 +108,7 @@ class ChunkConverter:
         if self.stream_usage and accumulator.usage is not None:
             fields["usage_metadata"] = usage_metadata(accumulator.usage)
         if choice.server_tool_calls:
-            calls = server_tool_calls(choice.server_tool_calls)
+            calls = [call.to_dict() for call in choice.server_tool_calls]
             fields["additional_kwargs"] = {SERVER_TOOL_CALLS_KEY: calls}
         return ChatGenerationChunk(
             message=AIMessageChunk(**fields),

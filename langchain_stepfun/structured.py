@@ -75,19 +75,6 @@ def json_schema_format(schema: Any, *, strict: bool | None = None) -> dict[str, 
     return {"type": "json_schema", "json_schema": spec}
 
 
-def _forced_tool_choice(model: ChatStepFun, name: str) -> str | None:
-    # Thinking models may refuse a forced tool_choice (langchain-contract §3 item 8) and the
-    # API documents only "auto": let reasoning models choose; force the others.
-    return None if get_model_info(model.model).reasoning else name
-
-
-def _tool_parser(schema: Any) -> BaseOutputParser[Any]:
-    if _is_pydantic(schema):
-        return PydanticToolsParser(tools=[schema], first_tool_only=True)
-    name = convert_to_openai_tool(schema)["function"]["name"]
-    return JsonOutputKeyToolsParser(key_name=name, first_tool_only=True)
-
-
 def _content_parser(schema: Any) -> BaseOutputParser[Any]:
     if _is_pydantic(schema):
         return PydanticOutputParser(pydantic_object=schema)
@@ -110,13 +97,19 @@ def structured_output(
     parser: BaseOutputParser[Any]
     if method == "function_calling":
         name = convert_to_openai_tool(schema)["function"]["name"]
+        # Thinking models may refuse a forced tool_choice (langchain-contract §3 item 8) and the
+        # API documents only "auto": let reasoning models choose; force the others.
         llm: Runnable[Any, Any] = model.bind_tools(
             [schema],
-            tool_choice=_forced_tool_choice(model, name),
+            tool_choice=None if get_model_info(model.model).reasoning else name,
             strict=strict,
             ls_structured_output_format=ls_format,
         )
-        parser = _tool_parser(schema)
+        parser = (
+            PydanticToolsParser(tools=[schema], first_tool_only=True)
+            if _is_pydantic(schema)
+            else JsonOutputKeyToolsParser(key_name=name, first_tool_only=True)
+        )
     elif method == "json_mode":
         if strict is not None:
             msg = "strict is not supported with method='json_mode'; use 'json_schema'"

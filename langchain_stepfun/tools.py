@@ -31,12 +31,8 @@ def format_tools(tools: Sequence[ToolLike], *, strict: bool | None = None) -> li
 
 
 def format_tool_choice(choice: Any, tools: Sequence[Mapping[str, Any]]) -> Any:
-    """Map LangChain's tool choice to the API's.
-
-    ``"auto"``, ``"none"`` and ``"required"`` pass through; ``"any"`` and ``True`` mean
-    ``"required"``; a tool's name forces that function; a dict passes through.
-    """
-    if choice is None or isinstance(choice, dict):
+    """LangChain's tool choice (see ``ChatStepFun.bind_tools``) in the API's terms."""
+    if isinstance(choice, dict):
         return choice
     if choice is True:
         return "required"

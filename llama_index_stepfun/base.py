@@ -26,7 +26,7 @@ from llama_index.core.bridge.pydantic import Field, PrivateAttr, SecretStr
 from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
 from llama_index.core.llms.llm import ToolSelection
 
-from llama_index_stepfun.messages import to_wire_messages
+from llama_index_stepfun.messages import to_wire_message
 from llama_index_stepfun.responses import StreamResponder, chat_response
 from llama_index_stepfun.structured import JsonModeLLM
 from llama_index_stepfun.tools import keep_first_tool_call, tool_selections, tools_kwargs
@@ -164,8 +164,6 @@ class StepFun(CoreClients, JsonModeLLM):
         default=None, exclude=True, description="Your own httpx.AsyncClient or httpx2.AsyncClient."
     )
 
-    # The core clients for the current settings: a copy or an assignment that changes a
-    # setting gets new clients on its next call; a pickle or a deep copy starts empty.
     _clients: ClientCache = PrivateAttr(default_factory=ClientCache)
 
     def __init__(
@@ -203,7 +201,6 @@ class StepFun(CoreClients, JsonModeLLM):
             is_chat_model=True,
             is_function_calling_model=info.tool_calling,
             model_name=self.model,
-            system_role=MessageRole.SYSTEM,
         )
 
     def refresh_metadata(self) -> LLMMetadata:
@@ -231,7 +228,7 @@ class StepFun(CoreClients, JsonModeLLM):
         )
         merge_extra(params, extra, "extra_body")
         model = kwargs.get("model") or self.model
-        wire = to_wire_messages(messages, self.echo_reasoning)
+        wire = [to_wire_message(message, self.echo_reasoning) for message in messages]
         return build_chat_request(model, wire, **params)
 
     # -- chat: native on the core, sync and async ------------------------------------------------

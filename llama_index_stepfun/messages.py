@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from llama_index.core.base.llms.types import (
@@ -97,22 +96,18 @@ def video_to_part(block: VideoBlock) -> dict[str, Any]:
 
 def _user_content(message: ChatMessage) -> str | list[dict[str, Any]]:
     parts: list[dict[str, Any]] = []
-    media = False
     for block in message.blocks:
         if isinstance(block, TextBlock):
             parts.append({"type": "text", "text": block.text})
         elif isinstance(block, ImageBlock):
             parts.append(image_to_part(block))
-            media = True
         elif isinstance(block, AudioBlock):
             parts.append(audio_to_part(block))
-            media = True
         elif isinstance(block, VideoBlock):
             parts.append(video_to_part(block))
-            media = True
         elif not isinstance(block, CachePoint):
             raise _unsupported(block, "user")
-    if media:
+    if any(part["type"] != "text" for part in parts):  # media: the parts; else one text
         return parts
     return "\n".join(p["text"] for p in parts)
 
@@ -194,10 +189,3 @@ def to_wire_message(message: ChatMessage, echo: EchoReasoning = "tool_calls") ->
     if role == "tool":
         return _tool(message)
     return {"role": "system", "content": _text_of(message, "system")}
-
-
-def to_wire_messages(
-    messages: Sequence[ChatMessage], echo: EchoReasoning = "tool_calls"
-) -> list[dict[str, Any]]:
-    """LlamaIndex messages as wire messages; an unsupported block raises, naming it."""
-    return [to_wire_message(m, echo) for m in messages]

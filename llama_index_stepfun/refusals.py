@@ -36,11 +36,9 @@ def refusal_error(response: ChatResponse) -> StepFunRefusalError | None:
     refusal = response.message.additional_kwargs.get(REFUSAL_KEY)
     refusal = refusal if isinstance(refusal, str) else ""
     problem = refusal_problem(refusal, response.additional_kwargs.get("finish_reason"))
-    return (
-        None
-        if problem is None
-        else StepFunRefusalError(problem, refusal=refusal, response=response)
-    )
+    if problem is None:
+        return None
+    return StepFunRefusalError(problem, refusal=refusal, response=response)
 
 
 def raise_on_refusal(response: ChatResponse) -> None:

@@ -6,6 +6,7 @@ The server runs ``web_search`` (``web_search_tool()``) itself: its calls are kep
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -64,6 +65,7 @@ def tools_kwargs(
 # of its length. Read again only once the text has doubled, the cost stays linear; the final
 # response always parses the whole text.
 _PARTIAL: dict[str, tuple[int, str, dict[str, Any]]] = {}
+_PARTIAL_LOCK = threading.Lock()
 
 
 def _arguments_dict(arguments: Any, finished: bool, call_id: str) -> dict[str, Any]:
@@ -93,9 +95,10 @@ def _partial(text: str, call_id: str) -> dict[str, Any]:
     except (ValueError, TypeError, RecursionError):
         value = {}
     value = value if isinstance(value, dict) else {}
-    if len(_PARTIAL) >= 64:
-        _PARTIAL.pop(next(iter(_PARTIAL), ""), None)
-    _PARTIAL[call_id] = (len(text), text[:64], value)
+    with _PARTIAL_LOCK:  # streams in other threads evict too: iterating alone could fail
+        if len(_PARTIAL) >= 64:
+            _PARTIAL.pop(next(iter(_PARTIAL)))
+        _PARTIAL[call_id] = (len(text), text[:64], value)
     return value
 
 

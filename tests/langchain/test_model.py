@@ -9,6 +9,7 @@ import httpx
 import pytest
 from langchain_core import exceptions as lc
 from langchain_core.load import dumpd, dumps, load
+from langchain_core.messages import HumanMessage
 from langchain_core.runnables import RunnableBinding, RunnableSequence
 from pydantic import BaseModel, Field
 from typing_extensions import TypedDict
@@ -63,6 +64,36 @@ def test_unknown_arguments_go_to_model_kwargs() -> None:
     with pytest.warns(UserWarning, match="transferred to model_kwargs"):
         model = make(presence_penalty=0.5)
     assert model.model_kwargs == {"presence_penalty": 0.5}
+
+
+def test_an_argument_given_twice_is_refused_without_quoting_the_key() -> None:
+    # A before-validator's error would be a ValidationError quoting every argument, the key
+    # among them; an explicit field also given in model_kwargs was silently overwritten.
+    for kwargs in (
+        {"foo": 1, "model_kwargs": {"foo": 2}},
+        {"temperature": 0.1, "model_kwargs": {"temperature": 0.5}},
+    ):
+        with pytest.raises(core.InvalidParameterError, match="given both") as caught:
+            make(**kwargs)
+        assert isinstance(caught.value, lc.ModelInvalidRequestError)
+        assert "secret" not in f"{caught.value!s} {caught.value.args!r}"
+
+
+def test_a_dual_error_is_not_its_own_cause() -> None:
+    # A dual error met inside LangChainErrors (a bad content block) is raised as it is.
+    with pytest.raises(core.InvalidParameterError) as caught:
+        make()._payload([HumanMessage(content=[{"type": "no-such-block"}])], None, {})
+    assert caught.value.__cause__ is not caught.value
+
+
+def test_a_bad_setting_changed_after_construction_raises_the_dual_error() -> None:
+    model = make()
+    model.max_retries = -3  # assignment is not validated; the core checks on the next call
+    with pytest.raises(core.InvalidParameterError, match="max_retries") as caught:
+        model.invoke("hi")
+    assert isinstance(caught.value, lc.ModelInvalidRequestError)
+    with pytest.raises(lc.ModelInvalidRequestError, match="timeout"):
+        make().invoke("hi", timeout=-1)
 
 
 def test_clients_are_created_once() -> None:
@@ -134,6 +165,16 @@ def test_serialization_never_writes_the_key(monkeypatch: pytest.MonkeyPatch) -> 
     assert restored.model == "step-3.7-flash" and restored.temperature == 0.2
     assert restored.api_key is not None and restored.api_key.get_secret_value() == "restored"
     assert "sk-test" not in repr(model)
+
+
+def test_a_subclass_serializes_under_its_own_module() -> None:
+    # LangChain's namespace is the class's module: a fixed one made an id no loader can find.
+    assert dumpd(make())["id"] == ["langchain_stepfun", "chat_models", "ChatStepFun"]
+    assert dumpd(MyChat(api_key="k"))["id"] == [*__name__.split("."), "MyChat"]
+
+
+class MyChat(ChatStepFun):
+    """A user's subclass."""
 
 
 def test_default_headers_stay_out_of_repr_and_serialization() -> None:

@@ -9,6 +9,8 @@ not change. Timings: ``python -m benchmarks.tool_arguments``.
 from __future__ import annotations
 
 import json
+import sys
+import threading
 from typing import Any
 
 import pytest
@@ -166,3 +168,31 @@ def test_an_agent_reading_every_streamed_response_does_linear_work(
         final = llm.get_tool_calls_from_response(responses_[-1])
         assert final[1].tool_kwargs["content"].startswith("if x: {y(0)}")
     assert work[4 * PIECES] <= 5 * work[PIECES], work  # quadratic work would be 16 times
+
+
+def test_partial_arguments_are_cached_safely_across_threads() -> None:
+    # The cache of partial arguments is process-wide and evicts its oldest entry; streams read
+    # in other threads evict at the same time ("dictionary changed size during iteration").
+    from llama_index_stepfun import tools
+
+    errors: list[BaseException] = []
+
+    def read_partial_calls(worker: int) -> None:
+        try:
+            for i in range(3000):
+                tools._partial('{"a": "' + "x" * (i % 7), f"call-{worker}-{i}")
+        except Exception as exc:  # any failure is the finding
+            errors.append(exc)
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible
+    try:
+        for _ in range(3):
+            workers = [threading.Thread(target=read_partial_calls, args=(n,)) for n in range(8)]
+            for worker in workers:
+                worker.start()
+            for worker in workers:
+                worker.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert errors == []
