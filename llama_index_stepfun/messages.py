@@ -25,6 +25,7 @@ from stepfun_core import (
     video_part,
     wire_tool_call,
 )
+from stepfun_core.media import IMAGE_URL_PREFIXES
 
 _ROLES = {
     MessageRole.SYSTEM: "system",
@@ -55,7 +56,7 @@ def image_to_part(block: ImageBlock) -> dict[str, Any]:
     detail = block.detail if block.detail not in _IGNORED_DETAILS else None
     if block.url is not None:
         url = str(block.url)
-        if url.startswith(("http://", "https://", "data:image/")):
+        if url.startswith(IMAGE_URL_PREFIXES):
             return image_part(url, detail=detail)
     if block.path is not None:
         return image_part(block.path, detail=detail, mime_type=block.image_mimetype)

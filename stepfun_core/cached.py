@@ -7,7 +7,7 @@ a deep copy starts with none (clients are never copied, the caller's HTTP client
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from stepfun_core.client import AsyncStepFunClient, StepFunClient
 from stepfun_core.errors import StepFunError
@@ -56,12 +56,8 @@ class ClientCache:
         return entry
 
     def __reduce__(self) -> tuple[type[ClientCache], tuple[()]]:
-        """A pickle or a copy starts empty: clients are made again from the settings."""
+        """A pickle or a (deep) copy starts empty: clients are made again from the settings."""
         return (ClientCache, ())
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> ClientCache:
-        """A deep copy starts empty (the caller's HTTP client is never copied)."""
-        return ClientCache()
 
 
 class CoreClients:
@@ -105,14 +101,12 @@ class CoreClients:
     @property
     def client(self) -> StepFunClient:
         """The core sync client for the current settings (made again when they change)."""
-        client: StepFunClient = self._core_client(False, {})
-        return client
+        return cast(StepFunClient, self._core_client(False, {}))
 
     @property
     def async_client(self) -> AsyncStepFunClient:
         """The core async client for the current settings (made again when they change)."""
-        client: AsyncStepFunClient = self._core_client(True, {})
-        return client
+        return cast(AsyncStepFunClient, self._core_client(True, {}))
 
     def __getstate__(self) -> dict[Any, Any]:
         """Pickle the settings; refuse clearly when the model holds the caller's httpx client."""

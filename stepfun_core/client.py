@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import functools
 import socket
 import threading
 import time
@@ -20,10 +21,10 @@ from stepfun_core.errors import StepFunError
 from stepfun_core.http import (
     araw_pieces,
     completion_from,
-    encoding_error,
     is_json_reply,
     json_reply_error,
     raw_pieces,
+    refused_unread,
     status_error,
     transport_error,
 )
@@ -70,12 +71,12 @@ class StepFunClient(BaseClient[SyncHTTP]):
         """One try: the response (left open for a stream) and its body, or the error."""
         try:
             response = cast(httpx.Response, http.send(request, stream=True))  # type: ignore[arg-type]
-            refused = encoding_error(response)
+            refused = refused_unread(response, stream=stream)
             if refused is not None:
                 response.close()
                 raise refused
-            if response.is_success and stream:
-                return response, b""
+            if response.is_success and stream and not is_json_reply(response):
+                return response, b""  # a JSON answer is read whole, then refused by _open
             content = self._read(response, self._reader(response, deadline))
         except self._errors as exc:
             return transport_error(exc)
@@ -88,39 +89,30 @@ class StepFunClient(BaseClient[SyncHTTP]):
     ) -> tuple[httpx.Response, bytes]:
         """Send ``payload`` (None: ``GET /models``), retried as the policy says."""
         http = self._usable(self.http)
-        request = self._build(http, payload, stream=stream)
+        plan = self._echo_plan(payload)
+        request = self._build(http, plan[0][1], stream=stream)
         deadline = self._deadline(request)
-        attempt = 0
+        attempt = tried = 0
         while True:
             if deadline is None:
                 outcome = self._attempt(http, request, stream, None)
             else:
                 deadline.limit(request)
-                outcome = _by_deadline(
-                    deadline, request, lambda: self._attempt(http, request, stream, deadline)
-                )
+                work = functools.partial(self._attempt, http, request, stream, deadline)
+                outcome = _by_deadline(deadline, request, work)
             if not isinstance(outcome, StepFunError):
+                self._took(payload, plan[tried][0], tried)
                 return outcome
+            if self._retry_echo(outcome, tried, plan):
+                tried, attempt = tried + 1, 0
+                request = self._build(http, plan[tried][1], stream=stream)
+                continue
             time.sleep(self._retry_delay(request, attempt, outcome, deadline))
             attempt += 1
 
-    def _send_chat(self, payload: Mapping[str, Any], *, stream: bool) -> tuple[Any, bytes]:
-        """Send a chat request, adapting where its echoed reasoning goes (`_echo_plan`)."""
-        plan = self._echo_plan(payload)
-        for tried, (field, variant) in enumerate(plan):
-            try:
-                sent = self._send(variant, stream=stream)
-            except StepFunError as error:
-                if self._retry_echo(error, tried, plan):
-                    continue
-                raise
-            self._took(payload, field, tried)
-            return sent
-        raise AssertionError("unreachable: the last refusal is raised")
-
     def create(self, payload: Mapping[str, Any]) -> Completion:
         """Send a request built by ``build_chat_request`` and return the completion."""
-        completion = completion_from(*self._send_chat(payload, stream=False))
+        completion = completion_from(*self._send(payload, stream=False))
         self._remember(payload, completion.usage)
         return completion
 
@@ -133,16 +125,9 @@ class StepFunClient(BaseClient[SyncHTTP]):
         return ChatStream(self, payload, self._open(payload))
 
     def _open(self, payload: Mapping[str, Any]) -> tuple[httpx.Response, StreamState]:
-        response, _ = self._send_chat(payload, stream=True)
-        try:
-            if is_json_reply(response):
-                raise json_reply_error(response, self._read(response, self._reader(response, None)))
-        except self._errors as exc:
-            response.close()
-            raise transport_error(exc) from exc
-        except StepFunError:
-            response.close()
-            raise
+        response, content = self._send(payload, stream=True)
+        if is_json_reply(response):
+            raise json_reply_error(response, content)
         return response, self._stream_state(response)
 
     def close(self) -> None:
@@ -228,12 +213,12 @@ class AsyncStepFunClient(BaseClient[AsyncHTTP]):
                 response = await _sent_in_turn(http, request)
             else:  # a caller's client may have any transport: sent as it comes
                 response = cast(httpx.Response, await http.send(request, stream=True))  # type: ignore[arg-type]
-            refused = encoding_error(response)
+            refused = refused_unread(response, stream=stream)
             if refused is not None:
                 await response.aclose()
                 raise refused
-            if response.is_success and stream:
-                return response, b""
+            if response.is_success and stream and not is_json_reply(response):
+                return response, b""  # a JSON answer is read whole, then refused by _open
             content = await self._read(response, self._reader(response, deadline))
         except self._errors as exc:
             return transport_error(exc)
@@ -247,36 +232,28 @@ class AsyncStepFunClient(BaseClient[AsyncHTTP]):
         """Send ``payload`` (None: ``GET /models``), retried as the policy says."""
         # The caller's client, or this event loop's shared pool.
         http = self._usable(self._http_client or await shared_async_client(self._pool_size))
-        request = self._build(http, payload, stream=stream)
+        plan = self._echo_plan(payload)
+        request = self._build(http, plan[0][1], stream=stream)
         deadline = self._deadline(request)
-        attempt = 0
+        attempt = tried = 0
         while True:
             if deadline is not None:
                 deadline.limit(request)
             work = self._attempt(http, request, stream, deadline)
             outcome = await (work if deadline is None else _aby_deadline(deadline, work))
             if not isinstance(outcome, StepFunError):
+                self._took(payload, plan[tried][0], tried)
                 return outcome
+            if self._retry_echo(outcome, tried, plan):
+                tried, attempt = tried + 1, 0
+                request = self._build(http, plan[tried][1], stream=stream)
+                continue
             await asyncio.sleep(self._retry_delay(request, attempt, outcome, deadline))
             attempt += 1
 
-    async def _send_chat(self, payload: Mapping[str, Any], *, stream: bool) -> tuple[Any, bytes]:
-        """Send a chat request, adapting where its echoed reasoning goes (`_echo_plan`)."""
-        plan = self._echo_plan(payload)
-        for tried, (field, variant) in enumerate(plan):
-            try:
-                sent = await self._send(variant, stream=stream)
-            except StepFunError as error:
-                if self._retry_echo(error, tried, plan):
-                    continue
-                raise
-            self._took(payload, field, tried)
-            return sent
-        raise AssertionError("unreachable: the last refusal is raised")
-
     async def create(self, payload: Mapping[str, Any]) -> Completion:
         """Send a request built by ``build_chat_request`` and return the completion."""
-        completion = completion_from(*await self._send_chat(payload, stream=False))
+        completion = completion_from(*await self._send(payload, stream=False))
         self._remember(payload, completion.usage)
         return completion
 
@@ -289,17 +266,9 @@ class AsyncStepFunClient(BaseClient[AsyncHTTP]):
         return AsyncChatStream(self, payload, await self._open(payload))
 
     async def _open(self, payload: Mapping[str, Any]) -> tuple[httpx.Response, StreamState]:
-        response, _ = await self._send_chat(payload, stream=True)
-        try:
-            if is_json_reply(response):
-                content = await self._read(response, self._reader(response, None))
-                raise json_reply_error(response, content)
-        except self._errors as exc:
-            await response.aclose()
-            raise transport_error(exc) from exc
-        except StepFunError:
-            await response.aclose()
-            raise
+        response, content = await self._send(payload, stream=True)
+        if is_json_reply(response):
+            raise json_reply_error(response, content)
         return response, self._stream_state(response)
 
     async def close(self) -> None:

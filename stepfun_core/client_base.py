@@ -68,7 +68,8 @@ class BaseClient(Generic[HttpClient]):
         self._http_client: HttpClient | None = check_http_client(
             http_client, asynchronous=self._asynchronous
         )
-        self._errors = classes("RequestError")
+        # Transport failures of the client's library (httpx, or httpx2 for a caller's client).
+        self._errors: tuple[type[Exception], ...] = classes("RequestError")
         # A caller's event hook may call raise_for_status(): typed (and retried) like any status.
         self._status_errors = classes("HTTPStatusError")
         self._pool_size = (self.settings.max_connections, self.settings.max_keepalive_connections)
@@ -119,8 +120,10 @@ class BaseClient(Generic[HttpClient]):
             timeout=self._timeout(stream=stream),
         )
 
-    def _echo_plan(self, payload: Mapping[str, Any]) -> list[tuple[str | None, Mapping[str, Any]]]:
+    def _echo_plan(self, payload: Mapping[str, Any] | None) -> list[tuple[str | None, Any]]:
         """The payloads to try in turn: the echoed reasoning under each field worth trying."""
+        if payload is None:  # GET /models
+            return [(None, None)]
         settings = self.settings
         fields = echo_variants(payload, settings.base_url, settings.reasoning_echo_field)
         return [(f, with_echo_field(payload, f)) for f in fields] if fields else [(None, payload)]
@@ -132,7 +135,7 @@ class BaseClient(Generic[HttpClient]):
         )
         return refused and tried + 1 < len(plan)
 
-    def _took(self, payload: Mapping[str, Any], field: str | None, tried: int) -> None:
+    def _took(self, payload: Any, field: str | None, tried: int) -> None:
         if field is not None and self.settings.reasoning_echo_field == "auto":
             learn_echo_field(self.settings.base_url, str(payload.get("model")), field, tried)
 

@@ -18,7 +18,7 @@ from stepfun_core.errors import (
     make_status_error,
 )
 from stepfun_core.jsonio import decode_json
-from stepfun_core.limits import ACCEPT_ENCODING, coding_problem
+from stepfun_core.limits import ACCEPT_ENCODING, CODINGS
 from stepfun_core.parse import parse_completion
 from stepfun_core.redact import display_url
 from stepfun_core.retry import parse_retry_after
@@ -101,10 +101,26 @@ def log_attempt(url: httpx.URL, attempt: int, outcome: str, delay: float | None)
         logger.debug("%s attempt %d: %s; %s", url.path, attempt + 1, outcome, then)
 
 
-def encoding_error(response: httpx.Response) -> StepFunError | None:
-    """A reply in a coding we cannot inflate under the cap is refused before it is read."""
-    problem = coding_problem(response.headers.get("content-encoding"))
-    if problem is None:
+def refused_unread(response: httpx.Response, *, stream: bool) -> StepFunError | None:
+    """Why a reply is refused unread, or None: its Content-Encoding, or a stream's content type.
+
+    A stream request answered with neither an event stream nor JSON is refused (a missing
+    content type is tolerated: cassettes).
+    """
+    kind = response.headers.get("content-type", "")
+    unexpected = kind and "event-stream" not in kind and "json" not in kind
+    if stream and response.is_success and unexpected:
+        return MalformedResponseError(
+            f"expected an event stream, got content type {kind!r}",
+            trace_id=trace_id_of(response),
+        )
+    header = response.headers.get("content-encoding") or ""
+    codings = [c.strip().lower() for c in header.split(",") if c.strip()]
+    if len(codings) > 1:
+        problem = f"is compressed {len(codings)} times over"
+    elif codings and codings[0] not in CODINGS:
+        problem = f"uses {codings[0][:40]!r}, which was not asked for"
+    else:
         return None
     return MalformedResponseError(
         f"the reply's Content-Encoding {problem}: refused unread, as it could inflate "
@@ -145,19 +161,9 @@ def completion_from(response: httpx.Response, content: bytes) -> Completion:
 
 
 def is_json_reply(response: httpx.Response) -> bool:
-    """True when a stream request was answered with JSON; neither JSON nor SSE is refused.
-
-    A missing content type is tolerated (cassettes).
-    """
+    """True when a stream request was answered with JSON (not an event stream)."""
     content_type = response.headers.get("content-type", "")
-    if "event-stream" in content_type or not content_type:
-        return False
-    if "json" not in content_type:
-        raise MalformedResponseError(
-            f"expected an event stream, got content type {content_type!r}",
-            trace_id=trace_id_of(response),
-        )
-    return True
+    return "json" in content_type and "event-stream" not in content_type
 
 
 def json_reply_error(response: httpx.Response, content: bytes) -> StepFunError:

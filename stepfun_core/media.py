@@ -18,6 +18,10 @@ AUDIO_TYPES = {
     "audio/mpeg": (b"ID3", b"\xff\xfb", b"\xff\xf3", b"\xff\xf2"),
     "audio/wav": (b"RIFF",),
 }
+# URLs the API fetches itself, passed on as they are (``stepfile://<file_id>`` names a file
+# uploaded with ``POST /v1/files``: docs/wire.md#content-parts).
+IMAGE_URL_PREFIXES = ("http://", "https://", "data:image/", "stepfile://")
+VIDEO_URL_PREFIXES = ("http://", "https://", "stepfile://")
 # Limits from the API reference: images 20 MB in total, videos 128 MB (URLs only).
 MAX_IMAGE_BYTES = 20 * 1024 * 1024
 MAX_AUDIO_BYTES = 20 * 1024 * 1024
@@ -118,10 +122,11 @@ def data_url(source: bytes | str | os.PathLike[str], mime_type: str | None, kind
 
 
 def check_video_url(url: str) -> str:
-    """Videos go by http(s) URL only (the API downloads them); anything else is refused."""
-    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+    """Videos go by http(s) or stepfile:// URL only (the API fetches them); else refused."""
+    if not isinstance(url, str) or not url.startswith(VIDEO_URL_PREFIXES):
         raise InvalidParameterError(
-            f"video: {str(url)[:60]!r} is not an http(s) URL; StepFun takes videos by URL only"
+            f"video: {str(url)[:60]!r} is not an http(s) URL; StepFun takes videos by URL only "
+            "(or stepfile:// for an uploaded file)"
         )
     return url
 
@@ -132,8 +137,8 @@ def image_part(
     detail: str | None = None,
     mime_type: str | None = None,
 ) -> dict[str, object]:
-    """An ``image_url`` content part from a URL, bytes or a local file."""
-    if isinstance(source, str) and source.startswith(("http://", "https://", "data:image/")):
+    """An ``image_url`` content part from a URL (http(s), data, stepfile://), bytes or a file."""
+    if isinstance(source, str) and source.startswith(IMAGE_URL_PREFIXES):
         url = source
     else:
         url = data_url(source, mime_type, "image")
@@ -154,5 +159,5 @@ def audio_part(
 
 
 def video_part(url: str) -> dict[str, object]:
-    """A ``video_url`` content part from an http(s) URL."""
+    """A ``video_url`` content part from an http(s) or stepfile:// URL."""
     return {"type": "video_url", "video_url": {"url": check_video_url(url)}}

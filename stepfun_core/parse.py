@@ -29,10 +29,6 @@ def fallback_tool_call_id(response_id: str, index: int) -> str:
     return f"call_{stem}_{index}"
 
 
-def _int(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
-
-
 def _optional_int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
@@ -48,16 +44,6 @@ def _mapping(value: Any) -> Mapping[str, Any]:
 
 def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
-
-
-def finish_reason_of(value: Any) -> str | None:
-    """Normalize a finish reason: ``""``, null and absent all mean "not finished yet"."""
-    return value if isinstance(value, str) and value else None
-
-
-def reasoning_of(obj: Mapping[str, Any]) -> str:
-    """Read reasoning from ``reasoning_content`` or ``reasoning``; they carry the same text."""
-    return _text(obj.get("reasoning_content")) or _text(obj.get("reasoning"))
 
 
 # What tool-call arguments read as when the server sent a JSON value too deep to write back
@@ -122,7 +108,34 @@ def parse_completion(data: Mapping[str, Any], *, surrogates: bool = True) -> Com
     ``surrogates``: join or replace UTF-16 halves (JSON ``\uD8xx`` escapes) in its strings; the
     client passes False when the body holds no such escape, saving a scan of the text.
     """
-    completion = _parse_completion(data)
+    choices: list[Choice] = []
+    for position, raw in enumerate(_list(data.get("choices"))):
+        if not isinstance(raw, Mapping):
+            continue
+        message = _mapping(raw.get("message"))
+        # ``reasoning_content`` or ``reasoning``: they carry the same text.
+        reasoning = _text(message.get("reasoning_content")) or _text(message.get("reasoning"))
+        calls, server_calls = _split_tool_calls(message.get("tool_calls"), _text(data.get("id")))
+        index = _optional_int(raw.get("index"))
+        choices.append(
+            Choice(
+                index=position if index is None else index,
+                content=_text(message.get("content")),
+                reasoning=reasoning,
+                tool_calls=calls,
+                server_tool_calls=server_calls,
+                # "" (legacy), null and absent all mean "not finished yet".
+                finish_reason=_text(raw.get("finish_reason")) or None,
+                refusal=_text(message.get("refusal")),
+            )
+        )
+    completion = Completion(
+        id=_text(data.get("id")),
+        model=_text(data.get("model")),
+        created=_optional_int(data.get("created")) or 0,
+        choices=choices,
+        usage=parse_usage(data.get("usage")),
+    )
     if surrogates:
         join_completion_surrogates(completion)
     return completion
@@ -145,34 +158,6 @@ def join_completion_surrogates(completion: Completion) -> None:
             call.arguments = join_surrogates(call.arguments)
 
 
-def _parse_completion(data: Mapping[str, Any]) -> Completion:
-    choices: list[Choice] = []
-    for position, raw in enumerate(_list(data.get("choices"))):
-        if not isinstance(raw, Mapping):
-            continue
-        message = _mapping(raw.get("message"))
-        calls, server_calls = _split_tool_calls(message.get("tool_calls"), _text(data.get("id")))
-        index = _optional_int(raw.get("index"))
-        choices.append(
-            Choice(
-                index=position if index is None else index,
-                content=_text(message.get("content")),
-                reasoning=reasoning_of(message),
-                tool_calls=calls,
-                server_tool_calls=server_calls,
-                finish_reason=finish_reason_of(raw.get("finish_reason")),
-                refusal=_text(message.get("refusal")),
-            )
-        )
-    return Completion(
-        id=_text(data.get("id")),
-        model=_text(data.get("model")),
-        created=_int(data.get("created")),
-        choices=choices,
-        usage=parse_usage(data.get("usage")),
-    )
-
-
 def _parse_tool_call_deltas(raw_calls: Any) -> list[ToolCallDelta]:
     deltas: list[ToolCallDelta] = []
     for position, raw in enumerate(_list(raw_calls)):
@@ -181,9 +166,6 @@ def _parse_tool_call_deltas(raw_calls: Any) -> list[ToolCallDelta]:
         function = _mapping(raw.get("function"))
         index = _optional_int(raw.get("index"))
         results = function.get("results")
-        arguments = function.get("arguments")
-        if arguments is not None and not isinstance(arguments, str):
-            arguments = arguments_text(arguments)
         deltas.append(
             ToolCallDelta(
                 index=position if index is None else index,
@@ -191,7 +173,7 @@ def _parse_tool_call_deltas(raw_calls: Any) -> list[ToolCallDelta]:
                 id=_text(raw.get("id")) or None,
                 type=_text(raw.get("type")) or None,
                 name=_text(function.get("name")) or None,
-                arguments=arguments or None,
+                arguments=arguments_text(function.get("arguments")) or None,
                 results=list(results) if isinstance(results, list) else None,
                 # Step-1-era deltas carry no index (docs/wire.md#stream-tool-calls).
                 positional=index is None,

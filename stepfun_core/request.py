@@ -10,7 +10,13 @@ from typing import Any
 
 from stepfun_core.catalog import warn_if_retired
 from stepfun_core.errors import InvalidParameterError
-from stepfun_core.media import MEDIA_KINDS, check_media, normalize_mime_type
+from stepfun_core.media import (
+    IMAGE_URL_PREFIXES,
+    MEDIA_KINDS,
+    VIDEO_URL_PREFIXES,
+    check_media,
+    normalize_mime_type,
+)
 
 # The spec allows letters, digits, "_" and "-" in function names, up to 64 characters.
 TOOL_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -27,18 +33,16 @@ def _fail(field: str, problem: str) -> InvalidParameterError:
     return InvalidParameterError(f"{field}: {problem}")
 
 
-def _number(field: str, value: Any, low: float, high: float) -> float:
+def _number(field: str, value: Any, low: float, high: float) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise _fail(field, f"must be a number, got {type(value).__name__}")
     if not low <= value <= high:
         raise _fail(field, f"must be between {low} and {high}, got {value}")
-    return value
 
 
-def _positive_int(field: str, value: Any) -> int:
+def _positive_int(field: str, value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise _fail(field, f"must be an integer of at least 1, got {value!r}")
-    return value
 
 
 def _choice(field: str, value: Any, allowed: frozenset[str]) -> str:
@@ -161,7 +165,7 @@ def _check_part(field: str, part: Any) -> None:
 
 def _check_media(field: str, kind: str, payload: Mapping[str, Any], url: str) -> None:
     if kind == "image_url":
-        if not url.startswith(("http://", "https://", "data:image/", "stepfile://")):
+        if not url.startswith(IMAGE_URL_PREFIXES):
             raise _fail(f"{field}.image_url.url", "must be an http(s) URL or a data:image URL")
         if url.startswith("data:"):
             _check_data_url(f"{field}.image_url.url", url, "image")
@@ -169,7 +173,7 @@ def _check_media(field: str, kind: str, payload: Mapping[str, Any], url: str) ->
             _choice(f"{field}.image_url.detail", payload["detail"], IMAGE_DETAILS)
     elif kind == "input_audio" and url.startswith("data:"):
         _check_data_url(f"{field}.input_audio.data", url, "audio")
-    elif kind == "video_url" and not url.startswith(("http://", "https://", "stepfile://")):
+    elif kind == "video_url" and not url.startswith(VIDEO_URL_PREFIXES):
         raise _fail(f"{field}.video_url.url", "videos must be http(s) URLs")
 
 

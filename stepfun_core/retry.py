@@ -29,9 +29,7 @@ class RetryPolicy:
         # "Retry-After: 0" gets the backoff below (as in openai-python): honoured literally, a
         # server answering 429 forever would be asked again without pause.
         if error.retry_after is not None and error.retry_after > 0:
-            if error.retry_after > self.max_retry_after:
-                return None
-            return error.retry_after
+            return error.retry_after if error.retry_after <= self.max_retry_after else None
         backoff = min(self.initial_delay * 2.0**attempt, self.max_delay)
         return backoff * (1.0 - 0.25 * random.random())
 
@@ -50,25 +48,22 @@ def _date_seconds(raw: str, now: float | None) -> float | None:
     return None if math.isnan(seconds) else max(0.0, seconds)
 
 
+def _seconds(raw: str) -> float | None:
+    try:
+        value = float(raw)
+    except ValueError:
+        return None
+    return value if value >= 0 else None  # a negative number (or NaN) is garbage
+
+
 def parse_retry_after(headers: Mapping[str, str], now: float | None = None) -> float | None:
     """Read ``retry-after-ms`` or ``retry-after`` (seconds or an HTTP date) as seconds.
 
     None (the normal backoff) when absent or unreadable; ``inf`` past any clock (no retry).
     """
-    raw_ms = headers.get("retry-after-ms")
-    if raw_ms:
-        try:
-            value = float(raw_ms) / 1000.0
-        except ValueError:
-            value = math.nan
-        if value >= 0:  # false for NaN
-            return value
-    raw = headers.get("retry-after")
-    if not raw:
-        return None
-    raw = raw.strip()
-    try:
-        seconds = float(raw)
-    except ValueError:
-        return _date_seconds(raw, now)
-    return seconds if seconds >= 0 else None  # a negative number (or NaN) is garbage
+    milliseconds = _seconds(headers.get("retry-after-ms") or "")
+    if milliseconds is not None:
+        return milliseconds / 1000.0
+    raw = (headers.get("retry-after") or "").strip()
+    seconds = _seconds(raw)
+    return _date_seconds(raw, now) if seconds is None and raw else seconds

@@ -47,8 +47,12 @@ class Found:
     source: str
 
 
-def _first_env(names: tuple[str, ...]) -> Found | None:
-    for name in names:
+def _find(explicit: str | None, argument: str, variables: tuple[str, ...]) -> Found | None:
+    """The argument if given, else the first of the environment variables that is set."""
+    value = (explicit or "").strip()
+    if value:
+        return Found(value, f"{argument} argument")
+    for name in variables:
         value = os.environ.get(name, "").strip()
         if value:
             return Found(value, f"environment variable {name}")
@@ -57,10 +61,7 @@ def _first_env(names: tuple[str, ...]) -> Found | None:
 
 def find_api_key(explicit: str | None = None, *, argument: str = "api_key") -> Found | None:
     """The key and its source: the argument, else the first key variable that is set."""
-    key = (explicit or "").strip()
-    if key:
-        return Found(key, f"{argument} argument")
-    return _first_env(API_KEY_ENV_VARS)
+    return _find(explicit, argument, API_KEY_ENV_VARS)
 
 
 def key_problem(key: str) -> str | None:
@@ -120,28 +121,19 @@ def check_headers(headers: Mapping[str, str] | None) -> dict[str, str]:
             )
         if not isinstance(value, str):
             raise InvalidParameterError(f"default_headers[{name!r}]: the value must be a string")
-        problem = _value_problem(value)
-        if problem is not None:
-            raise InvalidParameterError(f"default_headers[{name!r}]: the value {problem}")
+        for position, char in enumerate(value, start=1):
+            if not (" " <= char <= "~" or char == "\t"):
+                raise InvalidParameterError(
+                    f"default_headers[{name!r}]: the value has a character HTTP headers cannot "
+                    f"carry (U+{ord(char):04X}) at character {position}"
+                )
         checked[name] = value
     return checked
 
 
-def _value_problem(value: str) -> str | None:
-    for position, char in enumerate(value, start=1):
-        if " " <= char <= "~" or char == "\t":
-            continue
-        code = f"U+{ord(char):04X}"
-        return f"has a character HTTP headers cannot carry ({code}) at character {position}"
-    return None
-
-
 def find_base_url(explicit: str | None = None, *, argument: str = "base_url") -> Found:
     """The base URL and its source: the argument, the environment, else the default."""
-    url = (explicit or "").strip()
-    if url:
-        return Found(url, f"{argument} argument")
-    return _first_env(BASE_URL_ENV_VARS) or Found(DEFAULT_BASE_URL, "default")
+    return _find(explicit, argument, BASE_URL_ENV_VARS) or Found(DEFAULT_BASE_URL, "default")
 
 
 @lru_cache(maxsize=128)  # a pure function of its text; models are made again and again

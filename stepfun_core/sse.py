@@ -36,7 +36,6 @@ class SSEDecoder:
 
     __slots__ = (
         "_at_start",
-        "_comments",
         "_data",
         "_event",
         "_head",
@@ -58,13 +57,7 @@ class SSEDecoder:
         self._size = 0
         self._at_start = True
         self._skip_lf = False
-        self._comments = 0
         self._max_event_size = max_event_size
-
-    @property
-    def comments_seen(self) -> int:
-        """How many comment lines (keep-alives) were skipped."""
-        return self._comments
 
     @property
     def has_partial_event(self) -> bool:
@@ -137,8 +130,7 @@ class SSEDecoder:
             self._size = 0
             return
         line = raw.decode("utf-8", "replace")
-        if line[0] == ":":
-            self._comments += 1
+        if line[0] == ":":  # a comment (a keep-alive)
             return
         name, sep, value = line.partition(":")
         if sep and value[:1] == " ":

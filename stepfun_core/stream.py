@@ -29,7 +29,7 @@ from stepfun_core.http import araw_pieces, raw_pieces
 from stepfun_core.limits import DEFAULT_MAX_RESPONSE_BYTES, Inflater
 from stepfun_core.parse import parse_chunk
 from stepfun_core.sse import ServerSentEvent, SSEDecodeError, SSEDecoder
-from stepfun_core.surrogates import SurrogateJoiner, might_hold_surrogates
+from stepfun_core.surrogates import SurrogateJoiner
 from stepfun_core.transport import classes
 from stepfun_core.types import Chunk, Completion
 
@@ -88,7 +88,9 @@ class StreamState:
         for event in self._events(data):
             payload = event.data
             if payload.startswith(_DONE):
-                self._end()
+                tail = self._end()
+                if tail is not None:
+                    yield tail
                 return
             try:
                 obj = json.loads(payload)
@@ -103,7 +105,8 @@ class StreamState:
                 raise self.event_error(obj)
             chunk = parse_chunk(obj)
             # Only a \uD8xx-\uDFxx escape makes a UTF-16 half (raw UTF-8 cannot).
-            if ("\\u" in payload and might_hold_surrogates(payload)) or self._surrogates.holding:
+            escaped = "\\u" in payload and ("\\ud" in payload or "\\uD" in payload)
+            if escaped or self._surrogates.holding:
                 self._surrogates.fix(chunk)
             self.accumulator.add(chunk)
             self.chunks += 1
@@ -135,21 +138,28 @@ class StreamState:
                 raise self.error(StreamIdleTimeoutError, message)
         return events
 
-    def _end(self) -> None:
+    def _end(self) -> Chunk | None:
+        """End the stream; a half still held becomes U+FFFD, in a last chunk returned."""
         self.done = True
         tail = self._surrogates.flush()
         if tail is not None:
             self.accumulator.add(tail)
+            self.chunks += 1
+        return tail
 
-    def finish(self) -> None:
-        """Call at the end of the body: a stream must end in [DONE] or a finish reason."""
+    def finish(self) -> Chunk | None:
+        """Call at the end of the body; yield the chunk returned (a held half's U+FFFD), if any.
+
+        A stream must end in [DONE] or a finish reason.
+        """
         if self.done:
-            return
-        self._end()
+            return None
+        tail = self._end()
         if not self.accumulator.finished:
             raise self.error(
                 StreamInterruptedError, "the stream ended before [DONE] and before a finish reason"
             )
+        return tail
 
     def error(self, cls: type[StepFunError], message: str) -> StepFunError:
         """An error of the given class with the trace id and everything received so far."""
@@ -201,8 +211,6 @@ class _OpenStream:
         self._client = client  # sends the request again; keeps the final usage (token counts)
         self._payload = payload
         self._response, self._state = opened
-        # Transport failures of the client's library (httpx, or httpx2 for a caller's client).
-        self._errors: tuple[type[Exception], ...] = client._errors
         self._started = False
 
     def _start(self) -> None:
@@ -254,8 +262,10 @@ class ChatStream(_OpenStream):
                 yield from state.feed(data)
                 if state.done:
                     break
-            state.finish()
-        except self._errors as exc:
+            tail = state.finish()
+            if tail is not None:
+                yield tail
+        except self._client._errors as exc:
             raise state.interrupted(exc) from exc
         except RuntimeError as exc:
             raise state.reused(exc) from None
@@ -309,8 +319,10 @@ class AsyncChatStream(_OpenStream):
                         turn_ends = time.monotonic() + FAIR_SLICE
                 if state.done:
                     break
-            state.finish()
-        except self._errors as exc:
+            tail = state.finish()
+            if tail is not None:
+                yield tail
+        except self._client._errors as exc:
             raise state.interrupted(exc) from exc
         except RuntimeError as exc:
             raise state.reused(exc) from None

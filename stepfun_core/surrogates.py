@@ -37,15 +37,6 @@ def has_lone_surrogate(text: str) -> bool:
     return has_surrogates(joined)
 
 
-def _is_high(char: str) -> bool:
-    return "\ud800" <= char <= "\udbff"
-
-
-def might_hold_surrogates(payload: str) -> bool:
-    r"""Cheap test on an event's JSON text: only ``\uD800``-``\uDFFF`` escapes make halves."""
-    return "\\ud" in payload or "\\uD" in payload
-
-
 class SurrogateJoiner:
     """Per stream: fixes the text fields of chunks in place, holding a trailing high half."""
 
@@ -63,7 +54,7 @@ class SurrogateJoiner:
         held = self._held.pop(key, "")
         if held:
             text = held + text
-        if text and _is_high(text[-1]):
+        if text and "\ud800" <= text[-1] <= "\udbff":  # a high half, waiting for its low half
             self._held[key] = text[-1]
             text = text[:-1]
         return join_surrogates(text)

@@ -304,6 +304,8 @@ def test_high_half_at_the_end_of_a_stream_becomes_replacement(driver: Driver) ->
         ) + (b"data: [DONE]\n\n" if done else b"")
         chunks, completion = driver.stream(reply(body), PAYLOAD)
         assert completion.first.content == "a\ufffd"
+        # What was yielded adds up to the completion: the U+FFFD comes in a last chunk.
+        assert "".join(contents(chunks)) == "a\ufffd"
         for piece in contents(chunks):
             assert not any("\ud800" <= ch <= "\udfff" for ch in piece)
 

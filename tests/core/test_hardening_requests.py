@@ -25,6 +25,7 @@ from stepfun_core import (
     RetryPolicy,
     StepFunClient,
     TotalTimeoutError,
+    history,
 )
 from tests.core.conftest import Driver, reply
 from tests.hostile import (
@@ -34,6 +35,7 @@ from tests.hostile import (
     MEDIA,
     PNG,
     WAV,
+    Body,
     Opaque,
     assert_not_shown,
     each,
@@ -424,6 +426,29 @@ def test_retries_never_run_past_the_deadline(driver: Driver) -> None:
         "long-waits": RetryPolicy(max_retries=5, initial_delay=10.0, max_delay=10.0),
     }
     each(cases, check)
+
+
+def test_total_timeout_covers_the_reasoning_echo_fallbacks(
+    driver: Driver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each payload tried for the echoed reasoning (three here) once had its own deadline: with
+    # every reply taking 0.15 s, a call with total_timeout=0.35 succeeded after 0.45 s.
+    monkeypatch.setattr(history, "_learnt", {})
+    refusal = {"error": {"message": "Unrecognized chat message.", "type": "request_params_invalid"}}
+
+    def slow(request: httpx.Request) -> httpx.Response:
+        messages = json.loads(request.content)["messages"]
+        echoed = any(f in m for m in messages for f in history.ECHO_FIELDS)
+        body = json.dumps(refusal if echoed else OK).encode()
+        return httpx.Response(400 if echoed else 200, stream=Body([body], pause=0.15))
+
+    thought = {"role": "assistant", "content": "", "reasoning": "thought"}
+    payload = {**core.build_chat_request(MODEL, USER), "messages": [*USER, thought, *USER]}
+    started = time.monotonic()
+    with pytest.raises(TotalTimeoutError):
+        driver.create(slow, payload, total_timeout=0.35)
+    assert time.monotonic() - started < 0.6
+    assert 2 <= len(driver.requests) <= 3
 
 
 def test_total_timeout_must_be_positive() -> None:

@@ -18,6 +18,7 @@ from stepfun_core import (
     MissingAPIKeyError,
     StepFunClient,
     audio_part,
+    build_chat_request,
     get_model_info,
     image_part,
     resolve_api_key,
@@ -137,6 +138,15 @@ def test_media_errors_are_clear(call, message: str) -> None:  # type: ignore[no-
         InvalidParameterError, match=message.replace("(", r"\(").replace(")", r"\)")
     ):
         call()
+
+
+def test_uploaded_files_pass_as_the_request_check_takes_them() -> None:
+    # stepfile://<file_id> names a file uploaded to StepFun (docs/wire.md#content-parts): the
+    # request check took it while the part helpers read it as a local path or refused it.
+    image, video = image_part("stepfile://file-1"), video_part("stepfile://file-2")
+    assert image == {"type": "image_url", "image_url": {"url": "stepfile://file-1"}}
+    assert video == {"type": "video_url", "video_url": {"url": "stepfile://file-2"}}
+    build_chat_request("step-3.7-flash", [{"role": "user", "content": [image, video]}])
 
 
 def test_video_part() -> None:

@@ -65,10 +65,9 @@ def test_multiline_data_event_name_and_one_leading_space() -> None:
     assert events == [ServerSentEvent("x\n y", "error", "7")]
 
 
-def test_comments_are_skipped_and_counted() -> None:
+def test_comments_are_skipped() -> None:
     decoder = SSEDecoder()
     assert decoder.feed(b": keep-alive\n\n: again\n\ndata: 1\n\n") == [ServerSentEvent("1")]
-    assert decoder.comments_seen == 2
 
 
 def test_leading_bom_is_dropped_even_when_split() -> None:
