@@ -40,7 +40,7 @@ class TokenCounting:
         return custom(text) if custom is not None else token_ids(text)
 
     def get_num_tokens(self, text: str) -> int:
-        """Estimated tokens of a text."""
+        """Estimated tokens of a text (counted, not built as the base's id list would be)."""
         if getattr(self, "custom_get_token_ids", None) is not None:
             return len(self.get_token_ids(text))
         return estimate_tokens(text)
