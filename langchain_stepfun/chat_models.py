@@ -162,18 +162,22 @@ class ChatStepFun(TokenCounting, CoreClients, BaseChatModel):
 
     _clients: ClientCache = PrivateAttr(default_factory=ClientCache)
 
+    @classmethod
+    def _field_of(cls) -> dict[str, str]:
+        """Each field's name and aliases (``stop_sequences``...), mapped to the field's name."""
+        names: dict[str, str] = {}
+        for name, field in get_fields(cls).items():
+            aliases: list[Any] = [name, field.alias]
+            if isinstance(field.validation_alias, AliasChoices):
+                aliases += field.validation_alias.choices
+            names.update((alias, name) for alias in aliases if isinstance(alias, str))
+        return names
+
     @model_validator(mode="before")
     @classmethod
     def _collect_model_kwargs(cls, values: Any) -> Any:
         if isinstance(values, dict):
-            names = set()
-            for name, field in get_fields(cls).items():
-                names.add(name)
-                if field.alias:
-                    names.add(field.alias)
-                if isinstance(field.validation_alias, AliasChoices):
-                    names.update(a for a in field.validation_alias.choices if isinstance(a, str))
-            return _collect_unknown(values, names)
+            return _collect_unknown(values, set(cls._field_of()))
         return values
 
     @model_validator(mode="after")
@@ -191,8 +195,10 @@ class ChatStepFun(TokenCounting, CoreClients, BaseChatModel):
             core.merge_extra({}, extras, "model_kwargs")
         except core.StepFunError as exc:
             raise to_langchain_error(exc) from None
-        if twice := sorted(kwargs.keys() & (extras or {}).keys()):
-            # Checked here: a validator's error would quote the arguments, the key among them.
+        # A field also in model_kwargs takes that value, with a warning (as LangChain's chat
+        # models do); any other name given twice is refused here: a validator's error would
+        # quote the arguments, the key among them.
+        if twice := sorted(kwargs.keys() & (extras or {}).keys() - self._field_of().keys()):
             msg = f"{', '.join(twice)}: given both as an argument and in model_kwargs"
             raise StepFunInvalidParameterError(msg)
         key = kwargs.get("api_key", kwargs.get("stepfun_api_key", ...))

@@ -77,17 +77,30 @@ class SurrogateJoiner:
                 key = (delta.index, "arguments", call.index)
                 if call.arguments or key in self._held:
                     call.arguments = self._fix(key, call.arguments or "") or None
+            if delta.finish_reason and self._held:
+                # Nothing follows a finish reason: a half still held ends this delta as U+FFFD,
+                # so the chunk that finishes the choice (and carries its usage) stays the last.
+                self._release(delta)
 
     def flush(self) -> Chunk | None:
         """A chunk with U+FFFD for each half still held at the end of the stream, if any."""
         if not self._held:
             return None
-        deltas: dict[int, ChoiceDelta] = {}
-        for index, field, call in sorted(self._held):
-            delta = deltas.setdefault(index, ChoiceDelta(index))
-            if field == "arguments":
-                delta.tool_calls.append(ToolCallDelta(call, arguments=REPLACEMENT))
+        deltas = [ChoiceDelta(index) for index in sorted({key[0] for key in self._held})]
+        for delta in deltas:
+            self._release(delta)
+        return Chunk(choices=deltas)
+
+    def _release(self, delta: ChoiceDelta) -> None:
+        """End the delta's fields with U+FFFD for each half held for its choice."""
+        for key in sorted(key for key in self._held if key[0] == delta.index):
+            del self._held[key]
+            _, field, index = key
+            if field != "arguments":
+                setattr(delta, field, getattr(delta, field) + REPLACEMENT)
+                continue
+            call = next((c for c in delta.tool_calls if c.index == index), None)
+            if call is None:
+                delta.tool_calls.append(ToolCallDelta(index, arguments=REPLACEMENT))
             else:
-                setattr(delta, field, REPLACEMENT)
-        self._held.clear()
-        return Chunk(choices=list(deltas.values()))
+                call.arguments = (call.arguments or "") + REPLACEMENT

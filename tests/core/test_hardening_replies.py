@@ -297,19 +297,27 @@ def test_split_surrogate_pair_can_be_sent_back(driver: Driver) -> None:
 
 
 def test_high_half_at_the_end_of_a_stream_becomes_replacement(driver: Driver) -> None:
-    def check(done: bool) -> None:
-        body = (
-            b'data: {"id":"r1","choices":[{"index":0,"delta":{"content":"a\\ud83d"}}]}\n\n'
-            b'data: {"id":"r1","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\n'
-        ) + (b"data: [DONE]\n\n" if done else b"")
+    text = b'data: {"id":"r1","choices":[{"index":0,"delta":{"content":"a\\ud83d"}}]}\n\n'
+    finish = b'data: {"id":"r1","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\n'
+    done = b"data: [DONE]\n\n"
+
+    def check(case: tuple[bytes, int]) -> None:
+        body, count = case
         chunks, completion = driver.stream(reply(body), PAYLOAD)
         assert completion.first.content == "a\ufffd"
-        # What was yielded adds up to the completion: the U+FFFD comes in a last chunk.
+        # What was yielded adds up to the completion, and the chunk with the finish reason
+        # (which carries the usage) stays the last: the U+FFFD comes in it.
         assert "".join(contents(chunks)) == "a\ufffd"
+        assert len(chunks) == count
         for piece in contents(chunks):
             assert not any("\ud800" <= ch <= "\udfff" for ch in piece)
 
-    each({"done": True, "finish-only": False}, check)
+    cases = {
+        "done": (text + finish + done, 2),
+        "finish-only": (text + finish, 2),
+        "done-without-finish": (text + done, 2),  # the U+FFFD in a chunk of its own
+    }
+    each(cases, check)
 
 
 def test_lone_surrogate_in_a_reply_reads_as_replacement(driver: Driver) -> None:

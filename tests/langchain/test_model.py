@@ -67,16 +67,25 @@ def test_unknown_arguments_go_to_model_kwargs() -> None:
 
 
 def test_an_argument_given_twice_is_refused_without_quoting_the_key() -> None:
-    # A before-validator's error would be a ValidationError quoting every argument, the key
-    # among them; an explicit field also given in model_kwargs was silently overwritten.
+    # LangChain refuses it in a before-validator, whose ValidationError quotes every argument,
+    # the key among them.
+    with pytest.raises(core.InvalidParameterError, match="given both") as caught:
+        make(foo=1, model_kwargs={"foo": 2})
+    assert isinstance(caught.value, lc.ModelInvalidRequestError)
+    assert "secret" not in f"{caught.value!s} {caught.value.args!r}"
+
+
+def test_a_field_also_in_model_kwargs_takes_that_value_with_a_warning() -> None:
+    # As ChatOpenAI does (langchain-core's _build_model_kwargs), under any of the field's names;
+    # so configurable model_kwargs and a dumped model with both still load.
     for kwargs in (
-        {"foo": 1, "model_kwargs": {"foo": 2}},
         {"temperature": 0.1, "model_kwargs": {"temperature": 0.5}},
+        {"stop_sequences": ["a"], "model_kwargs": {"stop": ["b"]}},
     ):
-        with pytest.raises(core.InvalidParameterError, match="given both") as caught:
-            make(**kwargs)
-        assert isinstance(caught.value, lc.ModelInvalidRequestError)
-        assert "secret" not in f"{caught.value!s} {caught.value.args!r}"
+        with pytest.warns(UserWarning, match="should be specified explicitly"):
+            model = make(**kwargs)
+        assert (model.temperature, model.stop) in ((0.5, None), (None, ["b"]))
+        assert model.model_kwargs == {}
 
 
 def test_a_dual_error_is_not_its_own_cause() -> None:

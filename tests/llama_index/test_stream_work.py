@@ -15,9 +15,10 @@ from typing import Any
 
 import pytest
 from llama_index.core.base.llms.types import ChatResponse, ToolCallBlock
+from llama_index.core.callbacks.token_counting import get_tokens_from_response
 
 import llama_index_stepfun.responses as responses
-from llama_index_stepfun import StepFun
+from llama_index_stepfun import StepFun, StepFunRefusalError
 from llama_index_stepfun.responses import StreamResponder
 from stepfun_core import StreamAccumulator, parse_chunk
 from tests.core.wire_samples import sse
@@ -196,3 +197,30 @@ def test_partial_arguments_are_cached_safely_across_threads() -> None:
     finally:
         sys.setswitchinterval(interval)
     assert errors == []
+
+
+def cut_mid_character(finish_reason: str) -> bytes:
+    """A reply whose text ends in the first half of an emoji (cut by a limit or a filter)."""
+    text = {
+        "id": "r1",
+        "model": "step-3.5-flash",
+        "choices": [{"index": 0, "delta": {"content": "ok \ud83d"}}],
+    }
+    usage = {"prompt_tokens": 3, "completion_tokens": 5, "total_tokens": 8}
+    last = {"id": "r1", "choices": [{"index": 0, "delta": {}, "finish_reason": finish_reason}]}
+    events = [text, {**last, "usage": usage}]  # escaped as the API does: \ud83d
+    return b"".join(b"data: %s\n\n" % json.dumps(e).encode() for e in events) + b"data: [DONE]\n\n"
+
+
+def test_a_stream_cut_mid_character_still_ends_on_its_finish_reason() -> None:
+    # The held half comes out as U+FFFD in the chunk that finishes the choice, so the last
+    # response keeps the finish reason and the usage (token counters read them there) ...
+    api = MockAPI(sse_reply(cut_mid_character("length")))
+    last = list(api.llm().stream_chat(user("hi")))[-1]
+    assert last.message.content == "ok \ufffd"
+    assert last.additional_kwargs["finish_reason"] == "length"
+    assert get_tokens_from_response(last) == (3, 5)
+    # ... and a refusal still raises where a tool call was required.
+    api = MockAPI(sse_reply(cut_mid_character("content_filter")))
+    with pytest.raises(StepFunRefusalError):
+        list(api.llm().stream_chat_with_tools([], user_msg="hi", tool_required=True))
