@@ -231,8 +231,12 @@ class _Handler(BaseHTTPRequestHandler):
         for i, event in enumerate(events):
             if i == len(events) // 2:
                 time.sleep(hold)
-            self.wfile.write(b"%x\r\n%s\r\n" % (len(event), event))
-        self.wfile.write(b"0\r\n\r\n")
+            # The body's end goes out with [DONE], as a buffering server sends it. Sent apart, it
+            # may come late on a busy machine, and a sync stream then closes its connection
+            # rather than wait (stepfun_core/drain.py; tests/core/test_connection_reuse.py): the
+            # connection counts here would depend on the scheduler, not on our code.
+            end = b"0\r\n\r\n" if i == len(events) - 1 else b""
+            self.wfile.write(b"%x\r\n%s\r\n%s" % (len(event), event, end))
 
 
 def _reply(body: dict[str, Any], model: str, prompt: str) -> Reply:
