@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import Any, ClassVar
@@ -163,6 +164,7 @@ class ChatStepFun(TokenCounting, CoreClients, BaseChatModel):
     _clients: ClientCache = PrivateAttr(default_factory=ClientCache)
 
     @classmethod
+    @functools.cache  # per class: its fields are fixed once it is made
     def _field_of(cls) -> dict[str, str]:
         """Each field's name and aliases (``stop_sequences``...), mapped to the field's name."""
         names: dict[str, str] = {}

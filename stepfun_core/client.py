@@ -103,9 +103,9 @@ class StepFunClient(BaseClient[SyncHTTP]):
             if not isinstance(outcome, StepFunError):
                 self._took(payload, plan[tried][0], tried)
                 return outcome
-            if self._retry_echo(outcome, tried, plan):
-                tried, attempt = tried + 1, 0
-                request = self._build(http, plan[tried][1], stream=stream)
+            echoed = self._next_echo(http, outcome, tried, plan, stream=stream)
+            if echoed is not None:  # the next payload starts its own retries, on the same deadline
+                request, tried, attempt = echoed, tried + 1, 0
                 continue
             time.sleep(self._retry_delay(request, attempt, outcome, deadline))
             attempt += 1
@@ -244,9 +244,9 @@ class AsyncStepFunClient(BaseClient[AsyncHTTP]):
             if not isinstance(outcome, StepFunError):
                 self._took(payload, plan[tried][0], tried)
                 return outcome
-            if self._retry_echo(outcome, tried, plan):
-                tried, attempt = tried + 1, 0
-                request = self._build(http, plan[tried][1], stream=stream)
+            echoed = self._next_echo(http, outcome, tried, plan, stream=stream)
+            if echoed is not None:  # the next payload starts its own retries, on the same deadline
+                request, tried, attempt = echoed, tried + 1, 0
                 continue
             await asyncio.sleep(self._retry_delay(request, attempt, outcome, deadline))
             attempt += 1

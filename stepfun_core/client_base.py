@@ -128,12 +128,16 @@ class BaseClient(Generic[HttpClient]):
         fields = echo_variants(payload, settings.base_url, settings.reasoning_echo_field)
         return [(f, with_echo_field(payload, f)) for f in fields] if fields else [(None, payload)]
 
-    def _retry_echo(self, error: StepFunError, tried: int, plan: list[Any]) -> bool:
-        """True when a payload with echoed reasoning was refused and another is left to try."""
+    def _next_echo(
+        self, http: HttpClient, error: StepFunError, tried: int, plan: list[Any], *, stream: bool
+    ) -> httpx.Request | None:
+        """The request for the plan's next payload when this one's echo was refused, else None."""
         refused = (
             isinstance(error, BadRequestError) and error.error_type == "request_params_invalid"
         )
-        return refused and tried + 1 < len(plan)
+        if not refused or tried + 1 >= len(plan):
+            return None
+        return self._build(http, plan[tried + 1][1], stream=stream)
 
     def _took(self, payload: Any, field: str | None, tried: int) -> None:
         if field is not None and self.settings.reasoning_echo_field == "auto":
