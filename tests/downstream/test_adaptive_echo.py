@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -19,10 +20,12 @@ from langchain.agents import create_agent
 from langchain_core.tools import tool
 from llama_index.core.agent.workflow import FunctionAgent
 
+import stepfun_core as core
 from langchain_stepfun import ChatStepFun, StepFunBadRequestError
 from llama_index_stepfun import StepFun
 from stepfun_core import history
 from tests.replica import Replica
+from tests.replica.faults import Fault
 
 MODEL = "step-3.5-flash"
 QUESTIONS = ("What is the weather in Paris? Use get_weather.", "And in Rome? Use get_weather.")
@@ -105,3 +108,23 @@ def test_a_pinned_field_is_never_changed(replica: Replica) -> None:
     with pytest.raises(StepFunBadRequestError, match="reasoning_content is invalid"):
         run_langgraph(replica, reasoning_echo_field="reasoning_content")
     assert echoes(replica)[-1] == {"reasoning_content"}
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_one_deadline_covers_every_payload_tried(replica: Replica, mode: str) -> None:
+    # Over a real socket: a server refusing the echo under both fields, each answer 0.15 s late.
+    # The three payloads tried share one total_timeout (each had its own: 0.45 s for 0.35 s).
+    replica.deviate("refuse_reasoning_echo", "refuse_reasoning_field_echo")
+    replica.enqueue(*[Fault.delay(0.15)] * 3)
+    thought = {"role": "assistant", "content": "", "reasoning": "thought"}
+    user = {"role": "user", "content": "hi"}
+    payload = core.build_chat_request(MODEL, [user, thought, user])
+    options = {"api_key": "k", "base_url": replica.base_url, "total_timeout": 0.35}
+    started = time.monotonic()
+    with pytest.raises(core.TotalTimeoutError):
+        if mode == "sync":
+            core.StepFunClient(**options).create(payload)
+        else:
+            asyncio.run(core.AsyncStepFunClient(**options).create(payload))
+    assert time.monotonic() - started < 0.6
+    assert 2 <= len(replica.requests) <= 3
