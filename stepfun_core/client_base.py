@@ -9,7 +9,12 @@ from typing import Any, Generic, TypeVar
 import httpx
 
 from stepfun_core.errors import BadRequestError, InvalidParameterError, StepFunError
-from stepfun_core.history import echo_variants, learn_echo_field, with_echo_field
+from stepfun_core.history import (
+    echo_variants,
+    learn_echo_field,
+    log_echo_refused,
+    with_echo_field,
+)
 from stepfun_core.http import CHAT_PATH, MODELS_PATH, build_headers, log_attempt, trace_id_of
 from stepfun_core.jsonio import encode_json
 from stepfun_core.limits import BodyReader, Deadline, coding_of
@@ -137,6 +142,7 @@ class BaseClient(Generic[HttpClient]):
         )
         if not refused or tried + 1 >= len(plan):
             return None
+        log_echo_refused(plan[tried][0], plan[tried + 1][0])
         return self._build(http, plan[tried + 1][1], stream=stream)
 
     def _took(self, payload: Any, field: str | None, tried: int) -> None:

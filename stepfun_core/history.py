@@ -87,6 +87,12 @@ def echo_variants(payload: Mapping[str, Any], base_url: str, pinned: EchoField) 
     return [learnt] if learnt is not None else [*ECHO_FIELDS, ""]
 
 
+def log_echo_refused(field: str | None, next_field: str | None) -> None:
+    """Log at DEBUG that the API refused the reasoning echoed under one field, and what is next."""
+    then = f"echoing it as {next_field!r}" if next_field else "not echoing it"
+    logger.debug("the API refused the reasoning echoed as %r; %s", field, then)
+
+
 def learn_echo_field(base_url: str, model: str, field: str, tried: int) -> None:
     """Keep the field a server took after ``tried`` refusals (logged once, when it adapted)."""
     key = (base_url, model)

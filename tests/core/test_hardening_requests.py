@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import datetime
 import json
+import logging
 import time
 from typing import Any
 
@@ -449,6 +450,37 @@ def test_total_timeout_covers_the_reasoning_echo_fallbacks(
         driver.create(slow, payload, total_timeout=0.35)
     assert time.monotonic() - started < 0.6
     assert 2 <= len(driver.requests) <= 3
+
+
+def test_each_refused_echo_is_logged_at_debug(
+    driver: Driver, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A server refusing the echo under every field: each payload given up is said at DEBUG,
+    # with the one tried next; the warning comes once, when a payload is taken.
+    monkeypatch.setattr(history, "_learnt", {})
+    refusal = {"error": {"message": "Unrecognized chat message.", "type": "request_params_invalid"}}
+
+    def picky(request: httpx.Request) -> httpx.Response:
+        messages = json.loads(request.content)["messages"]
+        echoed = any(f in m for m in messages for f in history.ECHO_FIELDS)
+        return httpx.Response(400 if echoed else 200, json=refusal if echoed else OK)
+
+    thought = {"role": "assistant", "content": "", "reasoning": "thought"}
+    payload = {**core.build_chat_request(MODEL, USER), "messages": [*USER, thought, *USER]}
+    with caplog.at_level(logging.DEBUG, logger="stepfun_core"):
+        driver.create(picky, payload)
+    said = [(r.levelname, r.getMessage()) for r in caplog.records if "echoed as" in r.getMessage()]
+    refused = "the API refused the reasoning echoed as"
+    assert said == [
+        ("DEBUG", f"{refused} 'reasoning'; echoing it as 'reasoning_content'"),
+        ("DEBUG", f"{refused} 'reasoning_content'; not echoing it"),
+        (
+            "WARNING",
+            f"the API refused earlier reasoning echoed as reasoning or reasoning_content; "
+            f"not echoing it for {MODEL} from now on",
+        ),
+    ]
+    assert len(driver.requests) == 3
 
 
 def test_total_timeout_must_be_positive() -> None:
