@@ -43,14 +43,17 @@ class SurrogateJoiner:
     __slots__ = ("_held",)
 
     def __init__(self) -> None:
-        self._held: dict[tuple[int, str, int], str] = {}
+        # (choice, field, tool-call index, index-less). An index-less call (step-1-era) has its
+        # place in the chunk for index until the accumulator numbers it: a U+FFFD released for
+        # it stays index-less, so it joins that call and not the call with that number.
+        self._held: dict[tuple[int, str, int, bool], str] = {}
 
     @property
     def holding(self) -> bool:
         """True while a high half waits for its low half."""
         return bool(self._held)
 
-    def _fix(self, key: tuple[int, str, int], text: str) -> str:
+    def _fix(self, key: tuple[int, str, int, bool], text: str) -> str:
         held = self._held.pop(key, "")
         if held:
             text = held + text
@@ -67,14 +70,14 @@ class SurrogateJoiner:
             if delta.finish_reason:
                 delta.finish_reason = join_surrogates(delta.finish_reason)
             for field in _TEXT_FIELDS:
-                key = (delta.index, field, 0)
+                key = (delta.index, field, 0, False)
                 if getattr(delta, field) or key in self._held:
                     setattr(delta, field, self._fix(key, getattr(delta, field)))
             for call in delta.tool_calls:
                 call.id = join_surrogates(call.id) if call.id else call.id
                 call.name = join_surrogates(call.name) if call.name else call.name
                 call.type = join_surrogates(call.type) if call.type else call.type
-                key = (delta.index, "arguments", call.index)
+                key = (delta.index, "arguments", call.index, call.positional)
                 if call.arguments or key in self._held:
                     call.arguments = self._fix(key, call.arguments or "") or None
             if delta.finish_reason and self._held:
@@ -95,12 +98,15 @@ class SurrogateJoiner:
         """End the delta's fields with U+FFFD for each half held for its choice."""
         for key in sorted(key for key in self._held if key[0] == delta.index):
             del self._held[key]
-            _, field, index = key
+            _, field, index, positional = key
             if field != "arguments":
                 setattr(delta, field, getattr(delta, field) + REPLACEMENT)
                 continue
-            call = next((c for c in delta.tool_calls if c.index == index), None)
+            calls = (c for c in delta.tool_calls if (c.index, c.positional) == (index, positional))
+            call = next(calls, None)
             if call is None:
-                delta.tool_calls.append(ToolCallDelta(index, arguments=REPLACEMENT))
+                delta.tool_calls.append(
+                    ToolCallDelta(index, arguments=REPLACEMENT, positional=positional)
+                )
             else:
                 call.arguments = (call.arguments or "") + REPLACEMENT

@@ -320,6 +320,24 @@ def test_high_half_at_the_end_of_a_stream_becomes_replacement(driver: Driver) ->
     each(cases, check)
 
 
+def test_high_half_ending_a_later_index_less_call_stays_on_that_call(driver: Driver) -> None:
+    # Step-1-era streams send tool calls without an index, one after the other: a high half
+    # left at the end of the second call's arguments is that call's, not the first one's.
+    def call(function: bytes) -> bytes:
+        delta = b'{"tool_calls":[{"type":"function","function":%s}]}' % function
+        return b'data: {"id":"r1","choices":[{"index":0,"delta":%s}]}\n\n' % delta
+
+    calls = call(b'{"name":"f","arguments":"{}"}') + call(b'{"name":"g","arguments":"\\"x\\ud83d"}')
+    finish = b'data: {"id":"r1","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\n'
+    done = b"data: [DONE]\n\n"
+
+    def check(body: bytes) -> None:
+        _, completion = driver.stream(reply(body), PAYLOAD)
+        assert [c.arguments for c in completion.first.tool_calls] == ["{}", '"x\ufffd']
+
+    each({"finish": calls + finish + done, "done-without-finish": calls + done}, check)
+
+
 def test_lone_surrogate_in_a_reply_reads_as_replacement(driver: Driver) -> None:
     body = (
         b'{"id":"r1","choices":[{"index":0,"message":{"role":"assistant",'
