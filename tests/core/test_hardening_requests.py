@@ -12,6 +12,7 @@ import datetime
 import json
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -429,25 +430,32 @@ def test_retries_never_run_past_the_deadline(driver: Driver) -> None:
     each(cases, check)
 
 
+def refusing_any_echo(pause: float = 0.0) -> Callable[[httpx.Request], httpx.Response]:
+    """A server that refuses a request echoing reasoning under any field, after ``pause`` s."""
+    refusal = {"error": {"message": "Unrecognized chat message.", "type": "request_params_invalid"}}
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        messages = json.loads(request.content)["messages"]
+        echoed = any(f in m for m in messages for f in history.ECHO_FIELDS)
+        body = json.dumps(refusal if echoed else OK).encode()
+        return httpx.Response(400 if echoed else 200, stream=Body([body], pause=pause))
+
+    return answer
+
+
+THOUGHT = {"role": "assistant", "content": "", "reasoning": "thought"}
+ECHOING = {**core.build_chat_request(MODEL, USER), "messages": [*USER, THOUGHT, *USER]}
+
+
 def test_total_timeout_covers_the_reasoning_echo_fallbacks(
     driver: Driver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Each payload tried for the echoed reasoning (three here) once had its own deadline: with
     # every reply taking 0.15 s, a call with total_timeout=0.35 succeeded after 0.45 s.
     monkeypatch.setattr(history, "_learnt", {})
-    refusal = {"error": {"message": "Unrecognized chat message.", "type": "request_params_invalid"}}
-
-    def slow(request: httpx.Request) -> httpx.Response:
-        messages = json.loads(request.content)["messages"]
-        echoed = any(f in m for m in messages for f in history.ECHO_FIELDS)
-        body = json.dumps(refusal if echoed else OK).encode()
-        return httpx.Response(400 if echoed else 200, stream=Body([body], pause=0.15))
-
-    thought = {"role": "assistant", "content": "", "reasoning": "thought"}
-    payload = {**core.build_chat_request(MODEL, USER), "messages": [*USER, thought, *USER]}
     started = time.monotonic()
     with pytest.raises(TotalTimeoutError):
-        driver.create(slow, payload, total_timeout=0.35)
+        driver.create(refusing_any_echo(pause=0.15), ECHOING, total_timeout=0.35)
     assert time.monotonic() - started < 0.6
     assert 2 <= len(driver.requests) <= 3
 
@@ -458,17 +466,8 @@ def test_each_refused_echo_is_logged_at_debug(
     # A server refusing the echo under every field: each payload given up is said at DEBUG,
     # with the one tried next; the warning comes once, when a payload is taken.
     monkeypatch.setattr(history, "_learnt", {})
-    refusal = {"error": {"message": "Unrecognized chat message.", "type": "request_params_invalid"}}
-
-    def picky(request: httpx.Request) -> httpx.Response:
-        messages = json.loads(request.content)["messages"]
-        echoed = any(f in m for m in messages for f in history.ECHO_FIELDS)
-        return httpx.Response(400 if echoed else 200, json=refusal if echoed else OK)
-
-    thought = {"role": "assistant", "content": "", "reasoning": "thought"}
-    payload = {**core.build_chat_request(MODEL, USER), "messages": [*USER, thought, *USER]}
     with caplog.at_level(logging.DEBUG, logger="stepfun_core"):
-        driver.create(picky, payload)
+        driver.create(refusing_any_echo(), ECHOING)
     said = [(r.levelname, r.getMessage()) for r in caplog.records if "echoed as" in r.getMessage()]
     refused = "the API refused the reasoning echoed as"
     assert said == [
