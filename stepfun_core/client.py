@@ -16,22 +16,21 @@ from typing import Any, TypeVar, cast
 import httpx
 
 from stepfun_core.catalog import ServedModel, parse_models
-from stepfun_core.client_base import BaseClient, Outcome
+from stepfun_core.client_base import BaseClient, Opened, Outcome
 from stepfun_core.errors import StepFunError
 from stepfun_core.http import (
     araw_pieces,
     completion_from,
     is_json_reply,
-    json_reply_error,
     raw_pieces,
     refused_unread,
     status_error,
     transport_error,
 )
 from stepfun_core.jsonio import decode_json
-from stepfun_core.limits import BodyReader, Deadline
+from stepfun_core.limits import BodyReader, Deadline, Tries
 from stepfun_core.pools import shared_async_client, shared_sync_client
-from stepfun_core.stream import AsyncChatStream, ChatStream, StreamState
+from stepfun_core.stream import AsyncChatStream, ChatStream
 from stepfun_core.transport import AsyncHTTP, SyncHTTP
 from stepfun_core.types import Completion
 
@@ -85,14 +84,14 @@ class StepFunClient(BaseClient[SyncHTTP]):
         return (response, content) if response.is_success else status_error(response, content)
 
     def _send(
-        self, payload: Mapping[str, Any] | None, *, stream: bool
+        self, payload: Mapping[str, Any] | None, *, stream: bool, tries: Tries | None = None
     ) -> tuple[httpx.Response, bytes]:
         """Send ``payload`` (None: ``GET /models``), retried as the policy says."""
         http = self._usable(self.http)
         plan = self._echo_plan(payload)
         request = self._build(http, plan[0][1], stream=stream)
-        deadline = self._deadline(request)
-        attempt = tried = 0
+        tries = tries or self._tries(stream=stream)
+        deadline, tried = tries.deadline, 0
         while True:
             if deadline is None:
                 outcome = self._attempt(http, request, stream, None)
@@ -105,10 +104,10 @@ class StepFunClient(BaseClient[SyncHTTP]):
                 return outcome
             echoed = self._next_echo(http, outcome, tried, plan, stream=stream)
             if echoed is not None:  # the next payload starts its own retries, on the same deadline
-                request, tried, attempt = echoed, tried + 1, 0
+                request, tried, tries.attempt = echoed, tried + 1, 0
                 continue
-            time.sleep(self._retry_delay(request, attempt, outcome, deadline))
-            attempt += 1
+            time.sleep(self._retry_delay(request, tries.attempt, outcome, deadline))
+            tries.attempt += 1
 
     def create(self, payload: Mapping[str, Any]) -> Completion:
         """Send a request built by ``build_chat_request`` and return the completion."""
@@ -124,11 +123,9 @@ class StepFunClient(BaseClient[SyncHTTP]):
         """Send the request with ``stream: true`` and return the open stream."""
         return ChatStream(self, payload, self._open(payload))
 
-    def _open(self, payload: Mapping[str, Any]) -> tuple[httpx.Response, StreamState]:
-        response, content = self._send(payload, stream=True)
-        if is_json_reply(response):
-            raise json_reply_error(response, content)
-        return response, self._stream_state(response)
+    def _open(self, payload: Mapping[str, Any], tries: Tries | None = None) -> Opened:
+        tries = tries or self._tries(stream=True)
+        return self._opened(*self._send(payload, stream=True, tries=tries), tries)
 
     def close(self) -> None:
         """Nothing to release: the shared pool lives on, and a caller's client is theirs."""
@@ -227,15 +224,15 @@ class AsyncStepFunClient(BaseClient[AsyncHTTP]):
         return (response, content) if response.is_success else status_error(response, content)
 
     async def _send(
-        self, payload: Mapping[str, Any] | None, *, stream: bool
+        self, payload: Mapping[str, Any] | None, *, stream: bool, tries: Tries | None = None
     ) -> tuple[httpx.Response, bytes]:
         """Send ``payload`` (None: ``GET /models``), retried as the policy says."""
         # The caller's client, or this event loop's shared pool.
         http = self._usable(self._http_client or await shared_async_client(self._pool_size))
         plan = self._echo_plan(payload)
         request = self._build(http, plan[0][1], stream=stream)
-        deadline = self._deadline(request)
-        attempt = tried = 0
+        tries = tries or self._tries(stream=stream)
+        deadline, tried = tries.deadline, 0
         while True:
             if deadline is not None:
                 deadline.limit(request)
@@ -246,10 +243,10 @@ class AsyncStepFunClient(BaseClient[AsyncHTTP]):
                 return outcome
             echoed = self._next_echo(http, outcome, tried, plan, stream=stream)
             if echoed is not None:  # the next payload starts its own retries, on the same deadline
-                request, tried, attempt = echoed, tried + 1, 0
+                request, tried, tries.attempt = echoed, tried + 1, 0
                 continue
-            await asyncio.sleep(self._retry_delay(request, attempt, outcome, deadline))
-            attempt += 1
+            await asyncio.sleep(self._retry_delay(request, tries.attempt, outcome, deadline))
+            tries.attempt += 1
 
     async def create(self, payload: Mapping[str, Any]) -> Completion:
         """Send a request built by ``build_chat_request`` and return the completion."""
@@ -265,11 +262,9 @@ class AsyncStepFunClient(BaseClient[AsyncHTTP]):
         """Send the request with ``stream: true`` and return the open stream."""
         return AsyncChatStream(self, payload, await self._open(payload))
 
-    async def _open(self, payload: Mapping[str, Any]) -> tuple[httpx.Response, StreamState]:
-        response, content = await self._send(payload, stream=True)
-        if is_json_reply(response):
-            raise json_reply_error(response, content)
-        return response, self._stream_state(response)
+    async def _open(self, payload: Mapping[str, Any], tries: Tries | None = None) -> Opened:
+        tries = tries or self._tries(stream=True)
+        return self._opened(*await self._send(payload, stream=True, tries=tries), tries)
 
     async def close(self) -> None:
         """Nothing to release: the shared pool lives on, and a caller's client is theirs."""

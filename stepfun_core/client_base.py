@@ -15,9 +15,17 @@ from stepfun_core.history import (
     log_echo_refused,
     with_echo_field,
 )
-from stepfun_core.http import CHAT_PATH, MODELS_PATH, build_headers, log_attempt, trace_id_of
+from stepfun_core.http import (
+    CHAT_PATH,
+    MODELS_PATH,
+    build_headers,
+    is_json_reply,
+    json_reply_error,
+    log_attempt,
+    trace_id_of,
+)
 from stepfun_core.jsonio import encode_json
-from stepfun_core.limits import BodyReader, Deadline, coding_of
+from stepfun_core.limits import BodyReader, Deadline, Tries, coding_of
 from stepfun_core.redact import display_url
 from stepfun_core.retry import RetryPolicy
 from stepfun_core.settings import Settings, Timeouts, endpoint_url
@@ -37,6 +45,8 @@ HttpClient = TypeVar("HttpClient", SyncHTTP, AsyncHTTP)
 Self = TypeVar("Self", bound="BaseClient[Any]")
 # One attempt's result: the response and its body, or the error the retry policy weighs.
 Outcome = tuple[httpx.Response, bytes] | StepFunError
+# An open stream: its response, its state, and what its call has spent (for a restart).
+Opened = tuple[httpx.Response, StreamState, Tries]
 
 
 class BaseClient(Generic[HttpClient]):
@@ -169,10 +179,14 @@ class BaseClient(Generic[HttpClient]):
             raise InvalidParameterError("http_client: the client was closed; pass an open one")
         return http
 
-    def _deadline(self, request: httpx.Request) -> Deadline | None:
-        """The call's deadline, which caps each attempt's timeouts; None without one."""
+    def _tries(self, *, stream: bool) -> Tries:
+        """A new call's budget: its deadline (which caps each attempt's timeouts), if any."""
         seconds = self.settings.total_timeout
-        return None if seconds is None else Deadline(seconds, request)
+        if seconds is None:
+            return Tries(None)
+        phases = ("connect", "read", "write", "pool")  # httpx's names, in Timeouts' order
+        timeouts = dict(zip(phases, self._timeout(stream=stream), strict=True))
+        return Tries(Deadline(seconds, timeouts))
 
     def _reader(self, response: httpx.Response, deadline: Deadline | None) -> BodyReader:
         return BodyReader(response, self.settings.max_response_bytes, deadline)
@@ -190,6 +204,15 @@ class BaseClient(Generic[HttpClient]):
         if deadline is not None and deadline.remaining() <= 0:
             raise deadline.error() from error
         raise error
+
+    def _opened(self, response: httpx.Response, content: bytes, tries: Tries) -> Opened:
+        """A stream whose headers are in; a JSON answer is refused with what it says."""
+        if is_json_reply(response):
+            raise json_reply_error(response, content)
+        if tries.deadline is not None:
+            # total_timeout bounds a stream until its headers: the body gets the full timeouts.
+            response.request.extensions["timeout"] = tries.deadline.timeouts
+        return response, self._stream_state(response), tries
 
     def _stream_state(self, response: httpx.Response) -> StreamState:
         return StreamState(

@@ -26,11 +26,11 @@ class Deadline:
 
     __slots__ = ("end", "seconds", "timeouts")
 
-    def __init__(self, seconds: float, request: httpx.Request) -> None:
+    def __init__(self, seconds: float, timeouts: dict[str, float | None]) -> None:
         self.seconds = seconds
         self.end = time.monotonic() + seconds
-        # The request's own per-phase timeouts, which each attempt gets capped by what is left.
-        self.timeouts = dict(request.extensions["timeout"])
+        # The call's own per-phase timeouts (httpx's names), each attempt's capped by what is left.
+        self.timeouts = timeouts
 
     def remaining(self) -> float:
         """Seconds left (never negative)."""
@@ -49,6 +49,20 @@ class Deadline:
             name: left if value is None else min(value, left)
             for name, value in self.timeouts.items()
         }
+
+
+class Tries:
+    """What one call has spent: its retries so far and its deadline (None without one).
+
+    Shared by the call's retries and a stream's restarts, so together they stay within
+    ``max_retries`` and ``total_timeout``.
+    """
+
+    __slots__ = ("attempt", "deadline")
+
+    def __init__(self, deadline: Deadline | None) -> None:
+        self.attempt = 0
+        self.deadline = deadline
 
 
 class Inflater:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import itertools
 import json
 import time
 from collections.abc import AsyncIterator, Iterator, Mapping
@@ -26,7 +25,7 @@ from stepfun_core.errors import (
     make_status_error,
 )
 from stepfun_core.http import araw_pieces, raw_pieces
-from stepfun_core.limits import DEFAULT_MAX_RESPONSE_BYTES, Inflater
+from stepfun_core.limits import DEFAULT_MAX_RESPONSE_BYTES, Inflater, Tries
 from stepfun_core.parse import parse_chunk
 from stepfun_core.sse import ServerSentEvent, SSEDecodeError, SSEDecoder
 from stepfun_core.surrogates import SurrogateJoiner
@@ -183,6 +182,16 @@ class StreamState:
             return exc
         return self.error(StreamError, _REUSED)
 
+    def broken(self, exc: Exception) -> Chunk | None:
+        """End a stream whose transport failed: whole if every choice had finished, else raise.
+
+        Once the finish reason has come only ``[DONE]`` is lost (a cut, a silent proxy), and a
+        whole answer is never an error.
+        """
+        if not self.accumulator.finished:
+            raise self.interrupted(exc) from exc
+        return self.finish()
+
     def interrupted(self, exc: Exception) -> StepFunError:
         """The error for a transport failure in the middle of the body."""
         if isinstance(exc, classes("ReadTimeout")):
@@ -206,11 +215,14 @@ class _OpenStream:
     """
 
     def __init__(
-        self, client: Any, payload: Mapping[str, Any], opened: tuple[httpx.Response, StreamState]
+        self,
+        client: Any,
+        payload: Mapping[str, Any],
+        opened: tuple[httpx.Response, StreamState, Tries],  # what the client's _open returns
     ) -> None:
         self._client = client  # sends the request again; keeps the final usage (token counts)
         self._payload = payload
-        self._response, self._state = opened
+        self._response, self._state, self._tries = opened
         self._started = False
 
     def _start(self) -> None:
@@ -219,11 +231,18 @@ class _OpenStream:
             raise self._state.error(StreamError, _REUSED)
         self._started = True
 
-    def _restart_delay(self, restarts: int, error: StreamInterruptedError) -> float:
-        """Seconds to wait before sending again; raise ``error`` if nothing is to be sent."""
-        delay = None if self._state.chunks else self._client.retry_policy.delay_for(restarts, error)
-        if delay is None:
+    def _restart_delay(self, error: StreamInterruptedError) -> float:
+        """Seconds to wait before sending again; raise ``error`` if nothing is to be sent.
+
+        A restart is one more retry of the call: within its ``max_retries`` and its deadline.
+        """
+        tries = self._tries
+        if self._state.chunks:  # something was yielded: sending again would repeat it
             raise error
+        delay = self._client.retry_policy.delay_for(tries.attempt, error)
+        if delay is None or (tries.deadline and delay >= tries.deadline.remaining()):
+            raise error
+        tries.attempt += 1
         return float(delay)
 
     def _finished(self) -> None:
@@ -244,15 +263,15 @@ class ChatStream(_OpenStream):
 
     def __iter__(self) -> Iterator[Chunk]:
         self._start()
-        for restarts in itertools.count():
+        while True:
             try:
                 yield from self._chunks()
                 self._finished()
                 return
             except StreamInterruptedError as error:
-                delay = self._restart_delay(restarts, error)
+                delay = self._restart_delay(error)
             time.sleep(delay)
-            self._response, self._state = self._client._open(self._payload)
+            self._response, self._state, _ = self._client._open(self._payload, self._tries)
 
     def _chunks(self) -> Iterator[Chunk]:
         state = self._state
@@ -266,7 +285,9 @@ class ChatStream(_OpenStream):
             if tail is not None:
                 yield tail
         except self._client._errors as exc:
-            raise state.interrupted(exc) from exc
+            tail = state.broken(exc)
+            if tail is not None:
+                yield tail
         except RuntimeError as exc:
             raise state.reused(exc) from None
         finally:
@@ -295,16 +316,16 @@ class AsyncChatStream(_OpenStream):
 
     async def __aiter__(self) -> AsyncIterator[Chunk]:
         self._start()
-        for restarts in itertools.count():
+        while True:
             try:
                 async for chunk in self._chunks():
                     yield chunk
                 self._finished()
                 return
             except StreamInterruptedError as error:
-                delay = self._restart_delay(restarts, error)
+                delay = self._restart_delay(error)
             await asyncio.sleep(delay)
-            self._response, self._state = await self._client._open(self._payload)
+            self._response, self._state, _ = await self._client._open(self._payload, self._tries)
 
     async def _chunks(self) -> AsyncIterator[Chunk]:
         state = self._state
@@ -323,7 +344,9 @@ class AsyncChatStream(_OpenStream):
             if tail is not None:
                 yield tail
         except self._client._errors as exc:
-            raise state.interrupted(exc) from exc
+            tail = state.broken(exc)
+            if tail is not None:
+                yield tail
         except RuntimeError as exc:
             raise state.reused(exc) from None
         finally:

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from typing import Any
 
 import pytest
 
 import stepfun_core as core
 from tests.reliability.raw_server import END, RawServer, Send, chunk, head
+from tests.reliability.raw_server import whole as whole_reply
 
 FAST = core.RetryPolicy(max_retries=2, initial_delay=0.001, max_delay=0.002)
 PAYLOAD = core.build_chat_request("step-3.5-flash", [{"role": "user", "content": "Owls?"}])
@@ -47,8 +49,9 @@ def failing_first(how: str) -> Any:
     return script
 
 
-def read(server: RawServer, mode: str) -> tuple[str, Exception | None]:
+def read(server: RawServer, mode: str, **more: Any) -> tuple[str, Exception | None]:
     options: dict[str, Any] = {"api_key": "k", "base_url": server.base_url, "retry_policy": FAST}
+    options.update(more)
     texts: list[str] = []
     try:
         if mode == "sync":
@@ -97,3 +100,75 @@ def test_restarts_stop_at_max_retries(mode: str) -> None:
         _, error = read(server, mode)
     assert isinstance(error, core.StreamInterruptedError)
     assert len(server.requests) == 1 + FAST.max_retries
+
+
+def timed_read(server: RawServer, mode: str, **options: Any) -> tuple[float, Exception | None]:
+    started = time.monotonic()
+    _, error = read(server, mode, **options)
+    return time.monotonic() - started, error
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_statuses_and_restarts_share_one_retry_budget(mode: str) -> None:
+    # max_retries=2 is three attempts in all (docs/configuration.md): a 503 and a stream cut
+    # before its first chunk each spend one (each restart once began a budget of its own).
+    def busy_then_cut(send: Send, request: Any) -> bool:
+        if len(server.requests) % 2:
+            send(whole_reply(503, b"{}", Retry_After_Ms="1"))
+            return True
+        send(head())
+        return False
+
+    with RawServer(busy_then_cut) as server:
+        _, error = read(server, mode)
+    assert isinstance(error, core.StepFunError)
+    assert len(server.requests) == 1 + FAST.max_retries
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_restarts_stay_within_the_total_timeout(mode: str) -> None:
+    # Each answer's headers come 0.3 s late, then the stream is cut before any chunk: restarts
+    # are sent again only within the call's one total_timeout (each once had its own).
+    def late_then_cut(send: Send, request: Any) -> bool:
+        time.sleep(0.3)
+        send(head())
+        return False
+
+    many = core.RetryPolicy(max_retries=5, initial_delay=0.001, max_delay=0.002)
+    with RawServer(late_then_cut) as server:
+        elapsed, error = timed_read(server, mode, retry_policy=many, total_timeout=0.5)
+    assert isinstance(error, (core.StreamInterruptedError, core.TotalTimeoutError))
+    assert elapsed < 0.9
+    assert len(server.requests) <= 2
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_total_timeout_ends_at_the_stream_headers(mode: str) -> None:
+    # total_timeout bounds a stream until its headers (docs/configuration.md): a reasoning model
+    # pausing longer than what is left of it mid-stream is still read to its end.
+    def pausing(send: Send, request: Any) -> bool:
+        send(head() + event("Ho"))
+        time.sleep(0.6)
+        send(event("ot.", "stop") + chunk(b"data: [DONE]\n\n") + END)
+        return True
+
+    with RawServer(pausing) as server:
+        text, error = read(server, mode, total_timeout=0.4)
+    assert error is None and text == "Hoot."
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+@pytest.mark.parametrize("how", ["cut", "silent"])
+def test_a_stream_lost_after_its_finish_reason_keeps_its_answer(mode: str, how: str) -> None:
+    # The finish reason came, then the connection broke (or went silent past the read timeout)
+    # before [DONE]: the answer is whole, and a whole answer is never an error.
+    def finished_then_lost(send: Send, request: Any) -> bool:
+        send(head() + event("Hoot.", "stop"))
+        if how == "silent":
+            time.sleep(0.6)
+        return False
+
+    with RawServer(finished_then_lost) as server:
+        text, error = read(server, mode, timeout=0.3)
+    assert error is None and text == "Hoot."
+    assert len(server.requests) == 1
