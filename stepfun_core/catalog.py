@@ -162,7 +162,8 @@ def warn_if_retired(name: str) -> None:
 def parse_models(body: Any) -> list[ServedModel]:
     """The entries of a ``GET /v1/models`` body, read leniently (odd entries are skipped)."""
     data = body.get("data") if isinstance(body, Mapping) else None
-    return [_served(entry) for entry in data or () if isinstance(entry, Mapping) and _id(entry)]
+    entries = data if isinstance(data, list) else ()
+    return [_served(entry) for entry in entries if isinstance(entry, Mapping) and _id(entry)]
 
 
 def _id(entry: Mapping[str, Any]) -> str | None:

@@ -107,7 +107,7 @@ def refused_unread(response: httpx.Response, *, stream: bool) -> StepFunError | 
     A stream request answered with neither an event stream nor JSON is refused (a missing
     content type is tolerated: cassettes).
     """
-    kind = response.headers.get("content-type", "")
+    kind = response.headers.get("content-type", "").lower()  # media types ignore case
     unexpected = kind and "event-stream" not in kind and "json" not in kind
     if stream and response.is_success and unexpected:
         return MalformedResponseError(
@@ -162,7 +162,7 @@ def completion_from(response: httpx.Response, content: bytes) -> Completion:
 
 def is_json_reply(response: httpx.Response) -> bool:
     """True when a stream request was answered with JSON (not an event stream)."""
-    content_type = response.headers.get("content-type", "")
+    content_type = response.headers.get("content-type", "").lower()
     return "json" in content_type and "event-stream" not in content_type
 
 
@@ -172,8 +172,12 @@ def json_reply_error(response: httpx.Response, content: bytes) -> StepFunError:
     trace_id = trace_id_of(response)
     if isinstance(body, dict) and body.get("error"):
         return make_status_error(response.status_code, body, trace_id=trace_id)
+    if body is None:  # labelled JSON but not JSON (a proxy relabelling a stream): keep its text
+        what, body = "a body labelled JSON that is not", content[:500].decode("utf-8", "replace")
+    else:
+        what = "a JSON document"
     return MalformedResponseError(
-        "asked for a stream but the API answered with a JSON document",
+        f"asked for a stream but the API answered with {what}",
         trace_id=trace_id,
         body=body,
         partial=parse_completion(body) if isinstance(body, dict) else None,

@@ -47,15 +47,18 @@ _ALIASES = {
 
 def read_media(source: bytes | str | os.PathLike[str]) -> tuple[bytes, str | None]:
     """Return the bytes of a source and the MIME type its file name suggests."""
-    if isinstance(source, (bytes, bytearray)):
+    if isinstance(source, (bytes, bytearray, memoryview)):
         return bytes(source), None
+    if not isinstance(source, (str, os.PathLike)):
+        raise InvalidParameterError(
+            f"media: expected bytes, a path or a URL, got {type(source).__name__}"
+        )
     path = Path(source)
     try:
         data = path.read_bytes()
-    except OSError as exc:
-        raise InvalidParameterError(
-            f"media file {str(path)!r} cannot be read: {exc.strerror}"
-        ) from exc
+    except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
+        reason = exc.strerror if isinstance(exc, OSError) else str(exc)
+        raise InvalidParameterError(f"media file {str(path)!r} cannot be read: {reason}") from exc
     return data, _EXTENSIONS.get(path.suffix.lower())
 
 

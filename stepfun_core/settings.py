@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -49,6 +50,8 @@ class Found:
 
 def _find(explicit: str | None, argument: str, variables: tuple[str, ...]) -> Found | None:
     """The argument if given, else the first of the environment variables that is set."""
+    if explicit is not None and not isinstance(explicit, str):
+        raise InvalidParameterError(f"{argument}: must be a string, got {type(explicit).__name__}")
     value = (explicit or "").strip()
     if value:
         return Found(value, f"{argument} argument")
@@ -106,6 +109,9 @@ def resolve_api_key(explicit: str | None = None) -> str:
 
 # RFC 9110 token characters: what a header name may hold.
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+# Headers that frame the body: one set by hand disagrees with the body sent (h11 then raises its
+# own error, after the headers went out).
+_FRAMING_HEADERS = frozenset({"content-length", "transfer-encoding"})
 
 
 def check_headers(headers: Mapping[str, str] | None) -> dict[str, str]:
@@ -113,11 +119,17 @@ def check_headers(headers: Mapping[str, str] | None) -> dict[str, str]:
 
     (h11 refuses them only when sending, quoting the value: a proxy's password would be shown.)
     """
+    if headers is not None and not isinstance(headers, Mapping):
+        raise InvalidParameterError("default_headers: must be a mapping of header names to values")
     checked: dict[str, str] = {}
     for name, value in (headers or {}).items():
         if not isinstance(name, str) or not _TOKEN.fullmatch(name):
             raise InvalidParameterError(
                 f"default_headers: {str(name)[:40]!r} is not a valid header name"
+            )
+        if name.lower() in _FRAMING_HEADERS:
+            raise InvalidParameterError(
+                f"default_headers: {name} is set by the HTTP client for each body, not by hand"
             )
         if not isinstance(value, str):
             raise InvalidParameterError(f"default_headers[{name!r}]: the value must be a string")
@@ -146,6 +158,7 @@ def check_base_url(url: str, source: str = "base_url argument") -> str:
     where = f"base_url (from the {source})"
     try:
         parsed = httpx.URL(url)
+        host = parsed.host.lower().rstrip(".")  # an invalid IDNA label fails here
     except (httpx.InvalidURL, TypeError, ValueError):
         raise InvalidParameterError(f"{where} is not a valid URL") from None
     if parsed.scheme not in ("http", "https") or not parsed.host:
@@ -161,7 +174,6 @@ def check_base_url(url: str, source: str = "base_url argument") -> str:
         raise InvalidParameterError(f"{where} has a fragment (#...): remove it")
     if parsed.port is not None and not 0 < parsed.port < 65536:
         raise InvalidParameterError(f"{where} has a port outside 1-65535")
-    host = parsed.host.lower().rstrip(".")
     if parsed.scheme == "http" and any(
         host.endswith(f".{d}") or host == d for d in _STEPFUN_DOMAINS
     ):
@@ -202,7 +214,7 @@ def as_timeouts(timeout: Any) -> Timeouts:
     if timeout is None:
         return DEFAULT_TIMEOUTS
     if all(hasattr(timeout, phase) for phase in ("connect", "read", "write", "pool")):
-        return (timeout.connect, timeout.read, timeout.write, timeout.pool)
+        timeout = (timeout.connect, timeout.read, timeout.write, timeout.pool)
     if isinstance(timeout, tuple) and len(timeout) == 4:
         for value in timeout:
             _seconds("timeout", value)
@@ -217,6 +229,10 @@ def _seconds(name: str, value: Any) -> float | None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
         raise InvalidParameterError(f"{name}: must be a number of seconds above 0, got {value!r}")
+    if not value <= threading.TIMEOUT_MAX:  # inf, or beyond what a blocking wait can take
+        raise InvalidParameterError(
+            f"{name}: {value!r} seconds is more than a wait can last; None means no limit"
+        )
     return float(value)
 
 

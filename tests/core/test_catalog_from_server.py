@@ -76,6 +76,7 @@ def test_entries_are_read_leniently() -> None:
     )
     assert x.max_input_tokens is None and x.reasoning_efforts is None
     assert catalog.parse_models({"data": "nope"}) == [] == catalog.parse_models(None)
+    assert catalog.parse_models({"data": 5}) == []  # once a TypeError
 
 
 @given(st.recursive(st.none() | st.booleans() | st.integers() | st.text(), st.lists, max_leaves=8))

@@ -338,6 +338,26 @@ def test_high_half_ending_a_later_index_less_call_stays_on_that_call(driver: Dri
     each({"finish": calls + finish + done, "done-without-finish": calls + done}, check)
 
 
+def test_content_types_are_read_whatever_their_case(driver: Driver) -> None:
+    # Media types ignore case (RFC 9110): both were once refused as "expected an event stream".
+    events = sse(chunk("Hello", finish="stop"))
+    _, completion = driver.stream(
+        reply(events, headers={"content-type": "Text/Event-Stream"}), PAYLOAD
+    )
+    assert completion.first.content == "Hello"
+    quota = {"error": {"message": "quota", "type": "quota_exceeded"}}
+    body = json.dumps(quota).encode()
+    with pytest.raises(core.PaymentRequiredError):
+        driver.stream(reply(body, headers={"content-type": "Application/JSON"}), PAYLOAD)
+
+
+def test_a_stream_labelled_json_that_is_not_keeps_its_text(driver: Driver) -> None:
+    events = sse(chunk("Hello", finish="stop"))
+    with pytest.raises(MalformedResponseError, match="labelled JSON that is not") as caught:
+        driver.stream(reply(events, headers={"content-type": "application/json"}), PAYLOAD)
+    assert isinstance(caught.value.body, str) and '"Hello"' in caught.value.body
+
+
 def test_lone_surrogate_in_a_reply_reads_as_replacement(driver: Driver) -> None:
     body = (
         b'{"id":"r1","choices":[{"index":0,"message":{"role":"assistant",'

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 
 from stepfun_core import (
@@ -127,6 +128,8 @@ def test_audio_part_mp3_and_wav(tmp_path: Path) -> None:
         (lambda: image_part(b""), "empty"),
         (lambda: image_part(b"\x89PNG\r\n\x1a\n" + b"\0" * MAX_IMAGE_BYTES), "limit"),
         (lambda: image_part("/no/such/file.png"), "cannot be read"),
+        (lambda: image_part("a\0b.png"), "cannot be read: embedded null byte"),
+        (lambda: image_part(42), "expected bytes, a path or a URL, got int"),  # type: ignore[arg-type]
         (lambda: image_part(PNG, detail="auto"), "detail"),
         (lambda: audio_part(b"fLaC" + b"\0" * 8, mime_type="audio/flac"), "audio/flac"),
         (lambda: video_part("file:///tmp/a.mp4"), "http(s) URL"),
@@ -138,6 +141,34 @@ def test_media_errors_are_clear(call, message: str) -> None:  # type: ignore[no-
         InvalidParameterError, match=message.replace("(", r"\(").replace(")", r"\)")
     ):
         call()
+
+
+def test_media_from_a_memoryview() -> None:
+    assert image_part(memoryview(PNG)) == image_part(PNG)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"api_key": 123}, "api_key: must be a string, got int"),
+        ({"base_url": httpx.URL("https://x/v1")}, "base_url: must be a string, got URL"),
+        ({"default_headers": [("X-A", "b")]}, "default_headers: must be a mapping"),
+        ({"default_headers": {"Content-Length": "5"}}, "Content-Length is set by the HTTP client"),
+        ({"default_headers": {"transfer-encoding": "chunked"}}, "transfer-encoding is set by"),
+        ({"base_url": "http://xn--stepfun-.ai/v1"}, "is not a valid URL"),  # a bad IDNA label
+        ({"timeout": float("inf")}, "timeout: inf seconds is more than a wait can last"),
+        ({"timeout": httpx.Timeout(float("inf"))}, "timeout: inf seconds"),
+        ({"total_timeout": 1e12}, "total_timeout: 1000000000000.0 seconds is more than"),
+        ({"stream_idle_timeout": float("inf")}, "stream_idle_timeout: inf seconds"),
+    ],
+)
+def test_settings_of_the_wrong_kind_are_refused_before_sending(
+    options: dict[str, object], message: str
+) -> None:
+    # Each once escaped as a Python error: AttributeError, idna's IDNAError, h11's
+    # LocalProtocolError after the headers went out, or OverflowError in a blocking wait.
+    with pytest.raises(InvalidParameterError, match=message):
+        StepFunClient(**{"api_key": "sk-x", **options})
 
 
 def test_uploaded_files_pass_as_the_request_check_takes_them() -> None:
