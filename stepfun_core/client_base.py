@@ -109,6 +109,12 @@ class BaseClient(Generic[HttpClient]):
         refuse_to_pickle(type(self).__name__, "http_client", self._http_client)
         return dict(self.__dict__)
 
+    def __copy__(self) -> BaseClient[HttpClient]:
+        """A copy that shares everything, the caller's HTTP client too (pickling refuses it)."""
+        copied = type(self).__new__(type(self))
+        copied.__dict__.update(self.__dict__)
+        return copied
+
     def __deepcopy__(self, memo: dict[int, Any]) -> BaseClient[HttpClient]:
         """A copy that shares the caller's HTTP client (it is never copied)."""
         share_in_copy(memo, self._http_client)

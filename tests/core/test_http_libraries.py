@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import importlib
 import json
 import socket
@@ -154,6 +155,25 @@ def test_an_answer(lib: Any, mode: str) -> None:
     assert calls.create().first.content == "Hoot."
     assert seen[0].headers["authorization"] == "Bearer sk-test"
     assert not calls.closed
+
+
+def test_copies_share_the_callers_client(lib: Any, mode: str) -> None:
+    # copy.copy went through pickling, which refuses a caller's client: it raised TypeError.
+    handler, seen = answering(lib, (200, REPLY, {}))
+    calls = mock(lib, mode, handler)
+    client = calls.client()
+    clones = [copy.copy(client), copy.deepcopy(client)]
+    for clone in clones:
+        assert clone._http_client is calls.http and clone.settings == client.settings
+    if mode == "sync":
+        answers = [clone.create(PAYLOAD) for clone in clones]
+    else:
+
+        async def both() -> list[core.Completion]:
+            return [await clone.create(PAYLOAD) for clone in clones]
+
+        answers = calls._on_one_loop(both)
+    assert [a.first.content for a in answers] == ["Hoot.", "Hoot."] and len(seen) == 2
 
 
 def test_a_stream_ends_at_done(lib: Any, mode: str) -> None:

@@ -17,7 +17,7 @@ import copy
 import multiprocessing
 import os
 import pickle
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -182,13 +182,17 @@ def _field_client(model: Any, kind: str) -> Any:
     return model.http_client if kind == "sync" else model.http_async_client
 
 
+@pytest.mark.parametrize("copier", [copy.deepcopy, copy.copy], ids=["deepcopy", "copy"])
 @pytest.mark.parametrize("target", WITH_CLIENT)
-def test_deepcopy_shares_the_callers_sync_client(target: str, echo: EchoServer) -> None:
+def test_deepcopy_shares_the_callers_sync_client(
+    target: str, copier: Callable[[Any], Any], echo: EchoServer
+) -> None:
+    # copy.copy of a core client holding the caller's client once raised pickling's TypeError.
     transport = RecordingTransport()
     with httpx.Client(transport=transport, headers={CALLER_HEADER: "mine"}) as client:
         model = with_client(target, echo.base_url, client)
         assert ask(model, "original") == echo_answer("original")
-        clone = copy.deepcopy(model)
+        clone = copier(model)
         if target == "langchain":
             assert _field_client(clone, "sync") is client
         assert ask(clone, "deep copy") == echo_answer("deep copy")
