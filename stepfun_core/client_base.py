@@ -218,12 +218,10 @@ class BaseClient(Generic[HttpClient]):
         if tries.deadline is not None:
             # total_timeout bounds a stream until its headers: the body gets the full timeouts.
             response.request.extensions["timeout"] = tries.deadline.timeouts
-        return response, self._stream_state(response), tries
-
-    def _stream_state(self, response: httpx.Response) -> StreamState:
-        return StreamState(
+        state = StreamState(
             trace_id_of(response),
             self.settings.stream_idle_timeout,
             max_bytes=self.settings.max_response_bytes,
             content_encoding=coding_of(response),
         )
+        return response, state, tries
