@@ -34,6 +34,7 @@ from stepfun_core import (
     DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_MODEL,
     EchoReasoning,
+    InvalidParameterError,
     build_chat_request,
     get_model_info,
     learn,
@@ -46,6 +47,7 @@ from stepfun_core.settings import (
     DEFAULT_MAX_CONNECTIONS,
     DEFAULT_MAX_KEEPALIVE_CONNECTIONS,
     DEFAULT_MAX_RETRIES,
+    check_headers,
 )
 from stepfun_core.transport import AsyncHTTP, SyncHTTP, check_http_client
 
@@ -69,6 +71,18 @@ PARAMS = (
     "reasoning_effort",
     "reasoning_format",
 )
+
+
+def _headers_over(base: Mapping[str, str] | None, extra: Any) -> dict[str, str]:
+    """A call's ``extra_headers`` over ``base`` (names compared regardless of case), checked."""
+    try:
+        checked = check_headers(extra)
+    except InvalidParameterError as exc:  # the core's message names default_headers
+        message = exc.message.replace("default_headers", "extra_headers", 1)
+        raise InvalidParameterError(message) from None
+    replaced = {name.lower() for name in checked}
+    kept = {k: v for k, v in check_headers(base).items() if k.lower() not in replaced}
+    return {**kept, **checked}
 
 
 class StepFun(CoreClients, JsonModeLLM):
@@ -217,6 +231,18 @@ class StepFun(CoreClients, JsonModeLLM):
         learn(await self.async_client.list_models())
         return self.metadata
 
+    def _core_client(self, asynchronous: bool, kwargs: dict[str, Any]) -> Any:
+        """The core client for the call, whose ``extra_headers`` (OpenAI's name) are headers.
+
+        They are sent over the model's ``default_headers`` (or the call's own) for this call
+        only, as LlamaIndex's OpenAI LLMs send them: never in the body.
+        """
+        extra = kwargs.pop("extra_headers", None)
+        if extra is not None:
+            base = kwargs.get("default_headers", self.default_headers)
+            kwargs["default_headers"] = _headers_over(base, extra)
+        return super()._core_client(asynchronous, kwargs)
+
     def _payload(self, messages: Sequence[ChatMessage], **kwargs: Any) -> dict[str, Any]:
         params = {name: getattr(self, name) for name in PARAMS}
         merge_extra(params, self.additional_kwargs, "additional_kwargs")
@@ -272,6 +298,8 @@ class StepFun(CoreClients, JsonModeLLM):
                 responder = StreamResponder(stream.accumulator)
                 for chunk in stream:
                     yield responder.response(chunk)
+                if closing := responder.closing():
+                    yield closing
 
         return gen()
 
@@ -287,6 +315,8 @@ class StepFun(CoreClients, JsonModeLLM):
                 responder = StreamResponder(stream.accumulator)
                 async for chunk in stream:
                     yield responder.response(chunk)
+                if closing := responder.closing():
+                    yield closing
 
         return gen()
 

@@ -181,6 +181,7 @@ class StreamResponder:
         "_text_block",
         "_thinking",
         "_thinking_block",
+        "_whole_shown",
     )
 
     def __init__(self, accumulator: StreamAccumulator) -> None:
@@ -191,6 +192,7 @@ class StreamResponder:
         self._text_block = TextBlock(text="")
         self._thinking_block: ThinkingBlock | None = None
         self._calls = StreamedCalls()
+        self._whole_shown = True  # the last response holds the whole completion (or none yet)
 
     def response(self, chunk: Chunk) -> ChatResponse:
         """The response for the chunk the stream just yielded (already accumulated)."""
@@ -211,7 +213,10 @@ class StreamResponder:
         # token counters see it once) for the chunk that finishes the stream and for those that
         # only add metadata after it; more text after a finish reason gets plain responses.
         accumulator = self._accumulator
-        if (choice.finish_reason or not (delta or thinking_delta)) and accumulator.finished:
+        self._whole_shown = bool(
+            (choice.finish_reason or not (delta or thinking_delta)) and accumulator.finished
+        )
+        if self._whole_shown:
             extra.update(usage_kwargs(accumulator.usage))
             raw: dict[str, Any] = self.finish(extra, choice.finish_reason)
         else:
@@ -220,6 +225,20 @@ class StreamResponder:
                 self._calls.update(calls, server_calls, parsed=False)
             raw = {"id": chunk.id, "object": "chat.completion.chunk", "model": chunk.model}
         return ChatResponse(message=self._message(), raw=raw, delta=delta, additional_kwargs=extra)
+
+    def closing(self) -> ChatResponse | None:
+        """One more response, holding the whole completion, if the last one did not.
+
+        For a stream that ended without a finish reason (step-1-era tool-call streams end in
+        ``[DONE]`` alone, docs/wire.md#stream-tool-calls): agents and token counters read the
+        last response, which would otherwise hold partial arguments and no usage.
+        """
+        if self._whole_shown:
+            return None
+        self._whole_shown = True
+        extra = usage_kwargs(self._accumulator.usage)
+        raw = self.finish(extra, None)
+        return ChatResponse(message=self._message(), raw=raw, delta="", additional_kwargs=extra)
 
     def _message(self) -> ChatMessage:
         calls = self._calls

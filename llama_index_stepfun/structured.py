@@ -48,7 +48,9 @@ if TYPE_CHECKING:
 # How LlamaIndex's own integrations reach the dispatcher (llama-index-core re-exports it).
 dispatcher = instrument.get_dispatcher(__name__)
 
-_FENCE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.DOTALL)
+# The opening of a Markdown code fence a JSON-mode reply may come in (models write the tag in
+# either case).
+_OPENING_FENCE = re.compile(r"\s*```(?:json)?", re.IGNORECASE)
 # Keys of the tool-calling path that must not reach a response_format call.
 _TOOL_KWARGS = ("tool_choice", "tool_required", "allow_parallel_tool_calls", "tools")
 T = TypeVar("T")
@@ -81,10 +83,30 @@ def json_mode_kwargs(llm_kwargs: dict[str, Any] | None) -> dict[str, Any]:
     return kwargs
 
 
+def unfenced(content: str | None) -> str:
+    """The JSON of a reply, whole or streamed so far, out of the Markdown code fence it may be in.
+
+    The closing fence is dropped as far as it has arrived: JSON never ends in a backtick, and
+    one left at the end of a stream's text would make its partial object unreadable.
+    """
+    text = content or ""
+    opening = _OPENING_FENCE.match(text)
+    if opening is None:
+        return text.strip()
+    return text[opening.end() :].rstrip().rstrip("`").strip()
+
+
 def parse_output(output_cls: type[Model], content: str | None) -> Model:
     """Validate the model's JSON reply (inside a Markdown code fence or not) against the class."""
-    match = _FENCE.match(content or "")
-    return output_cls.model_validate_json(match.group(1) if match else (content or "").strip())
+    return output_cls.model_validate_json(unfenced(content))
+
+
+def parse_partial(
+    response: ChatResponse, output_cls: type[Model], current: Model | FlexibleModel | None
+) -> Model | FlexibleModel:
+    """The object of a streamed reply so far (inside a Markdown code fence or not)."""
+    message = ChatMessage(role=MessageRole.ASSISTANT, content=unfenced(response.message.content))
+    return process_streaming_content_incremental(ChatResponse(message=message), output_cls, current)
 
 
 class JsonModeLLM(FunctionCallingLLM):
@@ -205,7 +227,7 @@ class JsonModeLLM(FunctionCallingLLM):
         responses = self.stream_chat(messages, **json_mode_kwargs(llm_kwargs))
         current = None
         for response in refusal_checked(responses):
-            current = process_streaming_content_incremental(response, output_cls, current)
+            current = parse_partial(response, output_cls, current)
             dispatcher.event(LLMStructuredPredictInProgressEvent(output=current))
             yield current
         dispatcher.event(LLMStructuredPredictEndEvent(output=current))
@@ -221,7 +243,7 @@ class JsonModeLLM(FunctionCallingLLM):
         responses = await self.astream_chat(messages, **json_mode_kwargs(llm_kwargs))
         current = None
         async for response in arefusal_checked(responses):
-            current = process_streaming_content_incremental(response, output_cls, current)
+            current = parse_partial(response, output_cls, current)
             dispatcher.event(LLMStructuredPredictInProgressEvent(output=current))
             yield current
         dispatcher.event(LLMStructuredPredictEndEvent(output=current))

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from llama_index.core.base.llms.types import ChatMessage
 from llama_index.core.prompts import PromptTemplate
 from pydantic import BaseModel
 
 from llama_index_stepfun import StepFun
-from tests.llama_index.conftest import Driver, cassette
+from tests.core.wire_samples import sse
+from tests.hostile import by_mode, chunk, completion_body
+from tests.llama_index.conftest import Driver, MockAPI, cassette, user
 
 PROMPT = PromptTemplate("Describe the city {city} with its 'name' and its 'population'.")
 
@@ -80,3 +83,22 @@ def test_json_mode_stream(driver: Driver) -> None:
     llm = StepFun(model="step-3.5-flash", structured_output_mode="json_object")
     partials = driver.stream_structured_predict(llm, City, PROMPT, city="Paris")
     assert isinstance(partials[-1], City)
+
+
+@pytest.mark.parametrize("tag", ["json", "JSON", ""])
+def test_json_mode_reads_a_reply_in_a_code_fence(driver: Driver, tag: str) -> None:
+    # Models wrap JSON-mode replies in a Markdown fence now and then, whole or streamed.
+    reply = f'```{tag}\n{{"name": "Paris", "population": 2100000}}\n```'
+    # In pieces of six characters, the closing fence in two more.
+    pieces = [chunk(reply[i : i + 6]) for i in range(0, len(reply) - 3, 6)]
+    pieces += [chunk("`"), chunk("``")]
+    whole = completion_body({"role": "assistant", "content": reply})
+    api = MockAPI(by_mode(whole, sse(*pieces, chunk(finish="stop"))))
+    llm = api.llm(structured_output_mode="json_object")
+    paris = City(name="Paris", population=2100000)
+    assert driver.structured_predict(llm, City, PROMPT, city="Paris") == paris
+    partials = driver.stream_structured_predict(llm, City, PROMPT, city="Paris")
+    # Whole at the end, and already while the closing fence arrives.
+    assert partials[-3:] == [paris] * 3
+    responses = driver.stream_chat(llm.as_structured_llm(City), user("Describe Paris."))
+    assert responses[-1].raw == paris

@@ -22,7 +22,7 @@ from llama_index_stepfun import StepFun, StepFunRefusalError
 from llama_index_stepfun.responses import StreamResponder
 from stepfun_core import StreamAccumulator, parse_chunk
 from tests.core.wire_samples import sse
-from tests.llama_index.conftest import MockAPI, sse_reply, user
+from tests.llama_index.conftest import Driver, MockAPI, sse_reply, user
 
 PIECES = 2000
 
@@ -224,3 +224,33 @@ def test_a_stream_cut_mid_character_still_ends_on_its_finish_reason() -> None:
     api = MockAPI(sse_reply(cut_mid_character("content_filter")))
     with pytest.raises(StepFunRefusalError):
         list(api.llm().stream_chat_with_tools([], user_msg="hi", tool_required=True))
+
+
+def test_a_stream_ending_in_done_alone_ends_on_the_whole_completion(driver: Driver) -> None:
+    # Step-1-era tool-call streams send no finish reason, only [DONE]
+    # (docs/wire.md#stream-tool-calls): the last response still holds the parsed arguments
+    # (the last pieces grew them by less than a quarter, so no running block showed them) and
+    # the usage, as after a finish reason.
+    usage = {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18}
+    pieces = ['{"query": "weather in Paris to', "morrow mor", 'ning"}']
+    chunks = [call_chunk(0, "", id="call_a", type="function", name="search")]
+    chunks += [{**call_chunk(0, piece), "usage": usage} for piece in pieces]
+    api = MockAPI(sse_reply(sse(*chunks)))
+    out = driver.stream_chat(api.llm(), user("search"))
+    assert len(out) == len(chunks) + 1  # one more response, after the last chunk
+    last = out[-1]
+    expected = {"query": "weather in Paris tomorrow morning"}
+    assert [b.tool_kwargs for b in tool_blocks(last)] == [expected]
+    assert api.llm().get_tool_calls_from_response(last)[0].tool_kwargs == expected
+    assert get_tokens_from_response(last) == (11, 7)
+    assert "finish_reason" not in last.additional_kwargs
+    assert last.raw is not None and last.raw["usage"] == usage
+    assert last.delta == ""
+
+
+def test_a_stream_ending_on_its_finish_reason_gets_no_extra_response(driver: Driver) -> None:
+    pieces = code_arguments(5)
+    api = MockAPI(sse_reply(sse(*two_call_stream(pieces))))
+    out = driver.stream_chat(api.llm(), user("write it"))
+    assert len(out) == len(two_call_stream(pieces))
+    assert out[-1].additional_kwargs["finish_reason"] == "tool_calls"
