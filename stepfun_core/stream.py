@@ -183,14 +183,16 @@ class StreamState:
         return self.error(StreamError, _REUSED)
 
     def broken(self, exc: Exception) -> Chunk | None:
-        """End a stream whose transport failed: whole if every choice had finished, else raise.
+        """End a stream that failed or went idle: whole if every choice had finished, else raise.
 
-        Once the finish reason has come only ``[DONE]`` is lost (a cut, a silent proxy), and a
-        whole answer is never an error.
+        Once the finish reason has come only ``[DONE]`` is lost (a cut, a proxy sending only
+        keep-alives), and a whole answer is never an error.
         """
-        if not self.accumulator.finished:
-            raise self.interrupted(exc) from exc
-        return self.finish()
+        if self.accumulator.finished:
+            return self.finish()
+        if isinstance(exc, StreamIdleTimeoutError):
+            raise exc
+        raise self.interrupted(exc) from exc
 
     def interrupted(self, exc: Exception) -> StepFunError:
         """The error for a transport failure in the middle of the body."""
@@ -284,7 +286,7 @@ class ChatStream(_OpenStream):
             tail = state.finish()
             if tail is not None:
                 yield tail
-        except self._client._errors as exc:
+        except (StreamIdleTimeoutError, *self._client._errors) as exc:
             tail = state.broken(exc)
             if tail is not None:
                 yield tail
@@ -343,7 +345,7 @@ class AsyncChatStream(_OpenStream):
             tail = state.finish()
             if tail is not None:
                 yield tail
-        except self._client._errors as exc:
+        except (StreamIdleTimeoutError, *self._client._errors) as exc:
             tail = state.broken(exc)
             if tail is not None:
                 yield tail

@@ -158,17 +158,21 @@ def test_total_timeout_ends_at_the_stream_headers(mode: str) -> None:
 
 
 @pytest.mark.parametrize("mode", ["sync", "async"])
-@pytest.mark.parametrize("how", ["cut", "silent"])
+@pytest.mark.parametrize("how", ["cut", "silent", "keep-alives"])
 def test_a_stream_lost_after_its_finish_reason_keeps_its_answer(mode: str, how: str) -> None:
-    # The finish reason came, then the connection broke (or went silent past the read timeout)
-    # before [DONE]: the answer is whole, and a whole answer is never an error.
+    # The finish reason came, then the connection broke (or went silent past the read timeout,
+    # or sent only keep-alives past the idle timeout) before [DONE]: the answer is whole, and a
+    # whole answer is never an error.
     def finished_then_lost(send: Send, request: Any) -> bool:
         send(head() + event("Hoot.", "stop"))
         if how == "silent":
             time.sleep(0.6)
+        for _ in range(8 if how == "keep-alives" else 0):
+            time.sleep(0.1)
+            send(chunk(b": keep-alive\n\n"))
         return False
 
     with RawServer(finished_then_lost) as server:
-        text, error = read(server, mode, timeout=0.3)
+        text, error = read(server, mode, timeout=0.3, stream_idle_timeout=0.3)
     assert error is None and text == "Hoot."
     assert len(server.requests) == 1
