@@ -26,7 +26,7 @@ from langchain_stepfun.errors import (
     StepFunMissingAPIKeyError,
     to_langchain_error,
 )
-from langchain_stepfun.outputs import chat_result
+from langchain_stepfun.outputs import chat_result, combine_llm_outputs
 from langchain_stepfun.profiles import model_profile
 from langchain_stepfun.request import PARAMS, request_body
 from langchain_stepfun.streaming import ChunkConverter
@@ -355,10 +355,11 @@ class ChatStepFun(TokenCounting, CoreClients, BaseChatModel):
                 if run_manager:
                     run_manager.on_llm_new_token(generation.text, chunk=generation)
                 yield generation
-            last = converter.last(stream.accumulator)
-        if run_manager:
-            run_manager.on_llm_new_token("", chunk=last)
-        yield last
+            closing = converter.closing(stream.accumulator)
+        for generation in closing:
+            if run_manager:
+                run_manager.on_llm_new_token("", chunk=generation)
+            yield generation
 
     async def _astream(
         self,
@@ -378,10 +379,15 @@ class ChatStepFun(TokenCounting, CoreClients, BaseChatModel):
                     if run_manager:
                         await run_manager.on_llm_new_token(generation.text, chunk=generation)
                     yield generation
-                last = converter.last(stream.accumulator)
-        if run_manager:
-            await run_manager.on_llm_new_token("", chunk=last)
-        yield last
+                closing = converter.closing(stream.accumulator)
+        for generation in closing:
+            if run_manager:
+                await run_manager.on_llm_new_token("", chunk=generation)
+            yield generation
+
+    def _combine_llm_outputs(self, llm_outputs: list[dict[str, Any] | None], /) -> dict[str, Any]:
+        # ``generate``'s one llm_output for all its prompts (the base returns {}).
+        return combine_llm_outputs(llm_outputs, self.model)
 
     # -- tools and structured output --------------------------------------------------------
 

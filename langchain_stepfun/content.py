@@ -154,8 +154,8 @@ def user_content(content: str | list[Any]) -> str | list[Part]:
     return parts
 
 
-def plain_text(content: str | list[Any], role: str) -> str:
-    """The text of a system or tool message; the API takes only text there."""
+def plain_text(content: str | list[Any], role: str, separator: str = "") -> str:
+    """A system or tool message's text, parts joined by ``separator`` (the API takes text only)."""
     if isinstance(content, str):
         return content
     texts: list[str] = []
@@ -168,7 +168,7 @@ def plain_text(content: str | list[Any], role: str) -> str:
             kind = item.get("type") if isinstance(item, Mapping) else type(item).__name__
             block = item if isinstance(item, Mapping) else {}
             raise _unsupported(kind, block, f"StepFun {role} messages take text only")
-    return "".join(texts)
+    return separator.join(texts)
 
 
 def assistant_text(content: str | list[Any]) -> tuple[str, str]:

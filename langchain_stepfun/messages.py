@@ -77,13 +77,18 @@ def _assistant(message: AIMessage, echo_reasoning: EchoReasoning) -> dict[str, A
 
 def _tool(message: ToolMessage) -> dict[str, Any]:
     content = message.content
-    if isinstance(content, list) and any(_is_structured(item) for item in content):
-        # A tool that returned plain data (not content blocks): send it as JSON text.
+    if isinstance(content, list) and _is_plain_data(content):
+        # A tool that returned plain data (not content blocks): send it as JSON text, so the
+        # items of a returned list[str] do not run together.
         text = json.dumps(content, ensure_ascii=False)
     else:
-        text = plain_text(content, "tool")
+        # Several text parts (an MCP tool's TextContent items) stay apart, a line each.
+        text = plain_text(content, "tool", separator="\n")
     return {"role": "tool", "content": text, "tool_call_id": message.tool_call_id}
 
 
-def _is_structured(item: Any) -> bool:
-    return isinstance(item, Mapping) and "type" not in item
+def _is_plain_data(content: list[Any]) -> bool:
+    # LangChain keeps a returned list as content when its items are strings or blocks.
+    if all(isinstance(item, str) for item in content):
+        return True
+    return any(isinstance(item, Mapping) and "type" not in item for item in content)

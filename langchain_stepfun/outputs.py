@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, cast
 
 from langchain_core.messages import AIMessage, InvalidToolCall, ToolCall, UsageMetadata
@@ -95,3 +96,34 @@ def chat_result(completion: Completion) -> ChatResult:
     if completion.usage is not None:
         llm_output["token_usage"] = completion.usage.to_dict()
     return ChatResult(generations=generations, llm_output=llm_output)
+
+
+def combine_llm_outputs(outputs: list[dict[str, Any] | None], model_name: str) -> dict[str, Any]:
+    """One ``llm_output`` for ``generate``'s prompts: token usage summed, the model's name.
+
+    The name is the first the API reported, else ``model_name``; the per-request ``id`` is
+    left out, as no one id stands for several requests.
+    """
+    usage: dict[str, Any] = {}
+    reported: Any = None
+    for output in outputs:
+        if output is None:  # a generation from a stream or the cache reports nothing
+            continue
+        _add_counts(usage, output.get("token_usage"))
+        reported = reported or output.get("model_name")
+    return {"token_usage": usage, "model_name": reported or model_name}
+
+
+def _add_counts(total: dict[str, Any], counts: Any) -> None:
+    # The details ({"completion_tokens_details": {"reasoning_tokens": 2}}) add up too.
+    if not isinstance(counts, Mapping):
+        return
+    for key, value in counts.items():
+        if isinstance(value, Mapping):
+            inner = total.setdefault(key, {})
+            if isinstance(inner, dict):
+                _add_counts(inner, value)
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            previous = total.get(key, 0)
+            if isinstance(previous, int | float):
+                total[key] = previous + value

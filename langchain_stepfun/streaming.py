@@ -2,8 +2,9 @@
 
 StepFun's cumulative usage, the model name and the finish reason go on the last chunk only
 (LangChain adds up usage and concatenates strings as chunks merge). A tool call's id is sent
-once (a fallback id for ``""``) and a name repeated whole is not appended again; server-side
-``web_search`` calls arrive whole on the last chunk (docs/wire.md#stream-shapes).
+once: the first real one, as it arrives after any ``""`` placeholders, else a fallback id as
+the stream ends; a name repeated whole is not appended again. Server-side ``web_search`` calls
+arrive whole on the last chunk (docs/wire.md#stream-shapes).
 """
 
 from __future__ import annotations
@@ -20,18 +21,19 @@ from langchain_stepfun.outputs import (
     SERVER_TOOL_CALLS_KEY,
     usage_metadata,
 )
-from stepfun_core import Chunk, StreamAccumulator, ToolCallDelta, fallback_tool_call_id
+from stepfun_core import Chunk, StreamAccumulator, ToolCallDelta
 
 
 class ChunkConverter:
     """Turns the chunks of one stream into ``ChatGenerationChunk`` objects."""
 
-    __slots__ = ("_names", "_server", "stream_usage")
+    __slots__ = ("_ids", "_names", "_server", "stream_usage")
 
     def __init__(self, *, stream_usage: bool = True) -> None:
         self.stream_usage = stream_usage
-        # Tool-call index -> the name sent so far (a key means the id was sent).
+        # Tool-call index -> the name sent so far; the indices whose id was sent.
         self._names: dict[int, str] = {}
+        self._ids: set[int] = set()
         self._server: set[int] = set()
 
     def convert(self, chunk: Chunk) -> ChatGenerationChunk | None:
@@ -44,7 +46,7 @@ class ChunkConverter:
             if merged is None:
                 return None
             delta = merged
-        calls = self._tool_call_chunks(chunk.id, delta.tool_calls) if delta.tool_calls else None
+        calls = self._tool_call_chunks(delta.tool_calls) if delta.tool_calls else None
         if not (delta.content or delta.reasoning or calls or delta.refusal):
             return None
         # No message id: LangChain gives every chunk of the run the same run-based id (the
@@ -61,9 +63,10 @@ class ChunkConverter:
             fields["tool_call_chunks"] = calls
         return ChatGenerationChunk(message=AIMessageChunk(**fields))
 
-    def _tool_call_chunks(self, response_id: str, deltas: list[ToolCallDelta]) -> list[Any]:
+    def _tool_call_chunks(self, deltas: list[ToolCallDelta]) -> list[ToolCallChunk]:
         # LangChain merges tool-call chunks by index across message chunks, never within one:
-        # several deltas of one call in one chunk become one ToolCallChunk.
+        # several deltas of one call in one chunk become one ToolCallChunk. It concatenates ids
+        # as it merges, so each call's id goes out once, when the first real one arrives.
         out: dict[int, ToolCallChunk] = {}
         for delta in deltas:
             index = delta.index
@@ -72,13 +75,13 @@ class ChunkConverter:
             if (delta.type and delta.type != "function") or delta.results is not None:
                 self._server.add(index)
                 continue
-            known = self._names.get(index)
-            call_id = None
-            if known is None:
-                call_id = delta.id or fallback_tool_call_id(response_id, index)
-                known = ""
+            known = self._names.get(index, "")
             name = delta.name if delta.name and delta.name != known else None
             self._names[index] = known + name if name else known
+            call_id = None
+            if delta.id and index not in self._ids:
+                call_id = delta.id
+                self._ids.add(index)
             previous = out.get(index)
             if previous is None:
                 out[index] = ToolCallChunk(
@@ -91,6 +94,25 @@ class ChunkConverter:
                 previous["args"] = (previous["args"] or "") + delta.arguments
             previous["id"] = previous["id"] or call_id
         return list(out.values())
+
+    def closing(self, accumulator: StreamAccumulator) -> list[ChatGenerationChunk]:
+        """The chunks that end the stream: the ids of calls sent without one, then `last`."""
+        waiting = self._names.keys() - self._ids - self._server
+        calls = accumulator.tool_calls(0)[0] if waiting else []
+        missing = [
+            ToolCallChunk(
+                name=None, args=None, id=call.id, index=call.index, type="tool_call_chunk"
+            )
+            for call in calls
+            if call.index in waiting
+        ]
+        if not missing:
+            return [self.last(accumulator)]
+        # The core's fallback ids (invoke's), on a chunk of their own: LangChain reads the
+        # tool-call pieces of a last chunk as whole calls.
+        metadata = {"model_provider": PROVIDER}
+        ids = AIMessageChunk(content="", tool_call_chunks=missing, response_metadata=metadata)
+        return [ChatGenerationChunk(message=ids), self.last(accumulator)]
 
     def last(self, accumulator: StreamAccumulator) -> ChatGenerationChunk:
         """The closing chunk: finish reason, model name, usage (once) and server calls."""

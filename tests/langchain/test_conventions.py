@@ -11,6 +11,7 @@ import httpx
 import pytest
 from langchain_core import exceptions as lc
 from langchain_core.load import dumps, loads
+from langchain_core.messages import HumanMessage
 from pydantic import BaseModel
 
 import stepfun_core as core
@@ -87,6 +88,41 @@ def test_model_name_reads_the_model() -> None:
     model = ChatStepFun(api_key=KEY)
     model.model = "step-1-8k"
     assert model.model_name == "step-1-8k"
+
+
+# --- generate's llm_output -----------------------------------------------------------------------
+def test_generate_sums_token_usage_across_prompts() -> None:
+    reply = completion("ok", "stop")
+    reply["usage"] = {
+        "prompt_tokens": 5,
+        "completion_tokens": 3,
+        "total_tokens": 8,
+        "completion_tokens_details": {"reasoning_tokens": 2},
+    }
+    model = model_answering(reply)
+    prompts = [[HumanMessage("hi")], [HumanMessage("yo")]]
+    for result in (model.generate(prompts), asyncio.run(model.agenerate(prompts))):
+        assert result.llm_output == {
+            "token_usage": {
+                "prompt_tokens": 10,
+                "completion_tokens": 6,
+                "total_tokens": 16,
+                "completion_tokens_details": {"reasoning_tokens": 4},
+            },
+            "model_name": "step-3.5-flash",
+        }
+
+
+def test_combined_llm_output_skips_missing_outputs_and_counts() -> None:
+    model = ChatStepFun(api_key=KEY, model="step-3.7-flash")
+    usage = {"prompt_tokens": 1, "cached_tokens": None, "prompt_tokens_details": None}
+    outputs = [None, {"model_name": "step-3.5-flash", "token_usage": usage}, {"id": "r2"}]
+    assert model._combine_llm_outputs(outputs) == {
+        "token_usage": {"prompt_tokens": 1},
+        "model_name": "step-3.5-flash",
+    }
+    # Nothing reported (a streamed generation): the configured model, no usage counted.
+    assert model._combine_llm_outputs([None]) == {"token_usage": {}, "model_name": "step-3.7-flash"}
 
 
 # --- refusals -------------------------------------------------------------------------------------

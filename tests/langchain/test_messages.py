@@ -16,6 +16,7 @@ from langchain_core.messages import (
     SystemMessage,
     ToolMessage,
 )
+from langchain_core.tools import tool
 
 from langchain_stepfun import ChatStepFun, StepFunInvalidParameterError
 from langchain_stepfun.messages import to_wire_message, to_wire_messages
@@ -126,6 +127,27 @@ def test_system_and_tool_messages_take_text_only() -> None:
     assert json.loads(data["content"]) == [{"temp": 21}]
     error = to_wire_message(ToolMessage("boom", tool_call_id="c", status="error"))
     assert error == {"role": "tool", "content": "boom", "tool_call_id": "c"}
+
+
+@tool
+def cities(country: str) -> list[str]:
+    """List a country's cities."""
+    return ["Paris", "Lyon", "Nice"] if country == "fr" else []
+
+
+def test_a_tool_result_keeps_its_items_apart() -> None:
+    # LangChain keeps a returned list of strings as the message's content list.
+    call = {"type": "tool_call", "id": "c", "name": "cities", "args": {"country": "fr"}}
+    listed = to_wire_message(cities.invoke(call))
+    assert json.loads(listed["content"]) == ["Paris", "Lyon", "Nice"]
+    empty = to_wire_message(cities.invoke({**call, "args": {"country": "xx"}}))
+    assert empty["content"] == "[]"
+    # Several text parts (as an MCP tool's TextContent items) are told apart by a newline.
+    parts = ["a", {"type": "text", "text": "b"}, {"type": "text", "text": "c"}]
+    assert to_wire_message(ToolMessage(parts, tool_call_id="c"))["content"] == "a\nb\nc"
+    assert to_wire_message(ToolMessage("Paris Lyon", tool_call_id="c"))["content"] == "Paris Lyon"
+    # Other messages' text still joins as LangChain's ``.text`` does.
+    assert to_wire_message(SystemMessage(["a", "b"]))["content"] == "ab"
 
 
 def ai_with_call(**kwargs: Any) -> AIMessage:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 from typing import Any
 
 import httpx
@@ -11,7 +13,8 @@ from langchain_core.messages import AIMessageChunk
 
 from langchain_stepfun import ChatStepFun
 from langchain_stepfun.streaming import ChunkConverter
-from stepfun_core import StreamAccumulator, parse_chunk
+from stepfun_core import StreamAccumulator, fallback_tool_call_id, parse_chunk
+from tests.hostile import RecordingAPI
 
 
 def run(events: list[dict[str, Any]], **kwargs: Any) -> list[AIMessageChunk]:
@@ -23,7 +26,7 @@ def run(events: list[dict[str, Any]], **kwargs: Any) -> list[AIMessageChunk]:
         generation = converter.convert(chunk)
         if generation is not None:
             out.append(generation.message)
-    out.append(converter.last(accumulator).message)
+    out.extend(generation.message for generation in converter.closing(accumulator))
     return out  # type: ignore[return-value]
 
 
@@ -57,6 +60,68 @@ def test_a_repeated_whole_name_is_not_appended() -> None:
     )
     full = total(chunks)
     assert full.tool_calls == [{"name": "lookup", "args": {}, "id": "call_1", "type": "tool_call"}]
+
+
+# Step-1-era deltas send "" for the id until it is sent (docs/wire.md#stream-tool-calls).
+PLACEHOLDER = {"index": 0, "id": "", "type": "", "function": {"name": "f", "arguments": ""}}
+LATE_ID = {"index": 0, "id": "call_real", "type": "function", "function": {"arguments": "{}"}}
+NO_ID = {"index": 0, "function": {"arguments": "{}"}}
+
+
+@pytest.mark.parametrize(("second", "expected"), [(LATE_ID, "call_real"), (NO_ID, None)])
+def test_a_tool_call_id_is_the_first_real_one_sent_once(
+    second: dict[str, Any], expected: str | None
+) -> None:
+    events = [event({"tool_calls": [PLACEHOLDER]}), event({"tool_calls": [second]}, "tool_calls")]
+    chunks = run(events)
+    full = total(chunks)
+    call_id = expected or fallback_tool_call_id("abc.def", 0)
+    assert full.tool_calls == [{"name": "f", "args": {}, "id": call_id, "type": "tool_call"}]
+    assert sum(1 for c in chunks for t in c.tool_call_chunks if t["id"]) == 1
+    # No chunk alone shows a whole call (LangChain reads a last chunk's pieces as one).
+    assert not [b for c in chunks for b in c.content_blocks if b["type"] == "tool_call"]
+    accumulator = StreamAccumulator()
+    for body in events:
+        accumulator.add(parse_chunk(body))
+    assert [c.id for c in accumulator.choice(0).tool_calls] == [call_id]
+
+
+@pytest.mark.parametrize("call_id", ["call_real", ""])
+def test_streamed_and_invoked_tool_call_ids_agree(call_id: str) -> None:
+    events = [
+        event({"tool_calls": [PLACEHOLDER]}),
+        event({"tool_calls": [{**LATE_ID, "id": call_id}]}, "tool_calls"),
+    ]
+    sse = "".join(f"data: {json.dumps(body)}\n\n" for body in events) + "data: [DONE]\n\n"
+    whole = {"id": call_id, "type": "function", "function": {"name": "f", "arguments": "{}"}}
+    message = {"role": "assistant", "content": "", "tool_calls": [whole]}
+    reply = {**event({}), "choices": [{"index": 0, "message": message, "finish_reason": "stop"}]}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if json.loads(request.content).get("stream"):
+            headers = {"content-type": "text/event-stream"}
+            return httpx.Response(200, text=sse, headers=headers)
+        return httpx.Response(200, json=reply)
+
+    api = RecordingAPI(handler)
+    model = ChatStepFun(**api.options("http_async_client"))
+    streaming = ChatStepFun(**api.options("http_async_client", streaming=True))
+    v1 = ChatStepFun(**api.options("http_async_client", streaming=True, output_version="v1"))
+    messages = [
+        model.invoke("hi"),
+        streaming.invoke("hi"),
+        total(list(model.stream("hi"))),
+        asyncio.run(streaming.ainvoke("hi")),
+        v1.invoke("hi"),
+        total(list(v1.stream("hi"))),
+    ]
+    assert [body.get("stream", False) for body in api.bodies] == [False] + [True] * 5
+    expected = call_id or fallback_tool_call_id("abc.def", 0)
+    for answer in messages:
+        assert [c["id"] for c in answer.tool_calls] == [expected]
+    for answer in messages[-2:]:
+        blocks = [b for b in answer.content_blocks if b["type"] == "tool_call"]
+        assert [b["id"] for b in blocks] == [expected]  # type: ignore[typeddict-item]
 
 
 def test_server_side_deltas_never_become_tool_call_chunks() -> None:
