@@ -192,10 +192,11 @@ class StreamAccumulator:
     Usage is cumulative on every StepFun chunk (docs/wire.md#stream-framing): the last one wins.
     """
 
-    __slots__ = ("_choices", "_raw_usage", "created", "id", "model")
+    __slots__ = ("_choices", "_expected", "_raw_usage", "created", "id", "model")
 
-    def __init__(self) -> None:
+    def __init__(self, choices: int = 1) -> None:
         self._choices: dict[int, ChoiceBuilder] = {}
+        self._expected = min(choices, MAX_CHOICES)  # the request's ``n``
         self.id = ""
         self.model = ""
         self.created = 0
@@ -227,8 +228,9 @@ class StreamAccumulator:
 
     @property
     def finished(self) -> bool:
-        """True once every choice seen so far has a finish reason."""
-        return bool(self._choices) and all(c.finish_reason for c in self._choices.values())
+        """True once every choice asked for (``n``) has come and has a finish reason."""
+        choices = self._choices
+        return len(choices) >= self._expected and all(c.finish_reason for c in choices.values())
 
     def choice(self, index: int = 0) -> Choice:
         """Return one choice as received so far."""

@@ -125,7 +125,7 @@ class StepFunClient(BaseClient[SyncHTTP]):
 
     def _open(self, payload: Mapping[str, Any], tries: Tries | None = None) -> Opened:
         tries = tries or self._tries(stream=True)
-        return self._opened(*self._send(payload, stream=True, tries=tries), tries)
+        return self._opened(payload, *self._send(payload, stream=True, tries=tries), tries)
 
     def close(self) -> None:
         """Nothing to release: the shared pool lives on, and a caller's client is theirs."""
@@ -264,7 +264,7 @@ class AsyncStepFunClient(BaseClient[AsyncHTTP]):
 
     async def _open(self, payload: Mapping[str, Any], tries: Tries | None = None) -> Opened:
         tries = tries or self._tries(stream=True)
-        return self._opened(*await self._send(payload, stream=True, tries=tries), tries)
+        return self._opened(payload, *await self._send(payload, stream=True, tries=tries), tries)
 
     async def close(self) -> None:
         """Nothing to release: the shared pool lives on, and a caller's client is theirs."""

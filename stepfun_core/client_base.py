@@ -211,7 +211,9 @@ class BaseClient(Generic[HttpClient]):
             raise deadline.error() from error
         raise error
 
-    def _opened(self, response: httpx.Response, content: bytes, tries: Tries) -> Opened:
+    def _opened(
+        self, payload: Mapping[str, Any], response: httpx.Response, content: bytes, tries: Tries
+    ) -> Opened:
         """A stream whose headers are in; a JSON answer is refused with what it says."""
         if is_json_reply(response):
             raise json_reply_error(response, content)
@@ -223,5 +225,7 @@ class BaseClient(Generic[HttpClient]):
             self.settings.stream_idle_timeout,
             max_bytes=self.settings.max_response_bytes,
             content_encoding=coding_of(response),
+            # A stream asked for n choices is whole once all n have finished.
+            choices=n if isinstance(n := payload.get("n"), int) and n > 1 else 1,
         )
         return response, state, tries

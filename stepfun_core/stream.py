@@ -62,11 +62,12 @@ class StreamState:
         *,
         max_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         content_encoding: str | None = None,
+        choices: int = 1,
     ) -> None:
         self._inflater = Inflater(content_encoding, max_bytes)
         self.chunks = 0  # how many were yielded
         self.decoder = SSEDecoder()
-        self.accumulator = StreamAccumulator()
+        self.accumulator = StreamAccumulator(choices)
         self._surrogates = SurrogateJoiner()
         self.done = False
         self.trace_id = trace_id
@@ -156,7 +157,8 @@ class StreamState:
         tail = self._end()
         if not self.accumulator.finished:
             raise self.error(
-                StreamInterruptedError, "the stream ended before [DONE] and before a finish reason"
+                StreamInterruptedError,
+                "the stream ended before [DONE] and before its finish reason",
             )
         return tail
 
@@ -247,6 +249,16 @@ class _OpenStream:
         tries.attempt += 1
         return float(delay)
 
+    def _restarted(self, opened: tuple[httpx.Response, StreamState, Tries]) -> None:
+        """Read on from the request sent again, into the same (still empty) accumulator.
+
+        Callers may hold ``stream.accumulator`` from before the first chunk (LlamaIndex's
+        responses read it as the stream goes): it must be the one that fills.
+        """
+        response, state, _ = opened
+        state.accumulator = self._state.accumulator
+        self._response, self._state = response, state
+
     def _finished(self) -> None:
         self._client._remember(self._payload, self._state.accumulator.usage)
 
@@ -273,7 +285,7 @@ class ChatStream(_OpenStream):
             except StreamInterruptedError as error:
                 delay = self._restart_delay(error)
             time.sleep(delay)
-            self._response, self._state, _ = self._client._open(self._payload, self._tries)
+            self._restarted(self._client._open(self._payload, self._tries))
 
     def _chunks(self) -> Iterator[Chunk]:
         state = self._state
@@ -327,7 +339,7 @@ class AsyncChatStream(_OpenStream):
             except StreamInterruptedError as error:
                 delay = self._restart_delay(error)
             await asyncio.sleep(delay)
-            self._response, self._state, _ = await self._client._open(self._payload, self._tries)
+            self._restarted(await self._client._open(self._payload, self._tries))
 
     async def _chunks(self) -> AsyncIterator[Chunk]:
         state = self._state

@@ -49,20 +49,22 @@ def failing_first(how: str) -> Any:
     return script
 
 
-def read(server: RawServer, mode: str, **more: Any) -> tuple[str, Exception | None]:
+def read(
+    server: RawServer, mode: str, payload: dict[str, Any] = PAYLOAD, **more: Any
+) -> tuple[str, Exception | None]:
     options: dict[str, Any] = {"api_key": "k", "base_url": server.base_url, "retry_policy": FAST}
     options.update(more)
     texts: list[str] = []
     try:
         if mode == "sync":
-            with core.StepFunClient(**options).stream(PAYLOAD) as stream:
+            with core.StepFunClient(**options).stream(payload) as stream:
                 for c in stream:
                     texts.extend(d.content for d in c.choices)
         else:
 
             async def run() -> None:
                 client = core.AsyncStepFunClient(**options)
-                async with await client.stream(PAYLOAD) as stream:
+                async with await client.stream(payload) as stream:
                     async for c in stream:
                         texts.extend(d.content for d in c.choices)
 
@@ -176,3 +178,41 @@ def test_a_stream_lost_after_its_finish_reason_keeps_its_answer(mode: str, how: 
         text, error = read(server, mode, timeout=0.3, stream_idle_timeout=0.3)
     assert error is None and text == "Hoot."
     assert len(server.requests) == 1
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_a_stream_cut_before_its_other_choices_is_not_whole(mode: str) -> None:
+    # n=2: choice 0 finished, then the connection broke before choice 1 said anything. Only
+    # every choice asked for makes the answer whole; this one once ended without an error.
+    def one_of_two(send: Send, request: Any) -> bool:
+        send(head() + event("Answer one.", "stop"))
+        return False
+
+    two = {**PAYLOAD, "n": 2}
+    with RawServer(one_of_two) as server:
+        text, error = read(server, mode, payload=two)
+    assert isinstance(error, core.StreamInterruptedError) and text == "Answer one."
+    assert error.partial is not None and [c.content for c in error.partial.choices] == [text]
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_a_stream_sent_again_fills_the_accumulator_held_from_the_start(mode: str) -> None:
+    with RawServer(failing_first("ends before any chunk")) as server:
+        options: dict[str, Any] = {"api_key": "k", "base_url": server.base_url}
+        options["retry_policy"] = FAST
+        if mode == "sync":
+            with core.StepFunClient(**options).stream(PAYLOAD) as stream:
+                held = stream.accumulator
+                list(stream)
+        else:
+
+            async def run() -> core.StreamAccumulator:
+                stream = await core.AsyncStepFunClient(**options).stream(PAYLOAD)
+                async with stream:
+                    accumulator = stream.accumulator
+                    _ = [c async for c in stream]
+                return accumulator
+
+            held = asyncio.run(run())
+    assert len(server.requests) == 2
+    assert held.result().first.content == "Hoot."

@@ -21,6 +21,7 @@ import llama_index_stepfun.responses as responses
 from llama_index_stepfun import StepFun, StepFunRefusalError
 from llama_index_stepfun.responses import StreamResponder
 from stepfun_core import StreamAccumulator, parse_chunk
+from tests.core.conftest import sequence
 from tests.core.wire_samples import sse
 from tests.llama_index.conftest import Driver, MockAPI, sse_reply, user
 
@@ -246,6 +247,23 @@ def test_a_stream_ending_in_done_alone_ends_on_the_whole_completion(driver: Driv
     assert "finish_reason" not in last.additional_kwargs
     assert last.raw is not None and last.raw["usage"] == usage
     assert last.delta == ""
+
+
+def test_a_stream_sent_again_before_its_first_chunk_ends_on_its_tool_calls(driver: Driver) -> None:
+    # The first answer is an empty event stream (sent again, as nothing was yielded): the
+    # responses once read the first attempt's accumulator, so the last one held no tool call,
+    # no usage, and an agent stopped there.
+    usage = {"prompt_tokens": 5, "completion_tokens": 7, "total_tokens": 12}
+    chunks = [
+        call_chunk(0, '{"city": "Paris"}', id="call_1", type="function", name="get_weather"),
+        {"id": "r1", "choices": [{"index": 0, "finish_reason": "tool_calls"}], "usage": usage},
+    ]
+    api = MockAPI(sequence(sse_reply(b""), sse_reply(sse(*chunks))))
+    out = driver.stream_chat(api.llm(max_retries=1), user("weather?"))
+    assert len(api.requests) == 2
+    [selection] = api.llm().get_tool_calls_from_response(out[-1])
+    assert selection.tool_kwargs == {"city": "Paris"} and selection.tool_id == "call_1"
+    assert get_tokens_from_response(out[-1]) == (5, 7)
 
 
 def test_a_stream_ending_on_its_finish_reason_gets_no_extra_response(driver: Driver) -> None:
