@@ -234,18 +234,22 @@ class StepFun(CoreClients, JsonModeLLM):
     def _core_client(self, asynchronous: bool, kwargs: dict[str, Any]) -> Any:
         """The core client for the call, whose ``extra_headers`` (OpenAI's name) are headers.
 
-        They are sent over the model's ``default_headers`` (or the call's own) for this call
-        only, as LlamaIndex's OpenAI LLMs send them: never in the body.
+        Those of ``additional_kwargs`` and then the call's are sent over the model's
+        ``default_headers`` (or the call's own), as LlamaIndex's OpenAI LLMs send them: never
+        in the body.
         """
-        extra = kwargs.pop("extra_headers", None)
-        if extra is not None:
-            base = kwargs.get("default_headers", self.default_headers)
-            kwargs["default_headers"] = _headers_over(base, extra)
+        layers = (self.additional_kwargs.get("extra_headers"), kwargs.pop("extra_headers", None))
+        if any(extra is not None for extra in layers):
+            headers = kwargs.get("default_headers", self.default_headers)
+            for extra in layers:
+                headers = headers if extra is None else _headers_over(headers, extra)
+            kwargs["default_headers"] = headers
         return super()._core_client(asynchronous, kwargs)
 
     def _payload(self, messages: Sequence[ChatMessage], **kwargs: Any) -> dict[str, Any]:
         params = {name: getattr(self, name) for name in PARAMS}
-        merge_extra(params, self.additional_kwargs, "additional_kwargs")
+        body_kwargs = {k: v for k, v in self.additional_kwargs.items() if k != "extra_headers"}
+        merge_extra(params, body_kwargs, "additional_kwargs")
         extra = kwargs.pop("extra_body", None)
         merge_extra(
             params,

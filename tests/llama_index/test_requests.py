@@ -63,6 +63,13 @@ def test_a_calls_extra_headers_are_headers_over_the_defaults(driver: Driver) -> 
     with pytest.raises(InvalidParameterError, match=r"^extra_headers\['X-Trace'\]"):
         driver.chat(llm, user("hi"), extra_headers={"X-Trace": "caf\u00e9"})
     assert len(api.requests) == 3
+    # In additional_kwargs too (LlamaIndex's OpenAI passes them to the client), under the call's.
+    kept = api.llm(additional_kwargs={"extra_headers": {"X-Kept": "k", "X-Trace": "model"}})
+    driver.chat(kept, user("hi"))
+    driver.chat(kept, user("hi"), extra_headers={"X-Trace": "call"})
+    for request, trace in zip(api.requests[3:], ["model", "call"], strict=True):
+        assert request.headers["X-Kept"] == "k" and request.headers["X-Trace"] == trace
+    assert all("extra_headers" not in body for body in api.bodies)
 
 
 def test_unset_parameters_are_not_sent(driver: Driver) -> None:
