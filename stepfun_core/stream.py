@@ -228,6 +228,7 @@ class _OpenStream:
         self._payload = payload
         self._response, self._state, self._tries = opened
         self._started = False
+        self._closed = False  # by close(): never sent again, even if nothing came yet
 
     def _start(self) -> None:
         """A stream is read once (httpx would raise its own error)."""
@@ -241,7 +242,7 @@ class _OpenStream:
         A restart is one more retry of the call: within its ``max_retries`` and its deadline.
         """
         tries = self._tries
-        if self._state.chunks:  # something was yielded: sending again would repeat it
+        if self._state.chunks or self._closed:  # sending again would repeat what was yielded
             raise error
         delay = self._client.retry_policy.delay_for(tries.attempt, error)
         if delay is None or (tries.deadline and delay >= tries.deadline.remaining()):
@@ -249,15 +250,23 @@ class _OpenStream:
         tries.attempt += 1
         return float(delay)
 
-    def _restarted(self, opened: tuple[httpx.Response, StreamState, Tries]) -> None:
+    def _resend(self, error: StreamInterruptedError) -> tuple[Mapping[str, Any], Tries]:
+        """What to send again once the delay is over; ``error`` if the stream was closed."""
+        if self._closed:
+            raise error
+        return self._payload, self._tries
+
+    def _restarted(self, opened: tuple[httpx.Response, StreamState, Tries]) -> bool:
         """Read on from the request sent again, into the same (still empty) accumulator.
 
         Callers may hold ``stream.accumulator`` from before the first chunk (LlamaIndex's
-        responses read it as the stream goes): it must be the one that fills.
+        responses read it as the stream goes): it must be the one that fills. True if the
+        stream was closed meanwhile (the new response is then to be closed too).
         """
         response, state, _ = opened
         state.accumulator = self._state.accumulator
         self._response, self._state = response, state
+        return self._closed
 
     def _finished(self) -> None:
         self._client._remember(self._payload, self._state.accumulator.usage)
@@ -283,9 +292,11 @@ class ChatStream(_OpenStream):
                 self._finished()
                 return
             except StreamInterruptedError as error:
-                delay = self._restart_delay(error)
-            time.sleep(delay)
-            self._restarted(self._client._open(self._payload, self._tries))
+                cut = error
+            time.sleep(self._restart_delay(cut))
+            if self._restarted(self._client._open(*self._resend(cut))):
+                self.close()
+                raise cut
 
     def _chunks(self) -> Iterator[Chunk]:
         state = self._state
@@ -312,9 +323,9 @@ class ChatStream(_OpenStream):
                 self._response.close()
 
     def close(self) -> None:
-        """Close the connection (safe to call twice)."""
+        """Close the connection (safe to call twice); the request is never sent again."""
+        self._closed = self._started = True
         self._response.close()
-        self._started = True
 
     def __enter__(self) -> ChatStream:
         return self
@@ -337,9 +348,11 @@ class AsyncChatStream(_OpenStream):
                 self._finished()
                 return
             except StreamInterruptedError as error:
-                delay = self._restart_delay(error)
-            await asyncio.sleep(delay)
-            self._restarted(await self._client._open(self._payload, self._tries))
+                cut = error
+            await asyncio.sleep(self._restart_delay(cut))
+            if self._restarted(await self._client._open(*self._resend(cut))):
+                await self.close()
+                raise cut
 
     async def _chunks(self) -> AsyncIterator[Chunk]:
         state = self._state
@@ -371,9 +384,9 @@ class AsyncChatStream(_OpenStream):
                 await self._response.aclose()
 
     async def close(self) -> None:
-        """Close the connection (safe to call twice)."""
+        """Close the connection (safe to call twice); the request is never sent again."""
+        self._closed = self._started = True
         await self._response.aclose()
-        self._started = True
 
     async def __aenter__(self) -> AsyncChatStream:
         return self

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 from typing import Any
 
@@ -205,3 +206,56 @@ def test_a_stream_sent_again_fills_the_accumulator_held_from_the_start(mode: str
             held = asyncio.run(run())
     assert len(server.requests) == 2
     assert held.result().first.content == "Hoot."
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+@pytest.mark.parametrize("when", ["waiting for the first chunk", "in the restart's backoff"])
+def test_a_stream_closed_before_its_first_chunk_is_never_sent_again(mode: str, when: str) -> None:
+    # close() from another thread or task ("stop generating"): the broken read once looked like
+    # a cut before the first chunk, and the whole answer came from a second, billed request.
+    def slow_or_cut(send: Send, request: Any) -> bool:
+        send(head())
+        if when == "waiting for the first chunk":
+            time.sleep(1.0)
+            return whole(send)
+        return False  # cut: sent again after the backoff, unless closed meanwhile
+
+    slow = core.RetryPolicy(max_retries=2, initial_delay=0.6, max_delay=0.6)
+    options: dict[str, Any] = {"api_key": "k", "retry_policy": slow}
+    got: list[core.Chunk] = []
+    with RawServer(slow_or_cut) as server:
+        options["base_url"] = server.base_url
+        if mode == "sync":
+            stream = core.StepFunClient(**options).stream(PAYLOAD)
+            outcome: list[BaseException] = []
+
+            def consume() -> None:
+                try:
+                    got.extend(stream)
+                except core.StepFunError as exc:
+                    outcome.append(exc)
+
+            reader = threading.Thread(target=consume)
+            reader.start()
+            time.sleep(0.3)
+            stream.close()
+            reader.join(5)
+            [error] = outcome
+        else:
+
+            async def run() -> BaseException | None:
+                stream = await core.AsyncStepFunClient(**options).stream(PAYLOAD)
+
+                async def consume() -> None:
+                    async for chunk in stream:
+                        got.append(chunk)
+
+                reader = asyncio.create_task(consume())
+                await asyncio.sleep(0.3)
+                await stream.close()
+                return (await asyncio.gather(reader, return_exceptions=True))[0]
+
+            error = asyncio.run(run())
+        time.sleep(0.5)  # a restart would have been sent by now
+    assert isinstance(error, core.StreamInterruptedError) and got == []
+    assert len(server.requests) == 1
