@@ -202,6 +202,13 @@ class StreamAccumulator:
         self.created = 0
         self._raw_usage: dict[str, Any] | None = None
 
+    def clear(self) -> None:
+        """Forget what was received (the stream is sent again), staying the same object."""
+        self._choices.clear()
+        self.id = self.model = ""
+        self.created = 0
+        self._raw_usage = None
+
     @property
     def usage(self) -> Usage | None:
         """The latest usage received (each chunk repeats the running total)."""

@@ -40,6 +40,14 @@ _REUSED = "this stream was already read or closed: send a new request"
 FAIR_SLICE = 0.00025
 
 
+def _says_something(chunk: Chunk) -> bool:
+    """True if the chunk adds anything to a choice (StepFun's opening chunk adds nothing)."""
+    return any(
+        d.content or d.reasoning or d.tool_calls or d.finish_reason or d.refusal
+        for d in chunk.choices
+    )
+
+
 class StreamState:
     """Turns the bytes of one stream into chunks and keeps everything received so far."""
 
@@ -48,10 +56,10 @@ class StreamState:
         "_last_event",
         "_surrogates",
         "accumulator",
-        "chunks",
         "decoder",
         "done",
         "idle_timeout",
+        "said",
         "trace_id",
     )
 
@@ -65,7 +73,9 @@ class StreamState:
         choices: int = 1,
     ) -> None:
         self._inflater = Inflater(content_encoding, max_bytes)
-        self.chunks = 0  # how many were yielded
+        # Whether a chunk with something in it was yielded: StepFun's opening chunk has an empty
+        # delta (docs/wire.md#current-stream), and a stream cut after it can be sent again.
+        self.said = False
         self.decoder = SSEDecoder()
         self.accumulator = StreamAccumulator(choices)
         self._surrogates = SurrogateJoiner()
@@ -109,7 +119,7 @@ class StreamState:
             if escaped or self._surrogates.holding:
                 self._surrogates.fix(chunk)
             self.accumulator.add(chunk)
-            self.chunks += 1
+            self.said = self.said or _says_something(chunk)
             yield chunk
 
     def _events(self, raw: bytes) -> list[ServerSentEvent]:
@@ -144,7 +154,7 @@ class StreamState:
         tail = self._surrogates.flush()
         if tail is not None:
             self.accumulator.add(tail)
-            self.chunks += 1
+            self.said = True
         return tail
 
     def finish(self) -> Chunk | None:
@@ -214,8 +224,8 @@ class StreamState:
 class _OpenStream:
     """What both stream drivers share: the response and everything received so far.
 
-    A stream cut (or ended without a finish reason) before its first chunk is sent again as the
-    retry policy allows; one cut later is an error carrying what arrived.
+    A stream cut (or ended without a finish reason) before any chunk with something in it is sent
+    again as the retry policy allows; one cut later is an error carrying what arrived.
     """
 
     def __init__(
@@ -242,7 +252,7 @@ class _OpenStream:
         A restart is one more retry of the call: within its ``max_retries`` and its deadline.
         """
         tries = self._tries
-        if self._state.chunks or self._closed:  # sending again would repeat what was yielded
+        if self._state.said or self._closed:  # sending again would repeat what was yielded
             raise error
         delay = self._client.retry_policy.delay_for(tries.attempt, error)
         if delay is None or (tries.deadline and delay >= tries.deadline.remaining()):
@@ -257,14 +267,15 @@ class _OpenStream:
         return self._payload, self._tries
 
     def _restarted(self, opened: tuple[httpx.Response, StreamState, Tries]) -> bool:
-        """Read on from the request sent again, into the same (still empty) accumulator.
+        """Read on from the request sent again, into the same accumulator, cleared.
 
-        Callers may hold ``stream.accumulator`` from before the first chunk (LlamaIndex's
-        responses read it as the stream goes): it must be the one that fills. True if the
-        stream was closed meanwhile (the new response is then to be closed too).
+        Callers may hold ``stream.accumulator`` from the start (LlamaIndex's responses read it as
+        the stream goes): it must be the one that fills. True if the stream was closed meanwhile
+        (the new response is then to be closed too).
         """
         response, state, _ = opened
         state.accumulator = self._state.accumulator
+        state.accumulator.clear()  # an opening chunk's id and usage belong to the attempt cut
         self._response, self._state = response, state
         return self._closed
 

@@ -1,6 +1,8 @@
 """A stream that ends without a finish reason or ``[DONE]`` is sent again only while nothing has
-been yielded: before its first chunk a cut is like a failed connection (retried, as StepFun's own
-client recovers), after it the error carries what arrived and nothing is sent twice."""
+been said: before its first chunk with content (StepFun's opening chunk is empty) a cut is like a
+failed connection (retried, as StepFun's own client recovers), after it the error carries what
+arrived and nothing is sent twice. Restarts spend the call's retries and deadline; a stream cut
+after every choice has finished is whole."""
 
 from __future__ import annotations
 
@@ -25,6 +27,14 @@ def event(content: str, finish: str | None = None) -> bytes:
     return chunk(b"data: " + json.dumps({"id": "r", "choices": [delta]}).encode() + b"\n\n")
 
 
+def opening() -> bytes:
+    """StepFun's first chunk: an empty delta and the usage so far (docs/wire.md#current-stream)."""
+    delta = {"index": 0, "delta": {"role": "assistant", "content": ""}}
+    usage = {"prompt_tokens": 5, "completion_tokens": 0, "total_tokens": 5}
+    body = {"id": "cut", "model": "step-3.5-flash", "choices": [delta], "usage": usage}
+    return chunk(b"data: " + json.dumps(body).encode() + b"\n\n")
+
+
 def whole(send: Send) -> bool:
     send(head() + event("Hoot.", "stop") + chunk(b"data: [DONE]\n\n") + END)
     return True
@@ -43,8 +53,10 @@ def failing_first(how: str) -> Any:
         elif how == "ends before any chunk":
             send(head() + chunk(b": keep-alive\n\n") + END)
             return True
+        elif how == "cut after the empty opening chunk":
+            send(head() + opening())
         elif how == "cut after a chunk":
-            send(head() + event("Ho"))
+            send(head() + opening() + event("Ho"))
         return False
 
     return script
@@ -76,8 +88,12 @@ def read(
 
 
 @pytest.mark.parametrize("mode", ["sync", "async"])
-@pytest.mark.parametrize("how", ["cut before any chunk", "ends before any chunk"])
+@pytest.mark.parametrize(
+    "how", ["cut before any chunk", "ends before any chunk", "cut after the empty opening chunk"]
+)
 def test_a_stream_failing_before_its_first_chunk_is_sent_again(mode: str, how: str) -> None:
+    # Every StepFun stream opens with an empty chunk: one cut after it has yielded nothing to
+    # repeat, and is sent again too (it once raised, with nothing received).
     with RawServer(failing_first(how)) as server:
         text, error = read(server, mode)
     assert error is None and text == "Hoot."
@@ -186,8 +202,10 @@ def test_a_stream_cut_before_its_other_choices_is_not_whole(mode: str) -> None:
 
 
 @pytest.mark.parametrize("mode", ["sync", "async"])
-def test_a_stream_sent_again_fills_the_accumulator_held_from_the_start(mode: str) -> None:
-    with RawServer(failing_first("ends before any chunk")) as server:
+@pytest.mark.parametrize("how", ["ends before any chunk", "cut after the empty opening chunk"])
+def test_a_stream_sent_again_fills_the_accumulator_held_from_the_start(mode: str, how: str) -> None:
+    # ... and holds only what the answer sent again said (not the cut opening chunk's id).
+    with RawServer(failing_first(how)) as server:
         options: dict[str, Any] = {"api_key": "k", "base_url": server.base_url}
         options["retry_policy"] = FAST
         if mode == "sync":
@@ -205,7 +223,7 @@ def test_a_stream_sent_again_fills_the_accumulator_held_from_the_start(mode: str
 
             held = asyncio.run(run())
     assert len(server.requests) == 2
-    assert held.result().first.content == "Hoot."
+    assert held.result().first.content == "Hoot." and held.result().id == "r"
 
 
 @pytest.mark.parametrize("mode", ["sync", "async"])
