@@ -97,14 +97,14 @@ class ChunkConverter:
 
     def closing(self, accumulator: StreamAccumulator) -> list[ChatGenerationChunk]:
         """The chunks that end the stream: the ids of calls sent without one, then `last`."""
-        waiting = self._names.keys() - self._ids - self._server
-        calls = accumulator.tool_calls(0)[0] if waiting else []
+        without_id = self._names.keys() - self._ids - self._server
+        calls = accumulator.tool_calls(0)[0] if without_id else []
         missing = [
             ToolCallChunk(
                 name=None, args=None, id=call.id, index=call.index, type="tool_call_chunk"
             )
             for call in calls
-            if call.index in waiting
+            if call.index in without_id
         ]
         if not missing:
             return [self.last(accumulator)]

@@ -34,7 +34,6 @@ from stepfun_core import (
     DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_MODEL,
     EchoReasoning,
-    InvalidParameterError,
     build_chat_request,
     get_model_info,
     learn,
@@ -75,11 +74,7 @@ PARAMS = (
 
 def _headers_over(base: Mapping[str, str] | None, extra: Any) -> dict[str, str]:
     """A call's ``extra_headers`` over ``base`` (names compared regardless of case), checked."""
-    try:
-        checked = check_headers(extra)
-    except InvalidParameterError as exc:  # the core's message names default_headers
-        message = exc.message.replace("default_headers", "extra_headers", 1)
-        raise InvalidParameterError(message) from None
+    checked = check_headers(extra, "extra_headers")
     replaced = {name.lower() for name in checked}
     kept = {k: v for k, v in check_headers(base).items() if k.lower() not in replaced}
     return {**kept, **checked}
@@ -242,7 +237,8 @@ class StepFun(CoreClients, JsonModeLLM):
         if any(extra is not None for extra in layers):
             headers = kwargs.get("default_headers", self.default_headers)
             for extra in layers:
-                headers = headers if extra is None else _headers_over(headers, extra)
+                if extra is not None:
+                    headers = _headers_over(headers, extra)
             kwargs["default_headers"] = headers
         return super()._core_client(asynchronous, kwargs)
 

@@ -175,13 +175,13 @@ class StreamResponder:
     __slots__ = (
         "_accumulator",
         "_calls",
+        "_last_is_whole",
         "_refusal",
         "_refusal_pieces",
         "_text",
         "_text_block",
         "_thinking",
         "_thinking_block",
-        "_whole_shown",
     )
 
     def __init__(self, accumulator: StreamAccumulator) -> None:
@@ -192,7 +192,7 @@ class StreamResponder:
         self._text_block = TextBlock(text="")
         self._thinking_block: ThinkingBlock | None = None
         self._calls = StreamedCalls()
-        self._whole_shown = True  # the last response holds the whole completion (or none yet)
+        self._last_is_whole = True  # the last response holds the whole completion (or none yet)
 
     def response(self, chunk: Chunk) -> ChatResponse:
         """The response for the chunk the stream just yielded (already accumulated)."""
@@ -213,10 +213,10 @@ class StreamResponder:
         # token counters see it once) for the chunk that finishes the stream and for those that
         # only add metadata after it; more text after a finish reason gets plain responses.
         accumulator = self._accumulator
-        self._whole_shown = bool(
+        self._last_is_whole = bool(
             (choice.finish_reason or not (delta or thinking_delta)) and accumulator.finished
         )
-        if self._whole_shown:
+        if self._last_is_whole:
             extra.update(usage_kwargs(accumulator.usage))
             raw: dict[str, Any] = self.finish(extra, choice.finish_reason)
         else:
@@ -233,9 +233,9 @@ class StreamResponder:
         ``[DONE]`` alone, docs/wire.md#stream-tool-calls): agents and token counters read the
         last response, which would otherwise hold partial arguments and no usage.
         """
-        if self._whole_shown:
+        if self._last_is_whole:
             return None
-        self._whole_shown = True
+        self._last_is_whole = True
         extra = usage_kwargs(self._accumulator.usage)
         raw = self.finish(extra, None)
         return ChatResponse(message=self._message(), raw=raw, delta="", additional_kwargs=extra)
@@ -251,7 +251,7 @@ class StreamResponder:
         return _assistant(blocks, kwargs)
 
     def finish(self, extra: dict[str, Any], finish_reason: str | None) -> dict[str, Any]:
-        """The whole completion's JSON, for the responses after the finish reason arrived."""
+        """The whole completion's JSON, for a response that holds the whole stream."""
         completion = self._accumulator.result()
         choice = completion.first
         reason = finish_reason or choice.finish_reason

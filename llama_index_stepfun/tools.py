@@ -104,8 +104,12 @@ def _partial(text: str, call_id: str) -> dict[str, Any]:
 
 def tool_selections(response: ChatResponse) -> list[ToolSelection]:
     """The client tool calls of a response (complete or still streaming)."""
-    # A whole reply, or a stream's last response (the one with a finish reason).
-    finished = response.delta is None or bool(response.additional_kwargs.get("finish_reason"))
+    # A whole reply, or a streamed response holding the whole completion (after its finish
+    # reason, or the one closing a stream that ended without one): nothing cut off is guessed.
+    raw = response.raw
+    finished = response.delta is None or (
+        isinstance(raw, Mapping) and raw.get("object") == "chat.completion"
+    )
     blocks = [b for b in response.message.blocks if isinstance(b, ToolCallBlock)]
     calls = [(b.tool_call_id or "", b.tool_name, b.tool_kwargs) for b in blocks]
     return [

@@ -192,11 +192,11 @@ class StreamAccumulator:
     Usage is cumulative on every StepFun chunk (docs/wire.md#stream-framing): the last one wins.
     """
 
-    __slots__ = ("_choices", "_expected", "_raw_usage", "created", "id", "model")
+    __slots__ = ("_choices", "_expected_choices", "_raw_usage", "created", "id", "model")
 
-    def __init__(self, choices: int = 1) -> None:
+    def __init__(self, n: int = 1) -> None:
         self._choices: dict[int, ChoiceBuilder] = {}
-        self._expected = min(choices, MAX_CHOICES)  # the request's ``n``
+        self._expected_choices = min(n, MAX_CHOICES)  # the request's ``n``
         self.id = ""
         self.model = ""
         self.created = 0
@@ -204,7 +204,7 @@ class StreamAccumulator:
 
     def clear(self) -> None:
         """Forget what was received (the stream is sent again), staying the same object."""
-        self._choices.clear()
+        self._choices = {}  # a new dict: a reader in another thread keeps the one it took
         self.id = self.model = ""
         self.created = 0
         self._raw_usage = None
@@ -237,7 +237,9 @@ class StreamAccumulator:
     def finished(self) -> bool:
         """True once every choice asked for (``n``) has come and has a finish reason."""
         choices = self._choices
-        return len(choices) >= self._expected and all(c.finish_reason for c in choices.values())
+        return len(choices) >= self._expected_choices and all(
+            c.finish_reason for c in choices.values()
+        )
 
     def choice(self, index: int = 0) -> Choice:
         """Return one choice as received so far."""
@@ -251,10 +253,11 @@ class StreamAccumulator:
 
     def result(self) -> Completion:
         """Return the completion as received so far."""
+        choices = self._choices
         return Completion(
             id=self.id,
             model=self.model,
             created=self.created,
-            choices=[self._choices[i].build(self.id) for i in sorted(self._choices)],
+            choices=[choices[i].build(self.id) for i in sorted(choices)],
             usage=parse_usage(self._raw_usage),
         )

@@ -16,7 +16,7 @@ from typing import Any, TypeVar, cast
 import httpx
 
 from stepfun_core.catalog import ServedModel, parse_models
-from stepfun_core.client_base import BaseClient, Opened, Outcome
+from stepfun_core.client_base import BaseClient, Outcome
 from stepfun_core.errors import StepFunError
 from stepfun_core.http import (
     araw_pieces,
@@ -30,7 +30,7 @@ from stepfun_core.http import (
 from stepfun_core.jsonio import decode_json
 from stepfun_core.limits import BodyReader, Deadline, Tries
 from stepfun_core.pools import shared_async_client, shared_sync_client
-from stepfun_core.stream import AsyncChatStream, ChatStream
+from stepfun_core.stream import AsyncChatStream, ChatStream, Opened
 from stepfun_core.transport import AsyncHTTP, SyncHTTP
 from stepfun_core.types import Completion
 
@@ -75,7 +75,7 @@ class StepFunClient(BaseClient[SyncHTTP]):
                 response.close()
                 raise refused
             if response.is_success and stream and not is_json_reply(response):
-                return response, b""  # a JSON answer is read whole, then refused by _open
+                return response, b""  # a JSON answer is read whole, then refused by _opened
             content = self._read(response, self._reader(response, deadline))
         except self._errors as exc:
             return transport_error(exc)
@@ -215,7 +215,7 @@ class AsyncStepFunClient(BaseClient[AsyncHTTP]):
                 await response.aclose()
                 raise refused
             if response.is_success and stream and not is_json_reply(response):
-                return response, b""  # a JSON answer is read whole, then refused by _open
+                return response, b""  # a JSON answer is read whole, then refused by _opened
             content = await self._read(response, self._reader(response, deadline))
         except self._errors as exc:
             return transport_error(exc)

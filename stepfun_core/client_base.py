@@ -29,7 +29,7 @@ from stepfun_core.limits import BodyReader, Deadline, Tries, coding_of
 from stepfun_core.redact import display_url
 from stepfun_core.retry import RetryPolicy
 from stepfun_core.settings import Settings, Timeouts, endpoint_url
-from stepfun_core.stream import StreamState
+from stepfun_core.stream import Opened, StreamState
 from stepfun_core.tokens import remember_prompt_tokens
 from stepfun_core.transport import (
     AsyncHTTP,
@@ -45,8 +45,6 @@ HttpClient = TypeVar("HttpClient", SyncHTTP, AsyncHTTP)
 Self = TypeVar("Self", bound="BaseClient[Any]")
 # One attempt's result: the response and its body, or the error the retry policy weighs.
 Outcome = tuple[httpx.Response, bytes] | StepFunError
-# An open stream: its response, its state, and what its call has spent (for a restart).
-Opened = tuple[httpx.Response, StreamState, Tries]
 
 
 class BaseClient(Generic[HttpClient]):
@@ -190,21 +188,26 @@ class BaseClient(Generic[HttpClient]):
         seconds = self.settings.total_timeout
         if seconds is None:
             return Tries(None)
-        phases = ("connect", "read", "write", "pool")  # httpx's names, in Timeouts' order
-        timeouts = dict(zip(phases, self._timeout(stream=stream), strict=True))
-        return Tries(Deadline(seconds, timeouts))
+        return Tries(Deadline(seconds, httpx.Timeout(self._timeout(stream=stream)).as_dict()))
 
     def _reader(self, response: httpx.Response, deadline: Deadline | None) -> BodyReader:
         return BodyReader(response, self.settings.max_response_bytes, deadline)
+
+    def _planned_delay(
+        self, request: httpx.Request, attempt: int, error: StepFunError, deadline: Deadline | None
+    ) -> float | None:
+        """Seconds to wait before sending again, or None: no retry left, or no time (logged)."""
+        delay = self.retry_policy.delay_for(attempt, error)
+        if deadline is not None and delay is not None and delay >= deadline.remaining():
+            delay = None  # waiting would overrun the budget: report the error now
+        log_attempt(request.url, attempt, type(error).__name__, delay)
+        return delay
 
     def _retry_delay(
         self, request: httpx.Request, attempt: int, error: StepFunError, deadline: Deadline | None
     ) -> float:
         """Seconds to wait before the next attempt; else raise the error (or the deadline's)."""
-        delay = self.retry_policy.delay_for(attempt, error)
-        if deadline is not None and delay is not None and delay >= deadline.remaining():
-            delay = None  # waiting would overrun the budget: report the error now
-        log_attempt(request.url, attempt, type(error).__name__, delay)
+        delay = self._planned_delay(request, attempt, error, deadline)
         if delay is not None:
             return delay
         if deadline is not None and deadline.remaining() <= 0:
@@ -219,13 +222,15 @@ class BaseClient(Generic[HttpClient]):
             raise json_reply_error(response, content)
         if tries.deadline is not None:
             # total_timeout bounds a stream until its headers: the body gets the full timeouts.
+            # httpcore reads this extension (httpx's public one) when the body is read; a
+            # transport reading it earlier keeps the capped ones, which only ends sooner.
             response.request.extensions["timeout"] = tries.deadline.timeouts
+        n = payload.get("n")
         state = StreamState(
             trace_id_of(response),
             self.settings.stream_idle_timeout,
             max_bytes=self.settings.max_response_bytes,
             content_encoding=coding_of(response),
-            # A stream asked for n choices is whole once all n have finished.
-            choices=n if isinstance(n := payload.get("n"), int) and n > 1 else 1,
+            n=n if isinstance(n, int) and n > 1 else 1,  # whole once all n choices finished
         )
         return response, state, tries

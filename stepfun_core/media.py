@@ -45,7 +45,9 @@ _ALIASES = {
 }
 
 
-def read_media(source: bytes | str | os.PathLike[str]) -> tuple[bytes, str | None]:
+def read_media(
+    source: bytes | bytearray | memoryview | str | os.PathLike[str],
+) -> tuple[bytes, str | None]:
     """Return the bytes of a source and the MIME type its file name suggests."""
     if isinstance(source, (bytes, bytearray, memoryview)):
         return bytes(source), None

@@ -114,29 +114,31 @@ _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _FRAMING_HEADERS = frozenset({"content-length", "transfer-encoding"})
 
 
-def check_headers(headers: Mapping[str, str] | None) -> dict[str, str]:
+def check_headers(
+    headers: Mapping[str, str] | None, argument: str = "default_headers"
+) -> dict[str, str]:
     """Copy extra headers, refusing names and values HTTP cannot carry, without quoting them.
 
     (h11 refuses them only when sending, quoting the value: a proxy's password would be shown.)
     """
     if headers is not None and not isinstance(headers, Mapping):
-        raise InvalidParameterError("default_headers: must be a mapping of header names to values")
+        raise InvalidParameterError(f"{argument}: must be a mapping of header names to values")
     checked: dict[str, str] = {}
     for name, value in (headers or {}).items():
         if not isinstance(name, str) or not _TOKEN.fullmatch(name):
             raise InvalidParameterError(
-                f"default_headers: {str(name)[:40]!r} is not a valid header name"
+                f"{argument}: {str(name)[:40]!r} is not a valid header name"
             )
         if name.lower() in _FRAMING_HEADERS:
             raise InvalidParameterError(
-                f"default_headers: {name} is set by the HTTP client for each body, not by hand"
+                f"{argument}: {name} is set by the HTTP client for each body, not by hand"
             )
         if not isinstance(value, str):
-            raise InvalidParameterError(f"default_headers[{name!r}]: the value must be a string")
+            raise InvalidParameterError(f"{argument}[{name!r}]: the value must be a string")
         for position, char in enumerate(value, start=1):
             if not (" " <= char <= "~" or char == "\t"):
                 raise InvalidParameterError(
-                    f"default_headers[{name!r}]: the value has a character HTTP headers cannot "
+                    f"{argument}[{name!r}]: the value has a character HTTP headers cannot "
                     f"carry (U+{ord(char):04X}) at character {position}"
                 )
         checked[name] = value
@@ -161,6 +163,11 @@ def check_base_url(url: str, source: str = "base_url argument") -> str:
         host = parsed.host.lower().rstrip(".")  # an invalid IDNA label fails here
     except (httpx.InvalidURL, TypeError, ValueError):
         raise InvalidParameterError(f"{where} is not a valid URL") from None
+    # DNS takes labels of 1-63 bytes (RFC 1035); Python's idna codec raises UnicodeError on
+    # others only when a sync request looks the host up.
+    labels = parsed.raw_host.rstrip(b".").split(b".")
+    if b":" not in parsed.raw_host and not all(0 < len(label) < 64 for label in labels):
+        raise InvalidParameterError(f"{where} has an empty or over-long part in its host name")
     if parsed.scheme not in ("http", "https") or not parsed.host:
         raise InvalidParameterError(
             f"{where} must be an http(s) URL with a host, such as {DEFAULT_BASE_URL}"
@@ -229,7 +236,7 @@ def _seconds(name: str, value: Any) -> float | None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
         raise InvalidParameterError(f"{name}: must be a number of seconds above 0, got {value!r}")
-    if not value <= threading.TIMEOUT_MAX:  # inf, or beyond what a blocking wait can take
+    if value > threading.TIMEOUT_MAX:  # inf, or beyond what a blocking wait can take
         raise InvalidParameterError(
             f"{name}: {value!r} seconds is more than a wait can last; None means no limit"
         )

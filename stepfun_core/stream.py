@@ -40,7 +40,7 @@ _REUSED = "this stream was already read or closed: send a new request"
 FAIR_SLICE = 0.00025
 
 
-def _says_something(chunk: Chunk) -> bool:
+def _has_content(chunk: Chunk) -> bool:
     """True if the chunk adds anything to a choice (StepFun's opening chunk adds nothing)."""
     return any(
         d.content or d.reasoning or d.tool_calls or d.finish_reason or d.refusal
@@ -56,10 +56,10 @@ class StreamState:
         "_last_event",
         "_surrogates",
         "accumulator",
+        "content_yielded",
         "decoder",
         "done",
         "idle_timeout",
-        "said",
         "trace_id",
     )
 
@@ -70,14 +70,14 @@ class StreamState:
         *,
         max_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         content_encoding: str | None = None,
-        choices: int = 1,
+        n: int = 1,
     ) -> None:
         self._inflater = Inflater(content_encoding, max_bytes)
         # Whether a chunk with something in it was yielded: StepFun's opening chunk has an empty
         # delta (docs/wire.md#current-stream), and a stream cut after it can be sent again.
-        self.said = False
+        self.content_yielded = False
         self.decoder = SSEDecoder()
-        self.accumulator = StreamAccumulator(choices)
+        self.accumulator = StreamAccumulator(n)
         self._surrogates = SurrogateJoiner()
         self.done = False
         self.trace_id = trace_id
@@ -119,7 +119,7 @@ class StreamState:
             if escaped or self._surrogates.holding:
                 self._surrogates.fix(chunk)
             self.accumulator.add(chunk)
-            self.said = self.said or _says_something(chunk)
+            self.content_yielded = self.content_yielded or _has_content(chunk)
             yield chunk
 
     def _events(self, raw: bytes) -> list[ServerSentEvent]:
@@ -152,15 +152,14 @@ class StreamState:
         """End the stream; a half still held becomes U+FFFD, in a last chunk returned."""
         self.done = True
         tail = self._surrogates.flush()
-        if tail is not None:
+        if tail is not None:  # not yet yielded: a restart is still possible if this one raises
             self.accumulator.add(tail)
-            self.said = True
         return tail
 
     def finish(self) -> Chunk | None:
         """Call at the end of the body; yield the chunk returned (a held half's U+FFFD), if any.
 
-        A stream must end in [DONE] or a finish reason.
+        A stream must end in [DONE] or with every choice finished.
         """
         if self.done:
             return None
@@ -168,7 +167,7 @@ class StreamState:
         if not self.accumulator.finished:
             raise self.error(
                 StreamInterruptedError,
-                "the stream ended before [DONE] and before its finish reason",
+                "the stream ended before [DONE] and before every choice had finished",
             )
         return tail
 
@@ -221,6 +220,10 @@ class StreamState:
         )
 
 
+# An open stream: its response, its state, and what its call has spent (for a restart).
+Opened = tuple[httpx.Response, StreamState, Tries]
+
+
 class _OpenStream:
     """What both stream drivers share: the response and everything received so far.
 
@@ -232,7 +235,7 @@ class _OpenStream:
         self,
         client: Any,
         payload: Mapping[str, Any],
-        opened: tuple[httpx.Response, StreamState, Tries],  # what the client's _open returns
+        opened: Opened,
     ) -> None:
         self._client = client  # sends the request again; keeps the final usage (token counts)
         self._payload = payload
@@ -251,11 +254,13 @@ class _OpenStream:
 
         A restart is one more retry of the call: within its ``max_retries`` and its deadline.
         """
-        tries = self._tries
-        if self._state.said or self._closed:  # sending again would repeat what was yielded
+        # Content was yielded (sending again would repeat it), or close() was called.
+        if self._state.content_yielded or self._closed:
             raise error
-        delay = self._client.retry_policy.delay_for(tries.attempt, error)
-        if delay is None or (tries.deadline and delay >= tries.deadline.remaining()):
+        tries = self._tries
+        request = self._response.request
+        delay = self._client._planned_delay(request, tries.attempt, error, tries.deadline)
+        if delay is None:
             raise error
         tries.attempt += 1
         return float(delay)
@@ -266,18 +271,16 @@ class _OpenStream:
             raise error
         return self._payload, self._tries
 
-    def _restarted(self, opened: tuple[httpx.Response, StreamState, Tries]) -> bool:
+    def _restarted(self, opened: Opened) -> None:
         """Read on from the request sent again, into the same accumulator, cleared.
 
         Callers may hold ``stream.accumulator`` from the start (LlamaIndex's responses read it as
-        the stream goes): it must be the one that fills. True if the stream was closed meanwhile
-        (the new response is then to be closed too).
+        the stream goes): it must be the one that fills.
         """
         response, state, _ = opened
         state.accumulator = self._state.accumulator
         state.accumulator.clear()  # an opening chunk's id and usage belong to the attempt cut
         self._response, self._state = response, state
-        return self._closed
 
     def _finished(self) -> None:
         self._client._remember(self._payload, self._state.accumulator.usage)
@@ -305,7 +308,8 @@ class ChatStream(_OpenStream):
             except StreamInterruptedError as error:
                 cut = error
             time.sleep(self._restart_delay(cut))
-            if self._restarted(self._client._open(*self._resend(cut))):
+            self._restarted(self._client._open(*self._resend(cut)))
+            if self._closed:  # while the request was sent again
                 self.close()
                 raise cut
 
@@ -361,7 +365,8 @@ class AsyncChatStream(_OpenStream):
             except StreamInterruptedError as error:
                 cut = error
             await asyncio.sleep(self._restart_delay(cut))
-            if self._restarted(await self._client._open(*self._resend(cut))):
+            self._restarted(await self._client._open(*self._resend(cut)))
+            if self._closed:  # while the request was sent again
                 await self.close()
                 raise cut
 

@@ -156,6 +156,9 @@ def test_media_from_a_memoryview() -> None:
         ({"default_headers": {"Content-Length": "5"}}, "Content-Length is set by the HTTP client"),
         ({"default_headers": {"transfer-encoding": "chunked"}}, "transfer-encoding is set by"),
         ({"base_url": "http://xn--stepfun-.ai/v1"}, "is not a valid URL"),  # a bad IDNA label
+        # UnicodeError from Python's idna codec, in sync calls only, when the host was looked up.
+        ({"base_url": "http://api..stepfun.example/v1"}, "empty or over-long part"),
+        ({"base_url": f"http://{'a' * 64}.example/v1"}, "empty or over-long part"),
         ({"timeout": float("inf")}, "timeout: inf seconds is more than a wait can last"),
         ({"timeout": httpx.Timeout(float("inf"))}, "timeout: inf seconds"),
         ({"total_timeout": 1e12}, "total_timeout: 1000000000000.0 seconds is more than"),

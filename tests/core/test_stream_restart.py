@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 import threading
 import time
 from typing import Any
@@ -25,6 +26,9 @@ PAYLOAD = core.build_chat_request("step-3.5-flash", [{"role": "user", "content":
 def event(content: str, finish: str | None = None) -> bytes:
     delta = {"index": 0, "delta": {"content": content}, "finish_reason": finish}
     return chunk(b"data: " + json.dumps({"id": "r", "choices": [delta]}).encode() + b"\n\n")
+
+
+HIGH_HALF = chunk(b'data: {"id":"cut","choices":[{"index":0,"delta":{"content":"\\ud83d"}}]}\n\n')
 
 
 def opening() -> bytes:
@@ -55,6 +59,9 @@ def failing_first(how: str) -> Any:
             return True
         elif how == "cut after the empty opening chunk":
             send(head() + opening())
+        elif how == "ends on half a character":  # held back, so nothing with content came out
+            send(head() + opening() + HIGH_HALF + END)
+            return True
         elif how == "cut after a chunk":
             send(head() + opening() + event("Ho"))
         return False
@@ -89,7 +96,13 @@ def read(
 
 @pytest.mark.parametrize("mode", ["sync", "async"])
 @pytest.mark.parametrize(
-    "how", ["cut before any chunk", "ends before any chunk", "cut after the empty opening chunk"]
+    "how",
+    [
+        "cut before any chunk",
+        "ends before any chunk",
+        "cut after the empty opening chunk",
+        "ends on half a character",
+    ],
 )
 def test_a_stream_failing_before_its_first_chunk_is_sent_again(mode: str, how: str) -> None:
     # Every StepFun stream opens with an empty chunk: one cut after it has yielded nothing to
@@ -277,3 +290,42 @@ def test_a_stream_closed_before_its_first_chunk_is_never_sent_again(mode: str, w
         time.sleep(0.5)  # a restart would have been sent by now
     assert isinstance(error, core.StreamInterruptedError) and got == []
     assert len(server.requests) == 1
+
+
+def test_a_reader_in_another_thread_sees_restarts_without_error() -> None:
+    # A UI thread polling stream.completion() while the stream is sent again (here 150 times,
+    # twenty choices each): clearing the accumulator once raised KeyError in the reader.
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible (restored below)
+    many = core.RetryPolicy(max_retries=150, initial_delay=0.0, max_delay=0.0)
+    choices = [{"index": i, "delta": {"content": ""}} for i in range(20)]
+    empty = chunk(b"data: " + json.dumps({"id": "c", "choices": choices}).encode() + b"\n\n")
+
+    def cut_then_whole(send: Send, request: Any) -> bool:
+        if len(server.requests) > 150:
+            return whole(send)
+        send(head() + empty)
+        return False
+
+    errors: list[BaseException] = []
+    stop = threading.Event()
+    try:
+        with RawServer(cut_then_whole) as server:
+            options = {"api_key": "k", "base_url": server.base_url, "retry_policy": many}
+            stream = core.StepFunClient(**options).stream(PAYLOAD)
+
+            def poll() -> None:
+                while not stop.is_set():
+                    try:
+                        stream.completion()
+                    except Exception as exc:  # any error at all is the failure
+                        errors.append(exc)
+
+            reader = threading.Thread(target=poll)
+            reader.start()
+            text = "".join(d.content for c in stream for d in c.choices)
+            stop.set()
+            reader.join()
+    finally:
+        sys.setswitchinterval(0.005)
+    assert text == "Hoot." and len(server.requests) == 151
+    assert errors == []

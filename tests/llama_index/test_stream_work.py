@@ -266,6 +266,18 @@ def test_a_stream_sent_again_before_its_first_chunk_ends_on_its_tool_calls(drive
     assert get_tokens_from_response(out[-1]) == (5, 7)
 
 
+def test_arguments_cut_off_in_a_stream_ending_in_done_alone_are_never_guessed(
+    driver: Driver,
+) -> None:
+    # The closing response holds the whole stream, as one with a finish reason does: arguments
+    # cut off there are unparseable ({}), not read as far as they go ({"query": None}).
+    chunks = [call_chunk(0, '{"query": "weath', id="call_a", type="function", name="search")]
+    api = MockAPI(sse_reply(sse(*chunks)))
+    out = driver.stream_chat(api.llm(), user("search"))
+    [selection] = api.llm().get_tool_calls_from_response(out[-1])
+    assert selection.tool_id == "call_a" and selection.tool_kwargs == {}
+
+
 def test_a_stream_ending_on_its_finish_reason_gets_no_extra_response(driver: Driver) -> None:
     pieces = code_arguments(5)
     api = MockAPI(sse_reply(sse(*two_call_stream(pieces))))
