@@ -115,7 +115,7 @@ class ChunkConverter:
         return [ChatGenerationChunk(message=ids), self.last(accumulator)]
 
     def last(self, accumulator: StreamAccumulator) -> ChatGenerationChunk:
-        """The closing chunk: finish reason, model name, usage (once) and server calls."""
+        """The final chunk: finish reason, model name, usage (once) and server calls."""
         choice = accumulator.choice(0)
         fields: dict[str, Any] = {
             "content": "",

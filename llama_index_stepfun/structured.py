@@ -102,10 +102,10 @@ def parse_output(output_cls: type[Model], content: str | None) -> Model:
 
 
 def parse_partial(
-    response: ChatResponse, output_cls: type[Model], current: Model | FlexibleModel | None
+    content: str | None, output_cls: type[Model], current: Model | FlexibleModel | None
 ) -> Model | FlexibleModel:
     """The object of a streamed reply so far (inside a Markdown code fence or not)."""
-    message = ChatMessage(role=MessageRole.ASSISTANT, content=unfenced(response.message.content))
+    message = ChatMessage(role=MessageRole.ASSISTANT, content=unfenced(content))
     return process_streaming_content_incremental(ChatResponse(message=message), output_cls, current)
 
 
@@ -227,7 +227,7 @@ class JsonModeLLM(FunctionCallingLLM):
         responses = self.stream_chat(messages, **json_mode_kwargs(llm_kwargs))
         current = None
         for response in refusal_checked(responses):
-            current = parse_partial(response, output_cls, current)
+            current = parse_partial(response.message.content, output_cls, current)
             dispatcher.event(LLMStructuredPredictInProgressEvent(output=current))
             yield current
         dispatcher.event(LLMStructuredPredictEndEvent(output=current))
@@ -243,7 +243,7 @@ class JsonModeLLM(FunctionCallingLLM):
         responses = await self.astream_chat(messages, **json_mode_kwargs(llm_kwargs))
         current = None
         async for response in arefusal_checked(responses):
-            current = parse_partial(response, output_cls, current)
+            current = parse_partial(response.message.content, output_cls, current)
             dispatcher.event(LLMStructuredPredictInProgressEvent(output=current))
             yield current
         dispatcher.event(LLMStructuredPredictEndEvent(output=current))

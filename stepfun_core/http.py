@@ -172,10 +172,10 @@ def json_reply_error(response: httpx.Response, content: bytes) -> StepFunError:
     trace_id = trace_id_of(response)
     if isinstance(body, dict) and body.get("error"):
         return make_status_error(response.status_code, body, trace_id=trace_id)
+    what = "a JSON document"
     if body is None:  # labelled JSON but not JSON (a proxy relabelling a stream): keep its text
-        what, body = "a body labelled JSON that is not", content[:500].decode("utf-8", "replace")
-    else:
-        what = "a JSON document"
+        what = "a body labelled JSON that is not"
+        body = content[:500].decode("utf-8", "replace")
     return MalformedResponseError(
         f"asked for a stream but the API answered with {what}",
         trace_id=trace_id,

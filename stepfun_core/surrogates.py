@@ -43,9 +43,9 @@ class SurrogateJoiner:
     __slots__ = ("_held",)
 
     def __init__(self) -> None:
-        # (choice, field, tool-call index, index-less). An index-less call (step-1-era) has its
-        # place in the chunk for index until the accumulator numbers it: a U+FFFD released for
-        # it stays index-less, so it joins that call and not the call with that number.
+        # (choice, field, tool-call index, positional). A positional call (sent without an index,
+        # step-1-era) has its place in the chunk for index until the accumulator numbers it: a
+        # U+FFFD released for it stays positional, so it joins that call, not the one numbered so.
         self._held: dict[tuple[int, str, int, bool], str] = {}
 
     @property
