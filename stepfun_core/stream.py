@@ -98,9 +98,7 @@ class StreamState:
         for event in self._events(data):
             payload = event.data
             if payload.startswith(_DONE):
-                tail = self._end()
-                if tail is not None:
-                    yield tail
+                yield from self._end()
                 return
             try:
                 obj = json.loads(payload)
@@ -148,21 +146,22 @@ class StreamState:
                 raise self.error(StreamIdleTimeoutError, message)
         return events
 
-    def _end(self) -> Chunk | None:
+    def _end(self) -> tuple[Chunk, ...]:
         """End the stream; a half still held becomes U+FFFD, in a last chunk returned."""
         self.done = True
         tail = self._surrogates.flush()
-        if tail is not None:  # not yet yielded: a restart is still possible if this one raises
-            self.accumulator.add(tail)
-        return tail
+        if tail is None:
+            return ()
+        self.accumulator.add(tail)  # not yet yielded: a restart is still possible if one raises
+        return (tail,)
 
-    def finish(self) -> Chunk | None:
+    def finish(self) -> tuple[Chunk, ...]:
         """Call at the end of the body; yield the chunk returned (a held half's U+FFFD), if any.
 
         A stream must end in [DONE] or with every choice finished.
         """
         if self.done:
-            return None
+            return ()
         tail = self._end()
         if not self.accumulator.finished:
             raise self.error(
@@ -193,7 +192,7 @@ class StreamState:
             return exc
         return self.error(StreamError, _REUSED)
 
-    def broken(self, exc: Exception) -> Chunk | None:
+    def broken(self, exc: Exception) -> tuple[Chunk, ...]:
         """End a stream that failed or went idle: whole if every choice had finished, else raise.
 
         Once the finish reason has come only ``[DONE]`` is lost (a cut, a proxy sending only
@@ -321,13 +320,9 @@ class ChatStream(_OpenStream):
                 yield from state.feed(data)
                 if state.done:
                     break
-            tail = state.finish()
-            if tail is not None:
-                yield tail
+            yield from state.finish()
         except (StreamIdleTimeoutError, *self._client._errors) as exc:
-            tail = state.broken(exc)
-            if tail is not None:
-                yield tail
+            yield from state.broken(exc)
         except RuntimeError as exc:
             raise state.reused(exc) from None
         finally:
@@ -383,12 +378,10 @@ class AsyncChatStream(_OpenStream):
                         turn_ends = time.monotonic() + FAIR_SLICE
                 if state.done:
                     break
-            tail = state.finish()
-            if tail is not None:
+            for tail in state.finish():
                 yield tail
         except (StreamIdleTimeoutError, *self._client._errors) as exc:
-            tail = state.broken(exc)
-            if tail is not None:
+            for tail in state.broken(exc):
                 yield tail
         except RuntimeError as exc:
             raise state.reused(exc) from None

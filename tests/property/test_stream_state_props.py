@@ -27,9 +27,7 @@ def run(pieces: list[bytes]) -> tuple[list[Chunk], Completion]:
     chunks: list[Chunk] = []
     for piece in pieces:
         chunks.extend(state.feed(piece))
-    tail = state.finish()
-    if tail is not None:
-        chunks.append(tail)
+    chunks.extend(state.finish())  # a held half's U+FFFD, if any
     return chunks, state.accumulator.result()
 
 
