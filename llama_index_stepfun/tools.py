@@ -15,7 +15,7 @@ from llama_index.core.llms.llm import ToolSelection
 from llama_index.core.llms.utils import parse_partial_json
 
 from llama_index_stepfun.messages import legacy_calls
-from stepfun_core import check_tool_name, load_json
+from stepfun_core import check_tool_name, load_json, too_deep
 
 if TYPE_CHECKING:
     from llama_index.core.tools.types import BaseTool
@@ -91,7 +91,7 @@ def _partial(text: str, call_id: str) -> dict[str, Any]:
     if known is not None and known[1] == text[:64] and len(text) < 2 * known[0]:
         return known[2]
     try:
-        value = parse_partial_json(text)
+        value = {} if too_deep(text) else parse_partial_json(text)
     except (ValueError, TypeError, RecursionError):
         value = {}
     value = value if isinstance(value, dict) else {}

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from stepfun_core.jsonio import load_json
 from stepfun_core.parse import fallback_tool_call_id, parse_usage
 from stepfun_core.surrogates import join_surrogates
 from stepfun_core.types import Choice, Completion, ServerToolCall, ToolCall
@@ -71,8 +71,8 @@ class ToolCallBuilder:
         if not self._closes:
             return False
         try:
-            json.loads(self.arguments)
-        except (ValueError, RecursionError):
+            load_json(self.arguments)
+        except ValueError:
             return False
         return True
 

@@ -25,6 +25,7 @@ from stepfun_core.errors import (
     make_status_error,
 )
 from stepfun_core.http import araw_pieces, raw_pieces
+from stepfun_core.jsonio import MAX_DEPTH, load_json
 from stepfun_core.limits import DEFAULT_MAX_RESPONSE_BYTES, Inflater, Tries
 from stepfun_core.parse import parse_chunk
 from stepfun_core.sse import ServerSentEvent, SSEDecodeError, SSEDecoder
@@ -101,8 +102,9 @@ class StreamState:
                 yield from self._end()
                 return
             try:
-                obj = json.loads(payload)
-            except (ValueError, RecursionError):
+                # Up to MAX_DEPTH characters cannot nest deeper; longer text is checked first.
+                obj = json.loads(payload) if len(payload) <= MAX_DEPTH else load_json(payload)
+            except ValueError:
                 if not payload.strip():
                     continue  # an empty ``data:`` event (a proxy's keep-alive) carries nothing
                 message = f"the stream sent an event that is not JSON: {payload[:200]!r}"

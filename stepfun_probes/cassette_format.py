@@ -91,13 +91,35 @@ def normalize_ids(value: Any) -> Any:
     return value
 
 
+def tool_results_in_call_order(body: Any) -> Any:
+    """The results of parallel tool calls (a run of tool messages) sorted by call id.
+
+    Frameworks run parallel tools concurrently (LlamaIndex's FunctionAgent in a thread pool), so
+    their results are sent in whichever order they finished: the run is compared as a set.
+    """
+    messages = body.get("messages") if isinstance(body, dict) else None
+    if not isinstance(messages, list):
+        return body
+    ordered: list[Any] = []
+    run: list[Any] = []
+    for message in [*messages, None]:
+        if isinstance(message, dict) and message.get("role") == "tool":
+            run.append(message)
+            continue
+        ordered += sorted(run, key=lambda m: str(m.get("tool_call_id")))
+        run = []
+        if message is not None:
+            ordered.append(message)
+    return {**body, "messages": ordered}
+
+
 def _body_of(request: Any) -> Any:
     body = request.body
     if body in (None, b"", ""):
         return None
     raw = body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body)
     try:
-        return ("json", normalize_ids(json.loads(raw)))
+        return ("json", tool_results_in_call_order(normalize_ids(json.loads(raw))))
     except ValueError:
         return ("raw", raw)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import uuid
@@ -119,6 +120,29 @@ def test_json_body_matcher_ignores_random_ids() -> None:
     with pytest.raises(AssertionError):
         stepfun_json_body(request("call_a"), request("call_b"))
     assert normalize_ids({"x": [f"id {uuid.uuid4()}"]}) == {"x": ["id <random-id>"]}
+
+
+def test_json_body_matcher_takes_parallel_tool_results_in_any_order() -> None:
+    """LlamaIndex's FunctionAgent runs tools in a thread pool: results come in finishing order."""
+
+    def request(*roles_and_ids: tuple[str, str]) -> Any:
+        messages = [{"role": role, "tool_call_id": id_} for role, id_ in roles_and_ids]
+        body = json.dumps({"messages": messages, "model": "m"}).encode()
+        return vcr.request.Request("POST", "http://h/v1/chat/completions", body, {})
+
+    call_order = request(("assistant", ""), ("tool", "call_a"), ("tool", "call_b"))
+    finishing_order = request(("assistant", ""), ("tool", "call_b"), ("tool", "call_a"))
+    stepfun_json_body(call_order, finishing_order)
+    # Only a run of tool results is a set: the turns around it keep their order.
+    with pytest.raises(AssertionError):
+        stepfun_json_body(
+            request(("tool", "call_a"), ("user", ""), ("tool", "call_b")),
+            request(("tool", "call_b"), ("user", ""), ("tool", "call_a")),
+        )
+    with pytest.raises(AssertionError):
+        stepfun_json_body(
+            call_order, request(("tool", "call_a"), ("assistant", ""), ("tool", "call_b"))
+        )
 
 
 def test_record_then_replay_through_vcr(tmp_path: Path, replica_server: Replica) -> None:

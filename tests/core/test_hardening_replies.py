@@ -8,8 +8,11 @@ Sync and async, over ``httpx.MockTransport``.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import json
 import math
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -94,6 +97,67 @@ def test_deep_json_stream_event_keeps_what_came_before(driver: Driver) -> None:
         assert caught.value.partial.first.content == "Hello"
 
     each(DEEP_BODIES, check)
+
+
+def _recurse(levels: int) -> None:
+    if levels:
+        _recurse(levels - 1)
+
+
+class _Finalized:
+    """A reference cycle whose finalizer needs 100 frames of stack, and says if it had them."""
+
+    def __init__(self, ran: list[bool]) -> None:
+        self.ran = ran
+        self.cycle = self
+
+    def __del__(self) -> None:
+        try:
+            _recurse(100)
+        except RecursionError:
+            self.ran.append(False)
+        else:
+            self.ran.append(True)
+
+
+def _positional_calls(text: str) -> None:
+    # Index-less calls (step-1 era): whether the first is whole decides if the second is new.
+    accumulator = core.StreamAccumulator()
+    for arguments in ('{"a":' + text + "}", "{}"):
+        call = {"id": "c", "function": {"name": "f", "arguments": arguments}}
+        accumulator.add(parse_chunk({"choices": [{"index": 0, "delta": {"tool_calls": [call]}}]}))
+    assert len(accumulator.tool_calls(0)[0]) == 1  # too deep to be whole: the same call
+
+
+DEEP_READERS: dict[str, Callable[[str], Any]] = {
+    "load_json": core.load_json,
+    "a stream event": lambda text: list(StreamState().feed(b"data: " + text.encode() + b"\n\n")),
+    "index-less tool calls": _positional_calls,
+}
+
+
+def test_deep_json_is_refused_before_its_parse_starves_finalizers_of_stack() -> None:
+    """``json.loads``'s C recursion counts against the interpreter's limit (3.10, 3.11).
+
+    A garbage collection it triggers deep down runs other objects' finalizers with next to no
+    stack: they failed, and a CI run with them (pytest's unraisable-exception hook could not
+    even format the RecursionError). Collections are made to come at every depth of the parse.
+    """
+    ran: list[bool] = []
+    saved = gc.get_threshold()
+    try:
+        for threshold in range(100, sys.getrecursionlimit(), 20):
+            for read in DEEP_READERS.values():
+                gc.collect(0)
+                _Finalized(ran)
+                gc.set_threshold(threshold, *saved[1:])
+                with contextlib.suppress(ValueError, StepFunError):
+                    read(DEEP)
+                gc.set_threshold(*saved)
+    finally:
+        gc.set_threshold(*saved)
+    gc.collect(0)
+    assert ran and all(ran), f"{ran.count(False)} of {len(ran)} finalizers had no stack"
 
 
 # --- tool-call arguments that do not parse ---------------------------------------------------

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
+import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -37,9 +40,17 @@ def on_cassette(name: str) -> list[pytest.MarkDecorator]:
     return [pytest.mark.vcr, pytest.mark.default_cassette(name)]
 
 
-def run_agent(streaming: bool) -> tuple[Any, list[Any]]:
+@functools.wraps(get_weather)
+def get_weather_slowly(city: str) -> str:
+    time.sleep(0.3)
+    return get_weather(city)
+
+
+def run_agent(
+    streaming: bool, weather: Callable[[str], str] = get_weather
+) -> tuple[Any, list[Any]]:
     agent = FunctionAgent(
-        tools=[get_weather, get_time], llm=StepFun(model="step-3.5-flash"), streaming=streaming
+        tools=[weather, get_time], llm=StepFun(model="step-3.5-flash"), streaming=streaming
     )
 
     async def run() -> tuple[Any, list[Any]]:
@@ -59,6 +70,19 @@ def run_agent(streaming: bool) -> tuple[Any, list[Any]]:
 )
 def test_function_agent_calls_two_tools_and_answers(streaming: bool, vcr: Any) -> None:
     result, events = run_agent(streaming)
+    check_agent_run(result, events, vcr, streaming)
+
+
+@pytest.mark.vcr
+@pytest.mark.default_cassette("agent.yaml")
+def test_function_agent_tools_may_finish_in_any_order(vcr: Any) -> None:
+    """The agent runs tools in a thread pool: the first one called can finish last."""
+    result, events = run_agent(False, weather=get_weather_slowly)
+    assert [e.tool_name for e in events if isinstance(e, ToolCallResult)][-1] == "get_weather"
+    check_agent_run(result, events, vcr, False)
+
+
+def check_agent_run(result: Any, events: list[Any], vcr: Any, streaming: bool) -> None:
     calls = [e for e in events if isinstance(e, ToolCallResult)]
     assert sorted(c.tool_name for c in calls) == ["get_time", "get_weather"]
     assert len({c.tool_id for c in calls}) == 2
@@ -70,9 +94,10 @@ def test_function_agent_calls_two_tools_and_answers(streaming: bool, vcr: Any) -
     follow_up = json.loads(vcr.requests[1].body)["messages"]
     [turn] = [m for m in follow_up if m.get("tool_calls")]
     assert turn["reasoning"] and len(turn["tool_calls"]) == 2
-    assert [m["tool_call_id"] for m in follow_up if m["role"] == "tool"] == [
+    # Each call answered once; in the order the tools finished (they run in a thread pool).
+    assert sorted(m["tool_call_id"] for m in follow_up if m["role"] == "tool") == sorted(
         c["id"] for c in turn["tool_calls"]
-    ]
+    )
     if streaming:
         streams = [e for e in events if isinstance(e, AgentStream)]
         assert "".join(e.thinking_delta or "" for e in streams)
