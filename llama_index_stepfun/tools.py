@@ -15,7 +15,8 @@ from llama_index.core.llms.llm import ToolSelection
 from llama_index.core.llms.utils import parse_partial_json
 
 from llama_index_stepfun.messages import legacy_calls
-from stepfun_core import check_tool_name, load_json, too_deep
+from stepfun_core import check_tool_name, load_json
+from stepfun_core.jsonio import too_deep
 
 if TYPE_CHECKING:
     from llama_index.core.tools.types import BaseTool

@@ -52,7 +52,7 @@ from stepfun_core.errors import (
     UnprocessableEntityError,
 )
 from stepfun_core.history import EchoReasoning, assistant_message, wire_tool_call
-from stepfun_core.jsonio import load_json, too_deep
+from stepfun_core.jsonio import load_json
 from stepfun_core.limits import DEFAULT_MAX_RESPONSE_BYTES
 from stepfun_core.media import audio_part, image_part, video_part
 from stepfun_core.parse import fallback_tool_call_id, parse_chunk, parse_completion, parse_usage
@@ -165,7 +165,6 @@ __all__ = [
     "resolve_api_key",
     "resolve_base_url",
     "token_ids",
-    "too_deep",
     "video_part",
     "wire_tool_call",
 ]

@@ -40,8 +40,10 @@ def decode_json(content: str | bytes) -> Any:
         return None
 
 
-# A string (skipped whole: brackets inside it do not nest) or a bracket.
-_STRUCTURE = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]')
+# A string (skipped whole: brackets inside it do not nest) or a bracket. The closing quote is
+# optional, so an unterminated string ends the scan in one pass: with it required, the scan
+# started again at each escaped quote inside it (quadratic: 16,000 of them took 3.6 s).
+_STRUCTURE = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"?|[\[\]{}]', re.DOTALL)
 _NESTING = {"[": 1, "{": 1, "]": -1, "}": -1}
 
 
@@ -62,7 +64,7 @@ def too_deep(text: str | bytes) -> bool:
         text = text.decode("utf-8", "replace")
     depth = 0
     for token in _STRUCTURE.finditer(text):
-        depth += _NESTING.get(token.group(), 0)
+        depth += _NESTING.get(text[token.start()], 0)  # a string starts with '"': 0
         if depth > MAX_DEPTH:
             return True
     return False

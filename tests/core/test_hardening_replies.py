@@ -32,6 +32,7 @@ from stepfun_core import (
     StreamInterruptedError,
     StreamTimeoutError,
 )
+from stepfun_core.jsonio import MAX_DEPTH, too_deep
 from stepfun_core.parse import UNREADABLE_ARGUMENTS, parse_chunk, parse_completion
 from stepfun_core.retry import parse_retry_after
 from stepfun_core.stream import StreamState
@@ -158,6 +159,15 @@ def test_deep_json_is_refused_before_its_parse_starves_finalizers_of_stack() -> 
         gc.set_threshold(*saved)
     gc.collect(0)
     assert ran and all(ran), f"{ran.count(False)} of {len(ran)} finalizers had no stack"
+
+
+def test_the_depth_check_reads_an_unterminated_string_in_one_pass() -> None:
+    # A complexity guard, not a measurement: with 200,000 escaped quotes the scan once started
+    # again at each of them (quadratic: minutes); in one pass it takes milliseconds.
+    text = '"' + '\\"' * 200_000 + "[]" * (MAX_DEPTH + 1)
+    started = time.monotonic()
+    assert not too_deep(text)
+    assert time.monotonic() - started < 10
 
 
 # --- tool-call arguments that do not parse ---------------------------------------------------

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import sys
 from typing import Any
 
 import httpx
@@ -18,6 +20,7 @@ from hypothesis import strategies as st
 import stepfun_core
 from stepfun_core import AsyncStepFunClient, StepFunClient, StepFunError
 from stepfun_core.errors import describe_error_body, make_status_error
+from stepfun_core.jsonio import MAX_DEPTH, deeper_than, too_deep
 from stepfun_core.stream import StreamState
 from tests.property.strategies import nested_text, nested_value
 
@@ -122,3 +125,57 @@ def test_make_status_error_with_deep_bodies(depth: int, shape: str, where: str) 
     error = make_status_error(400, body)
     assert isinstance(error, StepFunError)
     assert str(error)
+
+
+# --- the check made before parsing ---------------------------------------------------------------
+# Strings holding what a scan could take for structure: brackets, quotes, escapes, newlines.
+TRICKY_STRINGS = st.text(alphabet='[]{}"\\ a\n', max_size=8)
+
+
+@st.composite
+def values_with_tricky_strings(draw: st.DrawFn) -> Any:
+    value: Any = draw(TRICKY_STRINGS)
+    for _ in range(draw(st.integers(0, 2 * MAX_DEPTH))):
+        key = draw(TRICKY_STRINGS)
+        value = draw(st.sampled_from([[key, value], [value], {key: value}]))
+    return value
+
+
+@given(values_with_tricky_strings(), st.booleans())
+@example([[["]]]"]]], False)
+def test_the_depth_check_agrees_with_the_value_it_reads(value: Any, ascii_only: bool) -> None:
+    text = json.dumps(value, ensure_ascii=ascii_only)
+    assert too_deep(text) is deeper_than(value, MAX_DEPTH)
+    assert too_deep(text.encode()) is deeper_than(value, MAX_DEPTH)
+
+
+def _frames() -> int:
+    frame, count = sys._getframe(), 0
+    while frame is not None:
+        frame, count = frame.f_back, count + 1
+    return count
+
+
+FRAGMENTS = st.one_of(
+    st.text(alphabet='[]{}"\\:,1a \n', max_size=12),
+    st.builds(lambda opener, count: opener * count, st.sampled_from("[{"), st.integers(0, 900)),
+    st.sampled_from(['"', '\\"', "\\\\", '{"a":', "[1,"]),
+)
+
+
+@given(st.lists(FRAGMENTS, max_size=12).map("".join))
+@example('"' + "[" * 900)
+@example('["\\\n' + "[" * 900)
+def test_text_the_check_lets_through_never_takes_json_loads_past_max_depth(text: str) -> None:
+    # Only text the check passes is parsed: its parse must fit in MAX_DEPTH levels of stack
+    # (json's C recursion counts against this limit up to Python 3.11; later, against its own).
+    if too_deep(text):
+        return
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(_frames() + MAX_DEPTH + 50)
+    try:
+        json.loads(text)
+    except ValueError:
+        pass
+    finally:
+        sys.setrecursionlimit(limit)
