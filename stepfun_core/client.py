@@ -79,6 +79,10 @@ class StepFunClient(BaseClient[SyncHTTP]):
             content = self._read(response, self._reader(response, deadline))
         except self._errors as exc:
             return transport_error(exc)
+        except UnicodeError as exc:
+            # The idna codec refusing a host (a proxy's from HTTPS_PROXY: base_url's is checked
+            # when the client is made) in the sync lookup; async lookups raise ConnectError.
+            return transport_error(exc)
         except self._status_errors as exc:
             return status_error(cast(httpx.HTTPStatusError, exc).response, b"")
         return (response, content) if response.is_success else status_error(response, content)

@@ -22,7 +22,11 @@ from typing import Any
 import httpx
 
 from stepfun_core.errors import ConfigurationError
-from stepfun_core.settings import DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_KEEPALIVE_CONNECTIONS
+from stepfun_core.settings import (
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_KEEPALIVE_CONNECTIONS,
+    has_dns_labels,
+)
 
 Size = tuple[int, int]  # (max_connections, max_keepalive_connections)
 DEFAULT_SIZE: Size = (DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_KEEPALIVE_CONNECTIONS)
@@ -49,14 +53,19 @@ def environment_problem() -> ConfigurationError | None:
         if value:
             try:
                 proxy = httpx.URL(value if "://" in value else f"http://{value}")
-                valid = bool(proxy.host) and proxy.scheme in ("http", "https", "socks5")
+                valid = (
+                    bool(proxy.host)
+                    and proxy.scheme in ("http", "https", "socks5")
+                    and has_dns_labels(proxy)
+                )
             except (httpx.InvalidURL, ValueError, TypeError):
                 valid = False
             if not valid:
                 # The URL itself is never shown: it may hold a password.
                 return ConfigurationError(
-                    f"{name} is not a valid proxy URL; characters such as '/', '#', '@' or ':' "
-                    "in its user name or password must be percent-encoded (e.g. %2F for '/')"
+                    f"{name} is not a valid proxy URL (http, https or socks5, with a valid host "
+                    "name); characters such as '/', '#', '@' or ':' in its user name or password "
+                    "must be percent-encoded (e.g. %2F for '/')"
                 )
     return None
 

@@ -150,6 +150,16 @@ def find_base_url(explicit: str | None = None, *, argument: str = "base_url") ->
     return _find(explicit, argument, BASE_URL_ENV_VARS) or Found(DEFAULT_BASE_URL, "default")
 
 
+def has_dns_labels(url: httpx.URL) -> bool:
+    """True if each label of the URL's host name has 1-63 bytes (RFC 1035; an IP address passes).
+
+    Python's idna codec raises UnicodeError on others, and only when a sync request looks the
+    host up.
+    """
+    host = url.raw_host
+    return b":" in host or all(0 < len(label) < 64 for label in host.rstrip(b".").split(b"."))
+
+
 @lru_cache(maxsize=128)  # a pure function of its text; models are made again and again
 def check_base_url(url: str, source: str = "base_url argument") -> str:
     """Return the base URL without a trailing slash, or raise InvalidParameterError.
@@ -163,10 +173,7 @@ def check_base_url(url: str, source: str = "base_url argument") -> str:
         host = parsed.host.lower().rstrip(".")  # an invalid IDNA label fails here
     except (httpx.InvalidURL, TypeError, ValueError):
         raise InvalidParameterError(f"{where} is not a valid URL") from None
-    # DNS takes labels of 1-63 bytes (RFC 1035); Python's idna codec raises UnicodeError on
-    # others only when a sync request looks the host up.
-    labels = parsed.raw_host.rstrip(b".").split(b".")
-    if b":" not in parsed.raw_host and not all(0 < len(label) < 64 for label in labels):
+    if not has_dns_labels(parsed):
         raise InvalidParameterError(f"{where} has an empty or over-long part in its host name")
     if parsed.scheme not in ("http", "https") or not parsed.host:
         raise InvalidParameterError(

@@ -296,3 +296,25 @@ def test_a_refused_connection_over_a_real_socket(lib: Any, mode: str) -> None:
         port = probe.getsockname()[1]
     with pytest.raises(core.APIConnectionError):
         Calls(lib, mode).create(base_url=f"http://127.0.0.1:{port}/v1")
+
+
+def test_a_proxy_host_the_lookup_refuses_is_a_connection_error(
+    lib: Any, mode: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The caller's client takes HTTPS_PROXY when it is made; a sync lookup of a host with an
+    # empty label once raised the idna codec's UnicodeError (our own pools refuse such a
+    # variable when they are made: tests/reliability/test_round2_environment.py).
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy..example:8080")
+
+    def lookup(host: Any, *args: Any, **kwargs: Any) -> Any:
+        # As the real lookup does before asking a resolver (the suite blocks resolvers).
+        if isinstance(host, str):
+            host.encode("idna")
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", lookup)
+    with pytest.raises(core.APIConnectionError):
+        Calls(lib, mode).create(base_url="https://api.stepfun.ai/v1", retry_policy=NO_RETRY)
+
+
+NO_RETRY = core.RetryPolicy(max_retries=0)

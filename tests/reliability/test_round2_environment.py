@@ -231,6 +231,7 @@ def test_a_call_never_shows_a_proxy_password(variable: str, special: str, row: R
 MISSING_FILE = "/nonexistent/round2/company-ca.pem"
 MISSING_DIR = "/nonexistent/round2/certs"
 MALFORMED = f"http://tenant:{password('')}@127.0.0.1:notaport"
+EMPTY_LABEL = f"http://tenant:{password('')}@proxy..example:8080"
 MISCONFIGURED: dict[str, Environment] = {
     "SSL_CERT_FILE names a missing file": (
         ("SSL_CERT_FILE", MISSING_FILE),
@@ -241,6 +242,8 @@ MISCONFIGURED: dict[str, Environment] = {
         ("SSL_CERT_DIR", MISSING_DIR),
     ),
     **{f"{v} is a malformed URL (port 'notaport')": ((v, MALFORMED),) for v in PROXY_VARIABLES},
+    # Sync lookups of such a host once raised the idna codec's UnicodeError.
+    "HTTPS_PROXY has an empty label in its host name": (("HTTPS_PROXY", EMPTY_LABEL),),
 }
 
 
