@@ -93,6 +93,7 @@ class ChatStepFun(TokenCounting, CoreClients, BaseChatModel):
     model_config = ConfigDict(populate_by_name=True, arbitrary_types_allowed=True)
     # Our name for a core setting where it differs (LangChain's convention).
     _RENAMES: ClassVar[dict[str, str]] = {"stream_idle_timeout": "stream_chunk_timeout"}
+    _EXTRA_PARAMS_FIELD: ClassVar[str] = "model_kwargs"
 
     model: str = Field(
         default=core.DEFAULT_MODEL, validation_alias=AliasChoices("model", "model_name")

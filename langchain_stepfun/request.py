@@ -48,7 +48,9 @@ def request_body(
         kwargs.pop(name, None)
     call_extra = kwargs.pop("extra_body", None)
     with LangChainErrors():
-        core.merge_extra(params, chat.model_kwargs, "model_kwargs")
+        # Its extra_headers are headers (CoreClients._core_client), never in the body.
+        body_kwargs = {k: v for k, v in chat.model_kwargs.items() if k != "extra_headers"}
+        core.merge_extra(params, body_kwargs, "model_kwargs")
         core.merge_extra(params, chat.extra_body, "extra_body")
         if stop is not None:
             params["stop"] = stop

@@ -46,7 +46,6 @@ from stepfun_core.settings import (
     DEFAULT_MAX_CONNECTIONS,
     DEFAULT_MAX_KEEPALIVE_CONNECTIONS,
     DEFAULT_MAX_RETRIES,
-    check_headers,
 )
 from stepfun_core.transport import AsyncHTTP, SyncHTTP, check_http_client
 
@@ -72,14 +71,6 @@ PARAMS = (
 )
 
 
-def _headers_over(base: Mapping[str, str] | None, extra: Any) -> dict[str, str]:
-    """A call's ``extra_headers`` over ``base`` (names compared regardless of case), checked."""
-    checked = check_headers(extra, "extra_headers")
-    replaced = {name.lower() for name in checked}
-    kept = {k: v for k, v in check_headers(base).items() if k.lower() not in replaced}
-    return {**kept, **checked}
-
-
 class StepFun(CoreClients, JsonModeLLM):
     """StepFun chat models for LlamaIndex: chat, streaming, tools, reasoning, structured output.
 
@@ -100,6 +91,7 @@ class StepFun(CoreClients, JsonModeLLM):
     # Our name for a core setting (LlamaIndex's convention), and for the caller's clients.
     _RENAMES: ClassVar[dict[str, str]] = {"base_url": "api_base"}
     _HTTP_FIELDS: ClassVar[tuple[str, str]] = ("http_client", "async_http_client")
+    _EXTRA_PARAMS_FIELD: ClassVar[str] = "additional_kwargs"
 
     model: str = Field(default=DEFAULT_MODEL, description="The StepFun model name.")
     api_key: SecretStr | None = Field(
@@ -225,22 +217,6 @@ class StepFun(CoreClients, JsonModeLLM):
         """`refresh_metadata`, without blocking the event loop."""
         learn(await self.async_client.list_models())
         return self.metadata
-
-    def _core_client(self, asynchronous: bool, kwargs: dict[str, Any]) -> Any:
-        """The core client for the call, whose ``extra_headers`` (OpenAI's name) are headers.
-
-        Those of ``additional_kwargs`` and then the call's are sent over the model's
-        ``default_headers`` (or the call's own), as LlamaIndex's OpenAI LLMs send them: never
-        in the body.
-        """
-        layers = (self.additional_kwargs.get("extra_headers"), kwargs.pop("extra_headers", None))
-        if any(extra is not None for extra in layers):
-            headers = kwargs.get("default_headers", self.default_headers)
-            for extra in layers:
-                if extra is not None:
-                    headers = _headers_over(headers, extra)
-            kwargs["default_headers"] = headers
-        return super()._core_client(asynchronous, kwargs)
 
     def _payload(self, messages: Sequence[ChatMessage], **kwargs: Any) -> dict[str, Any]:
         params = {name: getattr(self, name) for name in PARAMS}

@@ -11,7 +11,7 @@ from typing import Any, ClassVar, cast
 
 from stepfun_core.client import AsyncStepFunClient, StepFunClient
 from stepfun_core.errors import StepFunError
-from stepfun_core.settings import SETTING_NAMES, Settings
+from stepfun_core.settings import SETTING_NAMES, Settings, headers_over
 from stepfun_core.transport import refuse_to_pickle, share_in_copy
 
 
@@ -70,6 +70,8 @@ class CoreClients:
     # The model's keyword for each core setting (it sets that setting for one call, never
     # sent), and the setting's name.
     _CALL_SETTINGS: ClassVar[dict[str, str]] = {}
+    # The model's field of extra body parameters (``model_kwargs``, ``additional_kwargs``).
+    _EXTRA_PARAMS_FIELD: ClassVar[str]
     _clients: ClientCache
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -77,7 +79,14 @@ class CoreClients:
         cls._CALL_SETTINGS = {cls._RENAMES.get(name, name): name for name in SETTING_NAMES}
 
     def _values(self) -> tuple[Any, ...]:
-        return tuple(getattr(self, self._RENAMES.get(name, name)) for name in SETTING_NAMES)
+        return tuple(self._value(name) for name in SETTING_NAMES)
+
+    def _value(self, setting: str) -> Any:
+        return getattr(self, self._RENAMES.get(setting, setting))
+
+    def _model_extra_headers(self) -> Any:
+        """The ``extra_headers`` entry of the model's extra parameters, if any."""
+        return getattr(self, self._EXTRA_PARAMS_FIELD).get("extra_headers")
 
     def settings(self, **changes: Any) -> Settings:
         """The core client settings as they are now (checked by the core), with ``changes``."""
@@ -88,11 +97,23 @@ class CoreClients:
         return error
 
     def _core_client(self, asynchronous: bool, kwargs: dict[str, Any]) -> Any:
-        """The core client for the current settings and the call's own (``timeout=...``)."""
+        """The core client for the current settings and the call's own (``timeout=...``).
+
+        ``extra_headers`` (OpenAI's name), in the model's extra-parameters field and then in
+        the call's keyword arguments, are sent as headers over ``default_headers``, as OpenAI's
+        integrations send them: never in the body.
+        """
         names = self._CALL_SETTINGS
         changes = {names[key]: kwargs.pop(key) for key in names.keys() & kwargs}
+        layers = (self._model_extra_headers(), kwargs.pop("extra_headers", None))
         http = getattr(self, self._HTTP_FIELDS[asynchronous])
         try:
+            if any(layer is not None for layer in layers):
+                headers = changes.get("default_headers", self._value("default_headers"))
+                for layer in layers:
+                    if layer is not None:
+                        headers = headers_over(headers, layer)
+                changes["default_headers"] = headers
             client = self._clients.client(self._values(), http, asynchronous=asynchronous)
             return client.with_settings(**changes) if changes else client
         except StepFunError as exc:

@@ -145,6 +145,17 @@ def check_headers(
     return checked
 
 
+def headers_over(base: Mapping[str, str] | None, extra: Any) -> dict[str, str]:
+    """``extra_headers`` (OpenAI's name for a call's headers) over ``base``, both checked.
+
+    Names are compared regardless of case: an extra header replaces the base one.
+    """
+    checked = check_headers(extra, "extra_headers")
+    replaced = {name.lower() for name in checked}
+    kept = {k: v for k, v in check_headers(base).items() if k.lower() not in replaced}
+    return {**kept, **checked}
+
+
 def find_base_url(explicit: str | None = None, *, argument: str = "base_url") -> Found:
     """The base URL and its source: the argument, the environment, else the default."""
     return _find(explicit, argument, BASE_URL_ENV_VARS) or Found(DEFAULT_BASE_URL, "default")

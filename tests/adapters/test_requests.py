@@ -133,3 +133,31 @@ def test_real_media_in_the_frameworks_blocks_passes(adapter: Adapter) -> None:
         assert len(api.requests) == 1
 
     each(adapter.good_media, check)
+
+
+def test_extra_headers_are_headers_over_the_defaults(adapter: Adapter) -> None:
+    """OpenAI's name for a call's headers, sent as headers (as ChatOpenAI and LlamaIndex's
+    OpenAI send them), never in the body: from the model's extra parameters, then the call's."""
+    replies = {False: RecordingAPI(json_reply(OK)), True: RecordingAPI(sse_reply(ANSWER))}
+    defaults = {"X-Team": "a", "X-Trace": "default"}
+
+    def sent(stream: bool, extras: dict[str, Any] | None = None, **call: Any) -> Any:
+        api = replies[stream]
+        model = adapter.over(api, default_headers=defaults, extras=extras or {})
+        (adapter.stream if stream else adapter.invoke)(model, "hi", **call)
+        return api.requests[-1]
+
+    for stream in (False, True):
+        by_call = sent(stream, extra_headers={"x-trace": "call"})
+        assert by_call.headers["X-Team"] == "a" and by_call.headers.get_list("X-Trace") == ["call"]
+        assert sent(stream).headers["X-Trace"] == "default"
+        on_model = sent(stream, {"extra_headers": {"X-Kept": "k", "X-Trace": "model"}})
+        assert on_model.headers["X-Kept"] == "k" and on_model.headers["X-Trace"] == "model"
+        both = sent(stream, {"extra_headers": {"X-Trace": "model"}}, extra_headers={"X-Trace": "c"})
+        assert both.headers["X-Trace"] == "c"
+        assert all("extra_headers" not in body for body in replies[stream].bodies)
+    # Checked as default_headers are, before anything is sent.
+    with raised(adapter, core.InvalidParameterError) as caught:
+        sent(False, extra_headers={"X-Trace": "caf\u00e9"})
+    assert str(caught.value).startswith("extra_headers['X-Trace']")
+    assert len(replies[False].requests) == 4

@@ -17,8 +17,7 @@ from llama_index.core.base.llms.types import (
 )
 
 from stepfun_core import InvalidParameterError
-from tests.core.wire_samples import CURRENT_STREAM, REASONING_REPLY
-from tests.hostile import by_mode
+from tests.core.wire_samples import REASONING_REPLY
 from tests.llama_index.conftest import Driver, MockAPI, json_reply, user
 
 MEDIA = Path(__file__).resolve().parent.parent / "media"
@@ -46,30 +45,6 @@ def test_parameters_and_per_call_overrides(driver: Driver) -> None:
     assert body["frequency_penalty"] == 0.5 and body["seed"] == 7
     assert body["stream"] is False
     assert body["messages"] == [{"role": "user", "content": "hi"}]
-
-
-def test_a_calls_extra_headers_are_headers_over_the_defaults(driver: Driver) -> None:
-    # OpenAI's per-call name (LlamaIndex's OpenAI and OpenAILike send them as headers).
-    api = MockAPI(by_mode(REASONING_REPLY, CURRENT_STREAM))
-    llm = api.llm(default_headers={"X-Team": "a", "X-Trace": "default"})
-    driver.chat(llm, user("hi"), extra_headers={"x-trace": "abc"})
-    driver.stream_chat(llm, user("hi"), extra_headers={"X-Extra": "1"})
-    driver.chat(llm, user("hi"))
-    first, streamed, plain = api.requests
-    assert first.headers["X-Team"] == "a" and first.headers.get_list("X-Trace") == ["abc"]
-    assert streamed.headers["X-Extra"] == "1" and streamed.headers["X-Trace"] == "default"
-    assert "X-Extra" not in plain.headers and plain.headers["X-Trace"] == "default"
-    assert all("extra_headers" not in body for body in api.bodies)
-    with pytest.raises(InvalidParameterError, match=r"^extra_headers\['X-Trace'\]"):
-        driver.chat(llm, user("hi"), extra_headers={"X-Trace": "caf\u00e9"})
-    assert len(api.requests) == 3
-    # In additional_kwargs too (LlamaIndex's OpenAI passes them to the client), under the call's.
-    kept = api.llm(additional_kwargs={"extra_headers": {"X-Kept": "k", "X-Trace": "model"}})
-    driver.chat(kept, user("hi"))
-    driver.chat(kept, user("hi"), extra_headers={"X-Trace": "call"})
-    for request, trace in zip(api.requests[3:], ["model", "call"], strict=True):
-        assert request.headers["X-Kept"] == "k" and request.headers["X-Trace"] == trace
-    assert all("extra_headers" not in body for body in api.bodies)
 
 
 def test_unset_parameters_are_not_sent(driver: Driver) -> None:
