@@ -24,6 +24,10 @@ MAX_DEPTH = 512
 
 def load_json(text: str | bytes) -> Any:
     """``json.loads`` whose only error is ``ValueError``: nesting past MAX_DEPTH is not JSON."""
+    if isinstance(text, (bytes, bytearray)):
+        # As json.loads reads bytes (UTF-8, -16 or -32, told by the first bytes), so the depth
+        # check reads the same text.
+        text = text.decode(json.detect_encoding(text), "surrogatepass")
     if too_deep(text):
         raise ValueError(f"JSON nested more than {MAX_DEPTH} levels deep")
     try:
@@ -47,7 +51,7 @@ _STRUCTURE = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"?|[\[\]{}]', re.DOTALL)
 _NESTING = {"[": 1, "{": 1, "]": -1, "}": -1}
 
 
-def too_deep(text: str | bytes) -> bool:
+def too_deep(text: str) -> bool:
     """True if the text's brackets nest past MAX_DEPTH.
 
     Checked before ``json.loads``, whose C recursion counts against the interpreter's limit
@@ -55,13 +59,8 @@ def too_deep(text: str | bytes) -> bool:
     with almost no stack left, and they fail ("Exception ignored in ..."). Cheap unless the
     text holds more than MAX_DEPTH opening brackets.
     """
-    if isinstance(text, str):
-        if text.count("[") + text.count("{") <= MAX_DEPTH:
-            return False
-    elif text.count(b"[") + text.count(b"{") <= MAX_DEPTH:
+    if text.count("[") + text.count("{") <= MAX_DEPTH:
         return False
-    else:
-        text = text.decode("utf-8", "replace")
     depth = 0
     for token in _STRUCTURE.finditer(text):
         depth += _NESTING.get(text[token.start()], 0)  # a string starts with '"': 0

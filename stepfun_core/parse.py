@@ -25,7 +25,8 @@ _EMPTY: Mapping[str, Any] = {}
 
 def fallback_tool_call_id(response_id: str, index: int) -> str:
     """An id for a call sent without one (step-1-era streams: docs/wire.md#stream-tool-calls)."""
-    stem = (response_id or "stepfun").split(".")[0].replace("-", "")[:24]
+    # From a prefix: ids are short, and a server's megabyte id must not cost that much per call.
+    stem = (response_id or "stepfun")[:128].partition(".")[0].replace("-", "")[:24]
     return f"call_{stem}_{index}"
 
 

@@ -41,10 +41,11 @@ def _date_seconds(raw: str, now: float | None) -> float | None:
         if parsed is None:
             return None
         moment = email.utils.mktime_tz(parsed)
+        seconds = moment - (time.time() if now is None else now)
     except (OverflowError, ValueError, TypeError, IndexError):
-        # A date past the calendar's range (year 99999) is a wait far too long to honour.
+        # A date past the calendar's range (year 99999), or a time zone offset of hundreds of
+        # digits (an int too large for the float it is taken from): a wait far too long to honour.
         return math.inf
-    seconds = moment - (time.time() if now is None else now)
     return None if math.isnan(seconds) else max(0.0, seconds)
 
 

@@ -326,6 +326,8 @@ RETRY_AFTER_VALUES: dict[str, tuple[dict[str, str], float | None]] = {
     "NaN": ({"retry-after": "NaN"}, None),
     "garbage": ({"retry-after": "garbage"}, None),
     "year-99999": ({"retry-after": "Mon, 01 Jan 99999 00:00:00 GMT"}, math.inf),
+    # An offset of 400 digits: an int too large for a float (OverflowError escaped the call).
+    "huge-offset": ({"retry-after": "Mon, 01 Jan 2001 00:00:00 +" + "9" * 400}, math.inf),
     "past-date": ({"retry-after": "Mon, 01 Jan 2001 00:00:00 GMT"}, 0.0),
     "seconds": ({"retry-after": "3"}, 3.0),
     "ms-nan": ({"retry-after-ms": "nan"}, None),

@@ -14,6 +14,7 @@ import sys
 from typing import Any
 
 import httpx
+import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
@@ -141,12 +142,32 @@ def values_with_tricky_strings(draw: st.DrawFn) -> Any:
     return value
 
 
-@given(values_with_tricky_strings(), st.booleans())
-@example([[["]]]"]]], False)
-def test_the_depth_check_agrees_with_the_value_it_reads(value: Any, ascii_only: bool) -> None:
+@given(
+    values_with_tricky_strings(),
+    st.booleans(),
+    st.sampled_from(["utf-8", "utf-16", "utf-16-be", "utf-32-le"]),
+)
+@example([[["]]]"]]], False, "utf-8")
+def test_the_depth_check_agrees_with_the_value_it_reads(
+    value: Any, ascii_only: bool, encoding: str
+) -> None:
     text = json.dumps(value, ensure_ascii=ascii_only)
     assert too_deep(text) is deeper_than(value, MAX_DEPTH)
-    assert too_deep(text.encode()) is deeper_than(value, MAX_DEPTH)
+    # Bytes are read as json.loads reads them (UTF-8, -16 or -32), so the same text is checked.
+    if deeper_than(value, MAX_DEPTH):
+        with pytest.raises(ValueError, match="nested more than"):
+            stepfun_core.load_json(text.encode(encoding))
+    else:
+        assert stepfun_core.load_json(text.encode(encoding)) == value
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16", "utf-32"])
+def test_bytes_are_checked_as_json_loads_reads_them(encoding: str) -> None:
+    # U+2200 is the bytes of '"' in UTF-16: read as UTF-8, a string started there and hid the
+    # brackets after it from the check, while json.loads read them all.
+    text = json.dumps(["\u2200", nested_value(MAX_DEPTH + 100)], ensure_ascii=False)
+    with pytest.raises(ValueError, match="nested more than"):
+        stepfun_core.load_json(text.encode(encoding))
 
 
 def _frames() -> int:
