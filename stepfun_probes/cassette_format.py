@@ -92,7 +92,7 @@ def normalize_ids(value: Any) -> Any:
 
 
 def tool_results_in_call_order(body: Any) -> Any:
-    """The results of parallel tool calls (a run of tool messages) sorted by call id.
+    """The results of parallel tool calls (a run of tool messages) in one order.
 
     Frameworks run parallel tools concurrently (LlamaIndex's FunctionAgent in a thread pool), so
     their results are sent in whichever order they finished: the run is compared as a set.
@@ -106,7 +106,8 @@ def tool_results_in_call_order(body: Any) -> Any:
         if isinstance(message, dict) and message.get("role") == "tool":
             run.append(message)
             continue
-        ordered += sorted(run, key=lambda m: str(m.get("tool_call_id")))
+        # By the whole message: ids that look random are all "<random-id>" by now.
+        ordered += sorted(run, key=lambda m: json.dumps(m, sort_keys=True))
         run = []
         if message is not None:
             ordered.append(message)

@@ -226,3 +226,12 @@ def _restore_httpx_transports() -> Iterator[None]:
     ):
         httpx.HTTPTransport.handle_request = _PRISTINE_TRANSPORTS[0]  # type: ignore[method-assign]
         httpx.AsyncHTTPTransport.handle_async_request = _PRISTINE_TRANSPORTS[1]  # type: ignore[method-assign]
+
+
+@pytest.fixture
+def no_collections() -> Iterator[None]:
+    """Automatic garbage collection paused for the test (see tests.hostile.collections_paused)."""
+    from tests.hostile import collections_paused
+
+    with collections_paused():
+        yield

@@ -9,7 +9,9 @@ checks run on the outcome (every case at once; no secret in any chained error).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
+import gc
 import gzip
 import json
 import time
@@ -41,6 +43,25 @@ USAGE = {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}
 
 class Opaque:
     """A value that is not JSON."""
+
+
+@contextlib.contextmanager
+def collections_paused() -> Iterator[None]:
+    """No automatic garbage collection while deep JSON goes through LangChain.
+
+    LangChain parses streamed tool-call arguments itself (``parse_partial_json``: ``json.loads``,
+    whose C recursion counts against the interpreter's limit on 3.10 and 3.11), to that limit
+    for the thousands of levels these cases hold. A collection deep in it runs earlier tests'
+    finalizers with no stack left, and pytest cannot even report what they raised (a CI run
+    failed so). Our own reading refuses such text before parsing it (stepfun_core.jsonio).
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def self_referencing() -> dict[str, Any]:

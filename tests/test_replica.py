@@ -687,7 +687,7 @@ def test_standalone_entry_point() -> None:
 
 def test_stop_closes_open_sockets() -> None:
     server = Replica().start()
-    sock = socket.create_connection(("127.0.0.1", server.port))
+    sock = socket.create_connection(("127.0.0.1", server.port), timeout=10)  # fail, not hang
     deadline = time.monotonic() + 2
     while server.open_connections == 0 and time.monotonic() < deadline:
         time.sleep(0.01)

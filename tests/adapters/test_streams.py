@@ -17,7 +17,7 @@ from tests.replica import Fault, Replica
 def test_a_silent_stream_is_cut_after_the_idle_timeout(adapter: Adapter, replica: Replica) -> None:
     replica.enqueue(Fault.stall(after=2, seconds=3))
     model = adapter.make(
-        model="step-3.5-flash", api_key="k", base_url=replica.base_url, stream_idle_timeout=0.2
+        model="step-3.5-flash", api_key="k", base_url=replica.base_url, stream_idle_timeout=1.0
     )
     with raised(adapter, core.StreamIdleTimeoutError) as caught:
         adapter.stream(model, "Tell me a story")

@@ -420,11 +420,11 @@ def test_retries_never_run_past_the_deadline(driver: Driver) -> None:
         with pytest.raises((InternalServerError, TotalTimeoutError)):
             payload = core.build_chat_request(MODEL, USER)
             driver.create(failing, payload, total_timeout=0.2, retry_policy=policy)
-        assert time.monotonic() - started < 0.4  # without the deadline: about 0.5 s or 50 s
+        assert time.monotonic() - started < 1.5  # without the deadline: about 2.5 s or 50 s
         assert 1 <= len(driver.requests) < 6
 
     cases = {
-        "short-waits": RetryPolicy(max_retries=5, initial_delay=0.12, max_delay=0.12),
+        "short-waits": RetryPolicy(max_retries=5, initial_delay=0.5, max_delay=0.5),
         "long-waits": RetryPolicy(max_retries=5, initial_delay=10.0, max_delay=10.0),
     }
     each(cases, check)
@@ -451,13 +451,14 @@ def test_total_timeout_covers_the_reasoning_echo_fallbacks(
     driver: Driver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Each payload tried for the echoed reasoning (three here) once had its own deadline: with
-    # every reply taking 0.15 s, a call with total_timeout=0.35 succeeded after 0.45 s.
+    # every reply taking 0.5 s, a call with total_timeout=1.2 succeeded after 1.5 s. (Seconds:
+    # a pause of the test process, such as a full garbage collection, must not decide it.)
     monkeypatch.setattr(history, "_learnt", {})
     started = time.monotonic()
     with pytest.raises(TotalTimeoutError):
-        driver.create(refusing_any_echo(pause=0.15), ECHOING, total_timeout=0.35)
-    assert time.monotonic() - started < 0.6
-    assert 2 <= len(driver.requests) <= 3
+        driver.create(refusing_any_echo(pause=0.5), ECHOING, total_timeout=1.2)
+    assert time.monotonic() - started < 2.5
+    assert 1 <= len(driver.requests) <= 3
 
 
 def test_each_refused_echo_is_logged_at_debug(

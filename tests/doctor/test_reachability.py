@@ -45,13 +45,13 @@ def test_no_network_is_a_dns_failure(doctor: Doctor, monkeypatch: pytest.MonkeyP
 
 def test_a_resolver_that_hangs_times_out(doctor: Doctor, monkeypatch: pytest.MonkeyPatch) -> None:
     def slow(host: Any, *args: Any, **kwargs: Any) -> Any:
-        time.sleep(1.0)
+        time.sleep(5.0)  # far past the timeout: a pause of the test process must not decide it
         raise socket.gaierror(socket.EAI_AGAIN, "late")
 
     monkeypatch.setattr(socket, "getaddrinfo", slow)
     started = time.monotonic()
     report = doctor(base_url="https://api.stepfun.ai/v1", timeout=0.2)
-    assert time.monotonic() - started < 0.9
+    assert time.monotonic() - started < 3
     dns = check(report, "DNS")
     assert dns.verdict is Verdict.FAIL and "no answer within 0.2 s" in dns.detail
 

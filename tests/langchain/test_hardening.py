@@ -72,6 +72,7 @@ def test_unparseable_arguments_in_a_reply_are_invalid_tool_calls(driver: Driver)
 STREAM_UNPARSEABLE = {k: v for k, v in BAD_ARGUMENTS.items() if k != "truncated"}
 
 
+@pytest.mark.usefixtures("no_collections")  # LangChain parses deep arguments
 @STREAM_SHAPES
 def test_unparseable_arguments_in_a_stream_are_invalid_tool_calls(
     driver: Driver, shape: Callable[[str], bytes]
@@ -95,6 +96,7 @@ def test_cut_off_arguments_in_a_stream_keep_their_raw_text(
     assert message.response_metadata["finish_reason"] == "tool_calls"
 
 
+@pytest.mark.usefixtures("no_collections")  # LangChain parses deep arguments
 def test_unparseable_arguments_through_streaming_invoke(driver: Driver) -> None:
     def check(arguments: str) -> None:
         model = over(RecordingAPI(sse_reply(indexed_stream(arguments))), streaming=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -40,17 +41,33 @@ def on_cassette(name: str) -> list[pytest.MarkDecorator]:
     return [pytest.mark.vcr, pytest.mark.default_cassette(name)]
 
 
-@functools.wraps(get_weather)
-def get_weather_slowly(city: str) -> str:
-    time.sleep(0.3)
-    return get_weather(city)
+def weather_after_time() -> list[Callable[[str], str]]:
+    """The two tools, get_weather answering only after get_time has (then 0.5 s later)."""
+    answered = threading.Event()
+
+    @functools.wraps(get_time)
+    def time_first(timezone: str) -> str:
+        try:
+            return get_time(timezone)
+        finally:
+            answered.set()
+
+    @functools.wraps(get_weather)
+    def weather_last(city: str) -> str:
+        answered.wait(5)
+        time.sleep(0.5)  # for get_time's answer to reach the agent first
+        return get_weather(city)
+
+    return [weather_last, time_first]
 
 
 def run_agent(
-    streaming: bool, weather: Callable[[str], str] = get_weather
+    streaming: bool, tools: list[Callable[[str], str]] | None = None
 ) -> tuple[Any, list[Any]]:
     agent = FunctionAgent(
-        tools=[weather, get_time], llm=StepFun(model="step-3.5-flash"), streaming=streaming
+        tools=tools or [get_weather, get_time],
+        llm=StepFun(model="step-3.5-flash"),
+        streaming=streaming,
     )
 
     async def run() -> tuple[Any, list[Any]]:
@@ -77,7 +94,7 @@ def test_function_agent_calls_two_tools_and_answers(streaming: bool, vcr: Any) -
 @pytest.mark.default_cassette("agent.yaml")
 def test_function_agent_tools_may_finish_in_any_order(vcr: Any) -> None:
     """The agent runs tools in a thread pool: the first one called can finish last."""
-    result, events = run_agent(False, weather=get_weather_slowly)
+    result, events = run_agent(False, tools=weather_after_time())
     assert [e.tool_name for e in events if isinstance(e, ToolCallResult)][-1] == "get_weather"
     check_agent_run(result, events, vcr, False)
 
