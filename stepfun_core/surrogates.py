@@ -43,22 +43,26 @@ class SurrogateJoiner:
     __slots__ = ("_held",)
 
     def __init__(self) -> None:
-        # (choice, field, tool-call index, positional). A positional call (sent without an index,
-        # step-1-era) has its place in the chunk for index until the accumulator numbers it: a
-        # U+FFFD released for it stays positional, so it joins that call, not the one numbered so.
-        self._held: dict[tuple[int, str, int, bool], str] = {}
+        # By choice: (field, tool-call index, positional) -> the high half held. A positional
+        # call (sent without an index, step-1-era) has its place in the chunk for index until
+        # the accumulator numbers it: a U+FFFD released for it stays positional, so it joins
+        # that call, not the one numbered so. (By choice, so releasing one choice's halves
+        # never walks the others': thousands of choices or calls once cost their square.)
+        self._held: dict[int, dict[tuple[str, int, bool], str]] = {}
 
     @property
     def holding(self) -> bool:
         """True while a high half waits for its low half."""
         return bool(self._held)
 
-    def _fix(self, key: tuple[int, str, int, bool], text: str) -> str:
-        held = self._held.pop(key, "")
-        if held:
-            text = held + text
+    def _fix(self, choice: int, key: tuple[str, int, bool], text: str) -> str:
+        halves = self._held.get(choice)
+        if halves and key in halves:
+            text = halves.pop(key) + text
+            if not halves:
+                del self._held[choice]
         if text and "\ud800" <= text[-1] <= "\udbff":  # a high half, waiting for its low half
-            self._held[key] = text[-1]
+            self._held.setdefault(choice, {})[key] = text[-1]
             text = text[:-1]
         return join_surrogates(text)
 
@@ -69,18 +73,19 @@ class SurrogateJoiner:
         for delta in chunk.choices:
             if delta.finish_reason:
                 delta.finish_reason = join_surrogates(delta.finish_reason)
+            halves = self._held.get(delta.index) or {}  # what this choice held before
             for field in _TEXT_FIELDS:
-                key = (delta.index, field, 0, False)
-                if getattr(delta, field) or key in self._held:
-                    setattr(delta, field, self._fix(key, getattr(delta, field)))
+                key = (field, 0, False)
+                if getattr(delta, field) or key in halves:
+                    setattr(delta, field, self._fix(delta.index, key, getattr(delta, field)))
             for call in delta.tool_calls:
                 call.id = join_surrogates(call.id) if call.id else call.id
                 call.name = join_surrogates(call.name) if call.name else call.name
                 call.type = join_surrogates(call.type) if call.type else call.type
-                key = (delta.index, "arguments", call.index, call.positional)
-                if call.arguments or key in self._held:
-                    call.arguments = self._fix(key, call.arguments or "") or None
-            if delta.finish_reason and self._held:
+                key = ("arguments", call.index, call.positional)
+                if call.arguments or key in halves:
+                    call.arguments = self._fix(delta.index, key, call.arguments or "") or None
+            if delta.finish_reason and delta.index in self._held:
                 # Nothing follows a finish reason: a half still held ends this delta as U+FFFD,
                 # so the chunk that finishes the choice (and carries its usage) stays the last.
                 self._release(delta)
@@ -89,24 +94,23 @@ class SurrogateJoiner:
         """A chunk with U+FFFD for each half still held at the end of the stream, if any."""
         if not self._held:
             return None
-        deltas = [ChoiceDelta(index) for index in sorted({key[0] for key in self._held})]
+        deltas = [ChoiceDelta(index) for index in sorted(self._held)]
         for delta in deltas:
             self._release(delta)
         return Chunk(choices=deltas)
 
     def _release(self, delta: ChoiceDelta) -> None:
         """End the delta's fields with U+FFFD for each half held for its choice."""
-        for key in sorted(key for key in self._held if key[0] == delta.index):
-            del self._held[key]
-            _, field, index, positional = key
+        halves = self._held.pop(delta.index, {})
+        calls: dict[tuple[int, bool], ToolCallDelta] = {}
+        for call in reversed(delta.tool_calls):  # the first of each place wins
+            calls[(call.index, call.positional)] = call
+        for field, index, positional in sorted(halves):
             if field != "arguments":
                 setattr(delta, field, getattr(delta, field) + REPLACEMENT)
                 continue
-            calls = (c for c in delta.tool_calls if (c.index, c.positional) == (index, positional))
-            call = next(calls, None)
-            if call is None:
-                delta.tool_calls.append(
-                    ToolCallDelta(index, arguments=REPLACEMENT, positional=positional)
-                )
-            else:
-                call.arguments = (call.arguments or "") + REPLACEMENT
+            place = calls.get((index, positional))
+            if place is None:
+                place = calls[(index, positional)] = ToolCallDelta(index, positional=positional)
+                delta.tool_calls.append(place)
+            place.arguments = (place.arguments or "") + REPLACEMENT
