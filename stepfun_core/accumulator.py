@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from stepfun_core.jsonio import load_json
+from stepfun_core.jsonio import ValueEnd, load_json
 from stepfun_core.parse import fallback_tool_call_id, parse_usage
 from stepfun_core.surrogates import join_surrogates
 from stepfun_core.types import Choice, Completion, ServerToolCall, ToolCall
@@ -28,7 +28,18 @@ class ToolCallBuilder:
     each time, and a call streamed in thousands of pieces would cost its square.
     """
 
-    __slots__ = ("_closes", "_pieces", "_text", "id", "index", "name", "results", "type")
+    __slots__ = (
+        "_closes",
+        "_pieces",
+        "_text",
+        "_value_end",
+        "_whole",
+        "id",
+        "index",
+        "name",
+        "results",
+        "type",
+    )
 
     def __init__(self, index: int) -> None:
         self.index = index
@@ -39,6 +50,9 @@ class ToolCallBuilder:
         self._text = ""
         self._pieces: list[str] = []
         self._closes = False  # the arguments so far end in "}" (perhaps whole JSON)
+        self._value_end: ValueEnd | None = None  # made when first asked (index-less calls),
+        # then fed each piece
+        self._whole: bool | None = None  # the JSON parsed, once its value closed
 
     @property
     def arguments(self) -> str:
@@ -60,6 +74,8 @@ class ToolCallBuilder:
             self.name = delta.name if not self.name else self.name + delta.name
         if delta.arguments:
             self._pieces.append(delta.arguments)
+            if self._value_end is not None:
+                self._value_end.feed(delta.arguments)
             tail = delta.arguments.rstrip()
             if tail:
                 self._closes = tail[-1] == "}"
@@ -67,14 +83,25 @@ class ToolCallBuilder:
             self.results = delta.results
 
     def has_whole_arguments(self) -> bool:
-        """True if the arguments so far are whole JSON (parsed only when they end in a brace)."""
+        """True if the arguments so far are whole JSON (an object: they end in a brace).
+
+        Parsed once, when their value closes: asked at each of thousands of pieces, parsing
+        all of them each time cost their square.
+        """
         if not self._closes:
             return False
-        try:
-            load_json(self.arguments)
-        except ValueError:
+        if self._value_end is None:
+            self._value_end = ValueEnd()
+            self._value_end.feed(self.arguments)
+        if not self._value_end.closed:
             return False
-        return True
+        if self._whole is None:
+            try:
+                load_json(self.arguments)
+                self._whole = True
+            except ValueError:
+                self._whole = False
+        return self._whole
 
     @property
     def is_server_side(self) -> bool:

@@ -69,6 +69,67 @@ def too_deep(text: str) -> bool:
     return False
 
 
+# A quote, a backslash or a bracket: what decides where a value ends.
+_SIGNIFICANT = re.compile(r'["\\\[\]{}]')
+
+
+class ValueEnd:
+    """Whether a text read piece by piece is one bracketed JSON value and whitespace.
+
+    Strings are skipped; a quick look before parsing, not a check of the JSON. Each piece is
+    read once: asked after every piece of a long stream, reading the whole text each time
+    would cost its square.
+    """
+
+    __slots__ = ("_depth", "_escaped", "_in_string", "ended", "trailing")
+
+    def __init__(self) -> None:
+        self._depth = 0
+        self._in_string = False
+        self._escaped = False  # the text so far ends in a backslash inside a string
+        self.ended = False  # the bracket closing the value was read
+        self.trailing = False  # and something but whitespace after it
+
+    @property
+    def closed(self) -> bool:
+        """True if the text so far is the whole value and no more."""
+        return self.ended and not self.trailing
+
+    def feed(self, piece: str) -> None:
+        """Read the next piece of the text."""
+        if self.ended:
+            self.trailing = self.trailing or bool(piece.strip())
+            return
+        end = self._end_in(piece)
+        if end is not None:
+            self.ended = True
+            self.trailing = bool(piece[end:].strip())
+
+    def _end_in(self, piece: str) -> int | None:
+        escaped = 0 if self._escaped else -1  # the position of an escaped character
+        self._escaped = False
+        for match in _SIGNIFICANT.finditer(piece):
+            at = match.start()
+            if at == escaped:
+                continue
+            char = piece[at]
+            if self._in_string:
+                if char == "\\":
+                    escaped = at + 1
+                    self._escaped = escaped == len(piece)
+                elif char == '"':
+                    self._in_string = False
+            elif char == '"':
+                self._in_string = True
+            elif char in "[{":
+                self._depth += 1
+            elif char in "]}":
+                self._depth -= 1
+                if self._depth <= 0:
+                    return at + 1
+        return None
+
+
 def deeper_than(value: Any, limit: int) -> bool:
     """True if containers nest more than ``limit`` levels deep (walked without recursion)."""
     stack = [(value, 1)]
