@@ -273,8 +273,10 @@ class ChatStepFun(TokenCounting, CoreClients, BaseChatModel):
         params = super()._get_ls_params(stop, **kwargs)
         params["ls_provider"] = "stepfun"
         stops = stop or kwargs.get("stop") or self.stop
-        if stops:
-            params["ls_stop"] = [stops] if isinstance(stops, str) else list(stops)
+        if isinstance(stops, str):
+            params["ls_stop"] = [stops]
+        elif isinstance(stops, (list, tuple)) and stops:  # anything else: the core refuses it
+            params["ls_stop"] = list(stops)
         return params
 
     def _resolve_model_profile(self) -> ModelProfile | None:

@@ -8,6 +8,7 @@ import stepfun_core as core
 from langchain_stepfun.errors import LangChainErrors
 from langchain_stepfun.messages import to_wire_messages
 from stepfun_core import EchoReasoning
+from stepfun_core.history import ECHO_REASONING
 
 if TYPE_CHECKING:
     from langchain_core.messages import BaseMessage
@@ -48,6 +49,10 @@ def request_body(
         kwargs.pop(name, None)
     call_extra = kwargs.pop("extra_body", None)
     with LangChainErrors():
+        if echo not in ECHO_REASONING:  # a call's value (the field's is checked by pydantic)
+            choices = ", ".join(map(repr, ECHO_REASONING))
+            msg = f"echo_reasoning: must be one of {choices}, got {echo!r}"
+            raise core.InvalidParameterError(msg)
         # Its extra_headers are headers (CoreClients._core_client), never in the body.
         body_kwargs = {k: v for k, v in chat.model_kwargs.items() if k != "extra_headers"}
         core.merge_extra(params, body_kwargs, "model_kwargs")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from llama_index.core.base.llms.types import (
@@ -135,11 +136,17 @@ def _tool_result_text(message: ChatMessage) -> str:
 
 def legacy_calls(message: ChatMessage) -> list[tuple[str, str, Any]]:
     """(id, name, arguments) of each function call in ``additional_kwargs["tool_calls"]``."""
+    where = "additional_kwargs['tool_calls']"
+    raw = message.additional_kwargs.get("tool_calls") or []
+    if not isinstance(raw, (list, tuple)):
+        raise InvalidParameterError(f"{where}: must be a list of tool calls")
     calls = []
-    for call in message.additional_kwargs.get("tool_calls") or []:
-        data = call if isinstance(call, dict) else call.model_dump()
+    for position, call in enumerate(raw):
+        data = call.model_dump() if hasattr(call, "model_dump") else call
+        function = (data.get("function") or {}) if isinstance(data, Mapping) else None
+        if not isinstance(function, Mapping):
+            raise InvalidParameterError(f"{where}[{position}]: not an OpenAI-style tool call")
         if data.get("type") in (None, "", "function"):
-            function = data.get("function") or {}
             calls.append(
                 (data.get("id") or "", function.get("name") or "", function.get("arguments"))
             )

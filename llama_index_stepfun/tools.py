@@ -8,18 +8,16 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from llama_index.core.base.llms.types import ChatResponse, ToolCallBlock
 from llama_index.core.llms.llm import ToolSelection
 from llama_index.core.llms.utils import parse_partial_json
+from llama_index.core.tools.types import BaseTool
 
 from llama_index_stepfun.messages import legacy_calls
-from stepfun_core import check_tool_name, load_json
+from stepfun_core import InvalidParameterError, check_tool_name, load_json
 from stepfun_core.jsonio import too_deep
-
-if TYPE_CHECKING:
-    from llama_index.core.tools.types import BaseTool
 
 _CHOICES = ("auto", "none", "required")
 
@@ -36,6 +34,8 @@ def tool_spec(tool: BaseTool | Mapping[str, Any]) -> dict[str, Any]:
     """A LlamaIndex tool as a wire function spec; a dict spec (e.g. web_search) passes as is."""
     if isinstance(tool, Mapping):
         return dict(tool)
+    if not isinstance(tool, BaseTool):
+        raise InvalidParameterError(f"tools: a {type(tool).__name__} is not a LlamaIndex tool")
     # to_openai_tool() silently rewrites an invalid name ("get weather!" -> "get_weather_"), and
     # the model would then call a tool no one has: refuse it before anything is sent.
     check_tool_name(tool.metadata.name, "tools")

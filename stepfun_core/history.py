@@ -9,15 +9,15 @@ kept per base URL and model for the process.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 # When earlier reasoning is sent back on assistant messages: on those that called tools (the
 # official cookbook echoes it there), on every one, or never.
 EchoReasoning = Literal["tool_calls", "always", "never"]
+ECHO_REASONING: tuple[str, ...] = get_args(EchoReasoning)
 # Under which field: the one that works for this server and model ("auto"), or a pinned one.
 EchoField = Literal["auto", "reasoning", "reasoning_content"]
 ECHO_FIELDS = ("reasoning", "reasoning_content")
@@ -29,9 +29,16 @@ _lock = threading.Lock()
 
 
 def wire_tool_call(call_id: str | None, name: str | None, arguments: Any) -> dict[str, Any]:
-    """A tool call of the history in the wire shape; arguments as JSON text (UTF-8 kept)."""
+    """A tool call of the history in the wire shape; arguments as JSON text (UTF-8 kept).
+
+    Arguments that are not JSON (NaN, a set, bytes, a cycle, too deep) raise
+    InvalidParameterError naming the call.
+    """
     if not isinstance(arguments, str):
-        arguments = json.dumps(arguments or {}, ensure_ascii=False)
+        # Imported here: jsonio's imports (errors, surrogates, types) come back to this module.
+        from stepfun_core.jsonio import json_text  # noqa: PLC0415 (an import cycle)
+
+        arguments = json_text(arguments or {}, f"tool call {call_id or name!r} arguments")
     return {
         "id": call_id or "",
         "type": "function",

@@ -163,6 +163,20 @@ def encode_json(payload: Mapping[str, Any]) -> bytes:
         raise _invalid(payload) from None
 
 
+def json_text(value: Any, where: str) -> str:
+    """``value`` as JSON text (UTF-8 kept); InvalidParameterError naming the field if not JSON.
+
+    Depth is checked first: ``json.dumps`` recurses in C, to the interpreter's limit.
+    """
+    if not deeper_than(value, MAX_DEPTH):
+        try:
+            return json.dumps(value, ensure_ascii=False, allow_nan=False)
+        except (TypeError, ValueError, RecursionError):
+            pass
+    field, problem = find_problem(value, where) or (where, "cannot be encoded as JSON")
+    raise InvalidParameterError(f"{field}: {problem}")
+
+
 def _invalid(payload: Mapping[str, Any]) -> InvalidParameterError:
     found = find_problem(payload)
     field, problem = found if found else ("request", "cannot be encoded as JSON")

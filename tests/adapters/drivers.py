@@ -95,6 +95,10 @@ class Adapter(Mode):
         """A user message holding a line of text, then this content block."""
         raise NotImplementedError
 
+    def called(self, call_id: str, name: str, arguments: Any) -> list[Any]:
+        """An assistant turn calling one tool with these arguments, then the tool's answer."""
+        raise NotImplementedError
+
 
 @contextmanager
 def raised(adapter: Adapter, core_class: type[core.StepFunError]) -> Iterator[Any]:
@@ -236,6 +240,12 @@ class LangChain(Adapter):
 
         return HumanMessage(content=[{"type": "text", "text": "look"}, block])
 
+    def called(self, call_id: str, name: str, arguments: Any) -> list[Any]:
+        from langchain_core.messages import AIMessage, ToolMessage
+
+        call = {"id": call_id, "name": name, "args": arguments}
+        return [AIMessage("", tool_calls=[call]), ToolMessage("done", tool_call_id=call_id)]
+
 
 # --- LlamaIndex ------------------------------------------------------------------------------
 
@@ -341,6 +351,15 @@ class LlamaIndex(Adapter):
         from llama_index.core.base.llms.types import ChatMessage, TextBlock
 
         return ChatMessage(role="user", blocks=[TextBlock(text="look"), block])
+
+    def called(self, call_id: str, name: str, arguments: Any) -> list[Any]:
+        from llama_index.core.base.llms.types import ChatMessage, ToolCallBlock
+
+        block = ToolCallBlock(tool_call_id=call_id, tool_name=name, tool_kwargs=arguments)
+        answer = ChatMessage(
+            role="tool", content="done", additional_kwargs={"tool_call_id": call_id}
+        )
+        return [ChatMessage(role="assistant", blocks=[block]), answer]
 
 
 ADAPTERS: dict[str, type[Adapter]] = {"langchain": LangChain, "llamaindex": LlamaIndex}

@@ -8,6 +8,7 @@ blocks into those checks: refused with the adapter's error class, before anythin
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -23,6 +24,7 @@ from tests.hostile import (
     RecordingAPI,
     each,
     json_reply,
+    nested_list,
     sse_reply,
 )
 
@@ -161,3 +163,34 @@ def test_extra_headers_are_headers_over_the_defaults(adapter: Adapter) -> None:
         sent(False, extra_headers={"X-Trace": "caf\u00e9"})
     assert str(caught.value).startswith("extra_headers['X-Trace']")
     assert len(replies[False].requests) == 4
+
+
+def _circular() -> dict[str, Any]:
+    cycle: dict[str, Any] = {}
+    cycle["a"] = cycle
+    return cycle
+
+
+HISTORY_ARGUMENTS_NOT_JSON: dict[str, tuple[Callable[[], Any], str]] = {
+    "nan": (lambda: {"a": math.nan}, "arguments.a: nan is not valid JSON"),
+    "set": (lambda: {"a": {1}}, "arguments.a: a set is not a JSON value"),
+    "bytes": (lambda: {"a": b"x"}, "arguments.a: a bytes is not a JSON value"),
+    "deep": (lambda: {"a": nested_list(3000)}, "is nested more than"),
+    "circular": (_circular, "arguments.a.a: refers to itself"),
+}
+
+
+def test_tool_call_arguments_in_the_history_that_are_not_json_are_refused(
+    adapter: Adapter,
+) -> None:
+    # They escaped as TypeError, ValueError or RecursionError, or (NaN) went out as "NaN".
+    def check(case: tuple[Callable[[], Any], str]) -> None:
+        arguments, expected = case
+        api = RecordingAPI(json_reply(OK))
+        history = adapter.called("call_1", "get_weather", arguments())
+        with raised(adapter, core.InvalidParameterError) as caught:
+            adapter.invoke(adapter.over(api), "weather?", *history)
+        assert "tool call 'call_1' " in str(caught.value) and expected in str(caught.value)
+        assert api.requests == []
+
+    each(HISTORY_ARGUMENTS_NOT_JSON, check)

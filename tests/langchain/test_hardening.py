@@ -159,3 +159,25 @@ def test_a_message_holding_a_value_that_is_not_json_is_refused(driver: Driver) -
         driver.invoke(over(api), [message])
     assert "messages[0]" in str(caught.value)
     assert api.requests == []
+
+
+CALL_VALUES_OF_THE_WRONG_KIND = {
+    "stop-int": ({"stop": 5}, "stop"),
+    "stop-dict": ({"stop": {"a": 1}}, "stop"),
+    "echo-unknown": ({"echo_reasoning": "bogus"}, "echo_reasoning: must be one of"),
+    "echo-list": ({"echo_reasoning": ["always"]}, "echo_reasoning: must be one of"),
+}
+
+
+def test_a_calls_values_of_the_wrong_kind_are_typed_errors(driver: Driver) -> None:
+    # stop=5 raised TypeError while naming the run for tracing; an unknown echo_reasoning was
+    # taken silently (no reasoning echoed).
+    api = RecordingAPI(json_reply(OK))
+
+    def check(case: tuple[dict[str, Any], str]) -> None:
+        call, expected = case
+        with pytest.raises(StepFunInvalidParameterError, match=expected):
+            driver.invoke(over(api), "hi", **call)
+
+    each(CALL_VALUES_OF_THE_WRONG_KIND, check)
+    assert api.requests == []

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from llama_index.core.base.llms.types import ChatResponse, ToolCallBlock
+import pytest
+from llama_index.core.base.llms.types import ChatMessage, ChatResponse, ToolCallBlock
 
 import stepfun_core as core
 from llama_index_stepfun import StepFun
@@ -18,6 +19,7 @@ from llama_index_stepfun.responses import StreamResponder, chat_response
 from stepfun_core.parse import UNREADABLE_ARGUMENTS, parse_chunk, parse_completion
 from tests.hostile import (
     BAD_ARGUMENTS,
+    OK,
     SPLIT_EMOJI,
     STREAM_SHAPES,
     chunk,
@@ -88,3 +90,29 @@ def test_arguments_too_deep_to_write_back_are_unreadable_text_in_a_stream() -> N
 def test_split_surrogate_pair_in_stream_complete(driver: Driver) -> None:
     responses = driver.stream_complete(MockAPI(sse_reply(SPLIT_EMOJI)).llm(), "hi")
     assert responses[-1].text == "a\U0001f600b"
+
+
+LEGACY_CALLS_NOT_CALLS = {
+    "none": ([None], "additional_kwargs['tool_calls'][0]: not an OpenAI-style tool call"),
+    "int": ([5], "additional_kwargs['tool_calls'][0]: not an OpenAI-style tool call"),
+    "function-int": ([{"function": 5}], "[0]: not an OpenAI-style tool call"),
+    "text": ("abc", "additional_kwargs['tool_calls']: must be a list of tool calls"),
+    "dict": ({"a": 1}, "additional_kwargs['tool_calls']: must be a list of tool calls"),
+}
+
+
+def test_legacy_tool_calls_that_are_not_calls_are_refused(driver: Driver) -> None:
+    # They raised AttributeError ('NoneType' object has no attribute 'model_dump').
+    api = MockAPI(json_reply(OK))
+
+    def check(case: tuple[object, str]) -> None:
+        calls, expected = case
+        turn = ChatMessage(role="assistant", content="", additional_kwargs={"tool_calls": calls})
+        with pytest.raises(core.InvalidParameterError) as caught:
+            driver.chat(api.llm(), [*user("hi"), turn])
+        assert expected in str(caught.value)
+
+    each(LEGACY_CALLS_NOT_CALLS, check)
+    with pytest.raises(core.InvalidParameterError, match="tools: a int is not a LlamaIndex tool"):
+        api.llm().chat_with_tools([5], user_msg="hi")  # type: ignore[list-item]
+    assert api.requests == []
