@@ -61,10 +61,10 @@ def tools_kwargs(
     return {"tools": specs, "tool_choice": choice}
 
 
-# The partial arguments last read from a streaming call, by call id: an agent reads the tool
-# calls of every streamed response, and parsing the whole text each time would cost the square
-# of its length. Read again only once the text has doubled, the cost stays linear; the final
-# response always parses the whole text.
+# The arguments last read from a streaming call, by call id: an agent reads the tool calls of
+# every streamed response, and parsing the whole text each time would cost the square of its
+# length (a first attempt at whole JSON did, before this cache was looked at). Read again only
+# once the text has doubled, the cost stays linear; the final response parses the whole text.
 _PARTIAL: dict[str, tuple[int, str, dict[str, Any]]] = {}
 _PARTIAL_LOCK = threading.Lock()
 
@@ -78,12 +78,12 @@ def _arguments_dict(arguments: Any, finished: bool, call_id: str) -> dict[str, A
         return arguments
     if not isinstance(arguments, str) or not arguments.strip():
         return {}
+    if not finished:
+        return _partial(arguments, call_id)
     try:
         value = load_json(arguments)
     except ValueError:
-        if finished:
-            return {}
-        return _partial(arguments, call_id)
+        return {}
     return value if isinstance(value, dict) else {}
 
 

@@ -150,14 +150,18 @@ def test_an_agent_reading_every_streamed_response_does_linear_work(
     # caller): the partial arguments are read again only once they have doubled.
     import llama_index_stepfun.tools as tools
 
+    # Both readers are counted: an attempt at whole JSON once came first, on every response.
     parsed: list[int] = []
-    real = tools.parse_partial_json
 
-    def counting(text: str) -> Any:
-        parsed.append(len(text))
-        return real(text)
+    def counted(real: Any) -> Any:
+        def counting(text: str) -> Any:
+            parsed.append(len(text))
+            return real(text)
 
-    monkeypatch.setattr(tools, "parse_partial_json", counting)
+        return counting
+
+    monkeypatch.setattr(tools, "parse_partial_json", counted(tools.parse_partial_json))
+    monkeypatch.setattr(tools, "load_json", counted(tools.load_json))
     llm = StepFun(api_key="k")
     work = {}
     for pieces in (PIECES, 4 * PIECES):
