@@ -118,8 +118,10 @@ def _check_stop(value: Any) -> None:
 
 # Data URLs already checked, by kind and by their text's length and hash: a history sends the
 # same images on every turn, and decoding megabytes of base64 each time would dominate a call.
+# Far more than one request carries (a key is about 150 bytes): with 256, a history of 300
+# images pushed each out before its next turn, and every call decoded them all.
 _CHECKED_MEDIA: dict[tuple[str, int, int], None] = {}
-_MAX_CHECKED_MEDIA = 256
+_MAX_CHECKED_MEDIA = 8192
 
 
 def _check_data_url(field: str, url: str, kind: str) -> None:

@@ -22,6 +22,7 @@ from stepfun_core import (
     build_chat_request,
     get_model_info,
     image_part,
+    request,
     resolve_api_key,
     resolve_base_url,
     video_part,
@@ -212,3 +213,24 @@ def test_json_schema_is_claimed_only_for_the_current_generation() -> None:
     assert not get_model_info("step-1-8k").json_schema
     assert not get_model_info("step-audio-2").json_schema
     assert not get_model_info("some-new-model").json_schema  # unknown: the safe default
+
+
+def test_a_history_of_hundreds_of_images_is_decoded_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The check remembered 256 data URLs: with 300 images in a history, each was pushed out
+    # before its next turn, and every call decoded them all again.
+    decoded: list[int] = []
+    real = request.check_media
+
+    def counting(content: bytes, *args: object) -> None:
+        decoded.append(len(content))
+        real(content, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(request, "check_media", counting)
+    monkeypatch.setattr(request, "_CHECKED_MEDIA", {})
+    images = [PNG + i.to_bytes(2, "big") for i in range(300)]  # bytes after IEND: still a PNG
+    history = [
+        {"role": "user", "content": [image_part(image, mime_type="image/png")]} for image in images
+    ]
+    for _ in range(3):
+        build_chat_request("step-1o-turbo-vision", history)
+    assert len(decoded) == 300
