@@ -110,26 +110,45 @@ def chat_response(completion: Completion) -> ChatResponse:
 
 
 class StreamedCalls:
-    """The client tool calls of a stream as ToolCallBlocks and wire dicts, kept between chunks.
+    """The tool calls of a stream as ToolCallBlocks and wire dicts, kept between chunks.
 
     While the stream runs a block holds the arguments as the text so far (read as far as it
     goes), shown again each time it has grown by a quarter, so the work stays linear in its
-    length. The finishing response holds every call whole, its arguments parsed once.
+    length; only the calls a chunk names are made again, so thousands of parallel calls cost
+    no more each. The finishing response holds every call whole, its arguments parsed once.
     """
 
-    __slots__ = ("_entries", "_received", "blocks", "dicts", "server_dicts")
+    __slots__ = (
+        "_blocks",
+        "_dicts",
+        "_disordered",
+        "_entries",
+        "_received",
+        "_server",
+        "blocks",
+        "dicts",
+    )
 
     def __init__(self) -> None:
-        # index -> (the call as last seen, parsed or not, its block, its wire dict)
-        self._entries: dict[int, tuple[ToolCall, bool, ToolCallBlock, dict[str, Any]]] = {}
+        # index -> (the call as last seen, parsed or not); its block and wire dict by index too,
+        # so the lists each response holds are copied at C speed.
+        self._entries: dict[int, tuple[ToolCall, bool]] = {}
+        self._blocks: dict[int, ToolCallBlock] = {}
+        self._dicts: dict[int, dict[str, Any]] = {}
+        self._server: dict[int, dict[str, Any]] = {}  # server-side calls' wire dicts
         self._received: dict[int, int] = {}  # index -> characters of arguments received
+        self._disordered = False  # a call came after one with a higher index
         self.blocks: list[ToolCallBlock] = []
         self.dicts: list[dict[str, Any]] = []
-        self.server_dicts: list[dict[str, Any]] = []
 
-    def due(self, deltas: list[ToolCallDelta]) -> bool:
-        """True when these deltas start a call, name it, or grow one by a quarter since shown."""
-        due = False
+    @property
+    def server_dicts(self) -> list[dict[str, Any]]:
+        """The wire dicts of the server-side calls (web_search) so far."""
+        return list(self._server.values())
+
+    def due(self, deltas: list[ToolCallDelta]) -> list[int]:
+        """The calls these deltas start, name, or grow by a quarter since last shown."""
+        due = []
         for delta in deltas:
             received = self._received.get(delta.index, 0) + len(delta.arguments or "")
             self._received[delta.index] = received
@@ -140,23 +159,48 @@ class StreamedCalls:
                 or delta.id
                 or received >= 1.25 * len(shown[0].arguments)
             ):
-                due = True
+                due.append(delta.index)
         return due
+
+    def refresh(self, accumulator: StreamAccumulator, indexes: list[int]) -> None:
+        """Show again the calls at these indexes, as received so far (the stream runs)."""
+        for index in indexes:
+            call = accumulator.tool_call(index)
+            if isinstance(call, ServerToolCall):
+                self._server[index] = call.to_dict()
+            else:
+                self._take(call, parsed=False)
+        self._publish()
 
     def update(
         self, calls: list[ToolCall], server_calls: list[ServerToolCall], *, parsed: bool
     ) -> None:
-        """Take the calls received so far; ``parsed``: the stream is finished."""
-        entries: dict[int, tuple[ToolCall, bool, ToolCallBlock, dict[str, Any]]] = {}
+        """Take every call received; ``parsed``: the stream is finished."""
+        kept = {call.index for call in calls}
+        for index in [i for i in self._entries if i not in kept]:  # now a server-side call
+            del self._entries[index], self._blocks[index], self._dicts[index]
         for call in calls:
-            entry = self._entries.get(call.index)
-            if entry is None or entry[1] != parsed or not _same_call(entry[0], call):
-                entry = (call, parsed, _tool_call_block(call, parsed=parsed), call.to_dict())
-            entries[call.index] = entry
-        self._entries = entries
-        self.blocks = [entry[2] for entry in entries.values()]
-        self.dicts = [entry[3] for entry in entries.values()]
-        self.server_dicts = [call.to_dict() for call in server_calls]
+            self._take(call, parsed=parsed)
+        self._server = {call.index: call.to_dict() for call in server_calls}
+        self._publish()
+
+    def _take(self, call: ToolCall, *, parsed: bool) -> None:
+        entry = self._entries.get(call.index)
+        if entry is None and self._entries and call.index < next(reversed(self._entries)):
+            self._disordered = True  # a call after one with a higher index
+        if entry is None or entry[1] != parsed or not _same_call(entry[0], call):
+            self._entries[call.index] = (call, parsed)
+            self._blocks[call.index] = _tool_call_block(call, parsed=parsed)
+            self._dicts[call.index] = call.to_dict()
+
+    def _publish(self) -> None:
+        if self._disordered:  # back in index order
+            self._entries = {i: self._entries[i] for i in sorted(self._entries)}
+            self._blocks = {i: self._blocks[i] for i in self._entries}
+            self._dicts = {i: self._dicts[i] for i in self._entries}
+            self._disordered = False
+        self.blocks = list(self._blocks.values())
+        self.dicts = list(self._dicts.values())
 
 
 def _same_call(seen: ToolCall, now: ToolCall) -> bool:
@@ -220,9 +264,9 @@ class StreamResponder:
             extra.update(usage_kwargs(accumulator.usage))
             raw: dict[str, Any] = self.finish(extra, choice.finish_reason)
         else:
-            if choice.tool_calls and self._calls.due(choice.tool_calls):
-                calls, server_calls = accumulator.tool_calls(0)
-                self._calls.update(calls, server_calls, parsed=False)
+            due = self._calls.due(choice.tool_calls) if choice.tool_calls else None
+            if due:
+                self._calls.refresh(accumulator, due)
             raw = {"id": chunk.id, "object": "chat.completion.chunk", "model": chunk.model}
         return ChatResponse(message=self._message(), raw=raw, delta=delta, additional_kwargs=extra)
 

@@ -187,15 +187,20 @@ class ChoiceBuilder:
         calls: list[ToolCall] = []
         server_calls: list[ServerToolCall] = []
         for index in sorted(self.tool_calls):
-            b = self.tool_calls[index]
-            if b.is_server_side:
-                server_calls.append(
-                    ServerToolCall(b.id, b.type, b.name, b.arguments, b.results or [], index)
-                )
+            call = self.call(index, response_id)
+            if isinstance(call, ServerToolCall):
+                server_calls.append(call)
             else:
-                call_id = b.id or fallback_tool_call_id(response_id, index)
-                calls.append(ToolCall(call_id, b.name, b.arguments, index))
+                calls.append(call)
         return calls, server_calls
+
+    def call(self, index: int, response_id: str = "") -> ToolCall | ServerToolCall:
+        """The call at this index as received so far: a client call, or one the server ran."""
+        b = self.tool_calls[index]
+        if b.is_server_side:
+            return ServerToolCall(b.id, b.type, b.name, b.arguments, b.results or [], index)
+        call_id = b.id or fallback_tool_call_id(response_id, index)
+        return ToolCall(call_id, b.name, b.arguments, index)
 
     def build(self, response_id: str = "") -> Choice:
         """Return the choice as received so far."""
@@ -277,6 +282,10 @@ class StreamAccumulator:
         """The tool calls of one choice so far, without joining its text (cheap per chunk)."""
         builder = self._choices.get(index)
         return builder.calls(self.id) if builder else ([], [])
+
+    def tool_call(self, index: int, choice: int = 0) -> ToolCall | ServerToolCall:
+        """One tool call of a choice so far, by its index (a chunk has just named it)."""
+        return self._choices[choice].call(index, self.id)
 
     def result(self) -> Completion:
         """Return the completion as received so far."""
