@@ -108,7 +108,7 @@ class CoreClients:
         layers = (self._model_extra_headers(), kwargs.pop("extra_headers", None))
         http = getattr(self, self._HTTP_FIELDS[asynchronous])
         try:
-            if any(layer is not None for layer in layers):
+            if layers[0] is not None or layers[1] is not None:
                 headers = changes.get("default_headers", self._value("default_headers"))
                 for layer in layers:
                     if layer is not None:

@@ -24,11 +24,12 @@ MAX_DEPTH = 512
 
 def load_json(text: str | bytes) -> Any:
     """``json.loads`` whose only error is ``ValueError``: nesting past MAX_DEPTH is not JSON."""
-    if isinstance(text, (bytes, bytearray)):
-        # As json.loads reads bytes (UTF-8, -16 or -32, told by the first bytes), so the depth
-        # check reads the same text.
+    if isinstance(text, (bytes, bytearray)) and text.count(b"[") + text.count(b"{") > MAX_DEPTH:
+        # Decoded as json.loads decodes bytes (UTF-8, -16 or -32, told by the first bytes), so
+        # the depth check reads the same text. (Fewer bracket bytes than that, in any of these
+        # encodings, cannot nest deeper: the common case is parsed straight away.)
         text = text.decode(json.detect_encoding(text), "surrogatepass")
-    if too_deep(text):
+    if isinstance(text, str) and too_deep(text):
         raise ValueError(f"JSON nested more than {MAX_DEPTH} levels deep")
     try:
         return json.loads(text)
