@@ -127,6 +127,7 @@ class StreamedCalls:
         "_server",
         "blocks",
         "dicts",
+        "server_dicts",
     )
 
     def __init__(self) -> None:
@@ -140,11 +141,7 @@ class StreamedCalls:
         self._disordered = False  # a call came after one with a higher index
         self.blocks: list[ToolCallBlock] = []
         self.dicts: list[dict[str, Any]] = []
-
-    @property
-    def server_dicts(self) -> list[dict[str, Any]]:
-        """The wire dicts of the server-side calls (web_search) so far."""
-        return list(self._server.values())
+        self.server_dicts: list[dict[str, Any]] = []  # the server-side calls (web_search)
 
     def due(self, deltas: list[ToolCallDelta]) -> list[int]:
         """The calls these deltas start, name, or grow by a quarter since last shown."""
@@ -201,6 +198,7 @@ class StreamedCalls:
             self._disordered = False
         self.blocks = list(self._blocks.values())
         self.dicts = list(self._dicts.values())
+        self.server_dicts = list(self._server.values())
 
 
 def _same_call(seen: ToolCall, now: ToolCall) -> bool:
