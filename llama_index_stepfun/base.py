@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -34,6 +35,7 @@ from stepfun_core import (
     DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_MODEL,
     EchoReasoning,
+    InvalidParameterError,
     build_chat_request,
     get_model_info,
     learn,
@@ -177,6 +179,10 @@ class StepFun(CoreClients, JsonModeLLM):
         key = resolve_api_key(
             api_key.get_secret_value() if isinstance(api_key, SecretStr) else api_key
         )
+        _take_base_url(kwargs)
+        # pydantic drops unknown names here; a mistyped setting would never reach the API.
+        if unknown := sorted(set(kwargs) - set(type(self).model_fields)):
+            warnings.warn(f"StepFun ignores unknown arguments: {unknown}", stacklevel=2)
         super().__init__(model=model, api_key=SecretStr(key), **kwargs)
         # A mangled key, a URL with a password or a bad header fails here, not at the first call.
         self.api_base = self.settings().base_url
@@ -369,3 +375,12 @@ class StepFun(CoreClients, JsonModeLLM):
         if not selections and error_on_no_tool_call:
             raise ValueError("Expected at least one tool call, but the response has none.")
         return selections
+
+
+def _take_base_url(kwargs: dict[str, Any]) -> None:
+    """Take ``base_url`` (LangChain's and the core's name) as ``api_base``, not drop it."""
+    if "base_url" not in kwargs:
+        return
+    url = kwargs.pop("base_url")
+    if kwargs.setdefault("api_base", url) != url:
+        raise InvalidParameterError("base_url and api_base name different URLs; give one")
