@@ -193,6 +193,7 @@ class ChatStepFun(TokenCounting, CoreClients, BaseChatModel):
     def __init__(self, **kwargs: Any) -> None:
         extras = kwargs.get("model_kwargs")
         try:
+            self._take_core_names(kwargs)
             # Checked before LangChain's own handling, which would quietly move a "model"
             # found in model_kwargs into the field.
             core.merge_extra({}, extras, "model_kwargs")
@@ -263,9 +264,19 @@ class ChatStepFun(TokenCounting, CoreClients, BaseChatModel):
     @property
     def _identifying_params(self) -> dict[str, Any]:
         params = {name: getattr(self, name) for name in PARAMS}
-        params.update(self.model_kwargs)
+        params.update(self._shown_call_kwargs(self.model_kwargs))  # its extra_headers hidden
         params.update(self.extra_body or {})
         return {"model": self.model, "base_url": display_url(self.base_url), **params}
+
+    # A call's key, headers and base URL (call settings) are traced, LangSmith keeps them, and
+    # are in the cache key: both see them hidden.
+    def _get_invocation_params(
+        self, stop: list[str] | None = None, **kwargs: Any
+    ) -> dict[str, Any]:
+        return super()._get_invocation_params(stop, **self._shown_call_kwargs(kwargs))
+
+    def _get_llm_string(self, stop: list[str] | None = None, **kwargs: Any) -> str:
+        return super()._get_llm_string(stop, **self._shown_call_kwargs(kwargs))
 
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
         # The base reads the model, temperature and max_tokens (the call's, else the fields');

@@ -7,8 +7,7 @@ from typing import TYPE_CHECKING, Any
 import stepfun_core as core
 from langchain_stepfun.errors import LangChainErrors
 from langchain_stepfun.messages import to_wire_messages
-from stepfun_core import EchoReasoning
-from stepfun_core.history import ECHO_REASONING
+from stepfun_core.history import echo_mode
 
 if TYPE_CHECKING:
     from langchain_core.messages import BaseMessage
@@ -44,15 +43,12 @@ def request_body(
     """
     params = {name: getattr(chat, name) for name in PARAMS}
     model = kwargs.pop("model", None) or chat.model
-    echo: EchoReasoning = kwargs.get("echo_reasoning") or chat.echo_reasoning
+    echo = kwargs.get("echo_reasoning") or chat.echo_reasoning
     for name in LOCAL_KWARGS:
         kwargs.pop(name, None)
     call_extra = kwargs.pop("extra_body", None)
     with LangChainErrors():
-        if echo not in ECHO_REASONING:  # a call's value (the field's is checked by pydantic)
-            choices = ", ".join(map(repr, ECHO_REASONING))
-            msg = f"echo_reasoning: must be one of {choices}, got {echo!r}"
-            raise core.InvalidParameterError(msg)
+        echo = echo_mode(echo)
         # Its extra_headers are headers (CoreClients._core_client), never in the body.
         body_kwargs = {k: v for k, v in chat.model_kwargs.items() if k != "extra_headers"}
         core.merge_extra(params, body_kwargs, "model_kwargs")

@@ -43,7 +43,7 @@ from stepfun_core import (
     resolve_api_key,
 )
 from stepfun_core.cached import ClientCache, CoreClients
-from stepfun_core.history import EchoField
+from stepfun_core.history import EchoField, echo_mode
 from stepfun_core.settings import (
     DEFAULT_MAX_CONNECTIONS,
     DEFAULT_MAX_KEEPALIVE_CONNECTIONS,
@@ -179,7 +179,7 @@ class StepFun(CoreClients, JsonModeLLM):
         key = resolve_api_key(
             api_key.get_secret_value() if isinstance(api_key, SecretStr) else api_key
         )
-        _take_base_url(kwargs)
+        self._take_core_names(kwargs)
         # pydantic drops unknown names here; a mistyped setting would never reach the API.
         if unknown := sorted(set(kwargs) - set(type(self).model_fields)):
             warnings.warn(f"StepFun ignores unknown arguments: {unknown}", stacklevel=2)
@@ -224,7 +224,18 @@ class StepFun(CoreClients, JsonModeLLM):
         learn(await self.async_client.list_models())
         return self.metadata
 
+    def _core_client(self, asynchronous: bool, kwargs: dict[str, Any]) -> Any:
+        # LlamaIndex's instrumentation events hold a call's arguments before they reach us.
+        if isinstance(kwargs.get("api_key"), str):
+            msg = "api_key: give one call's key as a SecretStr (LlamaIndex's events record it)"
+            raise InvalidParameterError(msg)
+        return super()._core_client(asynchronous, kwargs)
+
     def _payload(self, messages: Sequence[ChatMessage], **kwargs: Any) -> dict[str, Any]:
+        if model_only := sorted(kwargs.keys() & _MODEL_ONLY):
+            msg = f"{', '.join(model_only)}: a setting of the model, not of one call"
+            raise InvalidParameterError(msg)
+        echo = echo_mode(kwargs.pop("echo_reasoning", None) or self.echo_reasoning)
         params = {name: getattr(self, name) for name in PARAMS}
         body_kwargs = {k: v for k, v in self.additional_kwargs.items() if k != "extra_headers"}
         merge_extra(params, body_kwargs, "additional_kwargs")
@@ -236,7 +247,7 @@ class StepFun(CoreClients, JsonModeLLM):
         )
         merge_extra(params, extra, "extra_body")
         model = kwargs.get("model") or self.model
-        wire = [to_wire_message(message, self.echo_reasoning) for message in messages]
+        wire = [to_wire_message(message, echo) for message in messages]
         return build_chat_request(model, wire, **params)
 
     # -- chat: native on the core, sync and async ------------------------------------------------
@@ -349,7 +360,9 @@ class StepFun(CoreClients, JsonModeLLM):
             user_msg = ChatMessage(role=MessageRole.USER, content=user_msg)
         if user_msg is not None:
             messages.append(user_msg)
-        return {**kwargs, "messages": messages, **tools_kwargs(tools, tool_choice, tool_required)}
+        strict = kwargs.pop("strict", None)
+        specs = tools_kwargs(tools, tool_choice, tool_required, strict)
+        return {**kwargs, "messages": messages, **specs}
 
     def _validate_chat_with_tools_response(
         self,
@@ -377,10 +390,8 @@ class StepFun(CoreClients, JsonModeLLM):
         return selections
 
 
-def _take_base_url(kwargs: dict[str, Any]) -> None:
-    """Take ``base_url`` (LangChain's and the core's name) as ``api_base``, not drop it."""
-    if "base_url" not in kwargs:
-        return
-    url = kwargs.pop("base_url")
-    if kwargs.setdefault("api_base", url) != url:
-        raise InvalidParameterError("base_url and api_base name different URLs; give one")
+# The model's fields that are neither request fields nor call settings: given to one call they
+# would be sent in the body, where they mean nothing.
+_MODEL_ONLY = frozenset(StepFun.model_fields).difference(
+    PARAMS, StepFun._CALL_SETTINGS, StepFun._HTTP_FIELDS, {"model", "echo_reasoning"}
+)

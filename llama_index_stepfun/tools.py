@@ -30,8 +30,11 @@ def web_search_tool(description: str | None = None) -> dict[str, Any]:
     return tool
 
 
-def tool_spec(tool: BaseTool | Mapping[str, Any]) -> dict[str, Any]:
-    """A LlamaIndex tool as a wire function spec; a dict spec (e.g. web_search) passes as is."""
+def tool_spec(tool: BaseTool | Mapping[str, Any], strict: bool = False) -> dict[str, Any]:
+    """A LlamaIndex tool as a wire function spec; a dict spec (e.g. web_search) passes as is.
+
+    ``strict`` marks it strict and closes its parameters, as LlamaIndex's OpenAI LLM does.
+    """
     if isinstance(tool, Mapping):
         return dict(tool)
     if not isinstance(tool, BaseTool):
@@ -39,17 +42,23 @@ def tool_spec(tool: BaseTool | Mapping[str, Any]) -> dict[str, Any]:
     # to_openai_tool() silently rewrites an invalid name ("get weather!" -> "get_weather_"), and
     # the model would then call a tool no one has: refuse it before anything is sent.
     check_tool_name(tool.metadata.name, "tools")
-    return tool.metadata.to_openai_tool(skip_length_check=True)
+    spec = tool.metadata.to_openai_tool(skip_length_check=True)
+    if strict:
+        spec["function"]["strict"] = True
+        spec["function"]["parameters"]["additionalProperties"] = False
+    return spec
 
 
 def tools_kwargs(
-    tools: Sequence[BaseTool | Mapping[str, Any]], choice: Any, required: bool
+    tools: Sequence[BaseTool | Mapping[str, Any]], choice: Any, required: bool, strict: Any = None
 ) -> dict[str, Any]:
     """The chat kwargs for these tools: their specs, and the tool choice if a function is one.
 
     A ``choice`` of None means auto (or required); a string other than a mode names a function.
     """
-    specs = [tool_spec(tool) for tool in tools]
+    if strict is not None and not isinstance(strict, bool):
+        raise InvalidParameterError(f"strict: must be True or False, got {strict!r}")
+    specs = [tool_spec(tool, bool(strict)) for tool in tools]
     if not any(spec.get("type") == "function" for spec in specs):
         return {"tools": specs} if specs else {}
     if choice is None:

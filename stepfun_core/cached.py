@@ -10,17 +10,32 @@ from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, cast
 
 from stepfun_core.client import AsyncStepFunClient, StepFunClient
-from stepfun_core.errors import StepFunError
+from stepfun_core.errors import InvalidParameterError, StepFunError
+from stepfun_core.redact import HIDDEN, display_url
 from stepfun_core.settings import SETTING_NAMES, Settings, headers_over
 from stepfun_core.transport import refuse_to_pickle, share_in_copy
+
+
+def _shown(setting: str | None, value: Any) -> Any:
+    """A call setting as traces and cache keys show it: what may hold credentials hidden."""
+    if setting == "api_key":
+        return HIDDEN
+    if setting == "default_headers":  # a proxy's token, say
+        return dict.fromkeys(value, HIDDEN) if isinstance(value, Mapping) else HIDDEN
+    if setting == "base_url":  # a token in the query
+        return display_url(str(value))
+    return value
+
+
+def _revealed(key: Any) -> Any:
+    """A key as the core takes it: a pydantic ``SecretStr``'s value, anything else as it is."""
+    return key.get_secret_value() if hasattr(key, "get_secret_value") else key
 
 
 def settings_from(values: tuple[Any, ...]) -> Settings:
     """Check a model's values for every setting (in `SETTING_NAMES` order) and make the settings."""
     options = dict(zip(SETTING_NAMES, values, strict=True))
-    key = options["api_key"]
-    if hasattr(key, "get_secret_value"):  # a pydantic SecretStr
-        options["api_key"] = key.get_secret_value()
+    options["api_key"] = _revealed(options["api_key"])
     return Settings.make(**options)
 
 
@@ -76,7 +91,26 @@ class CoreClients:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        cls._CALL_SETTINGS = {cls._RENAMES.get(name, name): name for name in SETTING_NAMES}
+        # The core's name of a setting is taken too: sent in the body, it would do nothing.
+        cls._CALL_SETTINGS = {name: name for name in SETTING_NAMES} | {
+            cls._RENAMES.get(name, name): name for name in SETTING_NAMES
+        }
+
+    @classmethod
+    def _take_core_names(cls, kwargs: dict[str, Any]) -> None:
+        """Take a constructor's argument under the core's name of a setting as the model's."""
+        for core_name, field in cls._RENAMES.items():
+            if core_name in kwargs:
+                value = kwargs.pop(core_name)
+                if kwargs.setdefault(field, value) != value:
+                    msg = f"{core_name} and {field} are one setting, given two values: give one"
+                    raise InvalidParameterError(msg)
+
+    @classmethod
+    def _shown_call_kwargs(cls, kwargs: Mapping[str, Any]) -> dict[str, Any]:
+        """A call's keyword arguments as traces and cache keys show them: credentials hidden."""
+        names = {**cls._CALL_SETTINGS, "extra_headers": "default_headers"}
+        return {key: _shown(names.get(key), value) for key, value in kwargs.items()}
 
     def _values(self) -> tuple[Any, ...]:
         return tuple(self._value(name) for name in SETTING_NAMES)
@@ -105,6 +139,8 @@ class CoreClients:
         """
         names = self._CALL_SETTINGS
         changes = {names[key]: kwargs.pop(key) for key in names.keys() & kwargs}
+        if "api_key" in changes:
+            changes["api_key"] = _revealed(changes["api_key"])
         layers = (self._model_extra_headers(), kwargs.pop("extra_headers", None))
         http = getattr(self, self._HTTP_FIELDS[asynchronous])
         try:

@@ -194,3 +194,28 @@ def test_tool_call_arguments_in_the_history_that_are_not_json_are_refused(
         assert api.requests == []
 
     each(HISTORY_ARGUMENTS_NOT_JSON, check)
+
+
+def test_either_name_of_a_renamed_setting_is_the_setting_never_a_body_field(
+    adapter: Adapter,
+) -> None:
+    """LangChain's ``stream_chunk_timeout`` and LlamaIndex's ``api_base`` are the core's
+    ``stream_idle_timeout`` and ``base_url``: a caller moving between the two writes the other
+    name, which went into the request body (or, for LlamaIndex's constructor, nowhere)."""
+    values = {"base_url": "http://other.example/v1", "stream_idle_timeout": 7.0}
+    renames = adapter.model_class()._RENAMES
+    assert renames
+    for core_name, field in renames.items():
+        api = RecordingAPI(json_reply(OK))
+        settings = api.options(adapter.fields.get("async_http_client", "async_http_client"))
+        model = adapter.model_class()(**settings, **{core_name: values[core_name]})
+        assert getattr(model, field) == values[core_name]
+        adapter.invoke(model, "hi")
+        call_model = adapter.model_class()(**settings)
+        adapter.invoke(call_model, "hi", **{core_name: values[core_name]})
+        assert all(core_name not in body for body in api.bodies)
+        if core_name == "base_url":
+            assert [r.url.host for r in api.requests] == ["other.example", "other.example"]
+        with raised(adapter, core.InvalidParameterError) as caught:
+            adapter.model_class()(**settings, **{core_name: values[core_name], field: 1.0})
+        assert f"{core_name} and {field}" in str(caught.value)

@@ -51,3 +51,44 @@ def test_traced_params_hide_a_query_that_may_hold_a_token() -> None:
     model = ChatStepFun(api_key=KEY, base_url="https://gw.example.com/v1?token=s3cret")
     assert "s3cret" not in str(model._identifying_params)
     assert "s3cret" not in str(model._get_invocation_params())
+
+
+def test_a_calls_key_headers_and_base_url_are_hidden_in_traces_and_cache_keys() -> None:
+    """A key, headers and a base URL given to one call are call settings: LangChain traces a
+    call's arguments (LangSmith keeps them) and puts them in the LLM cache key."""
+    from langchain_core.caches import InMemoryCache
+    from langchain_core.tracers.run_collector import RunCollectorCallbackHandler
+    from pydantic import SecretStr
+
+    from tests.hostile import OK, RecordingAPI, json_reply
+
+    api = RecordingAPI(json_reply(OK))
+    model = ChatStepFun(
+        **api.options("http_async_client"),
+        model_kwargs={"extra_headers": {"X-Proxy-Auth": "model-" + KEY}},
+    )
+    call = {
+        "api_key": "call-" + KEY,
+        "default_headers": {"X-Proxy-Auth": "defaults-" + KEY},
+        "extra_headers": {"X-Proxy-Auth": "extra-" + KEY},
+        "base_url": "https://gw.example.com/v1?token=query-" + KEY,
+    }
+    runs = RunCollectorCallbackHandler()
+    cache = InMemoryCache()
+    model.cache = cache
+    model.invoke("hi", config={"callbacks": [runs]}, **call)  # type: ignore[arg-type]
+    (run,) = runs.traced_runs
+    assert KEY not in repr(run.extra)  # the traced parameters, model_kwargs' headers too
+    # The model's own serialization shows its model_kwargs, headers too (as ChatOpenAI's does:
+    # LangChain escapes a secret marker nested there, so credentials go in default_headers).
+    assert KEY not in (repr(run.serialized) + repr(cache._cache)).replace("model-" + KEY, "")
+    assert "X-Proxy-Auth" in repr(run.extra)  # which headers were given still shows
+    (sent,) = api.requests
+    assert sent.headers["Authorization"] == "Bearer call-" + KEY  # hidden, not dropped
+    assert sent.url.host == "gw.example.com"
+    # A key may be given as a SecretStr too (so that a binding's repr and dumps hide it).
+    bound = model.bind(api_key=SecretStr("bound-" + KEY))
+    model.cache = None
+    bound.invoke("hi")
+    assert api.requests[-1].headers["Authorization"] == "Bearer bound-" + KEY
+    assert "bound-" + KEY not in repr(bound)

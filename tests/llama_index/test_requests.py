@@ -15,6 +15,7 @@ from llama_index.core.base.llms.types import (
     ToolCallBlock,
     VideoBlock,
 )
+from pydantic import SecretStr
 
 from stepfun_core import InvalidParameterError
 from tests.core.wire_samples import REASONING_REPLY
@@ -136,11 +137,18 @@ def _tool_turn(thinking: str = "I need the weather.") -> list[ChatMessage]:
         ("never", [None, None]),
     ],
 )
+@pytest.mark.parametrize("where", ["model", "call"])
 def test_tool_round_trip_and_reasoning_echo(
-    driver: Driver, echo: str, expected: list[str | None]
+    driver: Driver, echo: str, expected: list[str | None], where: str
 ) -> None:
+    # Per call as in LangChain; once it went into the body, and the model's value applied.
     api = MockAPI(json_reply(REASONING_REPLY))
-    driver.chat(api.llm(echo_reasoning=echo), _tool_turn())
+    if where == "model":
+        driver.chat(api.llm(echo_reasoning=echo), _tool_turn())
+    else:
+        other = "never" if echo != "never" else "always"
+        driver.chat(api.llm(echo_reasoning=other), _tool_turn(), echo_reasoning=echo)
+    assert "echo_reasoning" not in api.bodies[0]
     messages = api.bodies[0]["messages"]
     assert [m["role"] for m in messages] == [
         "system",
@@ -187,3 +195,28 @@ def test_tool_message_without_call_id_is_an_error(driver: Driver) -> None:
     api = MockAPI(json_reply(REASONING_REPLY))
     with pytest.raises(InvalidParameterError, match="tool_call_id"):
         driver.chat(api.llm(), [ChatMessage(role="tool", content="x")])
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        ({"echo_reasoning": "sometimes"}, "echo_reasoning: must be one of"),
+        ({"context_window": 4096}, "context_window: a setting of the model, not of one call"),
+        ({"additional_kwargs": {"x": 1}}, "additional_kwargs: a setting of the model"),
+        ({"api_key": "sk-" + "per-call"}, "give one call's key as a SecretStr"),
+    ],
+)
+def test_a_call_argument_that_would_mean_nothing_in_the_body_is_refused(
+    driver: Driver, call: dict[str, object], message: str
+) -> None:
+    # Each went into the body (a plain key, into LlamaIndex's instrumentation events first).
+    api = MockAPI(json_reply(REASONING_REPLY))
+    with pytest.raises(InvalidParameterError, match=message):
+        driver.chat(api.llm(), user("hi"), **call)
+    assert api.requests == []
+
+
+def test_a_calls_key_given_as_a_secret_is_used(driver: Driver) -> None:
+    api = MockAPI(json_reply(REASONING_REPLY))
+    driver.chat(api.llm(), user("hi"), api_key=SecretStr("sk-per-call"))
+    assert api.requests[0].headers["Authorization"] == "Bearer sk-per-call"

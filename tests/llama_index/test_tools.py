@@ -47,6 +47,19 @@ def test_tool_specs_and_choice_on_the_wire(
     assert len(history) == 1  # the caller's history is not changed
 
 
+@pytest.mark.parametrize("strict", [True, False])
+def test_strict_tools_per_call_as_llama_indexs_openai(driver: Driver, strict: bool) -> None:
+    # It was dropped without a word; LlamaIndex's OpenAI marks each function strict.
+    api = MockAPI(json_reply(TOOL_CALL_REPLY))
+    driver.chat_with_tools(api.llm(), TOOLS, user_msg="Weather?", strict=strict)
+    [body] = api.bodies
+    functions = [tool["function"] for tool in body["tools"]]
+    assert [f.get("strict") for f in functions] == ([True, True] if strict else [None, None])
+    closed = [f["parameters"].get("additionalProperties") for f in functions]
+    assert closed == ([False, False] if strict else [None, None])
+    assert "strict" not in body
+
+
 def test_web_search_passes_through_as_a_tool(driver: Driver) -> None:
     api = MockAPI(json_reply(WEB_SEARCH_REPLY))
     llm = api.llm()
