@@ -32,7 +32,7 @@ from langchain_stepfun.request import PARAMS, request_body
 from langchain_stepfun.streaming import ChunkConverter
 from langchain_stepfun.structured import Method, json_schema_format, structured_output
 from langchain_stepfun.tokens import TokenCounting
-from langchain_stepfun.tools import ToolLike, format_tool_choice, format_tools
+from langchain_stepfun.tools import ToolLike, check_flag, format_tool_choice, format_tools
 from stepfun_core import EchoReasoning
 from stepfun_core.cached import ClientCache, CoreClients
 from stepfun_core.history import EchoField
@@ -421,6 +421,8 @@ class ChatStepFun(TokenCounting, CoreClients, BaseChatModel):
         ``"required"``) or a tool name. ``response_format`` takes a schema or the
         ``{"type": "json_schema", ...}`` envelope that ``create_agent`` passes.
         """
+        check_flag("strict", strict)
+        check_flag("parallel_tool_calls", parallel_tool_calls)
         formatted = format_tools(tools, strict=strict)
         if tool_choice is not None and tool_choice is not False:
             kwargs["tool_choice"] = format_tool_choice(tool_choice, formatted)

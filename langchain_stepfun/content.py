@@ -13,6 +13,7 @@ from typing import Any
 
 from langchain_stepfun.errors import StepFunInvalidParameterError
 from stepfun_core.errors import InvalidParameterError
+from stepfun_core.jsonio import json_text
 from stepfun_core.media import AUDIO_TYPES, check_video_url, normalize_mime_type
 
 Part = dict[str, Any]
@@ -23,7 +24,10 @@ _ACCEPTED = (
 
 
 def _unsupported(kind: Any, block: Mapping[str, Any], why: str = "") -> Exception:
-    mime = block.get("mime_type") or (block.get("source") or {}).get("media_type")
+    source = block.get("source")
+    mime = block.get("mime_type") or (
+        source.get("media_type") if isinstance(source, Mapping) else None
+    )
     what = f"{kind!r} content block" + (f" ({mime})" if isinstance(mime, str) else "")
     reason = why or f"it accepts {_ACCEPTED}"
     return StepFunInvalidParameterError(f"StepFun cannot take a {what}: {reason}")
@@ -164,6 +168,8 @@ def plain_text(content: str | list[Any], role: str, separator: str = "") -> str:
             texts.append(item)
         elif isinstance(item, Mapping) and item.get("type") == "text":
             texts.append(item.get("text", ""))
+        elif isinstance(item, Mapping) and item.get("type") == "json":  # a tool's data (MCP)
+            texts.append(json_text(item.get("json"), f"{role} message json block"))
         else:
             kind = item.get("type") if isinstance(item, Mapping) else type(item).__name__
             block = item if isinstance(item, Mapping) else {}

@@ -25,11 +25,15 @@ _CHAT_ROLES.update(system="system", developer="system")
 def to_wire_messages(
     messages: Sequence[BaseMessage], echo_reasoning: EchoReasoning = "tool_calls"
 ) -> list[dict[str, Any]]:
-    """Convert a LangChain history; a block that cannot be read raises, naming the message."""
+    """Convert a LangChain history; what the API cannot take raises, naming the message."""
     wire: list[dict[str, Any]] = []
     for i, message in enumerate(messages):
         try:
             wire.append(to_wire_message(message, echo_reasoning))
+        except InvalidParameterError as exc:
+            exc.message = f"messages[{i}]: {exc.message}"
+            exc.args = (exc.message,)
+            raise
         except (KeyError, TypeError, AttributeError, IndexError) as exc:
             raise InvalidParameterError(
                 f"messages[{i}]: a content block could not be read ({type(exc).__name__}: "

@@ -42,7 +42,8 @@ def request_body(
     Checked by the core before anything is sent; a problem raises, naming the field.
     """
     params = {name: getattr(chat, name) for name in PARAMS}
-    model = kwargs.pop("model", None) or chat.model
+    model = kwargs.pop("model", None)
+    model = chat.model if model is None else model  # "" is refused, not taken as unset
     echo = kwargs.get("echo_reasoning") or chat.echo_reasoning
     for name in LOCAL_KWARGS:
         kwargs.pop(name, None)

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Iterator, Mapping
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Literal
 
+from langchain_core.exceptions import OutputParserException
 from langchain_core.output_parsers import (
     JsonOutputKeyToolsParser,
     JsonOutputParser,
@@ -14,12 +15,12 @@ from langchain_core.output_parsers import (
     PydanticToolsParser,
 )
 from langchain_core.runnables import Runnable, RunnableGenerator, RunnableMap, RunnablePassthrough
-from langchain_core.utils.function_calling import convert_to_openai_tool
 from langchain_core.utils.pydantic import is_basemodel_subclass
 
-from langchain_stepfun.errors import StepFunRefusalError
+from langchain_stepfun.errors import StepFunRefusalError, to_langchain_error
 from langchain_stepfun.outputs import REFUSAL_KEY
-from stepfun_core import get_model_info
+from langchain_stepfun.tools import check_flag, openai_tool
+from stepfun_core import InvalidParameterError, get_model_info
 from stepfun_core.types import refusal_problem
 
 if TYPE_CHECKING:
@@ -40,16 +41,42 @@ def raise_on_refusal(message: BaseMessage) -> None:
         raise StepFunRefusalError(problem, raw_message=message)
 
 
-def _check_refusal(messages: Iterator[BaseMessage]) -> Iterator[BaseMessage]:
-    for message in messages:
+class _ReplyCheck:
+    """Raise on a refusal, and on a reply (or a whole stream) that did not call ``tool``.
+
+    A model that is not forced may answer in prose; LangChain's tool parsers give None then.
+    """
+
+    def __init__(self, tool: str | None) -> None:
+        self.tool, self.called, self.text = tool, False, ""
+
+    def see(self, message: BaseMessage) -> BaseMessage:
         raise_on_refusal(message)
-        yield message
+        self.called = self.called or bool(
+            getattr(message, "tool_calls", None) or getattr(message, "tool_call_chunks", None)
+        )
+        self.text += message.text if len(self.text) < 200 else ""
+        return message
+
+    def end(self) -> None:
+        if self.tool is not None and not self.called:
+            msg = f"the model answered without calling {self.tool!r}: {self.text[:200]!r}"
+            raise OutputParserException(msg, llm_output=self.text)
 
 
-async def _acheck_refusal(messages: AsyncIterator[BaseMessage]) -> AsyncIterator[BaseMessage]:
-    async for message in messages:
-        raise_on_refusal(message)
-        yield message
+def _reply_check(tool: str | None) -> RunnableGenerator[Any, Any]:
+    def check(messages: Iterator[BaseMessage]) -> Iterator[BaseMessage]:
+        state = _ReplyCheck(tool)
+        yield from map(state.see, messages)
+        state.end()
+
+    async def acheck(messages: AsyncIterator[BaseMessage]) -> AsyncIterator[BaseMessage]:
+        state = _ReplyCheck(tool)
+        async for message in messages:
+            yield state.see(message)
+        state.end()
+
+    return RunnableGenerator(check, acheck)
 
 
 def _is_pydantic(schema: Any) -> bool:
@@ -63,7 +90,7 @@ def json_schema_format(schema: Any, *, strict: bool | None = None) -> dict[str, 
     """
     if isinstance(schema, Mapping) and schema.get("type") in ("json_schema", "json_object"):
         return dict(schema)
-    function = convert_to_openai_tool(schema)["function"]
+    function = openai_tool(schema, "schema")["function"]
     spec: dict[str, Any] = {
         "name": _NAME_CHARS.sub("_", function["name"])[:64] or "output",
         "schema": function.get("parameters") or {"type": "object", "properties": {}},
@@ -92,11 +119,12 @@ def structured_output(
     """Bind ``model`` so that it answers with data matching ``schema``, then parse it."""
     if schema is None and method != "json_mode":
         msg = f"schema is required for method={method!r}"
-        raise ValueError(msg)
+        raise to_langchain_error(InvalidParameterError(msg))
+    check_flag("strict", strict)
     ls_format = {"kwargs": {"method": method, "strict": strict}, "schema": schema}
     parser: BaseOutputParser[Any]
     if method == "function_calling":
-        name = convert_to_openai_tool(schema)["function"]["name"]
+        name = openai_tool(schema, "schema")["function"]["name"]
         # Thinking models may refuse a forced tool_choice (langchain-contract §3 item 8) and the
         # API documents only "auto": let reasoning models choose; force the others.
         llm: Runnable[Any, Any] = model.bind_tools(
@@ -113,7 +141,7 @@ def structured_output(
     elif method == "json_mode":
         if strict is not None:
             msg = "strict is not supported with method='json_mode'; use 'json_schema'"
-            raise ValueError(msg)
+            raise to_langchain_error(InvalidParameterError(msg))
         ls_format["kwargs"] = {"method": method}
         llm = model.bind(
             response_format={"type": "json_object"}, ls_structured_output_format=ls_format
@@ -127,8 +155,8 @@ def structured_output(
         parser = _content_parser(schema)
     else:
         msg = f"method must be function_calling, json_mode or json_schema, got {method!r}"
-        raise ValueError(msg)
-    checked = RunnableGenerator(_check_refusal, _acheck_refusal) | parser
+        raise to_langchain_error(InvalidParameterError(msg))
+    checked = _reply_check(name if method == "function_calling" else None) | parser
     if not include_raw:
         return llm | checked
     parsed = RunnablePassthrough.assign(

@@ -18,11 +18,26 @@ BUILTIN_TOOLS = frozenset({"web_search"})
 _CHOICE_WORDS = {"auto": "auto", "none": "none", "required": "required", "any": "required"}
 
 
+def openai_tool(tool: Any, field: str, *, strict: bool | None = None) -> dict[str, Any]:
+    """LangChain's conversion of a tool or schema, its refusal our error naming ``field``."""
+    try:
+        return convert_to_openai_tool(tool, strict=strict)
+    except (ValueError, TypeError) as exc:  # LangChain's plain "Unsupported function ..."
+        raise to_langchain_error(InvalidParameterError(f"{field}: {exc}")) from None
+
+
+def check_flag(name: str, value: Any) -> None:
+    """A switch that is sent as given must be True, False or unset."""
+    if value is not None and not isinstance(value, bool):
+        msg = f"{name} must be True or False, got {value!r}"
+        raise to_langchain_error(InvalidParameterError(msg))
+
+
 def format_tool(tool: ToolLike, *, strict: bool | None = None) -> dict[str, Any]:
     """One tool in the API's shape."""
     if isinstance(tool, Mapping) and tool.get("type") in BUILTIN_TOOLS:
         return dict(tool)
-    return convert_to_openai_tool(tool, strict=strict)
+    return openai_tool(tool, "tools", strict=strict)
 
 
 def format_tools(tools: Sequence[ToolLike], *, strict: bool | None = None) -> list[dict[str, Any]]:
@@ -35,9 +50,12 @@ def format_tool_choice(choice: Any, tools: Sequence[Mapping[str, Any]]) -> Any:
     if isinstance(choice, dict):
         return choice
     if choice is True:
-        return "required"
+        choice = "required"
     if isinstance(choice, str):
         if choice in _CHOICE_WORDS:
+            if not tools and _CHOICE_WORDS[choice] == "required":
+                msg = f"tool_choice {choice!r} needs at least one tool"
+                raise to_langchain_error(InvalidParameterError(msg))
             return _CHOICE_WORDS[choice]
         names = [t["function"]["name"] for t in tools if t.get("type") == "function"]
         if choice in names:

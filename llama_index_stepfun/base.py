@@ -246,7 +246,7 @@ class StepFun(CoreClients, JsonModeLLM):
             "the call's keyword arguments",
         )
         merge_extra(params, extra, "extra_body")
-        model = kwargs.get("model") or self.model
+        model = self.model if kwargs.get("model") is None else kwargs["model"]  # "" is refused
         wire = [to_wire_message(message, echo) for message in messages]
         return build_chat_request(model, wire, **params)
 

@@ -81,10 +81,10 @@ class Adapter(Mode):
         """What a core error of this class must also be when it reaches the framework's user."""
         raise NotImplementedError
 
-    def invoke(self, model: Any, *history: Any, **call: Any) -> Reply:
+    def invoke(self, model: Any, /, *history: Any, **call: Any) -> Reply:
         raise NotImplementedError
 
-    def stream(self, model: Any, *history: Any, **call: Any) -> Reply:
+    def stream(self, model: Any, /, *history: Any, **call: Any) -> Reply:
         raise NotImplementedError
 
     def with_tools(self, model: Any, tools: list[Any], prompt: str, *, stream: bool) -> Reply:
@@ -225,10 +225,10 @@ class LangChain(Adapter):
         )
         return self._reply(functools.reduce(operator.add, chunks), chunks)
 
-    def invoke(self, model: Any, *history: Any, **call: Any) -> Reply:
+    def invoke(self, model: Any, /, *history: Any, **call: Any) -> Reply:
         return self._invoke(model, self._messages(history), **call)
 
-    def stream(self, model: Any, *history: Any, **call: Any) -> Reply:
+    def stream(self, model: Any, /, *history: Any, **call: Any) -> Reply:
         return self._stream(model, self._messages(history), **call)
 
     def with_tools(self, model: Any, tools: list[Any], prompt: str, *, stream: bool) -> Reply:
@@ -316,14 +316,14 @@ class LlamaIndex(Adapter):
             deltas=[r.delta for r in responses if r.delta],
         )
 
-    def invoke(self, model: Any, *history: Any, **call: Any) -> Reply:
+    def invoke(self, model: Any, /, *history: Any, **call: Any) -> Reply:
         messages = self._messages(history)
         response = self.call(
             lambda: model.chat(messages, **call), lambda: model.achat(messages, **call)
         )
         return self._reply(model, [response])
 
-    def stream(self, model: Any, *history: Any, **call: Any) -> Reply:
+    def stream(self, model: Any, /, *history: Any, **call: Any) -> Reply:
         messages = self._messages(history)
         responses = self.collect(
             lambda: model.stream_chat(messages, **call),

@@ -219,3 +219,12 @@ def test_either_name_of_a_renamed_setting_is_the_setting_never_a_body_field(
         with raised(adapter, core.InvalidParameterError) as caught:
             adapter.model_class()(**settings, **{core_name: values[core_name], field: 1.0})
         assert f"{core_name} and {field}" in str(caught.value)
+
+
+def test_an_empty_model_for_one_call_is_refused_not_taken_as_unset(adapter: Adapter) -> None:
+    # It fell back to the model's own, silently: a caller's empty setting is a mistake.
+    api = RecordingAPI(json_reply(OK))
+    with raised(adapter, core.InvalidParameterError) as caught:
+        adapter.invoke(adapter.over(api), "hi", model="")
+    assert "model" in str(caught.value)
+    assert api.requests == []

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import traceback
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-from langchain_core.messages import HumanMessage, SystemMessage
+from langchain_core.exceptions import OutputParserException
+from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
+from pydantic import BaseModel
 
 from langchain_stepfun import (
     ChatStepFun,
     StepFunInvalidParameterError,
     StepFunMalformedAPIKeyError,
 )
+from tests.hostile import ANSWER, OK, RecordingAPI, by_mode, completion_body, json_reply
 
 KEY = "sk-adversary-SECRET-0123456789"
 
@@ -60,8 +65,6 @@ def test_a_calls_key_headers_and_base_url_are_hidden_in_traces_and_cache_keys() 
     from langchain_core.tracers.run_collector import RunCollectorCallbackHandler
     from pydantic import SecretStr
 
-    from tests.hostile import OK, RecordingAPI, json_reply
-
     api = RecordingAPI(json_reply(OK))
     model = ChatStepFun(
         **api.options("http_async_client"),
@@ -92,3 +95,95 @@ def test_a_calls_key_headers_and_base_url_are_hidden_in_traces_and_cache_keys() 
     bound.invoke("hi")
     assert api.requests[-1].headers["Authorization"] == "Bearer bound-" + KEY
     assert "bound-" + KEY not in repr(bound)
+
+
+# --- round 6: structured output, tools and blocks ---------------------------------------------
+
+
+class Answer(BaseModel):
+    """An answer."""
+
+    value: int
+
+
+def _over(reply: Any) -> tuple[ChatStepFun, RecordingAPI]:
+    api = RecordingAPI(reply)
+    return ChatStepFun(**api.options("http_async_client")), api
+
+
+@pytest.mark.parametrize("schema", [Answer, Answer.model_json_schema()], ids=["model", "dict"])
+def test_structured_output_that_called_no_tool_is_an_error_not_none(schema: Any) -> None:
+    """The default (reasoning) model is not forced to call the tool and may answer in prose;
+    LangChain's tool parsers then gave None, or a stream that yielded nothing."""
+    model, _ = _over(by_mode(OK, ANSWER))
+    structured = model.with_structured_output(schema)
+    with pytest.raises(OutputParserException, match=r"without calling 'Answer'.*'ok'"):
+        structured.invoke("hi")
+    with pytest.raises(OutputParserException, match="without calling"):
+        list(structured.stream("hi"))
+    with pytest.raises(OutputParserException, match="without calling"):
+        asyncio.run(structured.ainvoke("hi"))
+    raw = model.with_structured_output(schema, include_raw=True).invoke("hi")
+    assert raw["parsed"] is None and isinstance(raw["parsing_error"], OutputParserException)
+    assert raw["raw"].content == "ok"
+
+
+def test_structured_output_that_called_the_tool_still_parses() -> None:
+    call = {
+        "id": "c1",
+        "type": "function",
+        "function": {"name": "Answer", "arguments": '{"value": 4}'},
+    }
+    reply = completion_body({"role": "assistant", "content": "", "tool_calls": [call]})
+    model, _ = _over(json_reply(reply))
+    assert model.with_structured_output(Answer).invoke("hi") == Answer(value=4)
+
+
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        (lambda m: m.with_structured_output(None), "schema is required"),
+        (lambda m: m.with_structured_output(Answer, method="json_mode", strict=True), "strict"),
+        (lambda m: m.with_structured_output(Answer, method="xml"), "method must be"),
+        (lambda m: m.with_structured_output({"type": "object"}), "schema: "),
+        (lambda m: m.with_structured_output(Answer, strict="yes"), "strict must be True or"),
+        (lambda m: m.bind_tools([123]), "tools: "),
+        (lambda m: m.bind_tools([Answer], response_format=5), "schema: "),
+        (lambda m: m.bind_tools([Answer], parallel_tool_calls="yes"), "parallel_tool_calls must"),
+        (lambda m: m.bind_tools([Answer], strict="yes"), "strict must be True or False"),
+        (lambda m: m.bind_tools([], tool_choice="any"), "needs at least one tool"),
+    ],
+)
+def test_bad_schemas_tools_and_switches_are_our_errors(
+    build: Callable[[ChatStepFun], Any], message: str
+) -> None:
+    # They were LangChain's plain ValueError, or sent as given.
+    with pytest.raises(StepFunInvalidParameterError, match=message):
+        build(ChatStepFun(api_key=KEY))
+
+
+@pytest.mark.parametrize(
+    "block",
+    [
+        {"type": "search_result", "source": "s", "title": "t", "content": []},
+        {"type": "document", "source": "x"},
+    ],
+)
+def test_a_block_with_a_string_source_is_named(block: dict[str, Any]) -> None:
+    # Reading a media type from the source raised "'str' object has no attribute 'get'".
+    with pytest.raises(StepFunInvalidParameterError, match=f"cannot take a '{block['type']}'"):
+        ChatStepFun(api_key=KEY)._payload([HumanMessage(content=[block])], None, {})
+
+
+def test_a_tools_json_blocks_are_sent_as_json_text() -> None:
+    # An MCP tool's structured output; such a result ended the agent's run with an error.
+    history = [
+        HumanMessage("x"),
+        AIMessage("", tool_calls=[{"id": "c1", "name": "f", "args": {}}]),
+        ToolMessage(
+            content=[{"type": "json", "json": {"a": [1, "é"]}}, {"type": "text", "text": "ok"}],
+            tool_call_id="c1",
+        ),
+    ]
+    sent = ChatStepFun(api_key=KEY)._payload(history, None, {})["messages"][2]
+    assert sent == {"role": "tool", "content": '{"a": [1, "é"]}\nok', "tool_call_id": "c1"}
