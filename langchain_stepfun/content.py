@@ -8,13 +8,14 @@ naming the block, before a request is sent.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from langchain_stepfun.errors import StepFunInvalidParameterError
 from stepfun_core.errors import InvalidParameterError
 from stepfun_core.jsonio import json_text
-from stepfun_core.media import AUDIO_TYPES, check_video_url, normalize_mime_type
+from stepfun_core.media import AUDIO_TYPES, check_video_url, normalize_mime_type, sniff_mime_type
 
 Part = dict[str, Any]
 _ACCEPTED = (
@@ -38,6 +39,20 @@ def _base64(block: Mapping[str, Any]) -> Any:
     if block.get("source_type") == "base64":
         return block.get("data")
     return block.get("base64")
+
+
+def _mime_of(block: Mapping[str, Any], data: str, default: str) -> str:
+    """A block's declared MIME type, else the one its first bytes show, else ``default``.
+
+    LangChain's blocks may leave it out; the core then checks the bytes against it.
+    """
+    if block.get("mime_type"):
+        return str(block["mime_type"])
+    try:
+        head = base64.b64decode(data[:24], validate=True)
+    except ValueError:  # not base64: the core's check names the block
+        return default
+    return sniff_mime_type(head) or default
 
 
 def _base64_url(mime_type: str, data: str) -> str:
@@ -81,7 +96,7 @@ def _image(block: Mapping[str, Any]) -> Part:
     elif block.get("url"):
         url = block["url"]
     elif data:
-        url = _base64_url(block.get("mime_type") or "image/png", data)
+        url = _base64_url(_mime_of(block, data, "image/png"), data)
     elif file_id:  # a file uploaded to StepFun (purpose "storage")
         url = f"stepfile://{file_id}"
     else:
@@ -113,7 +128,7 @@ def _audio(block: Mapping[str, Any]) -> Part:
             else "the audio block holds no data"
         )
         raise _unsupported("audio", block, problem)
-    return _audio_part(data, block.get("mime_type") or "audio/wav", block)
+    return _audio_part(data, _mime_of(block, data, "audio/wav"), block)
 
 
 def _video(block: Mapping[str, Any]) -> Part:

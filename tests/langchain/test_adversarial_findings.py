@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import traceback
 from collections.abc import Callable
 from typing import Any
@@ -17,7 +18,16 @@ from langchain_stepfun import (
     StepFunInvalidParameterError,
     StepFunMalformedAPIKeyError,
 )
-from tests.hostile import ANSWER, OK, RecordingAPI, by_mode, completion_body, json_reply
+from tests.hostile import (
+    ANSWER,
+    GIF,
+    MEDIA,
+    OK,
+    RecordingAPI,
+    by_mode,
+    completion_body,
+    json_reply,
+)
 
 KEY = "sk-adversary-SECRET-0123456789"
 
@@ -187,3 +197,14 @@ def test_a_tools_json_blocks_are_sent_as_json_text() -> None:
     ]
     sent = ChatStepFun(api_key=KEY)._payload(history, None, {})["messages"][2]
     assert sent == {"role": "tool", "content": '{"a": [1, "é"]}\nok', "tool_call_id": "c1"}
+
+
+def test_media_blocks_without_a_mime_type_are_sent_as_what_their_bytes_are() -> None:
+    # An mp3 without mime_type was declared audio/wav, then refused as not being wav.
+    mp3 = base64.b64encode((MEDIA / "tiny.mp3").read_bytes()).decode()
+    gif = base64.b64encode(GIF).decode()
+    blocks = [{"type": "audio", "base64": mp3}, {"type": "image", "base64": gif}]
+    model = ChatStepFun(api_key=KEY, model="step-3.7-flash")
+    parts = model._payload([HumanMessage(content=blocks)], None, {})["messages"][0]["content"]
+    assert parts[0]["input_audio"]["data"].startswith("data:audio/mpeg;base64,")
+    assert parts[1]["image_url"]["url"].startswith("data:image/gif;base64,")
