@@ -172,10 +172,10 @@ class ChoiceBuilder:
         the latest call has whole JSON arguments, starts the next call (parallel calls to one
         function stay apart); the same name over unfinished arguments is the same call.
         """
-        if not self.tool_calls:
-            return 0
         latest_index = self.latest_call
-        latest = self.tool_calls[latest_index]
+        latest = self.tool_calls.get(latest_index)
+        if latest is None:  # no call yet, or only negative indexes (nothing follows those)
+            return 0
         if call.id and latest.id and call.id != latest.id:
             return latest_index + 1
         if call.name and latest.name and (call.name != latest.name or latest.has_whole_arguments()):
@@ -279,7 +279,11 @@ class StreamAccumulator:
         return builder.build(self.id) if builder else Choice(index=index)
 
     def tool_calls(self, index: int = 0) -> tuple[list[ToolCall], list[ServerToolCall]]:
-        """The tool calls of one choice so far, without joining its text (cheap per chunk)."""
+        """The tool calls of one choice so far, without joining its text.
+
+        Each call's arguments so far are copied into one string: asked after every chunk, that
+        costs the square of their length.
+        """
         builder = self._choices.get(index)
         return builder.calls(self.id) if builder else ([], [])
 

@@ -24,6 +24,7 @@ from stepfun_core.http import (
     is_json_reply,
     raw_pieces,
     refused_unread,
+    reply_outcome,
     status_error,
     transport_error,
 )
@@ -85,7 +86,7 @@ class StepFunClient(BaseClient[SyncHTTP]):
             return transport_error(exc)
         except self._status_errors as exc:
             return status_error(cast(httpx.HTTPStatusError, exc).response, b"")
-        return (response, content) if response.is_success else status_error(response, content)
+        return reply_outcome(response, content)
 
     def _send(
         self, payload: Mapping[str, Any] | None, *, stream: bool, tries: Tries | None = None
@@ -115,7 +116,7 @@ class StepFunClient(BaseClient[SyncHTTP]):
 
     def create(self, payload: Mapping[str, Any]) -> Completion:
         """Send a request built by ``build_chat_request`` and return the completion."""
-        completion = completion_from(*self._send(payload, stream=False))
+        completion = completion_from(*self._send(self._body(payload), stream=False))
         self._remember(payload, completion.usage)
         return completion
 
@@ -125,7 +126,7 @@ class StepFunClient(BaseClient[SyncHTTP]):
 
     def stream(self, payload: Mapping[str, Any]) -> ChatStream:
         """Send the request with ``stream: true`` and return the open stream."""
-        return ChatStream(self, payload, self._open(payload))
+        return ChatStream(self, payload, self._open(self._body(payload)))
 
     def _open(self, payload: Mapping[str, Any], tries: Tries | None = None) -> Opened:
         tries = tries or self._tries(stream=True)
@@ -225,7 +226,7 @@ class AsyncStepFunClient(BaseClient[AsyncHTTP]):
             return transport_error(exc)
         except self._status_errors as exc:
             return status_error(cast(httpx.HTTPStatusError, exc).response, b"")
-        return (response, content) if response.is_success else status_error(response, content)
+        return reply_outcome(response, content)
 
     async def _send(
         self, payload: Mapping[str, Any] | None, *, stream: bool, tries: Tries | None = None
@@ -254,7 +255,7 @@ class AsyncStepFunClient(BaseClient[AsyncHTTP]):
 
     async def create(self, payload: Mapping[str, Any]) -> Completion:
         """Send a request built by ``build_chat_request`` and return the completion."""
-        completion = completion_from(*await self._send(payload, stream=False))
+        completion = completion_from(*await self._send(self._body(payload), stream=False))
         self._remember(payload, completion.usage)
         return completion
 
@@ -264,7 +265,7 @@ class AsyncStepFunClient(BaseClient[AsyncHTTP]):
 
     async def stream(self, payload: Mapping[str, Any]) -> AsyncChatStream:
         """Send the request with ``stream: true`` and return the open stream."""
-        return AsyncChatStream(self, payload, await self._open(payload))
+        return AsyncChatStream(self, payload, await self._open(self._body(payload)))
 
     async def _open(self, payload: Mapping[str, Any], tries: Tries | None = None) -> Opened:
         tries = tries or self._tries(stream=True)

@@ -139,6 +139,15 @@ class BaseClient(Generic[HttpClient]):
             timeout=self._timeout(stream=stream),
         )
 
+    @staticmethod
+    def _body(payload: Any) -> Mapping[str, Any]:
+        """The request body, refused before sending unless it is a mapping."""
+        if not isinstance(payload, Mapping):
+            raise InvalidParameterError(
+                f"payload: must be a mapping from build_chat_request, got {type(payload).__name__}"
+            )
+        return payload
+
     def _echo_plan(self, payload: Mapping[str, Any] | None) -> list[tuple[str | None, Any]]:
         """The payloads to try in turn: the echoed reasoning under each field worth trying."""
         if payload is None:  # GET /models

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 GRACE_SECONDS = 0.05
-_TERMINATOR = b"\r\n0\r\n\r\n"
+_TERMINATOR = b"0\r\n\r\n"
 
 
 def read_tail(response: Any, pieces: Iterator[bytes]) -> None:
@@ -41,7 +41,9 @@ def body_end_arrived(response: Any) -> bool:
     length = response.headers.get("content-length")
     if length is not None:  # a proxy may send a stream sized, as one body
         return str(length).isdigit() and int(response.num_bytes_downloaded) >= int(length)
-    return _TERMINATOR in b"\r\n" + _unparsed_bytes(response)
+    # Exactly the terminator (after the CRLF closing [DONE]'s chunk): the same bytes inside a
+    # later chunk's data do not end the body.
+    return _unparsed_bytes(response).removeprefix(b"\r\n") == _TERMINATOR
 
 
 def _unparsed_bytes(response: Any) -> bytes:

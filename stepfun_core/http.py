@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Iterator, Mapping
+from typing import Any
 
 import httpx
 
@@ -143,6 +144,28 @@ def araw_pieces(response: httpx.Response) -> AsyncIterator[bytes]:
     return _whole(response.content) if response.is_stream_consumed else response.aiter_raw()
 
 
+def reply_outcome(
+    response: httpx.Response, content: bytes
+) -> tuple[httpx.Response, bytes] | APIStatusError:
+    """A reply and its body, or the error the retry policy weighs.
+
+    A JSON error envelope under 200 is an error too (a gateway's ``rate_limit_exceeded`` is
+    retried like a 429).
+    """
+    if not response.is_success:
+        return status_error(response, content)
+    # A completion's text holds ``"error"`` only escaped (\"error\"): most bodies are parsed once.
+    error = envelope_error(response, decode_json(content)) if b'"error"' in content else None
+    return error or (response, content)
+
+
+def envelope_error(response: httpx.Response, body: Any) -> APIStatusError | None:
+    """The error of a JSON error envelope (``{"error": {...}}``) under a success status."""
+    if isinstance(body, dict) and body.get("error"):
+        return make_status_error(response.status_code, body, trace_id=trace_id_of(response))
+    return None
+
+
 def completion_from(response: httpx.Response, content: bytes) -> Completion:
     """Parse a non-streaming reply; a JSON error envelope under 200 is still an error."""
     data = decode_json(content)
@@ -152,8 +175,9 @@ def completion_from(response: httpx.Response, content: bytes) -> Completion:
             trace_id=trace_id_of(response),
             body=content[:500].decode("utf-8", "replace"),
         )
-    if data.get("error"):
-        raise make_status_error(response.status_code, data, trace_id=trace_id_of(response))
+    error = envelope_error(response, data)  # one whose key was escaped ("\u0065rror")
+    if error:
+        raise error
     # Only a \uD8xx-\uDFxx escape makes a UTF-16 half: one scan of the bytes decides.
     completion = parse_completion(data, surrogates=b"\\ud" in content or b"\\uD" in content)
     completion.raw = data
@@ -170,8 +194,9 @@ def json_reply_error(response: httpx.Response, content: bytes) -> StepFunError:
     """The error for a JSON answer to a stream request (it carries what the JSON held)."""
     body = decode_json(content)
     trace_id = trace_id_of(response)
-    if isinstance(body, dict) and body.get("error"):
-        return make_status_error(response.status_code, body, trace_id=trace_id)
+    error = envelope_error(response, body)
+    if error:
+        return error
     what = "a JSON document"
     if body is None:  # labelled JSON but not JSON (a proxy relabelling a stream): keep its text
         what = "a body labelled JSON that is not"

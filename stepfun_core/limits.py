@@ -19,6 +19,7 @@ MAX_ERROR_BODY_BYTES = 64 * 1024
 # read whole before any cap sees it (16 KB of zstd became 512 MiB in one step).
 ACCEPT_ENCODING = "gzip, deflate"
 CODINGS = frozenset({"identity", "gzip", "x-gzip", "deflate"})
+_GZIP_MAGIC = b"\x1f\x8b"
 
 
 class Deadline:
@@ -80,17 +81,26 @@ class Inflater:
         self._decoder: zlib._Decompress | None = None
 
     def feed(self, raw: bytes) -> bytes:
-        """The decoded bytes of one piece (at most one past the cap); ``left`` goes below 0."""
-        data = raw
-        if self._coding and raw:
-            if self._decoder is None:
+        """The decoded bytes of one piece (at most one past the cap); ``left`` goes below 0.
+
+        A gzip body may hold several members, one after another (RFC 1952): each is inflated.
+        """
+        if not self._coding:
+            self.left -= len(raw)
+            return raw
+        pieces = []
+        while raw and self.left >= 0:
+            if self._decoder is None or self._decoder.eof:
+                if self._decoder is not None and not _GZIP_MAGIC.startswith(raw[:2]):
+                    break  # padding after the last member, ignored as gzip(1) does
                 self._decoder = zlib.decompressobj(_window_bits(self._coding, raw[0]))
             try:
-                data = self._decoder.decompress(raw, max(0, self.left) + 1)
+                pieces.append(self._decoder.decompress(raw, self.left + 1))
             except zlib.error as exc:
                 raise MalformedResponseError(f"the reply's {self._coding} data is corrupt") from exc
-        self.left -= len(data)
-        return data
+            self.left -= len(pieces[-1])
+            raw = self._decoder.unused_data  # the next member's bytes, once this one ended
+        return b"".join(pieces)
 
 
 def _window_bits(coding: str, first_byte: int) -> int:

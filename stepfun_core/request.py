@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -122,6 +123,7 @@ def _check_stop(value: Any) -> None:
 # images pushed each out before its next turn, and every call decoded them all.
 _CHECKED_MEDIA: dict[tuple[str, int, int], None] = {}
 _MAX_CHECKED_MEDIA = 8192
+_CHECKED_MEDIA_LOCK = threading.Lock()  # two threads evicting the same oldest key: KeyError
 
 
 def _check_data_url(field: str, url: str, kind: str) -> None:
@@ -143,9 +145,10 @@ def _check_data_url(field: str, url: str, kind: str) -> None:
     except (binascii.Error, ValueError):
         raise _fail(field, "the data is not valid base64") from None
     check_media(content, mime, field, kind)
-    if len(_CHECKED_MEDIA) >= _MAX_CHECKED_MEDIA:
-        del _CHECKED_MEDIA[next(iter(_CHECKED_MEDIA))]
-    _CHECKED_MEDIA[key] = None
+    with _CHECKED_MEDIA_LOCK:
+        if len(_CHECKED_MEDIA) >= _MAX_CHECKED_MEDIA:
+            del _CHECKED_MEDIA[next(iter(_CHECKED_MEDIA))]
+        _CHECKED_MEDIA[key] = None
 
 
 def _check_part(field: str, part: Any) -> None:

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from stepfun_core.errors import StepFunError
+from stepfun_core.settings import check_count, check_seconds
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,12 @@ class RetryPolicy:
     # A server asking for longer than this gets no retry: the error is raised at once.
     max_retry_after: float = 120.0
 
+    def __post_init__(self) -> None:
+        """Refuse now what would fail only after a first failure: a wait no sleep can take."""
+        check_count("RetryPolicy.max_retries", self.max_retries, 0, 0)
+        for name in ("initial_delay", "max_delay", "max_retry_after"):
+            check_seconds(f"RetryPolicy.{name}", getattr(self, name), zero=True)
+
     def delay_for(self, attempt: int, error: StepFunError) -> float | None:
         """Seconds to wait before retry number ``attempt + 1``, or None to give up."""
         if attempt >= self.max_retries or not error.is_retryable:
@@ -30,7 +37,8 @@ class RetryPolicy:
         # server answering 429 forever would be asked again without pause.
         if error.retry_after is not None and error.retry_after > 0:
             return error.retry_after if error.retry_after <= self.max_retry_after else None
-        backoff = min(self.initial_delay * 2.0**attempt, self.max_delay)
+        # Past 2**1023 a float overflows (a product past its range is inf, which min() takes).
+        backoff = min(self.initial_delay * 2.0 ** min(attempt, 1023), self.max_delay)
         return backoff * (1.0 - 0.25 * random.random())
 
 

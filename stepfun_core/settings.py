@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 import threading
 import unicodedata
 from collections.abc import Mapping
@@ -242,22 +243,24 @@ def as_timeouts(timeout: Any) -> Timeouts:
         timeout = (timeout.connect, timeout.read, timeout.write, timeout.pool)
     if isinstance(timeout, tuple) and len(timeout) == 4:
         for value in timeout:
-            _seconds("timeout", value)
+            check_seconds("timeout", value)
         return timeout
-    seconds = _seconds("timeout", timeout)
+    seconds = check_seconds("timeout", timeout)
     assert seconds is not None  # None took the defaults above
     return (min(5.0, seconds), seconds, seconds, seconds)
 
 
-def _seconds(name: str, value: Any) -> float | None:
+def check_seconds(name: str, value: Any, *, zero: bool = False) -> float | None:
+    """A number of seconds a wait can take (above 0, or also 0); None stays None."""
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise InvalidParameterError(f"{name}: must be a number of seconds above 0, got {value!r}")
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not number or not (value >= 0 if zero else value > 0):  # NaN is neither
+        least = "of at least 0" if zero else "above 0"
+        raise InvalidParameterError(f"{name}: must be a number of seconds {least}, got {value!r}")
     if value > threading.TIMEOUT_MAX:  # inf, or beyond what a blocking wait can take
-        raise InvalidParameterError(
-            f"{name}: {value!r} seconds is more than a wait can last; None means no limit"
-        )
+        hint = "" if zero else "; None means no limit"  # a timeout's, not a retry's delay
+        raise InvalidParameterError(f"{name}: {value!r} seconds is more than a wait can last{hint}")
     return float(value)
 
 
@@ -270,11 +273,14 @@ def _echo_field(value: Any) -> EchoField:
     return value  # type: ignore[no-any-return]
 
 
-def _count(name: str, value: Any, low: int, default: int) -> int:
+def check_count(name: str, value: Any, low: int, default: int) -> int:
+    """An integer setting of at least ``low``; None takes the default."""
     if value is None:
         return default
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
         raise InvalidParameterError(f"{name}: must be an integer of at least {low}, got {value!r}")
+    if value >= sys.maxsize:  # zlib (the byte cap) and other C code take no more
+        raise InvalidParameterError(f"{name}: must be below {sys.maxsize}")
     return value
 
 
@@ -327,13 +333,13 @@ class Settings:
             resolve_api_key(api_key),
             resolve_base_url(base_url),
             as_timeouts(timeout),
-            _count("max_retries", max_retries, 0, DEFAULT_MAX_RETRIES),
+            check_count("max_retries", max_retries, 0, DEFAULT_MAX_RETRIES),
             tuple(check_headers(default_headers).items()),
-            _seconds("stream_idle_timeout", stream_idle_timeout),
-            _seconds("total_timeout", total_timeout),
-            _count("max_response_bytes", max_response_bytes, 1, DEFAULT_MAX_RESPONSE_BYTES),
-            _count("max_connections", max_connections, 1, DEFAULT_MAX_CONNECTIONS),
-            _count(
+            check_seconds("stream_idle_timeout", stream_idle_timeout),
+            check_seconds("total_timeout", total_timeout),
+            check_count("max_response_bytes", max_response_bytes, 1, DEFAULT_MAX_RESPONSE_BYTES),
+            check_count("max_connections", max_connections, 1, DEFAULT_MAX_CONNECTIONS),
+            check_count(
                 "max_keepalive_connections",
                 max_keepalive_connections,
                 0,

@@ -25,8 +25,8 @@ from stepfun_core.errors import (
     make_status_error,
 )
 from stepfun_core.http import araw_pieces, raw_pieces
-from stepfun_core.jsonio import MAX_DEPTH, load_json
-from stepfun_core.limits import DEFAULT_MAX_RESPONSE_BYTES, Inflater, Tries
+from stepfun_core.jsonio import MAX_DEPTH, decode_json, load_json
+from stepfun_core.limits import DEFAULT_MAX_RESPONSE_BYTES, MAX_ERROR_BODY_BYTES, Inflater, Tries
 from stepfun_core.parse import parse_chunk
 from stepfun_core.sse import ServerSentEvent, SSEDecodeError, SSEDecoder
 from stepfun_core.surrogates import SurrogateJoiner
@@ -35,6 +35,7 @@ from stepfun_core.types import Chunk, Completion
 
 _DONE = "[DONE]"
 _EMPTY_EVENTS = frozenset({"", "{}"})
+_SSE_FIELDS = ("data", "event", "id", "retry")
 _REUSED = "this stream was already read or closed: send a new request"
 # An async stream gives the event loop a turn at least this often (seconds), even when its
 # bytes are already buffered: other streams, timers and connects must not starve.
@@ -55,6 +56,7 @@ class StreamState:
     __slots__ = (
         "_inflater",
         "_last_event",
+        "_opening",
         "_surrogates",
         "accumulator",
         "content_yielded",
@@ -86,6 +88,9 @@ class StreamState:
         # timeout but not this watchdog: only complete data events do.
         self.idle_timeout = idle_timeout
         self._last_event = time.monotonic()
+        # The body's first bytes until an event comes: a gateway's JSON error or HTML page sent
+        # as an event stream is then told from a cut (MAX_ERROR_BODY_BYTES of it).
+        self._opening: bytes | None = b""
 
     def feed(self, data: bytes) -> Iterator[Chunk]:
         """Decode a raw piece of the body into chunks, each accumulated just before it is yielded.
@@ -93,10 +98,12 @@ class StreamState:
         ``data: [DONE]`` ends the stream (``done``): what follows is never parsed. Failures
         raise a StreamError carrying what was received so far.
         """
-        if self.done:
-            return
+        if not self.done:
+            yield from self._chunks(self._events(data))
+
+    def _chunks(self, events: list[ServerSentEvent]) -> Iterator[Chunk]:
         # Once per token: the common path is inline (a helper call per event costs ~5%).
-        for event in self._events(data):
+        for event in events:
             payload = event.data
             if payload.startswith(_DONE):
                 yield from self._end()
@@ -111,7 +118,7 @@ class StreamState:
                 raise self.error(MalformedResponseError, message) from None
             if type(obj) is not dict:
                 raise self.error(MalformedResponseError, f"unexpected event: {payload[:200]!r}")
-            if obj.get("error"):
+            if obj.get("error") or event.event == "error":
                 raise self.event_error(obj)
             chunk = parse_chunk(obj)
             # Only a \uD8xx-\uDFxx escape makes a UTF-16 half (raw UTF-8 cannot).
@@ -146,6 +153,9 @@ class StreamState:
                 seconds = f"{self.idle_timeout:g} s"
                 message = f"no data for {seconds} (only keep-alives): the stream looks stuck"
                 raise self.error(StreamIdleTimeoutError, message)
+        if self._opening is not None:
+            room = MAX_ERROR_BODY_BYTES - len(self._opening)
+            self._opening = None if events else self._opening + data[:room]
         return events
 
     def _end(self) -> tuple[Chunk, ...]:
@@ -158,19 +168,51 @@ class StreamState:
         return (tail,)
 
     def finish(self) -> tuple[Chunk, ...]:
-        """Call at the end of the body; yield the chunk returned (a held half's U+FFFD), if any.
+        """Call at the clean end of the body; yield the chunks returned, if any.
 
-        A stream must end in [DONE] or with every choice finished.
+        A last event whose closing blank line never came still counts if it is whole ([DONE]
+        or a JSON object). A stream must end in [DONE] or with every choice finished.
         """
+        if self.done:
+            return ()
+        last = tuple(self._chunks(self._unended_events()))
+        return last + self._ended()
+
+    def _unended_events(self) -> list[ServerSentEvent]:
+        """The event the body ended in without its blank line, if it is whole."""
+        if not self.decoder.has_partial_event:
+            return []
+        events = [
+            e
+            for e in self.decoder.feed(b"\n\n")
+            if e.data.startswith(_DONE) or type(decode_json(e.data)) is dict
+        ]
+        if events:
+            self._opening = None
+        return events
+
+    def _ended(self) -> tuple[Chunk, ...]:
+        """End the stream; the chunk returned is a held half's U+FFFD, if any."""
         if self.done:
             return ()
         tail = self._end()
         if not self.accumulator.finished:
-            raise self.error(
-                StreamInterruptedError,
-                "the stream ended before [DONE] and before every choice had finished",
-            )
+            raise self._cut()
         return tail
+
+    def _cut(self) -> StepFunError:
+        """The error for a body that ended too soon, or that was never an event stream."""
+        text = (self._opening or b"").decode("utf-8", "replace").removeprefix("\ufeff")
+        lines = [line for line in text.splitlines() if line.strip() and line[0] != ":"]
+        name = lines[0].partition(":")[0] if lines else "data"
+        if any(field.startswith(name) for field in _SSE_FIELDS):  # nothing, or an event cut
+            message = "the stream ended before [DONE] and before every choice had finished"
+            return self.error(StreamInterruptedError, message)
+        body = decode_json(text)
+        if isinstance(body, dict) and body.get("error"):
+            return make_status_error(None, body, trace_id=self.trace_id)
+        message = f"expected an event stream, got: {text[:200]!r}"
+        return MalformedResponseError(message, trace_id=self.trace_id, body=text)
 
     def error(self, cls: type[StepFunError], message: str) -> StepFunError:
         """An error of the given class with the trace id and everything received so far."""
@@ -201,7 +243,7 @@ class StreamState:
         keep-alives), and a whole answer is never an error.
         """
         if self.accumulator.finished:
-            return self.finish()
+            return self._ended()
         if isinstance(exc, StreamIdleTimeoutError):
             raise exc
         raise self.interrupted(exc) from exc

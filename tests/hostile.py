@@ -14,6 +14,8 @@ import datetime
 import gc
 import gzip
 import json
+import sys
+import threading
 import time
 import traceback
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -43,6 +45,30 @@ USAGE = {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}
 
 class Opaque:
     """A value that is not JSON."""
+
+
+def race(target: Callable[[int], None], threads: int = 8) -> list[BaseException]:
+    """Run ``target(n)`` in ``threads`` threads at once, switching between them as often as the
+    interpreter can; return what they raised (a race is the finding)."""
+    errors: list[BaseException] = []
+
+    def run(n: int) -> None:
+        try:
+            target(n)
+        except Exception as exc:
+            errors.append(exc)
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        workers = [threading.Thread(target=run, args=(n,)) for n in range(threads)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+    finally:
+        sys.setswitchinterval(interval)
+    return errors
 
 
 @contextlib.contextmanager

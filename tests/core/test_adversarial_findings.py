@@ -7,6 +7,7 @@ forms, over httpx.MockTransport.)
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 from typing import Any
 
@@ -14,8 +15,11 @@ import httpx
 import pytest
 
 import stepfun_core as core
+from stepfun_core import request
 from stepfun_core.accumulator import MAX_CHOICES, StreamAccumulator
 from stepfun_core.parse import parse_chunk, parse_completion
+from tests.core.conftest import Driver, reply
+from tests.hostile import PNG, race
 
 PAYLOAD = core.build_chat_request("step-3.5-flash", [{"role": "user", "content": "hi"}])
 FAST = core.RetryPolicy(max_retries=2, initial_delay=0.001, max_delay=0.002)
@@ -187,3 +191,44 @@ def test_empty_data_events_do_not_keep_the_idle_watchdog_happy() -> None:
     with pytest.raises(core.StreamIdleTimeoutError) as caught:
         asyncio.run(run())
     assert caught.value.partial is not None and caught.value.partial.first.content == "hi"
+
+
+# Round 6.
+
+
+def test_an_index_less_call_after_a_negative_index_is_not_a_key_error() -> None:
+    state = core.stream.StreamState()
+    call = '{"index":-2,"id":"c1","function":{"name":"f","arguments":"{}"}}'
+    body = (
+        f'data: {{"choices":[{{"index":0,"delta":{{"tool_calls":[{call}]}}}}]}}\n\n'
+        'data: {"choices":[{"index":0,"delta":{"tool_calls":[{"function":{"arguments":"x"}}]}}]}'
+        "\n\n"
+    )
+    list(state.feed(body.encode()))
+    assert [c.arguments for c in state.accumulator.result().first.tool_calls] == ["{}", "x"]
+
+
+def test_threads_filling_the_media_cache_together_get_no_key_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(request, "_CHECKED_MEDIA", {})
+    monkeypatch.setattr(request, "_MAX_CHECKED_MEDIA", 4)  # every check evicts
+
+    def check(thread: int) -> None:
+        # Threads switch between the size check and the eviction.
+        for i in range(5000):
+            data = base64.b64encode(PNG + b"%d.%d" % (thread, i)).decode()
+            request._check_data_url("f", f"data:image/png;base64,{data}", "image")
+
+    assert race(check) == []
+
+
+@pytest.mark.parametrize("payload", [None, [], "x"])
+def test_a_payload_that_is_not_a_mapping_is_refused_before_sending(
+    driver: Driver, payload: Any
+) -> None:
+    # None sent GET /models and returned an empty completion; the others an AttributeError.
+    for call in (driver.create, driver.stream):
+        with pytest.raises(core.InvalidParameterError, match="payload"):
+            call(reply(SSE), payload)
+    assert driver.requests == []

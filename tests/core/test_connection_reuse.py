@@ -44,6 +44,14 @@ def late_end(send: Send, request: Any) -> bool:
     return False
 
 
+def end_in_data(send: Send, request: Any) -> bool:
+    """[DONE], then a chunk whose data looks like the body's end: the end comes 3 s later."""
+    send(head() + chunk(EVENTS) + chunk(b"\r\n0\r\n\r\n"))
+    hold(3)
+    send(END)
+    return False
+
+
 def texts_over(server: RawServer, mode: str, calls: int) -> list[str]:
     client: Any
     if mode == "sync":
@@ -76,8 +84,9 @@ def test_a_finished_stream_gives_its_connection_back(script: Any, mode: str) -> 
 
 
 @pytest.mark.parametrize("mode", ["sync", "async"])
-def test_a_tail_that_does_not_end_at_once_is_not_waited_for(mode: str) -> None:
-    with RawServer(late_end) as server:
+@pytest.mark.parametrize("script", [late_end, end_in_data], ids=["late-end", "end-in-data"])
+def test_a_tail_that_does_not_end_at_once_is_not_waited_for(script: Any, mode: str) -> None:
+    with RawServer(script) as server:
         started = time.monotonic()
         assert texts_over(server, mode, 2) == ["Hoot."] * 2
         elapsed = time.monotonic() - started

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import gzip
 import json
 import math
 import sys
@@ -521,6 +522,53 @@ def test_transport_error_before_done_is_an_interruption(driver: Driver) -> None:
     assert caught.value.partial.first.content == "Hello"
 
 
+NOT_EVENTS: dict[str, tuple[bytes, type[StepFunError]]] = {
+    "json-error": (
+        b'{"error":{"message":"Incorrect API key provided","type":"invalid_api_key"}}',
+        core.AuthenticationError,
+    ),
+    "html": (b"<html>502 bad gateway</html>", MalformedResponseError),
+    "text": (b"upstream error\n", MalformedResponseError),
+}
+
+
+def test_a_200_stream_that_is_not_an_event_stream_is_its_error_not_a_cut(driver: Driver) -> None:
+    # Its lines were dropped as unknown SSE fields: a cut with nothing received, retried.
+    def check(case: tuple[bytes, type[StepFunError], str | None]) -> None:
+        body, cls, content_type = case
+        sent = len(driver.requests)
+        headers = {"content-type": content_type} if content_type else {}
+        with pytest.raises(cls) as caught:
+            driver.stream(lambda r: httpx.Response(200, content=body, headers=headers), PAYLOAD)
+        assert len(driver.requests) == sent + 1  # not sent again
+        assert caught.value.body == (json.loads(body) if body[:1] == b"{" else body.decode())
+
+    labels = ("text/event-stream", None)
+    each({f"{n}-{t}": (*case, t) for n, case in NOT_EVENTS.items() for t in labels}, check)
+
+
+@pytest.mark.parametrize("body", [b"", b": keep-alive\n\n", b'data: {"choices":[{"ind'])
+def test_a_stream_cut_before_any_event_is_still_sent_again(driver: Driver, body: bytes) -> None:
+    handler = sequence(reply(body), reply(sse(chunk("hi", finish="stop"))))
+    _, completion = driver.stream(handler, PAYLOAD)
+    assert completion.first.content == "hi" and len(driver.requests) == 2
+
+
+def test_a_last_event_without_its_blank_line_is_yielded(driver: Driver) -> None:
+    body = sse(chunk("Hel"), done=False) + sse(chunk("lo", finish="stop"), done=False)[:-1]
+    chunks, completion = driver.stream(reply(body), PAYLOAD)
+    assert contents(chunks) == ["Hel", "lo"] and completion.first.content == "Hello"
+
+
+def test_an_error_event_without_an_error_key_is_an_error(driver: Driver) -> None:
+    # Ignored: the [DONE] after it made an empty success.
+    error = b'event: error\ndata: {"message":"overloaded"}\n\n'
+    with pytest.raises(core.StreamError, match="overloaded") as caught:
+        driver.stream(reply(sse(chunk("Hel"), done=False) + error + b"data: [DONE]\n\n"), PAYLOAD)
+    assert caught.value.partial is not None and caught.value.partial.first.content == "Hel"
+    assert caught.value.body == {"message": "overloaded"}
+
+
 # --- a read timeout mid-stream ---------------------------------------------------------------
 
 
@@ -557,6 +605,20 @@ def test_gzip_reply_under_the_cap_is_read(driver: Driver) -> None:
         gzip_reply(body, "application/json"), PAYLOAD, max_response_bytes=10**6
     )
     assert completion.first.content == BIG_TEXT
+
+
+def test_a_gzip_body_of_several_members_is_read_whole(driver: Driver) -> None:
+    # Only the first member was inflated: a valid body became malformed, a stream a cut.
+    def members(body: bytes, content_type: str) -> Callable[[httpx.Request], httpx.Response]:
+        packed = b"".join(gzip.compress(body[i : i + 40]) for i in range(0, len(body), 40))
+        headers = {"content-type": content_type, "content-encoding": "gzip"}
+        return lambda request: httpx.Response(200, stream=Body([packed]), headers=headers)
+
+    whole = json.dumps(completion_body({"role": "assistant", "content": "Hello"})).encode()
+    assert driver.create(members(whole, "application/json"), PAYLOAD).first.content == "Hello"
+    events = sse(chunk("Hel"), chunk("lo", finish="stop"))
+    _, completion = driver.stream(members(events, "text/event-stream"), PAYLOAD)
+    assert completion.first.content == "Hello"
 
 
 def test_gzip_stream_over_the_cap_is_too_large(driver: Driver) -> None:

@@ -12,6 +12,7 @@ import pytest
 from stepfun_core import (
     AuthenticationError,
     InternalServerError,
+    InvalidParameterError,
     RateLimitError,
     RetryPolicy,
     StepFunError,
@@ -78,6 +79,15 @@ def test_connection_errors_are_retried(driver: Driver) -> None:
     assert len(driver.requests) == 2
 
 
+@pytest.mark.parametrize("streaming", [False, True])
+def test_a_retryable_error_envelope_under_200_is_retried(driver: Driver, streaming: bool) -> None:
+    # It was parsed after the retry loop: a gateway's 200 rate limit came out at once.
+    limited = reply({"error": {"message": "slow down", "type": "rate_limit_exceeded"}})
+    ok = reply(CURRENT_STREAM) if streaming else reply(REASONING_REPLY)
+    (driver.stream if streaming else driver.create)(sequence(limited, ok), PAYLOAD)
+    assert len(driver.requests) == 2
+
+
 def test_retry_after_longer_than_the_cap_is_raised_at_once(driver: Driver) -> None:
     with pytest.raises(RateLimitError) as caught:
         driver.create(lambda r: error(429, {"Retry-After": "600"}), PAYLOAD)
@@ -123,6 +133,27 @@ def test_backoff_grows_with_jitter_and_cap() -> None:
     assert policy.delay_for(0, BadRequestError("x")) is None
     assert policy.delay_for(0, AuthenticationError("x")) is None
     assert policy.delay_for(0, APIConnectionError("x")) is not None
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"initial_delay": -1.0},
+        {"initial_delay": math.nan},
+        {"initial_delay": math.inf, "max_delay": math.inf},
+        {"max_retry_after": math.inf},
+        {"max_retries": -1},
+    ],
+)
+def test_a_policy_no_sleep_can_follow_is_refused_when_made(options: dict[str, float]) -> None:
+    # Each once raised ValueError or OverflowError from the sleep after the first failure.
+    with pytest.raises(InvalidParameterError, match="RetryPolicy"):
+        RetryPolicy(**options)  # type: ignore[arg-type]
+
+
+def test_backoff_after_a_thousand_retries_does_not_overflow() -> None:
+    policy = RetryPolicy(max_retries=2000, initial_delay=0.0)
+    assert policy.delay_for(1100, InternalServerError("x", status_code=500)) == 0.0
 
 
 def test_parse_retry_after_forms() -> None:

@@ -164,6 +164,8 @@ def test_media_from_a_memoryview() -> None:
         ({"timeout": httpx.Timeout(float("inf"))}, "timeout: inf seconds"),
         ({"total_timeout": 1e12}, "total_timeout: 1000000000000.0 seconds is more than"),
         ({"stream_idle_timeout": float("inf")}, "stream_idle_timeout: inf seconds"),
+        # An OverflowError from zlib once a compressed reply came.
+        ({"max_response_bytes": 2**63}, "max_response_bytes: must be below"),
     ],
 )
 def test_settings_of_the_wrong_kind_are_refused_before_sending(

@@ -837,13 +837,34 @@ def test_body_ending_without_done_or_finish_reason_is_an_interruption() -> None:
     assert texts == ["Hel", "lo"]
 
 
-def test_last_event_without_its_blank_line_is_not_dispatched() -> None:
-    # openai-python tests/test_sse_framing.py::test_mixed_endings_utf8_and_eof (the unfinished
-    # event at the end), through the stream: the finishing chunk lacks its blank line, so it is
-    # never parsed and the reply counts as cut.
-    finishing = chunk_event("lo", "stop")[:-1]
-    with pytest.raises(StreamInterruptedError):
-        run_state([chunk_event("Hel"), finishing])
+FINISHING = chunk_event("lo", "stop")[:-2]  # without its blank line
+
+
+@pytest.mark.parametrize(
+    "ending",
+    [
+        [FINISHING],
+        [FINISHING + b"\n"],
+        [FINISHING + b"\r\n"],
+        [chunk_event("lo"), DONE[:-2]],
+        [chunk_event("lo"), DONE[:-1]],
+    ],
+)
+def test_a_whole_last_event_without_its_blank_line_counts_at_a_clean_end(
+    ending: list[bytes],
+) -> None:
+    # openai-python tests/test_sse_framing.py::test_mixed_endings_utf8_and_eof drops the event
+    # unfinished at the end. DIFFERENCE: at a clean end of the body, one that is whole ([DONE] or
+    # a JSON object) is taken as if its blank line had come: a complete answer is not a cut.
+    _, state = run_state([chunk_event("Hel"), *ending])
+    assert state.accumulator.result().first.content == "Hello"
+
+
+def test_a_half_last_event_at_a_clean_end_is_still_a_cut() -> None:
+    finishing = chunk_event("lo", "stop")
+    with pytest.raises(StreamInterruptedError) as caught:
+        run_state([chunk_event("Hel"), finishing[:-5] + b"\n"])
+    assert caught.value.partial is not None and caught.value.partial.first.content == "Hel"
 
 
 def test_multi_line_data_is_one_json_document() -> None:
