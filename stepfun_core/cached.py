@@ -109,8 +109,11 @@ class CoreClients:
     @classmethod
     def _shown_call_kwargs(cls, kwargs: Mapping[str, Any]) -> dict[str, Any]:
         """A call's keyword arguments as traces and cache keys show them: credentials hidden."""
-        names = {**cls._CALL_SETTINGS, "extra_headers": "default_headers"}
-        return {key: _shown(names.get(key), value) for key, value in kwargs.items()}
+        names = cls._CALL_SETTINGS
+        return {
+            key: _shown("default_headers" if key == "extra_headers" else names.get(key), value)
+            for key, value in kwargs.items()
+        }
 
     def _values(self) -> tuple[Any, ...]:
         return tuple(self._value(name) for name in SETTING_NAMES)
