@@ -193,7 +193,7 @@ class ChatStepFun(TokenCounting, CoreClients, BaseChatModel):
     def __init__(self, **kwargs: Any) -> None:
         extras = kwargs.get("model_kwargs")
         try:
-            self._take_core_names(kwargs)
+            self._own_names(kwargs)
             # Checked before LangChain's own handling, which would quietly move a "model"
             # found in model_kwargs into the field.
             core.merge_extra({}, extras, "model_kwargs")

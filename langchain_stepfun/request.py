@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 import stepfun_core as core
 from langchain_stepfun.errors import LangChainErrors
 from langchain_stepfun.messages import to_wire_messages
-from stepfun_core.history import echo_mode
+from stepfun_core.request import echo_mode
 
 if TYPE_CHECKING:
     from langchain_core.messages import BaseMessage

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator, Iterator, Mapping
-from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Literal
 
 from langchain_core.exceptions import OutputParserException
@@ -14,7 +13,8 @@ from langchain_core.output_parsers import (
     PydanticOutputParser,
     PydanticToolsParser,
 )
-from langchain_core.runnables import Runnable, RunnableGenerator, RunnableMap, RunnablePassthrough
+from langchain_core.runnables import Runnable, RunnableGenerator, RunnableMap
+from langchain_core.runnables.utils import AddableDict
 from langchain_core.utils.pydantic import is_basemodel_subclass
 
 from langchain_stepfun.errors import StepFunRefusalError, to_langchain_error
@@ -49,19 +49,25 @@ class _ReplyCheck:
 
     def __init__(self, tool: str | None) -> None:
         self.tool, self.called, self.text = tool, False, ""
+        self.invalid: list[Any] = []  # calls whose arguments are not JSON
 
     def see(self, message: BaseMessage) -> BaseMessage:
         raise_on_refusal(message)
-        self.called = self.called or bool(
-            getattr(message, "tool_calls", None) or getattr(message, "tool_call_chunks", None)
-        )
+        calls = ("tool_calls", "tool_call_chunks")
+        self.called = self.called or any(getattr(message, kind, None) for kind in calls)
+        self.invalid = getattr(message, "invalid_tool_calls", None) or self.invalid
         self.text += message.text if len(self.text) < 200 else ""
         return message
 
     def end(self) -> None:
-        if self.tool is not None and not self.called:
-            msg = f"the model answered without calling {self.tool!r}: {self.text[:200]!r}"
-            raise OutputParserException(msg, llm_output=self.text)
+        if self.tool is None or self.called:
+            return
+        if self.invalid:
+            args = str(self.invalid[0].get("args"))
+            msg = f"the model called {self.tool!r} with arguments that are not JSON: {args[:200]!r}"
+            raise OutputParserException(msg, llm_output=args)
+        msg = f"the model answered without calling {self.tool!r}: {self.text[:200]!r}"
+        raise OutputParserException(msg, llm_output=self.text)
 
 
 def _reply_check(tool: str | None) -> RunnableGenerator[Any, Any]:
@@ -159,8 +165,34 @@ def structured_output(
     checked = _reply_check(name if method == "function_calling" else None) | parser
     if not include_raw:
         return llm | checked
-    parsed = RunnablePassthrough.assign(
-        parsed=itemgetter("raw") | checked, parsing_error=lambda _: None
-    )
-    fallback = RunnablePassthrough.assign(parsed=lambda _: None)
-    return RunnableMap(raw=llm) | parsed.with_fallbacks([fallback], exception_key="parsing_error")
+    return RunnableMap(raw=llm) | _with_raw(checked)
+
+
+def _with_raw(checked: Runnable[Any, Any]) -> RunnableGenerator[Any, Any]:
+    """``include_raw``: the raw reply as it streams, then what was parsed from all of it.
+
+    The error that stopped the parse is ``parsing_error`` (LangChain's fallbacks cannot catch
+    one raised once a stream has begun).
+    """
+
+    def transform(chunks: Iterator[dict[str, Any]]) -> Iterator[AddableDict]:
+        raw = None
+        for chunk in chunks:
+            raw = chunk["raw"] if raw is None else raw + chunk["raw"]
+            yield AddableDict(chunk)
+        try:
+            yield AddableDict(parsed=checked.invoke(raw), parsing_error=None)
+        except Exception as exc:  # as LangChain's include_raw fallback catches
+            yield AddableDict(parsed=None, parsing_error=exc)
+
+    async def atransform(chunks: AsyncIterator[dict[str, Any]]) -> AsyncIterator[AddableDict]:
+        raw = None
+        async for chunk in chunks:
+            raw = chunk["raw"] if raw is None else raw + chunk["raw"]
+            yield AddableDict(chunk)
+        try:
+            yield AddableDict(parsed=await checked.ainvoke(raw), parsing_error=None)
+        except Exception as exc:
+            yield AddableDict(parsed=None, parsing_error=exc)
+
+    return RunnableGenerator(transform, atransform)

@@ -43,7 +43,8 @@ from stepfun_core import (
     resolve_api_key,
 )
 from stepfun_core.cached import ClientCache, CoreClients
-from stepfun_core.history import EchoField, echo_mode
+from stepfun_core.history import EchoField
+from stepfun_core.request import echo_mode
 from stepfun_core.settings import (
     DEFAULT_MAX_CONNECTIONS,
     DEFAULT_MAX_KEEPALIVE_CONNECTIONS,
@@ -179,7 +180,7 @@ class StepFun(CoreClients, JsonModeLLM):
         key = resolve_api_key(
             api_key.get_secret_value() if isinstance(api_key, SecretStr) else api_key
         )
-        self._take_core_names(kwargs)
+        self._own_names(kwargs)
         # pydantic drops unknown names here; a mistyped setting would never reach the API.
         if unknown := sorted(set(kwargs) - set(type(self).model_fields)):
             warnings.warn(f"StepFun ignores unknown arguments: {unknown}", stacklevel=2)

@@ -11,20 +11,9 @@ from typing import Any, ClassVar, cast
 
 from stepfun_core.client import AsyncStepFunClient, StepFunClient
 from stepfun_core.errors import InvalidParameterError, StepFunError
-from stepfun_core.redact import HIDDEN, display_url
+from stepfun_core.redact import shown_setting
 from stepfun_core.settings import SETTING_NAMES, Settings, headers_over
 from stepfun_core.transport import refuse_to_pickle, share_in_copy
-
-
-def _shown(setting: str | None, value: Any) -> Any:
-    """A call setting as traces and cache keys show it: what may hold credentials hidden."""
-    if setting == "api_key":
-        return HIDDEN
-    if setting == "default_headers":  # a proxy's token, say
-        return dict.fromkeys(value, HIDDEN) if isinstance(value, Mapping) else HIDDEN
-    if setting == "base_url":  # a token in the query
-        return display_url(str(value))
-    return value
 
 
 def _revealed(key: Any) -> Any:
@@ -85,33 +74,47 @@ class CoreClients:
     # The model's keyword for each core setting (it sets that setting for one call, never
     # sent), and the setting's name.
     _CALL_SETTINGS: ClassVar[dict[str, str]] = {}
+    # Other names a caller may give a setting (the core's, a field's aliases): the field's name.
+    _OTHER_NAMES: ClassVar[dict[str, str]] = {}
     # The model's field of extra body parameters (``model_kwargs``, ``additional_kwargs``).
     _EXTRA_PARAMS_FIELD: ClassVar[str]
     _clients: ClientCache
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        # The core's name of a setting is taken too: sent in the body, it would do nothing.
-        cls._CALL_SETTINGS = {name: name for name in SETTING_NAMES} | {
-            cls._RENAMES.get(name, name): name for name in SETTING_NAMES
-        }
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        """Name the settings once the model's fields are known (pydantic calls this)."""
+        super().__pydantic_init_subclass__(**kwargs)  # type: ignore[misc]
+        cls._CALL_SETTINGS = {cls._RENAMES.get(name, name): name for name in SETTING_NAMES}
+        cls._OTHER_NAMES = dict(cls._RENAMES)
+        for name, info in cls.model_fields.items():  # type: ignore[attr-defined]
+            if name in cls._CALL_SETTINGS:
+                aliases = [info.alias, *getattr(info.validation_alias, "choices", ())]
+                cls._OTHER_NAMES.update((a, name) for a in aliases if isinstance(a, str))
+        cls._OTHER_NAMES = {k: v for k, v in cls._OTHER_NAMES.items() if k != v}
 
     @classmethod
-    def _take_core_names(cls, kwargs: dict[str, Any]) -> None:
-        """Take a constructor's argument under the core's name of a setting as the model's."""
-        for core_name, field in cls._RENAMES.items():
-            if core_name in kwargs:
-                value = kwargs.pop(core_name)
-                if kwargs.setdefault(field, value) != value:
-                    msg = f"{core_name} and {field} are one setting, given two values: give one"
-                    raise InvalidParameterError(msg)
+    def _own_names(cls, kwargs: dict[str, Any]) -> None:
+        """Give the model's name to a setting given under another (the core's, an alias).
+
+        Sent in the body, or dropped, it would do nothing; two values for one setting are refused.
+        """
+        for other in sorted(cls._OTHER_NAMES.keys() & kwargs.keys()):
+            field, value = cls._OTHER_NAMES[other], kwargs.pop(other)
+            if kwargs.get(field) is None:
+                kwargs[field] = value
+            elif value is not None and kwargs[field] != value:
+                msg = f"{other} and {field} are one setting, given two values: give one"
+                raise InvalidParameterError(msg)
 
     @classmethod
     def _shown_call_kwargs(cls, kwargs: Mapping[str, Any]) -> dict[str, Any]:
         """A call's keyword arguments as traces and cache keys show them: credentials hidden."""
-        names = cls._CALL_SETTINGS
+        names, others = cls._CALL_SETTINGS, cls._OTHER_NAMES
         return {
-            key: _shown("default_headers" if key == "extra_headers" else names.get(key), value)
+            key: shown_setting(
+                "default_headers" if key == "extra_headers" else names.get(others.get(key, key)),
+                value,
+            )
             for key, value in kwargs.items()
         }
 
@@ -140,6 +143,10 @@ class CoreClients:
         the call's keyword arguments, are sent as headers over ``default_headers``, as OpenAI's
         integrations send them: never in the body.
         """
+        try:
+            self._own_names(kwargs)
+        except StepFunError as exc:
+            raise self._error(exc) from None
         names = self._CALL_SETTINGS
         changes = {names[key]: kwargs.pop(key) for key in names.keys() & kwargs}
         if "api_key" in changes:

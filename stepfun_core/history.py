@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal, cast, get_args
+from typing import Any, Literal, get_args
 
 # When earlier reasoning is sent back on assistant messages: on those that called tools (the
 # official cookbook echoes it there), on every one, or never.
@@ -26,16 +26,6 @@ logger = logging.getLogger("stepfun_core")
 # (base URL, model) -> the echo field that server took ("" for none): learnt once per process.
 _learnt: dict[tuple[str, str], str] = {}
 _lock = threading.Lock()
-
-
-def echo_mode(value: Any) -> EchoReasoning:
-    """An ``echo_reasoning`` given to one call, checked (a model's field is checked by pydantic)."""
-    if value not in ECHO_REASONING:
-        from stepfun_core.errors import InvalidParameterError  # noqa: PLC0415 (an import cycle)
-
-        choices = ", ".join(map(repr, ECHO_REASONING))
-        raise InvalidParameterError(f"echo_reasoning: must be one of {choices}, got {value!r}")
-    return cast(EchoReasoning, value)
 
 
 def wire_tool_call(call_id: str | None, name: str | None, arguments: Any) -> dict[str, Any]:

@@ -8,6 +8,8 @@ ends the authority for `urllib.parse` and httpx alike, so a masker built on them
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from typing import Any
 
 HIDDEN = "***"
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
@@ -37,3 +39,14 @@ def display_url(url: str) -> str:
     """A URL as shown in reprs, traces and errors: credentials and the query hidden."""
     base, question, _ = str(url).partition("?")
     return redact_url(base) + ("?..." if question else "")
+
+
+def shown_setting(setting: str | None, value: Any) -> Any:
+    """A client setting as traces and cache keys show it: what may hold credentials hidden."""
+    if setting == "api_key":
+        return HIDDEN
+    if setting == "default_headers":  # a proxy's token, say
+        return dict.fromkeys(value, HIDDEN) if isinstance(value, Mapping) else HIDDEN
+    if setting == "base_url":  # a token in the query
+        return display_url(str(value))
+    return value

@@ -7,10 +7,11 @@ import binascii
 import re
 import threading
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 from stepfun_core.catalog import warn_if_retired
 from stepfun_core.errors import InvalidParameterError
+from stepfun_core.history import ECHO_REASONING, EchoReasoning
 from stepfun_core.media import (
     IMAGE_URL_PREFIXES,
     MEDIA_KINDS,
@@ -290,3 +291,11 @@ def build_chat_request(
         if value is not None and not (key == "tools" and not value):
             body[key] = value
     return body
+
+
+def echo_mode(value: Any) -> EchoReasoning:
+    """An ``echo_reasoning`` given to one call, checked (a model's field is checked by pydantic)."""
+    if value not in ECHO_REASONING:
+        choices = ", ".join(map(repr, ECHO_REASONING))
+        raise InvalidParameterError(f"echo_reasoning: must be one of {choices}, got {value!r}")
+    return cast(EchoReasoning, value)

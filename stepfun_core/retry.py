@@ -9,7 +9,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from stepfun_core.errors import StepFunError
+from stepfun_core.errors import InvalidParameterError, StepFunError
 from stepfun_core.settings import check_count, check_seconds
 
 
@@ -25,6 +25,8 @@ class RetryPolicy:
 
     def __post_init__(self) -> None:
         """Refuse now what would fail only after a first failure: a wait no sleep can take."""
+        if unset := [name for name, value in vars(self).items() if value is None]:
+            raise InvalidParameterError(f"RetryPolicy: {', '.join(unset)} must be set, not None")
         check_count("RetryPolicy.max_retries", self.max_retries, 0, 0)
         for name in ("initial_delay", "max_delay", "max_retry_after"):
             check_seconds(f"RetryPolicy.{name}", getattr(self, name), zero=True)

@@ -250,6 +250,14 @@ def as_timeouts(timeout: Any) -> Timeouts:
     return (min(5.0, seconds), seconds, seconds, seconds)
 
 
+def _quoted(value: Any) -> str:
+    """A refused value as an error quotes it (an int's repr may have too many digits to make)."""
+    try:
+        return repr(value)[:80]
+    except ValueError:
+        return f"an int of {value.bit_length()} bits"
+
+
 def check_seconds(name: str, value: Any, *, zero: bool = False) -> float | None:
     """A number of seconds a wait can take (above 0, or also 0); None stays None."""
     if value is None:
@@ -257,10 +265,13 @@ def check_seconds(name: str, value: Any, *, zero: bool = False) -> float | None:
     number = isinstance(value, (int, float)) and not isinstance(value, bool)
     if not number or not (value >= 0 if zero else value > 0):  # NaN is neither
         least = "of at least 0" if zero else "above 0"
-        raise InvalidParameterError(f"{name}: must be a number of seconds {least}, got {value!r}")
+        raise InvalidParameterError(
+            f"{name}: must be a number of seconds {least}, got {_quoted(value)}"
+        )
     if value > threading.TIMEOUT_MAX:  # inf, or beyond what a blocking wait can take
         hint = "" if zero else "; None means no limit"  # a timeout's, not a retry's delay
-        raise InvalidParameterError(f"{name}: {value!r} seconds is more than a wait can last{hint}")
+        msg = f"{name}: {_quoted(value)} seconds is more than a wait can last{hint}"
+        raise InvalidParameterError(msg)
     return float(value)
 
 
@@ -278,7 +289,8 @@ def check_count(name: str, value: Any, low: int, default: int) -> int:
     if value is None:
         return default
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise InvalidParameterError(f"{name}: must be an integer of at least {low}, got {value!r}")
+        msg = f"{name}: must be an integer of at least {low}, got {_quoted(value)}"
+        raise InvalidParameterError(msg)
     if value >= sys.maxsize:  # zlib (the byte cap) and other C code take no more
         raise InvalidParameterError(f"{name}: must be below {sys.maxsize}")
     return value

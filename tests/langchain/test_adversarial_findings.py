@@ -99,12 +99,15 @@ def test_a_calls_key_headers_and_base_url_are_hidden_in_traces_and_cache_keys() 
     (sent,) = api.requests
     assert sent.headers["Authorization"] == "Bearer call-" + KEY  # hidden, not dropped
     assert sent.url.host == "gw.example.com"
-    # A key may be given as a SecretStr too (so that a binding's repr and dumps hide it).
-    bound = model.bind(api_key=SecretStr("bound-" + KEY))
+    # A key may be given as a SecretStr too (so that a binding's repr and dumps hide it), or
+    # under the field's alias (it went into the body, and into traces, as given).
     model.cache = None
-    bound.invoke("hi")
+    model.bind(api_key=SecretStr("bound-" + KEY)).invoke("hi")
     assert api.requests[-1].headers["Authorization"] == "Bearer bound-" + KEY
-    assert "bound-" + KEY not in repr(bound)
+    model.invoke("hi", config={"callbacks": [runs]}, stepfun_api_key="alias-" + KEY)
+    assert api.requests[-1].headers["Authorization"] == "Bearer alias-" + KEY
+    assert KEY not in repr(runs.traced_runs[-1].extra)
+    assert "stepfun_api_key" not in api.bodies[-1]
 
 
 # --- round 6: structured output, tools and blocks ---------------------------------------------
@@ -133,9 +136,28 @@ def test_structured_output_that_called_no_tool_is_an_error_not_none(schema: Any)
         list(structured.stream("hi"))
     with pytest.raises(OutputParserException, match="without calling"):
         asyncio.run(structured.ainvoke("hi"))
-    raw = model.with_structured_output(schema, include_raw=True).invoke("hi")
+    with_raw = model.with_structured_output(schema, include_raw=True)
+    raw = with_raw.invoke("hi")
     assert raw["parsed"] is None and isinstance(raw["parsing_error"], OutputParserException)
     assert raw["raw"].content == "ok"
+    # Streamed, the raw reply comes first, then the error as parsing_error (LangChain's
+    # fallbacks cannot catch an error once a stream has begun: it was raised).
+    for chunks in (list(with_raw.stream("hi")), asyncio.run(_alist(with_raw.astream("hi")))):
+        assert "raw" in chunks[0] and list(chunks[-1]) == ["parsed", "parsing_error"]
+        assert isinstance(chunks[-1]["parsing_error"], OutputParserException)
+
+
+async def _alist(items: Any) -> list[Any]:
+    return [item async for item in items]
+
+
+def test_a_tool_call_with_bad_arguments_is_not_reported_as_no_call() -> None:
+    function = {"name": "Answer", "arguments": '{"value": '}
+    call = {"id": "c1", "type": "function", "function": function}
+    model, _ = _over(json_reply(completion_body({"role": "assistant", "tool_calls": [call]})))
+    # LangChain's parser reads only the valid calls: it gave None, then "answered without".
+    with pytest.raises(OutputParserException, match="arguments that are not JSON"):
+        model.with_structured_output(Answer).invoke("hi")
 
 
 def test_structured_output_that_called_the_tool_still_parses() -> None:
@@ -181,8 +203,9 @@ def test_bad_schemas_tools_and_switches_are_our_errors(
 )
 def test_a_block_with_a_string_source_is_named(block: dict[str, Any]) -> None:
     # Reading a media type from the source raised "'str' object has no attribute 'get'".
-    with pytest.raises(StepFunInvalidParameterError, match=f"cannot take a '{block['type']}'"):
-        ChatStepFun(api_key=KEY)._payload([HumanMessage(content=[block])], None, {})
+    match = rf"messages\[1\]: StepFun cannot take a '{block['type']}'"
+    with pytest.raises(StepFunInvalidParameterError, match=match):
+        ChatStepFun(api_key=KEY)._payload([HumanMessage("x"), HumanMessage([block])], None, {})
 
 
 def test_a_tools_json_blocks_are_sent_as_json_text() -> None:
