@@ -143,6 +143,8 @@ def test_backoff_grows_with_jitter_and_cap() -> None:
         {"initial_delay": math.inf, "max_delay": math.inf},
         {"max_retry_after": math.inf},
         {"max_retries": -1},
+        {"max_retries": None},  # a TypeError at the first failure
+        {"initial_delay": None},
     ],
 )
 def test_a_policy_no_sleep_can_follow_is_refused_when_made(options: dict[str, float]) -> None:

@@ -166,6 +166,9 @@ def test_media_from_a_memoryview() -> None:
         ({"stream_idle_timeout": float("inf")}, "stream_idle_timeout: inf seconds"),
         # An OverflowError from zlib once a compressed reply came.
         ({"max_response_bytes": 2**63}, "max_response_bytes: must be below"),
+        # A ValueError from Python's limit on an int's digits, while the message was made.
+        ({"max_retries": -(10**5000)}, "max_retries: .* got an int of 16610 bits"),
+        ({"timeout": 10**5000}, "timeout: an int of 16610 bits seconds is more than"),
     ],
 )
 def test_settings_of_the_wrong_kind_are_refused_before_sending(
