@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import gzip
 from typing import Any
 
 from hypothesis import example, given
 from hypothesis import strategies as st
 
 from stepfun_core import Chunk, Completion, StepFunError
+from stepfun_core.limits import Inflater
 from stepfun_core.stream import StreamState
 from tests.property.strategies import (
     JSON_VALUES,
@@ -92,3 +94,27 @@ def test_nothing_after_done_is_parsed(
     body = data.draw(sse_bodies([dumps(o) for o in objs], done=True))
     expected = run([body])
     assert run(data.draw(pieces_of(body + tail))) == expected
+
+
+@given(st.lists(st.binary(max_size=300), min_size=1, max_size=4), st.data())
+def test_a_gzip_body_of_several_members_inflates_whole_however_split(
+    members: list[bytes], data: st.DataObject
+) -> None:
+    body = b"".join(gzip.compress(member) for member in members)
+    inflater = Inflater("gzip", 1 << 20)
+    inflated = b"".join(inflater.feed(piece) for piece in data.draw(pieces_of(body)))
+    assert inflated == b"".join(members)
+
+
+@given(st.binary(max_size=400), st.sampled_from(["gzip", "deflate"]), st.data())
+@example(gzip.compress(b"a") + b"\x1f", "gzip", None)  # half a next member's magic bytes
+def test_a_compressed_body_of_any_bytes_raises_only_typed_errors(
+    body: bytes, coding: str, data: st.DataObject | None
+) -> None:
+    pieces = [body] if data is None else data.draw(pieces_of(body))
+    try:
+        inflater = Inflater(coding, 1 << 20)
+        for piece in pieces:
+            inflater.feed(piece)
+    except StepFunError as exc:
+        str(exc)
