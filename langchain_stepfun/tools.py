@@ -50,12 +50,9 @@ def format_tool_choice(choice: Any, tools: Sequence[Mapping[str, Any]]) -> Any:
     if isinstance(choice, dict):
         return choice
     if choice is True:
-        choice = "required"
+        return "required"
     if isinstance(choice, str):
         if choice in _CHOICE_WORDS:
-            if not tools and _CHOICE_WORDS[choice] == "required":
-                msg = f"tool_choice {choice!r} needs at least one tool"
-                raise to_langchain_error(InvalidParameterError(msg))
             return _CHOICE_WORDS[choice]
         names = [t["function"]["name"] for t in tools if t.get("type") == "function"]
         if choice in names:

@@ -234,7 +234,9 @@ class StreamResponder:
         self._text_block = TextBlock(text="")
         self._thinking_block: ThinkingBlock | None = None
         self._calls = StreamedCalls()
-        self._last_is_whole = True  # the last response holds the whole completion (or none yet)
+        # Whether the last response holds the whole completion: none yet, so a stream of only
+        # [DONE] still ends in one response (LlamaIndex's completion wrappers need one).
+        self._last_is_whole = False
 
     def response(self, chunk: Chunk) -> ChatResponse:
         """The response for the chunk the stream just yielded (already accumulated)."""

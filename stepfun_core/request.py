@@ -86,9 +86,11 @@ def _check_tools(tools: Any) -> list[str]:
     return names
 
 
-def _check_tool_choice(choice: Any, tool_names: list[str]) -> None:
+def _check_tool_choice(choice: Any, tools: Any, tool_names: list[str]) -> None:
     if isinstance(choice, str):
         _choice("tool_choice", choice, TOOL_CHOICES)
+        if choice == "required" and not tools:
+            raise _fail("tool_choice", "'required' needs at least one tool")
         return
     if isinstance(choice, Mapping) and choice.get("type") == "function":
         function = choice.get("function")
@@ -243,7 +245,7 @@ def check_params(params: Mapping[str, Any]) -> None:
         _check_response_format(params["response_format"])
     names = _check_tools(params["tools"]) if params.get("tools") is not None else []
     if params.get("tool_choice") is not None:
-        _check_tool_choice(params["tool_choice"], names)
+        _check_tool_choice(params["tool_choice"], params.get("tools"), names)
 
 
 # Body fields the client owns: the model and the messages have their own arguments, and

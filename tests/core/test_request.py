@@ -76,6 +76,8 @@ def test_none_values_and_empty_tools_are_dropped() -> None:
         ({"tools": [{"type": "function", "function": {"name": "天气"}}]}, "tools[0].function.name"),
         ({"tools": [{"type": "retrieval"}]}, "tools[0].type"),
         ({"tools": [TOOL], "tool_choice": "any"}, "tool_choice"),
+        ({"tool_choice": "required"}, "tool_choice"),  # no tool to call: it was sent
+        ({"tools": [], "tool_choice": "required"}, "tool_choice"),
         (
             {"tools": [TOOL], "tool_choice": {"type": "function", "function": {"name": "other"}}},
             "tool_choice",

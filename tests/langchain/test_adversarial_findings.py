@@ -183,7 +183,7 @@ def test_structured_output_that_called_the_tool_still_parses() -> None:
         (lambda m: m.bind_tools([Answer], response_format=5), "schema: "),
         (lambda m: m.bind_tools([Answer], parallel_tool_calls="yes"), "parallel_tool_calls must"),
         (lambda m: m.bind_tools([Answer], strict="yes"), "strict must be True or False"),
-        (lambda m: m.bind_tools([], tool_choice="any"), "needs at least one tool"),
+        (lambda m: m.bind_tools([], tool_choice="any").invoke("hi"), "needs at least one tool"),
     ],
 )
 def test_bad_schemas_tools_and_switches_are_our_errors(

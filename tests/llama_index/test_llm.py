@@ -158,6 +158,16 @@ def test_a_cut_stream_raises_with_the_partial_reply(driver: Driver) -> None:
     assert info.value.partial is not None and info.value.partial.first.content == "Hel"
 
 
+def test_a_stream_of_only_done_ends_in_one_empty_response(driver: Driver) -> None:
+    # It yielded nothing: LlamaIndex's stream_complete wrapper then failed on its own (a
+    # pydantic error), as it does for OpenAILike, and an agent read no response.
+    api = MockAPI(sse_reply(b"data: [DONE]\n\n"))
+    [response] = driver.stream_chat(api.llm(), user("hi"))
+    assert response.message.content == "" and response.delta == ""
+    [completion] = driver.stream_complete(api.llm(), "hi")
+    assert completion.text == ""
+
+
 def test_caller_http_clients_are_used() -> None:
     seen: list[str] = []
 
