@@ -74,7 +74,7 @@ class StepFunClient(BaseClient[SyncHTTP]):
             refused = refused_unread(response, stream=stream)
             if refused is not None:
                 response.close()
-                raise refused
+                return refused
             if response.is_success and stream and not is_json_reply(response):
                 return response, b""  # a JSON answer is read whole, then refused by _opened
             content = self._read(response, self._reader(response, deadline))
@@ -218,7 +218,7 @@ class AsyncStepFunClient(BaseClient[AsyncHTTP]):
             refused = refused_unread(response, stream=stream)
             if refused is not None:
                 await response.aclose()
-                raise refused
+                return refused
             if response.is_success and stream and not is_json_reply(response):
                 return response, b""  # a JSON answer is read whole, then refused by _opened
             content = await self._read(response, self._reader(response, deadline))

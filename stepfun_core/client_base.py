@@ -141,11 +141,13 @@ class BaseClient(Generic[HttpClient]):
 
     @staticmethod
     def _body(payload: Any) -> Mapping[str, Any]:
-        """The request body, refused before sending unless it is a mapping."""
-        if not isinstance(payload, Mapping):
-            raise InvalidParameterError(
-                f"payload: must be a mapping from build_chat_request, got {type(payload).__name__}"
+        """The request body, refused before sending unless it is one (a model and messages)."""
+        if not isinstance(payload, Mapping) or not {"model", "messages"} <= payload.keys():
+            what = (
+                "no model or messages" if isinstance(payload, Mapping) else type(payload).__name__
             )
+            msg = f"payload: must be a request body from build_chat_request, got {what}"
+            raise InvalidParameterError(msg)
         return payload
 
     def _echo_plan(self, payload: Mapping[str, Any] | None) -> list[tuple[str | None, Any]]:

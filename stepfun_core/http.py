@@ -123,11 +123,13 @@ def refused_unread(response: httpx.Response, *, stream: bool) -> StepFunError | 
         problem = f"uses {codings[0][:40]!r}, which was not asked for"
     else:
         return None
-    return MalformedResponseError(
-        f"the reply's Content-Encoding {problem}: refused unread, as it could inflate "
-        "without limit",
-        trace_id=trace_id_of(response),
-    )
+    message = f"the reply's Content-Encoding {problem}: refused unread (it may inflate without end)"
+    if not response.is_success:  # its status still says what went wrong, and if to retry
+        error = status_error(response, b"")
+        error.message = f"{error.message}; {message}"
+        error.args = (error.message,)
+        return error
+    return MalformedResponseError(message, trace_id=trace_id_of(response))
 
 
 def raw_pieces(response: httpx.Response) -> Iterator[bytes]:

@@ -36,6 +36,9 @@ from stepfun_core.types import Chunk, Completion
 _DONE = "[DONE]"
 _EMPTY_EVENTS = frozenset({"", "{}"})
 _SSE_FIELDS = ("data", "event", "id", "retry")
+# What may end a stream that is sent again (if nothing came yet and the policy allows): a cut,
+# or an error the server sent in place of the stream (a gateway's 429 as a JSON body).
+_RESTARTABLE = (StreamInterruptedError, APIStatusError)
 _REUSED = "this stream was already read or closed: send a new request"
 # An async stream gives the event loop a turn at least this often (seconds), even when its
 # bytes are already buffered: other streams, timers and connects must not starve.
@@ -112,8 +115,13 @@ class StreamState:
                 # Up to MAX_DEPTH characters cannot nest deeper; longer text is checked first.
                 obj = json.loads(payload) if len(payload) <= MAX_DEPTH else load_json(payload)
             except ValueError:
-                if not payload.strip():
-                    continue  # an empty ``data:`` event (a proxy's keep-alive) carries nothing
+                if payload.strip().startswith(_DONE):  # "data:  [DONE]": a space too many
+                    yield from self._end()
+                    return
+                # An empty ``data:`` event (a proxy's keep-alive) carries nothing, and junk once
+                # every choice has finished cannot spoil a whole answer.
+                if not payload.strip() or self.accumulator.finished:
+                    continue
                 message = f"the stream sent an event that is not JSON: {payload[:200]!r}"
                 raise self.error(MalformedResponseError, message) from None
             if type(obj) is not dict:
@@ -173,10 +181,11 @@ class StreamState:
         A last event whose closing blank line never came still counts if it is whole ([DONE]
         or a JSON object). A stream must end in [DONE] or with every choice finished.
         """
-        if self.done:
-            return ()
-        last = tuple(self._chunks(self._unended_events()))
-        return last + self._ended()
+        return self.finish_unended() + self._ended()
+
+    def finish_unended(self) -> tuple[Chunk, ...]:
+        """The chunks of a last event that lacks its closing blank line, if it is whole."""
+        return () if self.done else tuple(self._chunks(self._unended_events()))
 
     def _unended_events(self) -> list[ServerSentEvent]:
         """The event the body ended in without its blank line, if it is whole."""
@@ -208,7 +217,7 @@ class StreamState:
         if any(field.startswith(name) for field in _SSE_FIELDS):  # nothing, or an event cut
             message = "the stream ended before [DONE] and before every choice had finished"
             return self.error(StreamInterruptedError, message)
-        body = decode_json(text)
+        body = decode_json("\n".join(lines))  # keep-alive comments may come first
         if isinstance(body, dict) and body.get("error"):
             return make_status_error(None, body, trace_id=self.trace_id)
         message = f"expected an event stream, got: {text[:200]!r}"
@@ -242,8 +251,10 @@ class StreamState:
         Once the finish reason has come only ``[DONE]`` is lost (a cut, a proxy sending only
         keep-alives), and a whole answer is never an error.
         """
+        # A last event that came whole, but without its blank line before the cut, counts.
+        last = () if isinstance(exc, StreamIdleTimeoutError) else self.finish_unended()
         if self.accumulator.finished:
-            return self._ended()
+            return last + self._ended()
         if isinstance(exc, StreamIdleTimeoutError):
             raise exc
         raise self.interrupted(exc) from exc
@@ -292,7 +303,7 @@ class _OpenStream:
             raise self._state.error(StreamError, _REUSED)
         self._started = True
 
-    def _restart_delay(self, error: StreamInterruptedError) -> float:
+    def _restart_delay(self, error: StepFunError) -> float:
         """Seconds to wait before sending again; raise ``error`` if nothing is to be sent.
 
         A restart is one more retry of the call: within its ``max_retries`` and its deadline.
@@ -308,7 +319,7 @@ class _OpenStream:
         tries.attempt += 1
         return float(delay)
 
-    def _resend(self, error: StreamInterruptedError) -> tuple[Mapping[str, Any], Tries]:
+    def _resend(self, error: StepFunError) -> tuple[Mapping[str, Any], Tries]:
         """What to send again once the delay is over; ``error`` if the stream was closed."""
         if self._closed:
             raise error
@@ -348,7 +359,7 @@ class ChatStream(_OpenStream):
                 yield from self._chunks()
                 self._finished()
                 return
-            except StreamInterruptedError as error:
+            except _RESTARTABLE as error:
                 cut = error
             time.sleep(self._restart_delay(cut))
             self._restarted(self._client._open(*self._resend(cut)))
@@ -401,7 +412,7 @@ class AsyncChatStream(_OpenStream):
                     yield chunk
                 self._finished()
                 return
-            except StreamInterruptedError as error:
+            except _RESTARTABLE as error:
                 cut = error
             await asyncio.sleep(self._restart_delay(cut))
             self._restarted(await self._client._open(*self._resend(cut)))

@@ -223,7 +223,7 @@ def test_threads_filling_the_media_cache_together_get_no_key_error(
     assert race(check) == []
 
 
-@pytest.mark.parametrize("payload", [None, [], "x"])
+@pytest.mark.parametrize("payload", [None, [], "x", {"model": "m"}])
 def test_a_payload_that_is_not_a_mapping_is_refused_before_sending(
     driver: Driver, payload: Any
 ) -> None:

@@ -560,6 +560,63 @@ def test_a_last_event_without_its_blank_line_is_yielded(driver: Driver) -> None:
     assert contents(chunks) == ["Hel", "lo"] and completion.first.content == "Hello"
 
 
+def test_a_whole_last_event_then_a_cut_is_a_whole_answer(driver: Driver) -> None:
+    # The finish chunk came whole, without its blank line, and the connection then broke: the
+    # answer was whole, and was an error (only a clean end of the body looked at the event).
+    def cut(request: httpx.Request) -> httpx.Response:
+        pieces = [sse(chunk("Hel"), done=False), sse(chunk("lo", finish="stop"), done=False)[:-2]]
+        body = Body(pieces, error=lambda: httpx.ReadError("reset"))
+        return httpx.Response(200, stream=body, headers={"content-type": "text/event-stream"})
+
+    _, completion = driver.stream(cut, PAYLOAD)
+    assert completion.first.content == "Hello" and completion.first.finish_reason == "stop"
+    assert len(driver.requests) == 1
+
+
+@pytest.mark.parametrize(
+    "after",
+    [b"data: <html>502</html>\n\ndata: [DONE]\n\n", b"data:  [DONE]\n\n"],
+    ids=["junk-after-the-finish", "done-with-two-spaces"],
+)
+def test_a_whole_answer_is_not_spoiled_by_what_follows_it(driver: Driver, after: bytes) -> None:
+    # Each was a MalformedResponseError after a whole answer.
+    body = sse(chunk("Hel"), done=False) + sse(chunk("lo", finish="stop"), done=False) + after
+    _, completion = driver.stream(reply(body), PAYLOAD)
+    assert completion.first.content == "Hello"
+
+
+def test_a_json_error_after_a_keep_alive_comment_is_its_typed_error(driver: Driver) -> None:
+    body = b': ping\n\n{"error":{"message":"bad key","type":"invalid_api_key"}}'
+    with pytest.raises(core.AuthenticationError, match="bad key"):
+        driver.stream(reply(body), PAYLOAD)
+
+
+def test_a_retryable_error_sent_as_the_stream_is_sent_again(driver: Driver) -> None:
+    # A gateway's 429 as the body of a 200 event stream: typed, but raised at once, where the
+    # same body labelled JSON was retried.
+    limited = reply(b'{"error":{"message":"slow down","type":"rate_limit_exceeded"}}')
+    handler = sequence(limited, reply(sse(chunk("hi", finish="stop"))))
+    _, completion = driver.stream(handler, PAYLOAD)
+    assert completion.first.content == "hi" and len(driver.requests) == 2
+
+
+@pytest.mark.parametrize(
+    ("status", "cls"), [(503, core.InternalServerError), (429, core.RateLimitError)]
+)
+def test_an_error_status_in_an_unasked_encoding_keeps_its_status(
+    driver: Driver, status: int, cls: type[StepFunError]
+) -> None:
+    # It was a MalformedResponseError: no status, so never retried.
+    refused = reply(b"\x00" * 16, status=status, headers={"content-encoding": "br"})
+    with pytest.raises(cls, match="Content-Encoding") as caught:
+        driver.create(refused, PAYLOAD)
+    assert caught.value.status_code == status and len(driver.requests) == 3  # retried twice
+    _, completion = driver.stream(
+        sequence(refused, reply(sse(chunk("ok", finish="stop")))), PAYLOAD
+    )
+    assert completion.first.content == "ok"
+
+
 def test_an_error_event_without_an_error_key_is_an_error(driver: Driver) -> None:
     # Ignored: the [DONE] after it made an empty success.
     error = b'event: error\ndata: {"message":"overloaded"}\n\n'
