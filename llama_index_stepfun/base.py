@@ -233,7 +233,7 @@ class StepFun(CoreClients, JsonModeLLM):
         return super()._core_client(asynchronous, kwargs)
 
     def _payload(self, messages: Sequence[ChatMessage], **kwargs: Any) -> dict[str, Any]:
-        if model_only := sorted(kwargs.keys() & _MODEL_ONLY):
+        if kwargs and (model_only := sorted(kwargs.keys() & _MODEL_ONLY)):
             msg = f"{', '.join(model_only)}: a setting of the model, not of one call"
             raise InvalidParameterError(msg)
         echo = echo_mode(kwargs.pop("echo_reasoning", None) or self.echo_reasoning)

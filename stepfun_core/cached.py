@@ -98,7 +98,7 @@ class CoreClients:
 
         Sent in the body, or dropped, it would do nothing; two values for one setting are refused.
         """
-        for other in sorted(cls._OTHER_NAMES.keys() & kwargs.keys()):
+        for other in sorted(cls._OTHER_NAMES.keys() & kwargs.keys()) if kwargs else ():
             field, value = cls._OTHER_NAMES[other], kwargs.pop(other)
             if kwargs.get(field) is None:
                 kwargs[field] = value

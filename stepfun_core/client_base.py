@@ -142,7 +142,7 @@ class BaseClient(Generic[HttpClient]):
     @staticmethod
     def _body(payload: Any) -> Mapping[str, Any]:
         """The request body, refused before sending unless it is one (a model and messages)."""
-        if not isinstance(payload, Mapping) or not {"model", "messages"} <= payload.keys():
+        if not (isinstance(payload, Mapping) and "messages" in payload and "model" in payload):
             what = (
                 "no model or messages" if isinstance(payload, Mapping) else type(payload).__name__
             )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import os
+import stat
 from pathlib import Path
 
 from stepfun_core.errors import InvalidParameterError
@@ -57,6 +58,13 @@ def read_media(
         )
     path = Path(source)
     try:
+        # Only a regular file within the largest limit is read: /dev/zero or a pipe would be
+        # read without end before any size check.
+        status = path.stat()
+        if not stat.S_ISREG(status.st_mode):
+            raise OSError(0, "not a regular file")
+        if status.st_size > max(limit for _, limit in MEDIA_KINDS.values()):
+            raise OSError(0, "larger than any media StepFun takes")
         data = path.read_bytes()
     except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
         reason = exc.strerror if isinstance(exc, OSError) else str(exc)
@@ -99,6 +107,8 @@ def check_media(data: bytes, mime_type: str | None, field: str, kind: str) -> st
     within the kind's size limit.
     """
     table, limit = MEDIA_KINDS[kind]
+    if mime_type is not None and not isinstance(mime_type, str):
+        raise InvalidParameterError(f"{field}: mime_type must be a string such as 'image/png'")
     if not data:
         raise InvalidParameterError(f"{field}: the data is empty")
     found = sniff_mime_type(data)

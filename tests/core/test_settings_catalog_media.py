@@ -121,6 +121,14 @@ def test_audio_part_mp3_and_wav(tmp_path: Path) -> None:
     assert audio_part(path)["input_audio"]["data"].startswith("data:audio/mpeg;base64,")  # type: ignore[index]
 
 
+def test_a_media_file_over_every_limit_is_refused_unread(tmp_path: Path) -> None:
+    path = tmp_path / "huge.png"
+    with path.open("wb") as sparse:  # no disk is spent: the size is all that is read
+        sparse.truncate(MAX_IMAGE_BYTES + 1)
+    with pytest.raises(InvalidParameterError, match="larger than any media"):
+        image_part(path)
+
+
 @pytest.mark.parametrize(
     ("call", "message"),
     [
@@ -132,6 +140,10 @@ def test_audio_part_mp3_and_wav(tmp_path: Path) -> None:
         (lambda: image_part("a\0b.png"), "cannot be read: embedded null byte"),
         (lambda: image_part(42), "expected bytes, a path or a URL, got int"),  # type: ignore[arg-type]
         (lambda: image_part(PNG, detail="auto"), "detail"),
+        # Read without end before any size check (a MemoryError, or a pipe that blocks).
+        (lambda: image_part("/dev/zero"), "cannot be read: not a regular file"),
+        # A TypeError or an AttributeError from the type's normalization.
+        (lambda: image_part(PNG, mime_type=b"image/png"), "mime_type must be a string"),  # type: ignore[arg-type]
         (lambda: audio_part(b"fLaC" + b"\0" * 8, mime_type="audio/flac"), "audio/flac"),
         (lambda: video_part("file:///tmp/a.mp4"), "http(s) URL"),
         (lambda: video_part("data:video/mp4;base64,AA"), "http(s) URL"),
