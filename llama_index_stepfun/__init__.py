@@ -11,7 +11,7 @@ except ModuleNotFoundError as _missing:
     ) from _missing
 
 from llama_index_stepfun.base import StepFun
-from llama_index_stepfun.refusals import StepFunRefusalError
+from llama_index_stepfun.refusals import StepFunCutOffError, StepFunRefusalError
 from llama_index_stepfun.tokens import stepfun_tokenizer
 from llama_index_stepfun.tools import web_search_tool
 from stepfun_core import DEFAULT_MODEL
@@ -20,6 +20,7 @@ from stepfun_core import __version__ as __version__
 __all__ = [
     "DEFAULT_MODEL",
     "StepFun",
+    "StepFunCutOffError",
     "StepFunRefusalError",
     "stepfun_tokenizer",
     "web_search_tool",

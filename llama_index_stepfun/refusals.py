@@ -31,18 +31,37 @@ class StepFunRefusalError(StepFunError, ValueError):
         self.response = response
 
 
-def refusal_error(response: ChatResponse) -> StepFunRefusalError | None:
-    """The error for a reply (or a stream so far) that states a refusal or was withheld."""
+class StepFunCutOffError(StepFunError, ValueError):
+    """The reply was cut at ``max_tokens`` before the structured output was whole.
+
+    Parsed anyway, the cut-off JSON made an object missing its last values (a stream), or a
+    validation error about empty arguments; ``response`` is the reply.
+    """
+
+    def __init__(self, message: str, *, response: ChatResponse | None = None) -> None:
+        super().__init__(message)
+        self.response = response
+
+
+def refusal_error(response: ChatResponse) -> StepFunError | None:
+    """The error for a reply (or a stream so far) with nothing whole to parse.
+
+    It states a refusal, its content was withheld, or it was cut at ``max_tokens``.
+    """
     refusal = response.message.additional_kwargs.get(REFUSAL_KEY)
     refusal = refusal if isinstance(refusal, str) else ""
-    problem = refusal_problem(refusal, response.additional_kwargs.get("finish_reason"))
-    if problem is None:
-        return None
-    return StepFunRefusalError(problem, refusal=refusal, response=response)
+    finish_reason = response.additional_kwargs.get("finish_reason")
+    problem = refusal_problem(refusal, finish_reason)
+    if problem is not None:
+        return StepFunRefusalError(problem, refusal=refusal, response=response)
+    if finish_reason == "length":
+        cut = "the reply was cut at max_tokens before the structured output was whole"
+        return StepFunCutOffError(f"{cut}: raise max_tokens", response=response)
+    return None
 
 
 def raise_on_refusal(response: ChatResponse) -> None:
-    """Raise StepFunRefusalError if the reply states a refusal or had its content withheld."""
+    """Raise if the reply states a refusal, had its content withheld or was cut off."""
     error = refusal_error(response)
     if error is not None:
         raise error

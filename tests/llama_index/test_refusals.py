@@ -16,7 +16,7 @@ from llama_index.core.tools import FunctionTool
 from pydantic import BaseModel, ValidationError
 
 from llama_index_stepfun import StepFun
-from llama_index_stepfun.refusals import StepFunRefusalError
+from llama_index_stepfun.refusals import StepFunCutOffError, StepFunRefusalError
 from stepfun_core import StepFunError
 from tests.core.wire_samples import REFUSAL, REFUSAL_STREAM, refusal_completion, sse
 from tests.hostile import by_mode, chunk, completion_body
@@ -189,3 +189,31 @@ def test_the_mark_does_not_leak_between_async_streamed_items() -> None:
     replies = asyncio.run(run())
     assert replies
     assert all(r.message.additional_kwargs["refusal"] == REFUSAL for r in replies)
+
+
+# --- a reply cut at max_tokens ---------------------------------------------------------------
+CUT = '{"name": "Par'
+
+
+def cut_off(mode: str) -> StepFun:
+    """A StepFun whose server stops at max_tokens inside the JSON (a call's or the text's)."""
+    if mode == "function_calling":
+        call = {"id": "c1", "type": "function", "function": {"name": "City", "arguments": CUT}}
+        whole = completion_body({"role": "assistant", "content": "", "tool_calls": [call]})
+        delta = {"tool_calls": [{"index": 0, **call}]}
+        streamed = sse(chunk(**delta), chunk(finish="length"))
+    else:
+        whole = completion_body({"role": "assistant", "content": CUT})
+        streamed = sse(chunk(CUT[:6]), chunk(CUT[6:]), chunk(finish="length"))
+    whole["choices"][0]["finish_reason"] = "length"
+    return MockAPI(by_mode(whole, streamed)).llm(structured_output_mode=mode)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_structured_output_cut_at_max_tokens_says_so(driver: Driver, mode: str) -> None:
+    # Streamed, the cut-off JSON made City(name="Par") without a word; whole, a validation
+    # error about empty arguments ({}) or a pydantic error on half a document.
+    for predict in (driver.structured_predict, driver.stream_structured_predict):
+        with pytest.raises(StepFunCutOffError, match="cut at max_tokens") as caught:
+            predict(cut_off(mode), City, PROMPT, city="Paris")
+        assert caught.value.response is not None
