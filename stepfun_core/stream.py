@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from types import TracebackType
 from typing import Any
 
@@ -36,6 +37,7 @@ from stepfun_core.types import Chunk, Completion
 _DONE = "[DONE]"
 _EMPTY_EVENTS = frozenset({"", "{}"})
 _SSE_FIELDS = ("data", "event", "id", "retry")
+_FIELD = re.compile(r"[A-Za-z][\w-]*\Z")  # a field name, as a server would send one
 # What may end a stream that is sent again (if nothing came yet and the policy allows): a cut,
 # or an error the server sent in place of the stream (a gateway's 429 as a JSON body).
 _RESTARTABLE = (StreamInterruptedError, APIStatusError)
@@ -125,8 +127,10 @@ class StreamState:
                 message = f"the stream sent an event that is not JSON: {payload[:200]!r}"
                 raise self.error(MalformedResponseError, message) from None
             if type(obj) is not dict:
+                if self.accumulator.finished:
+                    continue  # as junk that is not JSON: a whole answer stays whole
                 raise self.error(MalformedResponseError, f"unexpected event: {payload[:200]!r}")
-            if obj.get("error") or event.event == "error":
+            if obj.get("error") or (event.event == "error" and not self.accumulator.finished):
                 raise self.event_error(obj)
             chunk = parse_chunk(obj)
             # Only a \uD8xx-\uDFxx escape makes a UTF-16 half (raw UTF-8 cannot).
@@ -181,11 +185,20 @@ class StreamState:
         A last event whose closing blank line never came still counts if it is whole ([DONE]
         or a JSON object). A stream must end in [DONE] or with every choice finished.
         """
-        return self.finish_unended() + self._ended()
+        return self._with_unended(self._ended)
 
-    def finish_unended(self) -> tuple[Chunk, ...]:
-        """The chunks of a last event that lacks its closing blank line, if it is whole."""
-        return () if self.done else tuple(self._chunks(self._unended_events()))
+    def _with_unended(self, end: Callable[[], tuple[Chunk, ...]]) -> tuple[Chunk, ...]:
+        """The chunks of a last event without its closing blank line (if whole), then ``end()``'s.
+
+        If ``end()`` raises, those chunks never reach the caller, who may still send again.
+        """
+        yielded = self.content_yielded
+        last = () if self.done else tuple(self._chunks(self._unended_events()))
+        try:
+            return last + end()
+        except StepFunError:
+            self.content_yielded = yielded
+            raise
 
     def _unended_events(self) -> list[ServerSentEvent]:
         """The event the body ended in without its blank line, if it is whole."""
@@ -213,8 +226,9 @@ class StreamState:
         """The error for a body that ended too soon, or that was never an event stream."""
         text = (self._opening or b"").decode("utf-8", "replace").removeprefix("\ufeff")
         lines = [line for line in text.splitlines() if line.strip() and line[0] != ":"]
-        name = lines[0].partition(":")[0] if lines else "data"
-        if any(field.startswith(name) for field in _SSE_FIELDS):  # nothing, or an event cut
+        name, colon, _ = lines[0].partition(":") if lines else ("data", ":", "")
+        # Nothing, an event cut, or a field SSE ignores (a "heartbeat:"): a cut.
+        if any(field.startswith(name) for field in _SSE_FIELDS) or (colon and _FIELD.match(name)):
             message = "the stream ended before [DONE] and before every choice had finished"
             return self.error(StreamInterruptedError, message)
         body = decode_json("\n".join(lines))  # keep-alive comments may come first
@@ -251,12 +265,16 @@ class StreamState:
         Once the finish reason has come only ``[DONE]`` is lost (a cut, a proxy sending only
         keep-alives), and a whole answer is never an error.
         """
-        # A last event that came whole, but without its blank line before the cut, counts.
-        last = () if isinstance(exc, StreamIdleTimeoutError) else self.finish_unended()
-        if self.accumulator.finished:
-            return last + self._ended()
         if isinstance(exc, StreamIdleTimeoutError):
+            if self.accumulator.finished:
+                return self._ended()
             raise exc
+        # A last event that came whole, but without its blank line before the cut, counts.
+        return self._with_unended(lambda: self._after_cut(exc))
+
+    def _after_cut(self, exc: Exception) -> tuple[Chunk, ...]:
+        if self.done or self.accumulator.finished:
+            return self._ended()
         raise self.interrupted(exc) from exc
 
     def interrupted(self, exc: Exception) -> StepFunError:

@@ -575,14 +575,50 @@ def test_a_whole_last_event_then_a_cut_is_a_whole_answer(driver: Driver) -> None
 
 @pytest.mark.parametrize(
     "after",
-    [b"data: <html>502</html>\n\ndata: [DONE]\n\n", b"data:  [DONE]\n\n"],
-    ids=["junk-after-the-finish", "done-with-two-spaces"],
+    [
+        b"data: <html>502</html>\n\ndata: [DONE]\n\n",
+        b"data:  [DONE]\n\n",
+        b"data: null\n\ndata: [1]\n\n",  # JSON, but no event
+        b'event: error\ndata: {"msg": "bye"}\n\n',  # a goodbye, not an error in the answer
+    ],
+    ids=["junk-after-the-finish", "done-with-two-spaces", "json-junk", "error-event-after"],
 )
 def test_a_whole_answer_is_not_spoiled_by_what_follows_it(driver: Driver, after: bytes) -> None:
     # Each was a MalformedResponseError after a whole answer.
     body = sse(chunk("Hel"), done=False) + sse(chunk("lo", finish="stop"), done=False) + after
     _, completion = driver.stream(reply(body), PAYLOAD)
     assert completion.first.content == "Hello"
+
+
+@pytest.mark.parametrize("cut", [False, True], ids=["clean-end", "transport-cut"])
+def test_a_stream_cut_inside_its_first_content_event_is_still_sent_again(
+    driver: Driver, cut: bool
+) -> None:
+    # The event lacked its blank line: read at the end but never yielded, it still counted as
+    # content yielded, so the stream was not sent again.
+    first = sse(chunk(""), done=False) + sse(chunk("Hel"), done=False)[:-1]
+    error = (lambda: httpx.ReadError("reset")) if cut else None
+    headers = {"content-type": "text/event-stream"}
+    broken = lambda r: httpx.Response(200, stream=Body([first], error=error), headers=headers)  # noqa: E731
+    _, completion = driver.stream(sequence(broken, reply(sse(chunk("Hi", finish="stop")))), PAYLOAD)
+    assert completion.first.content == "Hi" and len(driver.requests) == 2
+
+
+@pytest.mark.parametrize(
+    "body", [b"heartbeat: 1\n\n", b"data: [DONE]"], ids=["unknown-field", "done-unended"]
+)
+def test_a_cut_after_what_sse_ignores_or_a_bare_done_is_read_as_such(
+    driver: Driver, body: bytes
+) -> None:
+    # An unknown field is SSE (ignored): a cut sent again, not "expected an event stream"; a
+    # [DONE] without its blank line ends the stream at a transport cut as at a clean end.
+    unknown = body.startswith(b"heartbeat")  # the body ends cleanly; [DONE] is cut after
+    pieces = [body] if unknown else [sse(chunk("Hi"), done=False) + body]
+    error = None if unknown else (lambda: httpx.ReadError("reset"))
+    headers = {"content-type": "text/event-stream"}
+    broken = lambda r: httpx.Response(200, stream=Body(pieces, error=error), headers=headers)  # noqa: E731
+    _, completion = driver.stream(sequence(broken, reply(sse(chunk("Hi", finish="stop")))), PAYLOAD)
+    assert completion.first.content == "Hi"
 
 
 def test_a_json_error_after_a_keep_alive_comment_is_its_typed_error(driver: Driver) -> None:
