@@ -137,7 +137,7 @@ def test_a_media_file_over_every_limit_is_refused_unread(tmp_path: Path) -> None
         (lambda: image_part(b""), "empty"),
         (lambda: image_part(b"\x89PNG\r\n\x1a\n" + b"\0" * MAX_IMAGE_BYTES), "limit"),
         (lambda: image_part("/no/such/file.png"), "cannot be read"),
-        (lambda: image_part("a\0b.png"), "cannot be read: embedded null byte"),
+        (lambda: image_part("a\0b.png"), "cannot be read: .*embedded null"),  # worded per version
         (lambda: image_part(42), "expected bytes, a path or a URL, got int"),  # type: ignore[arg-type]
         (lambda: image_part(PNG, detail="auto"), "detail"),
         # Read without end before any size check (a MemoryError, or a pipe that blocks).
