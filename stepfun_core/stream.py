@@ -36,6 +36,7 @@ from stepfun_core.types import Chunk, Completion
 
 _DONE = "[DONE]"
 _EMPTY_EVENTS = frozenset({"", "{}"})
+_NOT_JSON = object()  # an event's value when its data does not parse
 _SSE_FIELDS = ("data", "event", "id", "retry")
 _FIELD = re.compile(r"[A-Za-z][\w-]*\Z")  # a field name, as a server would send one
 # What may end a stream that is sent again (if nothing came yet and the policy allows): a cut,
@@ -117,19 +118,20 @@ class StreamState:
                 # Up to MAX_DEPTH characters cannot nest deeper; longer text is checked first.
                 obj = json.loads(payload) if len(payload) <= MAX_DEPTH else load_json(payload)
             except ValueError:
-                if payload.strip().startswith(_DONE):  # "data:  [DONE]": a space too many
+                obj = _NOT_JSON
+            if type(obj) is not dict:
+                stripped = payload.strip()
+                if stripped.startswith(_DONE):  # "data:  [DONE]": a space too many
                     yield from self._end()
                     return
                 # An empty ``data:`` event (a proxy's keep-alive) carries nothing, and junk once
                 # every choice has finished cannot spoil a whole answer.
-                if not payload.strip() or self.accumulator.finished:
+                if (obj is _NOT_JSON and not stripped) or self.accumulator.finished:
                     continue
-                message = f"the stream sent an event that is not JSON: {payload[:200]!r}"
-                raise self.error(MalformedResponseError, message) from None
-            if type(obj) is not dict:
-                if self.accumulator.finished:
-                    continue  # as junk that is not JSON: a whole answer stays whole
-                raise self.error(MalformedResponseError, f"unexpected event: {payload[:200]!r}")
+                what = "an event that is not JSON" if obj is _NOT_JSON else "an unexpected event"
+                raise self.error(
+                    MalformedResponseError, f"the stream sent {what}: {payload[:200]!r}"
+                )
             if obj.get("error") or (event.event == "error" and not self.accumulator.finished):
                 raise self.event_error(obj)
             chunk = parse_chunk(obj)
