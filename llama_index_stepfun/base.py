@@ -212,11 +212,7 @@ class StepFun(CoreClients, JsonModeLLM):
         )
 
     def refresh_metadata(self) -> LLMMetadata:
-        """Ask the API what it serves (``GET /models``) and return this model's metadata.
-
-        What the server states (window, reasoning, image input) replaces the built-in
-        catalog's beliefs for this process (`stepfun_core.learn`), for every StepFun LLM.
-        """
+        """Learn what the API serves (``GET /models``, for the process) and return the metadata."""
         learn(self.client.list_models())
         return self.metadata
 
@@ -381,10 +377,7 @@ class StepFun(CoreClients, JsonModeLLM):
         error_on_no_tool_call: bool = True,
         **kwargs: Any,
     ) -> list[ToolSelection]:
-        """The client tool calls of a response (never server-side ones such as web_search).
-
-        Partial arguments of a stream are read as far as they go.
-        """
+        """The client tool calls of a response (never server-side ones such as web_search)."""
         selections = tool_selections(response)
         if not selections and error_on_no_tool_call:
             raise ValueError("Expected at least one tool call, but the response has none.")

@@ -1,8 +1,7 @@
 """Refusals in structured prediction: the model declined, so there is nothing to parse.
 
-LlamaIndex has no refusal type. A stated refusal (``message.additional_kwargs["refusal"]``,
-OpenAI's field) or content a filter withheld (``finish_reason`` ``content_filter``) would end
-structured prediction in a pydantic ValidationError on empty text, or in "no tool call".
+LlamaIndex has no refusal type: a stated refusal or withheld content would otherwise end in a
+pydantic ValidationError on empty text, or in "no tool call".
 """
 
 from __future__ import annotations
@@ -34,8 +33,7 @@ class StepFunRefusalError(StepFunError, ValueError):
 class StepFunCutOffError(StepFunError, ValueError):
     """The reply was cut at ``max_tokens`` before the structured output was whole.
 
-    Parsed anyway, the cut-off JSON made an object missing its last values (a stream), or a
-    validation error about empty arguments; ``response`` is the reply.
+    ``response`` is the reply.
     """
 
     def __init__(self, message: str, *, response: ChatResponse | None = None) -> None:
@@ -44,10 +42,7 @@ class StepFunCutOffError(StepFunError, ValueError):
 
 
 def refusal_error(response: ChatResponse) -> StepFunError | None:
-    """The error for a reply (or a stream so far) with nothing whole to parse.
-
-    It states a refusal, its content was withheld, or it was cut at ``max_tokens``.
-    """
+    """The error for a reply (or a stream so far) that refused, was withheld or was cut off."""
     refusal = response.message.additional_kwargs.get(REFUSAL_KEY)
     refusal = refusal if isinstance(refusal, str) else ""
     finish_reason = response.additional_kwargs.get("finish_reason")
@@ -68,10 +63,7 @@ def raise_on_refusal(response: ChatResponse) -> None:
 
 
 def refusal_checked(responses: Iterator[ChatResponse]) -> ChatResponseGen:
-    """The responses of a stream, raising StepFunRefusalError at its end if it was a refusal.
-
-    Refusing responses are held back; the stream is read to its end (the whole refusal).
-    """
+    """The responses of a stream, raising at its end if it refused (refusing ones held back)."""
     error = None
     for response in responses:
         error = refusal_error(response)

@@ -57,7 +57,7 @@ def tool_kwargs_of(arguments: str) -> dict[str, Any] | str:
 
 
 def _tool_call_block(call: ToolCall, *, parsed: bool) -> ToolCallBlock:
-    """A client tool call as a block: its arguments parsed, or as the text so far."""
+    # Its arguments parsed, or as the text so far.
     kwargs = tool_kwargs_of(call.arguments) if parsed else call.arguments or {}
     return ToolCallBlock(tool_call_id=call.id, tool_name=call.name, tool_kwargs=kwargs)
 
@@ -112,10 +112,9 @@ def chat_response(completion: Completion) -> ChatResponse:
 class StreamedCalls:
     """The tool calls of a stream as ToolCallBlocks and wire dicts, kept between chunks.
 
-    While the stream runs a block holds the arguments as the text so far (read as far as it
-    goes), shown again each time it has grown by a quarter, so the work stays linear in its
-    length; only the calls a chunk names are made again, so thousands of parallel calls cost
-    no more each. The finishing response holds every call whole, its arguments parsed once.
+    While the stream runs a call's arguments are the text so far, shown again each time it has
+    grown by a quarter (linear work), and only the calls a chunk names are made again; the
+    finishing response holds every call whole, its arguments parsed once.
     """
 
     __slots__ = (
@@ -210,8 +209,7 @@ def _same_call(seen: ToolCall, now: ToolCall) -> bool:
 class StreamResponder:
     """Turns each chunk of one stream into a ChatResponse holding the whole message so far.
 
-    Only what a chunk changed is rebuilt; tool calls come from the stream's accumulator, so
-    their ids and arguments are what the final completion reports.
+    Only what a chunk changed is rebuilt; tool calls come from the stream's accumulator.
     """
 
     __slots__ = (
@@ -273,9 +271,8 @@ class StreamResponder:
     def closing(self) -> ChatResponse | None:
         """One more response, holding the whole completion, if the last one did not.
 
-        For a stream that ended without a finish reason (step-1-era tool-call streams end in
-        ``[DONE]`` alone, docs/wire.md#stream-tool-calls): agents and token counters read the
-        last response, which would otherwise hold partial arguments and no usage.
+        Agents and token counters read the last response; a stream ending without a finish
+        reason (``[DONE]`` alone, docs/wire.md#stream-tool-calls) would leave it partial.
         """
         if self._last_is_whole:
             return None

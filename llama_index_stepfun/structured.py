@@ -84,21 +84,14 @@ def json_mode_kwargs(llm_kwargs: dict[str, Any] | None) -> dict[str, Any]:
 
 
 def unfenced(content: str | None) -> str:
-    """The JSON of a reply, whole or streamed so far, out of the Markdown code fence it may be in.
-
-    The closing fence is dropped as far as it has arrived: JSON never ends in a backtick, and
-    one left at the end of a stream's text would make its partial object unreadable.
-    """
+    """The JSON of a reply, whole or streamed so far, out of any Markdown code fence."""
     text = content or ""
     opening = _OPENING_FENCE.match(text)
     if opening is None:
         return text.strip()
+    # The closing fence as far as it has arrived: JSON never ends in a backtick, and one left at
+    # the end of a stream's text would make its partial object unreadable.
     return text[opening.end() :].rstrip().rstrip("`").strip()
-
-
-def parse_output(output_cls: type[Model], content: str | None) -> Model:
-    """Validate the model's JSON reply (inside a Markdown code fence or not) against the class."""
-    return output_cls.model_validate_json(unfenced(content))
 
 
 def parse_partial(
@@ -143,7 +136,7 @@ class JsonModeLLM(FunctionCallingLLM):
     def _end_prediction(output_cls: type[Model], response: ChatResponse) -> Model:
         """Check the reply for a refusal, parse its JSON and announce the result."""
         raise_on_refusal(response)
-        result = parse_output(output_cls, response.message.content)
+        result = output_cls.model_validate_json(unfenced(response.message.content))
         dispatcher.event(LLMStructuredPredictEndEvent(output=result))
         return result
 
@@ -292,10 +285,8 @@ def _structured_prediction() -> Iterator[None]:
 
 
 def _in_structured_prediction(items: Iterator[T]) -> Generator[T, None, None]:
-    """Iterate ``items``, marked as a structured prediction only while each one is made.
-
-    The caller's own calls between items (while this waits at a ``yield``) are not marked.
-    """
+    """Iterate ``items``, marked as a structured prediction only while each one is made."""
+    # Not while this waits at a ``yield``: the caller's own calls between items are not marked.
     while True:
         with _structured_prediction():
             try:

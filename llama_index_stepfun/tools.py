@@ -31,10 +31,7 @@ def web_search_tool(description: str | None = None) -> dict[str, Any]:
 
 
 def tool_spec(tool: BaseTool | Mapping[str, Any], strict: bool = False) -> dict[str, Any]:
-    """A LlamaIndex tool as a wire function spec; a dict spec (e.g. web_search) passes as is.
-
-    ``strict`` marks it strict and closes its parameters, as LlamaIndex's OpenAI LLM does.
-    """
+    """A LlamaIndex tool as a wire function spec; a dict spec (e.g. web_search) passes as is."""
     if isinstance(tool, Mapping):
         return dict(tool)
     if not isinstance(tool, BaseTool):
@@ -43,7 +40,7 @@ def tool_spec(tool: BaseTool | Mapping[str, Any], strict: bool = False) -> dict[
     # the model would then call a tool no one has: refuse it before anything is sent.
     check_tool_name(tool.metadata.name, "tools")
     spec = tool.metadata.to_openai_tool(skip_length_check=True)
-    if strict:
+    if strict:  # and its parameters closed, as LlamaIndex's OpenAI LLM does
         spec["function"]["strict"] = True
         spec["function"]["parameters"]["additionalProperties"] = False
     return spec
@@ -52,16 +49,13 @@ def tool_spec(tool: BaseTool | Mapping[str, Any], strict: bool = False) -> dict[
 def tools_kwargs(
     tools: Sequence[BaseTool | Mapping[str, Any]], choice: Any, required: bool, strict: Any = None
 ) -> dict[str, Any]:
-    """The chat kwargs for these tools: their specs, and the tool choice if a function is one.
-
-    A ``choice`` of None means auto (or required); a string other than a mode names a function.
-    """
+    """The chat kwargs for these tools: their specs, and the tool choice if a function is one."""
     if strict is not None and not isinstance(strict, bool):
         raise InvalidParameterError(f"strict: must be True or False, got {strict!r}")
     specs = [tool_spec(tool, bool(strict)) for tool in tools]
     if not any(spec.get("type") == "function" for spec in specs):
         return {"tools": specs} if specs else {}
-    if choice is None:
+    if choice is None:  # a string other than a mode names a function
         choice = "required" if required else "auto"
     elif isinstance(choice, Mapping):
         choice = dict(choice)
@@ -79,16 +73,14 @@ _PARTIAL_LOCK = threading.Lock()
 
 
 def _arguments_dict(arguments: Any, finished: bool, call_id: str) -> dict[str, Any]:
-    """Arguments as a dict (``{}`` when not a JSON object), partial ones read as far as they go.
-
-    In a finished reply, cut-off arguments are unparseable: never a call with a guessed value.
-    """
+    """Arguments as a dict (``{}`` when not a JSON object), partial ones read as far as they go."""
     if isinstance(arguments, dict):
         return arguments
     if not isinstance(arguments, str) or not arguments.strip():
         return {}
     if not finished:
         return _partial(arguments, call_id)
+    # In a finished reply, cut-off arguments are unparseable: never a call with a guessed value.
     try:
         value = load_json(arguments)
     except ValueError:
@@ -131,15 +123,8 @@ def tool_selections(response: ChatResponse) -> list[ToolSelection]:
 def keep_first_tool_call(response: ChatResponse) -> ChatResponse:
     """Drop every tool call but the first (``allow_parallel_tool_calls=False``)."""
     message = response.message
-    seen = False
-    blocks = []
-    for block in message.blocks:
-        if isinstance(block, ToolCallBlock):
-            if seen:
-                continue
-            seen = True
-        blocks.append(block)
-    message.blocks = blocks
+    first = next((b for b in message.blocks if isinstance(b, ToolCallBlock)), None)
+    message.blocks = [b for b in message.blocks if not isinstance(b, ToolCallBlock) or b is first]
     calls = message.additional_kwargs.get("tool_calls")
     if isinstance(calls, list) and len(calls) > 1:
         message.additional_kwargs["tool_calls"] = calls[:1]
