@@ -49,30 +49,6 @@ def _key_from_env() -> SecretStr | None:
     return SecretStr(found.value) if found else None
 
 
-def _collect_unknown(values: dict[str, Any], names: set[str]) -> dict[str, Any]:
-    """Unknown constructor arguments go into ``model_kwargs``, fields found there to the field.
-
-    Each with a warning, as LangChain's chat models do (``model_kwargs`` is sent in the body).
-    """
-    extras = dict(values.get("model_kwargs") or {})
-    for name in [n for n in values if n not in names]:
-        warnings.warn(
-            f"{name} is not a field of ChatStepFun: it was transferred to model_kwargs "
-            "and is sent in the request body",
-            UserWarning,
-            stacklevel=7,  # the caller's ChatStepFun(...), through pydantic's validation
-        )
-        extras[name] = values.pop(name)
-    for name in names & extras.keys():
-        warnings.warn(
-            f"Parameters {{{name!r}}} should be specified explicitly, not in model_kwargs",
-            UserWarning,
-            stacklevel=7,
-        )
-        values[name] = extras.pop(name)
-    return {**values, "model_kwargs": extras} if extras or "model_kwargs" in values else values
-
-
 class ChatStepFun(TokenCounting, CoreClients, BaseChatModel):
     """StepFun chat models (``step-3.5-flash``, ``step-3.7-flash``, ...) for LangChain.
 
@@ -166,22 +142,43 @@ class ChatStepFun(TokenCounting, CoreClients, BaseChatModel):
 
     @classmethod
     @functools.cache  # per class: its fields are fixed once it is made
-    def _field_of(cls) -> dict[str, str]:
-        """Each field's name and aliases (``stop_sequences``...), mapped to the field's name."""
-        names: dict[str, str] = {}
+    def _field_names(cls) -> frozenset[str]:
+        """Each field's name and aliases (``stop_sequences``...)."""
+        names: set[str] = set()
         for name, field in get_fields(cls).items():
             aliases: list[Any] = [name, field.alias]
             if isinstance(field.validation_alias, AliasChoices):
                 aliases += field.validation_alias.choices
-            names.update((alias, name) for alias in aliases if isinstance(alias, str))
-        return names
+            names.update(alias for alias in aliases if isinstance(alias, str))
+        return frozenset(names)
 
     @model_validator(mode="before")
     @classmethod
     def _collect_model_kwargs(cls, values: Any) -> Any:
-        if isinstance(values, dict):
-            return _collect_unknown(values, set(cls._field_of()))
-        return values
+        """Unknown arguments go into ``model_kwargs``, fields found there to the field.
+
+        Each with a warning, as LangChain's chat models do (``model_kwargs`` is sent in the body).
+        """
+        if not isinstance(values, dict):
+            return values
+        names = cls._field_names()
+        extras = dict(values.get("model_kwargs") or {})
+        for name in [n for n in values if n not in names]:
+            warnings.warn(
+                f"{name} is not a field of ChatStepFun: it was transferred to model_kwargs "
+                "and is sent in the request body",
+                UserWarning,
+                stacklevel=6,  # the caller's ChatStepFun(...), through pydantic's validation
+            )
+            extras[name] = values.pop(name)
+        for name in names & extras.keys():
+            warnings.warn(
+                f"Parameters {{{name!r}}} should be specified explicitly, not in model_kwargs",
+                UserWarning,
+                stacklevel=6,
+            )
+            values[name] = extras.pop(name)
+        return {**values, "model_kwargs": extras} if extras or "model_kwargs" in values else values
 
     @model_validator(mode="after")
     def _set_stepfun_version(self) -> Self:
@@ -202,7 +199,7 @@ class ChatStepFun(TokenCounting, CoreClients, BaseChatModel):
         # A field also in model_kwargs takes that value, with a warning (as LangChain's chat
         # models do); any other name given twice is refused here: a validator's error would
         # quote the arguments, the key among them.
-        if twice := sorted(kwargs.keys() & (extras or {}).keys() - self._field_of().keys()):
+        if twice := sorted(kwargs.keys() & (extras or {}).keys() - self._field_names()):
             msg = f"{', '.join(twice)}: given both as an argument and in model_kwargs"
             raise StepFunInvalidParameterError(msg)
         key = kwargs.get("api_key", kwargs.get("stepfun_api_key", ...))
@@ -294,12 +291,7 @@ class ChatStepFun(TokenCounting, CoreClients, BaseChatModel):
         return model_profile(self.model)
 
     def refresh_profile(self) -> ModelProfile:
-        """Ask the API what it serves (``GET /models``) and return this model's profile.
-
-        What the server states (window, reasoning, image input, effort tiers) replaces the
-        built-in catalog's beliefs for this process (`stepfun_core.learn`), so models made
-        afterwards, and token-based trimming that reads ``profile``, use it too.
-        """
+        """Learn what the API serves (``GET /models``, for the process) and return the profile."""
         with LangChainErrors():
             core.learn(self.client.list_models())
         self.profile = model_profile(self.model)
@@ -325,7 +317,7 @@ class ChatStepFun(TokenCounting, CoreClients, BaseChatModel):
         payload = self._payload(messages, stop, kwargs)
         if (payload.get("n") or 1) > 1:
             msg = "n: n > 1 cannot be streamed; invoke without streaming to get n generations"
-            raise to_langchain_error(core.InvalidParameterError(msg))
+            raise StepFunInvalidParameterError(msg)
         return payload, ChunkConverter(stream_usage=bool(stream_usage))
 
     def _generate(
@@ -449,7 +441,7 @@ class ChatStepFun(TokenCounting, CoreClients, BaseChatModel):
         """
         if kwargs:
             msg = f"with_structured_output: unsupported arguments {sorted(kwargs)}"
-            raise to_langchain_error(core.InvalidParameterError(msg))
+            raise StepFunInvalidParameterError(msg)
         return structured_output(
             self, schema, method=method, include_raw=include_raw, strict=strict
         )

@@ -15,7 +15,7 @@ from typing import Any
 from langchain_stepfun.errors import StepFunInvalidParameterError
 from stepfun_core.errors import InvalidParameterError
 from stepfun_core.jsonio import json_text
-from stepfun_core.media import AUDIO_TYPES, check_video_url, normalize_mime_type, sniff_mime_type
+from stepfun_core.media import AUDIO_TYPES, normalize_mime_type, sniff_mime_type, video_part
 
 Part = dict[str, Any]
 _ACCEPTED = (
@@ -42,10 +42,7 @@ def _base64(block: Mapping[str, Any]) -> Any:
 
 
 def _mime_of(block: Mapping[str, Any], data: str, default: str) -> str:
-    """A block's declared MIME type, else the one its first bytes show, else ``default``.
-
-    LangChain's blocks may leave it out; the core then checks the bytes against it.
-    """
+    """A block's declared MIME type, else the one its first bytes show, else ``default``."""
     if block.get("mime_type"):
         return str(block["mime_type"])
     try:
@@ -139,7 +136,7 @@ def _video(block: Mapping[str, Any]) -> Part:
         why = "StepFun takes videos by http(s) URL only"
         raise _unsupported(kind, block, "it needs video_url.url" if kind == "video_url" else why)
     try:
-        return {"type": "video_url", "video_url": {"url": check_video_url(url)}}
+        return video_part(url)
     except InvalidParameterError as exc:
         raise _unsupported(kind, block, exc.message) from None
 

@@ -99,11 +99,8 @@ def chat_result(completion: Completion) -> ChatResult:
 
 
 def combine_llm_outputs(outputs: list[dict[str, Any] | None], model_name: str) -> dict[str, Any]:
-    """One ``llm_output`` for ``generate``'s prompts: token usage summed, the model's name.
-
-    The name is the first the API reported, else ``model_name``; the per-request ``id`` is
-    left out, as no one id stands for several requests.
-    """
+    """One ``llm_output`` for ``generate``'s prompts: token usage summed, the model's name."""
+    # The name is the first the API reported; no one request ``id`` stands for several.
     usage: dict[str, Any] = {}
     reported: Any = None
     for output in outputs:

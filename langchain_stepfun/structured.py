@@ -17,10 +17,10 @@ from langchain_core.runnables import Runnable, RunnableGenerator, RunnableMap
 from langchain_core.runnables.utils import AddableDict
 from langchain_core.utils.pydantic import is_basemodel_subclass
 
-from langchain_stepfun.errors import StepFunRefusalError, to_langchain_error
+from langchain_stepfun.errors import StepFunInvalidParameterError, StepFunRefusalError
 from langchain_stepfun.outputs import REFUSAL_KEY
 from langchain_stepfun.tools import check_flag, openai_tool
-from stepfun_core import InvalidParameterError, get_model_info
+from stepfun_core import get_model_info
 from stepfun_core.types import refusal_problem
 
 if TYPE_CHECKING:
@@ -42,10 +42,9 @@ def raise_on_refusal(message: BaseMessage) -> None:
 
 
 class _ReplyCheck:
-    """Raise on a refusal, and on a reply (or a whole stream) that did not call ``tool``.
+    """Raise on a refusal, and on a reply (or a whole stream) that did not call ``tool``."""
 
-    A model that is not forced may answer in prose; LangChain's tool parsers give None then.
-    """
+    # A model that is not forced may answer in prose; LangChain's tool parsers give None then.
 
     def __init__(self, tool: str | None) -> None:
         self.tool, self.called, self.text = tool, False, ""
@@ -90,10 +89,7 @@ def _is_pydantic(schema: Any) -> bool:
 
 
 def json_schema_format(schema: Any, *, strict: bool | None = None) -> dict[str, Any]:
-    """The API's ``response_format`` for a schema (Pydantic, TypedDict or JSON schema).
-
-    A ``response_format`` dict (``{"type": ...}``) is returned unchanged.
-    """
+    """The API's ``response_format`` for a schema; a ``response_format`` dict is kept as is."""
     if isinstance(schema, Mapping) and schema.get("type") in ("json_schema", "json_object"):
         return dict(schema)
     function = openai_tool(schema, "schema")["function"]
@@ -108,12 +104,6 @@ def json_schema_format(schema: Any, *, strict: bool | None = None) -> dict[str, 
     return {"type": "json_schema", "json_schema": spec}
 
 
-def _content_parser(schema: Any) -> BaseOutputParser[Any]:
-    if _is_pydantic(schema):
-        return PydanticOutputParser(pydantic_object=schema)
-    return JsonOutputParser()
-
-
 def structured_output(
     model: ChatStepFun,
     schema: Any,
@@ -125,7 +115,7 @@ def structured_output(
     """Bind ``model`` so that it answers with data matching ``schema``, then parse it."""
     if schema is None and method != "json_mode":
         msg = f"schema is required for method={method!r}"
-        raise to_langchain_error(InvalidParameterError(msg))
+        raise StepFunInvalidParameterError(msg)
     check_flag("strict", strict)
     ls_format = {"kwargs": {"method": method, "strict": strict}, "schema": schema}
     parser: BaseOutputParser[Any]
@@ -144,24 +134,24 @@ def structured_output(
             if _is_pydantic(schema)
             else JsonOutputKeyToolsParser(key_name=name, first_tool_only=True)
         )
-    elif method == "json_mode":
-        if strict is not None:
+    elif method in ("json_mode", "json_schema"):
+        if method == "json_schema":
+            response_format = json_schema_format(schema, strict=strict)
+        elif strict is not None:
             msg = "strict is not supported with method='json_mode'; use 'json_schema'"
-            raise to_langchain_error(InvalidParameterError(msg))
-        ls_format["kwargs"] = {"method": method}
-        llm = model.bind(
-            response_format={"type": "json_object"}, ls_structured_output_format=ls_format
+            raise StepFunInvalidParameterError(msg)
+        else:
+            response_format = {"type": "json_object"}
+            ls_format["kwargs"] = {"method": method}
+        llm = model.bind(response_format=response_format, ls_structured_output_format=ls_format)
+        parser = (
+            PydanticOutputParser(pydantic_object=schema)
+            if _is_pydantic(schema)
+            else JsonOutputParser()
         )
-        parser = _content_parser(schema)
-    elif method == "json_schema":
-        llm = model.bind(
-            response_format=json_schema_format(schema, strict=strict),
-            ls_structured_output_format=ls_format,
-        )
-        parser = _content_parser(schema)
     else:
         msg = f"method must be function_calling, json_mode or json_schema, got {method!r}"
-        raise to_langchain_error(InvalidParameterError(msg))
+        raise StepFunInvalidParameterError(msg)
     checked = _reply_check(name if method == "function_calling" else None) | parser
     if not include_raw:
         return llm | checked
@@ -169,11 +159,9 @@ def structured_output(
 
 
 def _with_raw(checked: Runnable[Any, Any]) -> RunnableGenerator[Any, Any]:
-    """``include_raw``: the raw reply as it streams, then what was parsed from all of it.
-
-    The error that stopped the parse is ``parsing_error`` (LangChain's fallbacks cannot catch
-    one raised once a stream has begun).
-    """
+    """``include_raw``: the raw reply as it streams, then what was parsed from all of it."""
+    # A parse error is ``parsing_error``: LangChain's fallbacks cannot catch one raised once a
+    # stream has begun.
 
     def transform(chunks: Iterator[dict[str, Any]]) -> Iterator[AddableDict]:
         raw = None

@@ -8,8 +8,7 @@ from typing import Any
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 
-from langchain_stepfun.errors import to_langchain_error
-from stepfun_core import InvalidParameterError
+from langchain_stepfun.errors import StepFunInvalidParameterError
 
 ToolLike = Mapping[str, Any] | type | Callable[..., Any] | BaseTool
 # Tools the server runs itself (docs/wire.md#web-search); a JSON schema's "type" is "object".
@@ -23,14 +22,14 @@ def openai_tool(tool: Any, field: str, *, strict: bool | None = None) -> dict[st
     try:
         return convert_to_openai_tool(tool, strict=strict)
     except (ValueError, TypeError) as exc:  # LangChain's plain "Unsupported function ..."
-        raise to_langchain_error(InvalidParameterError(f"{field}: {exc}")) from None
+        raise StepFunInvalidParameterError(f"{field}: {exc}") from None
 
 
 def check_flag(name: str, value: Any) -> None:
     """A switch that is sent as given must be True, False or unset."""
     if value is not None and not isinstance(value, bool):
         msg = f"{name} must be True or False, got {value!r}"
-        raise to_langchain_error(InvalidParameterError(msg))
+        raise StepFunInvalidParameterError(msg)
 
 
 def format_tool(tool: ToolLike, *, strict: bool | None = None) -> dict[str, Any]:
@@ -58,6 +57,6 @@ def format_tool_choice(choice: Any, tools: Sequence[Mapping[str, Any]]) -> Any:
         if choice in names:
             return {"type": "function", "function": {"name": choice}}
         msg = f"tool_choice {choice!r} is neither auto/none/required/any nor one of {names}"
-        raise to_langchain_error(InvalidParameterError(msg))
+        raise StepFunInvalidParameterError(msg)
     msg = f"tool_choice must be a string, True or a dict, got {choice!r}"
-    raise to_langchain_error(InvalidParameterError(msg))
+    raise StepFunInvalidParameterError(msg)
