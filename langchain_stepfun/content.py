@@ -24,7 +24,8 @@ _ACCEPTED = (
 )
 
 
-def _unsupported(kind: Any, block: Mapping[str, Any], why: str = "") -> Exception:
+def _unsupported(kind: Any, block: Any, why: str = "") -> Exception:
+    block = block if isinstance(block, Mapping) else {}
     source = block.get("source")
     mime = block.get("mime_type") or (
         source.get("media_type") if isinstance(source, Mapping) else None
@@ -164,8 +165,7 @@ def user_content(content: str | list[Any]) -> str | list[Part]:
         kind = item.get("type") if isinstance(item, Mapping) else None
         convert = _USER_PARTS.get(kind) if isinstance(kind, str) else None
         if convert is None:
-            block = item if isinstance(item, Mapping) else {}
-            raise _unsupported(kind, block)
+            raise _unsupported(kind, item)
         parts.append(convert(item))
     return parts
 
@@ -184,8 +184,7 @@ def plain_text(content: str | list[Any], role: str, separator: str = "") -> str:
             texts.append(json_text(item.get("json"), f"{role} message json block"))
         else:
             kind = item.get("type") if isinstance(item, Mapping) else type(item).__name__
-            block = item if isinstance(item, Mapping) else {}
-            raise _unsupported(kind, block, f"StepFun {role} messages take text only")
+            raise _unsupported(kind, item, f"StepFun {role} messages take text only")
     return separator.join(texts)
 
 

@@ -55,10 +55,8 @@ def _unsupported(block: object, role: str) -> InvalidParameterError:
 def image_to_part(block: ImageBlock) -> dict[str, Any]:
     """An ImageBlock (URL, local path or bytes) as an ``image_url`` part."""
     detail = block.detail if block.detail not in _IGNORED_DETAILS else None
-    if block.url is not None:
-        url = str(block.url)
-        if url.startswith(IMAGE_URL_PREFIXES):
-            return image_part(url, detail=detail)
+    if block.url is not None and str(block.url).startswith(IMAGE_URL_PREFIXES):
+        return image_part(str(block.url), detail=detail)
     if block.path is not None:
         return image_part(block.path, detail=detail, mime_type=block.image_mimetype)
     if block.image is not None:
@@ -73,7 +71,7 @@ def image_to_part(block: ImageBlock) -> dict[str, Any]:
 
 def audio_to_part(block: AudioBlock) -> dict[str, Any]:
     """An AudioBlock (local path or bytes, mp3 or wav) as an ``input_audio`` part."""
-    mime = _AUDIO_MIME.get((block.format or "").lower()) if block.format else None
+    mime = _AUDIO_MIME.get((block.format or "").lower())
     if block.path is not None:
         return audio_part(block.path, mime_type=mime)
     if block.audio is not None:

@@ -66,7 +66,7 @@ def _message_kwargs(
     reasoning: str,
     calls: list[dict[str, Any]],
     server_calls: list[dict[str, Any]],
-    refusal: str = "",
+    refusal: str,
 ) -> dict[str, Any]:
     kwargs: dict[str, Any] = {}
     if reasoning:
@@ -168,15 +168,13 @@ class StreamedCalls:
                 self._take(call, parsed=False)
         self._publish()
 
-    def update(
-        self, calls: list[ToolCall], server_calls: list[ServerToolCall], *, parsed: bool
-    ) -> None:
-        """Take every call received; ``parsed``: the stream is finished."""
+    def update(self, calls: list[ToolCall], server_calls: list[ServerToolCall]) -> None:
+        """Take every call of the finished stream, its arguments parsed."""
         kept = {call.index for call in calls}
         for index in [i for i in self._entries if i not in kept]:  # now a server-side call
             del self._entries[index], self._blocks[index], self._dicts[index]
         for call in calls:
-            self._take(call, parsed=parsed)
+            self._take(call, parsed=True)
         self._server = {call.index: call.to_dict() for call in server_calls}
         self._publish()
 
@@ -300,5 +298,5 @@ class StreamResponder:
             extra["finish_reason"] = reason
         if self._thinking_block is not None and completion.usage is not None:
             self._thinking_block.num_tokens = completion.usage.reasoning_tokens
-        self._calls.update(choice.tool_calls, choice.server_tool_calls, parsed=True)
+        self._calls.update(choice.tool_calls, choice.server_tool_calls)
         return completion.to_dict()
