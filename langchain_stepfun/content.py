@@ -203,8 +203,6 @@ def assistant_text(content: str | list[Any]) -> tuple[str, str]:
         kind = item.get("type")
         if kind == "text":
             texts.append(item.get("text", ""))
-        elif kind == "reasoning" and isinstance(item.get("reasoning"), str):
-            reasoning.append(item["reasoning"])
-        elif kind == "thinking" and isinstance(item.get("thinking"), str):
-            reasoning.append(item["thinking"])
+        elif kind in ("reasoning", "thinking") and isinstance(item.get(kind), str):
+            reasoning.append(item[kind])
     return "".join(texts), "".join(reasoning)

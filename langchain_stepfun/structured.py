@@ -84,10 +84,6 @@ def _reply_check(tool: str | None) -> RunnableGenerator[Any, Any]:
     return RunnableGenerator(check, acheck)
 
 
-def _is_pydantic(schema: Any) -> bool:
-    return isinstance(schema, type) and is_basemodel_subclass(schema)
-
-
 def json_schema_format(schema: Any, *, strict: bool | None = None) -> dict[str, Any]:
     """The API's ``response_format`` for a schema; a ``response_format`` dict is kept as is."""
     if isinstance(schema, Mapping) and schema.get("type") in ("json_schema", "json_object"):
@@ -131,7 +127,7 @@ def structured_output(
         )
         parser = (
             PydanticToolsParser(tools=[schema], first_tool_only=True)
-            if _is_pydantic(schema)
+            if is_basemodel_subclass(schema)
             else JsonOutputKeyToolsParser(key_name=name, first_tool_only=True)
         )
     elif method in ("json_mode", "json_schema"):
@@ -146,7 +142,7 @@ def structured_output(
         llm = model.bind(response_format=response_format, ls_structured_output_format=ls_format)
         parser = (
             PydanticOutputParser(pydantic_object=schema)
-            if _is_pydantic(schema)
+            if is_basemodel_subclass(schema)
             else JsonOutputParser()
         )
     else:
