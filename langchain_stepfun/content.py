@@ -1,9 +1,7 @@
 """Content blocks to StepFun content parts: text, images, audio and video.
 
-User messages take text; images as OpenAI ``image_url``, LangChain ``image`` (URL, base64 or
-file id) or Anthropic ``source`` blocks; audio as ``input_audio`` or ``audio`` blocks (base64
-mp3 or wav); video as ``video_url`` or ``video`` blocks (http(s) URLs). Anything else raises,
-naming the block, before a request is sent.
+Images come as OpenAI ``image_url``, LangChain ``image`` (URL, base64 or file id) or Anthropic
+``source`` blocks. Anything the API cannot take raises, naming the block, before it is sent.
 """
 
 from __future__ import annotations
