@@ -168,14 +168,14 @@ class ChatStepFun(TokenCounting, CoreClients, BaseChatModel):
                 f"{name} is not a field of ChatStepFun: it was transferred to model_kwargs "
                 "and is sent in the request body",
                 UserWarning,
-                stacklevel=6,  # the caller's ChatStepFun(...), through pydantic's validation
+                stacklevel=5,  # the caller's ChatStepFun(...), through pydantic's validation
             )
             extras[name] = values.pop(name)
         for name in names & extras.keys():
             warnings.warn(
                 f"Parameters {{{name!r}}} should be specified explicitly, not in model_kwargs",
                 UserWarning,
-                stacklevel=6,
+                stacklevel=5,
             )
             values[name] = extras.pop(name)
         return {**values, "model_kwargs": extras} if extras or "model_kwargs" in values else values
