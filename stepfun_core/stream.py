@@ -6,7 +6,7 @@ import asyncio
 import json
 import re
 import time
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from types import TracebackType
 from typing import Any
 
@@ -181,23 +181,19 @@ class StreamState:
         self.accumulator.add(tail)  # not yet yielded: a restart is still possible if one raises
         return (tail,)
 
-    def finish(self) -> tuple[Chunk, ...]:
-        """Call at the clean end of the body; yield the chunks returned, if any.
+    def finish(self, cut: Exception | None = None) -> tuple[Chunk, ...]:
+        """Call at the end of the body (``cut``: what broke it off); yield the chunks returned.
 
         A last event whose closing blank line never came still counts if it is whole ([DONE]
-        or a JSON object). A stream must end in [DONE] or with every choice finished.
-        """
-        return self._with_unended(self._ended)
-
-    def _with_unended(self, end: Callable[[], tuple[Chunk, ...]]) -> tuple[Chunk, ...]:
-        """The chunks of a last event without its closing blank line (if whole), then ``end()``'s.
-
-        If ``end()`` raises, those chunks never reach the caller, who may still send again.
+        or a JSON object). A stream must end in [DONE] or with every choice finished. If it
+        does not, those chunks never reach the caller, who may still send again.
         """
         yielded = self.content_yielded
         last = () if self.done else tuple(self._chunks(self._unended_events()))
         try:
-            return last + end()
+            if cut is not None and not (self.done or self.accumulator.finished):
+                raise self.interrupted(cut) from cut
+            return last + self._ended()
         except StepFunError:
             self.content_yielded = yielded
             raise
@@ -272,12 +268,7 @@ class StreamState:
                 return self._ended()
             raise exc
         # A last event that came whole, but without its blank line before the cut, counts.
-        return self._with_unended(lambda: self._after_cut(exc))
-
-    def _after_cut(self, exc: Exception) -> tuple[Chunk, ...]:
-        if self.done or self.accumulator.finished:
-            return self._ended()
-        raise self.interrupted(exc) from exc
+        return self.finish(exc)
 
     def interrupted(self, exc: Exception) -> StepFunError:
         """The error for a transport failure in the middle of the body."""
