@@ -182,12 +182,18 @@ class StreamState:
         return (tail,)
 
     def finish(self, cut: Exception | None = None) -> tuple[Chunk, ...]:
-        """Call at the end of the body (``cut``: what broke it off); yield the chunks returned.
+        """End at the body's end, or at ``cut`` (a failure or the idle watchdog); yield the chunks.
 
         A last event whose closing blank line never came still counts if it is whole ([DONE]
-        or a JSON object). A stream must end in [DONE] or with every choice finished. If it
-        does not, those chunks never reach the caller, who may still send again.
+        or a JSON object). A stream must end in [DONE] or with every choice finished: once the
+        finish reason has come only ``[DONE]`` is lost (a cut, a proxy sending only keep-alives),
+        and a whole answer is never an error. If it raises, no chunk reaches the caller, who may
+        still send again.
         """
+        if isinstance(cut, StreamIdleTimeoutError):
+            if self.accumulator.finished:
+                return self._ended()
+            raise cut
         yielded = self.content_yielded
         last = () if self.done else tuple(self._chunks(self._unended_events()))
         try:
@@ -257,19 +263,6 @@ class StreamState:
             return exc
         return self.error(StreamError, _REUSED)
 
-    def broken(self, exc: Exception) -> tuple[Chunk, ...]:
-        """End a stream that failed or went idle: whole if every choice had finished, else raise.
-
-        Once the finish reason has come only ``[DONE]`` is lost (a cut, a proxy sending only
-        keep-alives), and a whole answer is never an error.
-        """
-        if isinstance(exc, StreamIdleTimeoutError):
-            if self.accumulator.finished:
-                return self._ended()
-            raise exc
-        # A last event that came whole, but without its blank line before the cut, counts.
-        return self.finish(exc)
-
     def interrupted(self, exc: Exception) -> StepFunError:
         """The error for a transport failure in the middle of the body."""
         if isinstance(exc, classes("ReadTimeout")):
@@ -296,12 +289,7 @@ class _OpenStream:
     again as the retry policy allows; one cut later is an error carrying what arrived.
     """
 
-    def __init__(
-        self,
-        client: Any,
-        payload: Mapping[str, Any],
-        opened: Opened,
-    ) -> None:
+    def __init__(self, client: Any, payload: Mapping[str, Any], opened: Opened) -> None:
         self._client = client  # sends the request again; keeps the final usage (token counts)
         self._payload = payload
         self._response, self._state, self._tries = opened
@@ -388,7 +376,7 @@ class ChatStream(_OpenStream):
                     break
             yield from state.finish()
         except (StreamIdleTimeoutError, *self._client._errors) as exc:
-            yield from state.broken(exc)
+            yield from state.finish(exc)
         except RuntimeError as exc:
             raise state.reused(exc) from None
         finally:
@@ -447,7 +435,7 @@ class AsyncChatStream(_OpenStream):
             for tail in state.finish():
                 yield tail
         except (StreamIdleTimeoutError, *self._client._errors) as exc:
-            for tail in state.broken(exc):
+            for tail in state.finish(exc):
                 yield tail
         except RuntimeError as exc:
             raise state.reused(exc) from None
