@@ -111,9 +111,6 @@ class StreamState:
         # Once per token: the common path is inline (a helper call per event costs ~5%).
         for event in events:
             payload = event.data
-            if payload.startswith(_DONE):
-                yield from self._end()
-                return
             try:
                 # Up to MAX_DEPTH characters cannot nest deeper; longer text is checked first.
                 obj = json.loads(payload) if len(payload) <= MAX_DEPTH else load_json(payload)
@@ -121,7 +118,7 @@ class StreamState:
                 obj = _NOT_JSON
             if type(obj) is not dict:
                 stripped = payload.strip()
-                if stripped.startswith(_DONE):  # "data:  [DONE]": a space too many
+                if stripped.startswith(_DONE):  # never JSON; "data:  [DONE]" has a space too many
                     yield from self._end()
                     return
                 # An empty ``data:`` event (a proxy's keep-alive) carries nothing, and junk once
