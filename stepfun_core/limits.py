@@ -153,4 +153,4 @@ class BodyReader:
 
     def content(self) -> bytes:
         """The body read so far."""
-        return self._pieces[0] if len(self._pieces) == 1 else b"".join(self._pieces)
+        return b"".join(self._pieces)  # one piece is returned as it is, not copied
