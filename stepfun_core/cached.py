@@ -124,10 +124,6 @@ class CoreClients:
     def _value(self, setting: str) -> Any:
         return getattr(self, self._RENAMES.get(setting, setting))
 
-    def _model_extra_headers(self) -> Any:
-        """The ``extra_headers`` entry of the model's extra parameters, if any."""
-        return getattr(self, self._EXTRA_PARAMS_FIELD).get("extra_headers")
-
     def settings(self, **changes: Any) -> Settings:
         """The core client settings as they are now (checked by the core), with ``changes``."""
         return self._clients.settings(self._values()).replace(**changes)
@@ -151,14 +147,15 @@ class CoreClients:
         changes = {names[key]: kwargs.pop(key) for key in names.keys() & kwargs}
         if "api_key" in changes:
             changes["api_key"] = _revealed(changes["api_key"])
-        layers = (self._model_extra_headers(), kwargs.pop("extra_headers", None))
+        model_headers = getattr(self, self._EXTRA_PARAMS_FIELD).get("extra_headers")
+        call_headers = kwargs.pop("extra_headers", None)
+        layers = [layer for layer in (model_headers, call_headers) if layer is not None]
         http = getattr(self, self._HTTP_FIELDS[asynchronous])
         try:
-            if layers[0] is not None or layers[1] is not None:
+            if layers:
                 headers = changes.get("default_headers", self._value("default_headers"))
                 for layer in layers:
-                    if layer is not None:
-                        headers = headers_over(headers, layer)
+                    headers = headers_over(headers, layer)
                 changes["default_headers"] = headers
             client = self._clients.client(self._values(), http, asynchronous=asynchronous)
             return client.with_settings(**changes) if changes else client

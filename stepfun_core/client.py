@@ -10,8 +10,8 @@ import socket
 import threading
 import time
 import weakref
-from collections.abc import Callable, Coroutine, Mapping
-from typing import Any, TypeVar, cast
+from collections.abc import Callable, Mapping
+from typing import Any, cast
 
 import httpx
 
@@ -36,8 +36,6 @@ from stepfun_core.transport import AsyncHTTP, SyncHTTP
 from stepfun_core.types import Completion
 
 __all__ = ["AsyncStepFunClient", "StepFunClient"]
-
-T = TypeVar("T")
 
 
 class StepFunClient(BaseClient[SyncHTTP]):
@@ -239,10 +237,15 @@ class AsyncStepFunClient(BaseClient[AsyncHTTP]):
         tries = tries or self._tries(stream=stream)
         deadline, tried = tries.deadline, 0
         while True:
-            if deadline is not None:
+            if deadline is None:
+                outcome = await self._attempt(http, request, stream, None)
+            else:
                 deadline.limit(request)
-            work = self._attempt(http, request, stream, deadline)
-            outcome = await (work if deadline is None else _aby_deadline(deadline, work))
+                work = self._attempt(http, request, stream, deadline)
+                try:  # cancelled at the deadline, which closes its connection
+                    outcome = await asyncio.wait_for(work, deadline.remaining())
+                except asyncio.TimeoutError:
+                    raise deadline.error() from None
             if not isinstance(outcome, StepFunError):
                 self._took(payload, plan[tried][0], tried)
                 return outcome
@@ -309,11 +312,3 @@ async def _sent_in_turn(http: AsyncHTTP, request: httpx.Request) -> httpx.Respon
         return cast(httpx.Response, await http.send(request, stream=True))  # type: ignore[arg-type]
     finally:
         await claim("", {})
-
-
-async def _aby_deadline(deadline: Deadline, work: Coroutine[Any, Any, T]) -> T:
-    """Await ``work``, or cancel it (closing its connection) and raise at the deadline."""
-    try:
-        return await asyncio.wait_for(work, deadline.remaining())
-    except asyncio.TimeoutError:
-        raise deadline.error() from None

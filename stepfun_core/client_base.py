@@ -118,8 +118,7 @@ class BaseClient(Generic[HttpClient]):
         share_in_copy(memo, self._http_client)
         copied = type(self).__new__(type(self))
         memo[id(self)] = copied
-        for name, value in self.__dict__.items():
-            setattr(copied, name, copy.deepcopy(value, memo))
+        copied.__dict__.update(copy.deepcopy(self.__dict__, memo))
         return copied
 
     def _build(

@@ -197,14 +197,14 @@ _CONTEXT_OVERFLOW = re.compile(
 )
 
 
-def _text_of(value: Any, limit: int = 500) -> str | None:
+def _text_of(value: Any) -> str | None:
     """A field of an error body as text (a server may send any JSON value, however deep)."""
     if value is None:
         return None
     if isinstance(value, str):
         return join_surrogates(value)
     try:
-        return repr(value)[:limit]
+        return repr(value)[:500]
     except RecursionError:
         return f"<a {type(value).__name__} nested too deeply to show>"
 

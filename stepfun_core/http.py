@@ -195,7 +195,6 @@ def is_json_reply(response: httpx.Response) -> bool:
 def json_reply_error(response: httpx.Response, content: bytes) -> StepFunError:
     """The error for a JSON answer to a stream request (it carries what the JSON held)."""
     body = decode_json(content)
-    trace_id = trace_id_of(response)
     error = envelope_error(response, body)
     if error:
         return error
@@ -205,7 +204,7 @@ def json_reply_error(response: httpx.Response, content: bytes) -> StepFunError:
         body = content[:500].decode("utf-8", "replace")
     return MalformedResponseError(
         f"asked for a stream but the API answered with {what}",
-        trace_id=trace_id,
+        trace_id=trace_id_of(response),
         body=body,
         partial=parse_completion(body) if isinstance(body, dict) else None,
     )

@@ -153,7 +153,7 @@ def encode_json(payload: Mapping[str, Any]) -> bytes:
     try:
         text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
     except (TypeError, ValueError, RecursionError):
-        raise _invalid(payload) from None
+        raise _not_json(payload, "") from None
     try:
         return text.encode("utf-8")
     except UnicodeEncodeError:
@@ -161,7 +161,7 @@ def encode_json(payload: Mapping[str, Any]) -> bytes:
     try:
         return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le").encode("utf-8")
     except UnicodeDecodeError:
-        raise _invalid(payload) from None
+        raise _not_json(payload, "") from None
 
 
 def json_text(value: Any, where: str) -> str:
@@ -174,13 +174,12 @@ def json_text(value: Any, where: str) -> str:
             return json.dumps(value, ensure_ascii=False, allow_nan=False)
         except (TypeError, ValueError, RecursionError):
             pass
-    field, problem = find_problem(value, where) or (where, "cannot be encoded as JSON")
-    raise InvalidParameterError(f"{field}: {problem}")
+    raise _not_json(value, where)
 
 
-def _invalid(payload: Mapping[str, Any]) -> InvalidParameterError:
-    found = find_problem(payload)
-    field, problem = found if found else ("request", "cannot be encoded as JSON")
+def _not_json(value: Any, where: str) -> InvalidParameterError:
+    found = find_problem(value, where)
+    field, problem = found or (where or "request", "cannot be encoded as JSON")
     return InvalidParameterError(f"{field}: {problem}")
 
 

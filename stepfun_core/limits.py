@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import zlib
+from dataclasses import dataclass
 
 import httpx
 
@@ -52,6 +53,7 @@ class Deadline:
         }
 
 
+@dataclass(slots=True)
 class Tries:
     """What one call has spent: its retries so far and its deadline (None without one).
 
@@ -59,11 +61,8 @@ class Tries:
     ``max_retries`` and ``total_timeout``.
     """
 
-    __slots__ = ("attempt", "deadline")
-
-    def __init__(self, deadline: Deadline | None) -> None:
-        self.attempt = 0
-        self.deadline = deadline
+    deadline: Deadline | None
+    attempt: int = 0
 
 
 class Inflater:
@@ -154,4 +153,4 @@ class BodyReader:
 
     def content(self) -> bytes:
         """The body read so far."""
-        return self._pieces[0] if len(self._pieces) == 1 else b"".join(self._pieces)
+        return b"".join(self._pieces)  # one piece is returned as it is, not copied

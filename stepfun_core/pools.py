@@ -16,6 +16,7 @@ import os
 import ssl
 import threading
 from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any
 
@@ -93,14 +94,12 @@ def shared_sync_client(size: Size = DEFAULT_SIZE) -> httpx.Client:
     return client
 
 
+@dataclass(slots=True)
 class _LoopPools:
     """One event loop's pools, and the async generator that closes them at loop shutdown."""
 
-    __slots__ = ("clients", "closer")
-
-    def __init__(self) -> None:
-        self.clients: dict[Size, httpx.AsyncClient] = {}
-        self.closer: AsyncIterator[None] | None = None
+    clients: dict[Size, httpx.AsyncClient] = field(default_factory=dict)
+    closer: AsyncIterator[None] | None = None
 
 
 async def _close_at_shutdown(pools: _LoopPools) -> AsyncIterator[None]:

@@ -6,7 +6,7 @@ import asyncio
 import json
 import re
 import time
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from types import TracebackType
 from typing import Any
 
@@ -111,9 +111,6 @@ class StreamState:
         # Once per token: the common path is inline (a helper call per event costs ~5%).
         for event in events:
             payload = event.data
-            if payload.startswith(_DONE):
-                yield from self._end()
-                return
             try:
                 # Up to MAX_DEPTH characters cannot nest deeper; longer text is checked first.
                 obj = json.loads(payload) if len(payload) <= MAX_DEPTH else load_json(payload)
@@ -121,7 +118,7 @@ class StreamState:
                 obj = _NOT_JSON
             if type(obj) is not dict:
                 stripped = payload.strip()
-                if stripped.startswith(_DONE):  # "data:  [DONE]": a space too many
+                if stripped.startswith(_DONE):  # never JSON; "data:  [DONE]" has a space too many
                     yield from self._end()
                     return
                 # An empty ``data:`` event (a proxy's keep-alive) carries nothing, and junk once
@@ -181,23 +178,25 @@ class StreamState:
         self.accumulator.add(tail)  # not yet yielded: a restart is still possible if one raises
         return (tail,)
 
-    def finish(self) -> tuple[Chunk, ...]:
-        """Call at the clean end of the body; yield the chunks returned, if any.
+    def finish(self, cut: Exception | None = None) -> tuple[Chunk, ...]:
+        """End at the body's end, or at ``cut`` (a failure or the idle watchdog); yield the chunks.
 
         A last event whose closing blank line never came still counts if it is whole ([DONE]
-        or a JSON object). A stream must end in [DONE] or with every choice finished.
+        or a JSON object). A stream must end in [DONE] or with every choice finished: once the
+        finish reason has come only ``[DONE]`` is lost (a cut, a proxy sending only keep-alives),
+        and a whole answer is never an error. If it raises, no chunk reaches the caller, who may
+        still send again.
         """
-        return self._with_unended(self._ended)
-
-    def _with_unended(self, end: Callable[[], tuple[Chunk, ...]]) -> tuple[Chunk, ...]:
-        """The chunks of a last event without its closing blank line (if whole), then ``end()``'s.
-
-        If ``end()`` raises, those chunks never reach the caller, who may still send again.
-        """
+        if isinstance(cut, StreamIdleTimeoutError):
+            if self.accumulator.finished:
+                return self._ended()
+            raise cut
         yielded = self.content_yielded
         last = () if self.done else tuple(self._chunks(self._unended_events()))
         try:
-            return last + end()
+            if cut is not None and not (self.done or self.accumulator.finished):
+                raise self.interrupted(cut) from cut
+            return last + self._ended()
         except StepFunError:
             self.content_yielded = yielded
             raise
@@ -261,24 +260,6 @@ class StreamState:
             return exc
         return self.error(StreamError, _REUSED)
 
-    def broken(self, exc: Exception) -> tuple[Chunk, ...]:
-        """End a stream that failed or went idle: whole if every choice had finished, else raise.
-
-        Once the finish reason has come only ``[DONE]`` is lost (a cut, a proxy sending only
-        keep-alives), and a whole answer is never an error.
-        """
-        if isinstance(exc, StreamIdleTimeoutError):
-            if self.accumulator.finished:
-                return self._ended()
-            raise exc
-        # A last event that came whole, but without its blank line before the cut, counts.
-        return self._with_unended(lambda: self._after_cut(exc))
-
-    def _after_cut(self, exc: Exception) -> tuple[Chunk, ...]:
-        if self.done or self.accumulator.finished:
-            return self._ended()
-        raise self.interrupted(exc) from exc
-
     def interrupted(self, exc: Exception) -> StepFunError:
         """The error for a transport failure in the middle of the body."""
         if isinstance(exc, classes("ReadTimeout")):
@@ -305,12 +286,7 @@ class _OpenStream:
     again as the retry policy allows; one cut later is an error carrying what arrived.
     """
 
-    def __init__(
-        self,
-        client: Any,
-        payload: Mapping[str, Any],
-        opened: Opened,
-    ) -> None:
+    def __init__(self, client: Any, payload: Mapping[str, Any], opened: Opened) -> None:
         self._client = client  # sends the request again; keeps the final usage (token counts)
         self._payload = payload
         self._response, self._state, self._tries = opened
@@ -397,7 +373,7 @@ class ChatStream(_OpenStream):
                     break
             yield from state.finish()
         except (StreamIdleTimeoutError, *self._client._errors) as exc:
-            yield from state.broken(exc)
+            yield from state.finish(exc)
         except RuntimeError as exc:
             raise state.reused(exc) from None
         finally:
@@ -456,7 +432,7 @@ class AsyncChatStream(_OpenStream):
             for tail in state.finish():
                 yield tail
         except (StreamIdleTimeoutError, *self._client._errors) as exc:
-            for tail in state.broken(exc):
+            for tail in state.finish(exc):
                 yield tail
         except RuntimeError as exc:
             raise state.reused(exc) from None
