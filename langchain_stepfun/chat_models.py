@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import sys
 import warnings
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import Any, ClassVar
@@ -47,6 +48,19 @@ DISTRIBUTION = "stepfun-integrations"
 def _key_from_env() -> SecretStr | None:
     found = find_api_key()  # the core's lookup: the first key variable set and not empty
     return SecretStr(found.value) if found else None
+
+
+# Frames between a warning and the caller's line: ChatStepFun(...) and model_validate(...) pass
+# through different numbers of them.
+_OWN_FRAMES = frozenset({"langchain_stepfun", "langchain_core", "pydantic"})
+
+
+def _warn_at_caller(message: str) -> None:
+    """A ``UserWarning`` attributed to the first frame outside this package and its frameworks."""
+    frame, level = sys._getframe(1), 2
+    while frame.f_back and frame.f_globals.get("__name__", "").split(".")[0] in _OWN_FRAMES:
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, UserWarning, stacklevel=level)
 
 
 class ChatStepFun(TokenCounting, CoreClients, BaseChatModel):
@@ -164,18 +178,14 @@ class ChatStepFun(TokenCounting, CoreClients, BaseChatModel):
         names = cls._field_names()
         extras = dict(values.get("model_kwargs") or {})
         for name in [n for n in values if n not in names]:
-            warnings.warn(
+            _warn_at_caller(
                 f"{name} is not a field of ChatStepFun: it was transferred to model_kwargs "
-                "and is sent in the request body",
-                UserWarning,
-                stacklevel=5,  # the caller's ChatStepFun(...), through pydantic's validation
+                "and is sent in the request body"
             )
             extras[name] = values.pop(name)
         for name in names & extras.keys():
-            warnings.warn(
-                f"Parameters {{{name!r}}} should be specified explicitly, not in model_kwargs",
-                UserWarning,
-                stacklevel=5,
+            _warn_at_caller(
+                f"Parameters {{{name!r}}} should be specified explicitly, not in model_kwargs"
             )
             values[name] = extras.pop(name)
         return {**values, "model_kwargs": extras} if extras or "model_kwargs" in values else values

@@ -68,14 +68,16 @@ def test_unknown_arguments_go_to_model_kwargs() -> None:
 
 def test_the_warnings_about_arguments_point_at_the_callers_line() -> None:
     # Found in review: they pointed one frame above the caller (LangChain's and pydantic's own
-    # frames lie between the validator and the caller's ChatStepFun(...)).
+    # frames lie between the validator and the caller's line, more of them for model_validate).
     for kwargs, words in (
         ({"presence_penalty": 0.5}, "transferred"),
         ({"model_kwargs": {"temperature": 0.5}}, "explicitly"),
     ):
         with pytest.warns(UserWarning, match=words) as caught:
             ChatStepFun(api_key="k", **kwargs)
-        assert [w.filename for w in caught] == [__file__]
+        with pytest.warns(UserWarning, match=words) as validated:
+            ChatStepFun.model_validate({"api_key": "k", **kwargs})
+        assert [w.filename for w in [*caught, *validated]] == [__file__, __file__]
 
 
 def test_an_argument_given_twice_is_refused_without_quoting_the_key() -> None:
