@@ -8,7 +8,12 @@ from typing import Any, Generic, TypeVar
 
 import httpx
 
-from stepfun_core.errors import BadRequestError, InvalidParameterError, StepFunError
+from stepfun_core.errors import (
+    BadRequestError,
+    ContextOverflowError,
+    InvalidParameterError,
+    StepFunError,
+)
 from stepfun_core.history import (
     echo_variants,
     learn_echo_field,
@@ -161,8 +166,12 @@ class BaseClient(Generic[HttpClient]):
         self, http: HttpClient, error: StepFunError, tried: int, plan: list[Any], *, stream: bool
     ) -> httpx.Request | None:
         """The request for the plan's next payload when this one's echo was refused, else None."""
+        # A prompt over the window is no refusal of the echo (it shares the error type): sent
+        # shorter, it would hide the overflow that callers act on and learn "never echo".
         refused = (
-            isinstance(error, BadRequestError) and error.error_type == "request_params_invalid"
+            isinstance(error, BadRequestError)
+            and not isinstance(error, ContextOverflowError)
+            and error.error_type == "request_params_invalid"
         )
         if not refused or tried + 1 >= len(plan):
             return None

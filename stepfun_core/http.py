@@ -23,6 +23,7 @@ from stepfun_core.limits import ACCEPT_ENCODING, CODINGS
 from stepfun_core.parse import parse_completion
 from stepfun_core.redact import display_url
 from stepfun_core.retry import parse_retry_after
+from stepfun_core.settings import headers_over
 from stepfun_core.transport import classes
 from stepfun_core.types import Completion
 
@@ -42,7 +43,7 @@ def build_headers(api_key: str, extra: Mapping[str, str] | None, *, stream: bool
         "Accept-Encoding": ACCEPT_ENCODING,
         "User-Agent": USER_AGENT,
     }
-    return {**headers, **(extra or {})}
+    return headers_over(headers, extra)  # an "authorization" of theirs replaces ours
 
 
 def trace_id_of(response: httpx.Response) -> str | None:

@@ -350,6 +350,17 @@ def test_header_httpx_refuses_is_a_parameter_error_never_retried(driver: Driver)
     assert_not_shown(caught.value, "SECRET")
 
 
+def test_a_header_of_ours_given_in_any_case_replaces_ours(driver: Driver) -> None:
+    # Hostile round 8: a lower-case "authorization" (a gateway's token) went out beside ours,
+    # so the StepFun key travelled with it; names are compared regardless of case everywhere.
+    mine = {"authorization": "Bearer GATEWAY", "accept": "application/json", "USER-AGENT": "me"}
+    driver.create(reply(OK), core.build_chat_request(MODEL, USER), default_headers=mine)
+    headers = driver.requests[0].headers
+    assert headers.get_list("authorization") == ["Bearer GATEWAY"]
+    assert headers.get_list("accept") == ["application/json"]
+    assert headers.get_list("user-agent") == ["me"]
+
+
 # --- base URLs -------------------------------------------------------------------------------
 
 URL_WITH_PASSWORD = "https://user:p4ss@api.example.com/v1"
@@ -481,6 +492,31 @@ def test_each_refused_echo_is_logged_at_debug(
         ),
     ]
     assert len(driver.requests) == 3
+
+
+def test_a_prompt_over_the_window_is_raised_not_taken_for_a_refused_echo(
+    driver: Driver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Hostile round 8: an overflow shares the echo refusal's error type, so a history that fit
+    # only without its echoed reasoning was sent three times, the overflow never reached the
+    # caller (SummarizationMiddleware waits for it), and "never echo" was learnt for the model.
+    monkeypatch.setattr(history, "_learnt", {})
+    overflow = {
+        "error": {
+            "message": "The input exceeds the maximum context length of the model.",
+            "type": "request_params_invalid",
+        }
+    }
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        messages = json.loads(request.content)["messages"]
+        echoed = any(f in m for m in messages for f in history.ECHO_FIELDS)
+        return httpx.Response(400 if echoed else 200, json=overflow if echoed else OK)
+
+    with pytest.raises(core.ContextOverflowError):
+        driver.create(answer, ECHOING)
+    assert len(driver.requests) == 1
+    assert history._learnt == {}
 
 
 def test_total_timeout_must_be_positive() -> None:
