@@ -88,13 +88,17 @@ def json_schema_format(schema: Any, *, strict: bool | None = None) -> dict[str, 
     """The API's ``response_format`` for a schema; a ``response_format`` dict is kept as is."""
     if isinstance(schema, Mapping) and schema.get("type") in ("json_schema", "json_object"):
         return dict(schema)
-    function = openai_tool(schema, "schema")["function"]
-    spec: dict[str, Any] = {
-        "name": _NAME_CHARS.sub("_", function["name"])[:64] or "output",
-        "schema": function.get("parameters") or {"type": "object", "properties": {}},
-    }
-    if function.get("description"):
-        spec["description"] = function["description"]
+    spec: dict[str, Any]
+    if isinstance(schema, Mapping) and "name" in schema and "schema" in schema:
+        spec = dict(schema)  # OpenAI's json_schema spec itself, as ChatOpenAI takes it
+    else:
+        function = openai_tool(schema, "schema", strict=strict)["function"]
+        spec = {
+            "name": _NAME_CHARS.sub("_", function["name"])[:64] or "output",
+            "schema": function.get("parameters") or {"type": "object", "properties": {}},
+        }
+        if function.get("description"):
+            spec["description"] = function["description"]
     if strict is not None:
         spec["strict"] = strict
     return {"type": "json_schema", "json_schema": spec}

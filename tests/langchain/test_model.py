@@ -294,6 +294,32 @@ def test_json_mode_and_json_schema_bindings() -> None:
         make().with_structured_output(Weather, method="json_mode", strict=True)
 
 
+def test_openai_json_schema_specs_are_sent_as_given_and_strict_means_strict_form() -> None:
+    # Hostile round 8: OpenAI's spec ({"name", "schema"}), which ChatOpenAI takes, was read as a
+    # function without parameters and sent as an empty schema; and strict=True went out over a
+    # schema not in strict form (an optional field neither required nor closed off).
+    closed = {
+        "type": "object",
+        "properties": {"city": {"type": "string"}},
+        "required": ["city"],
+        "additionalProperties": False,
+    }
+    spec = {"name": "person", "strict": True, "schema": closed}
+    sent = first_binding(make().with_structured_output(spec, method="json_schema"))
+    assert sent["response_format"] == {"type": "json_schema", "json_schema": spec}
+    bound_spec = bound(make().bind_tools([], response_format=spec))["response_format"]
+    assert bound_spec == {"type": "json_schema", "json_schema": spec}
+
+    class Place(BaseModel):
+        city: str
+        country: str | None = None
+
+    strict = first_binding(make().with_structured_output(Place, method="json_schema", strict=True))
+    schema = strict["response_format"]["json_schema"]["schema"]
+    assert schema["required"] == ["city", "country"]
+    assert schema["additionalProperties"] is False
+
+
 def test_include_raw_shape() -> None:
     runnable = make().with_structured_output(Weather, include_raw=True)
     assert "raw" in runnable.first.steps__  # type: ignore[attr-defined]
