@@ -74,7 +74,8 @@ class CoreClients:
     # The model's keyword for each core setting (it sets that setting for one call, never
     # sent), and the setting's name.
     _CALL_SETTINGS: ClassVar[dict[str, str]] = {}
-    # Other names a caller may give a setting (the core's, a field's aliases): the field's name.
+    # Other names a caller may give a field (the core's for a setting, the field's aliases,
+    # such as model_name): the field's name.
     _OTHER_NAMES: ClassVar[dict[str, str]] = {}
     # The model's field of extra body parameters (``model_kwargs``, ``additional_kwargs``).
     _EXTRA_PARAMS_FIELD: ClassVar[str]
@@ -87,16 +88,15 @@ class CoreClients:
         cls._CALL_SETTINGS = {cls._RENAMES.get(name, name): name for name in SETTING_NAMES}
         cls._OTHER_NAMES = dict(cls._RENAMES)
         for name, info in cls.model_fields.items():  # type: ignore[attr-defined]
-            if name in cls._CALL_SETTINGS:
-                aliases = [info.alias, *getattr(info.validation_alias, "choices", ())]
-                cls._OTHER_NAMES.update((a, name) for a in aliases if isinstance(a, str))
+            aliases = [info.alias, *getattr(info.validation_alias, "choices", ())]
+            cls._OTHER_NAMES.update((a, name) for a in aliases if isinstance(a, str))
         cls._OTHER_NAMES = {k: v for k, v in cls._OTHER_NAMES.items() if k != v}
 
     @classmethod
     def _own_names(cls, kwargs: dict[str, Any]) -> None:
-        """Give the model's name to a setting given under another (the core's, an alias).
+        """Give a field's own name to a value given under another (the core's, an alias).
 
-        Sent in the body, or dropped, it would do nothing; two values for one setting are refused.
+        Sent in the body, or dropped, it would do nothing; two values for one field are refused.
         """
         for other in sorted(cls._OTHER_NAMES.keys() & kwargs.keys()) if kwargs else ():
             field, value = cls._OTHER_NAMES[other], kwargs.pop(other)

@@ -231,3 +231,20 @@ def test_media_blocks_without_a_mime_type_are_sent_as_what_their_bytes_are() -> 
     parts = model._payload([HumanMessage(content=blocks)], None, {})["messages"][0]["content"]
     assert parts[0]["input_audio"]["data"].startswith("data:audio/mpeg;base64,")
     assert parts[1]["image_url"]["url"].startswith("data:image/gif;base64,")
+
+
+def test_a_fields_alias_given_to_one_call_is_that_field() -> None:
+    # Hostile round 8: model_name= and stop_sequences= (the fields' aliases, which the
+    # constructor takes) were sent in the body under those names, and the call ran on the
+    # model's own model without its stop sequences.
+    model, api = _over(json_reply(OK))
+    model.invoke("hi", model_name="step-3.7-flash", stop_sequences=["END"])
+    model.bind(model_name="step-3.7-flash").invoke("hi")
+    assert [(b["model"], b.get("stop")) for b in api.bodies] == [
+        ("step-3.7-flash", ["END"]),
+        ("step-3.7-flash", None),
+    ]
+    assert not any("model_name" in b or "stop_sequences" in b for b in api.bodies)
+    with pytest.raises(StepFunInvalidParameterError, match="model_name and model"):
+        model.invoke("hi", model_name="step-3.7-flash", model="step-3.5-flash")
+    assert len(api.bodies) == 2
