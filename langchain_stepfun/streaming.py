@@ -3,8 +3,9 @@
 StepFun's cumulative usage, the model name and the finish reason go on the last chunk only
 (LangChain adds up usage and concatenates strings as chunks merge). A tool call's id is sent
 once: the first real one, as it arrives after any ``""`` placeholders, else a fallback id as
-the stream ends; a name repeated whole is not appended again. Server-side ``web_search`` calls
-arrive whole on the last chunk (docs/wire.md#stream-shapes).
+the stream ends; a name repeated whole is not appended again. A call of placeholders only is
+sent as the stream ends, unless its index turned out to be a server call's. Server-side
+``web_search`` calls arrive whole on the last chunk (docs/wire.md#stream-shapes).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from stepfun_core import Chunk, StreamAccumulator, ToolCallDelta
 class ChunkConverter:
     """Turns the chunks of one stream into ``ChatGenerationChunk`` objects."""
 
-    __slots__ = ("_ids", "_names", "_server", "stream_usage")
+    __slots__ = ("_ids", "_names", "_placeholders", "_server", "stream_usage")
 
     def __init__(self, *, stream_usage: bool = True) -> None:
         self.stream_usage = stream_usage
@@ -35,6 +36,7 @@ class ChunkConverter:
         self._names: dict[int, str] = {}
         self._ids: set[int] = set()
         self._server: set[int] = set()
+        self._placeholders: set[int] = set()  # indices that only sent empty deltas so far
 
     def convert(self, chunk: Chunk) -> ChatGenerationChunk | None:
         """The generation chunk for one wire chunk, or None when it adds nothing."""
@@ -75,6 +77,9 @@ class ChunkConverter:
             if (delta.type and delta.type != "function") or delta.results is not None:
                 self._server.add(index)
                 continue
+            if not (delta.id or delta.name or delta.arguments):
+                self._placeholders.add(index)  # step-1 era: it may yet be a server call's index
+                continue
             known = self._names.get(index, "")
             name = delta.name if delta.name and delta.name != known else None
             self._names[index] = known + name if name else known
@@ -96,15 +101,20 @@ class ChunkConverter:
         return list(out.values())
 
     def closing(self, accumulator: StreamAccumulator) -> list[ChatGenerationChunk]:
-        """The chunks that end the stream: the ids of calls sent without one, then `last`."""
+        """The ids of calls sent without one, calls of placeholders only, then `last`."""
         without_id = self._names.keys() - self._ids - self._server
-        calls = accumulator.tool_calls(0)[0] if without_id else []
+        unsent = self._placeholders - self._names.keys() - self._server
+        calls = accumulator.tool_calls(0)[0] if without_id or unsent else []
         missing = [
             ToolCallChunk(
-                name=None, args=None, id=call.id, index=call.index, type="tool_call_chunk"
+                name=call.name if call.index in unsent else None,
+                args=call.arguments if call.index in unsent else None,
+                id=call.id,
+                index=call.index,
+                type="tool_call_chunk",
             )
             for call in calls
-            if call.index in without_id
+            if call.index in without_id or call.index in unsent
         ]
         if not missing:
             return [self.last(accumulator)]

@@ -25,8 +25,11 @@ from tests.hostile import (
     OK,
     RecordingAPI,
     by_mode,
+    chunk,
     completion_body,
     json_reply,
+    sse,
+    sse_reply,
 )
 
 KEY = "sk-adversary-SECRET-0123456789"
@@ -248,3 +251,28 @@ def test_a_fields_alias_given_to_one_call_is_that_field() -> None:
     with pytest.raises(StepFunInvalidParameterError, match="model_name and model"):
         model.invoke("hi", model_name="step-3.7-flash", model="step-3.5-flash")
     assert len(api.bodies) == 2
+
+
+def test_a_placeholder_tool_call_delta_makes_no_tool_call() -> None:
+    # Hostile round 8: a step-1-era placeholder delta (every field "") became a tool call of its
+    # own; when its index turned out to be the server's web search, the streamed message held a
+    # call named "" that invoke's did not, which an agent would run and the API refuses as history.
+    placeholder = {"id": "", "type": "", "function": {"name": "", "arguments": ""}}
+    search = {
+        "id": "ws",
+        "type": "web_search",
+        "function": {"name": "web_search", "arguments": "{}", "results": []},
+    }
+    events = sse(
+        chunk(tool_calls=[placeholder]),
+        chunk(tool_calls=[search]),
+        chunk("Answer", finish="stop"),
+    )
+    model, _ = _over(sse_reply(events))
+    chunks = list(model.stream("x"))
+    message = chunks[0]
+    for piece in chunks[1:]:
+        message += piece
+    assert message.tool_calls == [] and message.tool_call_chunks == []
+    assert message.text == "Answer"
+    assert len(message.additional_kwargs["server_tool_calls"]) == 1

@@ -162,8 +162,10 @@ def stream_through_converter(
             generation = converter.convert(chunk)
             if generation is not None:
                 message = generation.message if message is None else message + generation.message
-        last = converter.last(accumulator).message
-        return (last if message is None else message + last), accumulator
+        for closing in converter.closing(accumulator):  # as ChatStepFun ends a stream
+            message = closing.message if message is None else message + closing.message
+        assert message is not None
+        return message, accumulator
 
 
 def deep_call_chunks(arguments: str, *, positional: bool) -> list[dict[str, Any]]:
