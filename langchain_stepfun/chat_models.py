@@ -236,9 +236,16 @@ class ChatStepFun(TokenCounting, CoreClients, BaseChatModel):
             raise to_langchain_error(exc) from None
 
     def __setattr__(self, name: str, value: Any) -> None:
-        # Assignment is not validated: a plain-string key would show in repr and model_dump.
+        # Assignment is not validated: a plain-string key would show in repr and model_dump, and
+        # extra fields that are not a dict would fail every call with an untyped error.
         if name == "api_key" and isinstance(value, str):
             value = SecretStr(value)
+        elif name in ("model_kwargs", "extra_body"):
+            try:
+                core.merge_extra({}, value, name)
+            except core.StepFunError as exc:
+                raise to_langchain_error(exc) from None
+            value = {} if value is None and name == "model_kwargs" else value
         super().__setattr__(name, value)
 
     def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:

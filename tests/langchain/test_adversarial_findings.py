@@ -276,3 +276,19 @@ def test_a_placeholder_tool_call_delta_makes_no_tool_call() -> None:
     assert message.tool_calls == [] and message.tool_call_chunks == []
     assert message.text == "Answer"
     assert len(message.additional_kwargs["server_tool_calls"]) == 1
+
+
+def test_extra_fields_assigned_are_checked_as_at_construction() -> None:
+    # Hostile round 8: model_kwargs = None or extra_body = "x" made every later call fail with
+    # AttributeError or a plain ValueError from our own code.
+    model, api = _over(json_reply(OK))
+    for name, value in (("extra_body", "x"), ("extra_body", [("a", 1)]), ("model_kwargs", 5)):
+        with pytest.raises(StepFunInvalidParameterError, match=f"{name}: must be a dict"):
+            setattr(model, name, value)
+    with pytest.raises(StepFunInvalidParameterError, match="cannot be set here"):
+        model.model_kwargs = {"messages": []}
+    model.model_kwargs = None  # type: ignore[assignment]
+    model.extra_body = {"top_k": 3}
+    model.invoke("hi")
+    assert model.model_kwargs == {}
+    assert api.bodies[0]["top_k"] == 3
