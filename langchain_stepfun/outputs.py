@@ -62,6 +62,8 @@ def ai_message(choice: Choice, completion: Completion, *, with_usage: bool) -> A
         additional_kwargs[SERVER_TOOL_CALLS_KEY] = [c.to_dict() for c in choice.server_tool_calls]
     if choice.refusal:
         additional_kwargs[REFUSAL_KEY] = choice.refusal
+    if choice.audio is not None:  # where ChatOpenAI keeps it
+        additional_kwargs["audio"] = choice.audio
     valid, invalid = parse_tool_calls(choice.tool_calls)
     usage = completion.usage
     return AIMessage(

@@ -49,7 +49,7 @@ class ChunkConverter:
                 return None
             delta = merged
         calls = self._tool_call_chunks(delta.tool_calls) if delta.tool_calls else None
-        if not (delta.content or delta.reasoning or calls or delta.refusal):
+        if not (delta.content or delta.reasoning or calls or delta.refusal or delta.audio):
             return None
         # No message id: LangChain gives every chunk of the run the same run-based id (the
         # API's id may repeat across calls; it is in the last chunk's response_metadata).
@@ -61,6 +61,8 @@ class ChunkConverter:
             fields["additional_kwargs"] = {REASONING_KEY: delta.reasoning}
         if delta.refusal:  # its pieces add up when LangChain merges the chunks
             fields.setdefault("additional_kwargs", {})[REFUSAL_KEY] = delta.refusal
+        if delta.audio:  # as ChatOpenAI streams it: LangChain adds up its strings
+            fields.setdefault("additional_kwargs", {})["audio"] = delta.audio
         if calls:
             fields["tool_call_chunks"] = calls
         return ChatGenerationChunk(message=AIMessageChunk(**fields))

@@ -26,6 +26,7 @@ from stepfun_core import (
     video_part,
     wire_tool_call,
 )
+from stepfun_core.history import spoken_text
 from stepfun_core.media import IMAGE_URL_PREFIXES
 
 _ROLES = {
@@ -170,7 +171,7 @@ def reasoning_of(message: ChatMessage) -> str:
 
 
 def _assistant(message: ChatMessage, echo: EchoReasoning) -> dict[str, Any]:
-    text = _text_of(message, "assistant")
+    text = _text_of(message, "assistant") or spoken_text(message.additional_kwargs.get("audio"))
     return assistant_message(text, tool_calls_of(message), reasoning_of(message), echo)
 
 

@@ -67,6 +67,7 @@ def _message_kwargs(
     calls: list[dict[str, Any]],
     server_calls: list[dict[str, Any]],
     refusal: str,
+    audio: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     kwargs: dict[str, Any] = {}
     if reasoning:
@@ -77,6 +78,8 @@ def _message_kwargs(
         kwargs["server_tool_calls"] = server_calls
     if refusal:
         kwargs[REFUSAL_KEY] = refusal
+    if audio is not None:  # an audio model's spoken answer: base64 data, its transcript
+        kwargs["audio"] = audio
     return kwargs
 
 
@@ -101,7 +104,7 @@ def chat_response(completion: Completion) -> ChatResponse:
     calls = [call.to_dict() for call in choice.tool_calls]
     server_calls = [call.to_dict() for call in choice.server_tool_calls]
     message = _assistant(
-        blocks, _message_kwargs(choice.reasoning, calls, server_calls, choice.refusal)
+        blocks, _message_kwargs(choice.reasoning, calls, server_calls, choice.refusal, choice.audio)
     )
     extra = usage_kwargs(usage)
     if choice.finish_reason:
@@ -212,6 +215,7 @@ class StreamResponder:
 
     __slots__ = (
         "_accumulator",
+        "_audio",
         "_calls",
         "_last_is_whole",
         "_refusal",
@@ -233,6 +237,7 @@ class StreamResponder:
         # Whether the last response holds the whole completion: none yet, so a stream of only
         # [DONE] still ends in one response (LlamaIndex's completion wrappers need one).
         self._last_is_whole = False
+        self._audio: dict[str, Any] | None = None  # an audio model's, once the stream is whole
 
     def response(self, chunk: Chunk) -> ChatResponse:
         """The response for the chunk the stream just yielded (already accumulated)."""
@@ -286,7 +291,9 @@ class StreamResponder:
             blocks.append(self._thinking_block)
         blocks.append(self._text_block)
         blocks.extend(calls.blocks)
-        kwargs = _message_kwargs(self._thinking, calls.dicts, calls.server_dicts, self._refusal)
+        kwargs = _message_kwargs(
+            self._thinking, calls.dicts, calls.server_dicts, self._refusal, self._audio
+        )
         return _assistant(blocks, kwargs)
 
     def finish(self, extra: dict[str, Any], finish_reason: str | None) -> dict[str, Any]:
@@ -299,4 +306,5 @@ class StreamResponder:
         if self._thinking_block is not None and completion.usage is not None:
             self._thinking_block.num_tokens = completion.usage.reasoning_tokens
         self._calls.update(choice.tool_calls, choice.server_tool_calls)
+        self._audio = choice.audio
         return completion.to_dict()

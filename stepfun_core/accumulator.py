@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from stepfun_core.jsonio import ValueEnd, load_json
 from stepfun_core.parse import fallback_tool_call_id, parse_usage
 from stepfun_core.surrogates import join_surrogates
-from stepfun_core.types import Choice, Completion, ServerToolCall, ToolCall
+from stepfun_core.types import Choice, Completion, ServerToolCall, ToolCall, joined_audio
 
 if TYPE_CHECKING:
     from stepfun_core.types import ChoiceDelta, Chunk, ToolCallDelta, Usage
@@ -145,6 +145,7 @@ class ChoiceBuilder:
     tool_calls: dict[int, ToolCallBuilder] = field(default_factory=dict)
     finish_reason: str | None = None
     latest_call: int = -1  # the highest tool-call index so far (index-less deltas follow it)
+    audio: list[dict[str, Any]] = field(default_factory=list)
 
     def add(self, delta: ChoiceDelta) -> None:
         """Merge what one chunk adds to this choice."""
@@ -154,6 +155,8 @@ class ChoiceBuilder:
             self.reasoning.append(delta.reasoning)
         if delta.refusal:
             self.refusal.append(delta.refusal)
+        if delta.audio:
+            self.audio.append(delta.audio)
         for call in delta.tool_calls:
             if call.positional:
                 call.index = self._index_of_positional(call)
@@ -215,6 +218,7 @@ class ChoiceBuilder:
             server_tool_calls=server_calls,
             finish_reason=self.finish_reason,
             refusal=join_surrogates(self.refusal.text()),
+            audio=joined_audio(self.audio) if self.audio else None,
         )
 
 

@@ -46,6 +46,12 @@ def wire_tool_call(call_id: str | None, name: str | None, arguments: Any) -> dic
     }
 
 
+def spoken_text(audio: Any) -> str:
+    """The transcript of an audio model's spoken answer: that turn's text when sent back."""
+    transcript = audio.get("transcript") if isinstance(audio, Mapping) else None
+    return transcript if isinstance(transcript, str) else ""
+
+
 def assistant_message(
     content: str,
     tool_calls: Sequence[dict[str, Any]],

@@ -118,6 +118,7 @@ def parse_completion(data: Mapping[str, Any], *, surrogates: bool = True) -> Com
         reasoning = _text(message.get("reasoning_content")) or _text(message.get("reasoning"))
         calls, server_calls = _split_tool_calls(message.get("tool_calls"), _text(data.get("id")))
         index = _optional_int(raw.get("index"))
+        audio = message.get("audio")
         choices.append(
             Choice(
                 index=position if index is None else index,
@@ -128,6 +129,7 @@ def parse_completion(data: Mapping[str, Any], *, surrogates: bool = True) -> Com
                 # "" (legacy), null and absent all mean "not finished yet".
                 finish_reason=_text(raw.get("finish_reason")) or None,
                 refusal=_text(message.get("refusal")),
+                audio=dict(audio) if isinstance(audio, Mapping) else None,
             )
         )
     completion = Completion(
@@ -202,6 +204,7 @@ def parse_chunk(data: Mapping[str, Any]) -> Chunk:
         tool_calls = delta.get("tool_calls")
         finish = raw.get("finish_reason")
         refusal = delta.get("refusal")
+        audio = delta.get("audio")
         choices.append(
             ChoiceDelta(
                 index if type(index) is int else position,
@@ -212,6 +215,7 @@ def parse_chunk(data: Mapping[str, Any]) -> Chunk:
                 finish if finish and type(finish) is str else None,
                 # OpenAI's field for a stated refusal; null on every other chunk.
                 refusal if type(refusal) is str else "",
+                audio if type(audio) is dict else None,
             )
         )
     ident = data.get("id")

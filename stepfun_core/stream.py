@@ -51,7 +51,7 @@ FAIR_SLICE = 0.00025
 def _has_content(chunk: Chunk) -> bool:
     """True if the chunk adds anything to a choice (StepFun's opening chunk adds nothing)."""
     return any(
-        d.content or d.reasoning or d.tool_calls or d.finish_reason or d.refusal
+        d.content or d.reasoning or d.tool_calls or d.finish_reason or d.refusal or d.audio
         for d in chunk.choices
     )
 

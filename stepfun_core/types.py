@@ -118,6 +118,8 @@ class Choice:
     finish_reason: str | None = None
     # Why the model declined, when the API says so in ``message.refusal`` (the OpenAI field).
     refusal: str = ""
+    # An audio model's spoken answer (``message.audio``: base64 ``data``, its ``transcript``).
+    audio: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Return the choice in the non-streaming wire shape."""
@@ -126,6 +128,8 @@ class Choice:
         message = assistant_message(self.content, calls, self.reasoning, "always")
         if self.refusal:
             message["refusal"] = self.refusal
+        if self.audio is not None:
+            message["audio"] = self.audio
         return {"index": self.index, "message": message, "finish_reason": self.finish_reason}
 
 
@@ -204,6 +208,22 @@ class ChoiceDelta:
     finish_reason: str | None = None
     # A piece of the model's stated refusal (``delta.refusal``, the OpenAI field).
     refusal: str = ""
+    # A piece of an audio model's spoken answer (``delta.audio``), as sent.
+    audio: dict[str, Any] | None = None
+
+
+def joined_audio(pieces: list[dict[str, Any]]) -> dict[str, Any]:
+    """A spoken answer from its stream pieces: base64 ``data`` and ``transcript`` add up."""
+    joined: dict[str, Any] = {}
+    texts: dict[str, list[str]] = {"data": [], "transcript": []}
+    for piece in pieces:
+        for key, value in piece.items():
+            if key in texts and isinstance(value, str):
+                texts[key].append(value)
+            else:
+                joined[key] = value  # an id, a format: the latest
+    joined.update((key, "".join(parts)) for key, parts in texts.items() if parts)
+    return joined
 
 
 @dataclass(slots=True)
@@ -236,4 +256,5 @@ class Chunk:
             [call for d in mine for call in d.tool_calls],
             next((d.finish_reason for d in reversed(mine) if d.finish_reason), None),
             "".join(d.refusal for d in mine),
+            joined_audio([d.audio for d in mine if d.audio]) or None,
         )

@@ -26,6 +26,7 @@ from tests.hostile import (
     WRONG_TYPE_EVENTS,
     RecordingAPI,
     assert_not_shown,
+    by_mode,
     chain,
     chunk,
     completion_body,
@@ -172,3 +173,24 @@ def test_transport_error_after_done_keeps_the_final_reply(adapter: Adapter) -> N
     assert reply.text == "Hello world"
     assert reply.usage == (3, 2, 5)
     assert reply.finish_reason == "stop"
+
+
+def test_an_audio_models_spoken_answer_is_kept_and_its_transcript_goes_back(
+    adapter: Adapter,
+) -> None:
+    # Hostile round 8: step-audio-2's message.audio (docs/wire.md, the captured reply) was
+    # dropped, the spoken answer and its transcript lost; sent back, the turn was empty.
+    spoken = {"data": "UklGRiQAAABXQVZF", "transcript": "三点啦"}
+    whole = completion_body({"role": "assistant", "audio": spoken})
+    pieces = sse(
+        chunk(audio={"id": "a1", "data": "UklGRiQA", "transcript": "三点"}),
+        chunk(audio={"id": "a1", "data": "AABXQVZF", "transcript": "啦"}, finish="stop"),
+    )
+    api = RecordingAPI(by_mode(whole, pieces))
+    model = adapter.over(api, model="step-audio-2")
+    said = adapter.invoke(model, "现在几点").message
+    assert said.additional_kwargs["audio"] == spoken
+    streamed = adapter.stream(model, "现在几点").message
+    assert streamed.additional_kwargs["audio"] == {"id": "a1", **spoken}
+    adapter.invoke(model, "现在几点", said, "谢谢")
+    assert api.bodies[-1]["messages"][1] == {"role": "assistant", "content": "三点啦"}
