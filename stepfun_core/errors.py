@@ -192,7 +192,8 @@ _BY_TYPE: dict[str, type[APIStatusError]] = {
 
 _CONTEXT_OVERFLOW = re.compile(
     r"context.{0,20}(length|window|limit)|too many tokens|maximum.{0,30}tokens|token.{0,20}exceed"
-    r"|exceed.{0,30}(context|tokens)|上下文|超出.{0,10}(长度|token)",
+    r"|exceed.{0,30}(context|tokens)|(prompt|input|messages?|request).{0,20}too long"
+    r"|上下文|(超出|超过).{0,10}(长度|token|限制)|(输入|内容|消息|请求).{0,6}过长",
     re.IGNORECASE,
 )
 

@@ -149,12 +149,12 @@ def check_headers(
 def headers_over(base: Mapping[str, str] | None, extra: Any) -> dict[str, str]:
     """``extra_headers`` (OpenAI's name for a call's headers) over ``base``, both checked.
 
-    Names are compared regardless of case: an extra header replaces the base one.
+    Names are compared regardless of case (HTTP's rule): an extra header replaces the base one,
+    and of one name given twice in a mapping the last is kept.
     """
-    checked = check_headers(extra, "extra_headers")
-    replaced = {name.lower() for name in checked}
-    kept = {k: v for k, v in check_headers(base).items() if k.lower() not in replaced}
-    return {**kept, **checked}
+    merged = {k.lower(): (k, v) for k, v in check_headers(base).items()}
+    merged.update((k.lower(), (k, v)) for k, v in check_headers(extra, "extra_headers").items())
+    return dict(merged.values())
 
 
 def find_base_url(explicit: str | None = None, *, argument: str = "base_url") -> Found:

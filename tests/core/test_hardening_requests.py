@@ -353,12 +353,20 @@ def test_header_httpx_refuses_is_a_parameter_error_never_retried(driver: Driver)
 def test_a_header_of_ours_given_in_any_case_replaces_ours(driver: Driver) -> None:
     # Hostile round 8: a lower-case "authorization" (a gateway's token) went out beside ours,
     # so the StepFun key travelled with it; names are compared regardless of case everywhere.
-    mine = {"authorization": "Bearer GATEWAY", "accept": "application/json", "USER-AGENT": "me"}
+    # Of one name given twice in one mapping, the last is sent (both went out).
+    mine = {
+        "authorization": "Bearer GATEWAY",
+        "accept": "application/json",
+        "USER-AGENT": "me",
+        "X-A": "1",
+        "x-a": "2",
+    }
     driver.create(reply(OK), core.build_chat_request(MODEL, USER), default_headers=mine)
     headers = driver.requests[0].headers
     assert headers.get_list("authorization") == ["Bearer GATEWAY"]
     assert headers.get_list("accept") == ["application/json"]
     assert headers.get_list("user-agent") == ["me"]
+    assert headers.get_list("x-a") == ["2"]
 
 
 # --- base URLs -------------------------------------------------------------------------------
@@ -494,19 +502,24 @@ def test_each_refused_echo_is_logged_at_debug(
     assert len(driver.requests) == 3
 
 
+@pytest.mark.parametrize(
+    "words",
+    [
+        "The input exceeds the maximum context length of the model.",
+        "prompt is too long: 300000 tokens > 256000 maximum",
+        "输入长度超过模型最大限制",
+        "输入内容过长",
+    ],
+)
 def test_a_prompt_over_the_window_is_raised_not_taken_for_a_refused_echo(
-    driver: Driver, monkeypatch: pytest.MonkeyPatch
+    driver: Driver, monkeypatch: pytest.MonkeyPatch, words: str
 ) -> None:
     # Hostile round 8: an overflow shares the echo refusal's error type, so a history that fit
     # only without its echoed reasoning was sent three times, the overflow never reached the
     # caller (SummarizationMiddleware waits for it), and "never echo" was learnt for the model.
+    # StepFun's own wording is not captured (docs/wire.md): the usual ones in both languages.
     monkeypatch.setattr(history, "_learnt", {})
-    overflow = {
-        "error": {
-            "message": "The input exceeds the maximum context length of the model.",
-            "type": "request_params_invalid",
-        }
-    }
+    overflow = {"error": {"message": words, "type": "request_params_invalid"}}
 
     def answer(request: httpx.Request) -> httpx.Response:
         messages = json.loads(request.content)["messages"]
