@@ -183,11 +183,11 @@ class ChatStepFun(TokenCounting, CoreClients, BaseChatModel):
                 "and is sent in the request body"
             )
             extras[name] = values.pop(name)
-        for name in names & extras.keys():
+        for name in (names | cls._OTHER_NAMES.keys()) & extras.keys():
             _warn_at_caller(
                 f"Parameters {{{name!r}}} should be specified explicitly, not in model_kwargs"
             )
-            values[name] = extras.pop(name)
+            values[cls._OTHER_NAMES.get(name, name)] = extras.pop(name)
         return {**values, "model_kwargs": extras} if extras or "model_kwargs" in values else values
 
     @model_validator(mode="after")
@@ -235,23 +235,40 @@ class ChatStepFun(TokenCounting, CoreClients, BaseChatModel):
         except core.StepFunError as exc:
             raise to_langchain_error(exc) from None
 
-    def __setattr__(self, name: str, value: Any) -> None:
-        # Assignment is not validated: a plain-string key would show in repr and model_dump, and
-        # extra fields that are not a dict would fail every call with an untyped error.
+    @classmethod
+    def _assigned(cls, name: str, value: Any) -> Any:
+        """A field's new value, checked as the constructor checks it.
+
+        Assignment and ``model_copy`` do not validate: a plain-string key would show in repr and
+        model_dump, and extra fields that are not a dict would fail every call untyped.
+        """
         if name == "api_key" and isinstance(value, str):
-            value = SecretStr(value)
-        elif name in ("model_kwargs", "extra_body"):
-            try:
-                core.merge_extra({}, value, name)
-            except core.StepFunError as exc:
-                raise to_langchain_error(exc) from None
-            value = {} if value is None and name == "model_kwargs" else value
-        super().__setattr__(name, value)
+            return SecretStr(value)
+        if name not in ("model_kwargs", "extra_body"):
+            return value
+        try:
+            core.merge_extra({}, value, name)
+        except core.StepFunError as exc:
+            raise to_langchain_error(exc) from None
+        if name == "extra_body":
+            return value
+        if fields := sorted((cls._field_names() | cls._OTHER_NAMES.keys()) & (value or {}).keys()):
+            msg = f"model_kwargs: {', '.join(fields)}: a field of ChatStepFun, set it as one"
+            raise StepFunInvalidParameterError(msg)
+        return value or {}
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        super().__setattr__(name, self._assigned(name, value))
 
     def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
-        """A copy with ``update`` applied (a plain-string key is kept as a secret)."""
-        if update and isinstance(update.get("api_key"), str):
-            update = {**update, "api_key": SecretStr(update["api_key"])}
+        """A copy with ``update`` applied, checked as the constructor checks it."""
+        if update:
+            update = dict(update)
+            try:
+                self._own_names(update)  # ChatOpenAI's model_name, stop_sequences...
+            except core.StepFunError as exc:
+                raise to_langchain_error(exc) from None
+            update = {name: self._assigned(name, value) for name, value in update.items()}
         return super().model_copy(update=update, deep=deep)
 
     # -- LangChain metadata ------------------------------------------------------------------

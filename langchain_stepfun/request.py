@@ -55,6 +55,8 @@ def request_body(
         core.merge_extra(params, body_kwargs, "model_kwargs")
         core.merge_extra(params, chat.extra_body, "extra_body")
         if stop is not None:
+            if kwargs.get("stop") not in (None, stop):  # stop_sequences=, made "stop"
+                raise core.InvalidParameterError("stop: given twice, with two values: give one")
             params["stop"] = stop
         core.merge_extra(params, kwargs, "the call's keyword arguments")
         core.merge_extra(params, call_extra, "extra_body")

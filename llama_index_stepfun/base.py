@@ -190,6 +190,13 @@ class StepFun(CoreClients, JsonModeLLM):
         check_http_client(self.http_client, asynchronous=False, field="http_client")
         check_http_client(self.async_http_client, asynchronous=True, field="async_http_client")
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        # Assignment is not validated: extra fields that are not a dict would fail every call.
+        if name == "additional_kwargs":
+            merge_extra({}, value, name)
+            value = value or {}
+        super().__setattr__(name, value)
+
     @classmethod
     def class_name(cls) -> str:
         """The name LlamaIndex serializes this class under."""

@@ -127,3 +127,20 @@ def test_total_timeout_must_be_positive(framework: Adapter) -> None:
         assert "total_timeout" in str(caught.value)
 
     each({"zero": 0, "negative": -1}, check)
+
+
+def test_the_extra_parameters_field_is_checked_when_assigned(adapter: Adapter) -> None:
+    # Hostile round 8: a non-dict assigned to model_kwargs / additional_kwargs (assignment is
+    # not validated) failed every later call with AttributeError or a plain ValueError.
+    api = RecordingAPI(json_reply(OK))
+    model = adapter.over(api)
+    field = type(model)._EXTRA_PARAMS_FIELD
+    for value in (5, "x", [("a", 1)], {"messages": []}):
+        with raised(adapter, core.InvalidParameterError) as caught:
+            setattr(model, field, value)
+        assert field in str(caught.value)
+    setattr(model, field, None)  # unset
+    adapter.invoke(model, "hi")
+    setattr(model, field, {"top_k": 3})
+    adapter.invoke(model, "hi")
+    assert [body.get("top_k") for body in api.bodies] == [None, 3]

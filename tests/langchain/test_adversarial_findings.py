@@ -278,17 +278,21 @@ def test_a_placeholder_tool_call_delta_makes_no_tool_call() -> None:
     assert len(message.additional_kwargs["server_tool_calls"]) == 1
 
 
-def test_extra_fields_assigned_are_checked_as_at_construction() -> None:
-    # Hostile round 8: model_kwargs = None or extra_body = "x" made every later call fail with
-    # AttributeError or a plain ValueError from our own code.
+def test_fields_and_their_aliases_are_fields_however_they_are_given() -> None:
+    # Hostile round 8 and its review: given to model_kwargs (at construction, by assignment, in
+    # model_copy) or twice to one call, a field or its alias was sent in the body (a key given
+    # as stepfun_api_key too), silently lost, or kept the old value.
+    with pytest.warns(UserWarning, match="explicitly"):
+        moved = ChatStepFun(api_key=KEY, model="step-3.5-flash", model_kwargs={"model_name": "m2"})
+    assert (moved.model, moved.model_kwargs) == ("m2", {})
     model, api = _over(json_reply(OK))
-    for name, value in (("extra_body", "x"), ("extra_body", [("a", 1)]), ("model_kwargs", 5)):
-        with pytest.raises(StepFunInvalidParameterError, match=f"{name}: must be a dict"):
-            setattr(model, name, value)
-    with pytest.raises(StepFunInvalidParameterError, match="cannot be set here"):
-        model.model_kwargs = {"messages": []}
-    model.model_kwargs = None  # type: ignore[assignment]
-    model.extra_body = {"top_k": 3}
-    model.invoke("hi")
-    assert model.model_kwargs == {}
-    assert api.bodies[0]["top_k"] == 3
+    with pytest.raises(StepFunInvalidParameterError, match="stepfun_api_key: a field"):
+        model.model_kwargs = {"stepfun_api_key": "sk-OTHER"}
+    with pytest.raises(StepFunInvalidParameterError, match="must be a dict"):
+        model.model_copy(update={"extra_body": ["x"]})
+    copy = model.model_copy(update={"model_name": "step-3.7-flash", "stop_sequences": ["END"]})
+    assert (copy.model, copy.stop) == ("step-3.7-flash", ["END"])
+    with pytest.raises(StepFunInvalidParameterError, match="stop: given twice"):
+        model.invoke("hi", stop=["a"], stop_sequences=["b"])
+    model.invoke("hi", stop=["a"], stop_sequences=["a"])
+    assert [body["stop"] for body in api.bodies] == [["a"]]
