@@ -41,6 +41,7 @@ from llama_index.core.prompts import PromptTemplate
 from llama_index.core.types import Model, PydanticProgramMode
 
 from llama_index_stepfun.refusals import arefusal_checked, raise_on_refusal, refusal_checked
+from llama_index_stepfun.tools import keep_first_tool_call
 
 if TYPE_CHECKING:
     from llama_index.core.program.utils import FlexibleModel
@@ -257,21 +258,36 @@ class JsonModeLLM(FunctionCallingLLM):
             raise_on_refusal(response)
         return response
 
+    # LlamaIndex trims parallel calls only when not streaming, and a FunctionAgent streams: its
+    # tools with side effects ran once per call. Trimmed here too (``chat_with_tools``'s rule).
+
     def stream_chat_with_tools(self, *args: Any, **kwargs: Any) -> ChatResponseGen:
         """Stream with tools; a refusal raises at the end when a tool call was required."""
         responses = super().stream_chat_with_tools(*args, **kwargs)
+        if not _argument(args, kwargs, "allow_parallel_tool_calls"):
+            responses = (keep_first_tool_call(response) for response in responses)
         return refusal_checked(responses) if _checks_refusals(args, kwargs) else responses
 
     async def astream_chat_with_tools(self, *args: Any, **kwargs: Any) -> ChatResponseAsyncGen:
         """Stream with tools; a refusal raises at the end when a tool call was required."""
         responses = await super().astream_chat_with_tools(*args, **kwargs)
+        if not _argument(args, kwargs, "allow_parallel_tool_calls"):
+            responses = (keep_first_tool_call(response) async for response in responses)
         return arefusal_checked(responses) if _checks_refusals(args, kwargs) else responses
 
 
+# The positions of LlamaIndex's ``*_with_tools`` parameters after ``tools``, ``user_msg``,
+# ``chat_history`` and ``verbose``.
+_POSITIONS = {"allow_parallel_tool_calls": 4, "tool_required": 5}
+
+
+def _argument(args: tuple[Any, ...], kwargs: dict[str, Any], name: str) -> bool:
+    position = _POSITIONS[name]
+    return bool(kwargs.get(name, args[position] if len(args) > position else False))
+
+
 def _checks_refusals(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
-    # ``tool_required`` is the sixth parameter of LlamaIndex's ``*_with_tools`` methods.
-    required = kwargs.get("tool_required", args[5] if len(args) > 5 else False)
-    return bool(required) or _STRUCTURED.get()
+    return _argument(args, kwargs, "tool_required") or _STRUCTURED.get()
 
 
 @contextmanager

@@ -335,15 +335,18 @@ class LlamaIndex(Adapter):
         from llama_index.core.tools import FunctionTool
 
         offered = [FunctionTool.from_defaults(t) if callable(t) else t for t in tools]
+        # Every call the model makes, as LangChain's bind_tools gives them (LlamaIndex keeps
+        # the first only by default).
+        options = {"user_msg": prompt, "allow_parallel_tool_calls": True}
         if stream:
             responses = self.collect(
-                lambda: model.stream_chat_with_tools(offered, user_msg=prompt),
-                lambda: model.astream_chat_with_tools(offered, user_msg=prompt),
+                lambda: model.stream_chat_with_tools(offered, **options),
+                lambda: model.astream_chat_with_tools(offered, **options),
             )
             return self._reply(model, responses)
         response = self.call(
-            lambda: model.chat_with_tools(offered, user_msg=prompt),
-            lambda: model.achat_with_tools(offered, user_msg=prompt),
+            lambda: model.chat_with_tools(offered, **options),
+            lambda: model.achat_with_tools(offered, **options),
         )
         return self._reply(model, [response])
 

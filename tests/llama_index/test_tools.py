@@ -134,6 +134,24 @@ def test_parallel_calls_trimmed_unless_allowed(driver: Driver) -> None:
     assert isinstance(both.message.blocks[0], TextBlock)
 
 
+def test_parallel_calls_trimmed_unless_allowed_when_streaming_too(driver: Driver) -> None:
+    # Hostile round 8: LlamaIndex trims only chat_with_tools' replies, and a FunctionAgent
+    # streams, so allow_parallel_tool_calls=False ran both calls' tools.
+    def names(allow: bool) -> list[list[str]]:
+        llm = MockAPI(sse_reply(PARALLEL_TOOL_STREAM)).llm()
+        responses = driver.stream_chat_with_tools(
+            llm, TOOLS, user_msg="weather and time", allow_parallel_tool_calls=allow
+        )
+        calls = [
+            llm.get_tool_calls_from_response(r, error_on_no_tool_call=False) for r in responses
+        ]
+        return [[call.tool_name for call in some] for some in calls if some]
+
+    assert names(allow=False)[-1] == ["get_weather"]
+    assert all(len(some) == 1 for some in names(allow=False))
+    assert names(allow=True)[-1] == ["get_weather", "get_time"]
+
+
 def test_predict_and_call_runs_the_tool() -> None:
     llm = MockAPI(json_reply(TOOL_CALL_REPLY)).llm()
     answer = llm.predict_and_call(TOOLS, user_msg="weather?")
