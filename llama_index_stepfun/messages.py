@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from llama_index.core.base.llms.types import (
@@ -124,13 +124,21 @@ def _text_of(message: ChatMessage, role: str) -> str:
 
 
 def _tool_result_text(message: ChatMessage) -> str:
-    # Tool outputs may hold images; StepFun tool messages are text, so they are named, not sent.
-    texts = [
-        block.text if isinstance(block, TextBlock) else f"[{type(block).__name__} omitted]"
-        for block in message.blocks
-        if not isinstance(block, CachePoint)
-    ]
-    return "\n".join(texts)
+    return "\n".join(_texts(message.blocks))
+
+
+def _texts(blocks: Sequence[Any]) -> list[str]:
+    # StepFun tool messages are text: a cited source (CitableBlock, whose content is a list of
+    # blocks) is sent as its text; an image or a document is named, not sent.
+    texts: list[str] = []
+    for block in blocks:
+        if isinstance(block, TextBlock):
+            texts.append(block.text)
+        elif isinstance(getattr(block, "content", None), list):
+            texts.extend(_texts(block.content))
+        elif not isinstance(block, CachePoint):
+            texts.append(f"[{type(block).__name__} omitted]")
+    return texts
 
 
 def legacy_calls(message: ChatMessage) -> list[tuple[str, str, Any]]:

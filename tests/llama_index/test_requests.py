@@ -220,3 +220,18 @@ def test_a_calls_key_given_as_a_secret_is_used(driver: Driver) -> None:
     api = MockAPI(json_reply(REASONING_REPLY))
     driver.chat(api.llm(), user("hi"), api_key=SecretStr("sk-per-call"))
     assert api.requests[0].headers["Authorization"] == "Bearer sk-per-call"
+
+
+def test_a_tools_cited_source_is_sent_as_its_text() -> None:
+    # Hostile round 8: LlamaIndex's FunctionTool takes a CitableBlock as a tool's output; it was
+    # sent as "[CitableBlock omitted]", so the model never saw the text. An image is named.
+    from llama_index.core.base.llms.types import CitableBlock
+
+    from llama_index_stepfun.messages import to_wire_message
+
+    cited = CitableBlock(
+        title="Handbook", source="handbook.pdf", content=[TextBlock(text="30 days.")]
+    )
+    blocks = [TextBlock(text="Found:"), cited, ImageBlock(url="https://example.com/a.png")]
+    message = ChatMessage(role="tool", blocks=blocks, additional_kwargs={"tool_call_id": "c1"})
+    assert to_wire_message(message)["content"] == "Found:\n30 days.\n[ImageBlock omitted]"
