@@ -244,6 +244,9 @@ class ChatStepFun(TokenCounting, CoreClients, BaseChatModel):
         """
         if name == "api_key" and isinstance(value, str):
             return SecretStr(value)
+        if name == "model" and not (isinstance(value, str) and value):
+            msg = f"model: must be a model's name, got {value!r}"[:200]
+            raise StepFunInvalidParameterError(msg)
         if name not in ("model_kwargs", "extra_body"):
             return value
         try:

@@ -141,6 +141,12 @@ def test_the_extra_parameters_field_is_checked_when_assigned(adapter: Adapter) -
         assert field in str(caught.value)
     setattr(model, field, None)  # unset
     adapter.invoke(model, "hi")
+    with raised(
+        adapter,
+        core.InvalidParameterError,
+    ) as caught:
+        model.model = None
+    assert "model" in str(caught.value)
     setattr(model, field, {"top_k": 3})
     adapter.invoke(model, "hi")
     assert [body.get("top_k") for body in api.bodies] == [None, 3]
