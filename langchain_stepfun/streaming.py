@@ -23,6 +23,7 @@ from langchain_stepfun.outputs import (
     usage_metadata,
 )
 from stepfun_core import Chunk, StreamAccumulator, ToolCallDelta
+from stepfun_core.types import AUDIO_PIECES
 
 
 class ChunkConverter:
@@ -61,8 +62,8 @@ class ChunkConverter:
             fields["additional_kwargs"] = {REASONING_KEY: delta.reasoning}
         if delta.refusal:  # its pieces add up when LangChain merges the chunks
             fields.setdefault("additional_kwargs", {})[REFUSAL_KEY] = delta.refusal
-        if delta.audio:  # as ChatOpenAI streams it: LangChain adds up its strings
-            fields.setdefault("additional_kwargs", {})["audio"] = delta.audio
+        if delta.audio and (pieces := _audio_pieces(delta.audio)):
+            fields.setdefault("additional_kwargs", {})["audio"] = pieces
         if calls:
             fields["tool_call_chunks"] = calls
         return ChatGenerationChunk(message=AIMessageChunk(**fields))
@@ -144,7 +145,17 @@ class ChunkConverter:
         if choice.server_tool_calls:
             calls = [call.to_dict() for call in choice.server_tool_calls]
             fields["additional_kwargs"] = {SERVER_TOOL_CALLS_KEY: calls}
+        if choice.audio and (
+            whole := {k: v for k, v in choice.audio.items() if k not in AUDIO_PIECES}
+        ):
+            fields.setdefault("additional_kwargs", {})["audio"] = whole
         return ChatGenerationChunk(
             message=AIMessageChunk(**fields),
             generation_info={"finish_reason": choice.finish_reason},
         )
+
+
+def _audio_pieces(audio: dict[str, Any]) -> dict[str, str]:
+    # Only the pieces that add up: LangChain's merge would add up an id or a format too (or
+    # refuse two of another type); the answer's other keys go on the last chunk, once.
+    return {key: value for key in AUDIO_PIECES if isinstance(value := audio.get(key), str)}

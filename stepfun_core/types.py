@@ -212,10 +212,15 @@ class ChoiceDelta:
     audio: dict[str, Any] | None = None
 
 
+# The parts of a spoken answer that a stream sends in pieces; its other keys (an id, a format)
+# are sent whole, on every piece or once.
+AUDIO_PIECES = ("data", "transcript")
+
+
 def joined_audio(pieces: list[dict[str, Any]]) -> dict[str, Any]:
     """A spoken answer from its stream pieces: base64 ``data`` and ``transcript`` add up."""
     joined: dict[str, Any] = {}
-    texts: dict[str, list[str]] = {"data": [], "transcript": []}
+    texts: dict[str, list[str]] = {key: [] for key in AUDIO_PIECES}
     for piece in pieces:
         for key, value in piece.items():
             if key in texts and isinstance(value, str):

@@ -182,15 +182,20 @@ def test_an_audio_models_spoken_answer_is_kept_and_its_transcript_goes_back(
     # dropped, the spoken answer and its transcript lost; sent back, the turn was empty.
     spoken = {"data": "UklGRiQAAABXQVZF", "transcript": "三点啦"}
     whole = completion_body({"role": "assistant", "audio": spoken})
+    # A piece's other keys are whole on each (review: LangChain's merge added them up too).
+    whole_keys = {"id": "a1", "format": "wav"}
     pieces = sse(
-        chunk(audio={"id": "a1", "data": "UklGRiQA", "transcript": "三点"}),
-        chunk(audio={"id": "a1", "data": "AABXQVZF", "transcript": "啦"}, finish="stop"),
+        chunk(audio={**whole_keys, "expires_at": 1, "data": "UklGRiQA", "transcript": "三点"}),
+        chunk(
+            audio={**whole_keys, "expires_at": 2, "data": "AABXQVZF", "transcript": "啦"},
+            finish="stop",
+        ),
     )
     api = RecordingAPI(by_mode(whole, pieces))
     model = adapter.over(api, model="step-audio-2")
     said = adapter.invoke(model, "现在几点").message
     assert said.additional_kwargs["audio"] == spoken
     streamed = adapter.stream(model, "现在几点").message
-    assert streamed.additional_kwargs["audio"] == {"id": "a1", **spoken}
+    assert streamed.additional_kwargs["audio"] == {**whole_keys, "expires_at": 2, **spoken}
     adapter.invoke(model, "现在几点", said, "谢谢")
     assert api.bodies[-1]["messages"][1] == {"role": "assistant", "content": "三点啦"}
