@@ -84,21 +84,31 @@ def _reply_check(tool: str | None) -> RunnableGenerator[Any, Any]:
     return RunnableGenerator(check, acheck)
 
 
+def _unwrapped(schema: Any, strict: bool | None) -> tuple[Any, bool | None]:
+    """OpenAI's ``json_schema`` spec as the function it describes, with its ``strict``.
+
+    ChatOpenAI takes the spec (``{"name", "schema"}``); any other schema is returned as it is.
+    """
+    if not (isinstance(schema, Mapping) and "name" in schema and "schema" in schema):
+        return schema, strict
+    function = {"name": schema["name"], "parameters": schema["schema"]}
+    if schema.get("description"):
+        function["description"] = schema["description"]
+    return function, schema.get("strict") if strict is None else strict
+
+
 def json_schema_format(schema: Any, *, strict: bool | None = None) -> dict[str, Any]:
     """The API's ``response_format`` for a schema; a ``response_format`` dict is kept as is."""
     if isinstance(schema, Mapping) and schema.get("type") in ("json_schema", "json_object"):
         return dict(schema)
-    spec: dict[str, Any]
-    if isinstance(schema, Mapping) and "name" in schema and "schema" in schema:
-        spec = dict(schema)  # OpenAI's json_schema spec itself, as ChatOpenAI takes it
-    else:
-        function = openai_tool(schema, "schema", strict=strict)["function"]
-        spec = {
-            "name": _NAME_CHARS.sub("_", function["name"])[:64] or "output",
-            "schema": function.get("parameters") or {"type": "object", "properties": {}},
-        }
-        if function.get("description"):
-            spec["description"] = function["description"]
+    schema, strict = _unwrapped(schema, strict)
+    function = openai_tool(schema, "schema", strict=strict)["function"]
+    spec: dict[str, Any] = {
+        "name": _NAME_CHARS.sub("_", function["name"])[:64] or "output",
+        "schema": function.get("parameters") or {"type": "object", "properties": {}},
+    }
+    if function.get("description"):
+        spec["description"] = function["description"]
     if strict is not None:
         spec["strict"] = strict
     return {"type": "json_schema", "json_schema": spec}
@@ -118,6 +128,7 @@ def structured_output(
         raise StepFunInvalidParameterError(msg)
     check_flag("strict", strict)
     ls_format = {"kwargs": {"method": method, "strict": strict}, "schema": schema}
+    schema, strict = _unwrapped(schema, strict)
     parser: BaseOutputParser[Any]
     if method == "function_calling":
         name = openai_tool(schema, "schema")["function"]["name"]

@@ -309,6 +309,14 @@ def test_openai_json_schema_specs_are_sent_as_given_and_strict_means_strict_form
     assert sent["response_format"] == {"type": "json_schema", "json_schema": spec}
     bound_spec = bound(make().bind_tools([], response_format=spec))["response_format"]
     assert bound_spec == {"type": "json_schema", "json_schema": spec}
+    # Review: a spec's own schema is put in strict form too, and a tool call carries it.
+    loose = {"name": "person", "schema": {**closed, "required": []}}
+    made_strict = first_binding(
+        make().with_structured_output(loose, method="json_schema", strict=True)
+    )
+    assert made_strict["response_format"]["json_schema"]["schema"]["required"] == ["city"]
+    tool = first_binding(make().with_structured_output(spec))["tools"][0]["function"]
+    assert (tool["name"], tool["parameters"]) == ("person", closed)
 
     class Place(BaseModel):
         city: str
