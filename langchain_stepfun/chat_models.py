@@ -15,7 +15,6 @@ from langchain_core.language_models.base import LanguageModelInput
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable
-from langchain_core.utils.pydantic import get_fields
 from pydantic import AliasChoices, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 from typing_extensions import Self
 
@@ -157,14 +156,8 @@ class ChatStepFun(TokenCounting, CoreClients, BaseChatModel):
     @classmethod
     @functools.cache  # per class: its fields are fixed once it is made
     def _field_names(cls) -> frozenset[str]:
-        """Each field's name and aliases (``stop_sequences``...)."""
-        names: set[str] = set()
-        for name, field in get_fields(cls).items():
-            aliases: list[Any] = [name, field.alias]
-            if isinstance(field.validation_alias, AliasChoices):
-                aliases += field.validation_alias.choices
-            names.update(alias for alias in aliases if isinstance(alias, str))
-        return frozenset(names)
+        """Each field's name and its other names (aliases such as ``stop_sequences``)."""
+        return frozenset(cls.model_fields.keys() | cls._OTHER_NAMES.keys())
 
     @model_validator(mode="before")
     @classmethod
@@ -183,7 +176,7 @@ class ChatStepFun(TokenCounting, CoreClients, BaseChatModel):
                 "and is sent in the request body"
             )
             extras[name] = values.pop(name)
-        for name in (names | cls._OTHER_NAMES.keys()) & extras.keys():
+        for name in names & extras.keys():
             _warn_at_caller(
                 f"Parameters {{{name!r}}} should be specified explicitly, not in model_kwargs"
             )
@@ -237,31 +230,22 @@ class ChatStepFun(TokenCounting, CoreClients, BaseChatModel):
 
     @classmethod
     def _assigned(cls, name: str, value: Any) -> Any:
-        """A field's new value, checked as the constructor checks it.
+        """The core's checks, a plain-string key kept a secret, no field in ``model_kwargs``.
 
-        Assignment and ``model_copy`` do not validate: a plain-string key would show in repr and
-        model_dump, and extra fields that are not a dict would fail every call untyped.
+        (A plain key would show in repr and model_dump; a field there would go into the body.)
         """
         if name == "api_key" and isinstance(value, str):
             return SecretStr(value)
-        if name == "model" and not (isinstance(value, str) and value):
-            msg = f"model: must be a model's name, got {value!r}"[:200]
-            raise StepFunInvalidParameterError(msg)
-        if name not in ("model_kwargs", "extra_body"):
-            return value
-        try:
-            core.merge_extra({}, value, name)
-        except core.StepFunError as exc:
-            raise to_langchain_error(exc) from None
         if name == "extra_body":
-            return value
-        if fields := sorted((cls._field_names() | cls._OTHER_NAMES.keys()) & (value or {}).keys()):
+            try:
+                core.merge_extra({}, value, name)
+            except core.StepFunError as exc:
+                raise to_langchain_error(exc) from None
+        value = super()._assigned(name, value)
+        if name == "model_kwargs" and (fields := sorted(cls._field_names() & value.keys())):
             msg = f"model_kwargs: {', '.join(fields)}: a field of ChatStepFun, set it as one"
             raise StepFunInvalidParameterError(msg)
-        return value or {}
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        super().__setattr__(name, self._assigned(name, value))
+        return value
 
     def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
         """A copy with ``update`` applied, checked as the constructor checks it."""

@@ -190,16 +190,6 @@ class StepFun(CoreClients, JsonModeLLM):
         check_http_client(self.http_client, asynchronous=False, field="http_client")
         check_http_client(self.async_http_client, asynchronous=True, field="async_http_client")
 
-    def __setattr__(self, name: str, value: Any) -> None:
-        # Assignment is not validated: extra fields that are not a dict, or no model, would fail
-        # every call untyped.
-        if name == "additional_kwargs":
-            merge_extra({}, value, name)
-            value = value or {}
-        elif name == "model" and not (isinstance(value, str) and value):
-            raise InvalidParameterError(f"model: must be a model's name, got {value!r}"[:200])
-        super().__setattr__(name, value)
-
     @classmethod
     def class_name(cls) -> str:
         """The name LlamaIndex serializes this class under."""

@@ -12,6 +12,7 @@ from typing import Any, ClassVar, cast
 from stepfun_core.client import AsyncStepFunClient, StepFunClient
 from stepfun_core.errors import InvalidParameterError, StepFunError
 from stepfun_core.redact import shown_setting
+from stepfun_core.request import merge_extra
 from stepfun_core.settings import SETTING_NAMES, Settings, headers_over
 from stepfun_core.transport import refuse_to_pickle, share_in_copy
 
@@ -128,9 +129,30 @@ class CoreClients:
         """The core client settings as they are now (checked by the core), with ``changes``."""
         return self._clients.settings(self._values()).replace(**changes)
 
-    def _error(self, error: StepFunError) -> Exception:
+    @staticmethod
+    def _error(error: StepFunError) -> Exception:
         """What to raise for a core error: the error itself, or the adapter's own kind."""
         return error
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        super().__setattr__(name, self._assigned(name, value))
+
+    @classmethod
+    def _assigned(cls, name: str, value: Any) -> Any:
+        """A field's new value, checked as the constructor checks it.
+
+        Assignment (and ``model_copy``) does not validate: extra parameters that are not a dict,
+        or no model, would fail every later call untyped.
+        """
+        try:
+            if name == "model" and not (isinstance(value, str) and value):
+                raise InvalidParameterError(f"model: must be a model's name, got {value!r}"[:200])
+            if name == cls._EXTRA_PARAMS_FIELD:
+                merge_extra({}, value, name)
+                return value or {}
+        except StepFunError as exc:
+            raise cls._error(exc) from None
+        return value
 
     def _core_client(self, asynchronous: bool, kwargs: dict[str, Any]) -> Any:
         """The core client for the current settings and the call's own (``timeout=...``).
