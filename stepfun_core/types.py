@@ -223,10 +223,10 @@ def joined_audio(pieces: list[dict[str, Any]]) -> dict[str, Any]:
     texts: dict[str, list[str]] = {key: [] for key in AUDIO_PIECES}
     for piece in pieces:
         for key, value in piece.items():
-            if key in texts and isinstance(value, str):
-                texts[key].append(value)
-            else:
+            if key not in texts:
                 joined[key] = value  # an id, a format: the latest
+            elif isinstance(value, str):  # anything else adds nothing to the text
+                texts[key].append(value)
     joined.update((key, "".join(parts)) for key, parts in texts.items() if parts)
     return joined
 

@@ -364,3 +364,18 @@ def test_llama_index_model_keeps_unparseable_arguments(arguments: str, stream: b
         response = llm.chat(messages)
     blocks = tool_blocks(response.message)
     assert [b.tool_kwargs for b in blocks] == [arguments]
+
+
+AUDIO_PIECE = st.dictionaries(
+    st.sampled_from(["id", "data", "transcript", "format", "expires_at"]), JSON_VALUES, max_size=5
+)
+
+
+@heavy()
+@given(st.lists(AUDIO_PIECE, max_size=6))
+def test_langchain_streamed_audio_matches_the_accumulator(pieces: list[dict[str, Any]]) -> None:
+    # Any pieces of a spoken answer (any JSON in any key): LangChain's merge of the chunks says
+    # what the core's accumulator says (data and transcript added up, other keys the latest).
+    objs = [{"choices": [{"index": 0, "delta": {"audio": piece}}]} for piece in pieces]
+    message, accumulator = stream_through_converter(objs)
+    assert (message.additional_kwargs.get("audio") or {}) == (accumulator.choice(0).audio or {})
