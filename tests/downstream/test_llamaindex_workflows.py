@@ -21,6 +21,7 @@ from llama_index.core.extractors import TitleExtractor
 from llama_index.core.ingestion import IngestionPipeline
 from llama_index.core.llms import ChatMessage
 from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
+from llama_index.core.tools import FunctionTool
 from llama_index.core.workflow import Event, StartEvent, StopEvent, Workflow, step
 
 from llama_index_stepfun import StepFun
@@ -211,3 +212,30 @@ def test_function_agent_runs_leave_no_connection_open(own_replica: Replica) -> N
     assert own_replica.open_connections <= 1, (
         f"{own_replica.open_connections} connections still open after {RUNS} asyncio.run calls"
     )
+
+
+def test_function_agent_without_parallel_calls_runs_one_tool_over_a_stream(
+    own_replica: Replica,
+) -> None:
+    # Hostile round 8: a FunctionAgent streams, and LlamaIndex trims parallel calls only when
+    # not streaming, so both of the model's calls ran. LlamaIndex's own agent, over a socket.
+    ran: list[str] = []
+
+    def get_time(city: str) -> str:
+        """Get the local time in a city."""
+        ran.append("get_time")
+        return f"12:00 in {city}"
+
+    def weather(city: str) -> str:
+        """Get the current weather in a city."""
+        ran.append("get_weather")
+        return get_weather(city)
+
+    tools = [FunctionTool.from_defaults(weather, name="get_weather"), get_time]
+    for allow in (False, True):
+        ran.clear()
+        agent = FunctionAgent(
+            tools=tools, llm=llm_for(own_replica.base_url), allow_parallel_tool_calls=allow
+        )
+        asyncio.run(_agent_run(agent, "Use get_weather and get_time for Paris"))
+        assert ran == (["get_weather", "get_time"] if allow else ["get_weather"])
