@@ -238,4 +238,5 @@ def test_function_agent_without_parallel_calls_runs_one_tool_over_a_stream(
             tools=tools, llm=llm_for(own_replica.base_url), allow_parallel_tool_calls=allow
         )
         asyncio.run(_agent_run(agent, "Use get_weather and get_time for Paris"))
-        assert ran == (["get_weather", "get_time"] if allow else ["get_weather"])
+        # The agent runs the calls it keeps as concurrent workflow steps, so their order varies.
+        assert sorted(ran) == (["get_time", "get_weather"] if allow else ["get_weather"])
