@@ -31,14 +31,16 @@ _lock = threading.Lock()
 def wire_tool_call(call_id: str | None, name: str | None, arguments: Any) -> dict[str, Any]:
     """A tool call of the history in the wire shape; arguments as JSON text (UTF-8 kept).
 
-    Arguments that are not JSON (NaN, a set, bytes, a cycle, too deep) raise
-    InvalidParameterError naming the call.
+    Arguments that are not JSON (a set, bytes, a cycle, too deep) raise InvalidParameterError
+    naming the call. NaN and Infinity go back as written: models write them, the frameworks
+    parse them, and the API takes arguments as a string (docs/wire.md#tool-calls).
     """
     if not isinstance(arguments, str):
         # Imported here: jsonio's imports (errors, surrogates, types) come back to this module.
         from stepfun_core.jsonio import json_text  # noqa: PLC0415 (an import cycle)
 
-        arguments = json_text(arguments or {}, f"tool call {call_id or name!r} arguments")
+        where = f"tool call {call_id or name!r} arguments"
+        arguments = json_text(arguments or {}, where, allow_nan=True)
     return {
         "id": call_id or "",
         "type": "function",

@@ -164,27 +164,28 @@ def encode_json(payload: Mapping[str, Any]) -> bytes:
         raise _not_json(payload, "") from None
 
 
-def json_text(value: Any, where: str) -> str:
+def json_text(value: Any, where: str, *, allow_nan: bool = False) -> str:
     """``value`` as JSON text (UTF-8 kept); InvalidParameterError naming the field if not JSON.
 
     Depth is checked first: ``json.dumps`` recurses in C, to the interpreter's limit.
+    ``allow_nan`` writes NaN and Infinity as Python's ``json`` does (they are not JSON).
     """
     if not deeper_than(value, MAX_DEPTH):
         try:
-            return json.dumps(value, ensure_ascii=False, allow_nan=False)
+            return json.dumps(value, ensure_ascii=False, allow_nan=allow_nan)
         except (TypeError, ValueError, RecursionError):
             pass
-    raise _not_json(value, where)
+    raise _not_json(value, where, allow_nan=allow_nan)
 
 
-def _not_json(value: Any, where: str) -> InvalidParameterError:
-    found = find_problem(value, where)
+def _not_json(value: Any, where: str, *, allow_nan: bool = False) -> InvalidParameterError:
+    found = find_problem(value, where, allow_nan=allow_nan)
     field, problem = found or (where or "request", "cannot be encoded as JSON")
     return InvalidParameterError(f"{field}: {problem}")
 
 
-def _scalar_problem(value: Any) -> str | None:
-    if isinstance(value, float) and not math.isfinite(value):
+def _scalar_problem(value: Any, allow_nan: bool) -> str | None:
+    if isinstance(value, float) and not allow_nan and not math.isfinite(value):
         return f"{value!r} is not valid JSON (NaN and Infinity cannot be sent)"
     if isinstance(value, str) and has_lone_surrogate(value):
         return "holds a lone UTF-16 surrogate (half of a character), which cannot be sent"
@@ -214,7 +215,9 @@ def _children(value: Any, path: str) -> list[tuple[str, Any]] | str:
     return [(f"{path}[{i}]", item) for i, item in enumerate(value)]
 
 
-def find_problem(payload: Any, path: str = "") -> tuple[str, str] | None:
+def find_problem(
+    payload: Any, path: str = "", *, allow_nan: bool = False
+) -> tuple[str, str] | None:
     """The first field that is not JSON, and why: ``("messages[0].content", "...")``."""
     stack: list[tuple[str, Any, int, frozenset[int]]] = [(path, payload, 0, frozenset())]
     while stack:
@@ -223,7 +226,7 @@ def find_problem(payload: Any, path: str = "") -> tuple[str, str] | None:
         if depth > MAX_DEPTH:
             return name, f"is nested more than {MAX_DEPTH} levels deep"
         if not isinstance(value, (Mapping, list, tuple)):
-            problem = _scalar_problem(value)
+            problem = _scalar_problem(value, allow_nan)
             if problem:
                 return name, problem
             continue

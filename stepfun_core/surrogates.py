@@ -78,6 +78,11 @@ class SurrogateJoiner:
                 key = (field, 0, False)
                 if getattr(delta, field) or key in halves:
                     setattr(delta, field, self._fix(delta.index, key, getattr(delta, field)))
+            transcript = delta.audio.get("transcript") if delta.audio else None
+            if transcript and type(transcript) is str:  # an audio model's answer, spoken
+                fixed = self._fix(delta.index, ("transcript", 0, False), transcript)
+                if fixed != transcript:  # a copy: the parsed event is not ours to change
+                    delta.audio = {**(delta.audio or {}), "transcript": fixed}
             for call in delta.tool_calls:
                 call.id = join_surrogates(call.id) if call.id else call.id
                 call.name = join_surrogates(call.name) if call.name else call.name
@@ -106,6 +111,12 @@ class SurrogateJoiner:
         for call in reversed(delta.tool_calls):  # the first of each place wins
             calls[(call.index, call.positional)] = call
         for field, index, positional in sorted(halves):
+            if field == "transcript":
+                audio = delta.audio or {}
+                spoken = audio.get("transcript")
+                spoken = spoken if type(spoken) is str else ""
+                delta.audio = {**audio, "transcript": spoken + REPLACEMENT}
+                continue
             if field != "arguments":
                 setattr(delta, field, getattr(delta, field) + REPLACEMENT)
                 continue

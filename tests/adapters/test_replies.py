@@ -8,6 +8,7 @@ with its partial reply, and what the core read leniently as the framework's mess
 from __future__ import annotations
 
 import json
+import math
 import time
 from typing import Any
 
@@ -199,3 +200,22 @@ def test_an_audio_models_spoken_answer_is_kept_and_its_transcript_goes_back(
     assert streamed.additional_kwargs["audio"] == {**whole_keys, "expires_at": 2, **spoken}
     adapter.invoke(model, "现在几点", said, "谢谢")
     assert api.bodies[-1]["messages"][1] == {"role": "assistant", "content": "三点啦"}
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
+def test_a_models_nan_arguments_go_back_as_it_wrote_them(adapter: Adapter, stream: bool) -> None:
+    # Found in round 7, fixed later: both frameworks parse NaN and Infinity (as json.loads
+    # does), and the next turn then refused the model's own call, ending every agent loop.
+    written = '{"x": NaN, "y": -Infinity}'
+    call = {"id": "call_1", "type": "function", "function": {"name": "f", "arguments": written}}
+    whole = completion_body({"role": "assistant", "content": "", "tool_calls": [call]})
+    piece = {"index": 0, **call}
+    api = RecordingAPI(by_mode(whole, sse(chunk(tool_calls=[piece], finish="tool_calls"))))
+    model = adapter.over(api)
+    reply = adapter.stream(model, "hi") if stream else adapter.invoke(model, "hi")
+    [got] = reply.calls
+    assert math.isnan(got.arguments["x"]) and got.arguments["y"] == -math.inf
+    adapter.invoke(model, "hi", reply.message, *adapter.called("call_1", "f", {"z": 1})[1:])
+    [sent] = api.bodies[-1]["messages"][1]["tool_calls"]
+    assert json.loads(sent["function"]["arguments"]).keys() == {"x", "y"}
+    assert sent["function"]["arguments"].replace(" ", "") == written.replace(" ", "")

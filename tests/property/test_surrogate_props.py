@@ -106,11 +106,12 @@ ASTRAL_TEXT = st.text(
 @given(
     ASTRAL_TEXT,
     st.lists(st.integers(0, 30), max_size=12),
-    st.sampled_from(["content", "reasoning_content", "arguments"]),
+    st.sampled_from(["content", "reasoning_content", "arguments", "transcript"]),
     st.data(),
 )
 @example(EMOJI, [1], "content", None)
 @example(EMOJI, [1], "arguments", None)
+@example(EMOJI, [1], "transcript", None)
 def test_any_text_cut_anywhere_comes_out_whole(
     text: str, cuts: list[int], field: str, data: st.DataObject | None
 ) -> None:
@@ -125,6 +126,9 @@ def test_any_text_cut_anywhere_comes_out_whole(
             for p in pieces
         ]
         body = b"".join(event(d) for d in deltas) + event({}, "tool_calls") + b"data: [DONE]\n\n"
+    elif field == "transcript":  # an audio model's spoken answer (delta.audio pieces)
+        audio = b"".join(event({"audio": {"id": "audio_1", "transcript": p}}) for p in pieces)
+        body = audio + event({}, "stop") + b"data: [DONE]\n\n"
     else:
         body = text_stream(field, pieces)
     split = data.draw(pieces_of(body)) if data is not None else [body]
@@ -134,10 +138,12 @@ def test_any_text_cut_anywhere_comes_out_whole(
         "content": choice.content,
         "reasoning_content": choice.reasoning,
         "arguments": choice.tool_calls[0].arguments if choice.tool_calls else "",
+        "transcript": (choice.audio or {}).get("transcript", ""),
     }[field]
     assert got == text
     for chunk in chunks:
         for delta in chunk.choices:
+            str((delta.audio or {}).get("transcript", "")).encode("utf-8")
             delta.content.encode("utf-8")
             delta.reasoning.encode("utf-8")
             for call in delta.tool_calls:
