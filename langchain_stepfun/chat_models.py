@@ -28,7 +28,7 @@ from langchain_stepfun.errors import (
 )
 from langchain_stepfun.outputs import chat_result, combine_llm_outputs
 from langchain_stepfun.profiles import model_profile
-from langchain_stepfun.request import PARAMS, request_body
+from langchain_stepfun.request import PARAMS, generations, request_body
 from langchain_stepfun.streaming import ChunkConverter
 from langchain_stepfun.structured import Method, json_schema_format, structured_output
 from langchain_stepfun.tokens import TokenCounting
@@ -36,7 +36,7 @@ from langchain_stepfun.tools import ToolLike, check_flag, format_tool_choice, fo
 from stepfun_core import EchoReasoning
 from stepfun_core.cached import ClientCache, CoreClients
 from stepfun_core.history import EchoField
-from stepfun_core.redact import display_url
+from stepfun_core.redact import display_url, fingerprint
 from stepfun_core.settings import find_api_key, find_base_url
 from stepfun_core.transport import AsyncHTTP, SyncHTTP, check_http_client
 
@@ -286,15 +286,19 @@ class ChatStepFun(TokenCounting, CoreClients, BaseChatModel):
         params.update(self.extra_body or {})
         return {"model": self.model, "base_url": display_url(self.base_url), **params}
 
-    # A call's key, headers and base URL (call settings) are traced, LangSmith keeps them, and
-    # are in the cache key: both see them hidden.
+    # A call's key, headers and base URL (call settings) are traced and LangSmith keeps them:
+    # traces see them hidden. The cache key tells them apart by digests (a tenant's headers or
+    # query may change the answer), and so the model's headers too, which serializing leaves out.
     def _get_invocation_params(
         self, stop: list[str] | None = None, **kwargs: Any
     ) -> dict[str, Any]:
         return super()._get_invocation_params(stop, **self._shown_call_kwargs(kwargs))
 
     def _get_llm_string(self, stop: list[str] | None = None, **kwargs: Any) -> str:
-        return super()._get_llm_string(stop, **self._shown_call_kwargs(kwargs))
+        shown = self._shown_call_kwargs(kwargs, told_apart=True)
+        if self.default_headers:
+            shown["default_headers (the model's)"] = fingerprint(self.default_headers)
+        return super()._get_llm_string(stop, **shown)
 
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
         # The base reads the model, temperature and max_tokens (the call's, else the fields');
@@ -330,6 +334,15 @@ class ChatStepFun(TokenCounting, CoreClients, BaseChatModel):
     _error = staticmethod(to_langchain_error)  # core errors raise as their LangChain duals
 
     _payload = request_body  # the request body of one call (messages, stop, the call's kwargs)
+
+    def _should_stream(self, *, async_api: bool, **kwargs: Any) -> bool:
+        # n > 1 cannot be streamed, so a streaming callback (astream_events, LangGraph's
+        # "messages" mode) must not turn an invoke that works into an error (ChatOpenAI would
+        # merge the choices into one). stream() itself (stream=True) still refuses n > 1.
+        n = generations(self, kwargs)
+        if isinstance(n, int) and n > 1 and not kwargs.get("stream"):
+            return False
+        return super()._should_stream(async_api=async_api, **kwargs)
 
     def _stream_payload(
         self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from langchain_core import exceptions as lc
+from langchain_core.exceptions import OutputParserException
 
 import stepfun_core as core
 
@@ -23,6 +24,17 @@ class StepFunRefusalError(_RefusalBase):  # type: ignore[misc,valid-type]
     """The model withheld the content structured output needs (a content filter or a refusal).
 
     A ``ModelRefusalError`` where langchain-core has it; ``raw_message`` is the reply.
+    """
+
+    def __init__(self, message: str, *, raw_message: BaseMessage | None = None) -> None:
+        super().__init__(message)
+        self.raw_message: Any = raw_message
+
+
+class StepFunCutOffError(OutputParserException):
+    """Structured output from a reply cut at ``max_tokens``: what it holds is not whole.
+
+    An ``OutputParserException``, as LangChain's parsers raise; ``raw_message`` is the reply.
     """
 
     def __init__(self, message: str, *, raw_message: BaseMessage | None = None) -> None:

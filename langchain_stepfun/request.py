@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import stepfun_core as core
@@ -29,6 +30,14 @@ PARAMS = (
 )
 # Per-call keyword arguments that steer ChatStepFun and are never sent.
 LOCAL_KWARGS = ("stream", "stream_usage", "echo_reasoning")
+
+
+def generations(chat: ChatStepFun, kwargs: Mapping[str, Any]) -> Any:
+    """The ``n`` one call would send: the last of the places ``request_body`` merges in order."""
+    for place in (kwargs.get("extra_body"), kwargs, chat.extra_body, chat.model_kwargs):
+        if isinstance(place, Mapping) and "n" in place:
+            return place["n"]
+    return chat.n
 
 
 def request_body(

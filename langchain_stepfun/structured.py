@@ -17,11 +17,15 @@ from langchain_core.runnables import Runnable, RunnableGenerator, RunnableMap
 from langchain_core.runnables.utils import AddableDict
 from langchain_core.utils.pydantic import is_basemodel_subclass
 
-from langchain_stepfun.errors import StepFunInvalidParameterError, StepFunRefusalError
+from langchain_stepfun.errors import (
+    StepFunCutOffError,
+    StepFunInvalidParameterError,
+    StepFunRefusalError,
+)
 from langchain_stepfun.outputs import REFUSAL_KEY
 from langchain_stepfun.tools import check_flag, openai_tool
 from stepfun_core import get_model_info
-from stepfun_core.types import refusal_problem
+from stepfun_core.types import CUT_OFF_PROBLEM, refusal_problem
 
 if TYPE_CHECKING:
     from langchain_core.messages import BaseMessage
@@ -34,11 +38,16 @@ _NAME_CHARS = re.compile(r"[^A-Za-z0-9_-]")
 
 
 def raise_on_refusal(message: BaseMessage) -> None:
-    """Raise StepFunRefusalError if the reply withheld its content (filter or refusal)."""
+    """Raise if the reply withheld its content (filter or refusal) or was cut at max_tokens."""
     refusal = message.additional_kwargs.get(REFUSAL_KEY)
-    problem = refusal_problem(refusal, message.response_metadata.get("finish_reason"))
+    finish_reason = message.response_metadata.get("finish_reason")
+    problem = refusal_problem(refusal, finish_reason)
     if problem is not None:
         raise StepFunRefusalError(problem, raw_message=message)
+    # LangChain's parsers complete cut JSON, so a cut reply parsed as a whole object (ChatOpenAI
+    # raises LengthFinishReasonError here).
+    if finish_reason == "length":
+        raise StepFunCutOffError(CUT_OFF_PROBLEM, raw_message=message)
 
 
 class _ReplyCheck:

@@ -12,7 +12,7 @@ from llama_index.core.base.llms.types import ChatResponse, ChatResponseAsyncGen,
 
 from llama_index_stepfun.responses import REFUSAL_KEY
 from stepfun_core import StepFunError
-from stepfun_core.types import refusal_problem
+from stepfun_core.types import CUT_OFF_PROBLEM, refusal_problem
 
 
 class StepFunRefusalError(StepFunError, ValueError):
@@ -31,7 +31,7 @@ class StepFunRefusalError(StepFunError, ValueError):
 
 
 class StepFunCutOffError(StepFunError, ValueError):
-    """The reply was cut at ``max_tokens`` before the structured output was whole.
+    """The reply was cut at ``max_tokens`` where a whole answer (or tool call) was needed.
 
     ``response`` is the reply.
     """
@@ -50,8 +50,7 @@ def refusal_error(response: ChatResponse) -> StepFunError | None:
     if problem is not None:
         return StepFunRefusalError(problem, refusal=refusal, response=response)
     if finish_reason == "length":
-        cut = "the reply was cut at max_tokens before the structured output was whole"
-        return StepFunCutOffError(f"{cut}: raise max_tokens", response=response)
+        return StepFunCutOffError(CUT_OFF_PROBLEM, response=response)
     return None
 
 

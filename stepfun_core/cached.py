@@ -11,7 +11,7 @@ from typing import Any, ClassVar, cast
 
 from stepfun_core.client import AsyncStepFunClient, StepFunClient
 from stepfun_core.errors import InvalidParameterError, StepFunError
-from stepfun_core.redact import shown_setting
+from stepfun_core.redact import fingerprint, shown_setting
 from stepfun_core.request import merge_extra
 from stepfun_core.settings import SETTING_NAMES, Settings, headers_over
 from stepfun_core.transport import refuse_to_pickle, share_in_copy
@@ -108,16 +108,22 @@ class CoreClients:
                 raise InvalidParameterError(msg)
 
     @classmethod
-    def _shown_call_kwargs(cls, kwargs: Mapping[str, Any]) -> dict[str, Any]:
-        """A call's keyword arguments as traces and cache keys show them: credentials hidden."""
+    def _shown_call_kwargs(
+        cls, kwargs: Mapping[str, Any], *, told_apart: bool = False
+    ) -> dict[str, Any]:
+        """A call's keyword arguments as traces show them, credentials hidden.
+
+        ``told_apart`` (for cache keys): credentials as digests, so that two tenants' calls
+        never share a key.
+        """
         names, others = cls._CALL_SETTINGS, cls._OTHER_NAMES
-        return {
-            key: shown_setting(
-                "default_headers" if key == "extra_headers" else names.get(others.get(key, key)),
-                value,
-            )
-            for key, value in kwargs.items()
-        }
+        shown = {}
+        for key, value in kwargs.items():
+            setting = names.get(others.get(key, key))
+            hidden = shown_setting("default_headers" if key == "extra_headers" else setting, value)
+            told = told_apart and hidden is not value
+            shown[key] = fingerprint(_revealed(value)) if told else hidden
+        return shown
 
     def _values(self) -> tuple[Any, ...]:
         return tuple(self._value(name) for name in SETTING_NAMES)

@@ -7,6 +7,7 @@ ends the authority for `urllib.parse` and httpx alike, so a masker built on them
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -50,3 +51,8 @@ def shown_setting(setting: str | None, value: Any) -> Any:
     if setting == "base_url":  # a token in the query
         return display_url(str(value))
     return value
+
+
+def fingerprint(value: Any) -> str:
+    """A short digest of a value: cache keys tell credentials apart without holding them."""
+    return "sha256:" + hashlib.sha256(repr(value).encode("utf-8", "replace")).hexdigest()[:16]

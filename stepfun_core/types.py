@@ -97,6 +97,10 @@ class ServerToolCall:
 WITHHELD_FINISH_REASONS = frozenset({"content_filter", "content_filtered"})
 
 
+# Structured output from a reply cut at max_tokens: what was parsed would look whole but is not.
+CUT_OFF_PROBLEM = "the reply was cut at max_tokens (finish_reason='length'); raise max_tokens"
+
+
 def refusal_problem(refusal: Any, finish_reason: Any) -> str | None:
     """Why a reply holds nothing to parse (a stated refusal, content withheld), or None."""
     if refusal:

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from langchain_core.exceptions import OutputParserException
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
+from langchain_core.runnables import RunnableConfig, RunnableLambda
 from pydantic import BaseModel
 
 from langchain_stepfun import (
@@ -111,6 +112,31 @@ def test_a_calls_key_headers_and_base_url_are_hidden_in_traces_and_cache_keys() 
     assert api.requests[-1].headers["Authorization"] == "Bearer alias-" + KEY
     assert KEY not in repr(runs.traced_runs[-1].extra)
     assert "stepfun_api_key" not in api.bodies[-1]
+
+
+def test_calls_that_differ_only_in_credentials_never_share_a_cache_entry() -> None:
+    # Hostile round 9: hidden as "***" in the cache key, a tenant's query, headers or key made
+    # one key, so the second tenant got the first one's cached answer. Digests tell them apart.
+    from langchain_core.caches import InMemoryCache
+
+    api = RecordingAPI(json_reply(OK))
+    model = ChatStepFun(**api.options("http_async_client"), cache=InMemoryCache())
+    tenants = {
+        "base_url": ["https://gw.example.com/v1?tenant=a", "https://gw.example.com/v1?tenant=b"],
+        "default_headers": [{"X-Tenant": "a"}, {"X-Tenant": "b"}],
+        "extra_headers": [{"X-Tenant": "a"}, {"X-Tenant": "b"}],
+        "api_key": ["a-" + KEY, "b-" + KEY],
+    }
+    for name, (first, second) in tenants.items():
+        before = len(api.requests)
+        for value in (first, second, first):
+            model.invoke(f"hi {name}", **{name: value})
+        assert len(api.requests) - before == 2, name  # the third call is the first's cache hit
+    assert KEY not in repr(model.cache._cache)  # type: ignore[union-attr]
+    # The model's own headers, which its serialization leaves out, count too.
+    other = model.model_copy(update={"default_headers": {"X-Tenant": "c"}})
+    other.invoke("hi base_url", base_url=tenants["base_url"][0])
+    assert len(api.requests) == 9
 
 
 # --- round 6: structured output, tools and blocks ---------------------------------------------
@@ -296,3 +322,29 @@ def test_fields_and_their_aliases_are_fields_however_they_are_given() -> None:
         model.invoke("hi", stop=["a"], stop_sequences=["b"])
     model.invoke("hi", stop=["a"], stop_sequences=["a"])
     assert [body["stop"] for body in api.bodies] == [["a"]]
+
+
+@pytest.mark.parametrize("where", ["field", "model_kwargs", "call", "call extra_body"])
+def test_n_generations_hold_under_a_streaming_callback(where: str) -> None:
+    # Hostile round 9: a streaming handler (astream_events, LangGraph's "messages" mode) sends
+    # invoke to _astream, which refuses n > 1: a call that worked alone raised once traced.
+    two = completion_body({"role": "assistant", "content": "one"})
+    two["choices"].append({**two["choices"][0], "index": 1, "message": {"content": "two"}})
+    api = RecordingAPI(by_mode(two, sse(chunk("one", finish="stop"))))
+    place = {"field": {"n": 2}, "model_kwargs": {"model_kwargs": {"n": 2}}}.get(where, {})
+    call = {"call": {"n": 2}, "call extra_body": {"extra_body": {"n": 2}}}.get(where, {})
+    model = ChatStepFun(**api.options("http_async_client", api_key=KEY, **place))
+
+    async def node(question: str, config: RunnableConfig) -> list[str]:
+        messages = [[HumanMessage(question)]]
+        run = await model.agenerate(messages, callbacks=config.get("callbacks"), **call)
+        return [generation.text for generation in run.generations[0]]
+
+    async def traced() -> Any:
+        async for event in RunnableLambda(node).astream_events("Name a colour.", version="v2"):
+            if event["event"] == "on_chain_end":
+                return event["data"]["output"]
+        return None
+
+    assert asyncio.run(traced()) == ["one", "two"]
+    assert [body.get("stream") for body in api.bodies] == [False]

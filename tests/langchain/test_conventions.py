@@ -10,13 +10,20 @@ from typing import Any
 import httpx
 import pytest
 from langchain_core import exceptions as lc
+from langchain_core.exceptions import OutputParserException
 from langchain_core.load import dumps, loads
 from langchain_core.messages import HumanMessage
 from pydantic import BaseModel
 
 import stepfun_core as core
-from langchain_stepfun import ChatStepFun, StepFunContentModerationError, StepFunRefusalError
-from tests.hostile import RecordingAPI
+from langchain_stepfun import (
+    ChatStepFun,
+    StepFunContentModerationError,
+    StepFunCutOffError,
+    StepFunRefusalError,
+)
+from tests.core.wire_samples import sse
+from tests.hostile import RecordingAPI, by_mode, chunk
 
 KEY = "sk-conventions-SECRET-0123456789"
 
@@ -158,6 +165,35 @@ def test_a_streamed_content_filter_is_a_refusal() -> None:
     )
     with pytest.raises(StepFunRefusalError):
         list(structured.stream("Describe Paris."))
+
+
+# Hostile round 9: LangChain's parsers complete cut JSON, so a reply cut at max_tokens came back
+# as a whole object ({"name": "Par"} -> City(name="Par")). ChatOpenAI raises
+# LengthFinishReasonError; the LlamaIndex adapter raises its StepFunCutOffError.
+CUT_JSON = '{"name": "Par'
+
+
+def cut_replies(method: str) -> Any:
+    if method != "function_calling":
+        return model_answering(completion(CUT_JSON, "length"))
+    call = {"id": "call_1", "type": "function", "function": {"name": "City", "arguments": CUT_JSON}}
+    whole = completion("", "length", tool_calls=[call])
+    streamed = sse(chunk(tool_calls=[{"index": 0, **call}], finish="length"))
+    return ChatStepFun(**RecordingAPI(by_mode(whole, streamed)).options("http_async_client"))
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["invoke", "stream"])
+@pytest.mark.parametrize("method", ["function_calling", "json_mode", "json_schema"])
+def test_structured_output_cut_at_max_tokens_raises(method: Any, stream: bool) -> None:
+    structured = cut_replies(method).with_structured_output(City, method=method)
+    with pytest.raises(StepFunCutOffError) as caught:
+        list(structured.stream("Paris?")) if stream else structured.invoke("Paris?")
+    assert isinstance(caught.value, OutputParserException)
+    assert caught.value.raw_message.response_metadata["finish_reason"] == "length"
+    with_raw = cut_replies(method).with_structured_output(City, method=method, include_raw=True)
+    result = asyncio.run(with_raw.ainvoke("Paris?"))
+    assert isinstance(result["parsing_error"], StepFunCutOffError)
+    assert result["parsed"] is None
 
 
 def test_an_answer_is_not_a_refusal() -> None:
