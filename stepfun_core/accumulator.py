@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from stepfun_core.jsonio import ValueEnd, load_json
-from stepfun_core.parse import fallback_tool_call_id, parse_usage
+from stepfun_core.parse import MAX_TOOL_CALLS, fallback_tool_call_id, parse_usage
 from stepfun_core.surrogates import join_surrogates
 from stepfun_core.types import Choice, Completion, ServerToolCall, ToolCall, joined_audio
 
@@ -162,6 +162,8 @@ class ChoiceBuilder:
                 call.index = self._index_of_positional(call)
             builder = self.tool_calls.get(call.index)
             if builder is None:
+                if len(self.tool_calls) >= MAX_TOOL_CALLS:
+                    continue  # a server inventing calls without end is not followed
                 builder = self.tool_calls[call.index] = ToolCallBuilder(call.index)
                 self.latest_call = max(self.latest_call, call.index)
             builder.add(call)

@@ -12,6 +12,14 @@ if TYPE_CHECKING:
     from stepfun_core.types import Completion
 
 
+def quoted(value: Any) -> str:
+    """A refused value as an error quotes it (an int's repr may have too many digits to make)."""
+    try:
+        return repr(value)[:80]
+    except ValueError:
+        return f"an int of {value.bit_length()} bits"
+
+
 class StepFunError(Exception):
     """Base of every error this library raises."""
 

@@ -19,9 +19,9 @@ from stepfun_core.errors import (
     make_status_error,
 )
 from stepfun_core.jsonio import decode_json
-from stepfun_core.limits import ACCEPT_ENCODING, CODINGS
+from stepfun_core.limits import ACCEPT_ENCODING, CODINGS, content_codings
 from stepfun_core.parse import parse_completion
-from stepfun_core.redact import display_url
+from stepfun_core.redact import HIDDEN, display_url
 from stepfun_core.retry import parse_retry_after
 from stepfun_core.settings import headers_over
 from stepfun_core.transport import classes
@@ -56,6 +56,7 @@ def status_error(response: httpx.Response, content: bytes | None = None) -> APIS
     """The typed error of a non-success response, from the (possibly capped) body read."""
     if content is None:
         content = response.content
+    content = _without_our_key(content, response.request)
     error = make_status_error(
         response.status_code,
         decode_json(content),
@@ -70,6 +71,15 @@ def status_error(response: httpx.Response, content: bytes | None = None) -> APIS
         error.message += f" (redirected to {display_url(location)}; check base_url)"
         error.args = (error.message,)
     return error
+
+
+def _without_our_key(content: bytes, request: httpx.Request) -> bytes:
+    """The body with the key this request sent masked.
+
+    A gateway may quote the key it refused, and errors are logged and shown.
+    """
+    _, _, key = request.headers.get("authorization", "").partition(" ")
+    return content.replace(key.encode(), HIDDEN.encode()) if len(key) >= 8 else content
 
 
 def transport_error(exc: Exception) -> StepFunError:
@@ -116,8 +126,7 @@ def refused_unread(response: httpx.Response, *, stream: bool) -> StepFunError | 
             f"expected an event stream, got content type {kind!r}",
             trace_id=trace_id_of(response),
         )
-    header = response.headers.get("content-encoding") or ""
-    codings = [c.strip().lower() for c in header.split(",") if c.strip()]
+    codings = content_codings(response.headers.get("content-encoding"))
     if len(codings) > 1:
         problem = f"is compressed {len(codings)} times over"
     elif codings and codings[0] not in CODINGS:
@@ -158,8 +167,10 @@ def reply_outcome(
     if not response.is_success:
         return status_error(response, content)
     # A completion's text holds ``"error"`` only escaped (\"error\"): most bodies are parsed once.
-    error = envelope_error(response, decode_json(content)) if b'"error"' in content else None
-    return error or (response, content)
+    if b'"error"' not in content:
+        return response, content
+    body = decode_json(_without_our_key(content, response.request))
+    return envelope_error(response, body) or (response, content)
 
 
 def envelope_error(response: httpx.Response, body: Any) -> APIStatusError | None:

@@ -65,6 +65,15 @@ class Tries:
     attempt: int = 0
 
 
+def content_codings(header: str | None) -> list[str]:
+    """The codings a Content-Encoding names, in order.
+
+    Empty elements (RFC 9110 §5.6.1) and ``identity`` (no coding) are left out.
+    """
+    codings = (c.strip().lower() for c in (header or "").split(","))
+    return [c for c in codings if c and c != "identity"]
+
+
 class Inflater:
     """Decodes a body's raw pieces (gzip, deflate or plain) and counts them against a cap.
 
@@ -75,8 +84,8 @@ class Inflater:
 
     def __init__(self, content_encoding: str | None, limit: int) -> None:
         self.left = limit
-        coding = (content_encoding or "identity").strip().lower()
-        self._coding = "" if coding == "identity" else coding
+        # More than one coding is refused unread (http.refused_unread).
+        self._coding = next(iter(content_codings(content_encoding)), "")
         self._decoder: zlib._Decompress | None = None
 
     def feed(self, raw: bytes) -> bytes:
@@ -138,7 +147,15 @@ class BodyReader:
         """Keep a piece; False once an error body is full (stop reading)."""
         if self._deadline is not None and self._deadline.remaining() <= 0:
             raise self._deadline.error()
-        data = self._inflater.feed(raw)
+        try:
+            data = self._inflater.feed(raw)
+        except MalformedResponseError:
+            if not self._truncate:
+                raise
+            # An error page mislabelled as compressed (a proxy's, say): its status still says
+            # what went wrong, and whether to retry; the bytes are kept as they came.
+            self._pieces.append(raw[: max(self._inflater.left, 0)])
+            return False
         over = self._inflater.left
         if over >= 0:
             self._pieces.append(data)

@@ -7,7 +7,7 @@ import os
 import stat
 from pathlib import Path
 
-from stepfun_core.errors import InvalidParameterError
+from stepfun_core.errors import InvalidParameterError, quoted
 
 IMAGE_TYPES = {
     "image/jpeg": (b"\xff\xd8\xff",),
@@ -160,7 +160,9 @@ def image_part(
     image: dict[str, str] = {"url": url}
     if detail is not None:
         if detail not in ("low", "high"):
-            raise InvalidParameterError(f"image detail must be 'low' or 'high', got {detail!r}")
+            raise InvalidParameterError(
+                f"image detail must be 'low' or 'high', got {quoted(detail)}"
+            )
         image["detail"] = detail
     return {"type": "image_url", "image_url": image}
 

@@ -20,6 +20,9 @@ from stepfun_core.types import (
 )
 
 FUNCTION = "function"
+# More tool calls in one message than any model makes; a reply (or a stream opening a new one
+# per event) holding more is read no further, so memory stays near the reply's bytes.
+MAX_TOOL_CALLS = 1024
 _EMPTY: Mapping[str, Any] = {}
 
 
@@ -76,7 +79,7 @@ def _split_tool_calls(
 ) -> tuple[list[ToolCall], list[ServerToolCall]]:
     calls: list[ToolCall] = []
     server_calls: list[ServerToolCall] = []
-    for position, raw in enumerate(_list(raw_calls)):
+    for position, raw in enumerate(_list(raw_calls)[:MAX_TOOL_CALLS]):
         if not isinstance(raw, Mapping):
             continue
         function = _mapping(raw.get("function"))

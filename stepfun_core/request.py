@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
 from stepfun_core.catalog import warn_if_retired
-from stepfun_core.errors import InvalidParameterError
+from stepfun_core.errors import InvalidParameterError, quoted
 from stepfun_core.history import ECHO_REASONING, EchoReasoning
 from stepfun_core.media import (
     IMAGE_URL_PREFIXES,
@@ -39,17 +39,17 @@ def _number(field: str, value: Any, low: float, high: float) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise _fail(field, f"must be a number, got {type(value).__name__}")
     if not low <= value <= high:
-        raise _fail(field, f"must be between {low} and {high}, got {value}")
+        raise _fail(field, f"must be between {low} and {high}, got {quoted(value)}")
 
 
 def _positive_int(field: str, value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise _fail(field, f"must be an integer of at least 1, got {value!r}")
+        raise _fail(field, f"must be an integer of at least 1, got {quoted(value)}")
 
 
 def _choice(field: str, value: Any, allowed: frozenset[str]) -> str:
     if not isinstance(value, str) or value not in allowed:
-        raise _fail(field, f"must be one of {sorted(allowed)}, got {value!r}")
+        raise _fail(field, f"must be one of {sorted(allowed)}, got {quoted(value)}")
     return str(value)
 
 
@@ -58,7 +58,7 @@ def check_tool_name(name: Any, field: str = "tools") -> str:
     if not isinstance(name, str) or not TOOL_NAME.fullmatch(name):
         raise _fail(
             field,
-            f"tool name {name!r} is invalid: use letters, digits, '_' or '-' "
+            f"tool name {quoted(name)} is invalid: use letters, digits, '_' or '-' "
             "(at most 64 characters)",
         )
     return name
@@ -97,9 +97,11 @@ def _check_tool_choice(choice: Any, tools: Any, tool_names: list[str]) -> None:
         name = function.get("name") if isinstance(function, Mapping) else None
         check_tool_name(name, "tool_choice.function.name")
         if name not in tool_names:
-            raise _fail("tool_choice", f"names {name!r}, which is not among the tools")
+            raise _fail("tool_choice", f"names {quoted(name)}, which is not among the tools")
         return
-    raise _fail("tool_choice", f"must be 'auto', 'none', 'required' or a function, got {choice!r}")
+    raise _fail(
+        "tool_choice", f"must be 'auto', 'none', 'required' or a function, got {quoted(choice)}"
+    )
 
 
 def _check_response_format(value: Any) -> None:
@@ -214,7 +216,7 @@ def _check_message(i: int, message: Any) -> None:
         raise _fail(field, "must be an object with a role")
     role = message.get("role")
     if not isinstance(role, str) or role not in ROLES:
-        raise _fail(f"{field}.role", f"must be one of {sorted(ROLES)}, got {role!r}")
+        raise _fail(f"{field}.role", f"must be one of {sorted(ROLES)}, got {quoted(role)}")
     _check_content(f"{field}.content", role, message.get("content"))
     if role == "tool" and not message.get("tool_call_id"):
         raise _fail(f"{field}.tool_call_id", "a tool message needs the id of the call it answers")
@@ -299,5 +301,7 @@ def echo_mode(value: Any) -> EchoReasoning:
     """An ``echo_reasoning`` given to one call, checked (a model's field is checked by pydantic)."""
     if value not in ECHO_REASONING:
         choices = ", ".join(map(repr, ECHO_REASONING))
-        raise InvalidParameterError(f"echo_reasoning: must be one of {choices}, got {value!r}")
+        raise InvalidParameterError(
+            f"echo_reasoning: must be one of {choices}, got {quoted(value)}"
+        )
     return cast(EchoReasoning, value)

@@ -18,7 +18,12 @@ from typing import Any
 
 import httpx
 
-from stepfun_core.errors import InvalidParameterError, MalformedAPIKeyError, MissingAPIKeyError
+from stepfun_core.errors import (
+    InvalidParameterError,
+    MalformedAPIKeyError,
+    MissingAPIKeyError,
+    quoted,
+)
 from stepfun_core.history import ECHO_FIELDS, EchoField
 from stepfun_core.limits import DEFAULT_MAX_RESPONSE_BYTES
 
@@ -250,14 +255,6 @@ def as_timeouts(timeout: Any) -> Timeouts:
     return (min(5.0, seconds), seconds, seconds, seconds)
 
 
-def _quoted(value: Any) -> str:
-    """A refused value as an error quotes it (an int's repr may have too many digits to make)."""
-    try:
-        return repr(value)[:80]
-    except ValueError:
-        return f"an int of {value.bit_length()} bits"
-
-
 def check_seconds(name: str, value: Any, *, zero: bool = False) -> float | None:
     """A number of seconds a wait can take (above 0, or also 0); None stays None."""
     if value is None:
@@ -266,11 +263,11 @@ def check_seconds(name: str, value: Any, *, zero: bool = False) -> float | None:
     if not number or not (value >= 0 if zero else value > 0):  # NaN is neither
         least = "of at least 0" if zero else "above 0"
         raise InvalidParameterError(
-            f"{name}: must be a number of seconds {least}, got {_quoted(value)}"
+            f"{name}: must be a number of seconds {least}, got {quoted(value)}"
         )
     if value > threading.TIMEOUT_MAX:  # inf, or beyond what a blocking wait can take
         hint = "" if zero else "; None means no limit"  # a timeout's, not a retry's delay
-        msg = f"{name}: {_quoted(value)} seconds is more than a wait can last{hint}"
+        msg = f"{name}: {quoted(value)} seconds is more than a wait can last{hint}"
         raise InvalidParameterError(msg)
     return float(value)
 
@@ -289,7 +286,7 @@ def check_count(name: str, value: Any, low: int, default: int) -> int:
     if value is None:
         return default
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        msg = f"{name}: must be an integer of at least {low}, got {_quoted(value)}"
+        msg = f"{name}: must be an integer of at least {low}, got {quoted(value)}"
         raise InvalidParameterError(msg)
     if value >= sys.maxsize:  # zlib (the byte cap) and other C code take no more
         raise InvalidParameterError(f"{name}: must be below {sys.maxsize}")

@@ -17,7 +17,7 @@ import pytest
 import stepfun_core as core
 from stepfun_core import request
 from stepfun_core.accumulator import MAX_CHOICES, StreamAccumulator
-from stepfun_core.parse import parse_chunk, parse_completion
+from stepfun_core.parse import MAX_TOOL_CALLS, parse_chunk, parse_completion
 from tests.core.conftest import Driver, reply
 from tests.hostile import PNG, race
 
@@ -125,6 +125,20 @@ def test_a_stream_opening_a_choice_per_event_is_bounded() -> None:
     for index in range(MAX_CHOICES + 50):
         accumulator.add(parse_chunk({"choices": [{"index": index, "delta": {"content": "x"}}]}))
     assert len(accumulator.result().choices) == MAX_CHOICES
+
+
+def test_a_reply_opening_a_tool_call_per_piece_is_bounded() -> None:
+    # Hostile round 9: choices were bounded, calls were not: 30 MiB of events held 1.8 million
+    # calls (730 MiB). A whole reply's list is read as far as the same bound.
+    accumulator = StreamAccumulator()
+    for index in range(MAX_TOOL_CALLS + 50):
+        delta = {"tool_calls": [{"index": index, "id": f"c{index}", "function": {"name": "f"}}]}
+        accumulator.add(parse_chunk({"choices": [{"index": 0, "delta": delta}]}))
+    assert len(accumulator.result().first.tool_calls) == MAX_TOOL_CALLS
+    calls = [{"id": f"c{i}", "function": {"name": "f"}} for i in range(MAX_TOOL_CALLS + 50)]
+    message = {"role": "assistant", "content": "", "tool_calls": calls}
+    whole = parse_completion({"choices": [{"index": 0, "message": message}]})
+    assert len(whole.first.tool_calls) == MAX_TOOL_CALLS
 
 
 def test_repr_hides_a_query_that_may_hold_a_token() -> None:

@@ -15,6 +15,7 @@ import json
 import math
 import sys
 import time
+import zlib
 from collections.abc import Callable
 from typing import Any
 
@@ -47,6 +48,7 @@ from tests.hostile import (
     STREAM_SHAPES,
     WRONG_TYPE_EVENTS,
     Body,
+    assert_not_shown,
     chunk,
     completion_body,
     each,
@@ -651,6 +653,57 @@ def test_an_error_status_in_an_unasked_encoding_keeps_its_status(
         sequence(refused, reply(sse(chunk("ok", finish="stop")))), PAYLOAD
     )
     assert completion.first.content == "ok"
+
+
+@pytest.mark.parametrize(
+    ("status", "cls"), [(503, core.InternalServerError), (429, core.RateLimitError)]
+)
+def test_an_error_page_mislabelled_as_compressed_keeps_its_status(
+    driver: Driver, status: int, cls: type[StepFunError]
+) -> None:
+    # Hostile round 9: a proxy's plain page labelled gzip was a MalformedResponseError, with no
+    # status, so an outage was never retried.
+    page = b"<html><body>Service Unavailable</body></html>"
+    headers = {"content-type": "text/html", "content-encoding": "gzip"}
+    mislabelled = lambda r: httpx.Response(status, stream=Body([page]), headers=headers)  # noqa: E731
+    with pytest.raises(cls) as caught:
+        driver.create(mislabelled, PAYLOAD)
+    assert caught.value.status_code == status and len(driver.requests) == 3  # retried twice
+    assert "Service Unavailable" in str(caught.value)  # the page as it came
+    _, completion = driver.stream(
+        sequence(mislabelled, reply(sse(chunk("ok", finish="stop")))), PAYLOAD
+    )
+    assert completion.first.content == "ok"
+
+
+@pytest.mark.parametrize("coding", ["deflate,", " , gzip", "identity, gzip", "identity,"])
+def test_empty_and_identity_codings_in_the_header_are_ignored(driver: Driver, coding: str) -> None:
+    # Hostile round 9: the list was split to check it, then used whole: "deflate," was inflated
+    # as gzip and a valid reply was corrupt (RFC 9110 §5.6.1: empty elements are ignored).
+    whole = json.dumps(completion_body({"role": "assistant", "content": "Hello"})).encode()
+    packed = {"deflate": zlib.compress, "gzip": gzip.compress}
+    pack = next((f for name, f in packed.items() if name in coding), lambda b: b)
+    headers = {"content-type": "application/json", "content-encoding": coding}
+    labelled = lambda r: httpx.Response(200, stream=Body([pack(whole)]), headers=headers)  # noqa: E731
+    assert driver.create(labelled, PAYLOAD).first.content == "Hello"
+
+
+def test_a_key_the_server_quotes_back_is_masked_in_the_error(driver: Driver) -> None:
+    # Hostile round 9: a gateway's "Incorrect API key provided: Bearer sk-..." put our key in
+    # str(error), its repr and its body; errors are logged and shown.
+    key = "sk-echoed-SECRET-0123456789"
+    quoted = {"error": {"message": f"Incorrect API key provided: Bearer {key}", "type": "x"}}
+    replies = {
+        "401 json": reply(quoted, status=401),
+        "401 text": reply(f"bad key {key}".encode(), 401, {"content-type": "text/plain"}),
+        "200 envelope": reply(quoted),
+    }
+    for name, handler in replies.items():
+        with pytest.raises(StepFunError) as caught:
+            driver.create(handler, PAYLOAD, api_key=key, max_retries=0)
+        assert_not_shown(caught.value, key)
+        assert key not in repr(caught.value.body), name
+        assert "Bearer ***" in str(caught.value) or "bad key ***" in str(caught.value), name
 
 
 def test_an_error_event_without_an_error_key_is_an_error(driver: Driver) -> None:

@@ -103,6 +103,28 @@ def test_values_that_are_not_json_are_refused_naming_the_field(driver: Driver) -
     each(NOT_JSON_PARAMS, check)
 
 
+HUGE = 10**5000  # its repr is past Python's limit on digits (sys.set_int_max_str_digits)
+HUGE_VALUES: dict[str, tuple[dict[str, Any], Any, str]] = {
+    "temperature": ({"temperature": HUGE}, None, "temperature"),
+    "n": ({"n": -HUGE}, None, "n"),
+    "tool_choice": ({"tool_choice": HUGE}, None, "tool_choice"),
+    "tool name": ({"tools": [{"type": "function", "function": {"name": HUGE}}]}, None, "tools"),
+    "role": ({}, [{"role": HUGE, "content": "hi"}], "messages[0].role"),
+    "echo_reasoning": ({"echo_reasoning": HUGE}, None, "echo_reasoning"),
+}
+
+
+def test_a_huge_integer_is_refused_naming_the_field(driver: Driver) -> None:
+    # Hostile round 9: quoting it in the message raised a plain ValueError instead.
+    def check(case: tuple[dict[str, Any], Any, str]) -> None:
+        params, messages, field = case
+        refused(driver, field, messages, **params)
+
+    each(HUGE_VALUES, check)
+    with pytest.raises(InvalidParameterError, match="detail"):
+        core.image_part(b"\x89PNG\r\n\x1a\n" + bytes(16), detail=HUGE)  # type: ignore[arg-type]
+
+
 NOT_JSON_MESSAGES: dict[str, tuple[dict[str, Any], str]] = {
     "nan": ({"meta": float("nan")}, "messages[0].meta"),
     "date": ({"meta": {"when": datetime.date(2026, 1, 1)}}, "messages[0].meta.when"),

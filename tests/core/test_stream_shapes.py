@@ -7,7 +7,12 @@ import time
 
 from stepfun_core import build_chat_request
 from stepfun_core.accumulator import StreamAccumulator
-from stepfun_core.parse import fallback_tool_call_id, parse_chunk, parse_completion
+from stepfun_core.parse import (
+    MAX_TOOL_CALLS,
+    fallback_tool_call_id,
+    parse_chunk,
+    parse_completion,
+)
 from tests.core.conftest import Driver, reply
 from tests.core.wire_samples import (
     CURRENT_STREAM,
@@ -282,12 +287,14 @@ def test_a_refusal_that_is_not_text_reads_as_none() -> None:
 
 def test_fallback_ids_cost_no_more_than_a_prefix_of_the_response_id() -> None:
     # Once computed from the whole id for each call: 20,000 id-less calls under a 1 MB id took
-    # 12 s; from a prefix, 0.06 s (a complexity guard, not a measurement).
-    calls = [{"index": i, "function": {"name": "f", "arguments": "{}"}} for i in range(20_000)]
+    # 12 s; from a prefix, 0.06 s (a complexity guard, not a measurement). A reply is now read
+    # as far as MAX_TOOL_CALLS calls.
+    count = MAX_TOOL_CALLS
+    calls = [{"index": i, "function": {"name": "f", "arguments": "{}"}} for i in range(count)]
     body = {"id": "x" * 1_000_000 + ".y", "choices": [{"message": {"tool_calls": calls}}]}
     started = time.monotonic()
     completion = parse_completion(body)
     assert time.monotonic() - started < 5
     ids = [c.id for c in completion.first.tool_calls]
     assert ids[0] == fallback_tool_call_id(body["id"], 0) == "call_" + "x" * 24 + "_0"
-    assert len(set(ids)) == 20_000
+    assert len(set(ids)) == count

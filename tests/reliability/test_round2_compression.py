@@ -23,7 +23,15 @@ import pytest
 import stepfun_core as core
 from tests.reliability.bombs import ENCODINGS, MIB, compressed_zeros
 from tests.reliability.conftest import ROUND2, Combo, Row, combos
-from tests.reliability.raw_server import RawServer, Send, answers, completion, sized_head, whole
+from tests.reliability.raw_server import (
+    ANSWER,
+    RawServer,
+    Send,
+    answers,
+    completion,
+    sized_head,
+    whole,
+)
 from tests.reliability.watch import Child, child_env, needs_proc
 from tests.replica import Replica
 
@@ -218,3 +226,37 @@ def test_a_coding_we_did_not_advertise_is_refused(combo: Combo, row: Row) -> Non
     )
     assert not isinstance(out.error, core.ResponseTooLargeError), repr(out.error)
     assert len(server.requests) == 1
+
+
+def outage_page_labelled_gzip() -> Any:
+    """A proxy's plain 503 page labelled gzip, then the answer."""
+    served: list[Any] = []
+
+    def script(send: Send, request: Any) -> bool:
+        served.append(request)
+        if len(served) > 1:
+            return answers(send, request)
+        page = b"<html><body>503 Service Unavailable</body></html>"
+        send(whole(503, page, "text/html", Content_Encoding="gzip"))
+        return False
+
+    return script
+
+
+@pytest.mark.parametrize("combo", ALL)
+def test_an_outage_page_mislabelled_as_gzip_is_retried(combo: Combo, row: Row) -> None:
+    # Hostile round 9: the page's failed inflation was a MalformedResponseError, with no status,
+    # so the outage was never retried.
+    with RawServer(outage_page_labelled_gzip()) as server:
+        out = combo.call(combo.build(server.base_url), "hi")
+    row.set(
+        category=ROUND2,
+        case="a 503 page labelled Content-Encoding: gzip (it is plain), then the answer",
+        adapter=combo.target,
+        mode=combo.label,
+        expected="retried as a 503; the answer",
+        observed=type(out.error).__name__ if out.error else f"answer: {out.text!r:.40}",
+        requests=len(server.requests),
+    )
+    assert out.error is None, repr(out.error)
+    assert out.text == ANSWER and len(server.requests) == 2

@@ -139,6 +139,10 @@ def test_debug_logs_have_no_key(target: str, mode: str, server: Replica, row: Ro
 # --- exceptions ----------------------------------------------------------------------------------
 FAILURES: dict[str, Callable[[Replica], Any]] = {
     "401": lambda s: s.enqueue(Fault.status(401)),
+    # Hostile round 9: a gateway quoting the key it refused put it in the error.
+    "401 quoting the key": lambda s: s.enqueue(
+        Fault.status(401, message=f"Incorrect API key provided: Bearer {SECRET}")
+    ),
     "500 past retries": lambda s: s.enqueue(*[Fault.status(500)] * 3),
     "stream cut": lambda s: s.enqueue(Fault.drop(after=4)),
     "malformed chunk": lambda s: s.enqueue(Fault.malformed(after=2)),
