@@ -59,6 +59,9 @@ class StepFunClient(BaseClient[SyncHTTP]):
             for piece in raw_pieces(response):
                 if not reader.add(piece):
                     break
+        except Exception:
+            if not reader.holds_whole_json():  # a cut after the whole answer (see BodyReader)
+                raise
         finally:
             response.close()
         return reader.content()
@@ -200,6 +203,9 @@ class AsyncStepFunClient(BaseClient[AsyncHTTP]):
             async for piece in araw_pieces(response):
                 if not reader.add(piece):
                     break
+        except Exception:
+            if not reader.holds_whole_json():  # a cut after the whole answer (see BodyReader)
+                raise
         finally:
             await response.aclose()
         return reader.content()

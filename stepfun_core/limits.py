@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import httpx
 
 from stepfun_core.errors import MalformedResponseError, ResponseTooLargeError, TotalTimeoutError
+from stepfun_core.jsonio import load_json
 
 # A whole completion is rarely over 1 MiB; 32 MiB leaves room for long answers and stops a
 # decompression bomb (500 KB of gzip can inflate to 1.5 GB) long before it costs real memory.
@@ -171,3 +172,13 @@ class BodyReader:
     def content(self) -> bytes:
         """The body read so far."""
         return b"".join(self._pieces)  # one piece is returned as it is, not copied
+
+    def holds_whole_json(self) -> bool:
+        """True if the body read so far is a whole JSON object: a cut after it loses nothing."""
+        content = self.content()
+        if not content.rstrip().endswith(b"}"):
+            return False
+        try:
+            return isinstance(load_json(content), dict)
+        except ValueError:
+            return False

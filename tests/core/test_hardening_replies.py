@@ -706,6 +706,21 @@ def test_a_key_the_server_quotes_back_is_masked_in_the_error(driver: Driver) -> 
         assert "Bearer ***" in str(caught.value) or "bad key ***" in str(caught.value), name
 
 
+def test_a_cut_after_a_whole_answer_keeps_it(driver: Driver) -> None:
+    # Hostile round 9: a whole completion, then the connection closed before the chunked
+    # body's end: sent twice more, then an APIConnectionError (streams already kept theirs).
+    whole = json.dumps(completion_body({"role": "assistant", "content": "Hello"})).encode()
+    cut = lambda: httpx.RemoteProtocolError("peer closed connection")  # noqa: E731
+    json_type = {"content-type": "application/json"}
+    after = lambda r: httpx.Response(200, stream=Body([whole], error=cut), headers=json_type)  # noqa: E731
+    assert driver.create(after, PAYLOAD).first.content == "Hello"
+    assert len(driver.requests) == 1
+    inside = lambda r: httpx.Response(200, stream=Body([whole[:-1]], error=cut), headers=json_type)  # noqa: E731
+    with pytest.raises(core.APIConnectionError):
+        driver.create(inside, PAYLOAD)  # cut inside the answer: still an error, sent again
+    assert len(driver.requests) == 1 + 3
+
+
 def test_an_error_event_without_an_error_key_is_an_error(driver: Driver) -> None:
     # Ignored: the [DONE] after it made an empty success.
     error = b'event: error\ndata: {"message":"overloaded"}\n\n'

@@ -96,6 +96,25 @@ TAILS = {
 }
 
 
+def whole_then_cut(send: Send, request: Any) -> bool:
+    """A whole completion in a chunked body, then the connection closed before its end."""
+    send(head(content_type="application/json") + chunk(completion()))
+    return False
+
+
+@pytest.mark.parametrize("combo", CALLS)
+def test_a_cut_after_a_whole_answer_keeps_it(combo: Combo, row: Row) -> None:
+    # Hostile round 9: the answer was whole, yet the cut before the chunked body's end made it a
+    # connection error, and the (billed) answer was asked for again.
+    with RawServer(whole_then_cut) as server:
+        out = combo.call(combo.build(server.base_url), "hi")
+    fill(
+        row, combo, "a whole answer, then the connection cut", "the answer, asked once", out, server
+    )
+    assert out.error is None, repr(out.error)
+    assert out.text == ANSWER and len(server.requests) == 1
+
+
 @pytest.mark.parametrize("tail", sorted(TAILS))
 @pytest.mark.parametrize("combo", STREAMS)
 def test_a_stream_is_over_at_done(combo: Combo, tail: str, row: Row) -> None:
