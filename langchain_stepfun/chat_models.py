@@ -54,6 +54,11 @@ def _key_from_env() -> SecretStr | None:
 _OWN_FRAMES = frozenset({"langchain_stepfun", "langchain_core", "pydantic"})
 
 
+def _one_call(payload: Mapping[str, Any]) -> bool:
+    """True if the call asked for one tool call at most (``parallel_tool_calls=False``)."""
+    return payload.get("parallel_tool_calls") is False
+
+
 def _warn_at_caller(message: str) -> None:
     """A ``UserWarning`` attributed to the first frame outside this package and its frameworks."""
     frame, level = sys._getframe(1), 2
@@ -352,7 +357,8 @@ class ChatStepFun(TokenCounting, CoreClients, BaseChatModel):
         if (payload.get("n") or 1) > 1:
             msg = "n: n > 1 cannot be streamed; invoke without streaming to get n generations"
             raise StepFunInvalidParameterError(msg)
-        return payload, ChunkConverter(stream_usage=bool(stream_usage))
+        converter = ChunkConverter(stream_usage=bool(stream_usage), one_call=_one_call(payload))
+        return payload, converter
 
     def _generate(
         self,
@@ -364,7 +370,7 @@ class ChatStepFun(TokenCounting, CoreClients, BaseChatModel):
         client = self._core_client(False, kwargs)
         payload = self._payload(messages, stop, kwargs)
         with LangChainErrors():
-            return chat_result(client.create(payload))
+            return chat_result(client.create(payload), one_call=_one_call(payload))
 
     async def _agenerate(
         self,
@@ -376,7 +382,7 @@ class ChatStepFun(TokenCounting, CoreClients, BaseChatModel):
         client = self._core_client(True, kwargs)
         payload = self._payload(messages, stop, kwargs)
         with LangChainErrors():
-            return chat_result(await client.create(payload))
+            return chat_result(await client.create(payload), one_call=_one_call(payload))
 
     def _stream(
         self,

@@ -84,8 +84,15 @@ def ai_message(choice: Choice, completion: Completion, *, with_usage: bool) -> A
     )
 
 
-def chat_result(completion: Completion) -> ChatResult:
-    """A ``ChatResult``, a generation per choice; the first carries the (whole request's) usage."""
+def chat_result(completion: Completion, *, one_call: bool = False) -> ChatResult:
+    """A ``ChatResult``, a generation per choice; the first carries the (whole request's) usage.
+
+    ``one_call`` (``parallel_tool_calls=False``): each message keeps its first tool call only,
+    whether or not the server obeyed (StepFun does not document the field).
+    """
+    if one_call:
+        for choice in completion.choices:
+            del choice.tool_calls[1:]
     generations = [
         ChatGeneration(
             message=ai_message(choice, completion, with_usage=position == 0),

@@ -29,10 +29,13 @@ from stepfun_core.types import AUDIO_PIECES
 class ChunkConverter:
     """Turns the chunks of one stream into ``ChatGenerationChunk`` objects."""
 
-    __slots__ = ("_ids", "_names", "_placeholders", "_server", "stream_usage")
+    __slots__ = ("_ids", "_kept", "_names", "_one_call", "_placeholders", "_server", "stream_usage")
 
-    def __init__(self, *, stream_usage: bool = True) -> None:
+    def __init__(self, *, stream_usage: bool = True, one_call: bool = False) -> None:
         self.stream_usage = stream_usage
+        # parallel_tool_calls=False: the first call is kept, whether or not the server obeyed.
+        self._one_call = one_call
+        self._kept: int | None = None
         # Tool-call index -> the name sent so far; the indices whose id was sent.
         self._names: dict[int, str] = {}
         self._ids: set[int] = set()
@@ -75,13 +78,7 @@ class ChunkConverter:
         out: dict[int, ToolCallChunk] = {}
         for delta in deltas:
             index = delta.index
-            if index in self._server:
-                continue
-            if (delta.type and delta.type != "function") or delta.results is not None:
-                self._server.add(index)
-                continue
-            if not (delta.id or delta.name or delta.arguments):
-                self._placeholders.add(index)  # step-1 era: it may yet be a server call's index
+            if not self._sent(delta):
                 continue
             known = self._names.get(index, "")
             name = delta.name if delta.name and delta.name != known else None
@@ -103,6 +100,22 @@ class ChunkConverter:
             previous["id"] = previous["id"] or call_id
         return list(out.values())
 
+    def _sent(self, delta: ToolCallDelta) -> bool:
+        """False for a server call's delta, a placeholder, or a call past the one kept."""
+        index = delta.index
+        if index in self._server:
+            return False
+        if (delta.type and delta.type != "function") or delta.results is not None:
+            self._server.add(index)
+            return False
+        if not (delta.id or delta.name or delta.arguments):
+            self._placeholders.add(index)  # step-1 era: it may yet be a server call's index
+            return False
+        if self._one_call:
+            self._kept = index if self._kept is None else self._kept
+            return index == self._kept
+        return True
+
     def closing(self, accumulator: StreamAccumulator) -> list[ChatGenerationChunk]:
         """The ids of calls sent without one, calls of placeholders only, then `last`."""
         without_id = self._names.keys() - self._ids - self._server
@@ -119,6 +132,8 @@ class ChunkConverter:
             for call in calls
             if call.index in without_id or call.index in unsent
         ]
+        if self._one_call:
+            missing = [c for c in missing if self._kept in (None, c["index"])][:1]
         if not missing:
             return [self.last(accumulator)]
         # The core's fallback ids (invoke's), on a chunk of their own: LangChain reads the

@@ -348,3 +348,32 @@ def test_n_generations_hold_under_a_streaming_callback(where: str) -> None:
 
     assert asyncio.run(traced()) == ["one", "two"]
     assert [body.get("stream") for body in api.bodies] == [False]
+
+
+def test_parallel_tool_calls_false_keeps_the_first_call_whatever_the_server_sends() -> None:
+    # Hostile round 9: only sent (StepFun does not document the field), so a server answering
+    # with two calls had an agent run both. LlamaIndex's adapter trims them too.
+    calls = [
+        {"id": f"call_{i}", "type": "function", "function": {"name": name, "arguments": "{}"}}
+        for i, name in enumerate(["get_weather", "get_time"])
+    ]
+    whole = completion_body({"role": "assistant", "content": "", "tool_calls": calls})
+    pieces = sse(
+        chunk(tool_calls=[{"index": 0, **calls[0]}]),
+        chunk(tool_calls=[{"index": 1, **calls[1]}], finish="tool_calls"),
+    )
+    api = RecordingAPI(by_mode(whole, pieces))
+    model = ChatStepFun(**api.options("http_async_client", api_key=KEY))
+    tools = [{"type": "function", "function": {"name": n, "parameters": {}}} for n in ("a", "b")]
+    for allowed, expected in ((False, ["get_weather"]), (None, ["get_weather", "get_time"])):
+        bound = model.bind_tools(tools, parallel_tool_calls=allowed)
+        said = bound.invoke("weather and time?")
+        streamed: Any = None
+        for piece in bound.stream("weather and time?"):
+            streamed = piece if streamed is None else streamed + piece
+        for message in (said, streamed):
+            assert [c["name"] for c in message.tool_calls] == expected, allowed
+            assert [c["id"] for c in message.tool_calls] == [
+                f"call_{i}" for i in range(len(expected))
+            ]
+        assert all(body.get("parallel_tool_calls") is allowed for body in api.bodies[-2:])

@@ -150,10 +150,10 @@ def test_langchain_chat_result_keeps_every_tool_call(completion: Completion) -> 
 
 
 def stream_through_converter(
-    objs: list[dict[str, Any]],
+    objs: list[dict[str, Any]], *, one_call: bool = False
 ) -> tuple[BaseMessageChunk, StreamAccumulator]:
     accumulator = StreamAccumulator()
-    converter = ChunkConverter()
+    converter = ChunkConverter(one_call=one_call)
     message: BaseMessageChunk | None = None
     with collections_paused():  # LangChain parses the (maybe deep) arguments of each chunk
         for obj in objs:
@@ -202,6 +202,19 @@ def test_langchain_streamed_calls_match_the_accumulator(objs: list[dict[str, Any
     raw = {c.arguments for c in calls}
     for bad in message.invalid_tool_calls:
         assert (bad["args"] or "") in raw
+
+
+@heavy()
+@given(st.lists(chunk_objects(client_only=True, surrogates=False), max_size=6))
+def test_langchain_one_call_is_one_of_the_accumulators(objs: list[dict[str, Any]]) -> None:
+    # parallel_tool_calls=False: at most one call comes out, whole, and only if any was made.
+    message, accumulator = stream_through_converter(objs, one_call=True)
+    assert isinstance(message, AIMessageChunk)
+    calls = {c.index: c.arguments for c in accumulator.tool_calls(0)[0]}
+    indexes = {c["index"] for c in message.tool_call_chunks}
+    assert len(indexes) == (1 if calls else 0)
+    for piece in message.tool_call_chunks:
+        assert piece["index"] in calls and (piece.get("args") or "") == calls[piece["index"]]
 
 
 # --- LlamaIndex ----------------------------------------------------------------------------------
