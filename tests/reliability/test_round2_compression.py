@@ -208,18 +208,24 @@ def labelled(coding: str) -> Any:
     return script
 
 
+def record(row: Row, combo: Combo, server: RawServer, **cells: str) -> None:
+    """The report's row for one call to a scripted server: ``case``, ``expected``, ``observed``."""
+    row.set(category=ROUND2, adapter=combo.target, mode=combo.label, **cells).set(
+        requests=len(server.requests)
+    )
+
+
 @pytest.mark.parametrize("combo", ALL)
 def test_a_coding_we_did_not_advertise_is_refused(combo: Combo, row: Row) -> None:
     with RawServer(labelled("snappy")) as server:
         out = combo.call(combo.build(server.base_url, max_retries=0), "hi")
-    row.set(
-        category=ROUND2,
+    record(
+        row,
+        combo,
+        server,
         case="a body labelled Content-Encoding: snappy (never advertised)",
-        adapter=combo.target,
-        mode=combo.label,
         expected="MalformedResponseError (not read as plain text)",
         observed=type(out.error).__name__ if out.error else f"read as plain: {out.text!r:.40}",
-        requests=len(server.requests),
     )
     assert isinstance(out.error, core.MalformedResponseError), (
         f"{out.error!r}; read as plain text: {out.text!r}"
@@ -249,14 +255,13 @@ def test_an_outage_page_mislabelled_as_gzip_is_retried(combo: Combo, row: Row) -
     # so the outage was never retried.
     with RawServer(outage_page_labelled_gzip()) as server:
         out = combo.call(combo.build(server.base_url), "hi")
-    row.set(
-        category=ROUND2,
+    record(
+        row,
+        combo,
+        server,
         case="a 503 page labelled Content-Encoding: gzip (it is plain), then the answer",
-        adapter=combo.target,
-        mode=combo.label,
         expected="retried as a 503; the answer",
         observed=type(out.error).__name__ if out.error else f"answer: {out.text!r:.40}",
-        requests=len(server.requests),
     )
     assert out.error is None, repr(out.error)
     assert out.text == ANSWER and len(server.requests) == 2
