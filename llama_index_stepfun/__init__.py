@@ -11,7 +11,11 @@ except ModuleNotFoundError as _missing:
     ) from _missing
 
 from llama_index_stepfun.base import StepFun
-from llama_index_stepfun.refusals import StepFunCutOffError, StepFunRefusalError
+from llama_index_stepfun.refusals import (
+    StepFunCutOffError,
+    StepFunInvalidToolArgumentsError,
+    StepFunRefusalError,
+)
 from llama_index_stepfun.tokens import stepfun_tokenizer
 from llama_index_stepfun.tools import web_search_tool
 from stepfun_core import DEFAULT_MODEL
@@ -21,6 +25,7 @@ __all__ = [
     "DEFAULT_MODEL",
     "StepFun",
     "StepFunCutOffError",
+    "StepFunInvalidToolArgumentsError",
     "StepFunRefusalError",
     "stepfun_tokenizer",
     "web_search_tool",

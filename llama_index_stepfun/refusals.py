@@ -1,7 +1,8 @@
 """Refusals in structured prediction: the model declined, so there is nothing to parse.
 
-LlamaIndex has no refusal type: a stated refusal or withheld content would otherwise end in a
-pydantic ValidationError on empty text, or in "no tool call".
+The same holds for a reply cut at max_tokens and for arguments that are not JSON. LlamaIndex
+has no refusal type: a stated refusal or withheld content would otherwise end in a pydantic
+ValidationError on empty text, or in "no tool call"; bad arguments, in the schema's defaults.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import AsyncIterator, Iterator
 from llama_index.core.base.llms.types import ChatResponse, ChatResponseAsyncGen, ChatResponseGen
 
 from llama_index_stepfun.responses import REFUSAL_KEY
+from llama_index_stepfun.tools import INVALID_ARGUMENTS, invalid_arguments
 from stepfun_core import StepFunError
 from stepfun_core.types import CUT_OFF_PROBLEM, refusal_problem
 
@@ -41,6 +43,17 @@ class StepFunCutOffError(StepFunError, ValueError):
         self.response = response
 
 
+class StepFunInvalidToolArgumentsError(StepFunError, ValueError):
+    """The structured output's (or a required) tool call has arguments that are not JSON.
+
+    ``response`` is the reply; LlamaIndex would otherwise build the object from its defaults.
+    """
+
+    def __init__(self, message: str, *, response: ChatResponse | None = None) -> None:
+        super().__init__(message)
+        self.response = response
+
+
 def refusal_error(response: ChatResponse) -> StepFunError | None:
     """The error for a reply (or a stream so far) that refused, was withheld or was cut off."""
     refusal = response.message.additional_kwargs.get(REFUSAL_KEY)
@@ -51,6 +64,11 @@ def refusal_error(response: ChatResponse) -> StepFunError | None:
         return StepFunRefusalError(problem, refusal=refusal, response=response)
     if finish_reason == "length":
         return StepFunCutOffError(CUT_OFF_PROBLEM, response=response)
+    bad = invalid_arguments(response)
+    if bad is not None:
+        text = str(bad.tool_kwargs[INVALID_ARGUMENTS])[:200]
+        problem = f"the model called {bad.tool_name!r} with arguments that are not a JSON object"
+        return StepFunInvalidToolArgumentsError(f"{problem}: {text!r}", response=response)
     return None
 
 

@@ -72,20 +72,27 @@ _PARTIAL: dict[str, tuple[int, str, dict[str, Any]]] = {}
 _PARTIAL_LOCK = threading.Lock()
 
 
+# What a finished call's arguments become when they are not a JSON object (malformed, or cut at
+# max_tokens): a keyword no tool takes, so the call fails and an agent hands the model an error
+# result. ``{}`` ran the tool with its defaults (a destructive one for real), as if it succeeded.
+INVALID_ARGUMENTS = "invalid_json_arguments"
+
+
 def _arguments_dict(arguments: Any, finished: bool, call_id: str) -> dict[str, Any]:
-    """Arguments as a dict (``{}`` when not a JSON object), partial ones read as far as they go."""
+    """Arguments as a dict, partial ones read as far as they go (see INVALID_ARGUMENTS)."""
     if isinstance(arguments, dict):
         return arguments
     if not isinstance(arguments, str) or not arguments.strip():
         return {}
     if not finished:
         return _partial(arguments, call_id)
-    # In a finished reply, cut-off arguments are unparseable: never a call with a guessed value.
     try:
         value = load_json(arguments)
     except ValueError:
+        value = arguments
+    if value is None:  # "null": no arguments, as some models write it
         return {}
-    return value if isinstance(value, dict) else {}
+    return value if isinstance(value, dict) else {INVALID_ARGUMENTS: arguments}
 
 
 def _partial(text: str, call_id: str) -> dict[str, Any]:
@@ -102,6 +109,11 @@ def _partial(text: str, call_id: str) -> dict[str, Any]:
             _PARTIAL.pop(next(iter(_PARTIAL)))
         _PARTIAL[call_id] = (len(text), text[:64], value)
     return value
+
+
+def invalid_arguments(response: ChatResponse) -> ToolSelection | None:
+    """A finished reply's first tool call whose arguments are not a JSON object, if any."""
+    return next((s for s in tool_selections(response) if INVALID_ARGUMENTS in s.tool_kwargs), None)
 
 
 def tool_selections(response: ChatResponse) -> list[ToolSelection]:

@@ -1,9 +1,10 @@
 """StepFun's own conversions of what the core read from a hostile reply.
 
 Tool-call arguments the core keeps as unparseable text stay as that text on the
-``ToolCallBlock`` while ``get_tool_calls_from_response`` reads them as no arguments (in a reply
-and in a stream), and ``stream_complete`` joins a split surrogate pair. What both adapters hand
-on alike is in tests/adapters/; what the core decides is in tests/core/test_hardening_*.py.
+``ToolCallBlock`` while ``get_tool_calls_from_response`` reads them as a keyword no tool takes
+(in a reply and in a stream), and ``stream_complete`` joins a split surrogate pair. What both
+adapters hand on alike is in tests/adapters/; what the core decides is in
+tests/core/test_hardening_*.py.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from llama_index.core.base.llms.types import ChatMessage, ChatResponse, ToolCall
 import stepfun_core as core
 from llama_index_stepfun import StepFun
 from llama_index_stepfun.responses import StreamResponder, chat_response
+from llama_index_stepfun.tools import INVALID_ARGUMENTS
 from stepfun_core.parse import UNREADABLE_ARGUMENTS, parse_chunk, parse_completion
 from tests.hostile import (
     BAD_ARGUMENTS,
@@ -44,7 +46,12 @@ def assert_kept_as_text(llm: StepFun, response: ChatResponse, arguments: str) ->
     assert tool_blocks(response) == [("get_weather", arguments), ("get_time", {"tz": "UTC"})]
     selections = llm.get_tool_calls_from_response(response, error_on_no_tool_call=False)
     read = [(s.tool_name, s.tool_kwargs) for s in selections]
-    assert read == [("get_weather", {}), ("get_time", {"tz": "UTC"})], f"selections: {read!r:.200}"
+    # Hostile round 9b: read as no arguments ({}), the call ran the tool with its defaults (a
+    # destructive one for real) and an agent reported success. A keyword no tool takes makes
+    # the call fail, so the agent hands the model an error result instead.
+    bad = {INVALID_ARGUMENTS: arguments}
+    expected = [("get_weather", bad), ("get_time", {"tz": "UTC"})]
+    assert read == expected, f"selections: {read!r:.200}"
 
 
 def test_unparseable_arguments_in_a_reply_are_kept_as_text(driver: Driver) -> None:

@@ -16,8 +16,13 @@ from llama_index.core.tools import FunctionTool
 from pydantic import BaseModel, ValidationError
 
 from llama_index_stepfun import StepFun
-from llama_index_stepfun.refusals import StepFunCutOffError, StepFunRefusalError
+from llama_index_stepfun.refusals import (
+    StepFunCutOffError,
+    StepFunInvalidToolArgumentsError,
+    StepFunRefusalError,
+)
 from stepfun_core import StepFunError
+from tests.core.conftest import sequence
 from tests.core.wire_samples import REFUSAL, REFUSAL_STREAM, refusal_completion, sse
 from tests.hostile import by_mode, chunk, completion_body
 from tests.llama_index.conftest import Driver, MockAPI, sse_reply, user
@@ -217,3 +222,56 @@ def test_structured_output_cut_at_max_tokens_says_so(driver: Driver, mode: str) 
         with pytest.raises(StepFunCutOffError, match="cut at max_tokens") as caught:
             predict(cut_off(mode), City, PROMPT, city="Paris")
         assert caught.value.response is not None
+
+
+# --- arguments that are not JSON -------------------------------------------------------------
+class Defaults(BaseModel):
+    """A city whose every field has a default."""
+
+    name: str = "unknown"
+    population: int = 0
+
+
+MALFORMED = '{"name": "Paris", "population": 2e6x}'
+
+
+def malformed_call(name: str, *, finish: str = "tool_calls") -> StepFun:
+    """A StepFun whose server calls ``name`` with arguments that are not JSON, then says "Done"."""
+    call = {"id": "c1", "type": "function", "function": {"name": name, "arguments": MALFORMED}}
+    whole = completion_body({"role": "assistant", "content": "", "tool_calls": [call]})
+    whole["choices"][0]["finish_reason"] = finish
+    streamed = sse(chunk(tool_calls=[{"index": 0, **call}]), chunk(finish=finish))
+    done = completion_body({"role": "assistant", "content": "Done."})
+    return MockAPI(
+        sequence(by_mode(whole, streamed), by_mode(done, sse(chunk("Done.", "stop"))))
+    ).llm()
+
+
+def test_structured_output_with_arguments_that_are_not_json_says_so(driver: Driver) -> None:
+    # Hostile round 9b: read as no arguments, they made Defaults() without a word.
+    for predict in (driver.structured_predict, driver.stream_structured_predict):
+        with pytest.raises(StepFunInvalidToolArgumentsError, match="not a JSON object") as caught:
+            predict(malformed_call("Defaults"), Defaults, PROMPT, city="Paris")
+        assert isinstance(caught.value, ValueError) and caught.value.response is not None
+
+
+@pytest.mark.parametrize("streaming", [False, True])
+def test_an_agent_never_runs_a_tool_whose_arguments_are_not_json(streaming: bool) -> None:
+    # Hostile round 9b: FunctionAgent ran purge() with its defaults (pattern="*") and told the
+    # model it succeeded; the call now fails, and the model gets that as the tool's result.
+    ran: list[dict[str, Any]] = []
+
+    def purge(pattern: str = "*", dry_run: bool = False) -> str:
+        """Delete the files matching the pattern (dry_run lists them only)."""
+        ran.append({"pattern": pattern, "dry_run": dry_run})
+        return f"deleted {pattern}"
+
+    agent = FunctionAgent(tools=[purge], llm=malformed_call("purge"), streaming=streaming)
+
+    async def run() -> Any:
+        return await agent.run(user_msg="Dry-run a purge of tmp/*.")
+
+    result = asyncio.run(run())
+    assert ran == []
+    [call] = result.tool_calls
+    assert call.tool_output.is_error and "invalid_json_arguments" in str(call.tool_output.content)

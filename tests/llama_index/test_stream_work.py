@@ -18,6 +18,7 @@ from llama_index.core.callbacks.token_counting import get_tokens_from_response
 import llama_index_stepfun.responses as responses
 from llama_index_stepfun import StepFun, StepFunRefusalError
 from llama_index_stepfun.responses import StreamResponder
+from llama_index_stepfun.tools import INVALID_ARGUMENTS
 from stepfun_core import StreamAccumulator, parse_chunk
 from tests.core.conftest import sequence
 from tests.core.wire_samples import sse
@@ -305,12 +306,14 @@ def test_arguments_cut_off_in_a_stream_ending_in_done_alone_are_never_guessed(
     driver: Driver,
 ) -> None:
     # The closing response holds the whole stream, as one with a finish reason does: arguments
-    # cut off there are unparseable ({}), not read as far as they go ({"query": None}).
+    # cut off there are unparseable (a keyword no tool takes), not read as far as they go
+    # ({"query": None}).
     chunks = [call_chunk(0, '{"query": "weath', id="call_a", type="function", name="search")]
     api = MockAPI(sse_reply(sse(*chunks)))
     out = driver.stream_chat(api.llm(), user("search"))
     [selection] = api.llm().get_tool_calls_from_response(out[-1])
-    assert selection.tool_id == "call_a" and selection.tool_kwargs == {}
+    assert selection.tool_id == "call_a"
+    assert selection.tool_kwargs == {INVALID_ARGUMENTS: '{"query": "weath'}
 
 
 def test_a_stream_ending_on_its_finish_reason_gets_no_extra_response(driver: Driver) -> None:
