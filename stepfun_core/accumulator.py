@@ -157,18 +157,27 @@ class ChoiceBuilder:
             self.refusal.append(delta.refusal)
         if delta.audio:
             self.audio.append(delta.audio)
+        if delta.tool_calls:
+            self._add_calls(delta)
+        if delta.finish_reason:
+            self.finish_reason = delta.finish_reason
+
+    def _add_calls(self, delta: ChoiceDelta) -> None:
+        """Merge the delta's tool calls; calls past MAX_TOOL_CALLS leave the delta too."""
+        past_cap = False
         for call in delta.tool_calls:
             if call.positional:
                 call.index = self._index_of_positional(call)
             builder = self.tool_calls.get(call.index)
             if builder is None:
-                if len(self.tool_calls) >= MAX_TOOL_CALLS:
-                    continue  # a server inventing calls without end is not followed
-                builder = self.tool_calls[call.index] = ToolCallBuilder(call.index)
                 self.latest_call = max(self.latest_call, call.index)
+                if len(self.tool_calls) >= MAX_TOOL_CALLS:
+                    past_cap = True  # a server inventing calls without end is not followed
+                    continue
+                builder = self.tool_calls[call.index] = ToolCallBuilder(call.index)
             builder.add(call)
-        if delta.finish_reason:
-            self.finish_reason = delta.finish_reason
+        if past_cap:  # nor seen by the stream's reader: the delta is yielded after this
+            delta.tool_calls = [c for c in delta.tool_calls if c.index in self.tool_calls]
 
     def _index_of_positional(self, call: ToolCallDelta) -> int:
         """Give an index to a delta sent without one (step-1-era streams).
@@ -179,8 +188,8 @@ class ChoiceBuilder:
         """
         latest_index = self.latest_call
         latest = self.tool_calls.get(latest_index)
-        if latest is None:  # no call yet, or only negative indexes (nothing follows those)
-            return 0
+        if latest is None:  # no call yet (0), or one past MAX_TOOL_CALLS (what follows is too)
+            return max(latest_index, 0)
         if call.id and latest.id and call.id != latest.id:
             return latest_index + 1
         if call.name and latest.name and (call.name != latest.name or latest.has_whole_arguments()):

@@ -31,7 +31,7 @@ from stepfun_core.http import (
 )
 from stepfun_core.jsonio import encode_json
 from stepfun_core.limits import BodyReader, Deadline, Tries, coding_of
-from stepfun_core.redact import display_url
+from stepfun_core.redact import display_url, sent_key
 from stepfun_core.retry import RetryPolicy
 from stepfun_core.settings import Settings, Timeouts, endpoint_url
 from stepfun_core.stream import Opened, StreamState
@@ -251,5 +251,6 @@ class BaseClient(Generic[HttpClient]):
             max_bytes=self.settings.max_response_bytes,
             content_encoding=coding_of(response),
             n=n if isinstance(n, int) and n > 1 else 1,  # whole once all n choices finished
+            secret=sent_key(response.request.headers),
         )
         return response, state, tries

@@ -21,7 +21,7 @@ from stepfun_core.errors import (
 from stepfun_core.jsonio import decode_json
 from stepfun_core.limits import ACCEPT_ENCODING, CODINGS, content_codings
 from stepfun_core.parse import parse_completion
-from stepfun_core.redact import HIDDEN, display_url
+from stepfun_core.redact import display_url, sent_key, without_secret
 from stepfun_core.retry import parse_retry_after
 from stepfun_core.settings import headers_over
 from stepfun_core.transport import classes
@@ -74,12 +74,11 @@ def status_error(response: httpx.Response, content: bytes | None = None) -> APIS
 
 
 def _without_our_key(content: bytes, request: httpx.Request) -> bytes:
-    """The body with the key this request sent masked.
-
-    A gateway may quote the key it refused, and errors are logged and shown.
-    """
-    _, _, key = request.headers.get("authorization", "").partition(" ")
-    return content.replace(key.encode(), HIDDEN.encode()) if len(key) >= 8 else content
+    """The body with the key this request sent masked (`redact.without_secret`)."""
+    key = sent_key(request.headers)
+    if len(key) < 8:  # the common case: no decoding
+        return content
+    return without_secret(content.decode("utf-8", "replace"), key).encode("utf-8")
 
 
 def transport_error(exc: Exception) -> StepFunError:

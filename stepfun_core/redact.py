@@ -8,6 +8,7 @@ ends the authority for `urllib.parse` and httpx alike, so a masker built on them
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -56,3 +57,21 @@ def shown_setting(setting: str | None, value: Any) -> Any:
 def fingerprint(value: Any) -> str:
     """A short digest of a value: cache keys tell credentials apart without holding them."""
     return "sha256:" + hashlib.sha256(repr(value).encode("utf-8", "replace")).hexdigest()[:16]
+
+
+def without_secret(text: str, secret: str) -> str:
+    """``text`` with ``secret`` masked, as written or JSON-escaped (a slash or a quote in it).
+
+    A gateway may quote the key it refused, and errors are logged and shown. A secret under 8
+    characters is left alone: masking it could hide ordinary words.
+    """
+    if len(secret) < 8:
+        return text
+    for form in {secret, json.dumps(secret)[1:-1], secret.replace("/", "\\/")}:
+        text = text.replace(form, HIDDEN)
+    return text
+
+
+def sent_key(headers: Mapping[str, str]) -> str:
+    """The credential a request's ``Authorization`` header carries (after its scheme)."""
+    return headers.get("authorization", "").partition(" ")[2]

@@ -29,6 +29,7 @@ from stepfun_core.http import araw_pieces, raw_pieces
 from stepfun_core.jsonio import MAX_DEPTH, decode_json, load_json
 from stepfun_core.limits import DEFAULT_MAX_RESPONSE_BYTES, MAX_ERROR_BODY_BYTES, Inflater, Tries
 from stepfun_core.parse import parse_chunk
+from stepfun_core.redact import without_secret
 from stepfun_core.sse import ServerSentEvent, SSEDecodeError, SSEDecoder
 from stepfun_core.surrogates import SurrogateJoiner
 from stepfun_core.transport import classes
@@ -69,6 +70,7 @@ class StreamState:
         "decoder",
         "done",
         "idle_timeout",
+        "secret",
         "trace_id",
     )
 
@@ -80,8 +82,10 @@ class StreamState:
         max_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         content_encoding: str | None = None,
         n: int = 1,
+        secret: str = "",
     ) -> None:
         self._inflater = Inflater(content_encoding, max_bytes)
+        self.secret = secret  # the key the request sent: masked in the errors made here
         # Whether a chunk with something in it was yielded: StepFun's opening chunk has an empty
         # delta (docs/wire.md#current-stream), and a stream cut after it can be sent again.
         self.content_yielded = False
@@ -130,7 +134,7 @@ class StreamState:
                     MalformedResponseError, f"the stream sent {what}: {payload[:200]!r}"
                 )
             if obj.get("error") or (event.event == "error" and not self.accumulator.finished):
-                raise self.event_error(obj)
+                raise self.event_error(decode_json(without_secret(payload, self.secret)))
             chunk = parse_chunk(obj)
             # Only a \uD8xx-\uDFxx escape makes a UTF-16 half (raw UTF-8 cannot).
             escaped = "\\u" in payload and ("\\ud" in payload or "\\uD" in payload)
@@ -226,6 +230,7 @@ class StreamState:
     def _cut(self) -> StepFunError:
         """The error for a body that ended too soon, or that was never an event stream."""
         text = (self._opening or b"").decode("utf-8", "replace").removeprefix("\ufeff")
+        text = without_secret(text, self.secret)
         lines = [line for line in text.splitlines() if line.strip() and line[0] != ":"]
         name, colon, _ = lines[0].partition(":") if lines else ("data", ":", "")
         # Nothing, an event cut, or a field SSE ignores (a "heartbeat:"): a cut.

@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 import stepfun_core as core
+from stepfun_core.parse import MAX_TOOL_CALLS
 from tests.adapters.drivers import Adapter, raised
 from tests.core.wire_samples import sse
 from tests.hostile import (
@@ -219,3 +220,19 @@ def test_a_models_nan_arguments_go_back_as_it_wrote_them(adapter: Adapter, strea
     [sent] = api.bodies[-1]["messages"][1]["tool_calls"]
     assert json.loads(sent["function"]["arguments"]).keys() == {"x", "y"}
     assert sent["function"]["arguments"].replace(" ", "") == written.replace(" ", "")
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
+def test_a_reply_past_the_tool_call_bound_keeps_the_bound(adapter: Adapter, stream: bool) -> None:
+    # Review of round 9: LlamaIndex's stream raised KeyError on the first call past the bound,
+    # and LangChain's stream kept every call the server invented.
+    calls = [
+        {"id": f"c{i}", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+        for i in range(MAX_TOOL_CALLS + 5)
+    ]
+    whole = completion_body({"role": "assistant", "content": "", "tool_calls": calls})
+    pieces = [chunk(tool_calls=[{"index": i, **call}]) for i, call in enumerate(calls)]
+    api = RecordingAPI(by_mode(whole, sse(*pieces, chunk(finish="tool_calls"))))
+    model = adapter.over(api)
+    reply = adapter.stream(model, "hi") if stream else adapter.invoke(model, "hi")
+    assert [call.id for call in reply.calls] == [f"c{i}" for i in range(MAX_TOOL_CALLS)]

@@ -135,6 +135,21 @@ def test_a_reply_opening_a_tool_call_per_piece_is_bounded() -> None:
         delta = {"tool_calls": [{"index": index, "id": f"c{index}", "function": {"name": "f"}}]}
         accumulator.add(parse_chunk({"choices": [{"index": 0, "delta": delta}]}))
     assert len(accumulator.result().first.tool_calls) == MAX_TOOL_CALLS
+    # Review: a call past the bound reached the stream's reader (LlamaIndex raised KeyError),
+    # and the arguments of index-less calls past it were glued onto the last call kept.
+    state = core.stream.StreamState()
+    seen: set[int] = set()
+    for i in range(MAX_TOOL_CALLS + 3):
+        for delta in (
+            {"id": f"c{i}", "function": {"name": "f"}},
+            {"function": {"arguments": "{}"}},
+        ):
+            raw = json.dumps({"choices": [{"index": 0, "delta": {"tool_calls": [delta]}}]})
+            for piece in state.feed(f"data: {raw}\n\n".encode()):
+                seen.update(call.index for call in piece.choices[0].tool_calls)
+    kept = state.accumulator.result().first.tool_calls
+    assert len(kept) == len(seen) == MAX_TOOL_CALLS
+    assert {call.arguments for call in kept} == {"{}"}
     calls = [{"id": f"c{i}", "function": {"name": "f"}} for i in range(MAX_TOOL_CALLS + 50)]
     message = {"role": "assistant", "content": "", "tool_calls": calls}
     whole = parse_completion({"choices": [{"index": 0, "message": message}]})

@@ -704,6 +704,21 @@ def test_a_key_the_server_quotes_back_is_masked_in_the_error(driver: Driver) -> 
         assert_not_shown(caught.value, key)
         assert key not in repr(caught.value.body), name
         assert "Bearer ***" in str(caught.value) or "bad key ***" in str(caught.value), name
+    # Review: in a stream, as an error event or as a gateway's JSON sent as the event stream;
+    # and a key holding a slash, quoted JSON-escaped (\/).
+    slashed = "sk-echoed/SECRET/0123456789"
+    escaped = json.dumps({"error": {"message": f"bad key {slashed}"}}).replace("/", "\\/")
+    streams = {
+        "error event": (key, sse(chunk("Hi"), {"error": quoted["error"]})),
+        "json as the stream": (key, json.dumps(quoted).encode()),
+        "escaped slash": (slashed, f"data: {escaped}\n\n".encode()),
+    }
+    for name, (secret, body) in streams.items():
+        with pytest.raises(StepFunError) as caught:
+            driver.stream(reply(body), PAYLOAD, api_key=secret, max_retries=0)
+        assert_not_shown(caught.value, secret, secret.replace("/", "\\/"))
+        assert secret not in repr(caught.value.body), name
+        assert "***" in str(caught.value), name
 
 
 def test_a_cut_after_a_whole_answer_keeps_it(driver: Driver) -> None:
