@@ -340,14 +340,25 @@ class ChatStepFun(TokenCounting, CoreClients, BaseChatModel):
 
     _payload = request_body  # the request body of one call (messages, stop, the call's kwargs)
 
-    def _should_stream(self, *, async_api: bool, **kwargs: Any) -> bool:
-        # n > 1 cannot be streamed, so a streaming callback (astream_events, LangGraph's
-        # "messages" mode) must not turn an invoke that works into an error (ChatOpenAI would
-        # merge the choices into one). stream() itself (stream=True) still refuses n > 1.
+    # n > 1 cannot be streamed, so a streaming callback (astream_events, LangGraph's "messages"
+    # mode, or langchain-core 1.8's v2 event handlers) must not turn an invoke that works into an
+    # error (ChatOpenAI would merge the choices into one). stream() itself still refuses n > 1.
+
+    def _several_generations(self, kwargs: dict[str, Any]) -> bool:
         n = generations(self, kwargs)
-        if isinstance(n, int) and n > 1 and not kwargs.get("stream"):
+        return isinstance(n, int) and n > 1 and not kwargs.get("stream")
+
+    def _should_stream(self, *, async_api: bool, **kwargs: Any) -> bool:
+        if self._several_generations(kwargs):
             return False
         return super()._should_stream(async_api=async_api, **kwargs)
+
+    def _should_use_protocol_streaming(self, *, async_api: bool, **kwargs: Any) -> bool:
+        if self._several_generations(kwargs):
+            return False
+        # Added in langchain-core 1.8 (nothing calls this on older releases).
+        decide = getattr(super(), "_should_use_protocol_streaming", None)
+        return bool(decide(async_api=async_api, **kwargs)) if decide else False
 
     def _stream_payload(
         self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]

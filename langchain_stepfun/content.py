@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from langchain_stepfun.errors import StepFunInvalidParameterError
-from stepfun_core.errors import InvalidParameterError
+from stepfun_core.errors import InvalidParameterError, quoted
 from stepfun_core.jsonio import json_text
 from stepfun_core.media import AUDIO_TYPES, normalize_mime_type, sniff_mime_type, video_part
 
@@ -28,7 +28,7 @@ def _unsupported(kind: Any, block: Any, why: str = "") -> Exception:
     mime = block.get("mime_type") or (
         source.get("media_type") if isinstance(source, Mapping) else None
     )
-    what = f"{kind!r} content block" + (f" ({mime})" if isinstance(mime, str) else "")
+    what = f"{quoted(kind)} content block" + (f" ({mime})" if isinstance(mime, str) else "")
     reason = why or f"it accepts {_ACCEPTED}"
     return StepFunInvalidParameterError(f"StepFun cannot take a {what}: {reason}")
 
@@ -103,7 +103,7 @@ def _image(block: Mapping[str, Any]) -> Part:
 def _audio_part(data: str, mime_type: str, block: Mapping[str, Any]) -> Part:
     mime = normalize_mime_type(mime_type)
     if mime not in AUDIO_TYPES:
-        raise _unsupported("audio", block, f"audio must be mp3 or wav, got {mime!r}")
+        raise _unsupported("audio", block, f"audio must be mp3 or wav, got {quoted(mime)}")
     url = data if data.startswith("data:") else _base64_url(mime, data)
     return {"type": "input_audio", "input_audio": {"data": url}}
 

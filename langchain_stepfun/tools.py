@@ -9,6 +9,7 @@ from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 
 from langchain_stepfun.errors import StepFunInvalidParameterError
+from stepfun_core.errors import quoted
 
 ToolLike = Mapping[str, Any] | type | Callable[..., Any] | BaseTool
 # Tools the server runs itself (docs/wire.md#web-search); a JSON schema's "type" is "object".
@@ -28,7 +29,7 @@ def openai_tool(tool: Any, field: str, *, strict: bool | None = None) -> dict[st
 def check_flag(name: str, value: Any) -> None:
     """A switch that is sent as given must be True, False or unset."""
     if value is not None and not isinstance(value, bool):
-        msg = f"{name} must be True or False, got {value!r}"
+        msg = f"{name} must be True or False, got {quoted(value)}"
         raise StepFunInvalidParameterError(msg)
 
 
@@ -56,7 +57,7 @@ def format_tool_choice(choice: Any, tools: Sequence[Mapping[str, Any]]) -> Any:
         names = [t["function"]["name"] for t in tools if t.get("type") == "function"]
         if choice in names:
             return {"type": "function", "function": {"name": choice}}
-        msg = f"tool_choice {choice!r} is neither auto/none/required/any nor one of {names}"
+        msg = f"tool_choice {quoted(choice)} is neither auto/none/required/any nor one of {names}"
         raise StepFunInvalidParameterError(msg)
-    msg = f"tool_choice must be a string, True or a dict, got {choice!r}"
+    msg = f"tool_choice must be a string, True or a dict, got {quoted(choice)}"
     raise StepFunInvalidParameterError(msg)

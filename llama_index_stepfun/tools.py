@@ -17,6 +17,7 @@ from llama_index.core.tools.types import BaseTool
 
 from llama_index_stepfun.messages import legacy_calls
 from stepfun_core import InvalidParameterError, check_tool_name, load_json
+from stepfun_core.errors import quoted
 from stepfun_core.jsonio import too_deep
 
 _CHOICES = ("auto", "none", "required")
@@ -51,7 +52,7 @@ def tools_kwargs(
 ) -> dict[str, Any]:
     """The chat kwargs for these tools: their specs, and the tool choice if a function is one."""
     if strict is not None and not isinstance(strict, bool):
-        raise InvalidParameterError(f"strict: must be True or False, got {strict!r}")
+        raise InvalidParameterError(f"strict: must be True or False, got {quoted(strict)}")
     specs = [tool_spec(tool, bool(strict)) for tool in tools]
     if not any(spec.get("type") == "function" for spec in specs):
         return {"tools": specs} if specs else {}

@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, cast
 
 from stepfun_core.client import AsyncStepFunClient, StepFunClient
-from stepfun_core.errors import InvalidParameterError, StepFunError
+from stepfun_core.errors import InvalidParameterError, StepFunError, quoted
 from stepfun_core.redact import fingerprint, shown_setting
 from stepfun_core.request import merge_extra
 from stepfun_core.settings import SETTING_NAMES, Settings, headers_over
@@ -152,7 +152,7 @@ class CoreClients:
         """
         try:
             if name == "model" and not (isinstance(value, str) and value):
-                raise InvalidParameterError(f"model: must be a model's name, got {value!r}"[:200])
+                raise InvalidParameterError(f"model: must be a model's name, got {quoted(value)}")
             if name == cls._EXTRA_PARAMS_FIELD:
                 merge_extra({}, value, name)
                 return value or {}

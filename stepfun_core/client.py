@@ -17,7 +17,7 @@ import httpx
 
 from stepfun_core.catalog import ServedModel, parse_models
 from stepfun_core.client_base import BaseClient, Outcome
-from stepfun_core.errors import StepFunError
+from stepfun_core.errors import StepFunError, TotalTimeoutError
 from stepfun_core.http import (
     araw_pieces,
     completion_from,
@@ -32,10 +32,15 @@ from stepfun_core.jsonio import decode_json
 from stepfun_core.limits import BodyReader, Deadline, Tries
 from stepfun_core.pools import shared_async_client, shared_sync_client
 from stepfun_core.stream import AsyncChatStream, ChatStream, Opened
-from stepfun_core.transport import AsyncHTTP, SyncHTTP
+from stepfun_core.transport import AsyncHTTP, SyncHTTP, classes
 from stepfun_core.types import Completion
 
 __all__ = ["AsyncStepFunClient", "StepFunClient"]
+
+
+def _cut_errors() -> tuple[type[BaseException], ...]:
+    """What may end a body's reading after the whole of it (a transport failure, the deadline)."""
+    return (*classes("TransportError"), TotalTimeoutError)
 
 
 class StepFunClient(BaseClient[SyncHTTP]):
@@ -59,7 +64,7 @@ class StepFunClient(BaseClient[SyncHTTP]):
             for piece in raw_pieces(response):
                 if not reader.add(piece):
                     break
-        except Exception:
+        except _cut_errors():
             if not reader.holds_whole_json():  # a cut after the whole answer (see BodyReader)
                 raise
         finally:
@@ -203,7 +208,7 @@ class AsyncStepFunClient(BaseClient[AsyncHTTP]):
             async for piece in araw_pieces(response):
                 if not reader.add(piece):
                     break
-        except Exception:
+        except _cut_errors():
             if not reader.holds_whole_json():  # a cut after the whole answer (see BodyReader)
                 raise
         finally:

@@ -14,7 +14,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from stepfun_core.errors import InvalidParameterError
+from stepfun_core.errors import InvalidParameterError, quoted
 from stepfun_core.surrogates import has_lone_surrogate
 
 # Deeper than this is refused both ways: the API's parser and Python's stop near 1,000 levels
@@ -208,7 +208,7 @@ def _children(value: Any, path: str) -> list[tuple[str, Any]] | str:
     if isinstance(value, Mapping):
         for key in value:
             if not isinstance(key, str):
-                return f"key {key!r} is not a string"
+                return f"key {quoted(key)} is not a string"
             if has_lone_surrogate(key):
                 return "a key holds a lone UTF-16 surrogate (half of a character)"
         return [(f"{path}.{key}" if path else key, item) for key, item in value.items()]

@@ -154,9 +154,9 @@ class BodyReader:
             if not self._truncate:
                 raise
             # An error page mislabelled as compressed (a proxy's, say): its status still says
-            # what went wrong, and whether to retry; the bytes are kept as they came.
-            self._pieces.append(raw[: max(self._inflater.left, 0)])
-            return False
+            # what went wrong, and whether to retry; it is read on as it comes.
+            self._inflater = Inflater(None, max(self._inflater.left, 0))
+            data = self._inflater.feed(raw)
         over = self._inflater.left
         if over >= 0:
             self._pieces.append(data)

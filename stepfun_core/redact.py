@@ -56,6 +56,8 @@ def shown_setting(setting: str | None, value: Any) -> Any:
 
 def fingerprint(value: Any) -> str:
     """A short digest of a value: cache keys tell credentials apart without holding them."""
+    if isinstance(value, Mapping):  # httpx.Headers' repr hides credentials: every item counts
+        value = sorted((str(k).lower(), str(v)) for k, v in value.items())
     return "sha256:" + hashlib.sha256(repr(value).encode("utf-8", "replace")).hexdigest()[:16]
 
 

@@ -75,7 +75,9 @@ def _check_tools(tools: Any) -> list[str]:
         if kind == "web_search":
             continue
         if kind != "function":
-            raise _fail(f"tools[{i}].type", f"must be 'function' or 'web_search', got {kind!r}")
+            raise _fail(
+                f"tools[{i}].type", f"must be 'function' or 'web_search', got {quoted(kind)}"
+            )
         function = tool.get("function")
         if not isinstance(function, Mapping):
             raise _fail(f"tools[{i}].function", "must be an object with a name")
@@ -161,7 +163,9 @@ def _check_part(field: str, part: Any) -> None:
         raise _fail(field, "content parts must be objects")
     kind = part.get("type")
     if not isinstance(kind, str) or kind not in PART_TYPES:
-        raise _fail(f"{field}.type", f"unsupported content part {kind!r}; use {sorted(PART_TYPES)}")
+        raise _fail(
+            f"{field}.type", f"unsupported content part {quoted(kind)}; use {sorted(PART_TYPES)}"
+        )
     if kind == "text":
         if not isinstance(part.get("text"), str):
             raise _fail(f"{field}.text", "must be a string")

@@ -276,7 +276,7 @@ def _echo_field(value: Any) -> EchoField:
     if value not in ("auto", *ECHO_FIELDS):
         raise InvalidParameterError(
             f"reasoning_echo_field: must be 'auto', 'reasoning' or 'reasoning_content', "
-            f"got {value!r}"
+            f"got {quoted(value)}"
         )
     return value  # type: ignore[no-any-return]
 

@@ -665,7 +665,9 @@ def test_an_error_page_mislabelled_as_compressed_keeps_its_status(
     # status, so an outage was never retried.
     page = b"<html><body>Service Unavailable</body></html>"
     headers = {"content-type": "text/html", "content-encoding": "gzip"}
-    mislabelled = lambda r: httpx.Response(status, stream=Body([page]), headers=headers)  # noqa: E731
+    # In two pieces (review: the second was dropped, and with it the error's type).
+    pieces = [page[:12], page[12:]]
+    mislabelled = lambda r: httpx.Response(status, stream=Body(pieces), headers=headers)  # noqa: E731
     with pytest.raises(cls) as caught:
         driver.create(mislabelled, PAYLOAD)
     assert caught.value.status_code == status and len(driver.requests) == 3  # retried twice
@@ -734,6 +736,11 @@ def test_a_cut_after_a_whole_answer_keeps_it(driver: Driver) -> None:
     with pytest.raises(core.APIConnectionError):
         driver.create(inside, PAYLOAD)  # cut inside the answer: still an error, sent again
     assert len(driver.requests) == 1 + 3
+    # Review: more than max_response_bytes after it is still too large, not a whole answer.
+    junk = [whole, b" x" * 4096]
+    over = lambda r: httpx.Response(200, stream=Body(junk, error=cut), headers=json_type)  # noqa: E731
+    with pytest.raises(ResponseTooLargeError):
+        driver.create(over, PAYLOAD, max_response_bytes=len(whole) + 100)
 
 
 def test_an_error_event_without_an_error_key_is_an_error(driver: Driver) -> None:

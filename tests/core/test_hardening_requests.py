@@ -111,6 +111,10 @@ HUGE_VALUES: dict[str, tuple[dict[str, Any], Any, str]] = {
     "tool name": ({"tools": [{"type": "function", "function": {"name": HUGE}}]}, None, "tools"),
     "role": ({}, [{"role": HUGE, "content": "hi"}], "messages[0].role"),
     "echo_reasoning": ({"echo_reasoning": HUGE}, None, "echo_reasoning"),
+    # Review of round 9: these still quoted it with repr.
+    "tool type": ({"tools": [{"type": HUGE}]}, None, "tools[0].type"),
+    "part type": ({}, [{"role": "user", "content": [{"type": HUGE}]}], "content[0].type"),
+    "extra key": ({"foo": {HUGE: 1}}, None, "foo"),
 }
 
 
@@ -121,6 +125,8 @@ def test_a_huge_integer_is_refused_naming_the_field(driver: Driver) -> None:
         refused(driver, field, messages, **params)
 
     each(HUGE_VALUES, check)
+    with pytest.raises(InvalidParameterError, match="reasoning_echo_field"):
+        StepFunClient(api_key="sk-test-key", reasoning_echo_field=HUGE)  # type: ignore[arg-type]
     with pytest.raises(InvalidParameterError, match="detail"):
         core.image_part(b"\x89PNG\r\n\x1a\n" + bytes(16), detail=HUGE)  # type: ignore[arg-type]
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import traceback
+import warnings
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypedDict
 
+import httpx
 import pytest
 from langchain_core.exceptions import OutputParserException
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
@@ -125,18 +127,23 @@ def test_calls_that_differ_only_in_credentials_never_share_a_cache_entry() -> No
         "base_url": ["https://gw.example.com/v1?tenant=a", "https://gw.example.com/v1?tenant=b"],
         "default_headers": [{"X-Tenant": "a"}, {"X-Tenant": "b"}],
         "extra_headers": [{"X-Tenant": "a"}, {"X-Tenant": "b"}],
+        # Review: httpx.Headers' repr hides an authorization value ("[secure]").
+        "default_headers ": [
+            httpx.Headers({"Proxy-Authorization": "Bearer a"}),
+            httpx.Headers({"Proxy-Authorization": "Bearer b"}),
+        ],
         "api_key": ["a-" + KEY, "b-" + KEY],
     }
     for name, (first, second) in tenants.items():
         before = len(api.requests)
         for value in (first, second, first):
-            model.invoke(f"hi {name}", **{name: value})
+            model.invoke(f"hi {name}", **{name.strip(): value})
         assert len(api.requests) - before == 2, name  # the third call is the first's cache hit
     assert KEY not in repr(model.cache._cache)  # type: ignore[union-attr]
     # The model's own headers, which its serialization leaves out, count too.
     other = model.model_copy(update={"default_headers": {"X-Tenant": "c"}})
     other.invoke("hi base_url", base_url=tenants["base_url"][0])
-    assert len(api.requests) == 9
+    assert len(api.requests) == 2 * len(tenants) + 1
 
 
 # --- round 6: structured output, tools and blocks ---------------------------------------------
@@ -377,3 +384,38 @@ def test_parallel_tool_calls_false_keeps_the_first_call_whatever_the_server_send
                 f"call_{i}" for i in range(len(expected))
             ]
         assert all(body.get("parallel_tool_calls") is allowed for body in api.bodies[-2:])
+
+
+def test_n_generations_hold_under_langgraphs_event_streams() -> None:
+    # Review of round 9: langchain-core 1.8's v2 event handlers (LangGraph's stream_events
+    # version="v3") take invoke down a second streaming path, which still refused n > 1.
+    from langgraph.graph import END, START, StateGraph
+
+    two = completion_body({"role": "assistant", "content": "one"})
+    two["choices"].append({**two["choices"][0], "index": 1, "message": {"content": "two"}})
+    api = RecordingAPI(by_mode(two, sse(chunk("one", finish="stop"))))
+    model = ChatStepFun(**api.options("http_async_client", api_key=KEY, n=2))
+
+    class State(TypedDict):
+        texts: list[str]
+
+    seen: list[list[str]] = []
+
+    def node(state: State, config: RunnableConfig) -> State:
+        run = model.generate([[HumanMessage("Name a colour.")]], callbacks=config.get("callbacks"))
+        seen.append([generation.text for generation in run.generations[0]])
+        return {"texts": seen[-1]}
+
+    graph = StateGraph(State)
+    graph.add_node("model", node)
+    graph.add_edge(START, "model")
+    graph.add_edge("model", END)
+    compiled = graph.compile()
+    list(compiled.stream({"texts": []}, stream_mode="messages"))
+    if hasattr(compiled, "stream_events"):  # LangGraph 1.2 and newer
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the v3 protocol is announced as beta
+            run = compiled.stream_events({"texts": []}, version="v3")
+            list(run)
+    assert seen == [["one", "two"]] * len(api.bodies)
+    assert [body.get("stream") for body in api.bodies] == [False] * len(seen)
