@@ -197,6 +197,9 @@ _BY_TYPE: dict[str, type[APIStatusError]] = {
     "censorship_block": ContentModerationError,
     "rate_limit_exceeded": RateLimitError,
 }
+# OpenAI's type for its 5xx bodies, which gateways pass on: where no error status says more (a
+# stream's error event, an envelope under 200), a server error.
+_SERVER_TYPES = frozenset({"server_error"})
 
 _CONTEXT_OVERFLOW = re.compile(
     r"context.{0,20}(length|window|limit)|too many tokens|maximum.{0,30}tokens|token.{0,20}exceed"
@@ -245,7 +248,8 @@ def make_status_error(
         message = text.strip()[:500] or (f"HTTP {status}" if status else "error")
     cls = _BY_TYPE.get(error_type or "") or _BY_STATUS.get(status or 0)
     if cls is None:
-        cls = InternalServerError if status is not None and status >= 500 else APIStatusError
+        server = error_type in _SERVER_TYPES and (status or 0) < 400
+        cls = InternalServerError if server or (status or 0) >= 500 else APIStatusError
     if cls is BadRequestError and _CONTEXT_OVERFLOW.search(message):
         cls = ContextOverflowError
     return cls(

@@ -26,7 +26,7 @@ from stepfun_core import (
     StreamInterruptedError,
     build_chat_request,
 )
-from tests.core.conftest import Driver, reply
+from tests.core.conftest import Driver, reply, sequence
 from tests.core.wire_samples import current_chunk, sse
 
 PAYLOAD = build_chat_request("step-3.7-flash", [{"role": "user", "content": "hi"}])
@@ -120,6 +120,21 @@ def test_mid_stream_error_event_carries_partial(driver: Driver) -> None:
         driver.stream(reply(body), PAYLOAD)
     assert caught.value.partial is not None
     assert caught.value.partial.first.content == "Hello"
+
+
+def test_a_server_error_event_is_a_server_error(driver: Driver) -> None:
+    # Round 9b: OpenAI's "server_error" type (which gateways pass on) was a StreamError, not
+    # retryable: sent once, and LangChain's ModelRetryMiddleware gave up on it too.
+    overloaded = {"error": {"message": "server overloaded, retry later", "type": "server_error"}}
+    answer = sse(current_chunk({"content": "ok"}, 1, finish="stop"))
+    _, completion = driver.stream(
+        sequence(reply(sse(overloaded, done=False)), reply(answer)), PAYLOAD
+    )
+    assert completion.first.content == "ok" and len(driver.requests) == 2  # nothing yielded yet
+    after = sse(current_chunk({"content": "Hel"}, 1), overloaded, done=False)
+    with pytest.raises(InternalServerError) as caught:
+        driver.stream(reply(after), PAYLOAD)
+    assert caught.value.is_retryable and caught.value.partial is not None
 
 
 def test_mid_stream_error_of_unknown_type(driver: Driver) -> None:

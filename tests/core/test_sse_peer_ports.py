@@ -32,6 +32,7 @@ import stepfun_core
 from stepfun_core import (
     AsyncStepFunClient,
     ContentModerationError,
+    InternalServerError,
     StepFunClient,
     StepFunError,
     StreamError,
@@ -769,14 +770,15 @@ def test_done_ends_the_stream_state_even_before_an_oversized_tail() -> None:
 def test_error_event_raises_a_typed_error_with_the_partial_reply() -> None:
     # Stream.__stream__ raises APIError for a data event holding a truthy "error".
     # DIFFERENCE: ours is a StepFunError subclass (StreamError here, as error.type is not one
-    # we know) carrying the reply received so far as `partial`.
-    error = b'data: {"error": {"message": "boom", "type": "server_error"}}\n\n'
+    # we know; "server_error" would be an InternalServerError) carrying the reply received so
+    # far as `partial`.
+    error = b'data: {"error": {"message": "boom", "type": "engine_error"}}\n\n'
     body = chunk_event("Hel") + error + chunk_event("never") + DONE
     for name, pieces in chunkings([body]):
         with pytest.raises(StreamError) as caught:
             run_state(pieces)
         assert "boom" in caught.value.message, name
-        assert caught.value.error_type == "server_error", name
+        assert caught.value.error_type == "engine_error", name
         assert caught.value.partial is not None
         assert caught.value.partial.first.content == "Hel", name
 
@@ -900,15 +902,16 @@ def test_client_stream_stops_at_done_even_if_more_events_follow() -> None:
 
 
 def test_client_error_event_raises_typed_error() -> None:
-    # Stream.__stream__ raises on an {"error": ...} event. Ours: a StepFunError with partial.
+    # Stream.__stream__ raises on an {"error": ...} event. Ours: a StepFunError with partial;
+    # DIFFERENCE: OpenAI's own "server_error" type is our InternalServerError (retryable).
     error = b'data: {"error": {"message": "overloaded", "type": "server_error"}}\n\n'
     body = chunk_event("Hel") + error + DONE
     handler = lambda request: httpx.Response(200, headers=EVENT_STREAM, content=body)  # noqa: E731
-    with pytest.raises(StreamError) as caught:
+    with pytest.raises(InternalServerError) as caught:
         _consume_sync(sync_client(handler))
     assert caught.value.partial is not None
     assert caught.value.partial.first.content == "Hel"
-    with pytest.raises(StreamError):
+    with pytest.raises(InternalServerError):
         asyncio.run(_consume_async(async_client(handler)))
 
 
