@@ -29,6 +29,7 @@ from stepfun_core.http import (
     log_attempt,
     trace_id_of,
 )
+from stepfun_core.json_mode import in_json_mode, learn_refusal, refused_before, refuses_json_schema
 from stepfun_core.jsonio import encode_json
 from stepfun_core.limits import BodyReader, Deadline, Tries, coding_of
 from stepfun_core.redact import display_url, sent_key
@@ -159,13 +160,24 @@ class BaseClient(Generic[HttpClient]):
         if payload is None:  # GET /models
             return [(None, None)]
         settings = self.settings
+        if "response_format" in payload and refused_before(settings.base_url, payload):
+            payload = in_json_mode(payload) or payload
         fields = echo_variants(payload, settings.base_url, settings.reasoning_echo_field)
         return [(f, with_echo_field(payload, f)) for f in fields] if fields else [(None, payload)]
 
     def _next_echo(
         self, http: HttpClient, error: StepFunError, tried: int, plan: list[Any], *, stream: bool
     ) -> httpx.Request | None:
-        """The request for the plan's next payload when this one's echo was refused, else None."""
+        """The request for the plan's next payload when this one's echo was refused, else None.
+
+        A refused ``json_schema`` replaces the rest of the plan with the payload in JSON mode.
+        """
+        payload = plan[tried][1]
+        fallback = in_json_mode(payload) if payload and refuses_json_schema(error) else None
+        if fallback is not None:
+            learn_refusal(self.settings.base_url, fallback)
+            plan[tried + 1 :] = self._echo_plan(fallback)
+            return self._build(http, plan[tried + 1][1], stream=stream)
         # A prompt over the window is no refusal of the echo (it shares the error type): sent
         # shorter, it would hide the overflow that callers act on and learn "never echo".
         refused = (

@@ -393,3 +393,23 @@ def assert_not_shown(error: BaseException, *secrets: str) -> None:
     for secret in secrets:
         for text in texts:
             assert secret not in text, text
+
+
+# --- a server refusing response_format json_schema (docs/wire.md#disputed) ---------------------
+JSON_SCHEMA_REFUSAL = {
+    "error": {
+        "message": "Request param: response_format is invalid, recommended val is: must be text "
+        "or json_object",
+        "type": "input_invalid",
+    }
+}
+CITY = {"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]}
+
+
+def refusing_json_schema(request: httpx.Request) -> httpx.Response:
+    """A server that refuses json_schema as the capture shows and answers JSON mode."""
+    if json.loads(request.content)["response_format"]["type"] == "json_schema":
+        return httpx.Response(400, json=JSON_SCHEMA_REFUSAL)
+    return httpx.Response(
+        200, json=completion_body({"role": "assistant", "content": '{"name": "Paris"}'})
+    )

@@ -28,12 +28,15 @@ from stepfun_core import (
     StepFunClient,
     TotalTimeoutError,
     history,
+    json_mode,
 )
 from tests.core.conftest import Driver, reply
 from tests.hostile import (
     BAD_TOOLS,
     BAD_VALUES,
+    CITY,
     GIF,
+    JSON_SCHEMA_REFUSAL,
     MEDIA,
     PNG,
     WAV,
@@ -41,6 +44,7 @@ from tests.hostile import (
     Opaque,
     assert_not_shown,
     each,
+    refusing_json_schema,
     tool,
     trickle,
 )
@@ -570,3 +574,40 @@ def test_total_timeout_must_be_positive() -> None:
     makers["Settings.make"] = core.Settings.make
     values = (0, 0.0, -1, -0.5)
     each({f"{n}-{v}": (m, v) for n, m in makers.items() for v in values}, check)
+
+
+# --- a refused json_schema -------------------------------------------------------------------
+def test_a_refused_json_schema_is_sent_again_in_json_mode(
+    driver: Driver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The disputed fact of docs/wire.md: the 2026-06 reference lists json_schema for
+    # step-3.5-flash, a capture has it refused. The docs promised this fallback; none was made.
+    monkeypatch.setattr(json_mode, "_refused", set())
+    spec = {"type": "json_schema", "json_schema": {"name": "City", "schema": CITY}}
+    payload = core.build_chat_request(MODEL, USER, response_format=spec)
+    assert driver.create(refusing_json_schema, payload).first.content == '{"name": "Paris"}'
+    first, second = (json.loads(r.content) for r in driver.requests)
+    assert first["response_format"] == spec
+    assert second["response_format"] == {"type": "json_object"}
+    instruction = second["messages"][0]
+    assert instruction["role"] == "system" and json.dumps(CITY) in instruction["content"]
+    assert second["messages"][1:] == USER
+    driver.requests.clear()  # learnt for the process: JSON mode from the start
+    driver.create(refusing_json_schema, payload)
+    assert [json.loads(r.content)["response_format"] for r in driver.requests] == [
+        {"type": "json_object"}
+    ]
+
+
+def test_other_input_errors_are_not_taken_for_a_refused_json_schema(
+    driver: Driver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(json_mode, "_refused", set())
+    other = {"error": {"message": "messages[0] is invalid", "type": "input_invalid"}}
+    spec = {"type": "json_schema", "json_schema": {"name": "City", "schema": CITY}}
+    payload = core.build_chat_request(MODEL, USER, response_format=spec)
+    with pytest.raises(core.BadRequestError):
+        driver.create(reply(other, status=400), payload)
+    with pytest.raises(core.BadRequestError):  # no schema to move into the prompt
+        driver.create(reply(JSON_SCHEMA_REFUSAL, status=400), core.build_chat_request(MODEL, USER))
+    assert len(driver.requests) == 2 and json_mode._refused == set()

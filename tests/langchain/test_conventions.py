@@ -254,3 +254,19 @@ def test_init_chat_model_does_not_know_stepfun() -> None:
     with pytest.raises(ValueError, match="stepfun"):
         init_chat_model("step-3.5-flash", model_provider="stepfun")
     assert ChatStepFun(api_key=KEY, model="step-3.5-flash").model == "step-3.5-flash"
+
+
+def test_json_schema_refused_by_the_server_still_gives_the_object(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # create_agent picks the provider's json_schema from the profile (the catalog lists it for
+    # step-3.5-flash); a server refusing it (docs/wire.md#disputed) ended the agent's run.
+    from stepfun_core import json_mode
+    from tests.hostile import refusing_json_schema
+
+    monkeypatch.setattr(json_mode, "_refused", set())
+    api = RecordingAPI(refusing_json_schema)
+    model = ChatStepFun(**api.options("http_async_client", api_key=KEY))
+    structured = model.with_structured_output(City, method="json_schema")
+    assert structured.invoke("Describe Paris.") == City(name="Paris")
+    assert [b["response_format"]["type"] for b in api.bodies] == ["json_schema", "json_object"]
