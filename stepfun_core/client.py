@@ -115,7 +115,7 @@ class StepFunClient(BaseClient[SyncHTTP]):
                 return outcome
             echoed = self._next_echo(http, outcome, tried, plan, stream=stream)
             if echoed is not None:  # the next payload starts its own retries, on the same deadline
-                request, tried, tries.attempt = echoed, tried + 1, 0
+                (request, tried), tries.attempt = echoed, 0
                 continue
             time.sleep(self._retry_delay(request, tries.attempt, outcome, deadline))
             tries.attempt += 1
@@ -262,7 +262,7 @@ class AsyncStepFunClient(BaseClient[AsyncHTTP]):
                 return outcome
             echoed = self._next_echo(http, outcome, tried, plan, stream=stream)
             if echoed is not None:  # the next payload starts its own retries, on the same deadline
-                request, tried, tries.attempt = echoed, tried + 1, 0
+                (request, tried), tries.attempt = echoed, 0
                 continue
             await asyncio.sleep(self._retry_delay(request, tries.attempt, outcome, deadline))
             tries.attempt += 1

@@ -167,17 +167,18 @@ class BaseClient(Generic[HttpClient]):
 
     def _next_echo(
         self, http: HttpClient, error: StepFunError, tried: int, plan: list[Any], *, stream: bool
-    ) -> httpx.Request | None:
-        """The request for the plan's next payload when this one's echo was refused, else None.
+    ) -> tuple[httpx.Request, int] | None:
+        """The request for the plan's next payload, and its place, if this one was refused.
 
-        A refused ``json_schema`` replaces the rest of the plan with the payload in JSON mode.
+        The plan's payloads echo reasoning under each field in turn (``tried`` counts the
+        refused ones); a refused ``json_schema`` puts the plan in JSON mode in place.
         """
         payload = plan[tried][1]
         fallback = in_json_mode(payload) if payload and refuses_json_schema(error) else None
         if fallback is not None:
             learn_refusal(self.settings.base_url, fallback)
-            plan[tried + 1 :] = self._echo_plan(fallback)
-            return self._build(http, plan[tried + 1][1], stream=stream)
+            plan[tried:] = self._echo_plan(fallback)
+            return self._build(http, plan[tried][1], stream=stream), tried
         # A prompt over the window is no refusal of the echo (it shares the error type): sent
         # shorter, it would hide the overflow that callers act on and learn "never echo".
         refused = (
@@ -188,7 +189,7 @@ class BaseClient(Generic[HttpClient]):
         if not refused or tried + 1 >= len(plan):
             return None
         log_echo_refused(plan[tried][0], plan[tried + 1][0])
-        return self._build(http, plan[tried + 1][1], stream=stream)
+        return self._build(http, plan[tried + 1][1], stream=stream), tried + 1
 
     def _took(self, payload: Any, field: str | None, tried: int) -> None:
         if field is not None and self.settings.reasoning_echo_field == "auto":

@@ -611,3 +611,20 @@ def test_other_input_errors_are_not_taken_for_a_refused_json_schema(
     with pytest.raises(core.BadRequestError):  # no schema to move into the prompt
         driver.create(reply(JSON_SCHEMA_REFUSAL, status=400), core.build_chat_request(MODEL, USER))
     assert len(driver.requests) == 2 and json_mode._refused == set()
+
+
+def test_a_refused_json_schema_beside_echoed_reasoning_is_no_refused_echo(
+    driver: Driver, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The JSON-mode payload takes the refused one's place in the echo plan: the echo is tried
+    # as before, and the server taking it is not said to have refused it.
+    monkeypatch.setattr(json_mode, "_refused", set())
+    monkeypatch.setattr(history, "_learnt", {})
+    spec = {"type": "json_schema", "json_schema": {"name": "City", "schema": CITY}}
+    with caplog.at_level(logging.DEBUG, logger="stepfun_core"):
+        driver.create(refusing_json_schema, {**ECHOING, "response_format": spec})
+    sent = [json.loads(r.content) for r in driver.requests]
+    assert [b["response_format"]["type"] for b in sent] == ["json_schema", "json_object"]
+    assert all("reasoning" in b["messages"][-2] for b in sent)  # echoed under the first field
+    assert not [r for r in caplog.records if "echoed as" in r.getMessage()]
+    assert list(history._learnt.values()) == ["reasoning"]
