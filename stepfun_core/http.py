@@ -43,7 +43,12 @@ def build_headers(api_key: str, extra: Mapping[str, str] | None, *, stream: bool
         "Accept-Encoding": ACCEPT_ENCODING,
         "User-Agent": USER_AGENT,
     }
-    return headers_over(headers, extra)  # an "authorization" of theirs replaces ours
+    merged = headers_over(headers, extra)  # an "authorization" of theirs replaces ours
+    if stream:  # read as events whatever Accept the caller set for JSON replies
+        for name in [name for name in merged if name.lower() == "accept"]:
+            del merged[name]
+        merged["Accept"] = "text/event-stream"
+    return merged
 
 
 def trace_id_of(response: httpx.Response) -> str | None:

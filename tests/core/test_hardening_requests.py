@@ -43,8 +43,10 @@ from tests.hostile import (
     Body,
     Opaque,
     assert_not_shown,
+    chunk,
     each,
     refusing_json_schema,
+    sse,
     tool,
     trickle,
 )
@@ -399,6 +401,14 @@ def test_a_header_of_ours_given_in_any_case_replaces_ours(driver: Driver) -> Non
     assert headers.get_list("accept") == ["application/json"]
     assert headers.get_list("user-agent") == ["me"]
     assert headers.get_list("x-a") == ["2"]
+    # A stream is read as events: their Accept (meant for JSON replies) made every stream a
+    # MalformedResponseError once a server honoured it.
+    stream = core.build_chat_request(MODEL, USER)
+    _, completion = driver.stream(
+        reply(sse(chunk("ok", finish="stop"))), stream, default_headers=mine
+    )
+    assert completion.first.content == "ok"
+    assert driver.requests[-1].headers.get_list("accept") == ["text/event-stream"]
 
 
 # --- base URLs -------------------------------------------------------------------------------
