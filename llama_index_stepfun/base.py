@@ -49,6 +49,8 @@ from stepfun_core.settings import (
     DEFAULT_MAX_CONNECTIONS,
     DEFAULT_MAX_KEEPALIVE_CONNECTIONS,
     DEFAULT_MAX_RETRIES,
+    Timeouts,
+    timeout_phases,
 )
 from stepfun_core.transport import AsyncHTTP, SyncHTTP, check_http_client
 
@@ -124,9 +126,10 @@ class StepFun(CoreClients, JsonModeLLM):
     additional_kwargs: dict[str, Any] = Field(
         default_factory=dict, description="Extra request parameters sent on every call."
     )
-    timeout: float | None = Field(
+    timeout: float | Timeouts | None = Field(
         default=None,
-        description="Seconds to wait for the answer; applied through your own http_client too.",
+        description="Seconds to wait for the answer, or an httpx.Timeout (kept as its connect, "
+        "read, write and pool seconds); applied through your own http_client too.",
     )
     stream_idle_timeout: float | None = Field(
         default=None,
@@ -181,6 +184,8 @@ class StepFun(CoreClients, JsonModeLLM):
             api_key.get_secret_value() if isinstance(api_key, SecretStr) else api_key
         )
         self._own_names(kwargs)
+        if "timeout" in kwargs:  # an httpx.Timeout is kept as its phases: the field stays JSON
+            kwargs["timeout"] = timeout_phases(kwargs["timeout"])
         # pydantic drops unknown names here; a mistyped setting would never reach the API.
         if unknown := sorted(set(kwargs) - set(type(self).model_fields)):
             warnings.warn(f"StepFun ignores unknown arguments: {unknown}", stacklevel=2)

@@ -33,7 +33,7 @@ def wire_tool_call(call_id: str | None, name: str | None, arguments: Any) -> dic
 
     Arguments that are not JSON (a set, bytes, a cycle, too deep) raise InvalidParameterError
     naming the call. NaN and Infinity go back as written: models write them, the frameworks
-    parse them, and the API takes arguments as a string (docs/wire.md#tool-calls).
+    parse them, and the API takes arguments as a string (docs/wire.md#reply-tool-calls).
     """
     if not isinstance(arguments, str):
         # Imported here: jsonio's imports (errors, surrogates, types) come back to this module.

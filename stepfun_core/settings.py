@@ -240,12 +240,18 @@ DEFAULT_MAX_CONNECTIONS = 1000
 DEFAULT_MAX_KEEPALIVE_CONNECTIONS = 100
 
 
+def timeout_phases(timeout: Any) -> Any:
+    """An httpx (or httpx2) Timeout as its (connect, read, write, pool); anything else as it is."""
+    if all(hasattr(timeout, phase) for phase in ("connect", "read", "write", "pool")):
+        return (timeout.connect, timeout.read, timeout.write, timeout.pool)
+    return timeout
+
+
 def as_timeouts(timeout: Any) -> Timeouts:
     """A caller's timeout as (connect, read, write, pool); None: the defaults."""
     if timeout is None:
         return DEFAULT_TIMEOUTS
-    if all(hasattr(timeout, phase) for phase in ("connect", "read", "write", "pool")):
-        timeout = (timeout.connect, timeout.read, timeout.write, timeout.pool)
+    timeout = timeout_phases(timeout)
     if isinstance(timeout, tuple) and len(timeout) == 4:
         for value in timeout:
             check_seconds("timeout", value)

@@ -22,7 +22,7 @@ from stepfun_core.settings import find_api_key
 
 DESCRIPTION = """\
 Diagnose a StepFun setup: configuration, reachability, key and region, models; with --probe,
-also check the API's wire format against what this library assumes (a few cents of tokens).
+also check the API's wire format against what this library assumes (well under a cent of tokens).
 The key and base URL are found as the clients find them: --api-key / --base-url, else
 STEP_API_KEY or STEPFUN_API_KEY and STEP_BASE_URL or STEPFUN_BASE_URL."""
 

@@ -171,7 +171,7 @@ def _check_account(
 def _can_probe(report: Report, served: Sequence[str], options: DoctorOptions) -> bool:
     """Whether step 5 runs: a probe option was given and the model to probe is served."""
     if not (options.probe or options.only):
-        detail = "not run: add --probe to check the wire (a few cents of tokens)"
+        detail = "not run: add --probe to check the wire (well under a cent of tokens)"
         report.add(Check(WIRE, "probes", Verdict.SKIPPED, detail, needed=False))
         return False
     model = options.model or DEFAULT_MODEL

@@ -20,7 +20,7 @@ from stepfun_core.types import Completion
 from stepfun_probes.capture import Exchange, ExchangeLog
 
 # Shape probes only need the first tokens; reasoning models think before they call a tool or
-# write JSON, so those probes allow more (a probe run stays at a few cents: docs/wire.md#models).
+# write JSON, so those probes allow more (a probe run stays well under a cent: docs/wire.md#models).
 SHAPE_BUDGET = 64
 ANSWER_BUDGET = 1024
 

@@ -8,6 +8,7 @@ with the adapter's error class and no secret in it.
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
 import stepfun_core as core
@@ -127,6 +128,14 @@ def test_total_timeout_must_be_positive(framework: Adapter) -> None:
         assert "total_timeout" in str(caught.value)
 
     each({"zero": 0, "negative": -1}, check)
+
+
+def test_a_clients_own_timeout_is_a_timeout_setting(framework: Adapter) -> None:
+    # The README's "pass timeout=client.timeout to keep the client's": LlamaIndex's field took
+    # seconds only (a ValidationError). Kept as its phases, it still serializes as JSON.
+    client = httpx.Client(timeout=httpx.Timeout(30, connect=3))
+    model = framework.make(api_key="sk-test", http_client=client, timeout=client.timeout)
+    assert model.settings().timeout == (3.0, 30.0, 30.0, 30.0)
 
 
 def test_the_extra_parameters_field_is_checked_when_assigned(adapter: Adapter) -> None:
