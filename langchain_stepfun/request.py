@@ -35,7 +35,7 @@ LOCAL_KWARGS = ("stream", "stream_usage", "echo_reasoning")
 def generations(chat: ChatStepFun, kwargs: Mapping[str, Any]) -> Any:
     """The ``n`` one call would send: the last of the places ``request_body`` merges in order."""
     for place in (kwargs.get("extra_body"), kwargs, chat.extra_body, chat.model_kwargs):
-        if place and "n" in place and isinstance(place, Mapping):  # on every call: cheap first
+        if place and isinstance(place, Mapping) and "n" in place:  # on every call: None first
             return place["n"]
     return chat.n
 

@@ -91,8 +91,6 @@ def _arguments_dict(arguments: Any, finished: bool, call_id: str) -> dict[str, A
         value = load_json(arguments)
     except ValueError:
         value = arguments
-    if value is None:  # "null": no arguments, as some models write it
-        return {}
     return value if isinstance(value, dict) else {INVALID_ARGUMENTS: arguments}
 
 

@@ -17,7 +17,7 @@ import httpx
 
 from stepfun_core.catalog import ServedModel, parse_models
 from stepfun_core.client_base import BaseClient, Outcome
-from stepfun_core.errors import StepFunError, TotalTimeoutError
+from stepfun_core.errors import MalformedResponseError, StepFunError, TotalTimeoutError
 from stepfun_core.http import (
     araw_pieces,
     completion_from,
@@ -40,7 +40,8 @@ __all__ = ["AsyncStepFunClient", "StepFunClient"]
 
 def _cut_errors() -> tuple[type[BaseException], ...]:
     """What may end a body's reading after the whole of it (a transport failure, the deadline)."""
-    return (*classes("TransportError"), TotalTimeoutError)
+    # A corrupt compressed trailer too (BodyReader.whole_despite tells which are kept).
+    return (*classes("TransportError"), TotalTimeoutError, MalformedResponseError)
 
 
 class StepFunClient(BaseClient[SyncHTTP]):
@@ -64,8 +65,8 @@ class StepFunClient(BaseClient[SyncHTTP]):
             for piece in raw_pieces(response):
                 if not reader.add(piece):
                     break
-        except _cut_errors():
-            if not reader.holds_whole_json():  # a cut after the whole answer (see BodyReader)
+        except _cut_errors() as error:
+            if not reader.whole_despite(error):
                 raise
         finally:
             response.close()
@@ -208,8 +209,8 @@ class AsyncStepFunClient(BaseClient[AsyncHTTP]):
             async for piece in araw_pieces(response):
                 if not reader.add(piece):
                     break
-        except _cut_errors():
-            if not reader.holds_whole_json():  # a cut after the whole answer (see BodyReader)
+        except _cut_errors() as error:
+            if not reader.whole_despite(error):
                 raise
         finally:
             await response.aclose()

@@ -175,9 +175,9 @@ class BaseClient(Generic[HttpClient]):
         """
         payload = plan[tried][1]
         fallback = in_json_mode(payload) if payload and refuses_json_schema(error) else None
-        if fallback is not None:
+        if fallback is not None:  # the plan goes on, each payload left in JSON mode
             learn_refusal(self.settings.base_url, fallback)
-            plan[tried:] = self._echo_plan(fallback)
+            plan[tried:] = [(field, in_json_mode(later)) for field, later in plan[tried:]]
             return self._build(http, plan[tried][1], stream=stream), tried
         # A prompt over the window is no refusal of the echo (it shares the error type): sent
         # shorter, it would hide the overflow that callers act on and learn "never echo".

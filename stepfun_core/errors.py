@@ -16,8 +16,9 @@ def quoted(value: Any) -> str:
     """A refused value as an error quotes it (an int's repr may have too many digits to make)."""
     try:
         return repr(value)[:80]
-    except ValueError:
-        return f"an int of {value.bit_length()} bits"
+    except ValueError:  # past Python's limit on digits (sys.set_int_max_str_digits)
+        bits = getattr(value, "bit_length", None)
+        return f"an int of {bits()} bits" if bits else f"a {type(value).__name__} too large to show"
 
 
 class StepFunError(Exception):

@@ -173,8 +173,7 @@ def reply_outcome(
     # A completion's text holds ``"error"`` only escaped (\"error\"): most bodies are parsed once.
     if b'"error"' not in content:
         return response, content
-    body = decode_json(_without_our_key(content, response.request))
-    return envelope_error(response, body) or (response, content)
+    return _envelope(response, content) or (response, content)
 
 
 def envelope_error(response: httpx.Response, body: Any) -> APIStatusError | None:
@@ -184,6 +183,16 @@ def envelope_error(response: httpx.Response, body: Any) -> APIStatusError | None
     return None
 
 
+def _envelope(response: httpx.Response, content: bytes) -> APIStatusError | None:
+    """The error of a JSON error envelope (our key masked in it), or None."""
+    return envelope_error(response, decode_json(_without_our_key(content, response.request)))
+
+
+def _shown(response: httpx.Response, content: bytes) -> str:
+    """The start of a body an error quotes, our key masked in it."""
+    return _without_our_key(content, response.request)[:500].decode("utf-8", "replace")
+
+
 def completion_from(response: httpx.Response, content: bytes) -> Completion:
     """Parse a non-streaming reply; a JSON error envelope under 200 is still an error."""
     data = decode_json(content)
@@ -191,10 +200,10 @@ def completion_from(response: httpx.Response, content: bytes) -> Completion:
         raise MalformedResponseError(
             "the API answered with something that is not a JSON object",
             trace_id=trace_id_of(response),
-            body=content[:500].decode("utf-8", "replace"),
+            body=_shown(response, content),
         )
-    error = envelope_error(response, data)  # one whose key was escaped ("\u0065rror")
-    if error:
+    error = _envelope(response, content) if data.get("error") else None
+    if error:  # an envelope whose key was escaped ("\u0065rror")
         raise error
     # Only a \uD8xx-\uDFxx escape makes a UTF-16 half: one scan of the bytes decides.
     completion = parse_completion(data, surrogates=b"\\ud" in content or b"\\uD" in content)
@@ -211,13 +220,13 @@ def is_json_reply(response: httpx.Response) -> bool:
 def json_reply_error(response: httpx.Response, content: bytes) -> StepFunError:
     """The error for a JSON answer to a stream request (it carries what the JSON held)."""
     body = decode_json(content)
-    error = envelope_error(response, body)
+    error = _envelope(response, content) if isinstance(body, dict) else None
     if error:
         return error
     what = "a JSON document"
     if body is None:  # labelled JSON but not JSON (a proxy relabelling a stream): keep its text
         what = "a body labelled JSON that is not"
-        body = content[:500].decode("utf-8", "replace")
+        body = _shown(response, content)
     return MalformedResponseError(
         f"asked for a stream but the API answered with {what}",
         trace_id=trace_id_of(response),

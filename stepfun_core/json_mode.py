@@ -25,11 +25,13 @@ _lock = threading.Lock()
 
 def refuses_json_schema(error: StepFunError) -> bool:
     """True for the API's refusal of ``response_format: json_schema``."""
+    # Its words as captured; a schema the server takes but finds fault with is no refusal.
     return (
         isinstance(error, BadRequestError)
         and not isinstance(error, ContextOverflowError)
         and error.error_type == "input_invalid"
         and "response_format" in error.message
+        and "json_object" in error.message
     )
 
 
@@ -39,12 +41,23 @@ def in_json_mode(payload: Mapping[str, Any]) -> dict[str, Any] | None:
     if not isinstance(response_format, Mapping) or response_format.get("type") != "json_schema":
         return None
     spec = response_format.get("json_schema")
-    schema = spec.get("schema") if isinstance(spec, Mapping) else None
+    spec = spec if isinstance(spec, Mapping) else {}
+    about = ": ".join(str(spec[key]) for key in ("name", "description") if spec.get(key))
     instruction = (
-        "Answer with one JSON object that is an instance of this JSON schema, and nothing else:\n"
-        + json.dumps(schema, ensure_ascii=False)
+        f"Answer with one JSON object that is an instance of this JSON schema"
+        f"{f' ({about})' if about else ''}, and "
+        f"nothing else:\n{json.dumps(spec.get('schema'), ensure_ascii=False)}"
     )
-    messages = [{"role": "system", "content": instruction}, *payload["messages"]]
+    messages = list(payload["messages"])
+    first = messages[0] if messages else None
+    if (
+        isinstance(first, Mapping)
+        and first.get("role") == "system"
+        and isinstance(first.get("content"), str)
+    ):  # one system message, as the history had it
+        messages[0] = {**first, "content": f"{first['content']}\n\n{instruction}"}
+    else:
+        messages.insert(0, {"role": "system", "content": instruction})
     return {**payload, "response_format": {"type": "json_object"}, "messages": messages}
 
 

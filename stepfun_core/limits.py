@@ -135,28 +135,33 @@ class BodyReader:
     a success body over ``max_bytes`` is an error, since a truncated answer would be wrong.
     """
 
-    __slots__ = ("_deadline", "_inflater", "_limit", "_pieces", "_truncate")
+    __slots__ = ("_deadline", "_inflater", "_limit", "_pieces", "_raw", "_truncate")
 
     def __init__(self, response: httpx.Response, max_bytes: int, deadline: Deadline | None) -> None:
         self._truncate = not response.is_success
         self._limit = MAX_ERROR_BODY_BYTES if self._truncate else max_bytes
         self._deadline = deadline
-        self._inflater = Inflater(coding_of(response), self._limit)
+        coding = coding_of(response)
+        self._inflater = Inflater(coding, self._limit)
         self._pieces: list[bytes] = []
+        # An error body's bytes as they came, while it claims a coding (see ``add``).
+        self._raw: list[bytes] | None = [] if self._truncate and coding else None
 
     def add(self, raw: bytes) -> bool:
         """Keep a piece; False once an error body is full (stop reading)."""
         if self._deadline is not None and self._deadline.remaining() <= 0:
             raise self._deadline.error()
+        if self._raw is not None:
+            self._raw.append(raw)
         try:
             data = self._inflater.feed(raw)
         except MalformedResponseError:
-            if not self._truncate:
+            if self._raw is None:
                 raise
             # An error page mislabelled as compressed (a proxy's, say): its status still says
-            # what went wrong, and whether to retry; it is read on as it comes.
-            self._inflater = Inflater(None, max(self._inflater.left, 0))
-            data = self._inflater.feed(raw)
+            # what went wrong, and whether to retry; it is read again from its first byte, plain.
+            self._inflater, self._pieces = Inflater(None, self._limit), []
+            data, self._raw = self._inflater.feed(b"".join(self._raw)), None
         over = self._inflater.left
         if over >= 0:
             self._pieces.append(data)
@@ -173,8 +178,14 @@ class BodyReader:
         """The body read so far."""
         return b"".join(self._pieces)  # one piece is returned as it is, not copied
 
-    def holds_whole_json(self) -> bool:
-        """True if the body read so far is a whole JSON object: a cut after it loses nothing."""
+    def whole_despite(self, error: BaseException) -> bool:
+        """True if the body read before ``error`` is a whole JSON object: nothing is lost.
+
+        A cut, the deadline or a corrupt compressed trailer after the whole answer ends the read
+        as its end would; bytes past ``max_bytes`` are not the answer.
+        """
+        if isinstance(error, ResponseTooLargeError):
+            return False
         content = self.content()
         if not content.rstrip().endswith(b"}"):
             return False

@@ -131,7 +131,8 @@ class StreamState:
                     continue
                 what = "an event that is not JSON" if obj is _NOT_JSON else "an unexpected event"
                 raise self.error(
-                    MalformedResponseError, f"the stream sent {what}: {payload[:200]!r}"
+                    MalformedResponseError,
+                    f"the stream sent {what}: {without_secret(payload, self.secret)[:200]!r}",
                 )
             if obj.get("error") or (event.event == "error" and not self.accumulator.finished):
                 raise self.event_error(decode_json(without_secret(payload, self.secret)))

@@ -39,6 +39,7 @@ BAD_ARGUMENTS = {
     "deep": "[" * 5000 + "]" * 5000,
     "truncated": '{"city": "Par',
     "not-json": "not json",
+    "null": "null",  # no object: LlamaIndex ran the tool with its defaults (review of round 9)
 }
 USAGE = {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}
 

@@ -419,3 +419,11 @@ def test_n_generations_hold_under_langgraphs_event_streams() -> None:
             list(run)
     assert seen == [["one", "two"]] * len(api.bodies)
     assert [body.get("stream") for body in api.bodies] == [False] * len(seen)
+
+
+def test_a_calls_extra_body_that_is_not_a_dict_is_refused_by_name() -> None:
+    # Review of round 9: the n lookup on every call looked inside it first (a bare TypeError).
+    model = ChatStepFun(**RecordingAPI(json_reply(OK)).options("http_async_client", api_key=KEY))
+    for value in (5, True, 1.5, "n"):
+        with pytest.raises(StepFunInvalidParameterError, match="extra_body"):
+            model.invoke("hi", extra_body=value)
