@@ -202,6 +202,7 @@ class ChatStepFun(TokenCounting, CoreClients, BaseChatModel):
             # Checked before LangChain's own handling, which would quietly move a "model"
             # found in model_kwargs into the field.
             core.merge_extra({}, extras, "model_kwargs")
+            core.merge_extra({}, kwargs.get("extra_body"), "extra_body")  # not at the first call
         except core.StepFunError as exc:
             raise to_langchain_error(exc) from None
         # A field also in model_kwargs takes that value, with a warning (as LangChain's chat

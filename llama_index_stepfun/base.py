@@ -184,6 +184,10 @@ class StepFun(CoreClients, JsonModeLLM):
             api_key.get_secret_value() if isinstance(api_key, SecretStr) else api_key
         )
         self._own_names(kwargs)
+        if "additional_kwargs" in kwargs:  # its reserved keys refused now, not at the first call
+            kwargs["additional_kwargs"] = self._assigned(
+                "additional_kwargs", kwargs["additional_kwargs"]
+            )
         if "timeout" in kwargs:  # an httpx.Timeout is kept as its phases: the field stays JSON
             kwargs["timeout"] = timeout_phases(kwargs["timeout"])
         # pydantic drops unknown names here; a mistyped setting would never reach the API.

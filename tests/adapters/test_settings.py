@@ -159,3 +159,10 @@ def test_the_extra_parameters_field_is_checked_when_assigned(adapter: Adapter) -
     setattr(model, field, {"top_k": 3})
     adapter.invoke(model, "hi")
     assert [body.get("top_k") for body in api.bodies] == [None, 3]
+    # Docs audit: the constructor refuses what assignment refuses (it did at the first call).
+    for extras in ("extra_body", field):
+        if extras in type(model).model_fields:
+            with raised(adapter, core.InvalidParameterError) as caught:
+                adapter.make(api_key="sk-test", **{extras: {"stream": True}})
+            assert f"{extras}['stream']" in str(caught.value)
+    assert len(api.requests) == 2
