@@ -588,13 +588,22 @@ def test_total_timeout_must_be_positive() -> None:
 
 
 # --- a refused json_schema -------------------------------------------------------------------
+CITY_FORMAT = {"type": "json_schema", "json_schema": {"name": "City", "schema": CITY}}
+
+
+@pytest.fixture
+def nothing_learnt(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Which servers refused json_schema, and which echo field each took: nothing yet."""
+    monkeypatch.setattr(json_mode, "_refused", set())
+    monkeypatch.setattr(history, "_learnt", {})
+
+
 def test_a_refused_json_schema_is_sent_again_in_json_mode(
-    driver: Driver, monkeypatch: pytest.MonkeyPatch
+    driver: Driver, nothing_learnt: None
 ) -> None:
     # The disputed fact of docs/wire.md: the 2026-06 reference lists json_schema for
     # step-3.5-flash, a capture has it refused. The docs promised this fallback; none was made.
-    monkeypatch.setattr(json_mode, "_refused", set())
-    spec = {"type": "json_schema", "json_schema": {"name": "City", "schema": CITY}}
+    spec = CITY_FORMAT
     payload = core.build_chat_request(MODEL, USER, response_format=spec)
     assert driver.create(refusing_json_schema, payload).first.content == '{"name": "Paris"}'
     first, second = (json.loads(r.content) for r in driver.requests)
@@ -611,10 +620,9 @@ def test_a_refused_json_schema_is_sent_again_in_json_mode(
 
 
 def test_other_input_errors_are_not_taken_for_a_refused_json_schema(
-    driver: Driver, monkeypatch: pytest.MonkeyPatch
+    driver: Driver, nothing_learnt: None
 ) -> None:
-    monkeypatch.setattr(json_mode, "_refused", set())
-    spec = {"type": "json_schema", "json_schema": {"name": "City", "schema": CITY}}
+    spec = CITY_FORMAT
     payload = core.build_chat_request(MODEL, USER, response_format=spec)
     # Review: a schema the server takes but finds fault with is no refusal of json_schema (it
     # was sent again in JSON mode, and json_schema never tried again in the process).
@@ -631,15 +639,12 @@ def test_other_input_errors_are_not_taken_for_a_refused_json_schema(
 
 
 def test_a_refused_json_schema_beside_echoed_reasoning_is_no_refused_echo(
-    driver: Driver, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    driver: Driver, nothing_learnt: None, caplog: pytest.LogCaptureFixture
 ) -> None:
     # The JSON-mode payload takes the refused one's place in the echo plan: the echo is tried
     # as before, and the server taking it is not said to have refused it.
-    monkeypatch.setattr(json_mode, "_refused", set())
-    monkeypatch.setattr(history, "_learnt", {})
-    spec = {"type": "json_schema", "json_schema": {"name": "City", "schema": CITY}}
     with caplog.at_level(logging.DEBUG, logger="stepfun_core"):
-        driver.create(refusing_json_schema, {**ECHOING, "response_format": spec})
+        driver.create(refusing_json_schema, {**ECHOING, "response_format": CITY_FORMAT})
     sent = [json.loads(r.content) for r in driver.requests]
     assert [b["response_format"]["type"] for b in sent] == ["json_schema", "json_object"]
     assert all("reasoning" in b["messages"][-2] for b in sent)  # echoed under the first field
@@ -648,13 +653,11 @@ def test_a_refused_json_schema_beside_echoed_reasoning_is_no_refused_echo(
 
 
 def test_json_mode_goes_on_from_the_echo_field_the_plan_had_reached(
-    driver: Driver, monkeypatch: pytest.MonkeyPatch
+    driver: Driver, nothing_learnt: None
 ) -> None:
     # Review: a server taking only reasoning_content, which checks the echo before the schema.
     # The plan started again at "reasoning" in JSON mode (a refused field sent again), and
     # reasoning_content was said to be refused.
-    monkeypatch.setattr(json_mode, "_refused", set())
-    monkeypatch.setattr(history, "_learnt", {})
     refusal = {"error": {"message": "Unrecognized chat message.", "type": "request_params_invalid"}}
 
     def answer(request: httpx.Request) -> httpx.Response:
@@ -663,8 +666,7 @@ def test_json_mode_goes_on_from_the_echo_field_the_plan_had_reached(
             return httpx.Response(400, json=refusal)
         return refusing_json_schema(request)
 
-    spec = {"type": "json_schema", "json_schema": {"name": "City", "schema": CITY}}
-    driver.create(answer, {**ECHOING, "response_format": spec})
+    driver.create(answer, {**ECHOING, "response_format": CITY_FORMAT})
     sent = [json.loads(r.content) for r in driver.requests]
     fields = [next(f for f in history.ECHO_FIELDS if f in b["messages"][-2]) for b in sent]
     assert fields == ["reasoning", "reasoning_content", "reasoning_content"]
