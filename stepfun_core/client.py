@@ -34,6 +34,7 @@ from stepfun_core.pools import shared_async_client, shared_sync_client
 from stepfun_core.stream import AsyncChatStream, ChatStream, Opened
 from stepfun_core.transport import AsyncHTTP, SyncHTTP, classes
 from stepfun_core.types import Completion
+from stepfun_core.waits import within
 
 __all__ = ["AsyncStepFunClient", "StepFunClient"]
 
@@ -255,8 +256,8 @@ class AsyncStepFunClient(BaseClient[AsyncHTTP]):
                 deadline.limit(request)
                 work = self._attempt(http, request, stream, deadline)
                 try:  # cancelled at the deadline, which closes its connection
-                    outcome = await asyncio.wait_for(work, deadline.remaining())
-                except asyncio.TimeoutError:
+                    outcome = await within(work, deadline.remaining())
+                except asyncio.TimeoutError:  # TimeoutError itself from 3.11
                     raise deadline.error() from None
             if not isinstance(outcome, StepFunError):
                 self._took(payload, plan[tried][0], tried)
@@ -308,7 +309,7 @@ async def _sent_in_turn(http: AsyncHTTP, request: httpx.Request) -> httpx.Respon
     else:
         pool_timeout = request.extensions.get("timeout", {}).get("pool")
         try:
-            await asyncio.wait_for(turn.acquire(), pool_timeout)
+            await within(turn.acquire(), pool_timeout)
         except asyncio.TimeoutError:
             raise httpx.PoolTimeout("no connection within the pool timeout") from None
     claimed = False

@@ -8,10 +8,11 @@ so a sync stream reads on only when it has already arrived); else the connection
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
+
+from stepfun_core.waits import within
 
 GRACE_SECONDS = 0.05
 _TERMINATOR = b"0\r\n\r\n"
@@ -33,7 +34,7 @@ async def aread_tail(response: Any, pieces: AsyncIterator[bytes]) -> None:
             pass
 
     with contextlib.suppress(Exception):  # the answer is complete: a broken tail changes nothing
-        await (rest() if body_end_arrived(response) else asyncio.wait_for(rest(), GRACE_SECONDS))
+        await (rest() if body_end_arrived(response) else within(rest(), GRACE_SECONDS))
 
 
 def body_end_arrived(response: Any) -> bool:

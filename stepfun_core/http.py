@@ -100,7 +100,12 @@ def transport_error(exc: Exception) -> StepFunError:
         )
         error.__suppress_context__ = True
         return error
-    if isinstance(exc, classes("TimeoutException")):
+    if isinstance(exc, classes("PoolTimeout")):  # every connection busy: more of them helps
+        error = APITimeoutError(
+            "no connection came free within the pool timeout (PoolTimeout); raise "
+            "max_connections for this many calls at once"
+        )
+    elif isinstance(exc, classes("TimeoutException")):
         error = APITimeoutError(
             f"request timed out ({type(exc).__name__}); raise timeout= for slow answers"
         )
