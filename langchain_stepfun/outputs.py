@@ -84,6 +84,11 @@ def ai_message(choice: Choice, completion: Completion, *, with_usage: bool) -> A
     )
 
 
+# A streamed reply's response_metadata: the ids of its tool calls whose arguments are not a
+# JSON object (LangChain guesses them when it merges the chunks).
+UNPARSED_KEY = "unparsed_tool_call_ids"
+
+
 def chat_result(completion: Completion, *, one_call: bool = False) -> ChatResult:
     """A ``ChatResult``, a generation per choice; the first carries the (whole request's) usage.
 

@@ -20,9 +20,10 @@ from langchain_stepfun.outputs import (
     REASONING_KEY,
     REFUSAL_KEY,
     SERVER_TOOL_CALLS_KEY,
+    UNPARSED_KEY,
     usage_metadata,
 )
-from stepfun_core import Chunk, StreamAccumulator, ToolCallDelta
+from stepfun_core import Chunk, StreamAccumulator, ToolCall, ToolCallDelta, load_json
 from stepfun_core.types import AUDIO_PIECES
 
 
@@ -142,6 +143,14 @@ class ChunkConverter:
         ids = AIMessageChunk(content="", tool_call_chunks=missing, response_metadata=metadata)
         return [ChatGenerationChunk(message=ids), self.last(accumulator)]
 
+    def _unparsed(self, call: ToolCall) -> bool:
+        if self._one_call and call.index != self._kept:
+            return False  # never sent
+        try:
+            return bool(call.arguments) and not isinstance(load_json(call.arguments), dict)
+        except ValueError:
+            return True
+
     def last(self, accumulator: StreamAccumulator) -> ChatGenerationChunk:
         """The final chunk: finish reason, model name, usage (once) and server calls."""
         choice = accumulator.choice(0)
@@ -157,6 +166,10 @@ class ChunkConverter:
         }
         if self.stream_usage and accumulator.usage is not None:
             fields["usage_metadata"] = usage_metadata(accumulator.usage)
+        # LangChain reads streamed arguments leniently (cut ones as if whole): say which are not
+        # a JSON object, as invoke has them in invalid_tool_calls.
+        if unparsed := [c.id for c in choice.tool_calls if self._unparsed(c)]:
+            fields["response_metadata"][UNPARSED_KEY] = unparsed
         if choice.server_tool_calls:
             calls = [call.to_dict() for call in choice.server_tool_calls]
             fields["additional_kwargs"] = {SERVER_TOOL_CALLS_KEY: calls}

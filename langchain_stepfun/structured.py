@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Literal
@@ -22,7 +23,7 @@ from langchain_stepfun.errors import (
     StepFunInvalidParameterError,
     StepFunRefusalError,
 )
-from langchain_stepfun.outputs import REFUSAL_KEY
+from langchain_stepfun.outputs import REFUSAL_KEY, UNPARSED_KEY
 from langchain_stepfun.tools import check_flag, openai_tool
 from stepfun_core import get_model_info
 from stepfun_core.types import CUT_OFF_PROBLEM, refusal_problem
@@ -55,19 +56,37 @@ class _ReplyCheck:
 
     # A model that is not forced may answer in prose; LangChain's tool parsers give None then.
 
-    def __init__(self, tool: str | None) -> None:
+    def __init__(self, tool: str | None, *, whole_json: bool = False) -> None:
         self.tool, self.called, self.text = tool, False, ""
+        # json_schema: the reply must be one whole JSON value, as the server promises (LangChain's
+        # parsers would complete a cut one, or take the first of two); ChatOpenAI's raise.
+        self.whole_json = whole_json
+        self.pieces: list[str] = []
         self.invalid: list[Any] = []  # calls whose arguments are not JSON
+        self.unparsed: list[str] = []  # the same, streamed (LangChain guessed their arguments)
 
     def see(self, message: BaseMessage) -> BaseMessage:
         raise_on_refusal(message)
         calls = ("tool_calls", "tool_call_chunks")
         self.called = self.called or any(getattr(message, kind, None) for kind in calls)
         self.invalid = getattr(message, "invalid_tool_calls", None) or self.invalid
+        self.unparsed = message.response_metadata.get(UNPARSED_KEY) or self.unparsed
         self.text += message.text if len(self.text) < 200 else ""
+        if self.whole_json:
+            self.pieces.append(message.text)
         return message
 
     def end(self) -> None:
+        if self.whole_json:
+            text = "".join(self.pieces)
+            try:
+                json.loads(text)
+            except ValueError:
+                msg = f"the reply is not one whole JSON value: {text[:200]!r}"
+                raise OutputParserException(msg, llm_output=text) from None
+        if self.tool is not None and self.unparsed:
+            msg = f"the model called {self.tool!r} with arguments that are not a JSON object"
+            raise OutputParserException(msg, llm_output=str(self.unparsed))
         if self.tool is None or self.called:
             return
         if self.invalid:
@@ -78,14 +97,14 @@ class _ReplyCheck:
         raise OutputParserException(msg, llm_output=self.text)
 
 
-def _reply_check(tool: str | None) -> RunnableGenerator[Any, Any]:
+def _reply_check(tool: str | None, *, whole_json: bool) -> RunnableGenerator[Any, Any]:
     def check(messages: Iterator[BaseMessage]) -> Iterator[BaseMessage]:
-        state = _ReplyCheck(tool)
+        state = _ReplyCheck(tool, whole_json=whole_json)
         yield from map(state.see, messages)
         state.end()
 
     async def acheck(messages: AsyncIterator[BaseMessage]) -> AsyncIterator[BaseMessage]:
-        state = _ReplyCheck(tool)
+        state = _ReplyCheck(tool, whole_json=whole_json)
         async for message in messages:
             yield state.see(message)
         state.end()
@@ -172,7 +191,8 @@ def structured_output(
     else:
         msg = f"method must be function_calling, json_mode or json_schema, got {method!r}"
         raise StepFunInvalidParameterError(msg)
-    checked = _reply_check(name if method == "function_calling" else None) | parser
+    tool = name if method == "function_calling" else None
+    checked = _reply_check(tool, whole_json=method == "json_schema") | parser
     if not include_raw:
         return llm | checked
     return RunnableMap(raw=llm) | _with_raw(checked)

@@ -95,6 +95,16 @@ def unfenced(content: str | None) -> str:
     return text[opening.end() :].rstrip().rstrip("`").strip()
 
 
+def _whole(output_cls: type[Model], content: str) -> Model:
+    """A JSON-mode stream's last text as the object, checked as a whole reply is.
+
+    pydantic's ValidationError if it is not one: partial objects would pass a cut or prose answer.
+    """
+    result = output_cls.model_validate_json(unfenced(content))
+    dispatcher.event(LLMStructuredPredictEndEvent(output=result))
+    return result
+
+
 def parse_partial(
     content: str | None, output_cls: type[Model], current: Model | FlexibleModel | None
 ) -> Model | FlexibleModel:
@@ -219,12 +229,13 @@ class JsonModeLLM(FunctionCallingLLM):
     ) -> Generator[Any, None, None]:
         messages = self._start_prediction(output_cls, prompt, prompt_args)
         responses = self.stream_chat(messages, **json_mode_kwargs(llm_kwargs))
-        current = None
+        current, content = None, ""
         for response in refusal_checked(responses):
-            current = parse_partial(response.message.content, output_cls, current)
+            content = response.message.content or ""
+            current = parse_partial(content, output_cls, current)
             dispatcher.event(LLMStructuredPredictInProgressEvent(output=current))
             yield current
-        dispatcher.event(LLMStructuredPredictEndEvent(output=current))
+        yield _whole(output_cls, content)
 
     async def _astream_json(
         self,
@@ -235,12 +246,13 @@ class JsonModeLLM(FunctionCallingLLM):
     ) -> AsyncGenerator[Any, None]:
         messages = self._start_prediction(output_cls, prompt, prompt_args)
         responses = await self.astream_chat(messages, **json_mode_kwargs(llm_kwargs))
-        current = None
+        current, content = None, ""
         async for response in arefusal_checked(responses):
-            current = parse_partial(response.message.content, output_cls, current)
+            content = response.message.content or ""
+            current = parse_partial(content, output_cls, current)
             dispatcher.event(LLMStructuredPredictInProgressEvent(output=current))
             yield current
-        dispatcher.event(LLMStructuredPredictEndEvent(output=current))
+        yield _whole(output_cls, content)
 
     # -- the function-calling path: LlamaIndex's arguments, passed on as they came -------------
 

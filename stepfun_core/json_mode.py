@@ -36,12 +36,17 @@ def refuses_json_schema(error: StepFunError) -> bool:
 
 
 def in_json_mode(payload: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The payload in JSON mode with its schema in a system message; None without a schema."""
+    """The payload in JSON mode with its schema in a system message; None without a schema.
+
+    A ``strict`` schema stays refused: JSON mode would answer without the shape it guarantees.
+    """
     response_format = payload.get("response_format")
     if not isinstance(response_format, Mapping) or response_format.get("type") != "json_schema":
         return None
     spec = response_format.get("json_schema")
     spec = spec if isinstance(spec, Mapping) else {}
+    if spec.get("strict") is True:  # a guarantee of the server that a prompt cannot give
+        return None
     about = ": ".join(str(spec[key]) for key in ("name", "description") if spec.get(key))
     instruction = (
         f"Answer with one JSON object that is an instance of this JSON schema"

@@ -633,9 +633,12 @@ def test_other_input_errors_are_not_taken_for_a_refused_json_schema(
         other = {"error": {"message": message, "type": "input_invalid"}}
         with pytest.raises(core.BadRequestError):
             driver.create(reply(other, status=400), payload)
+    strict = {**CITY_FORMAT, "json_schema": {**CITY_FORMAT["json_schema"], "strict": True}}
+    with pytest.raises(core.BadRequestError):  # strict: a guarantee JSON mode cannot give
+        driver.create(refusing_json_schema, {**payload, "response_format": strict})
     with pytest.raises(core.BadRequestError):  # no schema to move into the prompt
         driver.create(reply(JSON_SCHEMA_REFUSAL, status=400), core.build_chat_request(MODEL, USER))
-    assert len(driver.requests) == 3 and json_mode._refused == set()
+    assert len(driver.requests) == 4 and json_mode._refused == set()
 
 
 def test_a_refused_json_schema_beside_echoed_reasoning_is_no_refused_echo(

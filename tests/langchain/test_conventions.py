@@ -270,3 +270,44 @@ def test_json_schema_refused_by_the_server_still_gives_the_object(
     structured = model.with_structured_output(City, method="json_schema")
     assert structured.invoke("Describe Paris.") == City(name="Paris")
     assert [b["response_format"]["type"] for b in api.bodies] == ["json_schema", "json_object"]
+
+
+# Round 10: LangChain merges streamed tool-call chunks leniently, and its JSON parsers complete
+# cut JSON or take the first of two values, so wrong objects came back without an error where
+# invoke (and ChatOpenAI's json_schema) raise.
+def streamed_call(arguments: str) -> ChatStepFun:
+    call = {
+        "id": "call_1",
+        "type": "function",
+        "function": {"name": "City", "arguments": arguments},
+    }
+    whole = completion("", "tool_calls", tool_calls=[call])
+    streamed = sse(chunk(tool_calls=[{"index": 0, **call}], finish="tool_calls"))
+    return ChatStepFun(**RecordingAPI(by_mode(whole, streamed)).options("http_async_client"))
+
+
+@pytest.mark.parametrize("arguments", [CUT_JSON, "null", "not json"])
+def test_streamed_tool_arguments_that_are_not_an_object_raise(arguments: str) -> None:
+    structured = streamed_call(arguments).with_structured_output(City)
+    with pytest.raises(OutputParserException, match="not"):
+        list(structured.stream("Paris?"))
+    streaming = streamed_call(arguments).model_copy(update={"streaming": True})
+    with pytest.raises(OutputParserException):  # invoke under a streaming callback, too
+        streaming.with_structured_output(City).invoke("Paris?")
+    raw = streamed_call(arguments).with_structured_output(City, include_raw=True)
+    *_, last = raw.stream("Paris?")
+    assert last["parsed"] is None and isinstance(last["parsing_error"], OutputParserException)
+
+
+@pytest.mark.parametrize(
+    "reply", [CUT_JSON, '{"name": "Paris"} {"name": "Rome"}', '{"name": "Paris"} and more']
+)
+def test_json_schema_takes_one_whole_json_value_only(reply: str) -> None:
+    model = model_answering(completion(reply, "stop"))
+    structured = model.with_structured_output(City, method="json_schema")
+    with pytest.raises(OutputParserException, match="whole JSON"):
+        structured.invoke("Paris?")
+    with pytest.raises(OutputParserException, match="whole JSON"):
+        list(structured.stream("Paris?"))
+    lenient = model.with_structured_output(City, method="json_mode")  # as ChatOpenAI's json_mode
+    assert lenient.invoke("Paris?").name.startswith("Par")

@@ -275,3 +275,24 @@ def test_an_agent_never_runs_a_tool_whose_arguments_are_not_json(streaming: bool
     assert ran == []
     [call] = result.tool_calls
     assert call.tool_output.is_error and "invalid_json_arguments" in str(call.tool_output.content)
+
+
+@pytest.mark.parametrize("reply", ['{"name": "Par', "Paris is a city in France."])
+def test_a_json_mode_stream_ends_on_the_whole_object_or_raises(driver: Driver, reply: str) -> None:
+    # Round 10: partial objects let a cut reply end on City(name="Par") and prose on a
+    # FlexibleCity of Nones, where the whole reply raises; the stream ends as the whole does.
+    whole = completion_body({"role": "assistant", "content": reply})
+    llm = MockAPI(by_mode(whole, sse(chunk(reply[:5]), chunk(reply[5:], "stop")))).llm(
+        structured_output_mode="json_object"
+    )
+    with pytest.raises(ValidationError):
+        driver.structured_predict(llm, City, PROMPT, city="Paris")
+    with pytest.raises(ValidationError):
+        driver.stream_structured_predict(llm, City, PROMPT, city="Paris")
+    answer = '{"name": "Paris"}'
+    done = MockAPI(sse_reply(sse(chunk(answer[:6]), chunk(answer[6:], "stop")))).llm(
+        structured_output_mode="json_object"
+    )
+    assert driver.stream_structured_predict(done, City, PROMPT, city="Paris")[-1] == City(
+        name="Paris"
+    )
