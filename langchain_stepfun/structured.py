@@ -26,6 +26,7 @@ from langchain_stepfun.errors import (
 from langchain_stepfun.outputs import REFUSAL_KEY, UNPARSED_KEY
 from langchain_stepfun.tools import check_flag, openai_tool
 from stepfun_core import get_model_info
+from stepfun_core.json_mode import unfenced
 from stepfun_core.types import CUT_OFF_PROBLEM, refusal_problem
 
 if TYPE_CHECKING:
@@ -64,11 +65,17 @@ class _ReplyCheck:
         self.pieces: list[str] = []
         self.invalid: list[Any] = []  # calls whose arguments are not JSON
         self.unparsed: list[str] = []  # the same, streamed (LangChain guessed their arguments)
+        self.first: str | None = None  # the first call's id: the one the parser reads
 
     def see(self, message: BaseMessage) -> BaseMessage:
         raise_on_refusal(message)
         calls = ("tool_calls", "tool_call_chunks")
         self.called = self.called or any(getattr(message, kind, None) for kind in calls)
+        if self.first is None:
+            pieces = getattr(message, "tool_call_chunks", None) or getattr(
+                message, "tool_calls", []
+            )
+            self.first = next((c["id"] for c in pieces if c.get("id")), None)
         self.invalid = getattr(message, "invalid_tool_calls", None) or self.invalid
         self.unparsed = message.response_metadata.get(UNPARSED_KEY) or self.unparsed
         self.text += message.text if len(self.text) < 200 else ""
@@ -80,11 +87,11 @@ class _ReplyCheck:
         if self.whole_json:
             text = "".join(self.pieces)
             try:
-                json.loads(text)
+                json.loads(unfenced(text))  # a fence is no part of the JSON
             except ValueError:
                 msg = f"the reply is not one whole JSON value: {text[:200]!r}"
                 raise OutputParserException(msg, llm_output=text) from None
-        if self.tool is not None and self.unparsed:
+        if self.tool is not None and self.first in self.unparsed:
             msg = f"the model called {self.tool!r} with arguments that are not a JSON object"
             raise OutputParserException(msg, llm_output=str(self.unparsed))
         if self.tool is None or self.called:

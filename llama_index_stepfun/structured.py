@@ -14,7 +14,6 @@ call). Agents, which do neither, still get a refusal back as a reply.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -42,6 +41,7 @@ from llama_index.core.types import Model, PydanticProgramMode
 
 from llama_index_stepfun.refusals import arefusal_checked, raise_on_refusal, refusal_checked
 from llama_index_stepfun.tools import keep_first_tool_call
+from stepfun_core.json_mode import unfenced
 
 if TYPE_CHECKING:
     from llama_index.core.program.utils import FlexibleModel
@@ -49,9 +49,6 @@ if TYPE_CHECKING:
 # How LlamaIndex's own integrations reach the dispatcher (llama-index-core re-exports it).
 dispatcher = instrument.get_dispatcher(__name__)
 
-# The opening of a Markdown code fence a JSON-mode reply may come in (models write the tag in
-# either case).
-_OPENING_FENCE = re.compile(r"\s*```(?:json)?", re.IGNORECASE)
 # Keys of the tool-calling path that must not reach a response_format call.
 _TOOL_KWARGS = ("tool_choice", "tool_required", "allow_parallel_tool_calls", "tools")
 T = TypeVar("T")
@@ -82,17 +79,6 @@ def json_mode_kwargs(llm_kwargs: dict[str, Any] | None) -> dict[str, Any]:
     kwargs = {k: v for k, v in (llm_kwargs or {}).items() if k not in _TOOL_KWARGS}
     kwargs["response_format"] = {"type": "json_object"}
     return kwargs
-
-
-def unfenced(content: str | None) -> str:
-    """The JSON of a reply, whole or streamed so far, out of any Markdown code fence."""
-    text = content or ""
-    opening = _OPENING_FENCE.match(text)
-    if opening is None:
-        return text.strip()
-    # The closing fence as far as it has arrived: JSON never ends in a backtick, and one left at
-    # the end of a stream's text would make its partial object unreadable.
-    return text[opening.end() :].rstrip().rstrip("`").strip()
 
 
 def _whole(output_cls: type[Model], content: str) -> Model:

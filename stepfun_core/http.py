@@ -102,8 +102,8 @@ def transport_error(exc: Exception) -> StepFunError:
         return error
     if isinstance(exc, classes("PoolTimeout")):  # every connection busy: more of them helps
         error = APITimeoutError(
-            "no connection came free within the pool timeout (PoolTimeout); raise "
-            "max_connections for this many calls at once"
+            "no connection came free within the pool timeout (PoolTimeout): more calls at once "
+            "than the pool has connections (max_connections, or your http_client's limits)"
         )
     elif isinstance(exc, classes("TimeoutException")):
         error = APITimeoutError(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 from collections.abc import Mapping
 from typing import Any
@@ -18,6 +19,9 @@ from typing import Any
 from stepfun_core.errors import BadRequestError, ContextOverflowError, StepFunError
 
 logger = logging.getLogger("stepfun_core")
+# The opening of a Markdown code fence a JSON-mode reply may come in (models write the tag in
+# either case).
+_OPENING_FENCE = re.compile(r"\s*```(?:json)?", re.IGNORECASE)
 # (base URL, model) that refused json_schema: their requests go in JSON mode from the start.
 _refused: set[tuple[str, str]] = set()
 _lock = threading.Lock()
@@ -83,3 +87,14 @@ def learn_refusal(base_url: str, payload: Mapping[str, Any]) -> None:
         "with json_object from now on",
         key[1],
     )
+
+
+def unfenced(content: str | None) -> str:
+    """The JSON of a reply, whole or streamed so far, out of any Markdown code fence."""
+    text = content or ""
+    opening = _OPENING_FENCE.match(text)
+    if opening is None:
+        return text.strip()
+    # The closing fence as far as it has arrived: JSON never ends in a backtick, and one left at
+    # the end of a stream's text would make its partial object unreadable.
+    return text[opening.end() :].rstrip().rstrip("`").strip()
