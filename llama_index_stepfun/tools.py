@@ -112,17 +112,23 @@ def _partial(text: str, call_id: str) -> dict[str, Any]:
 
 def invalid_arguments(response: ChatResponse) -> ToolSelection | None:
     """A finished reply's first tool call whose arguments are not a JSON object, if any."""
+    if not _finished(response):  # a stream's pieces so far: their arguments are read partly
+        return None
     return next((s for s in tool_selections(response) if INVALID_ARGUMENTS in s.tool_kwargs), None)
+
+
+def _finished(response: ChatResponse) -> bool:
+    # A whole reply, or a streamed response holding the whole completion (after its finish
+    # reason, or the one closing a stream that ended without one): nothing cut off is guessed.
+    raw = response.raw
+    return response.delta is None or (
+        isinstance(raw, Mapping) and raw.get("object") == "chat.completion"
+    )
 
 
 def tool_selections(response: ChatResponse) -> list[ToolSelection]:
     """The client tool calls of a response (complete or still streaming)."""
-    # A whole reply, or a streamed response holding the whole completion (after its finish
-    # reason, or the one closing a stream that ended without one): nothing cut off is guessed.
-    raw = response.raw
-    finished = response.delta is None or (
-        isinstance(raw, Mapping) and raw.get("object") == "chat.completion"
-    )
+    finished = _finished(response)
     blocks = [b for b in response.message.blocks if isinstance(b, ToolCallBlock)]
     calls = [(b.tool_call_id or "", b.tool_name, b.tool_kwargs) for b in blocks]
     return [
