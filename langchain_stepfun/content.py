@@ -18,7 +18,7 @@ from stepfun_core.media import AUDIO_TYPES, normalize_mime_type, sniff_mime_type
 Part = dict[str, Any]
 _ACCEPTED = (
     "text, images (image_url / image), audio (input_audio / audio: mp3 or wav) "
-    "and videos (video_url / video: http(s) URLs)"
+    "and videos (video_url / video: URLs, file ids or mp4 data)"
 )
 
 
@@ -42,8 +42,8 @@ def _base64(block: Mapping[str, Any]) -> Any:
 
 def _mime_of(block: Mapping[str, Any], data: str, default: str) -> str:
     """A block's declared MIME type, else the one its first bytes show, else ``default``."""
-    if block.get("mime_type"):
-        return str(block["mime_type"])
+    if block.get("mime_type"):  # as the caller wrote it ("image/jpg", "file -bi" output)
+        return normalize_mime_type(str(block["mime_type"]))
     try:
         head = base64.b64decode(data[:24], validate=True)
     except ValueError:  # not base64: the core's check names the block
@@ -87,7 +87,7 @@ def _image(block: Mapping[str, Any]) -> Part:
     if isinstance(source, Mapping):  # Anthropic style
         if source.get("type") not in ("base64", "url"):
             raise _unsupported("image", block, "Anthropic image sources must be base64 or url")
-        media_type = source.get("media_type", "image/png")
+        media_type = normalize_mime_type(str(source.get("media_type") or "image/png"))
         url = source["url"] if source["type"] == "url" else _base64_url(media_type, source["data"])
     elif block.get("url"):
         url = block["url"]
@@ -131,8 +131,13 @@ def _video(block: Mapping[str, Any]) -> Part:
     kind = block["type"]
     value = block.get("video_url") if kind == "video_url" else block.get("url")
     url = value.get("url") if isinstance(value, Mapping) else value
+    data = _base64(block) if kind == "video" else None
+    if kind == "video" and not url and isinstance(data, str) and data:
+        url = _base64_url(_mime_of(block, data, "video/mp4"), data)
+    elif kind == "video" and not url and block.get("file_id"):  # uploaded (purpose "storage")
+        url = f"stepfile://{block['file_id']}"
     if not url or not isinstance(url, str):
-        why = "StepFun takes videos by http(s) URL only"
+        why = "StepFun takes videos by URL, file_id or mp4 base64 data"
         raise _unsupported(kind, block, "it needs video_url.url" if kind == "video_url" else why)
     try:
         return video_part(url)
@@ -180,6 +185,10 @@ def plain_text(content: str | list[Any], role: str, separator: str = "") -> str:
             texts.append(item.get("text", ""))
         elif isinstance(item, Mapping) and item.get("type") == "json":  # a tool's data (MCP)
             texts.append(json_text(item.get("json"), f"{role} message json block"))
+        elif role == "tool" and isinstance(item, Mapping) and isinstance(item.get("type"), str):
+            # A tool's image or file (an MCP screenshot) is named, not sent: raising would end
+            # the agent's run (as the LlamaIndex adapter, which does the same).
+            texts.append(f"[{item['type']} block omitted: StepFun tool messages take text only]")
         else:
             kind = item.get("type") if isinstance(item, Mapping) else type(item).__name__
             raise _unsupported(kind, item, f"StepFun {role} messages take text only")

@@ -49,7 +49,7 @@ def _unsupported(block: object, role: str) -> InvalidParameterError:
     name = type(block).__name__
     return InvalidParameterError(
         f"{name} is not supported in a StepFun {role} message; StepFun chat takes text, "
-        "ImageBlock, AudioBlock (mp3/wav) and VideoBlock (http(s) URL) in user messages"
+        "ImageBlock, AudioBlock (mp3/wav) and VideoBlock (by URL) in user messages"
     )
 
 
@@ -87,10 +87,11 @@ def audio_to_part(block: AudioBlock) -> dict[str, Any]:
 
 
 def video_to_part(block: VideoBlock) -> dict[str, Any]:
-    """A VideoBlock as a ``video_url`` part; StepFun downloads videos from http(s) URLs only."""
+    """A VideoBlock as a ``video_url`` part; StepFun takes videos by URL only."""
     if block.url is None:
         raise InvalidParameterError(
-            "VideoBlock: StepFun takes videos by http(s) URL only; upload the file and pass url=..."
+            "VideoBlock: StepFun takes videos by URL only (http(s), stepfile:// for an uploaded "
+            "file, or a data:video/mp4;base64, URL); pass url=..."
         )
     return video_part(str(block.url))
 

@@ -101,10 +101,9 @@ class StepFunClient(BaseClient[SyncHTTP]):
     ) -> tuple[httpx.Response, bytes]:
         """Send ``payload`` (None: ``GET /models``), retried as the policy says."""
         http = self._usable(self.http)
-        plan = self._echo_plan(payload)
-        request = self._build(http, plan[0][1], stream=stream)
         tries = tries or self._tries(stream=stream)
-        deadline, tried = tries.deadline, 0
+        request = self._build(http, self._current_payload(payload, tries), stream=stream)
+        deadline = tries.deadline
         while True:
             if deadline is None:
                 outcome = self._attempt(http, request, stream, None)
@@ -113,11 +112,11 @@ class StepFunClient(BaseClient[SyncHTTP]):
                 work = functools.partial(self._attempt, http, request, stream, deadline)
                 outcome = _by_deadline(deadline, request, work)
             if not isinstance(outcome, StepFunError):
-                self._took(payload, plan[tried][0], tried)
+                if not stream:  # a stream's refusal may still come as its first event
+                    self._took(payload, tries)
                 return outcome
-            echoed = self._next_echo(http, outcome, tried, plan, stream=stream)
-            if echoed is not None:  # the next payload starts its own retries, on the same deadline
-                (request, tried), tries.attempt = echoed, 0
+            if self._refused(outcome, tries):  # sent again as the plan's next payload
+                request = self._build(http, self._current_payload(payload, tries), stream=stream)
                 continue
             time.sleep(self._retry_delay(request, tries.attempt, outcome, deadline))
             tries.attempt += 1
@@ -237,6 +236,16 @@ class AsyncStepFunClient(BaseClient[AsyncHTTP]):
             return transport_error(exc)
         except self._status_errors as exc:
             return status_error(cast(httpx.HTTPStatusError, exc).response, b"")
+        except RuntimeError as exc:
+            if self._http_client is None:
+                raise
+            # A caller's client run in a second event loop (asyncio.run again) fails on the
+            # connections of the first, closed loop ("Event loop is closed"). Those are dropped
+            # as they fail: the retry goes through, and the last error says what to change.
+            error = transport_error(exc)
+            error.message += " (an httpx.AsyncClient belongs to one event loop: one per loop)"
+            error.args = (error.message,)
+            return error
         return reply_outcome(response, content)
 
     async def _send(
@@ -245,10 +254,9 @@ class AsyncStepFunClient(BaseClient[AsyncHTTP]):
         """Send ``payload`` (None: ``GET /models``), retried as the policy says."""
         # The caller's client, or this event loop's shared pool.
         http = self._usable(self._http_client or await shared_async_client(self._pool_size))
-        plan = self._echo_plan(payload)
-        request = self._build(http, plan[0][1], stream=stream)
         tries = tries or self._tries(stream=stream)
-        deadline, tried = tries.deadline, 0
+        request = self._build(http, self._current_payload(payload, tries), stream=stream)
+        deadline = tries.deadline
         while True:
             if deadline is None:
                 outcome = await self._attempt(http, request, stream, None)
@@ -260,11 +268,11 @@ class AsyncStepFunClient(BaseClient[AsyncHTTP]):
                 except asyncio.TimeoutError:  # TimeoutError itself from 3.11
                     raise deadline.error() from None
             if not isinstance(outcome, StepFunError):
-                self._took(payload, plan[tried][0], tried)
+                if not stream:  # a stream's refusal may still come as its first event
+                    self._took(payload, tries)
                 return outcome
-            echoed = self._next_echo(http, outcome, tried, plan, stream=stream)
-            if echoed is not None:  # the next payload starts its own retries, on the same deadline
-                (request, tried), tries.attempt = echoed, 0
+            if self._refused(outcome, tries):  # sent again as the plan's next payload
+                request = self._build(http, self._current_payload(payload, tries), stream=stream)
                 continue
             await asyncio.sleep(self._retry_delay(request, tries.attempt, outcome, deadline))
             tries.attempt += 1

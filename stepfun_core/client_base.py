@@ -165,20 +165,22 @@ class BaseClient(Generic[HttpClient]):
         fields = echo_variants(payload, settings.base_url, settings.reasoning_echo_field)
         return [(f, with_echo_field(payload, f)) for f in fields] if fields else [(None, payload)]
 
-    def _next_echo(
-        self, http: HttpClient, error: StepFunError, tried: int, plan: list[Any], *, stream: bool
-    ) -> tuple[httpx.Request, int] | None:
-        """The request for the plan's next payload, and its place, if this one was refused.
+    def _current_payload(self, payload: Mapping[str, Any] | None, tries: Tries) -> Any:
+        """The payload the call sends now: its plan's, made on its first attempt."""
+        if not tries.plan:
+            tries.plan = self._echo_plan(payload)
+        return tries.plan[tries.tried][1]
 
-        The plan's payloads echo reasoning under each field in turn (``tried`` counts the
-        refused ones); a refused ``json_schema`` puts the plan in JSON mode in place.
+    def _refused(self, error: StepFunError, tries: Tries) -> bool:
+        """Move the call's plan past a refused payload; False if ``error`` is no such refusal.
+
+        The plan's payloads echo reasoning under each field in turn; a refused ``json_schema``
+        puts the plan in JSON mode in place. A refusal may come as an error status or as the
+        first event of a 200 stream (a gateway's), so streams ask this too before a restart.
         """
+        plan, tried = tries.plan, tries.tried
         payload = plan[tried][1]
         fallback = in_json_mode(payload) if payload and refuses_json_schema(error) else None
-        if fallback is not None:  # the plan goes on, each payload left in JSON mode
-            learn_refusal(self.settings.base_url, fallback)
-            plan[tried:] = [(field, in_json_mode(later)) for field, later in plan[tried:]]
-            return self._build(http, plan[tried][1], stream=stream), tried
         # A prompt over the window is no refusal of the echo (it shares the error type): sent
         # shorter, it would hide the overflow that callers act on and learn "never echo".
         refused = (
@@ -186,14 +188,22 @@ class BaseClient(Generic[HttpClient]):
             and not isinstance(error, ContextOverflowError)
             and error.error_type == "request_params_invalid"
         )
-        if not refused or tried + 1 >= len(plan):
-            return None
-        log_echo_refused(plan[tried][0], plan[tried + 1][0])
-        return self._build(http, plan[tried + 1][1], stream=stream), tried + 1
+        if fallback is not None:  # the plan goes on, each payload left in JSON mode
+            learn_refusal(self.settings.base_url, fallback)
+            plan[tried:] = [(field, in_json_mode(later)) for field, later in plan[tried:]]
+        elif refused and tried + 1 < len(plan):
+            log_echo_refused(plan[tried][0], plan[tried + 1][0])
+            tries.tried += 1
+        else:
+            return False
+        tries.attempt = 0  # the next payload starts its own retries, on the same deadline
+        return True
 
-    def _took(self, payload: Any, field: str | None, tried: int) -> None:
+    def _took(self, payload: Any, tries: Tries) -> None:
+        """Keep the echo field the server took (a stream's, once it has proved it was taken)."""
+        field = tries.plan[tries.tried][0]
         if field is not None and self.settings.reasoning_echo_field == "auto":
-            learn_echo_field(self.settings.base_url, str(payload.get("model")), field, tried)
+            learn_echo_field(self.settings.base_url, str(payload.get("model")), field, tries.tried)
 
     @staticmethod
     def _remember(payload: Mapping[str, Any], usage: Usage | None) -> None:

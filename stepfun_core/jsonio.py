@@ -35,6 +35,10 @@ def load_json(text: str | bytes) -> Any:
         return json.loads(text)
     except RecursionError:  # a caller already deep in its own stack
         raise ValueError("JSON nested too deeply to read") from None
+    except UnicodeDecodeError as exc:
+        # Bytes that are not valid UTF-8 (a reply cut mid-character at max_tokens, a Latin-1
+        # byte) read as U+FFFD, as they do in a stream: a whole answer is kept.
+        return load_json(exc.object.decode(exc.encoding, "replace"))
 
 
 def decode_json(content: str | bytes) -> Any:

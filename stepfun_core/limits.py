@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import time
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 
@@ -56,14 +57,18 @@ class Deadline:
 
 @dataclass(slots=True)
 class Tries:
-    """What one call has spent: its retries so far and its deadline (None without one).
+    """What one call has spent: its retries, its deadline (None without one), its payloads.
 
-    Shared by the call's retries and a stream's restarts, so together they stay within
-    ``max_retries`` and ``total_timeout``.
+    ``plan`` holds the payloads it may send in turn and ``tried`` the place of the one it is on
+    (see ``BaseClient._echo_plan``). Shared by the call's retries and a stream's restarts: they
+    stay within ``max_retries`` and ``total_timeout`` together, and a payload refused in a
+    stream is not sent again.
     """
 
     deadline: Deadline | None
     attempt: int = 0
+    plan: list[tuple[str | None, Any]] = field(default_factory=list)
+    tried: int = 0
 
 
 def content_codings(header: str | None) -> list[str]:

@@ -22,10 +22,16 @@ AUDIO_TYPES = {
 # URLs the API fetches itself, passed on as they are (``stepfile://<file_id>`` names a file
 # uploaded with ``POST /v1/files``: docs/wire.md#content-parts).
 IMAGE_URL_PREFIXES = ("http://", "https://", "data:image/", "stepfile://")
-VIDEO_URL_PREFIXES = ("http://", "https://", "stepfile://")
-# Limits from the API reference: images 20 MB in total, videos 128 MB (URLs only).
+# The reference names http(s) only; StepFun's video guide also shows stepfile:// and base64 mp4
+# (docs/wire.md#content-parts): both are sent, the server has the last word.
+VIDEO_URL_PREFIXES = ("http://", "https://", "stepfile://", "data:video/mp4;base64,")
+# Limits from StepFun's docs (docs/wire.md#content-parts): per image and per clip; videos
+# 128 MB (fetched by the server, not checked here).
 MAX_IMAGE_BYTES = 20 * 1024 * 1024
 MAX_AUDIO_BYTES = 20 * 1024 * 1024
+# Per request: images 20 MB together (MAX_IMAGE_BYTES); 30 audio clips, 10 MB of them as base64.
+MAX_AUDIO_CLIPS = 30
+MAX_AUDIO_BASE64 = 10 * 1024 * 1024
 _EXTENSIONS = {
     ".jpg": "image/jpeg",
     ".jpeg": "image/jpeg",
@@ -137,11 +143,11 @@ def data_url(source: bytes | str | os.PathLike[str], mime_type: str | None, kind
 
 
 def check_video_url(url: str) -> str:
-    """Videos go by http(s) or stepfile:// URL only (the API fetches them); else refused."""
+    """Videos go by http(s), stepfile:// or base64 mp4 data URL only; else refused."""
     if not isinstance(url, str) or not url.startswith(VIDEO_URL_PREFIXES):
         raise InvalidParameterError(
-            f"video: {str(url)[:60]!r} is not an http(s) URL; StepFun takes videos by URL only "
-            "(or stepfile:// for an uploaded file)"
+            f"video: {str(url)[:60]!r} is not an http(s) URL; StepFun takes videos by URL "
+            "(or stepfile:// for an uploaded file, or a data:video/mp4;base64, URL)"
         )
     return url
 
@@ -176,5 +182,5 @@ def audio_part(
 
 
 def video_part(url: str) -> dict[str, object]:
-    """A ``video_url`` content part from an http(s) or stepfile:// URL."""
+    """A ``video_url`` content part from an http(s), stepfile:// or mp4 data URL."""
     return {"type": "video_url", "video_url": {"url": check_video_url(url)}}

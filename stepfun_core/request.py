@@ -14,6 +14,9 @@ from stepfun_core.errors import InvalidParameterError, quoted
 from stepfun_core.history import ECHO_REASONING, EchoReasoning
 from stepfun_core.media import (
     IMAGE_URL_PREFIXES,
+    MAX_AUDIO_BASE64,
+    MAX_AUDIO_CLIPS,
+    MAX_IMAGE_BYTES,
     MEDIA_KINDS,
     VIDEO_URL_PREFIXES,
     check_media,
@@ -188,7 +191,30 @@ def _check_media(field: str, kind: str, payload: Mapping[str, Any], url: str) ->
     elif kind == "input_audio" and url.startswith("data:"):
         _check_data_url(f"{field}.input_audio.data", url, "audio")
     elif kind == "video_url" and not url.startswith(VIDEO_URL_PREFIXES):
-        raise _fail(f"{field}.video_url.url", "videos must be http(s) URLs")
+        raise _fail(f"{field}.video_url.url", "must be an http(s), stepfile:// or mp4 data URL")
+
+
+def _check_media_totals(messages: Sequence[Mapping[str, Any]]) -> None:
+    """The limits on a whole request's media (all turns), over parts checked one by one."""
+    image_bytes = clips = audio_base64 = 0
+    for message in messages:
+        content = message.get("content")
+        for part in content if isinstance(content, list) else ():
+            if part["type"] == "image_url":
+                url = part["image_url"]["url"]
+                image_bytes += (len(url) - url.find(",") - 1) * 3 // 4 if url[:5] == "data:" else 0
+            elif part["type"] == "input_audio":
+                data = part["input_audio"]["data"]
+                clips += 1
+                audio_base64 += len(data) - data.find(",") - 1
+    if image_bytes > MAX_IMAGE_BYTES:
+        mb = MAX_IMAGE_BYTES >> 20
+        raise _fail("messages", f"about {image_bytes} bytes of images; StepFun takes {mb} MB")
+    if clips > MAX_AUDIO_CLIPS:
+        raise _fail("messages", f"{clips} audio clips; StepFun takes {MAX_AUDIO_CLIPS}")
+    if audio_base64 > MAX_AUDIO_BASE64:
+        mb = MAX_AUDIO_BASE64 >> 20
+        raise _fail("messages", f"{audio_base64} bytes of base64 audio; StepFun takes {mb} MB")
 
 
 def _check_content(field: str, role: str, content: Any) -> None:
@@ -292,6 +318,7 @@ def build_chat_request(
         raise _fail("messages", "must be a list holding at least one message")
     for i, message in enumerate(messages):
         _check_message(i, message)
+    _check_media_totals(messages)
     check_params(params)
     body: dict[str, Any] = {"model": model, "messages": list(messages)}
     for key, value in params.items():

@@ -308,12 +308,15 @@ class _OpenStream:
     def _restart_delay(self, error: StepFunError) -> float:
         """Seconds to wait before sending again; raise ``error`` if nothing is to be sent.
 
-        A restart is one more retry of the call: within its ``max_retries`` and its deadline.
+        A refusal (an error event in place of the stream) sends the call's next payload at once;
+        another restart is one more retry of the call: within its ``max_retries`` and deadline.
         """
         # Content was yielded (sending again would repeat it), or close() was called.
         if self._state.content_yielded or self._closed:
             raise error
         tries = self._tries
+        if self._client._refused(error, tries):
+            return 0.0
         request = self._response.request
         delay = self._client._planned_delay(request, tries.attempt, error, tries.deadline)
         if delay is None:
@@ -339,6 +342,7 @@ class _OpenStream:
         self._response, self._state = response, state
 
     def _finished(self) -> None:
+        self._client._took(self._payload, self._tries)
         self._client._remember(self._payload, self._state.accumulator.usage)
 
     @property

@@ -92,3 +92,24 @@ def test_a_tail_that_does_not_end_at_once_is_not_waited_for(script: Any, mode: s
         elapsed = time.monotonic() - started
     assert server.connections == 2  # each closed after its answer
     assert elapsed < 2.5, elapsed  # not the 3 s the server takes to end each body
+
+
+def test_a_caller_s_async_client_run_in_a_new_event_loop_gets_a_typed_error() -> None:
+    # Hostile round 11: httpx.AsyncClient keeps the connections of the loop it ran in; under the
+    # next asyncio.run, httpcore closing one raised a bare RuntimeError ("Event loop is closed").
+    # It is a connection error now: retried (the dead connection is gone, so it goes through),
+    # and without retries raised with what to change.
+    import httpx
+
+    async def text(client: core.AsyncStepFunClient) -> str:
+        async with await client.stream(PAYLOAD) as stream:
+            return "".join([c.choices[0].content async for c in stream])
+
+    with RawServer(chunked) as server:
+        own = httpx.AsyncClient()
+        options = {"api_key": "k", "base_url": server.base_url, "http_client": own}
+        retried = core.AsyncStepFunClient(**options)
+        assert [asyncio.run(text(retried)) for _ in range(3)] == ["Hoot."] * 3
+        once = core.AsyncStepFunClient(**options, max_retries=0)
+        with pytest.raises(core.APIConnectionError, match="one per loop"):
+            asyncio.run(text(once))

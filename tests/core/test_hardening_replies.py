@@ -478,6 +478,19 @@ def test_lone_surrogate_in_a_reply_reads_as_replacement(driver: Driver) -> None:
     completion.first.content.encode("utf-8")
 
 
+def test_bytes_that_are_not_utf8_in_a_reply_read_as_replacement(driver: Driver) -> None:
+    # Hostile round 11: a whole answer with one bad sequence (a Latin-1 byte; a character cut at
+    # max_tokens) was a MalformedResponseError "not a JSON object", never retried, where the
+    # same bytes streamed were read (the SSE decoder replaces them).
+    body = (
+        b'{"id":"r1","choices":[{"index":0,"message":{"role":"assistant",'
+        b'"content":"caf\xe9 \xe4\xbd\xa0\xe4\xbd"},"finish_reason":"length"}]}'
+    )
+    completion = driver.create(raw_reply(body), PAYLOAD)
+    assert completion.first.content == "caf\ufffd \u4f60\ufffd"
+    assert len(driver.requests) == 1
+
+
 # --- [DONE] ends the stream ------------------------------------------------------------------
 
 ANSWER = sse(

@@ -30,7 +30,7 @@ from stepfun_core import (
     history,
     json_mode,
 )
-from tests.core.conftest import Driver, reply
+from tests.core.conftest import Driver, Handler, reply
 from tests.hostile import (
     BAD_TOOLS,
     BAD_VALUES,
@@ -696,3 +696,64 @@ def test_json_mode_adds_to_the_system_message_the_history_has() -> None:
     system, *rest = payload["messages"]
     assert rest == USER and system["role"] == "system"
     assert system["content"].startswith("Be brief.\n\n") and "(City: A city.)" in system["content"]
+
+
+# --- a refusal sent as a 200 stream's first event ----------------------------------------------
+ECHO_REFUSAL = {
+    "error": {"message": "Unrecognized chat message.", "type": "request_params_invalid"}
+}
+
+
+def refusing_in_the_stream(refused: Callable[[dict[str, Any]], dict[str, Any] | None]) -> Handler:
+    """A gateway that answers 200 and refuses a payload in the stream's first event (with
+    ``refused``'s error body), else streams an answer."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        error = refused(json.loads(request.content))
+        body = sse(error) if error else sse(chunk('{"name": "Paris"}', finish="stop"))
+        return httpx.Response(200, content=body, headers={"content-type": "text/event-stream"})
+
+    return answer
+
+
+def echoes(body: dict[str, Any]) -> str | None:
+    return next((f for m in body["messages"] for f in history.ECHO_FIELDS if f in m), None)
+
+
+def test_a_refused_echo_in_a_stream_s_first_event_sends_the_next_payload(
+    driver: Driver, nothing_learnt: None
+) -> None:
+    # Hostile round 11: a refusal in a 200 stream (as gateways send errors) raised at once, and
+    # the field it refused was learnt as taken for the process: every agent turn then failed.
+    def refused(body: dict[str, Any]) -> dict[str, Any] | None:
+        return ECHO_REFUSAL if echoes(body) == "reasoning" else None
+
+    _, completion = driver.stream(refusing_in_the_stream(refused), ECHOING)
+    assert completion.first.content == '{"name": "Paris"}'
+    sent = [echoes(json.loads(r.content)) for r in driver.requests]
+    assert sent == ["reasoning", "reasoning_content"]
+    assert history._learnt == {("https://api.stepfun.ai/v1", MODEL): "reasoning_content"}
+
+
+def test_a_refused_json_schema_in_a_stream_s_first_event_goes_to_json_mode(
+    driver: Driver, nothing_learnt: None
+) -> None:
+    def refused(body: dict[str, Any]) -> dict[str, Any] | None:
+        return JSON_SCHEMA_REFUSAL if body["response_format"]["type"] == "json_schema" else None
+
+    payload = core.build_chat_request(MODEL, USER, response_format=CITY_FORMAT)
+    _, completion = driver.stream(refusing_in_the_stream(refused), payload)
+    assert completion.first.content == '{"name": "Paris"}'
+    sent = [json.loads(r.content)["response_format"]["type"] for r in driver.requests]
+    assert sent == ["json_schema", "json_object"]
+    assert json_mode._refused == {("https://api.stepfun.ai/v1", MODEL)}
+
+
+def test_a_stream_s_echo_field_is_learnt_only_once_the_stream_is_taken(
+    driver: Driver, nothing_learnt: None
+) -> None:
+    # Every field refused in the stream: the last payload's refusal is raised, nothing learnt.
+    with pytest.raises(core.BadRequestError, match="Unrecognized chat message"):
+        driver.stream(refusing_in_the_stream(lambda body: ECHO_REFUSAL), ECHOING)
+    assert len(driver.requests) == 3
+    assert history._learnt == {}

@@ -128,7 +128,7 @@ def test_tool_names_at_the_limits() -> None:
                 {
                     "role": "user",
                     "content": [
-                        {"type": "video_url", "video_url": {"url": "data:video/mp4;base64,AA"}}
+                        {"type": "video_url", "video_url": {"url": "data:video/webm;base64,AA"}}
                     ],
                 }
             ],

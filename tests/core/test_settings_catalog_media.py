@@ -146,7 +146,8 @@ def test_a_media_file_over_every_limit_is_refused_unread(tmp_path: Path) -> None
         (lambda: image_part(PNG, mime_type=b"image/png"), "mime_type must be a string"),  # type: ignore[arg-type]
         (lambda: audio_part(b"fLaC" + b"\0" * 8, mime_type="audio/flac"), "audio/flac"),
         (lambda: video_part("file:///tmp/a.mp4"), "http(s) URL"),
-        (lambda: video_part("data:video/mp4;base64,AA"), "http(s) URL"),
+        # StepFun's video guide shows base64 mp4 (docs/wire.md#content-parts): only that.
+        (lambda: video_part("data:video/webm;base64,AA"), "http(s) URL"),
     ],
 )
 def test_media_errors_are_clear(call, message: str) -> None:  # type: ignore[no-untyped-def]
@@ -251,3 +252,45 @@ def test_a_history_of_hundreds_of_images_is_decoded_once(monkeypatch: pytest.Mon
     for _ in range(3):
         build_chat_request("step-1o-turbo-vision", history)
     assert len(decoded) == 300
+
+
+def test_videos_go_by_url_uploaded_file_or_base64_mp4() -> None:
+    for url in ("https://example.com/a.mp4", "stepfile://file-1", "data:video/mp4;base64,AAAA"):
+        assert video_part(url) == {"type": "video_url", "video_url": {"url": url}}
+
+
+def _images(count: int, size: int) -> list[dict[str, object]]:
+    data = base64.b64encode(PNG + bytes(size)).decode()
+    url = f"data:image/png;base64,{data}"
+    return [{"type": "image_url", "image_url": {"url": url}}] * count
+
+
+def _clips(count: int, size: int) -> list[dict[str, object]]:
+    data = f"data:audio/wav;base64,{base64.b64encode(WAV + bytes(size)).decode()}"
+    return [{"type": "input_audio", "input_audio": {"data": data}}] * count
+
+
+@pytest.mark.parametrize(
+    ("over", "under", "message"),
+    [
+        (_images(3, 7 << 20), _images(2, 7 << 20), "bytes of images; StepFun takes 20 MB"),
+        (_clips(31, 0), _clips(30, 0), "31 audio clips; StepFun takes 30"),
+        (_clips(2, 4 << 20), _clips(1, 4 << 20), "bytes of base64 audio; StepFun takes 10 MB"),
+    ],
+    ids=["image-bytes", "clip-count", "audio-bytes"],
+)
+def test_the_request_wide_media_limits_are_checked_before_sending(
+    over: list[dict[str, object]], under: list[dict[str, object]], message: str
+) -> None:
+    # Hostile round 11: only each image and clip was checked; 36 MB of images went out, to be
+    # refused by the server (StepFun's docs: images 20 MB together; 30 clips and 10 MB of
+    # base64 audio). Media in earlier turns count too: the whole request is what is sent.
+    half = len(over) // 2
+    history = [
+        {"role": "user", "content": over[:half]},
+        {"role": "assistant", "content": "Seen."},
+        {"role": "user", "content": over[half:]},
+    ]
+    with pytest.raises(InvalidParameterError, match=message):
+        build_chat_request("step-3.5-flash", history)
+    build_chat_request("step-3.5-flash", [{"role": "user", "content": under}])

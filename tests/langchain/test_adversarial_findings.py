@@ -259,7 +259,9 @@ def test_a_tools_json_blocks_are_sent_as_json_text() -> None:
 
 
 def test_media_blocks_without_a_mime_type_are_sent_as_what_their_bytes_are() -> None:
-    # An mp3 without mime_type was declared audio/wav, then refused as not being wav.
+    # An mp3 without mime_type was declared audio/wav, then refused as not being wav. (Through
+    # invoke, an image block without one never reaches us: langchain-core's tracing step raises
+    # ValueError first, for any chat model; docs/langchain.md says so.)
     mp3 = base64.b64encode((MEDIA / "tiny.mp3").read_bytes()).decode()
     gif = base64.b64encode(GIF).decode()
     blocks = [{"type": "audio", "base64": mp3}, {"type": "image", "base64": gif}]
@@ -267,6 +269,63 @@ def test_media_blocks_without_a_mime_type_are_sent_as_what_their_bytes_are() -> 
     parts = model._payload([HumanMessage(content=blocks)], None, {})["messages"][0]["content"]
     assert parts[0]["input_audio"]["data"].startswith("data:audio/mpeg;base64,")
     assert parts[1]["image_url"]["url"].startswith("data:image/gif;base64,")
+
+
+def test_a_declared_mime_type_is_normalised_into_the_data_url() -> None:
+    # Hostile round 11: "image/png; charset=binary" (file -bi) went into the data URL as written
+    # (malformed), "IMAGE/PNG" was refused with a misleading message, "image/jpg" sent as is.
+    png = base64.b64encode((MEDIA / "tiny.png").read_bytes()).decode()
+    declared = {"image/png; charset=binary": "image/png", "IMAGE/PNG": "image/png"}
+    model = ChatStepFun(api_key=KEY, model="step-3.7-flash")
+    for mime, sent in declared.items():
+        blocks = [{"type": "image", "base64": png, "mime_type": mime}]
+        part = model._payload([HumanMessage(content=blocks)], None, {})["messages"][0]["content"][0]
+        assert part["image_url"]["url"].startswith(f"data:{sent};base64,")
+
+
+def test_a_video_block_goes_by_file_id_or_base64_mp4() -> None:
+    # Hostile round 11: an image block's file_id went as stepfile://, a video block's was refused
+    # ("http(s) URL only", though stepfile:// URLs were taken); StepFun's video guide shows mp4
+    # as base64 too (docs/wire.md#content-parts).
+    blocks = [
+        {"type": "video", "file_id": "file-abc"},
+        {"type": "video", "base64": "AAAAIGZ0eXBpc29t", "mime_type": "video/mp4"},
+    ]
+    model = ChatStepFun(api_key=KEY, model="step-3.7-flash")
+    parts = model._payload([HumanMessage(content=blocks)], None, {})["messages"][0]["content"]
+    assert [p["video_url"]["url"] for p in parts] == [
+        "stepfile://file-abc",
+        "data:video/mp4;base64,AAAAIGZ0eXBpc29t",
+    ]
+    webm = {"type": "video", "base64": "GkXfo0AAAAAA", "mime_type": "video/webm"}
+    with pytest.raises(StepFunInvalidParameterError, match="video"):
+        model._payload([HumanMessage(content=[webm])], None, {})
+
+
+def test_a_tool_result_holding_an_image_keeps_its_text_and_names_the_image() -> None:
+    # Hostile round 11: an MCP screenshot tool's result (text and an image) raised "tool messages
+    # take text only" and ended a create_agent run after one request; the LlamaIndex adapter sent
+    # the text and named the image.
+    png = base64.b64encode((MEDIA / "tiny.png").read_bytes()).decode()
+    history = [
+        HumanMessage("Look at example.com"),
+        AIMessage("", tool_calls=[{"name": "shot", "args": {}, "id": "c1"}]),
+        ToolMessage(
+            [
+                {"type": "text", "text": "Screenshot of https://example.com"},
+                {"type": "image", "base64": png, "mime_type": "image/png"},
+            ],
+            tool_call_id="c1",
+        ),
+    ]
+    model, api = _over(json_reply(OK))
+    model.invoke(history)
+    assert api.bodies[0]["messages"][2]["content"] == (
+        "Screenshot of https://example.com\n"
+        "[image block omitted: StepFun tool messages take text only]"
+    )
+    with pytest.raises(StepFunInvalidParameterError, match="system messages take text only"):
+        model.invoke([SystemMessage([{"type": "image", "base64": png, "mime_type": "image/png"}])])
 
 
 def test_a_fields_alias_given_to_one_call_is_that_field() -> None:

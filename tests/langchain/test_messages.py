@@ -105,7 +105,7 @@ def test_audio_and_video_blocks() -> None:
         ({"type": "file", "file": {"filename": "a.pdf", "file_data": "x"}}, "'file'"),
         ({"type": "audio", "url": "https://x/a.wav"}, "base64"),
         ({"type": "audio", "base64": WAV, "mime_type": "audio/ogg"}, "mp3 or wav"),
-        ({"type": "video", "base64": "AAAA", "mime_type": "video/mp4"}, "URL"),
+        ({"type": "video", "base64": "AAAA", "mime_type": "video/webm"}, "URL"),
         ({"type": "video_url", "video_url": {"url": "file:///v.mp4"}}, "http"),
         ({"type": "document", "text": "x"}, "'document'"),
     ],
