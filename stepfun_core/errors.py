@@ -222,11 +222,28 @@ def _text_of(value: Any) -> str | None:
         return f"<a {type(value).__name__} nested too deeply to show>"
 
 
+def _provider_error(error: Mapping[str, Any]) -> Mapping[str, Any]:
+    """StepFun's own error inside a gateway's, else ``error``.
+
+    OpenRouter answers "Provider returned error" and puts StepFun's body, as JSON text, in
+    ``metadata.raw`` (docs/wire.md#error-envelope): its type is what tells a refused echo, a
+    refused ``json_schema`` or an overflow apart.
+    """
+    from stepfun_core.jsonio import decode_json  # noqa: PLC0415 (an import cycle)
+
+    metadata = error.get("metadata")
+    raw = metadata.get("raw") if isinstance(metadata, Mapping) else None
+    inner = decode_json(raw) if isinstance(raw, str) else raw
+    inner = inner.get("error") if isinstance(inner, Mapping) else None
+    return inner if isinstance(inner, Mapping) and inner.get("message") else error
+
+
 def describe_error_body(body: Any) -> tuple[str | None, str | None]:
     """Return ``(message, type)`` from a StepFun error body, tolerating odd shapes."""
     if isinstance(body, Mapping):
         error = body.get("error", body)
         if isinstance(error, Mapping):
+            error = _provider_error(error)
             message = error.get("message")
             error_type = error.get("type") or error.get("code")
             return _text_of(message), _text_of(error_type)

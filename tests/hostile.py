@@ -407,6 +407,13 @@ JSON_SCHEMA_REFUSAL = {
 CITY = {"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]}
 
 
+def through_openrouter(status: int, error: dict[str, str]) -> dict[str, object]:
+    """StepFun's error as OpenRouter passes it on: JSON text in ``metadata.raw``."""
+    raw = json.dumps({"error": error})
+    wrapped = {"message": "Provider returned error", "code": status}
+    return {"error": {**wrapped, "metadata": {"raw": raw, "provider_name": "StepFun"}}}
+
+
 def refusing_json_schema(request: httpx.Request) -> httpx.Response:
     """A server that refuses json_schema as the capture shows and answers JSON mode."""
     if json.loads(request.content)["response_format"]["type"] == "json_schema":

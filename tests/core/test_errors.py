@@ -28,6 +28,7 @@ from stepfun_core import (
 )
 from tests.core.conftest import Driver, reply, sequence
 from tests.core.wire_samples import current_chunk, sse
+from tests.hostile import through_openrouter
 
 PAYLOAD = build_chat_request("step-3.7-flash", [{"role": "user", "content": "hi"}])
 NO_RETRY = {"max_retries": 0}
@@ -95,6 +96,25 @@ def test_context_overflow_is_recognized(driver: Driver) -> None:
     }
     with pytest.raises(ContextOverflowError):
         driver.create(reply(body, status=400), PAYLOAD, retry_policy=None, **NO_RETRY)
+
+
+def test_stepfun_s_error_inside_openrouter_s_is_what_is_read(driver: Driver) -> None:
+    # Round 11: OpenRouter's "Provider returned error" (code 400) hid StepFun's type, so a
+    # moderation block, an overflow or a refused echo read as a plain 400 (docs/wire.md §7.1).
+    cases = [
+        (451, "The content you provided or machine outputted is blocked.", "censorship_blocked"),
+        (400, "input exceeds the context length of the model", "request_params_invalid"),
+    ]
+    classes = (ContentModerationError, ContextOverflowError)
+    for (status, message, kind), cls in zip(cases, classes, strict=True):
+        body = through_openrouter(status, {"message": message, "type": kind})
+        with pytest.raises(cls) as caught:
+            driver.create(reply(body, status=status), PAYLOAD, retry_policy=None, **NO_RETRY)
+        assert (caught.value.message, caught.value.error_type) == (message, kind)
+        assert caught.value.status_code == status and caught.value.body == body
+    odd = {"error": {"message": "Provider returned error", "metadata": {"raw": "<html>"}}}
+    with pytest.raises(BadRequestError, match="Provider returned error"):
+        driver.create(reply(odd, status=400), PAYLOAD, retry_policy=None, **NO_RETRY)
 
 
 def test_non_json_error_body(driver: Driver) -> None:

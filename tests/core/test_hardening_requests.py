@@ -47,6 +47,7 @@ from tests.hostile import (
     each,
     refusing_json_schema,
     sse,
+    through_openrouter,
     tool,
     trickle,
 )
@@ -757,3 +758,26 @@ def test_a_stream_s_echo_field_is_learnt_only_once_the_stream_is_taken(
         driver.stream(refusing_in_the_stream(lambda body: ECHO_REFUSAL), ECHOING)
     assert len(driver.requests) == 3
     assert history._learnt == {}
+
+
+def test_refusals_passed_on_by_openrouter_move_the_plan_on(
+    driver: Driver, nothing_learnt: None
+) -> None:
+    # Both captures of these refusals came through OpenRouter, which wraps StepFun's body in
+    # metadata.raw (docs/wire.md §7.1): neither fallback fired there.
+    def answer(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        if echoes(body) == "reasoning":
+            return httpx.Response(400, json=through_openrouter(400, ECHO_REFUSAL["error"]))
+        if body["response_format"]["type"] == "json_schema":
+            wrapped = through_openrouter(400, JSON_SCHEMA_REFUSAL["error"])
+            return httpx.Response(400, json=wrapped)
+        return refusing_json_schema(request)
+
+    driver.create(answer, {**ECHOING, "response_format": CITY_FORMAT})
+    sent = [json.loads(r.content) for r in driver.requests]
+    assert [(echoes(b), b["response_format"]["type"]) for b in sent] == [
+        ("reasoning", "json_schema"),
+        ("reasoning_content", "json_schema"),
+        ("reasoning_content", "json_object"),
+    ]
