@@ -467,27 +467,28 @@ def test_a_stream_labelled_json_that_is_not_keeps_its_text(driver: Driver) -> No
     assert isinstance(caught.value.body, str) and '"Hello"' in caught.value.body
 
 
-def test_lone_surrogate_in_a_reply_reads_as_replacement(driver: Driver) -> None:
+@pytest.mark.parametrize(
+    ("message", "content", "reasoning"),
+    [
+        (b'"content":"x\\udc00y","reasoning":"r\\ud83d"', "x\ufffdy", "r\ufffd"),
+        # Hostile round 11: bytes that are not UTF-8 (a Latin-1 byte; a character cut at
+        # max_tokens) made a whole answer a MalformedResponseError "not a JSON object", never
+        # retried, where the same bytes streamed were read (the SSE decoder replaces them).
+        (b'"content":"caf\xe9 \xe4\xbd\xa0\xe4\xbd"', "caf\ufffd \u4f60\ufffd", ""),
+    ],
+    ids=["lone-surrogate", "not-utf8"],
+)
+def test_odd_text_in_a_reply_reads_as_replacement(
+    driver: Driver, message: bytes, content: str, reasoning: str
+) -> None:
     body = (
         b'{"id":"r1","choices":[{"index":0,"message":{"role":"assistant",'
-        b'"content":"x\\udc00y","reasoning":"r\\ud83d"},"finish_reason":"stop"}]}'
+        + message
+        + b'},"finish_reason":"length"}]}'
     )
     completion = driver.create(raw_reply(body), PAYLOAD)
-    assert completion.first.content == "x\ufffdy"
-    assert completion.first.reasoning == "r\ufffd"
+    assert (completion.first.content, completion.first.reasoning) == (content, reasoning)
     completion.first.content.encode("utf-8")
-
-
-def test_bytes_that_are_not_utf8_in_a_reply_read_as_replacement(driver: Driver) -> None:
-    # Hostile round 11: a whole answer with one bad sequence (a Latin-1 byte; a character cut at
-    # max_tokens) was a MalformedResponseError "not a JSON object", never retried, where the
-    # same bytes streamed were read (the SSE decoder replaces them).
-    body = (
-        b'{"id":"r1","choices":[{"index":0,"message":{"role":"assistant",'
-        b'"content":"caf\xe9 \xe4\xbd\xa0\xe4\xbd"},"finish_reason":"length"}]}'
-    )
-    completion = driver.create(raw_reply(body), PAYLOAD)
-    assert completion.first.content == "caf\ufffd \u4f60\ufffd"
     assert len(driver.requests) == 1
 
 
