@@ -237,11 +237,12 @@ class AsyncStepFunClient(BaseClient[AsyncHTTP]):
         except self._status_errors as exc:
             return status_error(cast(httpx.HTTPStatusError, exc).response, b"")
         except RuntimeError as exc:
-            if self._http_client is None:
+            # A caller's client run in a second event loop (asyncio.run again) fails on each
+            # connection the first, closed loop left (asyncio's words): each is dropped as it
+            # fails, so a retry may go through, and the last error says what to change. Any
+            # other RuntimeError (a hook's, a transport's) is the caller's own, raised as it is.
+            if type(exc) is not RuntimeError or str(exc) != "Event loop is closed":
                 raise
-            # A caller's client run in a second event loop (asyncio.run again) fails on the
-            # connections of the first, closed loop ("Event loop is closed"). Those are dropped
-            # as they fail: the retry goes through, and the last error says what to change.
             error = transport_error(exc)
             error.message += " (an httpx.AsyncClient belongs to one event loop: one per loop)"
             error.args = (error.message,)

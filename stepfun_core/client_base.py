@@ -200,7 +200,7 @@ class BaseClient(Generic[HttpClient]):
         return True
 
     def _took(self, payload: Any, tries: Tries) -> None:
-        """Keep the echo field the server took (a stream's, once it has proved it was taken)."""
+        """Keep the echo field the server took (a stream's once content came: not refused)."""
         field = tries.plan[tries.tried][0]
         if field is not None and self.settings.reasoning_echo_field == "auto":
             learn_echo_field(self.settings.base_url, str(payload.get("model")), field, tries.tried)

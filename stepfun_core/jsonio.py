@@ -22,23 +22,29 @@ from stepfun_core.surrogates import has_lone_surrogate
 MAX_DEPTH = 512
 
 
+def _decoded(data: bytes | bytearray) -> str:
+    """Bytes as ``json.loads`` reads them (UTF-8, -16 or -32, told by the first bytes).
+
+    Bytes that are not valid in it (a reply cut mid-character at max_tokens, a Latin-1 byte)
+    read as U+FFFD, as they do in a stream: a whole answer is kept.
+    """
+    encoding = json.detect_encoding(data)
+    try:
+        return data.decode(encoding, "surrogatepass")
+    except UnicodeDecodeError:
+        return data.decode(encoding, "replace")
+
+
 def load_json(text: str | bytes) -> Any:
     """``json.loads`` whose only error is ``ValueError``: nesting past MAX_DEPTH is not JSON."""
-    if isinstance(text, (bytes, bytearray)) and text.count(b"[") + text.count(b"{") > MAX_DEPTH:
-        # Decoded as json.loads decodes bytes (UTF-8, -16 or -32, told by the first bytes), so
-        # the depth check reads the same text. (Fewer bracket bytes than that, in any of these
-        # encodings, cannot nest deeper: the common case is parsed straight away.)
-        text = text.decode(json.detect_encoding(text), "surrogatepass")
-    if isinstance(text, str) and too_deep(text):
+    if isinstance(text, (bytes, bytearray)):
+        text = _decoded(text)
+    if too_deep(text):
         raise ValueError(f"JSON nested more than {MAX_DEPTH} levels deep")
     try:
         return json.loads(text)
     except RecursionError:  # a caller already deep in its own stack
         raise ValueError("JSON nested too deeply to read") from None
-    except UnicodeDecodeError as exc:
-        # Bytes that are not valid UTF-8 (a reply cut mid-character at max_tokens, a Latin-1
-        # byte) read as U+FFFD, as they do in a stream: a whole answer is kept.
-        return load_json(exc.object.decode(exc.encoding, "replace"))
 
 
 def decode_json(content: str | bytes) -> Any:

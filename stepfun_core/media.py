@@ -28,10 +28,11 @@ VIDEO_URL_PREFIXES = ("http://", "https://", "stepfile://", "data:video/mp4;base
 # Limits from StepFun's docs (docs/wire.md#content-parts): per image and per clip; videos
 # 128 MB (fetched by the server, not checked here).
 MAX_IMAGE_BYTES = 20 * 1024 * 1024
-MAX_AUDIO_BYTES = 20 * 1024 * 1024
-# Per request: images 20 MB together (MAX_IMAGE_BYTES); 30 audio clips, 10 MB of them as base64.
+# Per request: images 20 MB together (MAX_IMAGE_BYTES); 30 audio clips, 10 MB of them as base64,
+# so one clip is at most the bytes whose base64 is 10 MB.
 MAX_AUDIO_CLIPS = 30
 MAX_AUDIO_BASE64 = 10 * 1024 * 1024
+MAX_AUDIO_BYTES = MAX_AUDIO_BASE64 * 3 // 4
 _EXTENSIONS = {
     ".jpg": "image/jpeg",
     ".jpeg": "image/jpeg",
@@ -130,7 +131,7 @@ def check_media(data: bytes, mime_type: str | None, field: str, kind: str) -> st
         raise InvalidParameterError(f"{field}: declared as {mime} but holds {what}")
     if len(data) > limit:
         raise InvalidParameterError(
-            f"{field}: {len(data)} bytes is over the {limit >> 20} MB limit"
+            f"{field}: {len(data)} bytes is over the {limit / 2**20:g} MB limit"
         )
     return mime
 

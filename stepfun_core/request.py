@@ -149,7 +149,8 @@ def _check_data_url(field: str, url: str, kind: str) -> None:
     if not comma or not header.endswith(";base64"):
         raise _fail(field, f"must be a base64 data URL: data:{mime};base64,<data>")
     if len(data) * 3 // 4 > limit:  # refused before decoding megabytes
-        raise _fail(field, f"about {len(data) * 3 // 4} bytes is over the {limit >> 20} MB limit")
+        mb = f"{limit / 2**20:g} MB"
+        raise _fail(field, f"about {len(data) * 3 // 4} bytes is over the {mb} limit")
     try:
         content = base64.b64decode(data, validate=True)
     except (binascii.Error, ValueError):

@@ -342,8 +342,12 @@ class _OpenStream:
         self._response, self._state = response, state
 
     def _finished(self) -> None:
-        self._client._took(self._payload, self._tries)
         self._client._remember(self._payload, self._state.accumulator.usage)
+
+    def _if_taken(self) -> None:
+        """Keep the echo field once content came: a refusal comes before any (in its place)."""
+        if self._state.content_yielded:
+            self._client._took(self._payload, self._tries)
 
     @property
     def accumulator(self) -> StreamAccumulator:
@@ -387,6 +391,7 @@ class ChatStream(_OpenStream):
         except RuntimeError as exc:
             raise state.reused(exc) from None
         finally:
+            self._if_taken()
             try:
                 if state.done:
                     read_tail(self._response, pieces)
@@ -447,6 +452,7 @@ class AsyncChatStream(_OpenStream):
         except RuntimeError as exc:
             raise state.reused(exc) from None
         finally:
+            self._if_taken()
             try:
                 if state.done:
                     await aread_tail(self._response, pieces)

@@ -113,3 +113,26 @@ def test_a_caller_s_async_client_run_in_a_new_event_loop_gets_a_typed_error() ->
         once = core.AsyncStepFunClient(**options, max_retries=0)
         with pytest.raises(core.APIConnectionError, match="one per loop"):
             asyncio.run(text(once))
+
+
+def test_a_caller_s_own_runtime_error_is_raised_as_it_is() -> None:
+    # Review of round 11: every RuntimeError of a caller's client (a hook's, a transport's,
+    # NotImplementedError, RecursionError) became a connection error, retried three times.
+    import httpx
+
+    calls = []
+
+    async def sealed(request: httpx.Request) -> None:
+        calls.append(request)
+        raise RuntimeError("token vault is sealed")
+
+    async def run() -> None:
+        own = httpx.AsyncClient(event_hooks={"request": [sealed]})
+        client = core.AsyncStepFunClient(
+            api_key="k", base_url="http://127.0.0.1:9/v1", http_client=own
+        )
+        await client.create(PAYLOAD)
+
+    with pytest.raises(RuntimeError, match="token vault is sealed"):
+        asyncio.run(run())
+    assert len(calls) == 1

@@ -475,8 +475,10 @@ def test_a_stream_labelled_json_that_is_not_keeps_its_text(driver: Driver) -> No
         # max_tokens) made a whole answer a MalformedResponseError "not a JSON object", never
         # retried, where the same bytes streamed were read (the SSE decoder replaces them).
         (b'"content":"caf\xe9 \xe4\xbd\xa0\xe4\xbd"', "caf\ufffd \u4f60\ufffd", ""),
+        # Review: past 512 brackets (a long code answer) the depth check's decoding raised.
+        (b'"content":"' + b"[{" * 600 + b'\xe9"', "[{" * 600 + "\ufffd", ""),
     ],
-    ids=["lone-surrogate", "not-utf8"],
+    ids=["lone-surrogate", "not-utf8", "not-utf8-many-brackets"],
 )
 def test_odd_text_in_a_reply_reads_as_replacement(
     driver: Driver, message: bytes, content: str, reasoning: str

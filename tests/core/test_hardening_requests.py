@@ -7,6 +7,7 @@ request); keys, headers and URLs are checked when a client is made, without echo
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import datetime
 import json
@@ -750,7 +751,7 @@ def test_a_refused_json_schema_in_a_stream_s_first_event_goes_to_json_mode(
     assert json_mode._refused == {("https://api.stepfun.ai/v1", MODEL)}
 
 
-def test_a_stream_s_echo_field_is_learnt_only_once_the_stream_is_taken(
+def test_no_echo_field_is_learnt_while_a_stream_refuses_every_one(
     driver: Driver, nothing_learnt: None
 ) -> None:
     # Every field refused in the stream: the last payload's refusal is raised, nothing learnt.
@@ -781,3 +782,40 @@ def test_refusals_passed_on_by_openrouter_move_the_plan_on(
         ("reasoning_content", "json_schema"),
         ("reasoning_content", "json_object"),
     ]
+
+
+def test_a_stream_s_echo_field_is_learnt_once_content_comes_even_if_not_read_to_the_end(
+    driver: Driver, nothing_learnt: None
+) -> None:
+    # Review of round 11: learning only at a stream's whole end lost it for a stream the caller
+    # stopped (a chat UI's Stop button), so every later turn paid a refused request again.
+    answer = refusing_any_echo_but("reasoning_content")
+    sync, concurrent = driver._clients(answer)
+    for _ in range(2):
+        if driver.mode == "sync":
+            with sync.stream(ECHOING) as stream:
+                next(c for c in stream if c.choices and c.choices[0].content)
+        else:
+
+            async def first() -> None:
+                async with await concurrent.stream(ECHOING) as stream:
+                    async for c in stream:
+                        if c.choices and c.choices[0].content:
+                            return
+
+            asyncio.run(first())
+    sent = [echoes(json.loads(r.content)) for r in driver.requests]
+    assert sent == ["reasoning", "reasoning_content", "reasoning_content"]
+
+
+def refusing_any_echo_but(field: str) -> Handler:
+    """A server taking the echo under ``field`` only (a 400 for another), streaming an answer."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        echoed = echoes(json.loads(request.content))
+        if echoed not in (None, field):
+            return httpx.Response(400, json=ECHO_REFUSAL)
+        body = sse(chunk("Hello"), chunk(" there", finish="stop"))
+        return httpx.Response(200, content=body, headers={"content-type": "text/event-stream"})
+
+    return answer

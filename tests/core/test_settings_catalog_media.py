@@ -145,6 +145,9 @@ def test_a_media_file_over_every_limit_is_refused_unread(tmp_path: Path) -> None
         # A TypeError or an AttributeError from the type's normalization.
         (lambda: image_part(PNG, mime_type=b"image/png"), "mime_type must be a string"),  # type: ignore[arg-type]
         (lambda: audio_part(b"fLaC" + b"\0" * 8, mime_type="audio/flac"), "audio/flac"),
+        # Review of round 11: a clip whose base64 is over the request's 10 MB was taken here,
+        # then refused by every request that held it.
+        (lambda: audio_part(WAV + bytes(8 << 20)), "over the 7.5 MB limit"),
         (lambda: video_part("file:///tmp/a.mp4"), "http(s) URL"),
         # StepFun's video guide shows base64 mp4 (docs/wire.md#content-parts): only that.
         (lambda: video_part("data:video/webm;base64,AA"), "http(s) URL"),
