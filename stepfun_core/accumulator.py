@@ -145,6 +145,7 @@ class ChoiceBuilder:
     tool_calls: dict[int, ToolCallBuilder] = field(default_factory=dict)
     finish_reason: str | None = None
     latest_call: int = -1  # the highest tool-call index so far (index-less deltas follow it)
+    shift: int = 0  # added to the server's indices once one met an index-less server call
     audio: list[dict[str, Any]] = field(default_factory=list)
 
     def add(self, delta: ChoiceDelta) -> None:
@@ -168,6 +169,8 @@ class ChoiceBuilder:
         for call in delta.tool_calls:
             if call.positional:
                 call.index = self._index_of_positional(call)
+            else:
+                call.index = self._index_of_indexed(call)
             builder = self.tool_calls.get(call.index)
             if builder is None:
                 self.latest_call = max(self.latest_call, call.index)
@@ -178,6 +181,26 @@ class ChoiceBuilder:
             builder.add(call)
         if past_cap:  # nor seen by the stream's reader: the delta is yielded after this
             delta.tool_calls = [c for c in delta.tool_calls if c.index in self.tool_calls]
+
+    def _index_of_indexed(self, call: ToolCallDelta) -> int:
+        """The index of a delta sent with one: the server's, unless a server call holds it.
+
+        A web_search call comes without an index (docs/wire.md#web-search) and takes the first
+        free one; a function call then streamed at index 0 with another id or type is another
+        call, so this and later indices move past the calls so far (one merged into the search
+        left the reply with no call to run).
+        """
+        index = call.index + self.shift
+        held = self.tool_calls.get(index)
+        if (
+            held is not None
+            and (call.id or call.type)  # only a call's first delta says which call it is
+            and held.is_server_side
+            and ((call.id and call.id != held.id) or (call.type and call.type != held.type))
+        ):
+            self.shift = self.latest_call + 1 - call.index
+            index = call.index + self.shift
+        return index
 
     def _index_of_positional(self, call: ToolCallDelta) -> int:
         """Give an index to a delta sent without one (step-1-era streams).

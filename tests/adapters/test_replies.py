@@ -236,3 +236,41 @@ def test_a_reply_past_the_tool_call_bound_keeps_the_bound(adapter: Adapter, stre
     model = adapter.over(api)
     reply = adapter.stream(model, "hi") if stream else adapter.invoke(model, "hi")
     assert [call.id for call in reply.calls] == [f"c{i}" for i in range(MAX_TOOL_CALLS)]
+
+
+@pytest.mark.parametrize("search_index", [None, 0], ids=["search-without-index", "search-at-0"])
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
+def test_a_function_call_streamed_at_a_web_search_s_index_is_its_own_call(
+    adapter: Adapter, stream: bool, search_index: int | None
+) -> None:
+    # Round 12: web_search comes without an index (every capture) and took slot 0; the client
+    # call current models then stream at index 0 was merged into it ("step_websearchget_weather"),
+    # so the reply that ended in "tool_calls" held no call, and agents stopped without a word.
+    results = [{"index": 0, "url": "https://x", "title": "t", "summary": "s"}]
+    search = {
+        "id": "call_ws",
+        "type": "web_search",
+        "function": {"name": "step_websearch", "arguments": '{"keyword": "tallest"}'},
+        "results": results,
+    }
+    wanted = {"id": "call_fn", "type": "function", "function": {"name": "f", "arguments": ""}}
+    piece = {} if search_index is None else {"index": search_index}
+    events = sse(
+        chunk(tool_calls=[{**piece, **search}]),
+        chunk("Shanghai Tower"),
+        chunk(tool_calls=[{"index": 0, **wanted}]),
+        chunk(tool_calls=[{"index": 0, "function": {"arguments": '{"city": "Shanghai"}'}}]),
+        chunk(finish="tool_calls"),
+    )
+    called = {**wanted, "function": {"name": "f", "arguments": '{"city": "Shanghai"}'}}
+    whole = completion_body(
+        {"role": "assistant", "content": "Shanghai Tower", "tool_calls": [search, called]}
+    )
+    model = adapter.over(RecordingAPI(by_mode(whole, events)))
+    reply = adapter.stream(model, "hi") if stream else adapter.invoke(model, "hi")
+    assert [(c.id, c.name, c.arguments) for c in reply.calls] == [
+        ("call_fn", "f", {"city": "Shanghai"})
+    ]
+    [server] = reply.message.additional_kwargs["server_tool_calls"]
+    assert server["function"]["name"] == "step_websearch"
+    assert server["function"]["arguments"] == '{"keyword": "tallest"}'
