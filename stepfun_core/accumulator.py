@@ -169,7 +169,7 @@ class ChoiceBuilder:
         for call in delta.tool_calls:
             if call.positional:
                 call.index = self._index_of_positional(call)
-            else:
+            elif call.id or call.type or self.shift:  # a call's first delta, or calls moved
                 call.index = self._index_of_indexed(call)
             builder = self.tool_calls.get(call.index)
             if builder is None:
@@ -194,7 +194,6 @@ class ChoiceBuilder:
         held = self.tool_calls.get(index)
         if (
             held is not None
-            and (call.id or call.type)  # only a call's first delta says which call it is
             and held.is_server_side
             and ((call.id and call.id != held.id) or (call.type and call.type != held.type))
         ):
