@@ -8,6 +8,7 @@ decompression bomb, JSON too deep to read, wrong types, and ``Retry-After`` garb
 
 from __future__ import annotations
 
+import json
 import time
 import tracemalloc
 import zlib
@@ -113,6 +114,58 @@ def test_a_cut_after_a_whole_answer_keeps_it(combo: Combo, row: Row) -> None:
     )
     assert out.error is None, repr(out.error)
     assert out.text == ANSWER and len(server.requests) == 1
+
+
+def not_utf8(send: Send, request: Any) -> bool:
+    """A whole answer holding a byte that is not UTF-8 (a Latin-1 "é")."""
+    send(whole(200, completion("cafe").replace(b'"cafe"', b'"caf\xe9"')))
+    return True
+
+
+@pytest.mark.parametrize("combo", CALLS)
+def test_a_whole_answer_with_bytes_that_are_not_utf8_is_kept(combo: Combo, row: Row) -> None:
+    # Round 11: it was a MalformedResponseError ("not a JSON object"), never retried.
+    with RawServer(not_utf8) as server:
+        out = combo.call(combo.build(server.base_url), "hi")
+    fill(
+        row,
+        combo,
+        "a whole answer with a byte that is not UTF-8",
+        "the answer, U+FFFD",
+        out,
+        server,
+    )
+    assert out.error is None, repr(out.error)
+    assert out.text == "caf\ufffd" and len(server.requests) == 1
+
+
+BLOCKED = "The content you provided or machine outputted is blocked."
+
+
+def blocked_through_openrouter(send: Send, request: Any) -> bool:
+    """StepFun's moderation block as OpenRouter passes it on (docs/wire.md §7.1)."""
+    raw = json.dumps({"error": {"message": BLOCKED, "type": "censorship_blocked"}})
+    error = {"message": "Provider returned error", "code": 451, "metadata": {"raw": raw}}
+    send(whole(451, json.dumps({"error": error}).encode()))
+    return True
+
+
+@pytest.mark.parametrize("combo", ALL)
+def test_stepfun_s_error_inside_openrouter_s_is_its_type(combo: Combo, row: Row) -> None:
+    # Round 11: OpenRouter's "Provider returned error" hid StepFun's type and message.
+    with RawServer(blocked_through_openrouter) as server:
+        out = combo.call(combo.build(server.base_url), "hi")
+    row.set(
+        category=LIMIT,
+        case="a moderation block inside OpenRouter's error (metadata.raw)",
+        adapter=combo.target,
+        mode=combo.label,
+        expected="ContentModerationError with StepFun's words, not retried",
+        observed=describe(out),
+        requests=len(server.requests),
+    )
+    assert isinstance(out.error, core.ContentModerationError), repr(out.error)
+    assert BLOCKED in str(out.error) and len(server.requests) == 1
 
 
 @pytest.mark.parametrize("tail", sorted(TAILS))
