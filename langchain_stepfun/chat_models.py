@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import sys
 import warnings
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
@@ -12,6 +13,7 @@ import httpx
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, LangSmithParams, ModelProfile
 from langchain_core.language_models.base import LanguageModelInput
+from langchain_core.load import dumpd
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable
@@ -301,10 +303,16 @@ class ChatStepFun(TokenCounting, CoreClients, BaseChatModel):
         return super()._get_invocation_params(stop, **self._shown_call_kwargs(kwargs))
 
     def _get_llm_string(self, stop: list[str] | None = None, **kwargs: Any) -> str:
-        shown = self._shown_call_kwargs(kwargs, told_apart=True)
-        if self.default_headers:
-            shown["default_headers (the model's)"] = fingerprint(self.default_headers)
-        return super()._get_llm_string(stop, **shown)
+        # langchain-core keys the cache by the model's dump as first made, which a copy or an
+        # assignment keeps (a changed model got the old one's answers), and which holds neither
+        # the key nor the headers (tenants shared entries) but shows the URL's query (a token).
+        # So: a fresh dump (only made with a cache set), those told apart by digests.
+        model = dumpd(self)
+        model["kwargs"]["base_url"] = fingerprint(self.base_url)
+        told = [fingerprint(self.api_key and self.api_key.get_secret_value())]
+        told.append(fingerprint(self.default_headers or {}))
+        call = {**self._shown_call_kwargs(kwargs, told_apart=True), "stop": stop}
+        return json.dumps([model, told], sort_keys=True) + "---" + str(sorted(call.items()))
 
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
         # The base reads the model, temperature and max_tokens (the call's, else the fields');

@@ -6,12 +6,12 @@ a deep copy starts with none (clients are never copied, the caller's HTTP client
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, ClassVar, cast
 
 from stepfun_core.client import AsyncStepFunClient, StepFunClient
 from stepfun_core.errors import InvalidParameterError, StepFunError, quoted
-from stepfun_core.redact import fingerprint, shown_setting
+from stepfun_core.redact import display_url, fingerprint, shown_setting
 from stepfun_core.request import merge_extra
 from stepfun_core.settings import SETTING_NAMES, Settings, headers_over
 from stepfun_core.transport import refuse_to_pickle, share_in_copy
@@ -124,6 +124,12 @@ class CoreClients:
             told = told_apart and hidden is not value
             shown[key] = fingerprint(_revealed(value)) if told else hidden
         return shown
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        """Pydantic's repr, with the base URL's credentials and query hidden (a token)."""
+        url_field = self._RENAMES.get("base_url", "base_url")
+        for name, value in super().__repr_args__():  # type: ignore[misc]
+            yield name, display_url(value) if name == url_field and value else value
 
     def _values(self) -> tuple[Any, ...]:
         return tuple(self._value(name) for name in SETTING_NAMES)

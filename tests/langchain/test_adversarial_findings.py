@@ -146,6 +146,30 @@ def test_calls_that_differ_only_in_credentials_never_share_a_cache_entry() -> No
     assert len(api.requests) == 2 * len(tenants) + 1
 
 
+def test_the_cache_key_follows_the_model_as_it_is_now() -> None:
+    # Round 13: langchain-core keys the cache by the model's dump as first made. model_copy and
+    # assignment kept it (another model, temperature or URL got the old one's cached answer);
+    # two tenants' models differing only in their key shared entries; the URL's query (a
+    # token) was written into the key as it is.
+    from langchain_core.caches import InMemoryCache
+
+    api = RecordingAPI(json_reply(OK))
+    cache = InMemoryCache()
+    model = ChatStepFun(**api.options("http_async_client"), cache=cache)
+    model.invoke("hi")
+    model.model_copy(update={"model": "step-3.7-flash", "temperature": 0.9}).invoke("hi")
+    model.max_tokens = 64
+    model.invoke("hi")
+    other_tenant = model.model_copy(update={"api_key": "other-" + KEY})
+    other_tenant.invoke("hi")
+    with_token = model.model_copy(update={"base_url": "https://gw.example.com/v1?token=" + KEY})
+    with_token.invoke("hi")
+    assert len(api.requests) == 5
+    model.invoke("hi")  # unchanged: its own entry
+    assert len(api.requests) == 5
+    assert KEY not in repr(cache._cache)
+
+
 # --- round 6: structured output, tools and blocks ---------------------------------------------
 
 
