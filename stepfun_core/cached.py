@@ -126,10 +126,16 @@ class CoreClients:
         return shown
 
     def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
-        """Pydantic's repr, with the base URL's credentials and query hidden (a token)."""
+        """Pydantic's repr, with the base URL's query and the extra headers' values hidden."""
         url_field = self._RENAMES.get("base_url", "base_url")
         for name, value in super().__repr_args__():  # type: ignore[misc]
-            yield name, display_url(value) if name == url_field and value else value
+            shown = value
+            if name == url_field and value:
+                shown = display_url(value)
+            elif name == self._EXTRA_PARAMS_FIELD and value and "extra_headers" in value:
+                headers = shown_setting("default_headers", value["extra_headers"])
+                shown = {**value, "extra_headers": headers}
+            yield name, shown
 
     def _values(self) -> tuple[Any, ...]:
         return tuple(self._value(name) for name in SETTING_NAMES)

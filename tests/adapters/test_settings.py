@@ -120,9 +120,13 @@ def test_base_url_query_is_kept_after_the_path(adapter: Adapter) -> None:
     (request,) = api.requests
     assert request.url.path == "/v1/chat/completions"
     assert request.url.params["token"] == "tenant-a-secret"
-    # Round 13: the model's repr showed the query (docs/configuration.md says reprs hide it).
+    # Round 13: the model's repr showed the query (docs/configuration.md says reprs hide it),
+    # and the values of extra headers given among the extra body parameters.
+    extra = {"extra_headers": {"X-Proxy-Auth": "proxy-secret"}, "top_k": 3}
+    setattr(model, type(model)._EXTRA_PARAMS_FIELD, extra)
     for shown in (repr(model), str(model)):
         assert "tenant-a-secret" not in shown and "api.example.com/v1?..." in shown
+        assert "proxy-secret" not in shown and "X-Proxy-Auth" in shown and "top_k" in shown
 
 
 def test_total_timeout_must_be_positive(framework: Adapter) -> None:
