@@ -109,6 +109,18 @@ class ToolCallBuilder:
         return (bool(self.type) and self.type != "function") or self.results is not None
 
 
+def _another_call(delta: ToolCallDelta, held: ToolCallBuilder) -> bool:
+    """True if ``delta`` starts a call other than the one ``held``.
+
+    Their ids differ, or it is a function's first delta where a server call is held; an id sent
+    after the call's first delta is still that call's.
+    """
+    if delta.id and held.id and delta.id != held.id:
+        return True
+    starts = bool(delta.id or delta.name)
+    return starts and bool(delta.type) and delta.type != held.type and held.is_server_side
+
+
 class TextBuffer:
     """Text received piece by piece, folded into a few large strings every ``FOLD`` pieces.
 
@@ -145,7 +157,9 @@ class ChoiceBuilder:
     tool_calls: dict[int, ToolCallBuilder] = field(default_factory=dict)
     finish_reason: str | None = None
     latest_call: int = -1  # the highest tool-call index so far (index-less deltas follow it)
-    shift: int = 0  # added to the server's indices once one met an index-less server call
+    # The server's tool-call index -> the call's slot, where another call held that slot (an
+    # index-less web search takes the first free one).
+    moved: dict[int, int] = field(default_factory=dict)
     audio: list[dict[str, Any]] = field(default_factory=list)
 
     def add(self, delta: ChoiceDelta) -> None:
@@ -169,7 +183,7 @@ class ChoiceBuilder:
         for call in delta.tool_calls:
             if call.positional:
                 call.index = self._index_of_positional(call)
-            elif call.id or call.type or self.shift:  # a call's first delta, or calls moved
+            elif call.id or call.type or self.moved:  # a call's first delta, or calls moved
                 call.index = self._index_of_indexed(call)
             builder = self.tool_calls.get(call.index)
             if builder is None:
@@ -183,22 +197,17 @@ class ChoiceBuilder:
             delta.tool_calls = [c for c in delta.tool_calls if c.index in self.tool_calls]
 
     def _index_of_indexed(self, call: ToolCallDelta) -> int:
-        """The index of a delta sent with one: the server's, unless a server call holds it.
+        """The slot of a delta sent with an index: that index, unless another call holds it.
 
         A web_search call comes without an index (docs/wire.md#web-search) and takes the first
-        free one; a function call then streamed at index 0 with another id or type is another
-        call, so this and later indices move past the calls so far (one merged into the search
-        left the reply with no call to run).
+        free slot; a function call then streamed at that index is another call (one merged into
+        the search left the reply with no call to run). It moves to a new slot, where every
+        later delta with its index goes (parallel calls may interleave their pieces).
         """
-        index = call.index + self.shift
+        index = self.moved.get(call.index, call.index)
         held = self.tool_calls.get(index)
-        if (
-            held is not None
-            and held.is_server_side
-            and ((call.id and call.id != held.id) or (call.type and call.type != held.type))
-        ):
-            self.shift = self.latest_call + 1 - call.index
-            index = call.index + self.shift
+        if held is not None and _another_call(call, held):
+            index = self.moved[call.index] = self.latest_call + 1
         return index
 
     def _index_of_positional(self, call: ToolCallDelta) -> int:

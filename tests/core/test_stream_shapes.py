@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Any
+
+import pytest
 
 from stepfun_core import build_chat_request
 from stepfun_core.accumulator import StreamAccumulator
@@ -298,3 +301,61 @@ def test_fallback_ids_cost_no_more_than_a_prefix_of_the_response_id() -> None:
     ids = [c.id for c in completion.first.tool_calls]
     assert ids[0] == fallback_tool_call_id(body["id"], 0) == "call_" + "x" * 24 + "_0"
     assert len(set(ids)) == count
+
+
+SEARCH = {
+    "id": "ws",
+    "type": "web_search",
+    "function": {"name": "step_websearch", "arguments": '{"keyword": "k"}', "results": []},
+}
+
+
+def _fn(index: int, call_id: str, name: str) -> dict[str, Any]:
+    return {"index": index, "id": call_id, "type": "function", "function": {"name": name}}
+
+
+def _args(index: int, text: str) -> dict[str, Any]:
+    return {"index": index, "function": {"arguments": text}}
+
+
+F, X = _fn(0, "a", "f"), _args(0, '{"x":1}')
+G, Y = _fn(1, "b", "g"), _args(1, '{"y":2}')
+
+
+@pytest.mark.parametrize(
+    "deltas",
+    [
+        # Round 12: an index-less search took slot 0, and the call at index 0 merged into it.
+        [SEARCH, F, X, G, Y],
+        # Its review: two calls' pieces interleaved after a search went to the wrong calls.
+        [F, SEARCH, G, X, Y],
+        [SEARCH, F, {**SEARCH, "id": "ws2"}, G, X, Y],
+        # A search at index 0, as OpenAI-style streams give one, then a call at index 0 too.
+        [{"index": 0, **SEARCH}, F, X, G, Y],
+    ],
+    ids=["search-then-calls", "interleaved", "two-searches", "search-at-0"],
+)
+def test_calls_after_a_web_search_keep_their_own_pieces(deltas: list[dict[str, Any]]) -> None:
+    acc = StreamAccumulator()
+    for delta in deltas:
+        acc.add(parse_chunk({"choices": [{"index": 0, "delta": {"tool_calls": [delta]}}]}))
+    choice = acc.result().first
+    assert [(c.id, c.name, c.arguments) for c in choice.tool_calls] == [
+        ("a", "f", '{"x":1}'),
+        ("b", "g", '{"y":2}'),
+    ]
+    assert {(s.name, s.arguments) for s in choice.server_tool_calls} == {
+        ("step_websearch", '{"keyword": "k"}')
+    }
+
+
+def test_a_web_search_whose_id_comes_later_stays_one_call() -> None:
+    # Review of round 12: an id sent after the search's first delta made it another call, a
+    # client call with no name (with parallel_tool_calls=False, the one LangChain kept).
+    first = {"index": 0, "id": "", "type": "web_search", "function": {"name": "step_websearch"}}
+    acc = StreamAccumulator()
+    for delta in (first, {"index": 0, "id": "ws", **_args(0, '{"keyword": "k"}')}):
+        acc.add(parse_chunk({"choices": [{"index": 0, "delta": {"tool_calls": [delta]}}]}))
+    choice = acc.result().first
+    assert choice.tool_calls == []
+    assert [(s.id, s.arguments) for s in choice.server_tool_calls] == [("ws", '{"keyword": "k"}')]
