@@ -110,15 +110,17 @@ class ToolCallBuilder:
 
 
 def _another_call(delta: ToolCallDelta, held: ToolCallBuilder) -> bool:
-    """True if ``delta`` starts a call other than the one ``held``.
+    """True if ``delta`` starts a function call where a server call (a search) is held.
 
-    Their ids differ, or it is a function's first delta where a server call is held; an id sent
-    after the call's first delta is still that call's.
+    Its id differs from the search's, or it is a function's first delta (its name, or its type
+    with its name or id); an id sent after the search's first delta is still the search's.
+    Between function calls, one index is one call, as in OpenAI's streams.
     """
-    if delta.id and held.id and delta.id != held.id:
+    if not held.is_server_side:
+        return False
+    if (delta.id and held.id and delta.id != held.id) or (delta.name and delta.name != held.name):
         return True
-    starts = bool(delta.id or delta.name)
-    return starts and bool(delta.type) and delta.type != held.type and held.is_server_side
+    return bool((delta.id or delta.name) and delta.type and delta.type != held.type)
 
 
 class TextBuffer:
@@ -157,9 +159,9 @@ class ChoiceBuilder:
     tool_calls: dict[int, ToolCallBuilder] = field(default_factory=dict)
     finish_reason: str | None = None
     latest_call: int = -1  # the highest tool-call index so far (index-less deltas follow it)
-    # The server's tool-call index -> the call's slot, where another call held that slot (an
-    # index-less web search takes the first free one).
-    moved: dict[int, int] = field(default_factory=dict)
+    # Each tool-call index the server sent -> the call's slot: the index itself, unless another
+    # call held that slot (an index-less web search takes the first free one).
+    slots: dict[int, int] = field(default_factory=dict)
     audio: list[dict[str, Any]] = field(default_factory=list)
 
     def add(self, delta: ChoiceDelta) -> None:
@@ -183,8 +185,11 @@ class ChoiceBuilder:
         for call in delta.tool_calls:
             if call.positional:
                 call.index = self._index_of_positional(call)
-            elif call.id or call.type or self.moved:  # a call's first delta, or calls moved
-                call.index = self._index_of_indexed(call)
+            else:  # more arguments for a slot given before: the common case, inline
+                slot = self.slots.get(call.index)
+                if slot is None or call.id or call.name or call.type:
+                    slot = self._slot_of(call, slot)
+                call.index = slot
             builder = self.tool_calls.get(call.index)
             if builder is None:
                 self.latest_call = max(self.latest_call, call.index)
@@ -196,18 +201,20 @@ class ChoiceBuilder:
         if past_cap:  # nor seen by the stream's reader: the delta is yielded after this
             delta.tool_calls = [c for c in delta.tool_calls if c.index in self.tool_calls]
 
-    def _index_of_indexed(self, call: ToolCallDelta) -> int:
+    def _slot_of(self, call: ToolCallDelta, index: int | None) -> int:
         """The slot of a delta sent with an index: that index, unless another call holds it.
 
-        A web_search call comes without an index (docs/wire.md#web-search) and takes the first
-        free slot; a function call then streamed at that index is another call (one merged into
-        the search left the reply with no call to run). It moves to a new slot, where every
-        later delta with its index goes (parallel calls may interleave their pieces).
+        ``index`` is the slot given that index before, if any. A web_search call comes without
+        an index (docs/wire.md#web-search) and takes the first free slot; a function call then
+        streamed at that index is another call (one merged into the search left the reply with
+        no call to run). It gets a new slot, where every later delta with its index goes
+        (parallel calls may interleave their pieces).
         """
-        index = self.moved.get(call.index, call.index)
-        held = self.tool_calls.get(index)
-        if held is not None and _another_call(call, held):
-            index = self.moved[call.index] = self.latest_call + 1
+        if index is None:  # the index's first delta: its own slot, unless that is taken
+            index = call.index if call.index not in self.tool_calls else self.latest_call + 1
+            self.slots[call.index] = index
+        elif (held := self.tool_calls.get(index)) is not None and _another_call(call, held):
+            index = self.slots[call.index] = self.latest_call + 1  # a search's index, say
         return index
 
     def _index_of_positional(self, call: ToolCallDelta) -> int:

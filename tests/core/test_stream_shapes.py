@@ -349,6 +349,39 @@ def test_calls_after_a_web_search_keep_their_own_pieces(deltas: list[dict[str, A
     }
 
 
+def _fn_late(index: int, call_id: str, name: str) -> list[dict[str, Any]]:
+    """A call whose first delta has its name only, and its id (maybe "") with the next one."""
+    return [{"index": index, "function": {"name": name}}, {"index": index, "id": call_id}]
+
+
+@pytest.mark.parametrize(
+    "deltas",
+    [
+        # Review of the fix: a call moved off the search's slot took the next index's, where
+        # that index's call (ids "" or sent late) was merged into it ("fg").
+        [SEARCH, *_fn_late(0, "", "f"), *_fn_late(1, "", "g"), X, Y],
+        [SEARCH, F, *_fn_late(1, "b", "g"), X, Y],
+        # A function's first delta without its type where a search without an id is held.
+        [{**SEARCH, "id": ""}, {"index": 0, "id": "a", "function": {"name": "f"}}, X, G, Y],
+    ],
+    ids=["ids-empty", "id-late", "no-type"],
+)
+def test_calls_after_a_web_search_stay_apart_whenever_their_ids_come(
+    deltas: list[dict[str, Any]],
+) -> None:
+    acc = StreamAccumulator()
+    for delta in deltas:
+        acc.add(parse_chunk({"choices": [{"index": 0, "delta": {"tool_calls": [delta]}}]}))
+    choice = acc.result().first
+    assert [(c.name, c.arguments) for c in choice.tool_calls] == [
+        ("f", '{"x":1}'),
+        ("g", '{"y":2}'),
+    ]
+    assert [(s.name, s.arguments) for s in choice.server_tool_calls] == [
+        ("step_websearch", '{"keyword": "k"}')
+    ]
+
+
 def test_a_web_search_whose_id_comes_later_stays_one_call() -> None:
     # Review of round 12: an id sent after the search's first delta made it another call, a
     # client call with no name (with parallel_tool_calls=False, the one LangChain kept).

@@ -107,8 +107,10 @@ def test_usage_is_last_wins(objs: list[dict[str, Any]]) -> None:
 
 
 @heavy()
-@given(st.lists(chunk_objects(positional=False, surrogates=False), max_size=8))
+@given(st.lists(chunk_objects(client_only=True, positional=False, surrogates=False), max_size=8))
 def test_indexed_arguments_are_appended_in_order(objs: list[dict[str, Any]]) -> None:
+    # Function calls only: one index is one call (OpenAI's rule). A call streamed at a web
+    # search's index is another (the property below).
     expected: dict[tuple[int, int], str] = defaultdict(str)
     for obj in objs:
         for delta in parse_chunk(obj).choices:
@@ -201,3 +203,59 @@ def test_index_less_arguments_are_read_once_however_often_asked() -> None:
     assert time.monotonic() - started < 5
     [call] = accumulator.tool_calls(0)[0]
     assert call.arguments == "".join(pieces)
+
+
+@st.composite
+def calls_beside_a_search(draw: Any) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
+    """Function calls streamed at indices 0.. (id, type and name first, or the id one delta
+    late, or never), their argument pieces interleaved in any order, and a web search sent
+    without an index (as captured) anywhere among them; with the calls expected, in order."""
+    count = draw(st.integers(1, 3))
+    pieces: list[list[dict[str, Any]]] = []
+    expected = []
+    for index in range(count):
+        name, args = (
+            f"f{index}",
+            draw(st.lists(st.sampled_from(['{"a":', "1", "}", " "]), max_size=3)),
+        )
+        call_id = draw(st.sampled_from([f"call_{index}", ""]))
+        start: dict[str, Any] = {"index": index, "type": "function", "function": {"name": name}}
+        late = draw(st.booleans())
+        if not late:
+            start["id"] = call_id
+        own = [start] + ([{"index": index, "id": call_id}] if late else [])
+        own += [{"index": index, "function": {"arguments": piece}} for piece in args]
+        pieces.append(own)
+        expected.append((name, "".join(args)))
+    order = draw(st.permutations([i for i, own in enumerate(pieces) for _ in own]))
+    deltas, taken = [], [0] * count
+    for i in order:  # each call's pieces stay in their order; calls interleave
+        deltas.append(pieces[i][taken[i]])
+        taken[i] += 1
+    search = {
+        "id": draw(st.sampled_from(["ws", ""])),
+        "type": "web_search",
+        "function": {"name": "step_websearch", "arguments": '{"keyword": "k"}', "results": []},
+    }
+    deltas.insert(draw(st.integers(0, len(deltas))), search)
+    return deltas, expected
+
+
+@heavy()
+@given(calls_beside_a_search())
+def test_calls_beside_a_web_search_keep_their_pieces(
+    case: tuple[list[dict[str, Any]], list[tuple[str, str]]],
+) -> None:
+    # Round 12 and its reviews: a call at the slot an index-less search took was merged into
+    # it, and pieces after a moved call went to the wrong calls.
+    deltas, expected = case
+    accumulator = StreamAccumulator()
+    for delta in deltas:
+        accumulator.add(parse_chunk({"choices": [{"delta": {"tool_calls": [delta]}}]}))
+    choice = accumulator.result().first
+    # In index order, except a call moved off the search's slot, which comes after those then
+    # started (a slot is kept once given: the stream's readers saw it).
+    assert sorted((c.name, c.arguments) for c in choice.tool_calls) == expected
+    assert [(s.name, s.arguments) for s in choice.server_tool_calls] == [
+        ("step_websearch", '{"keyword": "k"}')
+    ]
