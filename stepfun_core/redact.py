@@ -69,7 +69,10 @@ def without_secret(text: str, secret: str) -> str:
     """
     if len(secret) < 8:
         return text
-    for form in {secret, json.dumps(secret)[1:-1], secret.replace("/", "\\/")}:
+    escaped = json.dumps(secret)[1:-1]
+    # Escaped twice: a gateway's JSON text holding StepFun's (OpenRouter's metadata.raw).
+    forms = {secret, escaped, json.dumps(escaped)[1:-1], secret.replace("/", "\\/")}
+    for form in forms:
         text = text.replace(form, HIDDEN)
     return text
 

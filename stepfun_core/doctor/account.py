@@ -86,6 +86,10 @@ def check_key(
 
 
 def _wrong_region(http: httpx.Client, setup: Setup, regions: Sequence[Region]) -> Check:
+    if setup.region is None:  # a gateway's URL: its key is never sent to StepFun's own
+        detail = f"401 at {setup.base_url}: the server there refused this key"
+        fix = "check the key that server expects (a gateway's own, not a StepFun key?)"
+        return Check(KEY_AND_REGION, "key", Verdict.FAIL, detail, fix, data={"tried": []})
     tried: list[str] = []
     for region in other_regions(setup.base_url, regions):
         tried.append(region.name)

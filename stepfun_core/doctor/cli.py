@@ -57,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_argument(
         "--only", action="append", default=[], metavar="PROBE", help="run only this probe"
     )
-    doctor.add_argument("--timeout", type=float, default=10.0, help="seconds per network step")
+    doctor.add_argument("--timeout", type=seconds, default=10.0, help="seconds per network step")
     doctor.add_argument("--json", type=Path, metavar="FILE", help="write the whole report here")
     doctor.add_argument(
         "--record", type=Path, metavar="DIR", help="save each probe exchange as a cassette"
@@ -85,9 +85,22 @@ def write_json(report: Report, path: Path, secret: str | None) -> None:
     path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
+def seconds(text: str) -> float:
+    """A positive, finite number of seconds (argparse names the option when this raises)."""
+    value = float(text)
+    if not (0 < value < float("inf")):
+        raise ValueError(text)
+    return value
+
+
 def _options(args: argparse.Namespace) -> DoctorOptions:
     if args.record is not None and not (args.probe or args.only):
         raise ValueError("--record saves probe exchanges: add --probe")
+    # Output paths that cannot be written are usage errors before anything runs (or is paid).
+    if args.json is not None and args.json.is_dir():
+        raise ValueError(f"--json {args.json}: a directory; name the report's file")
+    if args.record is not None and args.record.exists() and not args.record.is_dir():
+        raise ValueError(f"--record {args.record}: a file; name a directory for the cassettes")
     if args.probe or args.only:
         with probe_tooling():  # without the doctor extra: one line naming it, before anything runs
             from stepfun_probes.probing import select  # noqa: PLC0415 (maintainers' tooling)
@@ -115,7 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         print(f"stepfun doctor: {exc}", file=sys.stderr)
         return EXIT_CONFIGURATION
-    printer = Printer(sys.stdout)
+    printer = Printer(sys.stdout, _key_in_use(options) or "")
     print(f"StepFun doctor (stepfun-integrations {__version__})", flush=True)
     try:
         report = run_doctor(options, listener=printer)
@@ -127,7 +140,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILED
     printer.finish(report)
     if args.json is not None:
-        write_json(report, args.json, _key_in_use(options))
+        try:
+            write_json(report, args.json, _key_in_use(options))
+        except OSError as exc:
+            print(f"stepfun doctor: cannot write {args.json}: {exc.strerror}", file=sys.stderr)
+            return EXIT_CONFIGURATION
         print(f"Report written to {args.json}")
     return report.exit_code()
 

@@ -15,6 +15,7 @@ from stepfun_core.doctor.report import (
     Report,
     Verdict,
 )
+from stepfun_core.redact import without_secret
 
 VERDICT_WIDTH = 12
 NAME_WIDTH = 26
@@ -78,11 +79,24 @@ def result_line(report: Report) -> str:
     return f"Result: {'; '.join(parts)}{replica}. Exit status 1."
 
 
+def one_line(text: str, secret: str = "") -> str:
+    """``text`` as one line of a terminal: the key masked, control characters escaped.
+
+    What a server sends (a model's id, an HTML error page, a body quoting the key) is printed
+    as text: a newline or an escape sequence would break the layout or fake a line.
+    """
+    text = without_secret(text, secret)
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 class Printer:
     """Prints each finding as the run makes it, with a heading when a step begins."""
 
-    def __init__(self, out: TextIO) -> None:
+    def __init__(self, out: TextIO, secret: str = "") -> None:
         self.out = out
+        self.secret = secret  # the key in use: never printed, whatever a server quotes back
         self._step: str | None = None
 
     def _heading(self, step: str) -> None:
@@ -98,10 +112,11 @@ class Printer:
         else:
             self._heading(WIRE)
             lines = probe_lines(item)
-        self.out.write("\n".join(lines) + "\n")
+        self.out.write("\n".join(one_line(line, self.secret) for line in lines) + "\n")
         self.out.flush()
 
     def finish(self, report: Report) -> None:
         """The probe table and the result line."""
-        self.out.write("\n".join([*probe_table(report), "", result_line(report)]) + "\n")
+        lines = [*probe_table(report), "", result_line(report)]
+        self.out.write("\n".join(one_line(line, self.secret) for line in lines) + "\n")
         self.out.flush()

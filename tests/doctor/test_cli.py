@@ -79,14 +79,51 @@ def test_a_failed_check_exits_1(capsys: pytest.CaptureFixture[str], refused_port
     [
         (["--only", "no-such-probe"], "unknown probe no-such-probe"),
         (["--record", "somewhere"], "--record saves probe exchanges: add --probe"),
-        (["--timeout", "soon"], "invalid float value"),
+        (["--timeout", "soon"], "invalid seconds value"),
+        # Round 14: 0 and -1 gave a false "no network, or DNS blocked"; nan and inf a crash.
+        (["--timeout", "0"], "invalid seconds value"),
+        (["--timeout", "nan"], "invalid seconds value"),
+        (["--timeout", "inf"], "invalid seconds value"),
+        # Round 14: a traceback once the run was done; a --record file after a paid request.
+        (["--json", "."], "--json .: a directory"),
+        (["--probe", "--record", "pyproject.toml"], "--record pyproject.toml: a file"),
     ],
 )
 def test_usage_errors_exit_2(
-    capsys: pytest.CaptureFixture[str], args: list[str], said: str
+    capsys: pytest.CaptureFixture[str], args: list[str], said: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.chdir(REPO)
     code, _, err = run(capsys, *args)
     assert code == 2 and said in err
+
+
+def test_a_report_that_cannot_be_written_exits_2_without_a_traceback(
+    replica: Replica, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    (tmp_path / "afile").write_text("")
+    target = tmp_path / "afile" / "report.json"
+    code, _, err = run(
+        capsys, "--api-key", KEY, "--base-url", replica.base_url, "--json", str(target)
+    )
+    assert code == 2 and f"cannot write {target}" in err and "Traceback" not in err
+
+
+def test_lines_never_show_the_key_nor_what_a_server_sends_as_controls() -> None:
+    # Round 14: a probe's "observed:" line printed a body quoting the key (the JSON report
+    # masked it); a model id with an escape sequence and a newline faked a line of output.
+    import io
+
+    from stepfun_core.doctor.render import Printer
+    from stepfun_core.doctor.report import Check, Verdict
+
+    out = io.StringIO()
+    quoted = json.dumps(json.dumps({"error": {"message": f"bad key {KEY}"}}))
+    detail = f"served: evil\x1b[2J\nfake ok line; {quoted}"
+    Printer(out, KEY)(Check("Models", "served", Verdict.INFO, detail))
+    printed = out.getvalue()
+    assert KEY not in printed and "***" in printed
+    assert "\x1b" not in printed and printed.count("\n") == 3  # a blank line, the heading, the line
+    assert "evil\\x1b[2J\\nfake ok line" in printed
 
 
 def test_help_says_what_the_exit_codes_mean(capsys: pytest.CaptureFixture[str]) -> None:

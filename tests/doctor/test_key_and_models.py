@@ -61,6 +61,20 @@ def test_a_key_no_region_accepts(doctor: Doctor, replica: Replica, other_replica
     assert key.data["tried"] == ["China", "international Step Plan", "China Step Plan"]
 
 
+def test_a_key_refused_by_a_gateway_is_never_sent_to_stepfun(
+    doctor: Doctor, replica: Replica, other_replica: Replica
+) -> None:
+    # Round 14: a 401 from a base URL of no region (a gateway's) sent its key to all four of
+    # StepFun's URLs, then advised a new StepFun key.
+    replica.accept_keys("sk-the-gateway-expects")
+    report = doctor(base_url=f"{replica.url}/gateway/v1")
+    key = check(report, "key")
+    assert key.verdict is Verdict.FAIL and "refused this key" in key.detail
+    assert "gateway" in (key.fix or "") and key.data["tried"] == []
+    assert not other_replica.requests
+    assert [r.path for r in replica.requests] == ["/gateway/v1/models"]
+
+
 @pytest.mark.parametrize(
     ("fault", "fix"),
     [

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from stepfun_core.redact import HIDDEN, redact_url
+from stepfun_core.redact import HIDDEN, redact_url, without_secret
 
 SCHEMES = st.sampled_from(["http", "https", "socks5", "socks5h"]) | st.from_regex(
     r"[a-z][a-z0-9+.-]{0,8}", fullmatch=True
@@ -86,3 +88,13 @@ def test_any_string_keeps_nothing_between_its_scheme_and_its_last_at(text: str) 
 )
 def test_examples(url: str, shown: str) -> None:
     assert redact_url(url) == shown
+
+
+def test_a_key_quoted_inside_a_gateway_s_json_text_is_masked() -> None:
+    # Round 14: a key with a quote or a backslash, quoted back by StepFun inside OpenRouter's
+    # metadata.raw (JSON text in JSON), is escaped twice: that form was shown.
+    key = 'sk-abc"def\\ghi12345xyz'
+    raw = json.dumps({"error": {"message": f"bad key {key}"}})
+    body = json.dumps({"error": {"message": "Provider returned error", "metadata": {"raw": raw}}})
+    shown = without_secret(body, key)
+    assert "ghi12345xyz" not in shown and "***" in shown
