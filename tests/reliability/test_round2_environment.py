@@ -17,6 +17,7 @@ cases; each async call runs in a new event loop and so builds a new pool.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -232,6 +233,8 @@ MISSING_FILE = "/nonexistent/round2/company-ca.pem"
 MISSING_DIR = "/nonexistent/round2/certs"
 MALFORMED = f"http://tenant:{password('')}@127.0.0.1:notaport"
 EMPTY_LABEL = f"http://tenant:{password('')}@proxy..example:8080"
+NOT_PEM = str(REPO / "tests" / "media" / "tiny.png")
+SOCKS = f"socks5://tenant:{password('')}@127.0.0.1:1080"
 MISCONFIGURED: dict[str, Environment] = {
     "SSL_CERT_FILE names a missing file": (
         ("SSL_CERT_FILE", MISSING_FILE),
@@ -244,6 +247,16 @@ MISCONFIGURED: dict[str, Environment] = {
     **{f"{v} is a malformed URL (port 'notaport')": ((v, MALFORMED),) for v in PROXY_VARIABLES},
     # Sync lookups of such a host once raised the idna codec's UnicodeError.
     "HTTPS_PROXY has an empty label in its host name": (("HTTPS_PROXY", EMPTY_LABEL),),
+    # Round 14: the ssl module's SSLError and httpx's ImportError escaped, untyped.
+    "SSL_CERT_FILE names a file that is no PEM bundle": (
+        ("SSL_CERT_FILE", NOT_PEM),
+        ("SSL_CERT_DIR", None),
+    ),
+    **(
+        {"ALL_PROXY is socks5, without httpx's socks support": (("ALL_PROXY", SOCKS),)}
+        if importlib.util.find_spec("socksio") is None
+        else {}
+    ),
 }
 
 
