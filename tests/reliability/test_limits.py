@@ -103,40 +103,30 @@ def whole_then_cut(send: Send, request: Any) -> bool:
     return False
 
 
-@pytest.mark.parametrize("combo", CALLS)
-def test_a_cut_after_a_whole_answer_keeps_it(combo: Combo, row: Row) -> None:
-    # Hostile round 9: the answer was whole, yet the cut before the chunked body's end made it a
-    # connection error, and the (billed) answer was asked for again.
-    with RawServer(whole_then_cut) as server:
-        out = combo.call(combo.build(server.base_url), "hi")
-    fill(
-        row, combo, "a whole answer, then the connection cut", "the answer, asked once", out, server
-    )
-    assert out.error is None, repr(out.error)
-    assert out.text == ANSWER and len(server.requests) == 1
-
-
 def not_utf8(send: Send, request: Any) -> bool:
     """A whole answer holding a byte that is not UTF-8 (a Latin-1 "é")."""
     send(whole(200, completion("cafe").replace(b'"cafe"', b'"caf\xe9"')))
     return True
 
 
+WHOLE_ANSWERS = {
+    # Hostile round 9: the answer was whole, yet the cut before the chunked body's end made it a
+    # connection error, and the (billed) answer was asked for again.
+    "a whole answer, then the connection cut": (whole_then_cut, ANSWER),
+    # Round 11: a MalformedResponseError ("not a JSON object"), never retried.
+    "a whole answer with a byte that is not UTF-8": (not_utf8, "caf\ufffd"),
+}
+
+
+@pytest.mark.parametrize("case", list(WHOLE_ANSWERS))
 @pytest.mark.parametrize("combo", CALLS)
-def test_a_whole_answer_with_bytes_that_are_not_utf8_is_kept(combo: Combo, row: Row) -> None:
-    # Round 11: it was a MalformedResponseError ("not a JSON object"), never retried.
-    with RawServer(not_utf8) as server:
+def test_a_whole_answer_is_kept(combo: Combo, case: str, row: Row) -> None:
+    script, text = WHOLE_ANSWERS[case]
+    with RawServer(script) as server:
         out = combo.call(combo.build(server.base_url), "hi")
-    fill(
-        row,
-        combo,
-        "a whole answer with a byte that is not UTF-8",
-        "the answer, U+FFFD",
-        out,
-        server,
-    )
+    fill(row, combo, case, "the answer, asked once", out, server)
     assert out.error is None, repr(out.error)
-    assert out.text == "caf\ufffd" and len(server.requests) == 1
+    assert out.text == text and len(server.requests) == 1
 
 
 BLOCKED = "The content you provided or machine outputted is blocked."
@@ -155,15 +145,8 @@ def test_stepfun_s_error_inside_openrouter_s_is_its_type(combo: Combo, row: Row)
     # Round 11: OpenRouter's "Provider returned error" hid StepFun's type and message.
     with RawServer(blocked_through_openrouter) as server:
         out = combo.call(combo.build(server.base_url), "hi")
-    row.set(
-        category=LIMIT,
-        case="a moderation block inside OpenRouter's error (metadata.raw)",
-        adapter=combo.target,
-        mode=combo.label,
-        expected="ContentModerationError with StepFun's words, not retried",
-        observed=describe(out),
-        requests=len(server.requests),
-    )
+    case = "a moderation block inside OpenRouter's error (metadata.raw)"
+    fill(row, combo, case, "ContentModerationError with StepFun's words, asked once", out, server)
     assert isinstance(out.error, core.ContentModerationError), repr(out.error)
     assert BLOCKED in str(out.error) and len(server.requests) == 1
 
