@@ -53,7 +53,7 @@ class StepFunClient(BaseClient[SyncHTTP]):
         """The httpx client in use: the caller's, or the shared pool.
 
         With ``total_timeout`` its pool keeps no idle connection: each attempt opens its own, so
-        that one missing its deadline can be cut (see `_by_deadline`).
+        that one missing its deadline can be cut (see `by_deadline`).
         """
         if self._http_client is not None:
             return self._http_client
@@ -61,7 +61,8 @@ class StepFunClient(BaseClient[SyncHTTP]):
         return shared_sync_client((size, 0 if self.settings.total_timeout else keepalive))
 
     @staticmethod
-    def _read(response: httpx.Response, reader: BodyReader) -> bytes:
+    def read_body(response: httpx.Response, reader: BodyReader) -> bytes:
+        """A whole body through ``reader`` (its caps, its deadline), then the response closed."""
         try:
             for piece in raw_pieces(response):
                 if not reader.add(piece):
@@ -85,7 +86,7 @@ class StepFunClient(BaseClient[SyncHTTP]):
                 return refused
             if response.is_success and stream and not is_json_reply(response):
                 return response, b""  # a JSON answer is read whole, then refused by _opened
-            content = self._read(response, self._reader(response, deadline))
+            content = self.read_body(response, self._reader(response, deadline))
         except self._errors as exc:
             return transport_error(exc)
         except UnicodeError as exc:
@@ -110,7 +111,7 @@ class StepFunClient(BaseClient[SyncHTTP]):
             else:
                 deadline.limit(request)
                 work = functools.partial(self._attempt, http, request, stream, deadline)
-                outcome = _by_deadline(deadline, request, work)
+                outcome = by_deadline(deadline, request, work)
             if not isinstance(outcome, StepFunError):
                 if not stream:  # a stream's refusal may still come as its first event
                     self._took(payload, tries)
@@ -143,9 +144,7 @@ class StepFunClient(BaseClient[SyncHTTP]):
         """Nothing to release: the shared pool lives on, and a caller's client is theirs."""
 
 
-def _by_deadline(
-    deadline: Deadline, request: httpx.Request, work: Callable[[], Outcome]
-) -> Outcome:
+def by_deadline(deadline: Deadline, request: httpx.Request, work: Callable[[], Outcome]) -> Outcome:
     """Run one blocking attempt, or cut it at the deadline (or on Ctrl-C) and raise.
 
     A blocking read cannot be interrupted, and a server trickling its headers resets every read
@@ -204,7 +203,8 @@ class AsyncStepFunClient(BaseClient[AsyncHTTP]):
     _asynchronous = True
 
     @staticmethod
-    async def _read(response: httpx.Response, reader: BodyReader) -> bytes:
+    async def read_body(response: httpx.Response, reader: BodyReader) -> bytes:
+        """`StepFunClient.read_body`, without blocking the event loop."""
         try:
             async for piece in araw_pieces(response):
                 if not reader.add(piece):
@@ -231,7 +231,7 @@ class AsyncStepFunClient(BaseClient[AsyncHTTP]):
                 return refused
             if response.is_success and stream and not is_json_reply(response):
                 return response, b""  # a JSON answer is read whole, then refused by _opened
-            content = await self._read(response, self._reader(response, deadline))
+            content = await self.read_body(response, self._reader(response, deadline))
         except self._errors as exc:
             return transport_error(exc)
         except self._status_errors as exc:

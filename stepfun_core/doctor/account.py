@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import httpx
 
 from stepfun_core.catalog import ServedModel, parse_models
+from stepfun_core.client import StepFunClient, by_deadline
 from stepfun_core.doctor.configuration import Setup
 from stepfun_core.doctor.regions import Region, other_regions
 from stepfun_core.doctor.report import KEY_AND_REGION, Check, Verdict
@@ -24,9 +25,11 @@ from stepfun_core.errors import (
     PermissionDeniedError,
     RateLimitError,
     StepFunError,
+    TotalTimeoutError,
 )
 from stepfun_core.http import build_headers, status_error, transport_error
 from stepfun_core.jsonio import decode_json
+from stepfun_core.limits import DEFAULT_MAX_RESPONSE_BYTES, BodyReader, Deadline
 from stepfun_core.settings import endpoint_url
 
 MODELS_PATH = "/models"
@@ -48,17 +51,37 @@ class ModelsAnswer:
         return None if self.models is None else [m.id for m in self.models]
 
 
-def list_models(http: httpx.Client, base_url: str, api_key: str) -> ModelsAnswer:
-    """``GET <base_url>/models`` with the key; never raises for an HTTP or network failure."""
+def list_models(http: httpx.Client, base_url: str, api_key: str, timeout: float) -> ModelsAnswer:
+    """``GET <base_url>/models`` with the key, in ``timeout`` seconds; never raises for a failure.
+
+    httpx's timeouts bound each read, not the request: the core's deadline and byte cap keep a
+    silent or trickling server, or an endless body, from holding the doctor.
+    """
     headers = build_headers(api_key, None, stream=False)
+    request = http.build_request("GET", endpoint_url(base_url, MODELS_PATH), headers=headers)
+    deadline = Deadline(timeout, dict.fromkeys(("connect", "read", "write", "pool"), timeout))
+    deadline.limit(request)
+
+    def get() -> tuple[httpx.Response, bytes]:
+        response = http.send(request, stream=True)
+        reader = BodyReader(response, DEFAULT_MAX_RESPONSE_BYTES, deadline)
+        return response, StepFunClient.read_body(response, reader)
+
     try:
-        response = http.get(endpoint_url(base_url, MODELS_PATH), headers=headers)
+        outcome = by_deadline(deadline, request, get)
     except httpx.RequestError as exc:
-        return ModelsAnswer(None, transport_error(exc))
+        outcome = transport_error(exc)
+    except StepFunError as exc:
+        outcome = exc
+    if isinstance(outcome, TotalTimeoutError):  # named as the doctor's option, not the core's
+        outcome = TotalTimeoutError(f"no whole answer within the timeout ({timeout:g} s)")
+    if isinstance(outcome, StepFunError):  # a body over the cap too
+        return ModelsAnswer(None, outcome)
+    response, content = outcome
     replica = response.headers.get(REPLICA_HEADER) == "loopback"
     if not response.is_success:
-        return ModelsAnswer(None, status_error(response), replica)
-    body = decode_json(response.content)
+        return ModelsAnswer(None, status_error(response, content), replica)
+    body = decode_json(content)
     if not isinstance(body, dict) or not isinstance(body.get("data"), list):
         error = MalformedResponseError(f"GET {MODELS_PATH} did not answer with a list of models")
         return ModelsAnswer(None, error, replica)
@@ -66,10 +89,10 @@ def list_models(http: httpx.Client, base_url: str, api_key: str) -> ModelsAnswer
 
 
 def check_key(
-    http: httpx.Client, setup: Setup, regions: Sequence[Region]
+    http: httpx.Client, setup: Setup, regions: Sequence[Region], timeout: float
 ) -> tuple[list[Check], ModelsAnswer]:
     """The key-and-region lines, and the models answer of the base URL."""
-    answer = list_models(http, setup.base_url, setup.api_key)
+    answer = list_models(http, setup.base_url, setup.api_key, timeout)
     checks: list[Check] = []
     if answer.replica:
         detail = "answered by the loopback replica (X-StepFun-Replica: loopback), not StepFun"
@@ -79,13 +102,15 @@ def check_key(
         detail = f"accepted by {where}: GET /models lists {len(answer.ids)} models"
         checks.append(Check(KEY_AND_REGION, "key", Verdict.OK, detail))
     elif isinstance(answer.error, AuthenticationError):
-        checks.append(_wrong_region(http, setup, regions))
+        checks.append(_wrong_region(http, setup, regions, timeout))
     else:
         checks.append(_refused(answer.error, setup))
     return checks, answer
 
 
-def _wrong_region(http: httpx.Client, setup: Setup, regions: Sequence[Region]) -> Check:
+def _wrong_region(
+    http: httpx.Client, setup: Setup, regions: Sequence[Region], timeout: float
+) -> Check:
     if setup.region is None:  # a gateway's URL: its key is never sent to StepFun's own
         detail = f"401 at {setup.base_url}: the server there refused this key"
         fix = "check the key that server expects (a gateway's own, not a StepFun key?)"
@@ -93,7 +118,7 @@ def _wrong_region(http: httpx.Client, setup: Setup, regions: Sequence[Region]) -
     tried: list[str] = []
     for region in other_regions(setup.base_url, regions):
         tried.append(region.name)
-        if list_models(http, region.base_url, setup.api_key).ids is not None:
+        if list_models(http, region.base_url, setup.api_key, timeout).ids is not None:
             here = setup.region.label if setup.region else setup.base_url
             detail = f"401 invalid_api_key at {here}, but {region.label} accepts this key"
             fix = f"set STEP_BASE_URL={region.base_url} (or pass base_url=... to the client)"

@@ -156,7 +156,7 @@ def _check_account(
     regions: Sequence[Region],
 ) -> list[str] | None:
     """Steps 3 and 4; the served models, or None when ``GET /models`` failed."""
-    checks, answer = check_key(http, setup, regions)
+    checks, answer = check_key(http, setup, regions, options.timeout)
     report.replica = answer.replica
     for check in checks:
         report.add(check)

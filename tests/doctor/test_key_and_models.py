@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable
+
 import pytest
 
 from stepfun_core.doctor import Verdict
 from stepfun_core.doctor.report import EXIT_FAILED, MODELS, WIRE
 from tests.doctor.conftest import KEY, Doctor, check
+from tests.reliability.raw_server import END, RawServer, Send, chunk, head
 from tests.replica import Fault, Replica
 
 
@@ -101,6 +106,58 @@ def test_a_connection_that_breaks(doctor: Doctor, replica: Replica) -> None:
     replica.enqueue(Fault.drop())
     key = check(doctor(), "key")
     assert key.verdict is Verdict.FAIL and "did not answer" in (key.fix or "")
+
+
+# Servers that would hold GET /models for ever: httpx's timeouts bound each read, not the request.
+_ENDED = threading.Event()  # set when the test is done: a silent script stops waiting
+
+
+def _silent(send: Send, request: object) -> bool:
+    _ENDED.wait(60)
+    return False
+
+
+def _trickles(opening: bytes, piece: bytes) -> Callable[[Send, object], bool]:
+    def script(send: Send, request: object) -> bool:
+        send(opening)
+        while not _ENDED.wait(0.05):  # a client that gave up ends it (the send fails)
+            send(piece)
+        return False
+
+    return script
+
+
+def _endless(send: Send, request: object) -> bool:
+    send(head(200, "application/json") + chunk(b'{"object": "list", "data": ['))
+    while not _ENDED.is_set():
+        send(chunk(b'{"id": "step-3.5-flash"}, ' * 40_000))  # about 1 MB a chunk
+    send(END)
+    return False
+
+
+@pytest.mark.parametrize(
+    ("script", "said"),
+    [
+        (_silent, ("timed out", "within the timeout (1 s)")),  # httpx's, or the deadline's
+        (_trickles(b"HTTP/1.1 200 OK\r\n", b"X"), ("within the timeout (1 s)",)),  # a header
+        (_trickles(head(200, "application/json"), chunk(b" ")), ("within the timeout (1 s)",)),
+        (_endless, ("max_response_bytes",)),
+    ],
+    ids=["silent", "trickled-headers", "trickled-body", "endless-body"],
+)
+def test_a_server_that_holds_the_model_list_is_given_up_at_the_timeout(
+    doctor: Doctor, script: Callable[[Send, object], bool], said: tuple[str, ...]
+) -> None:
+    _ENDED.clear()
+    try:
+        with RawServer(script) as server:
+            started = time.monotonic()
+            key = check(doctor(base_url=server.base_url, timeout=1.0), "key")
+            took = time.monotonic() - started
+    finally:
+        _ENDED.set()
+    assert key.verdict is Verdict.FAIL and any(s in key.detail for s in said), key.detail
+    assert took < 10  # a hang, not a speed, is what this checks (it held 120 s, or for ever)
 
 
 def test_served_models_beside_the_catalog(doctor: Doctor, replica: Replica) -> None:
