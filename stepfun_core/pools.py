@@ -17,6 +17,7 @@ import importlib.util
 import os
 import ssl
 import threading
+import urllib.request
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from http.cookiejar import CookieJar, DefaultCookiePolicy
@@ -33,7 +34,6 @@ from stepfun_core.settings import (
 
 Size = tuple[int, int]  # (max_connections, max_keepalive_connections)
 DEFAULT_SIZE: Size = (DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_KEEPALIVE_CONNECTIONS)
-_PROXY_VARIABLES = ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY")
 _CERTIFICATE_VARIABLES = ("SSL_CERT_FILE", "SSL_CERT_DIR")
 
 _lock = threading.Lock()
@@ -46,11 +46,11 @@ _inherited: list[object] = []
 
 
 @functools.lru_cache(maxsize=4)
-def _unusable_certificates(cert_file: str | None, cert_dir: str | None) -> str | None:
-    """Why the certificate variables' files make no SSL context, else None.
+def _unusable_certificates(name: str, path: str, stamp: tuple[int, int]) -> str | None:
+    """Why ``path`` (the certificate variable httpx reads) makes no SSL context, else None.
 
-    A DER file, an empty one, a directory for SSL_CERT_FILE. Checked once per setting (the
-    arguments): each check builds a context, about 17 ms.
+    A DER file, an empty one, a directory for SSL_CERT_FILE. Checked once per path and
+    modification (``stamp``: a file fixed in place is checked again): a check costs about 17 ms.
     """
     try:
         httpx.create_ssl_context()  # it reads the variables itself
@@ -59,45 +59,66 @@ def _unusable_certificates(cert_file: str | None, cert_dir: str | None) -> str |
     return None
 
 
-def environment_problem() -> ConfigurationError | None:
-    """The first proxy or certificate variable a pool cannot be made with, if any."""
-    for name in _CERTIFICATE_VARIABLES:
-        path = os.environ.get(name)
-        if path and not os.path.exists(path):
-            return ConfigurationError(f"{name} names {path!r}, which does not exist")
-    named = [(n, os.environ.get(n)) for n in _CERTIFICATE_VARIABLES]
-    if any(path for _, path in named):
-        why = _unusable_certificates(*(path for _, path in named))
-        if why is not None:
-            which = " and ".join(f"{n} ({path!r})" for n, path in named if path)
-            return ConfigurationError(
-                f"{which}: no usable certificates ({why}); a bundle of PEM certificates is "
-                "needed (a DER .crt converts with openssl x509 -inform DER -in FILE -out FILE.pem)"
-            )
-    for name in _PROXY_VARIABLES:
-        value = os.environ.get(name) or os.environ.get(name.lower())
+def _certificate_problem() -> ConfigurationError | None:
+    # httpx reads SSL_CERT_DIR only when SSL_CERT_FILE is unset or empty.
+    named = next(((n, os.environ[n]) for n in _CERTIFICATE_VARIABLES if os.environ.get(n)), None)
+    if named is None:
+        return None
+    name, path = named
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return ConfigurationError(f"{name} names {path!r}, which does not exist")
+    why = _unusable_certificates(name, path, (stat.st_mtime_ns, stat.st_size))
+    if why is None:
+        return None
+    return ConfigurationError(
+        f"{name} ({path!r}): no usable certificates ({why}); a bundle of PEM certificates is "
+        "needed (a DER .crt converts with openssl x509 -inform DER -in FILE -out FILE.pem)"
+    )
+
+
+def _proxy_variables() -> list[tuple[str, str]]:
+    """The proxy variables httpx uses, by name, read as it reads them (`getproxies`).
+
+    A lowercase variable wins over its uppercase twin (an empty one removes it), and a ``*`` in
+    NO_PROXY means no proxy at all.
+    """
+    found = urllib.request.getproxies()
+    if "*" in (host.strip() for host in found.get("no", "").split(",")):
+        return []
+    named = []
+    for scheme in ("https", "http", "all"):
+        value = found.get(scheme)
         if value:
-            try:
-                proxy = httpx.URL(value if "://" in value else f"http://{value}")
-                valid = (
-                    bool(proxy.host)
-                    and proxy.scheme in ("http", "https", "socks5")
-                    and has_dns_labels(proxy)
-                )
-            except (httpx.InvalidURL, ValueError, TypeError):
-                valid = False
-            if not valid:
-                # The URL itself is never shown: it may hold a password.
-                return ConfigurationError(
-                    f"{name} is not a valid proxy URL (http, https or socks5, with a valid host "
-                    "name); characters such as '/', '#', '@' or ':' in its user name or password "
-                    "must be percent-encoded (e.g. %2F for '/')"
-                )
-            if proxy.scheme == "socks5" and importlib.util.find_spec("socksio") is None:
-                return ConfigurationError(
-                    f"{name} is a socks5 proxy, which needs httpx's socks support: "
-                    "pip install 'httpx[socks]'"
-                )
+            lower = f"{scheme}_proxy"
+            named.append((lower if os.environ.get(lower) == value else lower.upper(), value))
+    return named
+
+
+def environment_problem() -> ConfigurationError | None:
+    """The first certificate or proxy variable a pool cannot be made with, if any."""
+    problem = _certificate_problem()
+    if problem is not None:
+        return problem
+    for name, value in _proxy_variables():
+        try:  # httpx.Proxy accepts the schemes the installed httpx supports
+            proxy = httpx.Proxy(value if "://" in value else f"http://{value}").url
+            valid = bool(proxy.host) and has_dns_labels(proxy)
+        except (httpx.InvalidURL, ValueError, TypeError):
+            valid = False
+        if not valid:
+            # The URL itself is never shown: it may hold a password.
+            return ConfigurationError(
+                f"{name} is not a valid proxy URL (http, https or socks5, with a valid host "
+                "name); characters such as '/', '#', '@' or ':' in its user name or password "
+                "must be percent-encoded (e.g. %2F for '/')"
+            )
+        if proxy.scheme.startswith("socks") and importlib.util.find_spec("socksio") is None:
+            return ConfigurationError(
+                f"{name} is a {proxy.scheme} proxy, which needs httpx's socks support: "
+                "pip install 'httpx[socks]'"
+            )
     return None
 
 

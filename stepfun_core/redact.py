@@ -61,7 +61,7 @@ def fingerprint(value: Any) -> str:
     return "sha256:" + hashlib.sha256(repr(value).encode("utf-8", "replace")).hexdigest()[:16]
 
 
-def without_secret(text: str, secret: str) -> str:
+def without_secret(text: str, secret: str, mask: str = HIDDEN) -> str:
     """``text`` with ``secret`` masked, as written or JSON-escaped (a slash or a quote in it).
 
     A gateway may quote the key it refused, and errors are logged and shown. A secret under 8
@@ -73,7 +73,7 @@ def without_secret(text: str, secret: str) -> str:
     # Escaped twice: a gateway's JSON text holding StepFun's (OpenRouter's metadata.raw).
     forms = {secret, escaped, json.dumps(escaped)[1:-1], secret.replace("/", "\\/")}
     for form in forms:
-        text = text.replace(form, HIDDEN)
+        text = text.replace(form, mask)
     return text
 
 

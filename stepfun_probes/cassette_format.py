@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from stepfun_core.doctor.account import REPLICA_HEADER
+from stepfun_core.redact import without_secret
 
 if TYPE_CHECKING:
     from stepfun_probes.capture import Exchange
@@ -148,7 +149,7 @@ def _text(data: bytes, secrets: Sequence[str]) -> str | bytes:
     except UnicodeDecodeError:
         return data
     for secret in secrets:
-        text = text.replace(secret, REDACTED)
+        text = without_secret(text, secret, REDACTED)  # as written, or JSON-escaped
     return text
 
 

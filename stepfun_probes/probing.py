@@ -18,6 +18,7 @@ from stepfun_core.doctor.configuration import Setup
 from stepfun_core.doctor.report import ProbeResult, Report, Tokens
 from stepfun_core.doctor.runner import DoctorOptions, doctor_http_client
 from stepfun_core.errors import StepFunError
+from stepfun_core.redact import without_secret
 from stepfun_core.settings import DEFAULT_MODEL
 from stepfun_core.types import Usage
 from stepfun_probes.assumptions import ASSUMPTIONS, Assumption
@@ -40,12 +41,17 @@ def select(only: Sequence[str]) -> list[Assumption]:
     return [a for a in ASSUMPTIONS if not only or a.id in only]
 
 
-def trim(value: Any) -> str:
-    """An observed shape in one short line: long strings cut, long lists cut, then the whole."""
+def trim(value: Any, secrets: Sequence[str] = ()) -> str:
+    """An observed shape in one short line: long strings cut, long lists cut, then the whole.
+
+    ``secrets`` are masked before anything is cut: a key cut short is no longer found.
+    """
 
     def cut(item: Any) -> Any:
-        if isinstance(item, str) and len(item) > TRIM_TEXT:
-            return item[:TRIM_TEXT] + "…"
+        if isinstance(item, str):
+            for secret in secrets:
+                item = without_secret(item, secret)
+            return item[:TRIM_TEXT] + "…" if len(item) > TRIM_TEXT else item
         if isinstance(item, dict):
             return {k: cut(v) for k, v in item.items()}
         if isinstance(item, list):
@@ -104,7 +110,7 @@ def run_probes(
         finding = _run_one(PROBES[assumption.id], context, show_traceback)
         exchanges = log.since(start)
         report.replica = report.replica or any(e.from_replica for e in exchanges)
-        observed = None if finding.observed is None else trim(finding.observed)
+        observed = None if finding.observed is None else trim(finding.observed, secrets)
         report.add(
             ProbeResult(
                 assumption.id,

@@ -30,6 +30,7 @@ from stepfun_core.errors import (
 from stepfun_core.http import build_headers, status_error, transport_error
 from stepfun_core.jsonio import decode_json
 from stepfun_core.limits import DEFAULT_MAX_RESPONSE_BYTES, BodyReader, Deadline
+from stepfun_core.redact import display_url
 from stepfun_core.settings import endpoint_url
 
 MODELS_PATH = "/models"
@@ -98,7 +99,7 @@ def check_key(
         detail = "answered by the loopback replica (X-StepFun-Replica: loopback), not StepFun"
         checks.append(Check(KEY_AND_REGION, "target", Verdict.INFO, detail, needed=False))
     if answer.ids is not None:
-        where = setup.region.label if setup.region else setup.base_url
+        where = setup.region.label if setup.region else display_url(setup.base_url)
         detail = f"accepted by {where}: GET /models lists {len(answer.ids)} models"
         checks.append(Check(KEY_AND_REGION, "key", Verdict.OK, detail))
     elif isinstance(answer.error, AuthenticationError):
@@ -112,14 +113,14 @@ def _wrong_region(
     http: httpx.Client, setup: Setup, regions: Sequence[Region], timeout: float
 ) -> Check:
     if setup.region is None:  # a gateway's URL: its key is never sent to StepFun's own
-        detail = f"401 at {setup.base_url}: the server there refused this key"
+        detail = f"401 at {display_url(setup.base_url)}: the server there refused this key"
         fix = "check the key that server expects (a gateway's own, not a StepFun key?)"
         return Check(KEY_AND_REGION, "key", Verdict.FAIL, detail, fix, data={"tried": []})
     tried: list[str] = []
     for region in other_regions(setup.base_url, regions):
         tried.append(region.name)
         if list_models(http, region.base_url, setup.api_key, timeout).ids is not None:
-            here = setup.region.label if setup.region else setup.base_url
+            here = setup.region.label if setup.region else display_url(setup.base_url)
             detail = f"401 invalid_api_key at {here}, but {region.label} accepts this key"
             fix = f"set STEP_BASE_URL={region.base_url} (or pass base_url=... to the client)"
             data = {"accepted_by": region.base_url, "tried": tried}
@@ -141,7 +142,7 @@ def _refused(error: StepFunError | None, setup: Setup) -> Check:
     elif isinstance(error, RateLimitError):
         fix = "rate limited: wait a minute and run the doctor again"
     elif error is not None and error.status_code == 404:
-        fix = f"{setup.base_url} has no /models endpoint: check STEP_BASE_URL"
+        fix = f"{display_url(setup.base_url)} has no /models endpoint: check STEP_BASE_URL"
     elif isinstance(error, APIConnectionError):
         fix = "the API did not answer: run the doctor again, or check the network and proxy"
     else:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,6 +19,7 @@ from stepfun_core import __version__
 from stepfun_core.doctor.render import Printer
 from stepfun_core.doctor.report import EXIT_CONFIGURATION, EXIT_FAILED, Report
 from stepfun_core.doctor.runner import DoctorOptions, probe_tooling, run_doctor
+from stepfun_core.redact import without_secret
 from stepfun_core.settings import find_api_key
 
 DESCRIPTION = """\
@@ -70,7 +72,7 @@ def _redacted(value: Any, secret: str | None) -> Any:
     if not secret:
         return value
     if isinstance(value, str):
-        return value.replace(secret, "REDACTED")
+        return without_secret(value, secret)  # as written, or JSON-escaped in a body's text
     if isinstance(value, dict):
         return {k: _redacted(v, secret) for k, v in value.items()}
     if isinstance(value, list):
@@ -85,12 +87,24 @@ def write_json(report: Report, path: Path, secret: str | None) -> None:
     path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
+MAX_SECONDS = 86_400.0  # a day: more overflows the clock's arithmetic (1e10 did)
+
+
 def seconds(text: str) -> float:
-    """A positive, finite number of seconds (argparse names the option when this raises)."""
+    """A positive number of seconds up to a day (argparse names the option when this raises)."""
     value = float(text)
-    if not (0 < value < float("inf")):
+    if not (0 < value <= MAX_SECONDS):
         raise ValueError(text)
     return value
+
+
+def _writable(option: str, path: Path, directory: Path) -> None:
+    """Make ``directory`` if need be and check a file can be written in it, before any run."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=directory).close()
+    except OSError as exc:
+        raise ValueError(f"{option} {path}: cannot be written ({exc.strerror})") from None
 
 
 def _options(args: argparse.Namespace) -> DoctorOptions:
@@ -105,6 +119,10 @@ def _options(args: argparse.Namespace) -> DoctorOptions:
         with probe_tooling():  # without the doctor extra: one line naming it, before anything runs
             from stepfun_probes.probing import select  # noqa: PLC0415 (maintainers' tooling)
         select(args.only)  # unknown probe ids are a usage error, before anything runs
+    if args.json is not None:
+        _writable("--json", args.json, args.json.parent)
+    if args.record is not None:
+        _writable("--record", args.record, args.record)
     return DoctorOptions(
         api_key=args.api_key,
         base_url=args.base_url,

@@ -24,7 +24,7 @@ from stepfun_core.doctor.regions import REGIONS, Region, region_of
 from stepfun_core.doctor.report import CONFIGURATION, Check, Verdict
 from stepfun_core.errors import InvalidParameterError
 from stepfun_core.pools import environment_problem
-from stepfun_core.redact import redact_url
+from stepfun_core.redact import display_url, redact_url
 from stepfun_core.settings import (
     API_KEY_ENV_VARS,
     check_base_url,
@@ -115,8 +115,9 @@ def _base_url_check(explicit: str | None, regions: Sequence[Region]) -> tuple[Ch
         return Check(CONFIGURATION, "base URL", Verdict.FAIL, str(exc), fix), None
     region = region_of(url, regions)
     where = region.label if region else "a URL of its own (not one of StepFun's)"
-    data = {"base_url": url, "source": found.source, "region": region.name if region else None}
-    detail = f"{url} (from the {found.source}): {where}"
+    shown = display_url(url)  # a token in the query stays out of a report meant to be shared
+    data = {"base_url": shown, "source": found.source, "region": region.name if region else None}
+    detail = f"{shown} (from the {found.source}): {where}"
     return Check(CONFIGURATION, "base URL", Verdict.OK, detail, data=data), url
 
 

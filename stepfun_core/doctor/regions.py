@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import httpx
+
 from stepfun_core.settings import (
     CHINA_BASE_URL,
     CHINA_STEP_PLAN_BASE_URL,
@@ -42,7 +44,17 @@ REGIONS: tuple[Region, ...] = (
 
 
 def _same_url(a: str, b: str) -> bool:
-    return a.rstrip("/").lower() == b.rstrip("/").lower()
+    return _compared(a) == _compared(b)
+
+
+def _compared(url: str) -> tuple[str | int | None, ...]:
+    """What tells two base URLs apart: not a default port, a trailing dot or slash, or case."""
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL:
+        return (url.rstrip("/").lower(),)
+    path = parsed.path.rstrip("/").lower()
+    return (parsed.scheme, parsed.host.rstrip("."), parsed.port, path)
 
 
 def region_of(base_url: str, regions: Sequence[Region] = REGIONS) -> Region | None:

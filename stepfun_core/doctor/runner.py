@@ -30,6 +30,7 @@ from stepfun_core.doctor.report import (
     Report,
     Verdict,
 )
+from stepfun_core.redact import display_url
 from stepfun_core.settings import DEFAULT_MODEL
 
 # A probe asks a reasoning model for up to a thousand tokens: generous, but not the core's 600 s.
@@ -130,7 +131,7 @@ def run_doctor(
     if setup is None:
         report.configuration_error = True
         return report
-    report.base_url = setup.base_url
+    report.base_url = display_url(setup.base_url)
     ssl_context = doctor_ssl_context()
     reachability = check_reachability(setup.base_url, setup.proxy, ssl_context, options.timeout)
     for check in reachability:

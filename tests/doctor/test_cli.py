@@ -84,6 +84,7 @@ def test_a_failed_check_exits_1(capsys: pytest.CaptureFixture[str], refused_port
         (["--timeout", "0"], "invalid seconds value"),
         (["--timeout", "nan"], "invalid seconds value"),
         (["--timeout", "inf"], "invalid seconds value"),
+        (["--timeout", "1e10"], "invalid seconds value"),  # Round 15: an OverflowError
         # Round 14: a traceback once the run was done; a --record file after a paid request.
         (["--json", "."], "--json .: a directory"),
         (["--probe", "--record", "pyproject.toml"], "--record pyproject.toml: a file"),
@@ -97,15 +98,33 @@ def test_usage_errors_exit_2(
     assert code == 2 and said in err
 
 
-def test_a_report_that_cannot_be_written_exits_2_without_a_traceback(
-    replica: Replica, capsys: pytest.CaptureFixture[str], tmp_path: Path
+@pytest.mark.parametrize("option", ["--json", "--record"])
+def test_an_output_path_that_cannot_be_written_exits_2_before_any_request(
+    replica: Replica, capsys: pytest.CaptureFixture[str], tmp_path: Path, option: str
 ) -> None:
+    # Round 15: an unwritable --record directory ended a paid probe run in a traceback, and an
+    # unwritable --json path was found only after the run.
     (tmp_path / "afile").write_text("")
-    target = tmp_path / "afile" / "report.json"
-    code, _, err = run(
-        capsys, "--api-key", KEY, "--base-url", replica.base_url, "--json", str(target)
-    )
-    assert code == 2 and f"cannot write {target}" in err and "Traceback" not in err
+    target = tmp_path / "afile" / "out"
+    probe = ["--probe"] if option == "--record" else []
+    args = ["--api-key", KEY, "--base-url", replica.base_url, option, str(target), *probe]
+    code, _, err = run(capsys, *args)
+    assert code == 2 and f"{option} {target}: cannot be written" in err, err
+    assert "Traceback" not in err and replica.requests == []
+
+
+def test_the_json_report_never_holds_the_key_escaped(tmp_path: Path) -> None:
+    # Round 15: a key with a quote or a backslash, quoted in a body's JSON text, was kept.
+    from stepfun_core.doctor.report import Check, Report, Verdict
+
+    secret = 'sk-abc"def\\ghi12345xyz'
+    report = Report()
+    body = json.dumps({"error": {"message": f"bad key {secret}"}})
+    report.add(Check("Models", "served", Verdict.INFO, body))
+    cli.write_json(report, tmp_path / "report.json", secret)
+    written = (tmp_path / "report.json").read_text(encoding="utf-8")
+    detail = json.loads(written)["checks"][0]["detail"]
+    assert secret not in json.loads(detail)["error"]["message"] and "***" in detail
 
 
 def test_lines_never_show_the_key_nor_what_a_server_sends_as_controls() -> None:

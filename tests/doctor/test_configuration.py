@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.metadata
+import json
 
 import pytest
 
@@ -10,6 +11,7 @@ from stepfun_core.doctor import DoctorOptions, Verdict, cli, run_doctor
 from stepfun_core.doctor.configuration import check_configuration
 from stepfun_core.doctor.report import EXIT_CONFIGURATION, REACHABILITY
 from tests.doctor.conftest import KEY, Doctor, check
+from tests.replica import Replica
 
 
 def test_no_key_explains_how_to_get_one_and_stops() -> None:
@@ -87,6 +89,10 @@ def test_an_invalid_base_url_is_a_configuration_error() -> None:
         ("https://api.stepfun.ai/step_plan/v1", "the international Step Plan API"),
         ("https://api.stepfun.com/step_plan/v1", "the China Step Plan API"),
         ("https://gateway.example.com/v1", "a URL of its own"),
+        # Round 15: StepFun's own URL with its default port or a trailing dot read as a gateway.
+        ("https://api.stepfun.ai:443/v1", "the international API"),
+        ("https://API.stepfun.com./v1", "the China API"),
+        ("https://api.stepfun.ai:8443/v1", "a URL of its own"),
     ],
 )
 def test_the_base_url_region_is_named(url: str, region: str) -> None:
@@ -94,6 +100,16 @@ def test_the_base_url_region_is_named(url: str, region: str) -> None:
     line = next(c for c in checks if c.name == "base URL")
     assert line.verdict is Verdict.OK and region in line.detail
     assert setup is not None and setup.base_url == url.rstrip("/")
+
+
+def test_a_token_in_the_base_url_query_stays_out_of_the_report(
+    doctor: Doctor, replica: Replica
+) -> None:
+    # Round 15: the base URL line, a 401's line and the JSON report showed the query's token.
+    replica.accept_keys("sk-another-key-0123456789")
+    report = doctor(base_url=f"{replica.base_url}?token=qtok-9d8e7f6a5b")
+    assert check(report, "key").verdict is Verdict.FAIL
+    assert "qtok" not in json.dumps(report.to_dict()) and "?..." in report.base_url
 
 
 def test_the_default_base_url_and_its_source() -> None:

@@ -14,7 +14,7 @@ from stepfun_core.catalog import get_model_info
 from stepfun_core.doctor import Outcome
 from stepfun_probes.assumptions import ASSUMPTIONS
 from stepfun_probes.probes import PROBES, replies
-from tests.doctor.conftest import Doctor
+from tests.doctor.conftest import KEY, Doctor
 from tests.replica import Fault, Replica
 
 Setup = Callable[[Replica], None]
@@ -354,6 +354,17 @@ def test_json_schema_when_the_catalog_says_no(
     replica.refuse_param("response_format", "json_schema")
     refused = doctor.probe("json-schema")
     assert refused.outcome is Outcome.UNSUPPORTED and "(as our catalog says)" in refused.detail
+
+
+def test_a_key_in_an_observed_body_is_masked_before_the_body_is_cut(
+    doctor: Doctor, replica: Replica
+) -> None:
+    # Round 15: strings were cut to 60 characters, then masked: the key's first part showed.
+    message = f"model step-3.5-flash is not served for key {KEY}"  # the cut falls in the key
+    replica.enqueue(Fault.status(200, {"object": "list", "data": [{"id": "step-3.5-flash"}]}))
+    replica.enqueue(Fault.status(404, error_type="not_found", message=message))
+    observed = doctor.probe("error-bad-model").observed or ""
+    assert "***" in observed and KEY[:10] not in observed, observed
 
 
 def test_a_server_error_is_an_error(doctor: Doctor, replica: Replica) -> None:
