@@ -49,7 +49,6 @@ CASES: dict[str, tuple[dict[str, str], str]] = {
         {"SSL_CERT_FILE": certifi.where(), "SSL_CERT_DIR": "/nonexistent/certs"},
         "",
     ),
-    "a missing SSL_CERT_FILE": ({"SSL_CERT_FILE": "/nonexistent/ca.pem"}, "SSL_CERT_FILE"),
 }
 
 
