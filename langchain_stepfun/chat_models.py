@@ -34,7 +34,7 @@ from langchain_stepfun.request import PARAMS, generations, request_body
 from langchain_stepfun.streaming import ChunkConverter
 from langchain_stepfun.structured import Method, json_schema_format, structured_output
 from langchain_stepfun.tokens import TokenCounting
-from langchain_stepfun.tools import ToolLike, check_flag, format_tool_choice, format_tools
+from langchain_stepfun.tools import ToolLike, check_flag, format_tool, format_tool_choice
 from stepfun_core import EchoReasoning
 from stepfun_core.cached import ClientCache, CoreClients
 from stepfun_core.history import EchoField
@@ -213,7 +213,7 @@ class ChatStepFun(TokenCounting, CoreClients, BaseChatModel):
         if twice := sorted(kwargs.keys() & (extras or {}).keys() - self._field_names()):
             msg = f"{', '.join(twice)}: given both as an argument and in model_kwargs"
             raise StepFunInvalidParameterError(msg)
-        key = kwargs.get("api_key", kwargs.get("stepfun_api_key", ...))
+        key = kwargs.get("api_key", ...)
         if key is not ... and key is not None and not isinstance(key, (str, SecretStr)):
             # Checked here: pydantic's own error would quote the value, the key itself.
             msg = f"api_key must be a string, got {type(key).__name__}"
@@ -222,7 +222,6 @@ class ChatStepFun(TokenCounting, CoreClients, BaseChatModel):
             # An explicit None (as `loads` passes for a secret it did not resolve) means "read
             # the environment", like an absent key.
             kwargs.pop("api_key", None)
-            kwargs.pop("stepfun_api_key", None)
         super().__init__(**kwargs)
         # Checked after validation, not in a validator: pydantic would wrap the error in a
         # ValidationError that quotes the input (the key, or a URL with a password), and
@@ -365,9 +364,7 @@ class ChatStepFun(TokenCounting, CoreClients, BaseChatModel):
     def _should_use_protocol_streaming(self, *, async_api: bool, **kwargs: Any) -> bool:
         if self._several_generations(kwargs):
             return False
-        # Added in langchain-core 1.8 (nothing calls this on older releases).
-        decide = getattr(super(), "_should_use_protocol_streaming", None)
-        return bool(decide(async_api=async_api, **kwargs)) if decide else False
+        return super()._should_use_protocol_streaming(async_api=async_api, **kwargs)
 
     def _stream_payload(
         self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]
@@ -475,7 +472,7 @@ class ChatStepFun(TokenCounting, CoreClients, BaseChatModel):
         """
         check_flag("strict", strict)
         check_flag("parallel_tool_calls", parallel_tool_calls)
-        formatted = format_tools(tools, strict=strict)
+        formatted = [format_tool(tool, strict=strict) for tool in tools]
         if tool_choice is not None and tool_choice is not False:
             kwargs["tool_choice"] = format_tool_choice(tool_choice, formatted)
         if parallel_tool_calls is not None:

@@ -40,11 +40,6 @@ def format_tool(tool: ToolLike, *, strict: bool | None = None) -> dict[str, Any]
     return openai_tool(tool, "tools", strict=strict)
 
 
-def format_tools(tools: Sequence[ToolLike], *, strict: bool | None = None) -> list[dict[str, Any]]:
-    """Every tool in the API's shape, in order."""
-    return [format_tool(tool, strict=strict) for tool in tools]
-
-
 def format_tool_choice(choice: Any, tools: Sequence[Mapping[str, Any]]) -> Any:
     """LangChain's tool choice (see ``ChatStepFun.bind_tools``) in the API's terms."""
     if isinstance(choice, dict):

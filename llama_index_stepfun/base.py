@@ -309,8 +309,7 @@ class StepFun(CoreClients, JsonModeLLM):
         payload = self._payload(messages, **kwargs)
 
         async def gen() -> ChatResponseAsyncGen:
-            stream = await client.stream(payload)
-            async with stream:
+            async with await client.stream(payload) as stream:
                 responder = StreamResponder(stream.accumulator)
                 async for chunk in stream:
                     yield responder.response(chunk)

@@ -124,10 +124,6 @@ def _text_of(message: ChatMessage, role: str) -> str:
     return "\n".join(texts)
 
 
-def _tool_result_text(message: ChatMessage) -> str:
-    return "\n".join(_texts(message.blocks))
-
-
 def _texts(blocks: Sequence[Any]) -> list[str]:
     # StepFun tool messages are text: a cited source (CitableBlock, whose content is a list of
     # blocks) is sent as its text; an image or a document is named, not sent.
@@ -190,7 +186,8 @@ def _tool(message: ChatMessage) -> dict[str, Any]:
         raise InvalidParameterError(
             "a tool message needs additional_kwargs['tool_call_id'] naming the call it answers"
         )
-    return {"role": "tool", "content": _tool_result_text(message), "tool_call_id": str(call_id)}
+    text = "\n".join(_texts(message.blocks))
+    return {"role": "tool", "content": text, "tool_call_id": str(call_id)}
 
 
 def to_wire_message(message: ChatMessage, echo: EchoReasoning = "tool_calls") -> dict[str, Any]:

@@ -81,7 +81,7 @@ def json_mode_kwargs(llm_kwargs: dict[str, Any] | None) -> dict[str, Any]:
     return kwargs
 
 
-def _whole(output_cls: type[Model], content: str) -> Model:
+def _whole(output_cls: type[Model], content: str | None) -> Model:
     """A JSON-mode stream's last text as the object, checked as a whole reply is.
 
     pydantic's ValidationError if it is not one: partial objects would pass a cut or prose answer.
@@ -133,9 +133,7 @@ class JsonModeLLM(FunctionCallingLLM):
     def _end_prediction(output_cls: type[Model], response: ChatResponse) -> Model:
         """Check the reply for a refusal, parse its JSON and announce the result."""
         raise_on_refusal(response)
-        result = output_cls.model_validate_json(unfenced(response.message.content))
-        dispatcher.event(LLMStructuredPredictEndEvent(output=result))
-        return result
+        return _whole(output_cls, response.message.content)
 
     @dispatcher.span
     def structured_predict(

@@ -22,13 +22,6 @@ def _revealed(key: Any) -> Any:
     return key.get_secret_value() if hasattr(key, "get_secret_value") else key
 
 
-def settings_from(values: tuple[Any, ...]) -> Settings:
-    """Check a model's values for every setting (in `SETTING_NAMES` order) and make the settings."""
-    options = dict(zip(SETTING_NAMES, values, strict=True))
-    options["api_key"] = _revealed(options["api_key"])
-    return Settings.make(**options)
-
-
 class ClientCache:
     """The core clients of one model, kept while its settings stay the same.
 
@@ -56,8 +49,10 @@ class ClientCache:
 
     def _current(self, values: tuple[Any, ...]) -> tuple[Any, Settings, dict[bool, Any]]:
         entry = self._entry
-        if entry is None or entry[0] != values:
-            entry = self._entry = (values, settings_from(values), {})
+        if entry is None or entry[0] != values:  # checked and made, in `SETTING_NAMES` order
+            options = dict(zip(SETTING_NAMES, values, strict=True))
+            options["api_key"] = _revealed(options["api_key"])
+            entry = self._entry = (values, Settings.make(**options), {})
         return entry
 
     def __reduce__(self) -> tuple[type[ClientCache], tuple[()]]:
@@ -181,17 +176,14 @@ class CoreClients:
         """
         try:
             self._own_names(kwargs)
-        except StepFunError as exc:
-            raise self._error(exc) from None
-        names = self._CALL_SETTINGS
-        changes = {names[key]: kwargs.pop(key) for key in names.keys() & kwargs}
-        if "api_key" in changes:
-            changes["api_key"] = _revealed(changes["api_key"])
-        model_headers = getattr(self, self._EXTRA_PARAMS_FIELD).get("extra_headers")
-        call_headers = kwargs.pop("extra_headers", None)
-        layers = [layer for layer in (model_headers, call_headers) if layer is not None]
-        http = getattr(self, self._HTTP_FIELDS[asynchronous])
-        try:
+            names = self._CALL_SETTINGS
+            changes = {names[key]: kwargs.pop(key) for key in names.keys() & kwargs}
+            if "api_key" in changes:
+                changes["api_key"] = _revealed(changes["api_key"])
+            model_headers = getattr(self, self._EXTRA_PARAMS_FIELD).get("extra_headers")
+            call_headers = kwargs.pop("extra_headers", None)
+            layers = [layer for layer in (model_headers, call_headers) if layer is not None]
+            http = getattr(self, self._HTTP_FIELDS[asynchronous])
             if layers:
                 headers = changes.get("default_headers", self._value("default_headers"))
                 for layer in layers:

@@ -198,9 +198,6 @@ _BY_TYPE: dict[str, type[APIStatusError]] = {
     "censorship_block": ContentModerationError,
     "rate_limit_exceeded": RateLimitError,
 }
-# OpenAI's type for its 5xx bodies, which gateways pass on: where no error status says more (a
-# stream's error event, an envelope under 200), a server error.
-_SERVER_TYPES = frozenset({"server_error"})
 
 _CONTEXT_OVERFLOW = re.compile(
     r"context.{0,20}(length|window|limit)|too many tokens|maximum.{0,30}tokens|token.{0,20}exceed"
@@ -266,7 +263,9 @@ def make_status_error(
         message = text.strip()[:500] or (f"HTTP {status}" if status else "error")
     cls = _BY_TYPE.get(error_type or "") or _BY_STATUS.get(status or 0)
     if cls is None:
-        server = error_type in _SERVER_TYPES and (status or 0) < 400
+        # OpenAI's type for its 5xx bodies, which gateways pass on: where no error status says
+        # more (a stream's error event, an envelope under 200), a server error.
+        server = error_type == "server_error" and (status or 0) < 400
         cls = InternalServerError if server or (status or 0) >= 500 else APIStatusError
     if cls is BadRequestError and _CONTEXT_OVERFLOW.search(message):
         cls = ContextOverflowError

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Iterator, Mapping
-from typing import Any
 
 import httpx
 
@@ -181,16 +180,12 @@ def reply_outcome(
     return _envelope(response, content) or (response, content)
 
 
-def envelope_error(response: httpx.Response, body: Any) -> APIStatusError | None:
-    """The error of a JSON error envelope (``{"error": {...}}``) under a success status."""
+def _envelope(response: httpx.Response, content: bytes) -> APIStatusError | None:
+    """The error of a JSON error envelope (``{"error": {...}}``, our key masked), or None."""
+    body = decode_json(_without_our_key(content, response.request))
     if isinstance(body, dict) and body.get("error"):
         return make_status_error(response.status_code, body, trace_id=trace_id_of(response))
     return None
-
-
-def _envelope(response: httpx.Response, content: bytes) -> APIStatusError | None:
-    """The error of a JSON error envelope (our key masked in it), or None."""
-    return envelope_error(response, decode_json(_without_our_key(content, response.request)))
 
 
 def _shown(response: httpx.Response, content: bytes) -> str:

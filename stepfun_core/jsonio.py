@@ -225,9 +225,7 @@ def _children(value: Any, path: str) -> list[tuple[str, Any]] | str:
     return [(f"{path}[{i}]", item) for i, item in enumerate(value)]
 
 
-def find_problem(
-    payload: Any, path: str = "", *, allow_nan: bool = False
-) -> tuple[str, str] | None:
+def find_problem(payload: Any, path: str, *, allow_nan: bool) -> tuple[str, str] | None:
     """The first field that is not JSON, and why: ``("messages[0].content", "...")``."""
     stack: list[tuple[str, Any, int, frozenset[int]]] = [(path, payload, 0, frozenset())]
     while stack:

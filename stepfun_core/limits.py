@@ -72,10 +72,7 @@ class Tries:
 
 
 def content_codings(header: str | None) -> list[str]:
-    """The codings a Content-Encoding names, in order.
-
-    Empty elements (RFC 9110 §5.6.1) and ``identity`` (no coding) are left out.
-    """
+    """The codings a Content-Encoding names, in order (``identity`` and empty ones left out)."""
     codings = (c.strip().lower() for c in (header or "").split(","))
     return [c for c in codings if c and c != "identity"]
 

@@ -22,7 +22,7 @@ from langchain_core.tools import tool
 
 from langchain_stepfun import ChatStepFun
 from langchain_stepfun.request import request_body
-from langchain_stepfun.tools import format_tools
+from langchain_stepfun.tools import format_tool
 from stepfun_core import count_prompt_tokens, estimate_tokens, remember_prompt_tokens
 from stepfun_core import tokens as core_tokens
 
@@ -78,7 +78,7 @@ def test_messages_count_as_the_request_would_carry_them(model: ChatStepFun) -> N
         body["messages"]
     )
     with_tools = model.get_num_tokens_from_messages(list(HISTORY), tools=[get_weather])
-    assert with_tools == count_prompt_tokens(body["messages"], format_tools([get_weather]))
+    assert with_tools == count_prompt_tokens(body["messages"], [format_tool(get_weather)])
     assert with_tools > model.get_num_tokens_from_messages(list(HISTORY))
 
 
@@ -92,7 +92,7 @@ def test_the_apis_reported_count_is_preferred(model: ChatStepFun) -> None:
     # What the core clients remember after a call (in a process that counts): the body's messages
     # and tools.
     model.get_num_tokens_from_messages([])
-    body = request_body(model, list(HISTORY), None, {"tools": format_tools([get_weather])})
+    body = request_body(model, list(HISTORY), None, {"tools": [format_tool(get_weather)]})
     remember_prompt_tokens(body["messages"], body.get("tools"), 61)
     assert model.get_num_tokens_from_messages(list(HISTORY), tools=[get_weather]) == 61
     longer = [*HISTORY, HumanMessage("罗马呢?")]
