@@ -6,6 +6,7 @@ a deep copy starts with none (clients are never copied, the caller's HTTP client
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, ClassVar, cast
 
@@ -75,6 +76,8 @@ class CoreClients:
     _OTHER_NAMES: ClassVar[dict[str, str]] = {}
     # The model's field of extra body parameters (``model_kwargs``, ``additional_kwargs``).
     _EXTRA_PARAMS_FIELD: ClassVar[str]
+    # The model's values of every setting, in `SETTING_NAMES` order (one C call: read per call).
+    _SETTING_VALUES: ClassVar[Callable[[Any], tuple[Any, ...]]]
     _clients: ClientCache
 
     @classmethod
@@ -82,6 +85,7 @@ class CoreClients:
         """Name the settings once the model's fields are known (pydantic calls this)."""
         super().__pydantic_init_subclass__(**kwargs)  # type: ignore[misc]
         cls._CALL_SETTINGS = {cls._RENAMES.get(name, name): name for name in SETTING_NAMES}
+        cls._SETTING_VALUES = operator.attrgetter(*cls._CALL_SETTINGS)
         cls._OTHER_NAMES = dict(cls._RENAMES)
         for name, info in cls.model_fields.items():  # type: ignore[attr-defined]
             aliases = [info.alias, *getattr(info.validation_alias, "choices", ())]
@@ -133,7 +137,7 @@ class CoreClients:
             yield name, shown
 
     def _values(self) -> tuple[Any, ...]:
-        return tuple(self._value(name) for name in SETTING_NAMES)
+        return type(self)._SETTING_VALUES(self)
 
     def _value(self, setting: str) -> Any:
         return getattr(self, self._RENAMES.get(setting, setting))
