@@ -10,7 +10,7 @@ import socket
 import threading
 import time
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, cast
 
 import httpx
@@ -263,11 +263,9 @@ class AsyncStepFunClient(BaseClient[AsyncHTTP]):
                 outcome = await self._attempt(http, request, stream, None)
             else:
                 deadline.limit(request)
-                work = self._attempt(http, request, stream, deadline)
-                try:  # cancelled at the deadline, which closes its connection
-                    outcome = await within(work, deadline.remaining())
-                except asyncio.TimeoutError:  # TimeoutError itself from 3.11
-                    raise deadline.error() from None
+                outcome = await _until(
+                    deadline, request, self._attempt(http, request, stream, deadline)
+                )
             if not isinstance(outcome, StepFunError):
                 if not stream:  # a stream's refusal may still come as its first event
                     self._took(payload, tries)
@@ -300,6 +298,39 @@ class AsyncStepFunClient(BaseClient[AsyncHTTP]):
         """Nothing to release: the shared pool lives on, and a caller's client is theirs."""
 
 
+# How long past its deadline an async attempt may run before it is cancelled (see `_until`).
+LAST_RESORT_SECONDS = 0.5
+
+
+async def _until(deadline: Deadline, request: httpx.Request, work: Awaitable[Outcome]) -> Outcome:
+    """Await one attempt within the deadline, ending it by its socket rather than cancelling it.
+
+    httpcore 1.x may keep the pool slot of an operation cancelled inside it for good
+    (encode/httpcore#1093): cancelled at each deadline, calls filled the pool. So each phase's
+    timeout ends within what is left, and at the deadline the attempt's new connection is shut
+    down (a trickling server resets every read timeout). Only an attempt still running
+    `LAST_RESORT_SECONDS` later (on a reused connection, whose socket no event shows) is cancelled.
+    """
+    opened: list[Any] = []
+
+    async def trace(event: str, info: dict[str, Any]) -> None:
+        if event.endswith((".connect_tcp.complete", ".start_tls.complete")):
+            opened.append(info.get("return_value"))
+
+    request.extensions["trace"] = trace
+    cut = asyncio.get_running_loop().call_later(deadline.remaining(), _cut, opened, [])
+    try:
+        outcome = await within(work, deadline.remaining() + LAST_RESORT_SECONDS)
+    except asyncio.TimeoutError:  # TimeoutError itself from 3.11
+        raise deadline.error() from None
+    finally:
+        cut.cancel()
+        del request.extensions["trace"]
+    if isinstance(outcome, StepFunError) and deadline.remaining() <= 0:
+        raise deadline.error() from None
+    return outcome
+
+
 # One lock per HTTP client (each belongs to one event loop): see `_sent_in_turn`.
 _turns: weakref.WeakKeyDictionary[Any, asyncio.Lock] = weakref.WeakKeyDictionary()
 
@@ -310,21 +341,29 @@ async def _sent_in_turn(http: AsyncHTTP, request: httpx.Request) -> httpx.Respon
     httpcore 1.x hands an idle connection to every request arriving in the same turn of the loop;
     all but one fail and go round again, so a burst of 1,000 streams on a warm pool costs seconds of
     CPU (httpcore issue #822). Requests enter one at a time, each once the one before has claimed
-    its connection (httpx's public ``trace`` extension), never waiting beyond the pool timeout.
+    its connection (httpx's public ``trace`` extension), never waiting beyond the pool timeout:
+    the time waited for its turn is taken off the pool timeout it gives httpcore.
     """
     turn = _turns.setdefault(http, asyncio.Lock())
+    timeouts = request.extensions["timeout"]  # httpx sets it on every request
     if not turn.locked():
         await turn.acquire()  # free: taken at once
     else:
-        pool_timeout = request.extensions.get("timeout", {}).get("pool")
+        started = time.monotonic()
         try:
-            await within(turn.acquire(), pool_timeout)
+            await within(turn.acquire(), timeouts.get("pool"))
         except asyncio.TimeoutError:
             raise httpx.PoolTimeout("no connection within the pool timeout") from None
+        if timeouts.get("pool") is not None:
+            left = max(0.0, timeouts["pool"] - (time.monotonic() - started))
+            request.extensions["timeout"] = {**timeouts, "pool": left}
     claimed = False
+    earlier = request.extensions.get("trace")  # `_until`'s
 
     async def claim(event: str, info: dict[str, Any]) -> None:
         nonlocal claimed
+        if earlier is not None:
+            await earlier(event, info)
         if not claimed:
             claimed = True
             turn.release()
@@ -334,3 +373,8 @@ async def _sent_in_turn(http: AsyncHTTP, request: httpx.Request) -> httpx.Respon
         return cast(httpx.Response, await http.send(request, stream=True))  # type: ignore[arg-type]
     finally:
         await claim("", {})
+        request.extensions["timeout"] = timeouts  # a retry of the request waits again
+        if earlier is None:
+            del request.extensions["trace"]
+        else:
+            request.extensions["trace"] = earlier

@@ -1,9 +1,10 @@
 """After ``[DONE]``: the connection goes back to the pool only if the body's end is already here.
 
 A stream is over at ``data: [DONE]``; what follows (the chunked terminator, keep-alives, a cut,
-a proxy holding the connection) must not delay or spoil the answer. The rest of the body is
-read only if it arrives within ``GRACE_SECONDS`` (a blocking read cannot be cut at that bound,
-so a sync stream reads on only when it has already arrived); else the connection is closed.
+a proxy holding the connection) must not delay or spoil the answer. One rule, sync and async:
+the rest of the body is read only if it has already arrived; else the connection is closed.
+Nothing waits for it: an async read cut by a timeout could be cancelled inside httpcore's own
+clean-up, which then never gave its connection back (the pool filled up for good).
 """
 
 from __future__ import annotations
@@ -12,9 +13,6 @@ import contextlib
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-from stepfun_core.waits import within
-
-GRACE_SECONDS = 0.05
 _TERMINATOR = b"0\r\n\r\n"
 
 
@@ -27,14 +25,11 @@ def read_tail(response: Any, pieces: Iterator[bytes]) -> None:
 
 
 async def aread_tail(response: Any, pieces: AsyncIterator[bytes]) -> None:
-    """Read what follows ``[DONE]`` if it ends within the grace period (the caller closes)."""
-
-    async def rest() -> None:
-        async for _ in pieces:
-            pass
-
-    with contextlib.suppress(Exception):  # the answer is complete: a broken tail changes nothing
-        await (rest() if body_end_arrived(response) else within(rest(), GRACE_SECONDS))
+    """`read_tail`, for an async stream."""
+    with contextlib.suppress(Exception):
+        if body_end_arrived(response):
+            async for _ in pieces:
+                pass
 
 
 def body_end_arrived(response: Any) -> bool:

@@ -102,7 +102,8 @@ def transport_error(exc: Exception) -> StepFunError:
     if isinstance(exc, classes("PoolTimeout")):  # every connection busy: more of them helps
         error = APITimeoutError(
             "no connection came free within the pool timeout (PoolTimeout): more calls at once "
-            "than the pool has connections (max_connections, or your http_client's limits)"
+            "than the pool has connections (max_connections, or your http_client's limits), or "
+            "connections that calls cancelled mid-request keep (httpcore 1.x)"
         )
     elif isinstance(exc, classes("TimeoutException")):
         error = APITimeoutError(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import time
 from typing import Any
 
 import httpx
@@ -19,6 +20,9 @@ import stepfun_core as core
 from stepfun_core import client
 from stepfun_core.waits import within
 from tests.core.conftest import Driver
+from tests.reliability.raw_server import RawServer, Send
+
+PAYLOAD = core.build_chat_request("step-3.5-flash", [{"role": "user", "content": "Owls?"}])
 
 LOST_ON_310 = pytest.mark.skipif(
     sys.version_info < (3, 11),
@@ -103,3 +107,67 @@ def test_a_pool_timeout_says_to_raise_max_connections(driver: Driver) -> None:
             core.build_chat_request("step-3.5-flash", [{"role": "user", "content": "hi"}]),
             max_retries=0,
         )
+
+
+class Watched(httpx.AsyncBaseTransport):
+    """A real transport that notes how each request through it ended."""
+
+    def __init__(self) -> None:
+        self.inner = httpx.AsyncHTTPTransport()
+        self.ended: list[str] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        try:
+            return await self.inner.handle_async_request(request)
+        except BaseException as exc:
+            self.ended.append(type(exc).__name__)
+            raise
+
+
+def test_a_missed_deadline_ends_the_attempt_by_its_socket_not_by_cancelling_it() -> None:
+    # Round 15: each async attempt was cancelled at its deadline, inside httpcore, whose pool can
+    # keep the slot of an operation cancelled there for good (encode/httpcore#1093): 1-4 slots
+    # per 1,000 streams, until every call failed with PoolTimeout. A server trickling its
+    # headers (each byte resets the read timeout) is now cut at its socket.
+    def trickles(send: Send, request: Any) -> bool:
+        send(b"HTTP/1.1 200 OK\r\n")
+        while True:
+            time.sleep(0.05)
+            send(b"X")
+
+    async def run(base_url: str, transport: Watched) -> None:
+        async with httpx.AsyncClient(transport=transport) as http:
+            model = core.AsyncStepFunClient(
+                api_key="k", base_url=base_url, http_client=http, total_timeout=0.5, max_retries=0
+            )
+            with pytest.raises(core.TotalTimeoutError):
+                await model.create(PAYLOAD)
+
+    transport = Watched()
+    with RawServer(trickles) as server:
+        asyncio.run(run(server.base_url, transport))
+    assert transport.ended and "CancelledError" not in transport.ended, transport.ended
+
+
+def test_the_wait_for_a_turn_is_taken_off_the_pool_timeout() -> None:
+    # Round 15: a request waited for its turn up to the pool timeout, then for a connection up
+    # to the pool timeout again (twice the bound). Its own timeouts stay as they were, for a retry.
+    class Noted:
+        pool: float | None = None
+
+        async def send(self, request: httpx.Request, stream: bool = True) -> str:
+            self.pool = request.extensions["timeout"]["pool"]
+            return "response"
+
+    async def run() -> tuple[float | None, dict[str, Any]]:
+        http = Noted()
+        turn = client._turns.setdefault(http, asyncio.Lock())
+        await turn.acquire()  # the request before holds the turn for 0.3 s
+        asyncio.get_running_loop().call_later(0.3, turn.release)
+        request = httpx.Request("POST", "http://x/", extensions={"timeout": {"pool": 5.0}})
+        await client._sent_in_turn(http, request)  # type: ignore[arg-type]
+        return http.pool, request.extensions
+
+    pool, extensions = asyncio.run(run())
+    assert pool is not None and pool <= 4.75
+    assert extensions["timeout"] == {"pool": 5.0} and "trace" not in extensions

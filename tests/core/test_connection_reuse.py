@@ -9,10 +9,11 @@ import json
 import time
 from typing import Any
 
+import httpx
 import pytest
 
 import stepfun_core as core
-from stepfun_core import pools
+from stepfun_core import drain, pools
 from tests.reliability.raw_server import END, RawServer, Send, chunk, head, hold, sized_head
 
 CHUNK = {
@@ -136,3 +137,20 @@ def test_a_caller_s_own_runtime_error_is_raised_as_it_is() -> None:
     with pytest.raises(RuntimeError, match="token vault is sealed"):
         asyncio.run(run())
     assert len(calls) == 1
+
+
+def test_an_async_tail_not_here_yet_is_never_read() -> None:
+    # Round 15: the async tail was read for up to 50 ms under asyncio.timeout; a timeout landing
+    # as the body ended cancelled httpcore's own clean-up, whose connection then stayed taken
+    # for good (100 streams on 8 connections, the end 50 ms after [DONE]: the pool was full
+    # within 9 rounds, and later calls failed with PoolTimeout). One rule now, as for sync.
+    pulled = []
+
+    async def pieces() -> Any:
+        pulled.append(True)
+        await asyncio.sleep(0.01)
+        yield b"0\r\n\r\n"
+
+    response = httpx.Response(200, headers={"content-type": "text/event-stream"})
+    asyncio.run(drain.aread_tail(response, pieces()))
+    assert pulled == []  # the caller closes the connection instead

