@@ -63,10 +63,11 @@ def request_body(
         body_kwargs = {k: v for k, v in chat.model_kwargs.items() if k != "extra_headers"}
         core.merge_extra(params, body_kwargs, "model_kwargs")
         core.merge_extra(params, chat.extra_body, "extra_body")
-        if stop is not None:
-            if kwargs.get("stop") not in (None, stop):  # stop_sequences=, made "stop"
-                raise core.InvalidParameterError("stop: given twice, with two values: give one")
-            params["stop"] = stop
+        called = kwargs.pop("stop", None)  # stop_sequences=, made "stop" (None: not given)
+        if stop is not None and called not in (None, stop):
+            raise core.InvalidParameterError("stop: given twice, with two values: give one")
+        if stop is not None or called is not None:
+            params["stop"] = stop if stop is not None else called
         core.merge_extra(params, kwargs, "the call's keyword arguments")
         core.merge_extra(params, call_extra, "extra_body")
         if not params.get("stop"):

@@ -24,6 +24,9 @@ def openai_tool(tool: Any, field: str, *, strict: bool | None = None) -> dict[st
         return convert_to_openai_tool(tool, strict=strict)
     except (ValueError, TypeError) as exc:  # LangChain's plain "Unsupported function ..."
         raise StepFunInvalidParameterError(f"{field}: {exc}") from None
+    except (KeyError, AttributeError) as exc:  # a dict missing what LangChain reads
+        msg = f"{field}: not a tool LangChain can convert ({type(exc).__name__}: {exc})"
+        raise StepFunInvalidParameterError(msg) from None
 
 
 def check_flag(name: str, value: Any) -> None:
@@ -35,7 +38,11 @@ def check_flag(name: str, value: Any) -> None:
 
 def format_tool(tool: ToolLike, *, strict: bool | None = None) -> dict[str, Any]:
     """One tool in the API's shape."""
-    if isinstance(tool, Mapping) and tool.get("type") in BUILTIN_TOOLS:
+    if (
+        isinstance(tool, Mapping)
+        and isinstance(tool.get("type"), str)
+        and tool["type"] in BUILTIN_TOOLS
+    ):
         return dict(tool)
     return openai_tool(tool, "tools", strict=strict)
 
@@ -49,7 +56,8 @@ def format_tool_choice(choice: Any, tools: Sequence[Mapping[str, Any]]) -> Any:
     if isinstance(choice, str):
         if choice in _CHOICE_WORDS:
             return _CHOICE_WORDS[choice]
-        names = [t["function"]["name"] for t in tools if t.get("type") == "function"]
+        functions = [t.get("function") for t in tools if t.get("type") == "function"]
+        names = [f["name"] for f in functions if isinstance(f, Mapping) and "name" in f]
         if choice in names:
             return {"type": "function", "function": {"name": choice}}
         msg = f"tool_choice {quoted(choice)} is neither auto/none/required/any nor one of {names}"

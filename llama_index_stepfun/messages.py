@@ -61,8 +61,9 @@ def image_to_part(block: ImageBlock) -> dict[str, Any]:
     if block.path is not None:
         return image_part(block.path, detail=detail, mime_type=block.image_mimetype)
     if block.image is not None:
-        # ImageBlock keeps bytes base64-encoded; resolve_image() gives the raw bytes back.
-        data = block.resolve_image().read()
+        # ImageBlock keeps bytes base64-encoded; resolve_image() gives the raw bytes back (it
+        # refuses empty ones untyped: the core's check names them).
+        data = block.resolve_image().read() if block.image else b""
         return image_part(data, detail=detail, mime_type=block.image_mimetype)
     raise InvalidParameterError(
         f"ImageBlock: {str(block.url)[:60]!r} is neither an http(s) URL, a data URL, "
@@ -76,7 +77,7 @@ def audio_to_part(block: AudioBlock) -> dict[str, Any]:
     if block.path is not None:
         return audio_part(block.path, mime_type=mime)
     if block.audio is not None:
-        return audio_part(block.resolve_audio().read(), mime_type=mime)
+        return audio_part(block.resolve_audio().read() if block.audio else b"", mime_type=mime)
     url = str(block.url or "")
     if url.startswith("data:audio/"):
         return {"type": "input_audio", "input_audio": {"data": url}}

@@ -231,6 +231,9 @@ def test_structured_output_that_called_the_tool_still_parses() -> None:
     assert model.with_structured_output(Answer).invoke("hi") == Answer(value=4)
 
 
+FLAT_TOOL = {"type": "function", "name": "get_weather", "parameters": {"type": "object"}}
+
+
 @pytest.mark.parametrize(
     ("build", "message"),
     [
@@ -244,6 +247,10 @@ def test_structured_output_that_called_the_tool_still_parses() -> None:
         (lambda m: m.bind_tools([Answer], parallel_tool_calls="yes"), "parallel_tool_calls must"),
         (lambda m: m.bind_tools([Answer], strict="yes"), "strict must be True or False"),
         (lambda m: m.bind_tools([], tool_choice="any").invoke("hi"), "needs at least one tool"),
+        # Round 16: KeyError and TypeError escaped from malformed tool dicts.
+        (lambda m: m.bind_tools([FLAT_TOOL], tool_choice="get_weather"), "tool_choice"),
+        (lambda m: m.bind_tools([{"type": ["function"]}]), "tools: "),
+        (lambda m: m.bind_tools([{"name": "lookup"}], strict=True), "tools: "),
     ],
 )
 def test_bad_schemas_tools_and_switches_are_our_errors(
@@ -367,6 +374,10 @@ def test_a_fields_alias_given_to_one_call_is_that_field() -> None:
     with pytest.raises(StepFunInvalidParameterError, match="model_name and model"):
         model.invoke("hi", model_name="step-3.7-flash", model="step-3.5-flash")
     assert len(api.bodies) == 2
+    # Round 16: stop_sequences=None dropped the call's stop, and the model's, as stop=None does not.
+    model.invoke("hi", stop=["END"], stop_sequences=None)
+    model.model_copy(update={"stop": ["HALT"]}).invoke("hi", stop_sequences=None)
+    assert [b.get("stop") for b in api.bodies[2:]] == [["END"], ["HALT"]]
 
 
 def test_a_placeholder_tool_call_delta_makes_no_tool_call() -> None:

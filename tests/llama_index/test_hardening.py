@@ -123,3 +123,19 @@ def test_legacy_tool_calls_that_are_not_calls_are_refused(driver: Driver) -> Non
     with pytest.raises(core.InvalidParameterError, match="tools: a int is not a LlamaIndex tool"):
         api.llm().chat_with_tools([5], user_msg="hi")  # type: ignore[list-item]
     assert api.requests == []
+
+
+def test_empty_media_bytes_are_refused_as_an_empty_file_is(driver: Driver) -> None:
+    # Round 16: LlamaIndex's own resolve_image/resolve_audio refused b"" with a plain ValueError;
+    # the same image given as an empty file was already our typed error.
+    from llama_index.core.base.llms.types import AudioBlock, ImageBlock, TextBlock
+
+    api = MockAPI(json_reply(OK))
+    for block, kind in [
+        (ImageBlock(image=b""), "image"),
+        (AudioBlock(audio=b"", format="mp3"), "audio"),
+    ]:
+        message = ChatMessage(role="user", blocks=[TextBlock(text="what is this?"), block])
+        with pytest.raises(core.InvalidParameterError, match=f"{kind}: the data is empty"):
+            driver.chat(api.llm(), [message])
+    assert api.requests == []
