@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import contextvars
 import functools
-import socket
 import threading
 import time
 import weakref
@@ -17,6 +15,7 @@ import httpx
 
 from stepfun_core.catalog import ServedModel, parse_models
 from stepfun_core.client_base import BaseClient, Outcome
+from stepfun_core.drain import shut_down
 from stepfun_core.errors import MalformedResponseError, StepFunError, TotalTimeoutError
 from stepfun_core.http import (
     araw_pieces,
@@ -151,15 +150,11 @@ def by_deadline(deadline: Deadline, request: httpx.Request, work: Callable[[], O
     timeout; so the attempt runs in its own thread. One given up on has its socket shut down (the
     ``trace`` extension shows it), which ends the thread; a response still arriving is closed.
     """
-    opened: list[Any] = []
+    sockets = Sockets()
     result: list[Any] = []  # the outcome, or what the attempt raised
     context = contextvars.copy_context()  # tracing and callbacks see the caller's context
     done = threading.Event()
     given_up = threading.Event()
-
-    def trace(event: str, info: dict[str, Any]) -> None:
-        if event.endswith((".connect_tcp.complete", ".start_tls.complete")):
-            opened.append(info.get("return_value"))
 
     def run() -> None:
         outcome: Outcome | None = None
@@ -173,14 +168,16 @@ def by_deadline(deadline: Deadline, request: httpx.Request, work: Callable[[], O
             if given_up.is_set() and isinstance(outcome, tuple):
                 outcome[0].close()
 
-    request.extensions["trace"] = trace
+    request.extensions["trace"] = sockets.note
     threading.Thread(target=run, name="stepfun-attempt", daemon=True).start()
     try:
         if not done.wait(deadline.remaining()):
             raise deadline.error()
     except BaseException:
         given_up.set()
-        _cut(opened, result)
+        if result and isinstance(result[0], tuple):  # a response already made
+            result[0][0].close()
+        sockets.shut()
         raise
     value = result[0]
     if isinstance(value, BaseException) and not isinstance(value, StepFunError):
@@ -188,13 +185,34 @@ def by_deadline(deadline: Deadline, request: httpx.Request, work: Callable[[], O
     return cast(Outcome, value)
 
 
-def _cut(opened: list[Any], result: list[Any]) -> None:
-    """Shut the attempt's sockets down (its thread then ends); close a response already made."""
-    if result and isinstance(result[0], tuple):
-        result[0][0].close()
-    for network_stream in opened:
-        with contextlib.suppress(Exception):
-            network_stream.get_extra_info("socket").shutdown(socket.SHUT_RDWR)
+class Sockets:
+    """The connections an attempt opened, seen through httpx's public ``trace`` extension.
+
+    At the attempt's deadline they are ended by their sockets; an HTTP/2 connection never is,
+    as other calls share it.
+    """
+
+    __slots__ = ("opened", "shared")
+
+    def __init__(self) -> None:
+        self.opened: list[Any] = []
+        self.shared = False
+
+    def note(self, event: str, info: dict[str, Any]) -> None:
+        """The trace callback (sync; `anote` for async requests)."""
+        if event.startswith("http2."):
+            self.shared = True
+        elif event.endswith((".connect_tcp.complete", ".start_tls.complete")):
+            self.opened.append(info.get("return_value"))
+
+    async def anote(self, event: str, info: dict[str, Any]) -> None:
+        """`note`, as httpcore awaits it for async requests."""
+        self.note(event, info)
+
+    def shut(self) -> None:
+        """Shut the sockets down: the attempt's reads fail at once (its thread ends)."""
+        for network_stream in [] if self.shared else self.opened:
+            shut_down(network_stream)
 
 
 class AsyncStepFunClient(BaseClient[AsyncHTTP]):
@@ -311,14 +329,9 @@ async def _until(deadline: Deadline, request: httpx.Request, work: Awaitable[Out
     down (a trickling server resets every read timeout). Only an attempt still running
     `LAST_RESORT_SECONDS` later (on a reused connection, whose socket no event shows) is cancelled.
     """
-    opened: list[Any] = []
-
-    async def trace(event: str, info: dict[str, Any]) -> None:
-        if event.endswith((".connect_tcp.complete", ".start_tls.complete")):
-            opened.append(info.get("return_value"))
-
-    request.extensions["trace"] = trace
-    cut = asyncio.get_running_loop().call_later(deadline.remaining(), _cut, opened, [])
+    sockets = Sockets()
+    request.extensions["trace"] = sockets.anote
+    cut = asyncio.get_running_loop().call_later(deadline.remaining(), sockets.shut)
     try:
         outcome = await within(work, deadline.remaining() + LAST_RESORT_SECONDS)
     except asyncio.TimeoutError:  # TimeoutError itself from 3.11
@@ -326,7 +339,14 @@ async def _until(deadline: Deadline, request: httpx.Request, work: Awaitable[Out
     finally:
         cut.cancel()
         del request.extensions["trace"]
-    if isinstance(outcome, StepFunError) and deadline.remaining() <= 0:
+    if deadline.remaining() > 0:
+        return outcome
+    if isinstance(outcome, tuple) and not outcome[0].is_closed:
+        # A stream's headers, read after the deadline (from bytes already buffered when its
+        # socket was shut, or on a reused connection): not opened. A whole answer stays one.
+        await outcome[0].aclose()
+        raise deadline.error()
+    if isinstance(outcome, StepFunError):
         raise deadline.error() from None
     return outcome
 
@@ -341,22 +361,21 @@ async def _sent_in_turn(http: AsyncHTTP, request: httpx.Request) -> httpx.Respon
     httpcore 1.x hands an idle connection to every request arriving in the same turn of the loop;
     all but one fail and go round again, so a burst of 1,000 streams on a warm pool costs seconds of
     CPU (httpcore issue #822). Requests enter one at a time, each once the one before has claimed
-    its connection (httpx's public ``trace`` extension), never waiting beyond the pool timeout:
-    the time waited for its turn is taken off the pool timeout it gives httpcore.
+    its connection (httpx's public ``trace`` extension), waiting for its turn no longer than the
+    pool timeout.
     """
     turn = _turns.setdefault(http, asyncio.Lock())
-    timeouts = request.extensions["timeout"]  # httpx sets it on every request
     if not turn.locked():
         await turn.acquire()  # free: taken at once
     else:
-        started = time.monotonic()
+        # The wait for a turn is not taken off httpcore's own pool timeout: a request entering
+        # with almost none left timed out inside httpcore, which may then keep a new
+        # connection for good (encode/httpcore#1093), so a request may wait up to twice it.
+        pool_timeout = request.extensions.get("timeout", {}).get("pool")
         try:
-            await within(turn.acquire(), timeouts.get("pool"))
+            await within(turn.acquire(), pool_timeout)
         except asyncio.TimeoutError:
             raise httpx.PoolTimeout("no connection within the pool timeout") from None
-        if timeouts.get("pool") is not None:
-            left = max(0.0, timeouts["pool"] - (time.monotonic() - started))
-            request.extensions["timeout"] = {**timeouts, "pool": left}
     claimed = False
     earlier = request.extensions.get("trace")  # `_until`'s
 
@@ -373,7 +392,6 @@ async def _sent_in_turn(http: AsyncHTTP, request: httpx.Request) -> httpx.Respon
         return cast(httpx.Response, await http.send(request, stream=True))  # type: ignore[arg-type]
     finally:
         await claim("", {})
-        request.extensions["timeout"] = timeouts  # a retry of the request waits again
         if earlier is None:
             del request.extensions["trace"]
         else:

@@ -1,18 +1,23 @@
-"""After ``[DONE]``: the connection goes back to the pool only if the body's end is already here.
+"""After ``[DONE]``: the connection goes back to the pool if the body's end comes soon.
 
 A stream is over at ``data: [DONE]``; what follows (the chunked terminator, keep-alives, a cut,
-a proxy holding the connection) must not delay or spoil the answer. One rule, sync and async:
-the rest of the body is read only if it has already arrived; else the connection is closed.
-Nothing waits for it: an async read cut by a timeout could be cancelled inside httpcore's own
-clean-up, which then never gave its connection back (the pool filled up for good).
+a proxy holding the connection) must not delay or spoil the answer. The rest of the body is
+read if it has already arrived; an async stream also waits ``GRACE_SECONDS`` for it (a server
+often flushes the terminator apart), then shuts the socket down rather than cancel the read:
+a read cancelled inside httpcore could keep its connection taken for good, filling the pool.
+A sync read cannot be cut at that bound, so a sync stream reads on only what has arrived.
+Either way, a connection whose end did not come is closed, not reused.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import socket
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+GRACE_SECONDS = 0.05
 _TERMINATOR = b"0\r\n\r\n"
 
 
@@ -25,11 +30,28 @@ def read_tail(response: Any, pieces: Iterator[bytes]) -> None:
 
 
 async def aread_tail(response: Any, pieces: AsyncIterator[bytes]) -> None:
-    """`read_tail`, for an async stream."""
-    with contextlib.suppress(Exception):
-        if body_end_arrived(response):
+    """Read what follows ``[DONE]`` if it ends within the grace period (the caller closes)."""
+    with contextlib.suppress(Exception):  # the answer is complete: a broken tail changes nothing
+        cut = None
+        if not body_end_arrived(response):
+            # httpx's public extension; only an HTTP/1.1 connection is this response's alone.
+            network_stream = response.extensions.get("network_stream")
+            if response.http_version != "HTTP/1.1" or network_stream is None:
+                return
+            loop = asyncio.get_running_loop()
+            cut = loop.call_later(GRACE_SECONDS, shut_down, network_stream)
+        try:
             async for _ in pieces:
                 pass
+        finally:
+            if cut is not None:
+                cut.cancel()
+
+
+def shut_down(network_stream: Any) -> None:
+    """Shut an httpcore network stream's socket (reads on it fail at once); never raises."""
+    with contextlib.suppress(Exception):
+        network_stream.get_extra_info("socket").shutdown(socket.SHUT_RDWR)
 
 
 def body_end_arrived(response: Any) -> bool:

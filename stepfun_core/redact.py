@@ -61,13 +61,14 @@ def fingerprint(value: Any) -> str:
     return "sha256:" + hashlib.sha256(repr(value).encode("utf-8", "replace")).hexdigest()[:16]
 
 
-def without_secret(text: str, secret: str, mask: str = HIDDEN) -> str:
+def without_secret(text: str, secret: str, mask: str = HIDDEN, *, shortest: int = 8) -> str:
     """``text`` with ``secret`` masked, as written or JSON-escaped (a slash or a quote in it).
 
-    A gateway may quote the key it refused, and errors are logged and shown. A secret under 8
-    characters is left alone: masking it could hide ordinary words.
+    A gateway may quote the key it refused, and errors are logged and shown. A secret shorter
+    than ``shortest`` is left alone: masking it could hide ordinary words (the doctor, whose
+    report is shared, masks any key).
     """
-    if len(secret) < 8:
+    if len(secret) < max(shortest, 1):
         return text
     escaped = json.dumps(secret)[1:-1]
     # Escaped twice: a gateway's JSON text holding StepFun's (OpenRouter's metadata.raw).

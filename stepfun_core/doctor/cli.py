@@ -72,7 +72,7 @@ def _redacted(value: Any, secret: str | None) -> Any:
     if not secret:
         return value
     if isinstance(value, str):
-        return without_secret(value, secret)  # as written, or JSON-escaped in a body's text
+        return without_secret(value, secret, shortest=1)  # as written, or JSON-escaped
     if isinstance(value, dict):
         return {k: _redacted(v, secret) for k, v in value.items()}
     if isinstance(value, list):

@@ -85,7 +85,7 @@ def one_line(text: str, secret: str = "") -> str:
     What a server sends (a model's id, an HTML error page, a body quoting the key) is printed
     as text: a newline or an escape sequence would break the layout or fake a line.
     """
-    text = without_secret(text, secret)
+    text = without_secret(text, secret, shortest=1)
     if text.isprintable():
         return text
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)

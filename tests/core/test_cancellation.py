@@ -18,6 +18,7 @@ import pytest
 
 import stepfun_core as core
 from stepfun_core import client
+from stepfun_core.limits import Deadline
 from stepfun_core.waits import within
 from tests.core.conftest import Driver
 from tests.reliability.raw_server import RawServer, Send
@@ -149,25 +150,41 @@ def test_a_missed_deadline_ends_the_attempt_by_its_socket_not_by_cancelling_it()
     assert transport.ended and "CancelledError" not in transport.ended, transport.ended
 
 
-def test_the_wait_for_a_turn_is_taken_off_the_pool_timeout() -> None:
-    # Round 15: a request waited for its turn up to the pool timeout, then for a connection up
-    # to the pool timeout again (twice the bound). Its own timeouts stay as they were, for a retry.
-    class Noted:
-        pool: float | None = None
+def test_a_stream_opened_past_its_deadline_is_closed_not_handed_over() -> None:
+    # Review of round 15: the deadline's timer shut a connection's socket in the same turn its
+    # headers (already buffered) were read: the stream was handed over dead.
+    response = httpx.Response(200, stream=httpx.ByteStream(b"data: [DONE]\n\n"))
 
-        async def send(self, request: httpx.Request, stream: bool = True) -> str:
-            self.pool = request.extensions["timeout"]["pool"]
-            return "response"
+    async def late() -> Any:
+        await asyncio.sleep(0.05)
+        return response, b""
 
-    async def run() -> tuple[float | None, dict[str, Any]]:
-        http = Noted()
-        turn = client._turns.setdefault(http, asyncio.Lock())
-        await turn.acquire()  # the request before holds the turn for 0.3 s
-        asyncio.get_running_loop().call_later(0.3, turn.release)
-        request = httpx.Request("POST", "http://x/", extensions={"timeout": {"pool": 5.0}})
-        await client._sent_in_turn(http, request)  # type: ignore[arg-type]
-        return http.pool, request.extensions
+    async def run() -> None:
+        deadline = Deadline(0.01, {"pool": None})
+        request = httpx.Request("POST", "http://x/", extensions={"timeout": {}})
+        with pytest.raises(core.TotalTimeoutError):
+            await client._until(deadline, request, late())
 
-    pool, extensions = asyncio.run(run())
-    assert pool is not None and pool <= 4.75
-    assert extensions["timeout"] == {"pool": 5.0} and "trace" not in extensions
+    asyncio.run(run())
+    assert response.is_closed
+
+
+class NetworkStream:
+    def __init__(self) -> None:
+        self.shut = False
+
+    def get_extra_info(self, name: str) -> Any:
+        return self if name == "socket" else None
+
+    def shutdown(self, how: int) -> None:
+        self.shut = True
+
+
+def test_a_deadline_never_shuts_an_http2_connection_other_calls_share() -> None:
+    # Review of round 15: one call's deadline ended every stream on a caller's HTTP/2 client.
+    http1, http2 = client.Sockets(), client.Sockets()
+    for sockets, protocol in ((http1, "http11"), (http2, "http2")):
+        sockets.opened.append(NetworkStream())
+        sockets.note(f"{protocol}.send_request_headers.started", {})
+        sockets.shut()
+    assert [s.opened[0].shut for s in (http1, http2)] == [True, False]

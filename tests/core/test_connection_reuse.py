@@ -139,11 +139,28 @@ def test_a_caller_s_own_runtime_error_is_raised_as_it_is() -> None:
     assert len(calls) == 1
 
 
-def test_an_async_tail_not_here_yet_is_never_read() -> None:
+def soon_end(send: Send, request: Any) -> bool:
+    """[DONE], then the end of the body 10 ms later, as a server may flush it apart."""
+    send(head() + chunk(EVENTS))
+    time.sleep(0.01)
+    send(END)
+    return True
+
+
+def test_an_async_stream_whose_end_comes_soon_gives_its_connection_back() -> None:
+    # Review of round 15: reading only a tail already here, async streams opened a new
+    # connection (a TCP and TLS handshake) whenever the end came a moment after [DONE].
+    with RawServer(soon_end) as server:
+        assert texts_over(server, "async", 3) == ["Hoot."] * 3
+    assert server.connections == 1
+
+
+def test_an_async_tail_on_no_connection_of_its_own_is_never_read() -> None:
     # Round 15: the async tail was read for up to 50 ms under asyncio.timeout; a timeout landing
     # as the body ended cancelled httpcore's own clean-up, whose connection then stayed taken
     # for good (100 streams on 8 connections, the end 50 ms after [DONE]: the pool was full
-    # within 9 rounds, and later calls failed with PoolTimeout). One rule now, as for sync.
+    # within 9 rounds). Now the grace period ends by shutting the socket, which only an
+    # HTTP/1.1 connection's network stream allows; without one (HTTP/2, a mock) it is not read.
     pulled = []
 
     async def pieces() -> Any:

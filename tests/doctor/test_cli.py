@@ -125,6 +125,11 @@ def test_the_json_report_never_holds_the_key_escaped(tmp_path: Path) -> None:
     written = (tmp_path / "report.json").read_text(encoding="utf-8")
     detail = json.loads(written)["checks"][0]["detail"]
     assert secret not in json.loads(detail)["error"]["message"] and "***" in detail
+    # Review of round 15: a key under 8 characters (a gateway's "sk-1234") was written in clear.
+    report = Report()
+    report.add(Check("Models", "served", Verdict.INFO, "key sk-1234 is not allowed"))
+    cli.write_json(report, tmp_path / "short.json", "sk-1234")
+    assert "sk-1234" not in (tmp_path / "short.json").read_text(encoding="utf-8")
 
 
 def test_lines_never_show_the_key_nor_what_a_server_sends_as_controls() -> None:
