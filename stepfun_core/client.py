@@ -240,7 +240,7 @@ class AsyncStepFunClient(BaseClient[AsyncHTTP]):
         """One try: the response (left open for a stream) and its body, or the error."""
         try:
             if self._http_client is None:  # our pool: httpcore's, whose pitfall it avoids
-                response = await _sent_in_turn(http, request)
+                response = await _sent_in_turn(http, request, deadline)
             else:  # a caller's client may have any transport: sent as it comes
                 response = cast(httpx.Response, await http.send(request, stream=True))  # type: ignore[arg-type]
             refused = refused_unread(response, stream=stream)
@@ -351,31 +351,46 @@ async def _until(deadline: Deadline, request: httpx.Request, work: Awaitable[Out
     return outcome
 
 
+# The least pool wait a request is sent into httpcore with (see `_sent_in_turn`).
+MIN_POOL_WAIT = 0.05
 # One lock per HTTP client (each belongs to one event loop): see `_sent_in_turn`.
 _turns: weakref.WeakKeyDictionary[Any, asyncio.Lock] = weakref.WeakKeyDictionary()
 
 
-async def _sent_in_turn(http: AsyncHTTP, request: httpx.Request) -> httpx.Response:
+async def _sent_in_turn(
+    http: AsyncHTTP, request: httpx.Request, deadline: Deadline | None = None
+) -> httpx.Response:
     """Send once the request before has claimed its connection (on our shared pool).
 
     httpcore 1.x hands an idle connection to every request arriving in the same turn of the loop;
     all but one fail and go round again, so a burst of 1,000 streams on a warm pool costs seconds of
     CPU (httpcore issue #822). Requests enter one at a time, each once the one before has claimed
-    its connection (httpx's public ``trace`` extension), waiting for its turn no longer than the
-    pool timeout.
+    its connection (httpx's public ``trace`` extension). The wait for its turn counts in its pool
+    timeout (and its deadline): what is left goes to httpcore, unless that is under
+    `MIN_POOL_WAIT`, when it times out here. A request entering httpcore with almost no time
+    left timed out there, and httpcore 1.x may then keep a new connection for good
+    (encode/httpcore#1093).
     """
     turn = _turns.setdefault(http, asyncio.Lock())
+    timeouts = request.extensions["timeout"]  # httpx sets it on every request
     if not turn.locked():
         await turn.acquire()  # free: taken at once
     else:
-        # The wait for a turn is not taken off httpcore's own pool timeout: a request entering
-        # with almost none left timed out inside httpcore, which may then keep a new
-        # connection for good (encode/httpcore#1093), so a request may wait up to twice it.
-        pool_timeout = request.extensions.get("timeout", {}).get("pool")
+        started = time.monotonic()
         try:
-            await within(turn.acquire(), pool_timeout)
+            await within(turn.acquire(), timeouts.get("pool"))
         except asyncio.TimeoutError:
             raise httpx.PoolTimeout("no connection within the pool timeout") from None
+        if deadline is not None:
+            deadline.limit(request)  # every phase within what is left
+        left = request.extensions["timeout"].get("pool")
+        if timeouts.get("pool") is not None:
+            left = min(left, timeouts["pool"] - (time.monotonic() - started))
+        if left is not None and left < MIN_POOL_WAIT:
+            turn.release()
+            request.extensions["timeout"] = timeouts
+            raise httpx.PoolTimeout("no connection within the pool timeout")
+        request.extensions["timeout"] = {**request.extensions["timeout"], "pool": left}
     claimed = False
     earlier = request.extensions.get("trace")  # `_until`'s
 
@@ -392,6 +407,7 @@ async def _sent_in_turn(http: AsyncHTTP, request: httpx.Request) -> httpx.Respon
         return cast(httpx.Response, await http.send(request, stream=True))  # type: ignore[arg-type]
     finally:
         await claim("", {})
+        request.extensions["timeout"] = timeouts  # a retry waits afresh
         if earlier is None:
             del request.extensions["trace"]
         else:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import socket
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -51,7 +52,12 @@ async def aread_tail(response: Any, pieces: AsyncIterator[bytes]) -> None:
 def shut_down(network_stream: Any) -> None:
     """Shut an httpcore network stream's socket (reads on it fail at once); never raises."""
     with contextlib.suppress(Exception):
-        network_stream.get_extra_info("socket").shutdown(socket.SHUT_RDWR)
+        sock = network_stream.get_extra_info("socket")
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except TypeError:  # uvloop's stand-in socket refuses: a twin of its descriptor does it
+            with socket.socket(fileno=os.dup(sock.fileno())) as twin:
+                twin.shutdown(socket.SHUT_RDWR)
 
 
 def body_end_arrived(response: Any) -> bool:

@@ -149,7 +149,7 @@ def _text(data: bytes, secrets: Sequence[str]) -> str | bytes:
     except UnicodeDecodeError:
         return data
     for secret in secrets:
-        text = without_secret(text, secret, REDACTED)  # as written, or JSON-escaped
+        text = without_secret(text, secret, REDACTED, shortest=1)  # as written, or JSON-escaped
     return text
 
 

@@ -50,7 +50,7 @@ def trim(value: Any, secrets: Sequence[str] = ()) -> str:
     def cut(item: Any) -> Any:
         if isinstance(item, str):
             for secret in secrets:
-                item = without_secret(item, secret)
+                item = without_secret(item, secret, shortest=1)
             return item[:TRIM_TEXT] + "…" if len(item) > TRIM_TEXT else item
         if isinstance(item, dict):
             return {k: cut(v) for k, v in item.items()}

@@ -188,3 +188,40 @@ def test_a_deadline_never_shuts_an_http2_connection_other_calls_share() -> None:
         sockets.note(f"{protocol}.send_request_headers.started", {})
         sockets.shut()
     assert [s.opened[0].shut for s in (http1, http2)] == [True, False]
+
+
+class Noted:
+    """An HTTP client standing in for the shared pool: notes the pool timeout it is sent with."""
+
+    def __init__(self) -> None:
+        self.pools: list[float] = []
+
+    async def send(self, request: httpx.Request, stream: bool = True) -> str:
+        self.pools.append(request.extensions["timeout"]["pool"])
+        return "response"
+
+
+@pytest.mark.parametrize("pool", [5.0, 0.32])
+def test_the_wait_for_a_turn_counts_in_the_pool_timeout(pool: float) -> None:
+    # Round 15: a request waited for its turn up to the pool timeout, then for a connection up
+    # to the pool timeout again. Its review: entering httpcore with almost none left timed out
+    # there, where httpcore 1.x may keep a new connection for good; that times out here.
+    async def run() -> tuple[Noted, Any, dict[str, Any]]:
+        http = Noted()
+        turn = client._turns.setdefault(http, asyncio.Lock())
+        await turn.acquire()  # the request before holds the turn for 0.3 s
+        asyncio.get_running_loop().call_later(0.3, turn.release)
+        request = httpx.Request("POST", "http://x/", extensions={"timeout": {"pool": pool}})
+        try:
+            outcome: Any = await client._sent_in_turn(http, request)  # type: ignore[arg-type]
+        except httpx.PoolTimeout as exc:
+            outcome = exc
+        assert not turn.locked()  # handed on either way
+        return http, outcome, request.extensions
+
+    http, outcome, extensions = asyncio.run(run())
+    assert extensions["timeout"] == {"pool": pool} and "trace" not in extensions
+    if pool == 5.0:
+        assert outcome == "response" and http.pools[0] <= 4.75
+    else:  # under MIN_POOL_WAIT left: never sent into httpcore
+        assert isinstance(outcome, httpx.PoolTimeout) and http.pools == []

@@ -156,3 +156,13 @@ def test_committed_replica_cassettes_are_what_the_doctor_sends(recorded: Path) -
         now = [json.loads(i["request"]["body"]) for i in load(recorded / path.name)]
         then = [json.loads(i["request"]["body"]) for i in interactions]
         assert now == then, f"{path.name} is stale: re-record cassettes/doctor"
+
+
+def test_a_short_key_is_masked_in_cassettes_too() -> None:
+    # Second review of round 15: a key under 8 characters (a gateway's "sk-1234") quoted back in
+    # a body was written into the cassette in clear; --json and the console masked it.
+    from stepfun_probes.cassette_format import _text
+
+    assert _text(b'{"error": "key sk-1234 is not allowed"}', ["sk-1234"]) == (
+        f'{{"error": "key {REDACTED} is not allowed"}}'
+    )
