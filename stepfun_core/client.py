@@ -353,6 +353,7 @@ async def _until(deadline: Deadline, request: httpx.Request, work: Awaitable[Out
 
 # The least pool wait a request is sent into httpcore with (see `_sent_in_turn`).
 MIN_POOL_WAIT = 0.05
+_WAITED = 0.001  # a turn taken later than this was waited for
 # One lock per HTTP client (each belongs to one event loop): see `_sent_in_turn`.
 _turns: weakref.WeakKeyDictionary[Any, asyncio.Lock] = weakref.WeakKeyDictionary()
 
@@ -373,14 +374,12 @@ async def _sent_in_turn(
     """
     turn = _turns.setdefault(http, asyncio.Lock())
     timeouts = request.extensions["timeout"]  # httpx sets it on every request
-    if not turn.locked():
-        await turn.acquire()  # free: taken at once
-    else:
-        started = time.monotonic()
-        try:
-            await within(turn.acquire(), timeouts.get("pool"))
-        except asyncio.TimeoutError:
-            raise httpx.PoolTimeout("no connection within the pool timeout") from None
+    started = time.monotonic()
+    try:  # bounded even when the lock looks free: a released one may still have waiters queued
+        await within(turn.acquire(), timeouts.get("pool"))
+    except asyncio.TimeoutError:
+        raise httpx.PoolTimeout("no connection within the pool timeout") from None
+    if time.monotonic() - started > _WAITED:
         if deadline is not None:
             deadline.limit(request)  # every phase within what is left
         left = request.extensions["timeout"].get("pool")

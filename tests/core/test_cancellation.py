@@ -225,3 +225,33 @@ def test_the_wait_for_a_turn_counts_in_the_pool_timeout(pool: float) -> None:
         assert outcome == "response" and http.pools[0] <= 4.75
     else:  # under MIN_POOL_WAIT left: never sent into httpcore
         assert isinstance(outcome, httpx.PoolTimeout) and http.pools == []
+
+
+def test_a_turn_just_released_to_a_waiter_is_still_waited_for_within_the_pool_timeout() -> None:
+    # Third review of round 15: a released lock looks free before its next waiter runs; a request
+    # arriving in that step waited behind it with no time limit at all.
+    class Slow(Noted):
+        async def send(self, request: httpx.Request, stream: bool = True) -> str:
+            await asyncio.sleep(1.0)  # holds the turn: it never claims a connection
+            return await super().send(request, stream)
+
+    async def run() -> tuple[Any, float]:
+        http = Slow()
+        turn = client._turns.setdefault(http, asyncio.Lock())
+        await turn.acquire()
+        first = httpx.Request("POST", "http://x/", extensions={"timeout": {"pool": 5.0}})
+        waiting = asyncio.ensure_future(client._sent_in_turn(http, first))  # type: ignore[arg-type]
+        await asyncio.sleep(0)  # it waits for the turn now
+        turn.release()  # handed to it, which has not run yet
+        second = httpx.Request("POST", "http://x/", extensions={"timeout": {"pool": 0.2}})
+        started = time.monotonic()
+        try:
+            outcome: Any = await client._sent_in_turn(http, second)  # type: ignore[arg-type]
+        except httpx.PoolTimeout as exc:
+            outcome = exc
+        took = time.monotonic() - started
+        await waiting
+        return outcome, took
+
+    outcome, took = asyncio.run(run())
+    assert isinstance(outcome, httpx.PoolTimeout) and took < 0.9, (outcome, took)
