@@ -327,7 +327,8 @@ async def _until(deadline: Deadline, request: httpx.Request, work: Awaitable[Out
     (encode/httpcore#1093): cancelled at each deadline, calls filled the pool. So each phase's
     timeout ends within what is left, and at the deadline the attempt's new connection is shut
     down (a trickling server resets every read timeout). Only an attempt still running
-    `LAST_RESORT_SECONDS` later (on a reused connection, whose socket no event shows) is cancelled.
+    `LAST_RESORT_SECONDS` later (on a reused connection, whose socket no event shows, or on an
+    HTTP/2 one, which other calls share) is cancelled.
     """
     sockets = Sockets()
     request.extensions["trace"] = sockets.anote
