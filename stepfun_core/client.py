@@ -354,9 +354,19 @@ async def _until(deadline: Deadline, request: httpx.Request, work: Awaitable[Out
 
 # The least pool wait a request is sent into httpcore with (see `_sent_in_turn`).
 MIN_POOL_WAIT = 0.05
-_WAITED = 0.001  # a turn taken later than this was waited for
-# One lock per HTTP client (each belongs to one event loop): see `_sent_in_turn`.
-_turns: weakref.WeakKeyDictionary[Any, asyncio.Lock] = weakref.WeakKeyDictionary()
+
+
+class _Turn(asyncio.Lock):
+    """The turn to enter one HTTP client's pool (each belongs to one event loop).
+
+    It counts the requests queued for it: a released lock looks free before its next waiter
+    runs, and a request taking it then would queue behind that one with no time limit.
+    """
+
+    waiting = 0
+
+
+_turns: weakref.WeakKeyDictionary[Any, _Turn] = weakref.WeakKeyDictionary()
 
 
 async def _sent_in_turn(
@@ -373,14 +383,19 @@ async def _sent_in_turn(
     left timed out there, and httpcore 1.x may then keep a new connection for good
     (encode/httpcore#1093).
     """
-    turn = _turns.setdefault(http, asyncio.Lock())
+    turn = _turns.get(http) or _turns.setdefault(http, _Turn())
     timeouts = request.extensions["timeout"]  # httpx sets it on every request
-    started = time.monotonic()
-    try:  # bounded even when the lock looks free: a released one may still have waiters queued
-        await within(turn.acquire(), timeouts.get("pool"))
-    except asyncio.TimeoutError:
-        raise httpx.PoolTimeout("no connection within the pool timeout") from None
-    if time.monotonic() - started > _WAITED:
+    if not (turn.locked() or turn.waiting):
+        await turn.acquire()  # free: taken at once
+    else:
+        started = time.monotonic()
+        turn.waiting += 1
+        try:
+            await within(turn.acquire(), timeouts.get("pool"))
+        except asyncio.TimeoutError:
+            raise httpx.PoolTimeout("no connection within the pool timeout") from None
+        finally:
+            turn.waiting -= 1
         if deadline is not None:
             deadline.limit(request)  # every phase within what is left
         left = request.extensions["timeout"].get("pool")

@@ -74,7 +74,7 @@ def test_a_call_cancelled_while_its_turn_comes_sends_nothing(turns: int) -> None
     # anyway when the cancellation came as the turn was handed over.
     async def run() -> tuple[bool, Any, int]:
         http = NeverSent()
-        turn = client._turns.setdefault(http, asyncio.Lock())
+        turn = client._turns.setdefault(http, client._Turn())
         await turn.acquire()  # the request before holds the turn
         request = httpx.Request("POST", "http://x/", extensions={"timeout": {"pool": 60.0}})
         waiting = asyncio.ensure_future(client._sent_in_turn(http, request))  # type: ignore[arg-type]
@@ -208,7 +208,7 @@ def test_the_wait_for_a_turn_counts_in_the_pool_timeout(pool: float) -> None:
     # there, where httpcore 1.x may keep a new connection for good; that times out here.
     async def run() -> tuple[Noted, Any, dict[str, Any]]:
         http = Noted()
-        turn = client._turns.setdefault(http, asyncio.Lock())
+        turn = client._turns.setdefault(http, client._Turn())
         await turn.acquire()  # the request before holds the turn for 0.3 s
         asyncio.get_running_loop().call_later(0.3, turn.release)
         request = httpx.Request("POST", "http://x/", extensions={"timeout": {"pool": pool}})
@@ -237,7 +237,7 @@ def test_a_turn_just_released_to_a_waiter_is_still_waited_for_within_the_pool_ti
 
     async def run() -> tuple[Any, float]:
         http = Slow()
-        turn = client._turns.setdefault(http, asyncio.Lock())
+        turn = client._turns.setdefault(http, client._Turn())
         await turn.acquire()
         first = httpx.Request("POST", "http://x/", extensions={"timeout": {"pool": 5.0}})
         waiting = asyncio.ensure_future(client._sent_in_turn(http, first))  # type: ignore[arg-type]
