@@ -120,8 +120,9 @@ def _wrong_region(
     for region in other_regions(setup.base_url, regions):
         tried.append(region.name)
         if list_models(http, region.base_url, setup.api_key, timeout).ids is not None:
-            here = setup.region.label if setup.region else display_url(setup.base_url)
-            detail = f"401 invalid_api_key at {here}, but {region.label} accepts this key"
+            detail = (
+                f"401 invalid_api_key at {setup.region.label}, but {region.label} accepts this key"
+            )
             fix = f"set STEP_BASE_URL={region.base_url} (or pass base_url=... to the client)"
             data = {"accepted_by": region.base_url, "tried": tried}
             return Check(KEY_AND_REGION, "key", Verdict.FAIL, detail, fix, data=data)
