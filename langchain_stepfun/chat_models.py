@@ -357,14 +357,12 @@ class ChatStepFun(TokenCounting, CoreClients, BaseChatModel):
         return isinstance(n, int) and n > 1 and not kwargs.get("stream")
 
     def _should_stream(self, *, async_api: bool, **kwargs: Any) -> bool:
-        if self._several_generations(kwargs):
-            return False
-        return super()._should_stream(async_api=async_api, **kwargs)
+        should = super()._should_stream(async_api=async_api, **kwargs)
+        return should and not self._several_generations(kwargs)
 
     def _should_use_protocol_streaming(self, *, async_api: bool, **kwargs: Any) -> bool:
-        if self._several_generations(kwargs):
-            return False
-        return super()._should_use_protocol_streaming(async_api=async_api, **kwargs)
+        should = super()._should_use_protocol_streaming(async_api=async_api, **kwargs)
+        return should and not self._several_generations(kwargs)
 
     def _stream_payload(
         self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]

@@ -15,6 +15,7 @@ import httpx
 
 from stepfun_core.catalog import ServedModel, parse_models
 from stepfun_core.client_base import BaseClient, Outcome
+from stepfun_core.closing import close_in_full, close_later
 from stepfun_core.drain import shut_down
 from stepfun_core.errors import MalformedResponseError, StepFunError, TotalTimeoutError
 from stepfun_core.http import (
@@ -243,6 +244,7 @@ class AsyncStepFunClient(BaseClient[AsyncHTTP]):
                 response = await _sent_in_turn(http, request, deadline)
             else:  # a caller's client may have any transport: sent as it comes
                 response = cast(httpx.Response, await http.send(request, stream=True))  # type: ignore[arg-type]
+            close_in_full(response)
             refused = refused_unread(response, stream=stream)
             if refused is not None:
                 await response.aclose()
@@ -339,7 +341,8 @@ async def _until(deadline: Deadline, request: httpx.Request, work: Awaitable[Out
         raise deadline.error() from None
     finally:
         cut.cancel()
-        del request.extensions["trace"]
+        if request.extensions["trace"] == sockets.anote:  # else an abandoned send's, kept
+            del request.extensions["trace"]
     if deadline.remaining() > 0:
         return outcome
     if isinstance(outcome, tuple) and not outcome[0].is_closed:
@@ -388,42 +391,90 @@ async def _sent_in_turn(
     if not (turn.locked() or turn.waiting):
         await turn.acquire()  # free: taken at once
     else:
-        started = time.monotonic()
-        turn.waiting += 1
-        try:
-            await within(turn.acquire(), timeouts.get("pool"))
-        except asyncio.TimeoutError:
-            raise httpx.PoolTimeout("no connection within the pool timeout") from None
-        finally:
-            turn.waiting -= 1
-        if deadline is not None:
-            deadline.limit(request)  # every phase within what is left
-        left = request.extensions["timeout"].get("pool")
-        if timeouts.get("pool") is not None:
-            left = min(left, timeouts["pool"] - (time.monotonic() - started))
-        if left is not None and left < MIN_POOL_WAIT:
-            turn.release()
-            request.extensions["timeout"] = timeouts
-            raise httpx.PoolTimeout("no connection within the pool timeout")
-        request.extensions["timeout"] = {**request.extensions["timeout"], "pool": left}
-    claimed = False
-    earlier = request.extensions.get("trace")  # `_until`'s
-
-    async def claim(event: str, info: dict[str, Any]) -> None:
-        nonlocal claimed
-        if earlier is not None:
-            await earlier(event, info)
-        if not claimed:
-            claimed = True
-            turn.release()
-
-    request.extensions["trace"] = claim
+        await _waited_for(turn, request, deadline)
+    entry = _Entry(turn, request.extensions.get("trace"))  # `_until`'s trace callback first
+    request.extensions["trace"] = entry.trace
+    sending = asyncio.ensure_future(http.send(request, stream=True))  # type: ignore[arg-type]
     try:
-        return cast(httpx.Response, await http.send(request, stream=True))  # type: ignore[arg-type]
+        return cast(httpx.Response, await asyncio.shield(sending))
+    except asyncio.CancelledError:
+        # Cancelled inside httpcore 1.x before its request is under way (waiting in its pool,
+        # or between connecting and sending), a request leaves its new connection in the pool
+        # for good (encode/httpcore#1093): such a send goes on to its next trace event, and ends
+        # there, before anything is sent. One under way is cancelled: httpcore then closes it.
+        if entry.under_way:
+            sending.cancel()
+        entry.abandoned = True
+        sending.add_done_callback(entry.ended)
+        raise
     finally:
-        await claim("", {})
-        request.extensions["timeout"] = timeouts  # a retry waits afresh
-        if earlier is None:
-            del request.extensions["trace"]
-        else:
-            request.extensions["trace"] = earlier
+        if not entry.abandoned:  # an abandoned send still reads its extensions
+            entry.claim()
+            request.extensions["timeout"] = timeouts  # a retry waits afresh
+            if entry.earlier is None:
+                del request.extensions["trace"]
+            else:
+                request.extensions["trace"] = entry.earlier
+
+
+async def _waited_for(turn: _Turn, request: httpx.Request, deadline: Deadline | None) -> None:
+    """Take the turn within the pool timeout, which the wait then shortens (see `_sent_in_turn`)."""
+    timeouts = request.extensions["timeout"]
+    started = time.monotonic()
+    turn.waiting += 1
+    try:
+        await within(turn.acquire(), timeouts.get("pool"))
+    except asyncio.TimeoutError:
+        raise httpx.PoolTimeout("no connection within the pool timeout") from None
+    finally:
+        turn.waiting -= 1
+    if deadline is not None:
+        deadline.limit(request)  # every phase within what is left
+    left = request.extensions["timeout"].get("pool")
+    if timeouts.get("pool") is not None:
+        left = min(left, timeouts["pool"] - (time.monotonic() - started))
+    if left is not None and left < MIN_POOL_WAIT:
+        turn.release()
+        request.extensions["timeout"] = timeouts
+        raise httpx.PoolTimeout("no connection within the pool timeout")
+    request.extensions["timeout"] = {**request.extensions["timeout"], "pool": left}
+
+
+# The trace events at which an abandoned send ends: before connecting, and before sending the
+# request (its connection then closed by httpcore, as for any failed send).
+_STARTS = ("connect_tcp.started", "send_request_headers.started")
+
+
+class _Abandoned(Exception):
+    """Ends a send whose caller was cancelled, from within httpcore's trace callback."""
+
+
+class _Entry:
+    """One request's way into the shared pool, followed through httpx's ``trace`` extension."""
+
+    __slots__ = ("abandoned", "claimed", "earlier", "turn", "under_way")
+
+    def __init__(self, turn: _Turn, earlier: Any) -> None:
+        self.turn, self.earlier = turn, earlier
+        self.claimed = self.under_way = self.abandoned = False
+
+    async def trace(self, event: str, info: dict[str, Any]) -> None:
+        """The trace callback: the first event hands the turn on."""
+        if self.earlier is not None:
+            await self.earlier(event, info)
+        self.claim()
+        if self.abandoned and event.endswith(_STARTS):  # no socket yet, or one httpcore closes
+            raise _Abandoned
+        self.under_way = self.under_way or event.endswith(_STARTS[1])
+
+    def claim(self) -> None:
+        """Hand the turn on (once): the request has its connection, or will never need one."""
+        if not self.claimed:
+            self.claimed = True
+            self.turn.release()
+
+    def ended(self, sending: asyncio.Future[Any]) -> None:
+        """An abandoned send's end: a response that came anyway is closed."""
+        self.claim()
+        if not sending.cancelled() and sending.exception() is None:
+            close_later(sending.result())

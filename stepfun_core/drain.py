@@ -79,8 +79,9 @@ def _unparsed_bytes(response: Any) -> bytes:
     mock transport, a future httpcore) it answers b"": the connection is then closed, not
     reused, which is safe.
     """
+    stream = getattr(response.stream, "wrapped", response.stream)  # under `ClosedInFull`
     try:
-        connection = response.stream._stream._httpcore_stream._stream._connection
+        connection = stream._stream._httpcore_stream._stream._connection
         data, _closed = connection._h11_state.trailing_data
     except (AttributeError, TypeError, ValueError):
         return b""

@@ -7,6 +7,7 @@ ends the authority for `urllib.parse` and httpx alike, so a masker built on them
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -37,6 +38,7 @@ def redact_url(url: str) -> str:
     return f"{prefix}{HIDDEN}@{host}"
 
 
+@functools.lru_cache(maxsize=64)  # LangChain reads a model's on every call (its trace params)
 def display_url(url: str) -> str:
     """A URL as shown in reprs, traces and errors: credentials and the query hidden."""
     base, question, _ = str(url).partition("?")

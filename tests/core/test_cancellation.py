@@ -9,19 +9,22 @@ and with ``total_timeout`` each such call left a pool slot taken for good. ``asy
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import random
 import sys
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 
 import stepfun_core as core
-from stepfun_core import client
+from stepfun_core import client, pools
 from stepfun_core.limits import Deadline
 from stepfun_core.waits import within
 from tests.core.conftest import Driver
-from tests.reliability.raw_server import RawServer, Send
+from tests.reliability.raw_server import RawServer, Send, completion, whole
 
 PAYLOAD = core.build_chat_request("step-3.5-flash", [{"role": "user", "content": "Owls?"}])
 
@@ -56,23 +59,29 @@ def test_within_times_out_and_returns_results() -> None:
     asyncio.run(run())
 
 
-class NeverSent:
-    """An HTTP client standing in for the shared pool: counts what it was asked to send."""
+class NeverSent(httpx.AsyncByteStream):
+    """An HTTP client standing in for the shared pool: counts what it sent, and closes."""
 
     def __init__(self) -> None:
-        self.sent = 0
+        self.sent = self.closed = 0
 
-    async def send(self, request: httpx.Request, stream: bool = True) -> str:
+    async def send(self, request: httpx.Request, stream: bool = True) -> httpx.Response:
+        # httpcore calls the trace extension before it writes the request, which takes turns.
+        await request.extensions["trace"]("http11.send_request_headers.started", {})
+        await asyncio.sleep(0)
         self.sent += 1
-        return "response"
+        return httpx.Response(200, request=request, stream=self)
+
+    async def aclose(self) -> None:
+        self.closed += 1
 
 
 @LOST_ON_310
-@pytest.mark.parametrize("turns", [0, 1, 2])
+@pytest.mark.parametrize("turns", [0, 1, 2, 3, 4])
 def test_a_call_cancelled_while_its_turn_comes_sends_nothing(turns: int) -> None:
     # The request waiting for its turn on the shared pool (client._sent_in_turn) was sent
     # anyway when the cancellation came as the turn was handed over.
-    async def run() -> tuple[bool, Any, int]:
+    async def run() -> tuple[bool, Any, NeverSent]:
         http = NeverSent()
         turn = client._turns.setdefault(http, client._Turn())
         await turn.acquire()  # the request before holds the turn
@@ -85,16 +94,19 @@ def test_a_call_cancelled_while_its_turn_comes_sends_nothing(turns: int) -> None
             await asyncio.sleep(0)
         accepted = waiting.cancel()
         try:
-            outcome: Any = await waiting
+            outcome: Any = (await waiting).status_code
         except asyncio.CancelledError:
             outcome = "cancelled"
-        return accepted, outcome, http.sent
+        await asyncio.sleep(0.01)  # a send abandoned on its way ends
+        return accepted, outcome, http
 
-    accepted, outcome, sent = asyncio.run(run())
-    if accepted:  # cancelled before it was done: cancelled, and nothing sent
-        assert (outcome, sent) == ("cancelled", 0)
+    accepted, outcome, http = asyncio.run(run())
+    if accepted and turns < 2:  # cancelled as the turn came: cancelled, and nothing sent
+        assert (outcome, http.sent) == ("cancelled", 0)
+    elif accepted:  # cancelled as the send ended: what came back is closed, not left open
+        assert outcome == "cancelled" and http.sent == http.closed
     else:  # it had already sent (a later turn): that is no cancellation lost
-        assert (outcome, sent) == ("response", 1)
+        assert (outcome, http.sent) == (200, 1)
 
 
 def test_a_pool_timeout_says_to_raise_max_connections(driver: Driver) -> None:
@@ -255,3 +267,97 @@ def test_a_turn_just_released_to_a_waiter_is_still_waited_for_within_the_pool_ti
 
     outcome, took = asyncio.run(run())
     assert isinstance(outcome, httpx.PoolTimeout) and took < 0.9, (outcome, took)
+
+
+def test_calls_cancelled_at_random_never_fill_the_shared_pool() -> None:
+    # Round 17: a caller's own timeouts (asyncio.wait_for) left httpcore 1.x's pool full for
+    # good, two ways. A cancellation inside a response's close left its request counted active;
+    # one while a request waited for a new connection left that connection unconnected
+    # (encode/httpcore#1093). On a pool of 4, every later call failed with PoolTimeout after
+    # 6-24 rounds of 40 calls. The server closes each connection: each call needs a new one.
+    pace = random.Random(7)
+
+    def answers_then_closes(send: Send, request: Any) -> bool:
+        time.sleep(0.01 + pace.random() * 0.02)
+        send(whole(200, completion(), Connection="close"))
+        return False
+
+    async def run(base_url: str) -> None:
+        model = core.AsyncStepFunClient(
+            api_key="k", base_url=base_url, max_retries=0, max_connections=2,
+            max_keepalive_connections=2, timeout=httpx.Timeout(5, pool=2),
+        )  # fmt: skip
+        timeouts = random.Random(1)
+
+        async def cancelled_at_random() -> None:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(model.create(PAYLOAD), timeouts.uniform(0.02, 0.15))
+
+        for _ in range(30):
+            await asyncio.gather(*(cancelled_at_random() for _ in range(40)))
+        answer = await model.create(PAYLOAD)  # a PoolTimeout if the pool had filled
+        assert answer.choices[0].content
+        await pools.aclose_loop_pools()
+
+    with RawServer(answers_then_closes) as server:
+        asyncio.run(run(server.base_url))
+
+
+class SlowToClose(httpx.AsyncByteStream):
+    """A whole answer whose close takes a while (httpcore's, closing its socket)."""
+
+    def __init__(self) -> None:
+        self.closed = False
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        yield completion()
+
+    async def aclose(self) -> None:
+        await asyncio.sleep(0.05)
+        self.closed = True  # httpcore's pool takes the connection back here
+
+
+def test_a_cancellation_during_the_close_of_a_response_does_not_stop_the_close() -> None:
+    # Round 17: the caller's timeout landing as the body ended stopped httpcore's close half-way,
+    # and its pool counted the request active for good. The close runs on; the call is cancelled.
+    body = SlowToClose()
+
+    async def run() -> None:
+        answer = httpx.Response(200, headers={"Content-Type": "application/json"}, stream=body)
+        async with httpx.AsyncClient(transport=httpx.MockTransport(lambda _: answer)) as http:
+            model = core.AsyncStepFunClient(api_key="k", base_url="http://x/v1", http_client=http)
+            with pytest.raises(asyncio.TimeoutError):
+                await asyncio.wait_for(model.create(PAYLOAD), 0.02)
+            assert not body.closed  # the call ended at its timeout, before the close
+            await asyncio.sleep(0.1)
+
+    asyncio.run(run())
+    assert body.closed
+
+
+def test_a_call_cancelled_as_its_new_connection_is_made_leaves_no_connection_behind() -> None:
+    # Round 17 (encode/httpcore#1093): a call cancelled after httpcore 1.x gave it a new
+    # connection, but before it began connecting, left that connection in the pool, never to
+    # connect or be reaped. On a pool of one, the next call then failed with PoolTimeout.
+    async def run(base_url: str) -> None:
+        model = core.AsyncStepFunClient(
+            api_key="k", base_url=base_url, max_retries=0, max_connections=1,
+            max_keepalive_connections=1, timeout=httpx.Timeout(5, pool=1),
+        )  # fmt: skip
+        for turns in range(6):  # the cancellation lands at each step of the way in
+            calls = [asyncio.ensure_future(model.create(PAYLOAD)) for _ in range(2)]
+            for _ in range(turns):
+                await asyncio.sleep(0)
+            for call in calls:
+                call.cancel()
+            await asyncio.gather(*calls, return_exceptions=True)
+        answer = await model.create(PAYLOAD)  # a PoolTimeout if the one connection was kept
+        assert answer.choices[0].content
+        await pools.aclose_loop_pools()
+
+    def answers(send: Send, request: Any) -> bool:
+        send(whole(200, completion()))
+        return True
+
+    with RawServer(answers) as server:
+        asyncio.run(run(server.base_url))

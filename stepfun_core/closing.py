@@ -1,0 +1,65 @@
+"""Closing an async response in full, whatever the caller cancels meanwhile.
+
+httpcore 1.x gives a connection back to its pool at the end of the response's close. A
+cancellation landing inside that close (the caller's own ``asyncio.timeout`` firing as the body
+ends, or as a ``Connection: close`` socket closes) left the request counted active for good: on
+a pool of 4, with calls cancelled at random, every later call failed with ``PoolTimeout`` after
+6 rounds of 40 (a kin of encode/httpcore#1093; httpx2's pool recovers). httpx closes a body only
+through ``response.stream`` (ours, and its own at the body's end), so the close is run from there
+as a task of its own, which a cancellation of the caller does not reach.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Coroutine
+from typing import Any
+
+import httpx
+
+# Closes running on after their caller was cancelled (the loop keeps only weak references).
+_closing: set[asyncio.Task[None]] = set()
+
+
+class ClosedInFull(httpx.AsyncByteStream):
+    """A response body (httpx's public ``AsyncByteStream``) whose close always runs to its end."""
+
+    def __init__(self, stream: httpx.AsyncByteStream) -> None:
+        self.wrapped = stream
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self.wrapped.__aiter__()
+
+    async def aclose(self) -> None:
+        """Close the body; a cancellation stops the wait, never the close."""
+        await asyncio.shield(_kept(self.wrapped.aclose()))
+
+
+def close_later(response: httpx.Response) -> None:
+    """Close ``response`` in the background (its caller is gone)."""
+    _kept(response.aclose())
+
+
+def _kept(close: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+    """Run a close as a task of its own, kept until it ends."""
+    closing = asyncio.ensure_future(close)
+    _closing.add(closing)
+    closing.add_done_callback(_forget)
+    return closing
+
+
+def _forget(closing: asyncio.Task[None]) -> None:
+    _closing.discard(closing)
+    if not closing.cancelled():
+        closing.exception()  # retrieved: a close that failed after its caller left changes nothing
+
+
+def close_in_full(response: httpx.Response) -> httpx.Response:
+    """``response`` with its body's close made uncancellable (httpx's own responses only).
+
+    httpx2's are left as they are: its pool recovers, and its responses take only its own
+    stream class.
+    """
+    if isinstance(response.stream, httpx.AsyncByteStream):
+        response.stream = ClosedInFull(response.stream)
+    return response
