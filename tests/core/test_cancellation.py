@@ -16,6 +16,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+import httpcore
 import httpx
 import pytest
 
@@ -323,7 +324,11 @@ def test_a_cancellation_during_the_close_of_a_response_does_not_stop_the_close()
     body = SlowToClose()
 
     async def run() -> None:
-        answer = httpx.Response(200, headers={"Content-Type": "application/json"}, stream=body)
+        # As httpcore's (the only responses whose close matters to a pool).
+        extensions = {"network_stream": object()}
+        answer = httpx.Response(
+            200, headers={"Content-Type": "application/json"}, stream=body, extensions=extensions
+        )
         async with httpx.AsyncClient(transport=httpx.MockTransport(lambda _: answer)) as http:
             model = core.AsyncStepFunClient(api_key="k", base_url="http://x/v1", http_client=http)
             with pytest.raises(asyncio.TimeoutError):
@@ -361,3 +366,24 @@ def test_a_call_cancelled_as_its_new_connection_is_made_leaves_no_connection_beh
 
     with RawServer(answers) as server:
         asyncio.run(run(server.base_url))
+
+
+def test_a_send_through_a_proxy_is_under_way_only_once_its_own_request_is() -> None:
+    # Review of round 17: behind HTTPS_PROXY, httpcore sends the proxy's CONNECT with the
+    # request's extensions, so the tunnel's events counted as the request's. A call cancelled
+    # while the tunnel was made was cancelled inside httpcore, which cleans up no tunnel cut
+    # half-way: on a pool of 2, both connections stayed taken (a loopback proxy and TLS server).
+    # The send goes on through the tunnel and ends before its own request.
+    async def run() -> None:
+        entry = client._Entry(client._Turn(), None)
+        await entry.turn.acquire()
+        tunnel = {"request": httpcore.Request(b"CONNECT", "http://proxy.test:3128/")}
+        own = {"request": httpcore.Request(b"POST", "https://api.test/v1/chat/completions")}
+        await entry.trace("http11.send_request_headers.started", tunnel)
+        assert not entry.under_way and not entry.turn.locked()  # the turn handed on
+        entry.abandoned = True  # the caller is cancelled now
+        await entry.trace("http11.send_request_headers.started", tunnel)  # the tunnel goes on
+        with pytest.raises(client._Abandoned):
+            await entry.trace("http11.send_request_headers.started", own)
+
+    asyncio.run(run())
