@@ -9,8 +9,9 @@ from langchain_core.messages import AIMessage, InvalidToolCall, ToolCall, UsageM
 from langchain_core.messages.tool import invalid_tool_call, tool_call
 from langchain_core.outputs import ChatGeneration, ChatResult
 
-from stepfun_core import Choice, Completion, Usage, load_json
+from stepfun_core import Choice, Completion, Usage
 from stepfun_core import ToolCall as WireToolCall
+from stepfun_core.parse import arguments_object
 
 PROVIDER = "stepfun"
 # Where reasoning text lives on messages: core turns it into v1 "reasoning" blocks.
@@ -40,16 +41,15 @@ def parse_tool_calls(calls: list[WireToolCall]) -> tuple[list[ToolCall], list[In
     valid: list[ToolCall] = []
     invalid: list[InvalidToolCall] = []
     for call in calls:
-        text = call.arguments
         try:
-            args = load_json(text) if text.strip() else {}
-            error = None if isinstance(args, dict) else "the arguments are not a JSON object"
+            args = arguments_object(call.arguments)
         except ValueError as exc:
             error = str(exc)
-        if error is None:
-            valid.append(tool_call(name=call.name, args=args, id=call.id))
+            invalid.append(
+                invalid_tool_call(name=call.name, args=call.arguments, id=call.id, error=error)
+            )
         else:
-            invalid.append(invalid_tool_call(name=call.name, args=text, id=call.id, error=error))
+            valid.append(tool_call(name=call.name, args=args, id=call.id))
     return valid, invalid
 
 

@@ -23,7 +23,8 @@ from langchain_stepfun.outputs import (
     UNPARSED_KEY,
     usage_metadata,
 )
-from stepfun_core import Chunk, StreamAccumulator, ToolCall, ToolCallDelta, load_json
+from stepfun_core import Chunk, StreamAccumulator, ToolCall, ToolCallDelta
+from stepfun_core.parse import arguments_object
 from stepfun_core.types import AUDIO_PIECES
 
 
@@ -147,9 +148,10 @@ class ChunkConverter:
         if self._one_call and call.index != self._kept:
             return False  # never sent
         try:
-            return bool(call.arguments) and not isinstance(load_json(call.arguments), dict)
+            arguments_object(call.arguments)
         except ValueError:
             return True
+        return False
 
     def last(self, accumulator: StreamAccumulator) -> ChatGenerationChunk:
         """The final chunk: finish reason, model name, usage (once) and server calls."""

@@ -30,8 +30,8 @@ from stepfun_core import (
     ToolCall,
     ToolCallDelta,
     Usage,
-    load_json,
 )
+from stepfun_core.parse import arguments_object
 from stepfun_core.surrogates import join_surrogates
 
 # Where the reasoning and a stated refusal live in ``message.additional_kwargs``.
@@ -50,10 +50,9 @@ def usage_kwargs(usage: Usage | None) -> dict[str, Any]:
 def tool_kwargs_of(arguments: str) -> dict[str, Any] | str:
     """Parsed arguments when they are a whole JSON object, else the text as received."""
     try:
-        value = load_json(arguments) if arguments else {}
+        return arguments_object(arguments)
     except ValueError:
         return arguments
-    return value if isinstance(value, dict) else arguments
 
 
 def _tool_call_block(call: ToolCall, *, parsed: bool) -> ToolCallBlock:

@@ -16,9 +16,10 @@ from llama_index.core.llms.utils import parse_partial_json
 from llama_index.core.tools.types import BaseTool
 
 from llama_index_stepfun.messages import legacy_calls
-from stepfun_core import InvalidParameterError, check_tool_name, load_json
+from stepfun_core import InvalidParameterError, check_tool_name
 from stepfun_core.errors import quoted
 from stepfun_core.jsonio import too_deep
+from stepfun_core.parse import arguments_object
 
 _CHOICES = ("auto", "none", "required")
 
@@ -88,10 +89,9 @@ def _arguments_dict(arguments: Any, finished: bool, call_id: str) -> dict[str, A
     if not finished:
         return _partial(arguments, call_id)
     try:
-        value = load_json(arguments)
+        return arguments_object(arguments)
     except ValueError:
-        value = arguments
-    return value if isinstance(value, dict) else {INVALID_ARGUMENTS: arguments}
+        return {INVALID_ARGUMENTS: arguments}
 
 
 def _partial(text: str, call_id: str) -> dict[str, Any]:

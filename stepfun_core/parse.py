@@ -6,7 +6,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from stepfun_core.jsonio import MAX_DEPTH, deeper_than
+from stepfun_core.jsonio import MAX_DEPTH, deeper_than, load_json
 from stepfun_core.surrogates import join_surrogates
 from stepfun_core.types import (
     Choice,
@@ -67,6 +67,16 @@ def arguments_text(value: Any) -> str:
         return json.dumps(value, ensure_ascii=False)
     except (RecursionError, ValueError, TypeError):
         return UNREADABLE_ARGUMENTS
+
+
+def arguments_object(text: str) -> dict[str, Any]:
+    """Tool-call arguments as a dict (blank text is ``{}``); ValueError if not a JSON object."""
+    if not text.strip():
+        return {}
+    value = load_json(text)
+    if not isinstance(value, dict):
+        raise ValueError("the arguments are not a JSON object")
+    return value
 
 
 def parse_usage(data: Any) -> Usage | None:

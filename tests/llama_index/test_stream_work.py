@@ -77,13 +77,13 @@ def tool_blocks(response: ChatResponse) -> list[ToolCallBlock]:
 
 def test_arguments_are_parsed_once_not_per_chunk(monkeypatch: pytest.MonkeyPatch) -> None:
     parsed: list[int] = []
-    real = responses.load_json
+    real = responses.arguments_object
 
-    def counting(text: str | bytes) -> Any:
+    def counting(text: str) -> Any:
         parsed.append(len(text))
         return real(text)
 
-    monkeypatch.setattr(responses, "load_json", counting)
+    monkeypatch.setattr(responses, "arguments_object", counting)
     pieces = code_arguments(PIECES)
     out = respond(two_call_stream(pieces))
     total = sum(map(len, pieces)) + len('{"city": "Paris"}')
@@ -208,7 +208,7 @@ def test_an_agent_reading_every_streamed_response_does_linear_work(
         return counting
 
     monkeypatch.setattr(tools, "parse_partial_json", counted(tools.parse_partial_json))
-    monkeypatch.setattr(tools, "load_json", counted(tools.load_json))
+    monkeypatch.setattr(tools, "arguments_object", counted(tools.arguments_object))
     llm = StepFun(api_key="k")
     work = {}
     for pieces in (PIECES, 4 * PIECES):

@@ -96,6 +96,20 @@ def test_legacy_additional_kwargs_tool_calls_are_read() -> None:
     assert (selection.tool_id, selection.tool_name, selection.tool_kwargs) == ("c1", "f", {"a": 1})
 
 
+@pytest.mark.parametrize("arguments", ["", "  ", "\n"], ids=["empty", "spaces", "newline"])
+def test_blank_arguments_are_no_arguments_in_the_block_and_the_selection(arguments: str) -> None:
+    # Review of round 15: blank arguments were the text itself in the ToolCallBlock and {} in
+    # the tool selection (and in LangChain's reply); one reader in the core decides now.
+    call = {"id": "c1", "type": "function", "function": {"name": "f", "arguments": arguments}}
+    message = {"role": "assistant", "content": "", "tool_calls": [call]}
+    reply = {**TOOL_CALL_REPLY, "choices": [{"index": 0, "message": message}]}
+    llm = MockAPI(json_reply(reply)).llm()
+    response = llm.chat([ChatMessage(role="user", content="x")])
+    [block] = [b for b in response.message.blocks if isinstance(b, ToolCallBlock)]
+    [selection] = llm.get_tool_calls_from_response(response)
+    assert block.tool_kwargs == selection.tool_kwargs == {}
+
+
 def _two_calls(driver: Driver, allow: bool) -> ChatResponse:
     # The stream shape holds two tool calls; a non-streaming reply is what chat_with_tools sees.
     api = MockAPI(sse_reply(PARALLEL_TOOL_STREAM))

@@ -34,6 +34,7 @@ from stepfun_core import (
     parse_chunk,
     parse_completion,
 )
+from stepfun_core.parse import arguments_object
 from tests.hostile import collections_paused
 from tests.property.strategies import (
     ARGUMENTS,
@@ -124,6 +125,21 @@ def one_call_completion(arguments: str) -> Completion:
 
 
 # --- LangChain -----------------------------------------------------------------------------------
+@given(ARGUMENTS)
+@example("  ")
+def test_both_adapters_read_arguments_by_one_rule(text: str) -> None:
+    # The core's reader is the one rule: blank is {}, a JSON object is itself, anything else
+    # is the ValueError that makes the call an invalid one (never another exception).
+    try:
+        value = arguments_object(text)
+    except ValueError:
+        value = None
+    if not text.strip():
+        assert value == {}
+    elif value is not None:
+        assert isinstance(value, dict) and value == json.loads(text)
+
+
 @given(st.one_of(COMPLETIONS, completion_objects().map(parse_completion)))
 @example(one_call_completion("[" * 5000))
 @example(one_call_completion('{"a": ' + "[" * 5000 + "]" * 5000 + "}"))
