@@ -136,6 +136,11 @@ _MAX_CHECKED_MEDIA = 8192
 _CHECKED_MEDIA_LOCK = threading.Lock()  # two threads evicting the same oldest key: KeyError
 
 
+def _data_url_bytes(url: str) -> int:
+    """The bytes a base64 data URL holds, told from its length (its ``=`` padding holds none)."""
+    return (len(url) - url.find(",") - 1) * 3 // 4 - url.endswith("=") - url.endswith("==")
+
+
 def _check_data_url(field: str, url: str, kind: str) -> None:
     """Check a ``data:`` URL once: a supported type, base64 data under the limit, of that type."""
     key = (kind, len(url), hash(url))
@@ -148,9 +153,8 @@ def _check_data_url(field: str, url: str, kind: str) -> None:
         raise _fail(field, f"format {mime!r} is not supported; use {sorted(allowed)}")
     if not comma or not header.endswith(";base64"):
         raise _fail(field, f"must be a base64 data URL: data:{mime};base64,<data>")
-    if len(data) * 3 // 4 > limit:  # refused before decoding megabytes
-        mb = f"{limit / 2**20:g} MB"
-        raise _fail(field, f"about {len(data) * 3 // 4} bytes is over the {mb} limit")
+    if (size := _data_url_bytes(url)) > limit:  # refused before decoding megabytes
+        raise _fail(field, f"about {size} bytes is over the {limit / 2**20:g} MB limit")
     try:
         content = base64.b64decode(data, validate=True)
     except (binascii.Error, ValueError):
@@ -203,7 +207,7 @@ def _check_media_totals(messages: Sequence[Mapping[str, Any]]) -> None:
         for part in content if isinstance(content, list) else ():
             if part["type"] == "image_url":
                 url = part["image_url"]["url"]
-                image_bytes += (len(url) - url.find(",") - 1) * 3 // 4 if url[:5] == "data:" else 0
+                image_bytes += _data_url_bytes(url) if url[:5] == "data:" else 0
             elif part["type"] == "input_audio":
                 data = part["input_audio"]["data"]
                 clips += 1

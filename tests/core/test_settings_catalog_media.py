@@ -297,3 +297,25 @@ def test_the_request_wide_media_limits_are_checked_before_sending(
     with pytest.raises(InvalidParameterError, match=message):
         build_chat_request("step-3.5-flash", history)
     build_chat_request("step-3.5-flash", [{"role": "user", "content": under}])
+
+
+@pytest.mark.parametrize("padding", [0, 1, 2], ids=["no-padding", "one-equals", "two-equals"])
+def test_images_exactly_at_the_limits_are_sent(padding: int) -> None:
+    # Found in session 11: the size told from the base64 text counted its "=" padding as data,
+    # so 4 images of 5 MiB (the benchmark's history) were refused as over the 20 MB limit.
+    # An image as large as allowed, less 0-2 bytes so its base64 ends in 0, 1 or 2 "=": sent.
+    assert MAX_IMAGE_BYTES % 3 == 2  # so these many bytes less give that padding
+    short = {0: 2, 1: 0, 2: 1}[padding]
+    [image] = _images(1, MAX_IMAGE_BYTES - len(PNG) - short)
+    assert str(image["image_url"]).count("=") == padding
+    build_chat_request("step-3.5-flash", [{"role": "user", "content": [image]}])
+    with pytest.raises(InvalidParameterError, match="limit"):
+        build_chat_request(
+            "step-3.5-flash", [{"role": "user", "content": _images(1, MAX_IMAGE_BYTES)}]
+        )
+    # Four images of exactly a quarter of the request's limit go; a byte more does not.
+    quarters = _images(4, MAX_IMAGE_BYTES // 4 - len(PNG))
+    build_chat_request("step-3.5-flash", [{"role": "user", "content": quarters}])
+    over = [*quarters[:3], *_images(1, MAX_IMAGE_BYTES // 4 - len(PNG) + 1)]
+    with pytest.raises(InvalidParameterError, match="bytes of images"):
+        build_chat_request("step-3.5-flash", [{"role": "user", "content": over}])
