@@ -1,4 +1,4 @@
-"""What a history of large images costs per call: ChatStepFun against ChatOpenAI and the floor.
+"""What a history of large images costs per call: both adapters against their peers and the floor.
 
 python -m benchmarks.media [--images 4] [--megabytes 5] [--rounds 7]
 
@@ -55,16 +55,38 @@ def transport() -> httpx.Client:
     )
 
 
-def contestants() -> dict[str, Callable[[list[BaseMessage]], Any]]:
+def contestants(messages: list[BaseMessage]) -> dict[str, Callable[[], Any]]:
+    """Each model's call on this history; LlamaIndex's on the same images as ImageBlocks."""
     from langchain_openai import ChatOpenAI
+    from llama_index.core.base.llms.types import ChatMessage, ImageBlock
+    from llama_index.llms.openai_like import OpenAILike
 
     from langchain_stepfun import ChatStepFun
+    from llama_index_stepfun import StepFun
 
-    stepfun = ChatStepFun(api_key="k", base_url="http://bench/v1", http_client=transport())
-    openai = ChatOpenAI(
-        api_key="k", base_url="http://bench/v1", model="step-3.5-flash", http_client=transport()
+    options = {"api_key": "k", "http_client": transport()}
+    stepfun = ChatStepFun(base_url="http://bench/v1", **options)
+    openai = ChatOpenAI(base_url="http://bench/v1", model="step-3.5-flash", **options)
+    li_stepfun = StepFun(model="step-3.5-flash", **options)
+    like = OpenAILike(
+        api_base="http://bench/v1", model="step-3.5-flash", is_chat_model=True, **options
     )
-    return {"ChatStepFun.invoke": stepfun.invoke, "ChatOpenAI.invoke": openai.invoke}
+    images = [  # base64 bytes, as ImageBlock keeps them (it encodes raw bytes when built)
+        ImageBlock(image=b["base64"].encode(), image_mimetype="image/png")
+        for b in messages[0].content
+        if isinstance(b, dict) and b.get("type") == "image"
+    ]
+    li_messages = [
+        ChatMessage(role="user", blocks=images),
+        ChatMessage(role="assistant", content="Cats."),
+        ChatMessage(role="user", content="And the second?"),
+    ]
+    return {
+        "ChatStepFun.invoke": lambda: stepfun.invoke(messages),
+        "ChatOpenAI.invoke": lambda: openai.invoke(messages),
+        "StepFun.chat (LlamaIndex)": lambda: li_stepfun.chat(li_messages),
+        "OpenAILike.chat (LlamaIndex)": lambda: like.chat(li_messages),
+    }
 
 
 def floor(messages: list[BaseMessage]) -> Callable[[], Any]:
@@ -91,7 +113,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=7)
     args = parser.parse_args()
     messages = history(args.images, args.megabytes)
-    runs = {name: (lambda call=call: call(messages)) for name, call in contestants().items()}
+    runs = contestants(messages)
     runs["floor: serialise the body"] = floor(messages)
     first = {name: cpu(run) for name, run in runs.items()}
     samples: dict[str, list[float]] = {name: [] for name in runs}

@@ -6,14 +6,13 @@ Images come as OpenAI ``image_url``, LangChain ``image`` (URL, base64 or file id
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from langchain_stepfun.errors import StepFunInvalidParameterError
 from stepfun_core.errors import InvalidParameterError, quoted
 from stepfun_core.jsonio import json_text
-from stepfun_core.media import AUDIO_TYPES, normalize_mime_type, sniff_mime_type, video_part
+from stepfun_core.media import AUDIO_TYPES, base64_mime_type, normalize_mime_type, video_part
 
 Part = dict[str, Any]
 _ACCEPTED = (
@@ -44,11 +43,7 @@ def _mime_of(block: Mapping[str, Any], data: str, default: str) -> str:
     """A block's declared MIME type, else the one its first bytes show, else ``default``."""
     if block.get("mime_type"):  # as the caller wrote it ("image/jpg", "file -bi" output)
         return normalize_mime_type(str(block["mime_type"]))
-    try:
-        head = base64.b64decode(data[:24], validate=True)
-    except ValueError:  # not base64: the core's check names the block
-        return default
-    return sniff_mime_type(head) or default
+    return base64_mime_type(data) or default  # not base64: the core's check names the block
 
 
 def _base64_url(mime_type: str, data: str) -> str:

@@ -94,6 +94,14 @@ def sniff_mime_type(data: bytes) -> str | None:
     return None
 
 
+def base64_mime_type(data: str | bytes) -> str | None:
+    """The MIME type the first bytes of base64 data show; None if unknown or not base64."""
+    try:
+        return sniff_mime_type(base64.b64decode(data[:24], validate=True))
+    except ValueError:
+        return None
+
+
 def normalize_mime_type(mime_type: str) -> str:
     """Map spelling variants (image/jpg, audio/mp3, wav) to one name."""
     mime = mime_type.strip().lower().split(";")[0]
