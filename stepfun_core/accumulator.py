@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from stepfun_core.jsonio import ValueEnd, load_json
 from stepfun_core.parse import MAX_TOOL_CALLS, fallback_tool_call_id, parse_usage
@@ -21,6 +21,7 @@ MAX_NAME = 256
 MAX_CHOICES = 128
 
 
+@dataclass(slots=True)
 class ToolCallBuilder:
     """A tool call being assembled from deltas that share one index.
 
@@ -28,31 +29,17 @@ class ToolCallBuilder:
     each time, and a call streamed in thousands of pieces would cost its square.
     """
 
-    __slots__ = (
-        "_closes",
-        "_pieces",
-        "_text",
-        "_value_end",
-        "_whole",
-        "id",
-        "index",
-        "name",
-        "results",
-        "type",
-    )
-
-    def __init__(self, index: int) -> None:
-        self.index = index
-        self.id = ""
-        self.type = ""
-        self.name = ""
-        self.results: list[Any] | None = None
-        self._text = ""
-        self._pieces: list[str] = []
-        self._closes = False  # the arguments so far end in "}" (perhaps whole JSON)
-        self._value_end: ValueEnd | None = None  # made when first asked (index-less calls),
-        # then fed each piece
-        self._whole: bool | None = None  # the JSON parsed, once its value closed
+    index: int
+    id: str = ""
+    type: str = ""
+    name: str = ""
+    results: list[Any] | None = None
+    _text: str = ""
+    _pieces: list[str] = field(default_factory=list)
+    _closes: bool = False  # the arguments so far end in "}" (perhaps whole JSON)
+    # Made when first asked (index-less calls), then fed each piece.
+    _value_end: ValueEnd | None = None
+    _whole: bool | None = None  # the JSON parsed, once its value closed
 
     @property
     def arguments(self) -> str:
@@ -123,18 +110,16 @@ def _another_call(delta: ToolCallDelta, held: ToolCallBuilder) -> bool:
     return bool((delta.id or delta.name) and delta.type and delta.type != held.type)
 
 
+@dataclass(slots=True)
 class TextBuffer:
     """Text received piece by piece, folded into a few large strings every ``FOLD`` pieces.
 
     A ``str`` per streamed token would cost about 60 bytes on top of the text itself.
     """
 
-    FOLD = 256
-    __slots__ = ("_blocks", "_pieces")
-
-    def __init__(self) -> None:
-        self._blocks: list[str] = []
-        self._pieces: list[str] = []
+    FOLD: ClassVar[int] = 256
+    _blocks: list[str] = field(default_factory=list)
+    _pieces: list[str] = field(default_factory=list)
 
     def append(self, text: str) -> None:
         """Add a piece at the end."""
@@ -280,19 +265,16 @@ class StreamAccumulator:
     __slots__ = ("_choices", "_expected_choices", "_raw_usage", "created", "id", "model")
 
     def __init__(self, n: int = 1) -> None:
-        self._choices: dict[int, ChoiceBuilder] = {}
         self._expected_choices = min(n, MAX_CHOICES)  # the request's ``n``
-        self.id = ""
-        self.model = ""
-        self.created = 0
-        self._raw_usage: dict[str, Any] | None = None
+        self.clear()
 
     def clear(self) -> None:
         """Forget what was received (the stream is sent again), staying the same object."""
-        self._choices = {}  # a new dict: a reader in another thread keeps the one it took
+        # A new dict: a reader in another thread keeps the one it took.
+        self._choices: dict[int, ChoiceBuilder] = {}
         self.id = self.model = ""
         self.created = 0
-        self._raw_usage = None
+        self._raw_usage: dict[str, Any] | None = None
 
     @property
     def usage(self) -> Usage | None:

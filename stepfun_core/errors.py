@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, ClassVar
+from collections.abc import Collection, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from stepfun_core.surrogates import join_surrogates
 
 if TYPE_CHECKING:
     from stepfun_core.types import Completion
+
+T = TypeVar("T", bound=str)
 
 
 def quoted(value: Any) -> str:
@@ -19,6 +21,14 @@ def quoted(value: Any) -> str:
     except ValueError:  # past Python's limit on digits (sys.set_int_max_str_digits)
         bits = getattr(value, "bit_length", None)
         return f"an int of {bits()} bits" if bits else f"a {type(value).__name__} too large to show"
+
+
+def one_of(field: str, value: Any, allowed: Collection[T]) -> T:
+    """The value if it is one of ``allowed`` (strings), else InvalidParameterError naming it."""
+    if not isinstance(value, str) or value not in allowed:
+        msg = f"{field}: must be one of {sorted(allowed)}, got {quoted(value)}"
+        raise InvalidParameterError(msg)
+    return value  # type: ignore[return-value]
 
 
 class StepFunError(Exception):

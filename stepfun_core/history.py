@@ -17,7 +17,7 @@ from typing import Any, Literal, get_args
 # When earlier reasoning is sent back on assistant messages: on those that called tools (the
 # official cookbook echoes it there), on every one, or never.
 EchoReasoning = Literal["tool_calls", "always", "never"]
-ECHO_REASONING: tuple[str, ...] = get_args(EchoReasoning)
+ECHO_REASONING: tuple[EchoReasoning, ...] = get_args(EchoReasoning)
 # Under which field: the one that works for this server and model ("auto"), or a pinned one.
 EchoField = Literal["auto", "reasoning", "reasoning_content"]
 ECHO_FIELDS = ("reasoning", "reasoning_content")

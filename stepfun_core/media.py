@@ -7,7 +7,7 @@ import os
 import stat
 from pathlib import Path
 
-from stepfun_core.errors import InvalidParameterError, quoted
+from stepfun_core.errors import InvalidParameterError, one_of
 
 IMAGE_TYPES = {
     "image/jpeg": (b"\xff\xd8\xff",),
@@ -151,16 +151,6 @@ def data_url(source: bytes | str | os.PathLike[str], mime_type: str | None, kind
     return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
 
 
-def check_video_url(url: str) -> str:
-    """Videos go by http(s), stepfile:// or base64 mp4 data URL only; else refused."""
-    if not isinstance(url, str) or not url.startswith(VIDEO_URL_PREFIXES):
-        raise InvalidParameterError(
-            f"video: {str(url)[:60]!r} is not an http(s) URL; StepFun takes videos by URL "
-            "(or stepfile:// for an uploaded file, or a data:video/mp4;base64, URL)"
-        )
-    return url
-
-
 def image_part(
     source: bytes | str | os.PathLike[str],
     *,
@@ -174,11 +164,7 @@ def image_part(
         url = data_url(source, mime_type, "image")
     image: dict[str, str] = {"url": url}
     if detail is not None:
-        if detail not in ("low", "high"):
-            raise InvalidParameterError(
-                f"image detail must be 'low' or 'high', got {quoted(detail)}"
-            )
-        image["detail"] = detail
+        image["detail"] = one_of("image detail", detail, ("low", "high"))
     return {"type": "image_url", "image_url": image}
 
 
@@ -192,4 +178,9 @@ def audio_part(
 
 def video_part(url: str) -> dict[str, object]:
     """A ``video_url`` content part from an http(s), stepfile:// or mp4 data URL."""
-    return {"type": "video_url", "video_url": {"url": check_video_url(url)}}
+    if not isinstance(url, str) or not url.startswith(VIDEO_URL_PREFIXES):
+        raise InvalidParameterError(
+            f"video: {str(url)[:60]!r} is not an http(s) URL; StepFun takes videos by URL "
+            "(or stepfile:// for an uploaded file, or a data:video/mp4;base64, URL)"
+        )
+    return {"type": "video_url", "video_url": {"url": url}}

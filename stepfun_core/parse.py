@@ -17,6 +17,7 @@ from stepfun_core.types import (
     ToolCall,
     ToolCallDelta,
     Usage,
+    _count,
 )
 
 FUNCTION = "function"
@@ -31,10 +32,6 @@ def fallback_tool_call_id(response_id: str, index: int) -> str:
     # From a prefix: ids are short, and a server's megabyte id must not cost that much per call.
     stem = (response_id or "stepfun")[:128].partition(".")[0].replace("-", "")[:24]
     return f"call_{stem}_{index}"
-
-
-def _optional_int(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _text(value: Any) -> str:
@@ -93,7 +90,7 @@ def _split_tool_calls(
         if not isinstance(raw, Mapping):
             continue
         function = _mapping(raw.get("function"))
-        index = _optional_int(raw.get("index"))
+        index = _count(raw.get("index"))
         index = position if index is None else index
         kind = _text(raw.get("type")) or FUNCTION
         name = _text(function.get("name"))
@@ -130,7 +127,7 @@ def parse_completion(data: Mapping[str, Any], *, surrogates: bool = True) -> Com
         # ``reasoning_content`` or ``reasoning``: they carry the same text.
         reasoning = _text(message.get("reasoning_content")) or _text(message.get("reasoning"))
         calls, server_calls = _split_tool_calls(message.get("tool_calls"), _text(data.get("id")))
-        index = _optional_int(raw.get("index"))
+        index = _count(raw.get("index"))
         audio = message.get("audio")
         choices.append(
             Choice(
@@ -148,30 +145,24 @@ def parse_completion(data: Mapping[str, Any], *, surrogates: bool = True) -> Com
     completion = Completion(
         id=_text(data.get("id")),
         model=_text(data.get("model")),
-        created=_optional_int(data.get("created")) or 0,
+        created=_count(data.get("created")) or 0,
         choices=choices,
         usage=parse_usage(data.get("usage")),
     )
     if surrogates:
-        join_completion_surrogates(completion)
+        completion.id = join_surrogates(completion.id)
+        completion.model = join_surrogates(completion.model)
+        for choice in completion.choices:
+            choice.content = join_surrogates(choice.content)
+            choice.reasoning = join_surrogates(choice.reasoning)
+            choice.refusal = join_surrogates(choice.refusal)
+            if choice.finish_reason:
+                choice.finish_reason = join_surrogates(choice.finish_reason)
+            for call in choice.tool_calls + choice.server_tool_calls:
+                call.id = join_surrogates(call.id)
+                call.name = join_surrogates(call.name)
+                call.arguments = join_surrogates(call.arguments)
     return completion
-
-
-def join_completion_surrogates(completion: Completion) -> None:
-    """Join surrogate halves in every string of a completion, in place."""
-    completion.id = join_surrogates(completion.id)
-    completion.model = join_surrogates(completion.model)
-    for choice in completion.choices:
-        choice.content = join_surrogates(choice.content)
-        choice.reasoning = join_surrogates(choice.reasoning)
-        choice.refusal = join_surrogates(choice.refusal)
-        if choice.finish_reason:
-            choice.finish_reason = join_surrogates(choice.finish_reason)
-        calls: list[ToolCall | ServerToolCall] = [*choice.tool_calls, *choice.server_tool_calls]
-        for call in calls:
-            call.id = join_surrogates(call.id)
-            call.name = join_surrogates(call.name)
-            call.arguments = join_surrogates(call.arguments)
 
 
 def _parse_tool_call_deltas(raw_calls: Any) -> list[ToolCallDelta]:
@@ -180,7 +171,7 @@ def _parse_tool_call_deltas(raw_calls: Any) -> list[ToolCallDelta]:
         if not isinstance(raw, Mapping):
             continue
         function = _mapping(raw.get("function"))
-        index = _optional_int(raw.get("index"))
+        index = _count(raw.get("index"))
         results = function.get("results")
         deltas.append(
             ToolCallDelta(

@@ -7,10 +7,10 @@ import binascii
 import re
 import threading
 from collections.abc import Mapping, Sequence
-from typing import Any, cast
+from typing import Any
 
 from stepfun_core.catalog import warn_if_retired
-from stepfun_core.errors import InvalidParameterError, quoted
+from stepfun_core.errors import InvalidParameterError, one_of, quoted
 from stepfun_core.history import ECHO_REASONING, EchoReasoning
 from stepfun_core.media import (
     IMAGE_URL_PREFIXES,
@@ -50,12 +50,6 @@ def _positive_int(field: str, value: Any) -> None:
         raise _fail(field, f"must be an integer of at least 1, got {quoted(value)}")
 
 
-def _choice(field: str, value: Any, allowed: frozenset[str]) -> str:
-    if not isinstance(value, str) or value not in allowed:
-        raise _fail(field, f"must be one of {sorted(allowed)}, got {quoted(value)}")
-    return str(value)
-
-
 def check_tool_name(name: Any, field: str = "tools") -> str:
     """Return the name if the spec allows it, else raise naming the field."""
     if not isinstance(name, str) or not TOOL_NAME.fullmatch(name):
@@ -93,7 +87,7 @@ def _check_tools(tools: Any) -> list[str]:
 
 def _check_tool_choice(choice: Any, tools: Any, tool_names: list[str]) -> None:
     if isinstance(choice, str):
-        _choice("tool_choice", choice, TOOL_CHOICES)
+        one_of("tool_choice", choice, TOOL_CHOICES)
         if choice == "required" and not tools:
             raise _fail("tool_choice", "'required' needs at least one tool")
         return
@@ -112,7 +106,7 @@ def _check_tool_choice(choice: Any, tools: Any, tool_names: list[str]) -> None:
 def _check_response_format(value: Any) -> None:
     if not isinstance(value, Mapping):
         raise _fail("response_format", "must be an object such as {'type': 'json_object'}")
-    kind = _choice("response_format.type", value.get("type"), RESPONSE_FORMATS)
+    kind = one_of("response_format.type", value.get("type"), RESPONSE_FORMATS)
     if kind == "json_schema":
         spec = value.get("json_schema")
         if not isinstance(spec, Mapping) or not isinstance(spec.get("schema"), Mapping):
@@ -192,7 +186,7 @@ def _check_media(field: str, kind: str, payload: Mapping[str, Any], url: str) ->
         if url.startswith("data:"):
             _check_data_url(f"{field}.image_url.url", url, "image")
         if "detail" in payload:
-            _choice(f"{field}.image_url.detail", payload["detail"], IMAGE_DETAILS)
+            one_of(f"{field}.image_url.detail", payload["detail"], IMAGE_DETAILS)
     elif kind == "input_audio" and url.startswith("data:"):
         _check_data_url(f"{field}.input_audio.data", url, "audio")
     elif kind == "video_url" and not url.startswith(VIDEO_URL_PREFIXES):
@@ -272,7 +266,7 @@ def check_params(params: Mapping[str, Any]) -> None:
             _number(name, params[name], low, high)
     for name, allowed in _ENUMS.items():
         if params.get(name) is not None:
-            _choice(name, params[name], allowed)
+            one_of(name, params[name], allowed)
     for name in ("max_tokens", "n"):
         if params.get(name) is not None:
             _positive_int(name, params[name])
@@ -335,9 +329,4 @@ def build_chat_request(
 
 def echo_mode(value: Any) -> EchoReasoning:
     """An ``echo_reasoning`` given to one call, checked (a model's field is checked by pydantic)."""
-    if value not in ECHO_REASONING:
-        choices = ", ".join(map(repr, ECHO_REASONING))
-        raise InvalidParameterError(
-            f"echo_reasoning: must be one of {choices}, got {quoted(value)}"
-        )
-    return cast(EchoReasoning, value)
+    return one_of("echo_reasoning", value, ECHO_REASONING)

@@ -14,7 +14,7 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from functools import lru_cache
-from typing import Any
+from typing import Any, get_args
 
 import httpx
 
@@ -22,9 +22,10 @@ from stepfun_core.errors import (
     InvalidParameterError,
     MalformedAPIKeyError,
     MissingAPIKeyError,
+    one_of,
     quoted,
 )
-from stepfun_core.history import ECHO_FIELDS, EchoField
+from stepfun_core.history import EchoField
 from stepfun_core.limits import DEFAULT_MAX_RESPONSE_BYTES
 
 INTERNATIONAL_BASE_URL = "https://api.stepfun.ai/v1"
@@ -278,15 +279,6 @@ def check_seconds(name: str, value: Any, *, zero: bool = False) -> float | None:
     return float(value)
 
 
-def _echo_field(value: Any) -> EchoField:
-    if value not in ("auto", *ECHO_FIELDS):
-        raise InvalidParameterError(
-            f"reasoning_echo_field: must be 'auto', 'reasoning' or 'reasoning_content', "
-            f"got {quoted(value)}"
-        )
-    return value  # type: ignore[no-any-return]
-
-
 def check_count(name: str, value: Any, low: int, default: int) -> int:
     """An integer setting of at least ``low``; None takes the default."""
     if value is None:
@@ -360,7 +352,7 @@ class Settings:
                 0,
                 DEFAULT_MAX_KEEPALIVE_CONNECTIONS,
             ),
-            _echo_field(reasoning_echo_field or "auto"),
+            one_of("reasoning_echo_field", reasoning_echo_field or "auto", get_args(EchoField)),
         )
 
     def replace(self, **changes: Any) -> Settings:
