@@ -15,7 +15,7 @@ import httpx
 
 from stepfun_core.catalog import ServedModel, parse_models
 from stepfun_core.client_base import BaseClient, Outcome
-from stepfun_core.closing import close_in_full, close_later
+from stepfun_core.closing import close_in_full, kept
 from stepfun_core.drain import shut_down
 from stepfun_core.errors import MalformedResponseError, StepFunError, TotalTimeoutError
 from stepfun_core.http import (
@@ -106,12 +106,8 @@ class StepFunClient(BaseClient[SyncHTTP]):
         request = self._build(http, self._current_payload(payload, tries), stream=stream)
         deadline = tries.deadline
         while True:
-            if deadline is None:
-                outcome = self._attempt(http, request, stream, None)
-            else:
-                deadline.limit(request)
-                work = functools.partial(self._attempt, http, request, stream, deadline)
-                outcome = by_deadline(deadline, request, work)
+            work = functools.partial(self._attempt, http, request, stream, deadline)
+            outcome = work() if deadline is None else by_deadline(deadline, request, work)
             if not isinstance(outcome, StepFunError):
                 if not stream:  # a stream's refusal may still come as its first event
                     self._took(payload, tries)
@@ -151,6 +147,7 @@ def by_deadline(deadline: Deadline, request: httpx.Request, work: Callable[[], O
     timeout; so the attempt runs in its own thread. One given up on has its socket shut down (the
     ``trace`` extension shows it), which ends the thread; a response still arriving is closed.
     """
+    deadline.limit(request)  # every phase within what is left
     sockets = Sockets()
     result: list[Any] = []  # the outcome, or what the attempt raised
     context = contextvars.copy_context()  # tracing and callbacks see the caller's context
@@ -158,16 +155,14 @@ def by_deadline(deadline: Deadline, request: httpx.Request, work: Callable[[], O
     given_up = threading.Event()
 
     def run() -> None:
-        outcome: Outcome | None = None
         try:
-            outcome = context.run(work)
-            result.append(outcome)
+            result.append(context.run(work))
         except BaseException as exc:  # handed to the caller's thread
             result.append(exc)
         finally:
             done.set()
-            if given_up.is_set() and isinstance(outcome, tuple):
-                outcome[0].close()
+            if given_up.is_set() and isinstance(result[0], tuple):
+                result[0][0].close()
 
     request.extensions["trace"] = sockets.note
     threading.Thread(target=run, name="stepfun-attempt", daemon=True).start()
@@ -279,13 +274,8 @@ class AsyncStepFunClient(BaseClient[AsyncHTTP]):
         request = self._build(http, self._current_payload(payload, tries), stream=stream)
         deadline = tries.deadline
         while True:
-            if deadline is None:
-                outcome = await self._attempt(http, request, stream, None)
-            else:
-                deadline.limit(request)
-                outcome = await _until(
-                    deadline, request, self._attempt(http, request, stream, deadline)
-                )
+            work = self._attempt(http, request, stream, deadline)
+            outcome = await (work if deadline is None else _until(deadline, request, work))
             if not isinstance(outcome, StepFunError):
                 if not stream:  # a stream's refusal may still come as its first event
                     self._took(payload, tries)
@@ -325,13 +315,11 @@ LAST_RESORT_SECONDS = 0.5
 async def _until(deadline: Deadline, request: httpx.Request, work: Awaitable[Outcome]) -> Outcome:
     """Await one attempt within the deadline, ending it by its socket rather than cancelling it.
 
-    httpcore 1.x may keep the pool slot of an operation cancelled inside it for good
-    (encode/httpcore#1093): cancelled at each deadline, calls filled the pool. So each phase's
-    timeout ends within what is left, and at the deadline the attempt's new connection is shut
-    down (a trickling server resets every read timeout). Only an attempt still running
-    `LAST_RESORT_SECONDS` later (on a reused connection, whose socket no event shows, or on an
-    HTTP/2 one, which other calls share) is cancelled.
+    Cancelled at each deadline, calls filled httpcore 1.x's pool (encode/httpcore#1093). Only an
+    attempt still running `LAST_RESORT_SECONDS` later (on a reused or an HTTP/2 connection, whose
+    socket is not ours to shut) is cancelled.
     """
+    deadline.limit(request)  # every phase within what is left
     sockets = Sockets()
     request.extensions["trace"] = sockets.anote
     cut = asyncio.get_running_loop().call_later(deadline.remaining(), sockets.shut)
@@ -343,16 +331,13 @@ async def _until(deadline: Deadline, request: httpx.Request, work: Awaitable[Out
         cut.cancel()
         if request.extensions["trace"] == sockets.anote:  # else an abandoned send's, kept
             del request.extensions["trace"]
-    if deadline.remaining() > 0:
-        return outcome
-    if isinstance(outcome, tuple) and not outcome[0].is_closed:
+    if deadline.remaining() > 0 or (isinstance(outcome, tuple) and outcome[0].is_closed):
+        return outcome  # a whole answer stays one
+    if isinstance(outcome, tuple):
         # A stream's headers, read after the deadline (from bytes already buffered when its
-        # socket was shut, or on a reused connection): not opened. A whole answer stays one.
+        # socket was shut, or on a reused connection): not opened.
         await outcome[0].aclose()
-        raise deadline.error()
-    if isinstance(outcome, StepFunError):
-        raise deadline.error() from None
-    return outcome
+    raise deadline.error() from None
 
 
 # The least pool wait a request is sent into httpcore with (see `_sent_in_turn`).
@@ -375,16 +360,10 @@ _turns: weakref.WeakKeyDictionary[Any, _Turn] = weakref.WeakKeyDictionary()
 async def _sent_in_turn(
     http: AsyncHTTP, request: httpx.Request, deadline: Deadline | None = None
 ) -> httpx.Response:
-    """Send once the request before has claimed its connection (on our shared pool).
+    """Send once the request before has claimed its connection (httpcore#822: docs/performance.md).
 
-    httpcore 1.x hands an idle connection to every request arriving in the same turn of the loop;
-    all but one fail and go round again, so a burst of 1,000 streams on a warm pool costs seconds of
-    CPU (httpcore issue #822). Requests enter one at a time, each once the one before has claimed
-    its connection (httpx's public ``trace`` extension). The wait for its turn counts in its pool
-    timeout (and its deadline): what is left goes to httpcore, unless that is under
-    `MIN_POOL_WAIT`, when it times out here. A request entering httpcore with almost no time
-    left timed out there, and httpcore 1.x may then keep a new connection for good
-    (encode/httpcore#1093).
+    The wait for the turn counts in the pool timeout and deadline; under `MIN_POOL_WAIT` left it
+    times out here, not in httpcore 1.x, which may then keep a new connection (httpcore#1093).
     """
     turn = _turns.get(http) or _turns.setdefault(http, _Turn())
     timeouts = request.extensions["timeout"]  # httpx sets it on every request
@@ -479,4 +458,4 @@ class _Entry:
         """An abandoned send's end: a response that came anyway is closed."""
         self.claim()
         if not sending.cancelled() and sending.exception() is None:
-            close_later(sending.result())
+            kept(sending.result().aclose())  # closed in the background: its caller is gone

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import logging
 from collections.abc import Mapping
 from typing import Any, Generic, TypeVar
 
@@ -26,7 +27,6 @@ from stepfun_core.http import (
     build_headers,
     is_json_reply,
     json_reply_error,
-    log_attempt,
     trace_id_of,
 )
 from stepfun_core.json_mode import in_json_mode, learn_refusal, refused_before, refuses_json_schema
@@ -47,6 +47,7 @@ from stepfun_core.transport import (
 )
 from stepfun_core.types import Usage
 
+logger = logging.getLogger("stepfun_core")
 HttpClient = TypeVar("HttpClient", SyncHTTP, AsyncHTTP)
 Self = TypeVar("Self", bound="BaseClient[Any]")
 # One attempt's result: the response and its body, or the error the retry policy weighs.
@@ -147,13 +148,11 @@ class BaseClient(Generic[HttpClient]):
     @staticmethod
     def _body(payload: Any) -> Mapping[str, Any]:
         """The request body, refused before sending unless it is one (a model and messages)."""
-        if not (isinstance(payload, Mapping) and "messages" in payload and "model" in payload):
-            what = (
-                "no model or messages" if isinstance(payload, Mapping) else type(payload).__name__
-            )
-            msg = f"payload: must be a request body from build_chat_request, got {what}"
-            raise InvalidParameterError(msg)
-        return payload
+        if isinstance(payload, Mapping) and "messages" in payload and "model" in payload:
+            return payload
+        what = "no model or messages" if isinstance(payload, Mapping) else type(payload).__name__
+        msg = f"payload: must be a request body from build_chat_request, got {what}"
+        raise InvalidParameterError(msg)
 
     def _echo_plan(self, payload: Mapping[str, Any] | None) -> list[tuple[str | None, Any]]:
         """The payloads to try in turn: the echoed reasoning under each field worth trying."""
@@ -242,7 +241,10 @@ class BaseClient(Generic[HttpClient]):
         delay = self.retry_policy.delay_for(attempt, error)
         if deadline is not None and delay is not None and delay >= deadline.remaining():
             delay = None  # waiting would overrun the budget: report the error now
-        log_attempt(request.url, attempt, type(error).__name__, delay)
+        then = "giving up" if delay is None else f"retrying in {delay:.2f}s"  # never headers
+        logger.debug(
+            "%s attempt %d: %s; %s", request.url.path, attempt + 1, type(error).__name__, then
+        )
         return delay
 
     def _retry_delay(

@@ -1,12 +1,9 @@
 """Closing an async response in full, whatever the caller cancels meanwhile.
 
-httpcore 1.x gives a connection back to its pool at the end of the response's close. A
-cancellation landing inside that close (the caller's own ``asyncio.timeout`` firing as the body
-ends, or as a ``Connection: close`` socket closes) left the request counted active for good: on
-a pool of 4, with calls cancelled at random, every later call failed with ``PoolTimeout`` after
-6 rounds of 40 (a kin of encode/httpcore#1093; httpx2's pool recovers). httpx closes a body only
-through ``response.stream`` (ours, and its own at the body's end), so the close is run from there
-as a task of its own, which a cancellation of the caller does not reach.
+A cancellation inside httpcore 1.x's close left the request counted active for good: on a pool
+of 4, with calls cancelled at random, every call failed with ``PoolTimeout`` after 6 rounds of 40
+(a kin of encode/httpcore#1093). httpx closes a body only through ``response.stream``: the close
+runs from there as a task of its own, which the caller's cancellation does not reach.
 """
 
 from __future__ import annotations
@@ -32,15 +29,10 @@ class ClosedInFull(httpx.AsyncByteStream):
 
     async def aclose(self) -> None:
         """Close the body; a cancellation stops the wait, never the close."""
-        await asyncio.shield(_kept(self.wrapped.aclose()))
+        await asyncio.shield(kept(self.wrapped.aclose()))
 
 
-def close_later(response: httpx.Response) -> None:
-    """Close ``response`` in the background (its caller is gone)."""
-    _kept(response.aclose())
-
-
-def _kept(close: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+def kept(close: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
     """Run a close as a task of its own, kept until it ends."""
     closing = asyncio.ensure_future(close)
     _closing.add(closing)
@@ -54,7 +46,7 @@ def _forget(closing: asyncio.Task[None]) -> None:
         closing.exception()  # retrieved: a close that failed after its caller left changes nothing
 
 
-def close_in_full(response: httpx.Response) -> httpx.Response:
+def close_in_full(response: httpx.Response) -> None:
     """``response`` with its body's close made uncancellable, when httpcore's pool holds it.
 
     Only httpcore sets the ``network_stream`` extension; a task per close (about 20 us) is not
@@ -65,4 +57,3 @@ def close_in_full(response: httpx.Response) -> httpx.Response:
         response.stream, httpx.AsyncByteStream
     ):
         response.stream = ClosedInFull(response.stream)
-    return response

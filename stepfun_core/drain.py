@@ -71,13 +71,9 @@ def body_end_arrived(response: Any) -> bool:
 
 
 def _unparsed_bytes(response: Any) -> bytes:
-    r"""The bytes received on the response's connection but not parsed yet (b"" if unknown).
+    """The bytes h11 received on the connection but did not parse yet (b"" if unknown).
 
-    The one place this library reads another's internals (CONTRIBUTING.md): httpcore keeps what
-    it received in h11, often the ``0\r\n\r\n`` terminator that came in the same packet as
-    ``[DONE]``, and no public API shows it. On a stack without these attributes (httpx2, a
-    mock transport, a future httpcore) it answers b"": the connection is then closed, not
-    reused, which is safe.
+    The one read of another library's internals: CONTRIBUTING.md says why, and why b"" is safe.
     """
     stream = getattr(response.stream, "wrapped", response.stream)  # under `ClosedInFull`
     try:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator, Iterator, Mapping
 
 import httpx
@@ -26,8 +25,6 @@ from stepfun_core.settings import headers_over
 from stepfun_core.transport import classes
 from stepfun_core.types import Completion
 
-logger = logging.getLogger("stepfun_core")
-
 CHAT_PATH = "/chat/completions"
 MODELS_PATH = "/models"
 USER_AGENT = f"stepfun-integrations/{__version__} httpx/{httpx.__version__}"
@@ -44,9 +41,7 @@ def build_headers(api_key: str, extra: Mapping[str, str] | None, *, stream: bool
     }
     merged = headers_over(headers, extra)  # an "authorization" of theirs replaces ours
     if stream:  # read as events whatever Accept the caller set for JSON replies
-        for name in [name for name in merged if name.lower() == "accept"]:
-            del merged[name]
-        merged["Accept"] = "text/event-stream"
+        return headers_over(merged, {"Accept": "text/event-stream"})
     return merged
 
 
@@ -56,10 +51,8 @@ def trace_id_of(response: httpx.Response) -> str | None:
     return value
 
 
-def status_error(response: httpx.Response, content: bytes | None = None) -> APIStatusError:
+def status_error(response: httpx.Response, content: bytes) -> APIStatusError:
     """The typed error of a non-success response, from the (possibly capped) body read."""
-    if content is None:
-        content = response.content
     content = _without_our_key(content, response.request)
     error = make_status_error(
         response.status_code,
@@ -113,13 +106,6 @@ def transport_error(exc: Exception) -> StepFunError:
         error = APIConnectionError(f"connection error: {type(exc).__name__}: {exc}")
     error.__cause__ = exc
     return error
-
-
-def log_attempt(url: httpx.URL, attempt: int, outcome: str, delay: float | None) -> None:
-    """Log one attempt at DEBUG: path, attempt and outcome, never headers."""
-    if logger.isEnabledFor(logging.DEBUG):
-        then = "giving up" if delay is None else f"retrying in {delay:.2f}s"
-        logger.debug("%s attempt %d: %s; %s", url.path, attempt + 1, outcome, then)
 
 
 def refused_unread(response: httpx.Response, *, stream: bool) -> StepFunError | None:

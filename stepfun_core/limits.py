@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 
 from stepfun_core.errors import MalformedResponseError, ResponseTooLargeError, TotalTimeoutError
-from stepfun_core.jsonio import load_json
+from stepfun_core.jsonio import decode_json
 
 # A whole completion is rarely over 1 MiB; 32 MiB leaves room for long answers and stops a
 # decompression bomb (500 KB of gzip can inflate to 1.5 GB) long before it costs real memory.
@@ -189,9 +189,4 @@ class BodyReader:
         if isinstance(error, ResponseTooLargeError):
             return False
         content = self.content()
-        if not content.rstrip().endswith(b"}"):
-            return False
-        try:
-            return isinstance(load_json(content), dict)
-        except ValueError:
-            return False
+        return content.rstrip().endswith(b"}") and isinstance(decode_json(content), dict)

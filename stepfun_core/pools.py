@@ -1,11 +1,7 @@
 """The shared connection pools, one per size: per process for sync calls, per event loop for async.
 
-A forked child starts with none, so it never writes into its parent's sockets. A loop's pools
-are closed by an async generator that ``shutdown_asyncgens`` finalizes (as ``asyncio.run``
-ends); loops no longer running are forgotten when another loop makes its pool. Nothing but
-connections is shared: no cookies (a gateway's cookie for one caller must not travel with the
-next), headers, auth or base URL. The environment (proxies, ``SSL_CERT_FILE``/``_DIR``) is read
-when a pool is made; a mistake there is a ConfigurationError naming the variable.
+What they share (connections only: no cookies) and how the environment is read when one is made:
+docs/configuration.md. A loop's pools are closed as ``shutdown_asyncgens`` runs.
 """
 
 from __future__ import annotations
@@ -79,11 +75,7 @@ def _certificate_problem() -> ConfigurationError | None:
 
 
 def _proxy_variables() -> list[tuple[str, str]]:
-    """The proxy variables httpx uses, by name, read as it reads them (`getproxies`).
-
-    A lowercase variable wins over its uppercase twin (an empty one removes it), and a ``*`` in
-    NO_PROXY means no proxy at all.
-    """
+    """The proxy variables httpx uses, by name, read as it reads them (`getproxies`)."""
     found = urllib.request.getproxies()
     if "*" in (host.strip() for host in found.get("no", "").split(",")):
         return []
