@@ -10,70 +10,13 @@ except ModuleNotFoundError as _missing:
         name=__name__,
     ) from _missing
 
+from langchain_stepfun import errors
 from langchain_stepfun.chat_models import ChatStepFun
-from langchain_stepfun.errors import (
-    StepFunAPIError,
-    StepFunAuthenticationError,
-    StepFunBadRequestError,
-    StepFunConfigurationError,
-    StepFunConflictError,
-    StepFunConnectionError,
-    StepFunContentModerationError,
-    StepFunContextOverflowError,
-    StepFunCutOffError,
-    StepFunInvalidParameterError,
-    StepFunMalformedAPIKeyError,
-    StepFunMalformedResponseError,
-    StepFunMissingAPIKeyError,
-    StepFunNotFoundError,
-    StepFunPaymentRequiredError,
-    StepFunPermissionDeniedError,
-    StepFunRateLimitError,
-    StepFunRefusalError,
-    StepFunRequestTimeoutError,
-    StepFunResponseTooLargeError,
-    StepFunStatusError,
-    StepFunStreamError,
-    StepFunStreamIdleTimeoutError,
-    StepFunStreamInterruptedError,
-    StepFunStreamTimeoutError,
-    StepFunTimeoutError,
-    StepFunTotalTimeoutError,
-    StepFunUnprocessableEntityError,
-)
+from langchain_stepfun.errors import *  # noqa: F403 (its __all__: the dual errors)
 from langchain_stepfun.translator import register as _register_translator
 from stepfun_core import __version__ as __version__
 
 _register_translator()
 
-__all__ = [
-    "ChatStepFun",
-    "StepFunAPIError",
-    "StepFunAuthenticationError",
-    "StepFunBadRequestError",
-    "StepFunConfigurationError",
-    "StepFunConflictError",
-    "StepFunConnectionError",
-    "StepFunContentModerationError",
-    "StepFunContextOverflowError",
-    "StepFunCutOffError",
-    "StepFunInvalidParameterError",
-    "StepFunMalformedAPIKeyError",
-    "StepFunMalformedResponseError",
-    "StepFunMissingAPIKeyError",
-    "StepFunNotFoundError",
-    "StepFunPaymentRequiredError",
-    "StepFunPermissionDeniedError",
-    "StepFunRateLimitError",
-    "StepFunRefusalError",
-    "StepFunRequestTimeoutError",
-    "StepFunResponseTooLargeError",
-    "StepFunStatusError",
-    "StepFunStreamError",
-    "StepFunStreamIdleTimeoutError",
-    "StepFunStreamInterruptedError",
-    "StepFunStreamTimeoutError",
-    "StepFunTimeoutError",
-    "StepFunTotalTimeoutError",
-    "StepFunUnprocessableEntityError",
-]
+__all__ = ["ChatStepFun"]
+__all__ += errors.__all__

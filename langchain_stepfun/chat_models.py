@@ -28,12 +28,11 @@ from langchain_stepfun.errors import (
     StepFunMissingAPIKeyError,
     to_langchain_error,
 )
+from langchain_stepfun.messages import to_wire_message
 from langchain_stepfun.outputs import chat_result, combine_llm_outputs
-from langchain_stepfun.profiles import model_profile
 from langchain_stepfun.request import PARAMS, generations, request_body
 from langchain_stepfun.streaming import ChunkConverter
 from langchain_stepfun.structured import Method, json_schema_format, structured_output
-from langchain_stepfun.tokens import TokenCounting
 from langchain_stepfun.tools import ToolLike, check_flag, format_tool, format_tool_choice
 from stepfun_core import EchoReasoning
 from stepfun_core.cached import ClientCache, CoreClients
@@ -46,11 +45,6 @@ from stepfun_core.transport import AsyncHTTP, SyncHTTP, check_http_client
 DISTRIBUTION = "stepfun-integrations"
 
 
-def _key_from_env() -> SecretStr | None:
-    found = find_api_key()  # the core's lookup: the first key variable set and not empty
-    return SecretStr(found.value) if found else None
-
-
 # Frames between a warning and the caller's line: ChatStepFun(...) and model_validate(...) pass
 # through different numbers of them.
 _OWN_FRAMES = frozenset({"langchain_stepfun", "langchain_core", "pydantic"})
@@ -61,6 +55,20 @@ def _one_call(payload: Mapping[str, Any]) -> bool:
     return payload.get("parallel_tool_calls") is False
 
 
+def _wire_message(message: BaseMessage, echo: Any) -> Any:
+    try:
+        return to_wire_message(message, echo)
+    except Exception:  # counting never fails: a message the API cannot take counts as its text
+        return {"role": "user", "content": message.text}
+
+
+def _wire_tool(tool: Any) -> Any:
+    try:
+        return format_tool(tool)
+    except Exception:  # likewise: a tool that cannot be converted counts as its description
+        return {"name": str(getattr(tool, "name", tool)), "description": str(tool.__doc__)}
+
+
 def _warn_at_caller(message: str) -> None:
     """A ``UserWarning`` attributed to the first frame outside this package and its frameworks."""
     frame, level = sys._getframe(1), 2
@@ -69,7 +77,7 @@ def _warn_at_caller(message: str) -> None:
     warnings.warn(message, UserWarning, stacklevel=level)
 
 
-class ChatStepFun(TokenCounting, CoreClients, BaseChatModel):
+class ChatStepFun(CoreClients, BaseChatModel):
     """StepFun chat models (``step-3.5-flash``, ``step-3.7-flash``, ...) for LangChain.
 
     Reasoning arrives in ``additional_kwargs["reasoning_content"]`` (so ``content_blocks``
@@ -96,7 +104,7 @@ class ChatStepFun(TokenCounting, CoreClients, BaseChatModel):
     )
     """Model name, e.g. ``step-3.5-flash`` or ``step-3.7-flash``."""
     api_key: SecretStr | None = Field(
-        default_factory=_key_from_env,
+        default_factory=lambda: SecretStr(key.value) if (key := find_api_key()) else None,
         validation_alias=AliasChoices("api_key", "stepfun_api_key"),
         repr=False,
     )
@@ -199,14 +207,11 @@ class ChatStepFun(TokenCounting, CoreClients, BaseChatModel):
 
     def __init__(self, **kwargs: Any) -> None:
         extras = kwargs.get("model_kwargs")
-        try:
-            self._own_names(kwargs)
-            # Checked before LangChain's own handling, which would quietly move a "model"
-            # found in model_kwargs into the field.
-            core.merge_extra({}, extras, "model_kwargs")
-            core.merge_extra({}, kwargs.get("extra_body"), "extra_body")  # not at the first call
-        except core.StepFunError as exc:
-            raise to_langchain_error(exc) from None
+        self._own_names(kwargs)
+        # Checked before LangChain's own handling, which would quietly move a "model" found in
+        # model_kwargs into the field (and without this class's refusal of fields there).
+        super()._assigned("model_kwargs", extras)
+        self._assigned("extra_body", kwargs.get("extra_body"))  # not at the first call
         # A field also in model_kwargs takes that value, with a warning (as LangChain's chat
         # models do); any other name given twice is refused here: a validator's error would
         # quote the arguments, the key among them.
@@ -258,10 +263,7 @@ class ChatStepFun(TokenCounting, CoreClients, BaseChatModel):
         """A copy with ``update`` applied, checked as the constructor checks it."""
         if update:
             update = dict(update)
-            try:
-                self._own_names(update)  # ChatOpenAI's model_name, stop_sequences...
-            except core.StepFunError as exc:
-                raise to_langchain_error(exc) from None
+            self._own_names(update)  # ChatOpenAI's model_name, stop_sequences...
             update = {name: self._assigned(name, value) for name, value in update.items()}
         return super().model_copy(update=update, deep=deep)
 
@@ -325,22 +327,70 @@ class ChatStepFun(TokenCounting, CoreClients, BaseChatModel):
             params["ls_stop"] = list(stops)
         return params
 
-    def _resolve_model_profile(self) -> ModelProfile | None:
-        return model_profile(self.model)
+    def _resolve_model_profile(self) -> ModelProfile:
+        # What the model can do, in LangChain's profile keys (unknown models get safe defaults).
+        info = core.get_model_info(self.model)
+        profile = ModelProfile(
+            max_input_tokens=info.context_window,
+            text_inputs=True,
+            image_inputs=info.image_input,
+            image_url_inputs=info.image_input,
+            audio_inputs=info.audio_input,
+            video_inputs=info.video_input,
+            pdf_inputs=False,
+            # Tool messages take text only (the API's tool content is a string).
+            image_tool_message=False,
+            pdf_tool_message=False,
+            reasoning_output=info.reasoning,
+            text_outputs=True,
+            tool_calling=info.tool_calling,
+            tool_choice=info.tool_calling,
+            tool_call_streaming=info.tool_calling,
+            structured_output=info.json_schema,
+            temperature=True,
+        )
+        if info.max_output_tokens is not None:
+            profile["max_output_tokens"] = info.max_output_tokens
+        if info.reasoning_efforts:
+            profile["reasoning_effort_levels"] = list(info.reasoning_efforts)
+        if info.default_reasoning_effort:
+            profile["reasoning_effort_default"] = info.default_reasoning_effort
+        return profile
 
     def refresh_profile(self) -> ModelProfile:
         """Learn what the API serves (``GET /models``, for the process) and return the profile."""
         with LangChainErrors():
             core.learn(self.client.list_models())
-        self.profile = model_profile(self.model)
+        self.profile = self._resolve_model_profile()
         return self.profile
 
     async def arefresh_profile(self) -> ModelProfile:
         """`refresh_profile`, without blocking the event loop."""
         with LangChainErrors():
             core.learn(await self.async_client.list_models())
-        self.profile = model_profile(self.model)
+        self.profile = self._resolve_model_profile()
         return self.profile
+
+    # -- offline token counts: the core's estimate of the request as it would be sent, on the
+    # high side (LangChain's default downloads a tokenizer); a custom_get_token_ids still wins.
+
+    def get_token_ids(self, text: str) -> list[int]:
+        """Pseudo ids, as many as the estimated tokens (they are not StepFun's ids)."""
+        custom = self.custom_get_token_ids
+        return custom(text) if custom is not None else core.token_ids(text)
+
+    def get_num_tokens(self, text: str) -> int:
+        """Estimated tokens of a text (counted, not built as the base's id list would be)."""
+        if self.custom_get_token_ids is not None:
+            return len(self.get_token_ids(text))
+        return core.estimate_tokens(text)
+
+    def get_num_tokens_from_messages(
+        self, messages: list[BaseMessage], tools: Sequence[Any] | None = None
+    ) -> int:
+        """Estimated prompt tokens of these messages and tools, as the request would carry them."""
+        wire = [_wire_message(message, self.echo_reasoning) for message in messages]
+        return core.count_prompt_tokens(wire, [_wire_tool(tool) for tool in tools or ()])
 
     # -- requests ------------------------------------------------------------------------------
 

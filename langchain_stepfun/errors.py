@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
 from langchain_core import exceptions as lc
@@ -146,6 +147,37 @@ class StepFunConfigurationError(core.ConfigurationError, lc.ModelConnectionError
     """The environment cannot be used (a proxy URL or a CA file); nothing was sent."""
 
 
+__all__ = [
+    "StepFunAPIError",
+    "StepFunAuthenticationError",
+    "StepFunBadRequestError",
+    "StepFunConfigurationError",
+    "StepFunConflictError",
+    "StepFunConnectionError",
+    "StepFunContentModerationError",
+    "StepFunContextOverflowError",
+    "StepFunCutOffError",
+    "StepFunInvalidParameterError",
+    "StepFunMalformedAPIKeyError",
+    "StepFunMalformedResponseError",
+    "StepFunMissingAPIKeyError",
+    "StepFunNotFoundError",
+    "StepFunPaymentRequiredError",
+    "StepFunPermissionDeniedError",
+    "StepFunRateLimitError",
+    "StepFunRefusalError",
+    "StepFunRequestTimeoutError",
+    "StepFunResponseTooLargeError",
+    "StepFunStatusError",
+    "StepFunStreamError",
+    "StepFunStreamIdleTimeoutError",
+    "StepFunStreamInterruptedError",
+    "StepFunStreamTimeoutError",
+    "StepFunTimeoutError",
+    "StepFunTotalTimeoutError",
+    "StepFunUnprocessableEntityError",
+]
+
 # Each core class and its dual: a dual class's first base is the core class it stands for.
 _DUALS: dict[type[core.StepFunError], type[core.StepFunError]] = {
     dual.__bases__[0]: dual
@@ -156,11 +188,8 @@ _DUALS: dict[type[core.StepFunError], type[core.StepFunError]] = {
 }
 
 
-class LangChainErrors:
+class LangChainErrors(AbstractContextManager[None]):
     """``with LangChainErrors():`` raises a core error met inside as its dual error."""
-
-    def __enter__(self) -> None:
-        return None
 
     def __exit__(
         self, kind: type[BaseException] | None, error: BaseException | None, _: Any
@@ -174,19 +203,16 @@ class LangChainErrors:
 
 def to_langchain_error(error: core.StepFunError) -> Exception:
     """Return the dual (core and LangChain) error for a core error, keeping its details."""
-    for core_class in type(error).__mro__:  # the most specific class with a dual wins
-        dual_class = _DUALS.get(core_class)
-        if dual_class is None:
-            continue
-        if isinstance(error, dual_class):
-            return error
-        return dual_class(
-            error.message,
-            status_code=error.status_code,
-            error_type=error.error_type,
-            trace_id=error.trace_id,
-            body=error.body,
-            partial=error.partial,
-            retry_after=error.retry_after,
-        )
-    return error
+    # The most specific class with a dual wins.
+    dual_class = next((_DUALS[c] for c in type(error).__mro__ if c in _DUALS), None)
+    if dual_class is None or isinstance(error, dual_class):
+        return error
+    return dual_class(
+        error.message,
+        status_code=error.status_code,
+        error_type=error.error_type,
+        trace_id=error.trace_id,
+        body=error.body,
+        partial=error.partial,
+        retry_after=error.retry_after,
+    )

@@ -83,18 +83,15 @@ def _assistant(message: AIMessage, echo_reasoning: EchoReasoning) -> dict[str, A
 
 def _tool(message: ToolMessage) -> dict[str, Any]:
     content = message.content
-    if isinstance(content, list) and _is_plain_data(content):
-        # A tool that returned plain data (not content blocks): send it as JSON text, so the
-        # items of a returned list[str] do not run together.
+    # LangChain keeps a returned list as content when its items are strings or blocks: plain
+    # data (not blocks) is sent as JSON text, so the items of a returned list[str] do not run
+    # together.
+    if isinstance(content, list) and (
+        all(isinstance(item, str) for item in content)
+        or any(isinstance(item, Mapping) and "type" not in item for item in content)
+    ):
         text = json.dumps(content, ensure_ascii=False)
     else:
         # Several text parts (an MCP tool's TextContent items) stay apart, a line each.
         text = plain_text(content, "tool", separator="\n")
     return {"role": "tool", "content": text, "tool_call_id": message.tool_call_id}
-
-
-def _is_plain_data(content: list[Any]) -> bool:
-    # LangChain keeps a returned list as content when its items are strings or blocks.
-    if all(isinstance(item, str) for item in content):
-        return True
-    return any(isinstance(item, Mapping) and "type" not in item for item in content)

@@ -67,7 +67,11 @@ class ChunkConverter:
             fields["additional_kwargs"] = {REASONING_KEY: delta.reasoning}
         if delta.refusal:  # its pieces add up when LangChain merges the chunks
             fields.setdefault("additional_kwargs", {})[REFUSAL_KEY] = delta.refusal
-        if delta.audio and (pieces := _audio_pieces(delta.audio)):
+        # Only the audio pieces that add up: LangChain's merge would add up an id or a format too
+        # (or refuse two of another type); the answer's other keys go on the last chunk, once.
+        if delta.audio and (
+            pieces := {k: v for k in AUDIO_PIECES if isinstance(v := delta.audio.get(k), str)}
+        ):
             fields.setdefault("additional_kwargs", {})["audio"] = pieces
         if calls:
             fields["tool_call_chunks"] = calls
@@ -183,9 +187,3 @@ class ChunkConverter:
             message=AIMessageChunk(**fields),
             generation_info={"finish_reason": choice.finish_reason},
         )
-
-
-def _audio_pieces(audio: dict[str, Any]) -> dict[str, str]:
-    # Only the pieces that add up: LangChain's merge would add up an id or a format too (or
-    # refuse two of another type); the answer's other keys go on the last chunk, once.
-    return {key: value for key in AUDIO_PIECES if isinstance(value := audio.get(key), str)}

@@ -12,8 +12,6 @@ from langchain_stepfun.errors import StepFunInvalidParameterError
 from stepfun_core.errors import quoted
 
 ToolLike = Mapping[str, Any] | type | Callable[..., Any] | BaseTool
-# Tools the server runs itself (docs/wire.md#web-search); a JSON schema's "type" is "object".
-BUILTIN_TOOLS = frozenset({"web_search"})
 # "any" is LangChain's word for "call some tool"; the API (like OpenAI) says "required".
 _CHOICE_WORDS = {"auto": "auto", "none": "none", "required": "required", "any": "required"}
 
@@ -38,11 +36,9 @@ def check_flag(name: str, value: Any) -> None:
 
 def format_tool(tool: ToolLike, *, strict: bool | None = None) -> dict[str, Any]:
     """One tool in the API's shape."""
-    if (
-        isinstance(tool, Mapping)
-        and isinstance(tool.get("type"), str)
-        and tool["type"] in BUILTIN_TOOLS
-    ):
+    # The server runs web_search itself (docs/wire.md#web-search); a JSON schema's "type" is
+    # "object".
+    if isinstance(tool, Mapping) and tool.get("type") == "web_search":
         return dict(tool)
     return openai_tool(tool, "tools", strict=strict)
 

@@ -42,7 +42,7 @@ from stepfun_core import (
     merge_extra,
     resolve_api_key,
 )
-from stepfun_core.cached import ClientCache, CoreClients
+from stepfun_core.cached import ClientCache, CoreClients, revealed
 from stepfun_core.history import EchoField
 from stepfun_core.request import echo_mode
 from stepfun_core.settings import (
@@ -180,14 +180,10 @@ class StepFun(CoreClients, JsonModeLLM):
         api_key: str | SecretStr | None = None,
         **kwargs: Any,
     ) -> None:
-        key = resolve_api_key(
-            api_key.get_secret_value() if isinstance(api_key, SecretStr) else api_key
-        )
+        key = resolve_api_key(revealed(api_key))
         self._own_names(kwargs)
-        if "additional_kwargs" in kwargs:  # its reserved keys refused now, not at the first call
-            kwargs["additional_kwargs"] = self._assigned(
-                "additional_kwargs", kwargs["additional_kwargs"]
-            )
+        # additional_kwargs' reserved keys refused now, not at the first call.
+        kwargs = {name: self._assigned(name, value) for name, value in kwargs.items()}
         if "timeout" in kwargs:  # an httpx.Timeout is kept as its phases: the field stays JSON
             kwargs["timeout"] = timeout_phases(kwargs["timeout"])
         # pydantic drops unknown names here; a mistyped setting would never reach the API.

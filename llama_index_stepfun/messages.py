@@ -106,16 +106,6 @@ def audio_to_part(block: AudioBlock) -> dict[str, Any]:
     )
 
 
-def video_to_part(block: VideoBlock) -> dict[str, Any]:
-    """A VideoBlock as a ``video_url`` part; StepFun takes videos by URL only."""
-    if block.url is None:
-        raise InvalidParameterError(
-            "VideoBlock: StepFun takes videos by URL only (http(s), stepfile:// for an uploaded "
-            "file, or a data:video/mp4;base64, URL); pass url=..."
-        )
-    return video_part(str(block.url))
-
-
 def _user_content(message: ChatMessage) -> str | list[dict[str, Any]]:
     parts: list[dict[str, Any]] = []
     for block in message.blocks:
@@ -125,8 +115,13 @@ def _user_content(message: ChatMessage) -> str | list[dict[str, Any]]:
             parts.append(image_to_part(block))
         elif isinstance(block, AudioBlock):
             parts.append(audio_to_part(block))
+        elif isinstance(block, VideoBlock) and block.url is not None:
+            parts.append(video_part(str(block.url)))
         elif isinstance(block, VideoBlock):
-            parts.append(video_to_part(block))
+            raise InvalidParameterError(
+                "VideoBlock: StepFun takes videos by URL only (http(s), stepfile:// for an "
+                "uploaded file, or a data:video/mp4;base64, URL); pass url=..."
+            )
         elif not isinstance(block, CachePoint):
             raise _unsupported(block, "user")
     if any(part["type"] != "text" for part in parts):  # media: the parts; else one text
@@ -177,27 +172,17 @@ def legacy_calls(message: ChatMessage) -> list[tuple[str, str, Any]]:
     return calls
 
 
-def tool_calls_of(message: ChatMessage) -> list[dict[str, Any]]:
-    """The wire tool calls of an assistant message: ToolCallBlocks, else the legacy kwargs."""
+def _assistant(message: ChatMessage, echo: EchoReasoning) -> dict[str, Any]:
+    # Tool calls and reasoning from the blocks, else from the (legacy) additional_kwargs.
+    kwargs = message.additional_kwargs
+    text = _text_of(message, "assistant") or spoken_text(kwargs.get("audio"))
     calls = [
         wire_tool_call(block.tool_call_id or f"call_{position}", block.tool_name, block.tool_kwargs)
         for position, block in enumerate(b for b in message.blocks if isinstance(b, ToolCallBlock))
-    ]
-    return calls or [wire_tool_call(*call) for call in legacy_calls(message)]
-
-
-def reasoning_of(message: ChatMessage) -> str:
-    """The reasoning an assistant message carries: its ThinkingBlocks, else the kwargs."""
+    ] or [wire_tool_call(*call) for call in legacy_calls(message)]
     thoughts = [b.content for b in message.blocks if isinstance(b, ThinkingBlock) and b.content]
-    if thoughts:
-        return "\n".join(thoughts)
-    value = message.additional_kwargs.get("reasoning_content")
-    return value if isinstance(value, str) else ""
-
-
-def _assistant(message: ChatMessage, echo: EchoReasoning) -> dict[str, Any]:
-    text = _text_of(message, "assistant") or spoken_text(message.additional_kwargs.get("audio"))
-    return assistant_message(text, tool_calls_of(message), reasoning_of(message), echo)
+    reasoning = "\n".join(thoughts) if thoughts else kwargs.get("reasoning_content")
+    return assistant_message(text, calls, reasoning if isinstance(reasoning, str) else "", echo)
 
 
 def _tool(message: ChatMessage) -> dict[str, Any]:

@@ -47,17 +47,12 @@ def usage_kwargs(usage: Usage | None) -> dict[str, Any]:
     return {name: count for name, count in counts if count is not None}
 
 
-def tool_kwargs_of(arguments: str) -> dict[str, Any] | str:
-    """Parsed arguments when they are a whole JSON object, else the text as received."""
-    try:
-        return arguments_object(arguments)
-    except ValueError:
-        return arguments
-
-
 def _tool_call_block(call: ToolCall, *, parsed: bool) -> ToolCallBlock:
-    # Its arguments parsed, or as the text so far.
-    kwargs = tool_kwargs_of(call.arguments) if parsed else call.arguments or {}
+    # Its arguments parsed when they are a whole JSON object, else the text (so far).
+    try:
+        kwargs = arguments_object(call.arguments) if parsed else call.arguments or {}
+    except ValueError:
+        kwargs = call.arguments
     return ToolCallBlock(tool_call_id=call.id, tool_name=call.name, tool_kwargs=kwargs)
 
 

@@ -18,7 +18,7 @@ from stepfun_core.settings import SETTING_NAMES, Settings, headers_over
 from stepfun_core.transport import refuse_to_pickle, share_in_copy
 
 
-def _revealed(key: Any) -> Any:
+def revealed(key: Any) -> Any:
     """A key as the core takes it: a pydantic ``SecretStr``'s value, anything else as it is."""
     return key.get_secret_value() if hasattr(key, "get_secret_value") else key
 
@@ -52,7 +52,7 @@ class ClientCache:
         entry = self._entry
         if entry is None or entry[0] != values:  # checked and made, in `SETTING_NAMES` order
             options = dict(zip(SETTING_NAMES, values, strict=True))
-            options["api_key"] = _revealed(options["api_key"])
+            options["api_key"] = revealed(options["api_key"])
             entry = self._entry = (values, Settings.make(**options), {})
         return entry
 
@@ -104,7 +104,7 @@ class CoreClients:
                 kwargs[field] = value
             elif value is not None and kwargs[field] != value:
                 msg = f"{other} and {field} are one setting, given two values: give one"
-                raise InvalidParameterError(msg)
+                raise cls._error(InvalidParameterError(msg))
 
     @classmethod
     def _shown_call_kwargs(
@@ -121,7 +121,7 @@ class CoreClients:
             setting = names.get(others.get(key, key))
             hidden = shown_setting("default_headers" if key == "extra_headers" else setting, value)
             told = told_apart and hidden is not value
-            shown[key] = fingerprint(_revealed(value)) if told else hidden
+            shown[key] = fingerprint(revealed(value)) if told else hidden
         return shown
 
     def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
@@ -183,7 +183,7 @@ class CoreClients:
             names = self._CALL_SETTINGS
             changes = {names[key]: kwargs.pop(key) for key in names.keys() & kwargs}
             if "api_key" in changes:
-                changes["api_key"] = _revealed(changes["api_key"])
+                changes["api_key"] = revealed(changes["api_key"])
             model_headers = getattr(self, self._EXTRA_PARAMS_FIELD).get("extra_headers")
             call_headers = kwargs.pop("extra_headers", None)
             layers = [layer for layer in (model_headers, call_headers) if layer is not None]
