@@ -112,6 +112,8 @@ def test_media_bytes_go_as_the_blocks_base64_decoded_once_for_every_call(
         return real(data, *args, **kwargs)
 
     monkeypatch.setattr(b64, "b64decode", counting)
+    if not (image.image.isascii() and audio.audio.isascii()):  # type: ignore[union-attr]
+        pytest.skip("this llama-index-core keeps the bytes raw: there is no base64 to send as held")
     message = ChatMessage(role="user", blocks=[image, audio])  # LlamaIndex decodes them here
     decoded.clear()
     api = MockAPI(json_reply(REASONING_REPLY))
