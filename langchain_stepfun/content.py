@@ -107,7 +107,10 @@ def _input_audio(block: Mapping[str, Any]) -> Part:
     audio = block.get("input_audio")
     if not isinstance(audio, Mapping) or not isinstance(audio.get("data"), str):
         raise _unsupported("input_audio", block, "it needs input_audio.data")
-    return _audio_part(audio["data"], str(audio.get("format") or "wav"), block)
+    declared = audio.get("format")  # OpenAI's field; without it, what the bytes show
+    return _audio_part(
+        audio["data"], str(declared or base64_mime_type(audio["data"]) or "wav"), block
+    )
 
 
 def _audio(block: Mapping[str, Any]) -> Part:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from io import IOBase
 from typing import Any
 
 from llama_index.core.base.llms.types import (
@@ -79,24 +80,37 @@ def image_to_part(block: ImageBlock) -> dict[str, Any]:
     if block.image is not None:
         if url := _base64_url(block.image, block.image_mimetype, "image"):
             return image_part(url, detail=detail)
-        # resolve_image() refuses empty bytes untyped: the core's check names them.
-        data = block.resolve_image().read() if block.image else b""
-        return image_part(data, detail=detail, mime_type=block.image_mimetype)
+        return image_part(_raw(block), detail=detail, mime_type=block.image_mimetype)
     raise InvalidParameterError(
-        f"ImageBlock: {str(block.url)[:60]!r} is neither an http(s) URL, a data URL, "
-        "a path nor bytes"
+        f"ImageBlock: {str(block.url)[:60]!r} is neither an http(s) URL, an image data URL "
+        "(data:image/...), a path nor bytes"
     )
+
+
+def _raw(block: ImageBlock | AudioBlock) -> bytes | IOBase:
+    """A block's data as bytes, or its file object, which the core reads within the limits.
+
+    A block's resolve_*() reads a file object whole, and refuses empty data untyped.
+    """
+    if isinstance(block, ImageBlock):
+        data, resolve = block.image, block.resolve_image
+    else:
+        data, resolve = block.audio, block.resolve_audio
+    if isinstance(data, IOBase):
+        return data
+    return resolve().read() if data else b""
 
 
 def audio_to_part(block: AudioBlock) -> dict[str, Any]:
     """An AudioBlock (local path or bytes, mp3 or wav) as an ``input_audio`` part."""
-    mime = _AUDIO_MIME.get((block.format or "").lower())
+    declared = (block.format or "").lower()  # LlamaIndex's guess, or the caller's: "aac" refused
+    mime = _AUDIO_MIME.get(declared, declared or None)
     if block.path is not None:
         return audio_part(block.path, mime_type=mime)
     if block.audio is not None:
         if url := _base64_url(block.audio, mime, "audio"):
             return {"type": "input_audio", "input_audio": {"data": url}}
-        return audio_part(block.resolve_audio().read() if block.audio else b"", mime_type=mime)
+        return audio_part(_raw(block), mime_type=mime)
     url = str(block.url or "")
     if url.startswith("data:audio/"):
         return {"type": "input_audio", "input_audio": {"data": url}}

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import base64
+import io
 import os
 import stat
 from pathlib import Path
+from typing import BinaryIO, cast
 
-from stepfun_core.errors import InvalidParameterError, one_of
+from stepfun_core.errors import InvalidParameterError, one_of, quoted
 
 IMAGE_TYPES = {
     "image/jpeg": (b"\xff\xd8\xff",),
@@ -25,14 +27,17 @@ IMAGE_URL_PREFIXES = ("http://", "https://", "data:image/", "stepfile://")
 # The reference names http(s) only; StepFun's video guide also shows stepfile:// and base64 mp4
 # (docs/wire.md#content-parts): both are sent, the server has the last word.
 VIDEO_URL_PREFIXES = ("http://", "https://", "stepfile://", "data:video/mp4;base64,")
-# Limits from StepFun's docs (docs/wire.md#content-parts): per image and per clip; videos
-# 128 MB (fetched by the server, not checked here).
+# Limits from StepFun's docs (docs/wire.md#content-parts): per image and per clip; a video
+# 128 MB (its container is the server's to read).
 MAX_IMAGE_BYTES = 20 * 1024 * 1024
-# Per request: images 20 MB together (MAX_IMAGE_BYTES); 30 audio clips, 10 MB of them as base64,
-# so one clip is at most the bytes whose base64 is 10 MB.
+MAX_VIDEO_BYTES = 128 * 1024 * 1024
+# Per request: 60 images, 20 MB together (MAX_IMAGE_BYTES); 30 audio clips, 10 MB of them as
+# base64, so one clip is at most the bytes whose base64 is 10 MB.
+MAX_IMAGES = 60
 MAX_AUDIO_CLIPS = 30
 MAX_AUDIO_BASE64 = 10 * 1024 * 1024
 MAX_AUDIO_BYTES = MAX_AUDIO_BASE64 * 3 // 4
+MAX_MEDIA_BYTES = max(MAX_IMAGE_BYTES, MAX_AUDIO_BYTES)  # a file larger is never read
 _EXTENSIONS = {
     ".jpg": "image/jpeg",
     ".jpeg": "image/jpeg",
@@ -53,15 +58,33 @@ _ALIASES = {
 }
 
 
-def read_media(
-    source: bytes | bytearray | memoryview | str | os.PathLike[str],
-) -> tuple[bytes, str | None]:
+Source = bytes | bytearray | memoryview | str | os.PathLike[str] | io.IOBase
+
+
+def _read_open_file(source: io.IOBase) -> bytes:
+    """A binary file object's bytes from its start, read only within the largest limit."""
+    try:
+        size = source.seek(0, os.SEEK_END)
+        source.seek(0)
+        data = cast(BinaryIO, source).read() if size <= MAX_MEDIA_BYTES else b""
+    except (OSError, ValueError) as exc:  # not seekable, or closed
+        raise InvalidParameterError(f"media: the file object cannot be read: {exc}") from exc
+    if size > MAX_MEDIA_BYTES:
+        raise InvalidParameterError(f"media: {size} bytes is more than StepFun takes")
+    if not isinstance(data, bytes):
+        raise InvalidParameterError("media: a file object must be opened in binary mode ('rb')")
+    return data
+
+
+def read_media(source: Source) -> tuple[bytes, str | None]:
     """Return the bytes of a source and the MIME type its file name suggests."""
     if isinstance(source, (bytes, bytearray, memoryview)):
         return bytes(source), None
+    if isinstance(source, io.IOBase):
+        return _read_open_file(source), None
     if not isinstance(source, (str, os.PathLike)):
         raise InvalidParameterError(
-            f"media: expected bytes, a path or a URL, got {type(source).__name__}"
+            f"media: expected bytes, a file object, a path or a URL, got {type(source).__name__}"
         )
     path = Path(source)
     try:
@@ -70,7 +93,7 @@ def read_media(
         status = path.stat()
         if not stat.S_ISREG(status.st_mode):
             raise OSError(0, "not a regular file")
-        if status.st_size > max(limit for _, limit in MEDIA_KINDS.values()):
+        if status.st_size > MAX_MEDIA_BYTES:
             raise OSError(0, "larger than any media StepFun takes")
         data = path.read_bytes()
     except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
@@ -88,8 +111,9 @@ def sniff_mime_type(data: bytes) -> str | None:
         for mime, signatures in table.items():
             if any(data.startswith(sig) for sig in signatures):
                 return mime
-    # MPEG audio without an ID3 tag starts with a frame: 11 set sync bits.
-    if len(data) >= 2 and data[0] == 0xFF and data[1] & 0xE0 == 0xE0:
+    # MPEG audio without an ID3 tag starts with a frame: 11 set sync bits, a version that is
+    # not the reserved 01, and layer III (01); AAC's ADTS frames share the sync, with layer 00.
+    if len(data) >= 2 and data[0] == 0xFF and data[1] & 0xE6 == 0xE2 and data[1] & 0x18 != 0x08:
         return "audio/mpeg"
     return None
 
@@ -132,7 +156,7 @@ def check_media(data: bytes, mime_type: str | None, field: str, kind: str) -> st
         raise InvalidParameterError(f"{field}: unknown format; supported: {sorted(table)}")
     if mime not in table:
         raise InvalidParameterError(
-            f"{field}: format {mime!r} is not supported; use {sorted(table)}"
+            f"{field}: format {quoted(mime)} is not supported; use {sorted(table)}"
         )
     if found != mime:
         what = f"{found} data" if found else "data in no format StepFun accepts"
@@ -144,20 +168,20 @@ def check_media(data: bytes, mime_type: str | None, field: str, kind: str) -> st
     return mime
 
 
-def data_url(source: bytes | str | os.PathLike[str], mime_type: str | None, kind: str) -> str:
-    """Bytes or a local file as a ``data:`` URL, checked as ``kind`` ("image" or "audio")."""
+def data_url(source: Source, mime_type: str | None, kind: str) -> str:
+    """Bytes or a file as a ``data:`` URL, checked as ``kind`` ("image" or "audio")."""
     data, guessed = read_media(source)
     mime = check_media(data, mime_type or guessed, kind, kind)
     return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
 
 
 def image_part(
-    source: bytes | str | os.PathLike[str],
+    source: Source,
     *,
     detail: str | None = None,
     mime_type: str | None = None,
 ) -> dict[str, object]:
-    """An ``image_url`` content part from a URL (http(s), data, stepfile://), bytes or a file."""
+    """An ``image_url`` part from a URL (http(s), data, stepfile://), bytes, a path or a file."""
     if isinstance(source, str) and source.startswith(IMAGE_URL_PREFIXES):
         url = source
     else:
@@ -168,10 +192,8 @@ def image_part(
     return {"type": "image_url", "image_url": image}
 
 
-def audio_part(
-    source: bytes | str | os.PathLike[str], mime_type: str | None = None
-) -> dict[str, object]:
-    """An ``input_audio`` content part from bytes or a local mp3/wav file."""
+def audio_part(source: Source, mime_type: str | None = None) -> dict[str, object]:
+    """An ``input_audio`` content part from mp3/wav bytes or a file (path or file object)."""
     # The spec's input_audio holds only a data URL; the MIME type in it names the format.
     return {"type": "input_audio", "input_audio": {"data": data_url(source, mime_type, "audio")}}
 

@@ -142,6 +142,8 @@ class _LoopPools:
     """One event loop's pools, and the async generator that closes them at loop shutdown."""
 
     clients: dict[Size, httpx.AsyncClient] = field(default_factory=dict)
+    # The only strong reference to the started generator: the loop's asyncgen hooks hold it
+    # weakly, so without this one it would be finalized at once and close the pools in use.
     closer: AsyncIterator[None] | None = None
 
 

@@ -17,6 +17,8 @@ from stepfun_core.media import (
     MAX_AUDIO_BASE64,
     MAX_AUDIO_CLIPS,
     MAX_IMAGE_BYTES,
+    MAX_IMAGES,
+    MAX_VIDEO_BYTES,
     MEDIA_KINDS,
     VIDEO_URL_PREFIXES,
     check_media,
@@ -123,8 +125,8 @@ def _check_stop(value: Any) -> None:
 
 # Data URLs already checked, by kind and by their text's length and hash: a history sends the
 # same images on every turn, and decoding megabytes of base64 each time would dominate a call.
-# Far more than one request carries (a key is about 150 bytes): with 256, a history of 300
-# images pushed each out before its next turn, and every call decoded them all.
+# Far more than one request carries (a key is about 150 bytes): with 256, histories of 300
+# images in all pushed each out before its next turn, and every call decoded them all.
 _CHECKED_MEDIA: dict[tuple[str, int, int], None] = {}
 _MAX_CHECKED_MEDIA = 8192
 _CHECKED_MEDIA_LOCK = threading.Lock()  # two threads evicting the same oldest key: KeyError
@@ -136,24 +138,32 @@ def _data_url_bytes(url: str) -> int:
 
 
 def _check_data_url(field: str, url: str, kind: str) -> None:
-    """Check a ``data:`` URL once: a supported type, base64 data under the limit, of that type."""
+    """Check a ``data:`` URL once: a supported type, base64 data under the limit, of that type.
+
+    A video's container is the server's to read: only its base64 and size are checked here.
+    """
     key = (kind, len(url), hash(url))
     if key in _CHECKED_MEDIA:
         return
     header, comma, data = url.partition(",")
     mime = normalize_mime_type(header[len("data:") :].split(";")[0])
-    allowed, limit = MEDIA_KINDS[kind]
+    allowed, limit = MEDIA_KINDS[kind] if kind != "video" else ({"video/mp4": ()}, MAX_VIDEO_BYTES)
     if mime not in allowed:
-        raise _fail(field, f"format {mime!r} is not supported; use {sorted(allowed)}")
+        raise _fail(field, f"format {quoted(mime)} is not supported; use {sorted(allowed)}")
     if not comma or not header.endswith(";base64"):
         raise _fail(field, f"must be a base64 data URL: data:{mime};base64,<data>")
     if (size := _data_url_bytes(url)) > limit:  # refused before decoding megabytes
         raise _fail(field, f"about {size} bytes is over the {limit / 2**20:g} MB limit")
     try:
+        if len(data) % 4:  # padded base64 only: the size counted above is then what is sent
+            raise ValueError
         content = base64.b64decode(data, validate=True)
     except (binascii.Error, ValueError):
         raise _fail(field, "the data is not valid base64") from None
-    check_media(content, mime, field, kind)
+    if kind != "video":
+        check_media(content, mime, field, kind)
+    elif not content:
+        raise _fail(field, "the data is empty")
     with _CHECKED_MEDIA_LOCK:
         if len(_CHECKED_MEDIA) >= _MAX_CHECKED_MEDIA:
             del _CHECKED_MEDIA[next(iter(_CHECKED_MEDIA))]
@@ -187,25 +197,34 @@ def _check_media(field: str, kind: str, payload: Mapping[str, Any], url: str) ->
             _check_data_url(f"{field}.image_url.url", url, "image")
         if "detail" in payload:
             one_of(f"{field}.image_url.detail", payload["detail"], IMAGE_DETAILS)
-    elif kind == "input_audio" and url.startswith("data:"):
+    elif kind == "input_audio":
+        if not url.startswith("data:"):  # the spec's only form (docs/wire.md#content-parts)
+            raise _fail(
+                f"{field}.input_audio.data", "must be a data:audio/<mp3 or wav>;base64, URL"
+            )
         _check_data_url(f"{field}.input_audio.data", url, "audio")
-    elif kind == "video_url" and not url.startswith(VIDEO_URL_PREFIXES):
+    elif not url.startswith(VIDEO_URL_PREFIXES):
         raise _fail(f"{field}.video_url.url", "must be an http(s), stepfile:// or mp4 data URL")
+    elif url.startswith("data:"):
+        _check_data_url(f"{field}.video_url.url", url, "video")
 
 
 def _check_media_totals(messages: Sequence[Mapping[str, Any]]) -> None:
     """The limits on a whole request's media (all turns), over parts checked one by one."""
-    image_bytes = clips = audio_base64 = 0
+    images = image_bytes = clips = audio_base64 = 0
     for message in messages:
         content = message.get("content")
         for part in content if isinstance(content, list) else ():
             if part["type"] == "image_url":
                 url = part["image_url"]["url"]
+                images += 1
                 image_bytes += _data_url_bytes(url) if url[:5] == "data:" else 0
             elif part["type"] == "input_audio":
                 data = part["input_audio"]["data"]
                 clips += 1
                 audio_base64 += len(data) - data.find(",") - 1
+    if images > MAX_IMAGES:
+        raise _fail("messages", f"{images} images; StepFun takes {MAX_IMAGES}")
     if image_bytes > MAX_IMAGE_BYTES:
         mb = MAX_IMAGE_BYTES >> 20
         raise _fail("messages", f"about {image_bytes} bytes of images; StepFun takes {mb} MB")

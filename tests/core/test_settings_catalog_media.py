@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import io
 import subprocess
 import sys
 from pathlib import Path
@@ -27,9 +28,10 @@ from stepfun_core import (
     resolve_base_url,
     video_part,
 )
-from stepfun_core.media import MAX_IMAGE_BYTES
+from stepfun_core.media import MAX_IMAGE_BYTES, MAX_IMAGES
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 16
+PNG_B64 = base64.b64encode(PNG).decode()
 WAV = b"RIFF\x24\0\0\0WAVEfmt " + b"\0" * 16
 MP3 = b"ID3\x03\0\0\0\0\0\0" + b"\0" * 16
 
@@ -138,7 +140,7 @@ def test_a_media_file_over_every_limit_is_refused_unread(tmp_path: Path) -> None
         (lambda: image_part(b"\x89PNG\r\n\x1a\n" + b"\0" * MAX_IMAGE_BYTES), "limit"),
         (lambda: image_part("/no/such/file.png"), "cannot be read"),
         (lambda: image_part("a\0b.png"), "cannot be read: .*embedded null"),  # worded per version
-        (lambda: image_part(42), "expected bytes, a path or a URL, got int"),  # type: ignore[arg-type]
+        (lambda: image_part(42), "expected bytes, a file object, a path or a URL, got int"),  # type: ignore[arg-type]
         (lambda: image_part(PNG, detail="auto"), "detail"),
         # Read without end before any size check (a MemoryError, or a pipe that blocks).
         (lambda: image_part("/dev/zero"), "cannot be read: not a regular file"),
@@ -237,8 +239,8 @@ def test_json_schema_is_claimed_only_for_the_current_generation() -> None:
 
 
 def test_a_history_of_hundreds_of_images_is_decoded_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    # The check remembered 256 data URLs: with 300 images in a history, each was pushed out
-    # before its next turn, and every call decoded them all again.
+    # The check remembered 256 data URLs: with 300 images in a history (now five histories, as a
+    # request takes 60), each was pushed out before its next turn, and every call decoded them all.
     decoded: list[int] = []
     real = request.check_media
 
@@ -253,7 +255,8 @@ def test_a_history_of_hundreds_of_images_is_decoded_once(monkeypatch: pytest.Mon
         {"role": "user", "content": [image_part(image, mime_type="image/png")]} for image in images
     ]
     for _ in range(3):
-        build_chat_request("step-1o-turbo-vision", history)
+        for start in range(0, 300, MAX_IMAGES):
+            build_chat_request("step-1o-turbo-vision", history[start : start + MAX_IMAGES])
     assert len(decoded) == 300
 
 
@@ -279,8 +282,10 @@ def _clips(count: int, size: int) -> list[dict[str, object]]:
         (_images(3, 7 << 20), _images(2, 7 << 20), "bytes of images; StepFun takes 20 MB"),
         (_clips(31, 0), _clips(30, 0), "31 audio clips; StepFun takes 30"),
         (_clips(2, 4 << 20), _clips(1, 4 << 20), "bytes of base64 audio; StepFun takes 10 MB"),
+        # Hostile round 12: 61 images went out (StepFun's English docs: up to 60).
+        (_images(61, 0), _images(60, 0), "61 images; StepFun takes 60"),
     ],
-    ids=["image-bytes", "clip-count", "audio-bytes"],
+    ids=["image-bytes", "clip-count", "audio-bytes", "image-count"],
 )
 def test_the_request_wide_media_limits_are_checked_before_sending(
     over: list[dict[str, object]], under: list[dict[str, object]], message: str
@@ -319,3 +324,80 @@ def test_images_exactly_at_the_limits_are_sent(padding: int) -> None:
     over = [*quarters[:3], *_images(1, MAX_IMAGE_BYTES // 4 - len(PNG) + 1)]
     with pytest.raises(InvalidParameterError, match="bytes of images"):
         build_chat_request("step-3.5-flash", [{"role": "user", "content": over}])
+
+
+# Hostile round 12 (session 12): what the media checks let through or said wrongly.
+
+
+def test_aac_is_not_taken_for_mp3() -> None:
+    # An AAC (ADTS) frame shares MPEG audio's 11 sync bits; it went out labelled audio/mpeg.
+    adts = b"\xff\xf1\x50\x80" + bytes(16)
+    with pytest.raises(InvalidParameterError, match="unknown format"):
+        audio_part(adts)
+    for frame in (b"\xff\xfb", b"\xff\xf3", b"\xff\xe3"):  # MPEG-1, -2 and -2.5 layer III
+        assert "audio/mpeg" in str(audio_part(frame + bytes(16)))
+
+
+def test_media_from_a_binary_file_object_is_read_within_the_limits(tmp_path: Path) -> None:
+    assert image_part(io.BytesIO(PNG)) == image_part(PNG)
+    path = tmp_path / "huge.png"
+    with path.open("wb") as sparse:
+        sparse.truncate(MAX_IMAGE_BYTES + 1)
+    with path.open("rb") as huge, pytest.raises(InvalidParameterError, match="more than StepFun"):
+        image_part(huge)  # refused by its size: nothing read
+    (tmp_path / "small.png").write_bytes(PNG)
+    text = (tmp_path / "small.png").open("r", encoding="latin-1")
+    with text, pytest.raises(InvalidParameterError, match="binary mode"):
+        image_part(text)
+    closed = io.BytesIO(PNG)
+    closed.close()
+    with pytest.raises(InvalidParameterError, match="file object cannot be read"):
+        image_part(closed)
+    with pytest.raises(InvalidParameterError, match="empty"):
+        audio_part(io.BytesIO())
+
+
+@pytest.mark.parametrize(
+    ("part", "message"),
+    [
+        ({"type": "input_audio", "input_audio": {"data": base64.b64encode(WAV).decode()}}, "data:"),
+        ({"type": "input_audio", "input_audio": {"data": "https://x.test/a.wav"}}, "data:"),
+        ({"type": "input_audio", "input_audio": {"data": "DATA:audio/wav;base64,AAAA"}}, "data:"),
+        ({"type": "video_url", "video_url": {"url": "data:video/mp4;base64,%%%%"}}, "base64"),
+        ({"type": "video_url", "video_url": {"url": "data:video/mp4;base64,"}}, "empty"),
+        # Base64 with padding it should not have: counted as fewer bytes than it decodes to.
+        (
+            {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG_B64}=="}},
+            "base64",
+        ),
+        # The separator forgotten: the error quotes the start of the data, not megabytes of it.
+        (
+            {"type": "image_url", "image_url": {"url": "data:image/png" + "A" * 10**6}},
+            "not supported",
+        ),
+    ],
+    ids=[
+        "raw-base64-audio",
+        "audio-url",
+        "upper-case-data",
+        "video-not-base64",
+        "video-empty",
+        "excess-padding",
+        "no-separator",
+    ],
+)
+def test_every_media_data_url_is_checked_before_sending(
+    part: dict[str, object], message: str
+) -> None:
+    with pytest.raises(InvalidParameterError, match=message) as caught:
+        build_chat_request("step-3.7-flash", [{"role": "user", "content": [part]}])
+    assert len(str(caught.value)) < 300
+
+
+def test_a_video_data_url_over_128_mb_is_refused_unread(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(request, "MAX_VIDEO_BYTES", 30)
+    video = {"type": "video_url", "video_url": {"url": "data:video/mp4;base64," + "A" * 44}}
+    with pytest.raises(InvalidParameterError, match="over the"):
+        build_chat_request("step-3.7-flash", [{"role": "user", "content": [video]}])
+    video["video_url"] = {"url": "data:video/mp4;base64," + "A" * 40}
+    build_chat_request("step-3.7-flash", [{"role": "user", "content": [video]}])

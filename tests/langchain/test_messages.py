@@ -98,6 +98,19 @@ def test_audio_and_video_blocks() -> None:
     ]
 
 
+def test_openai_input_audio_without_a_format_is_what_its_bytes_show() -> None:
+    # Hostile round 12: mp3 bytes with no "format" were taken for wav, then refused as
+    # "declared as audio/wav", though nothing was declared and mp3 is supported.
+    mp3 = base64.b64encode(b"ID3\x03" + bytes(12)).decode()
+    assert user_parts(
+        {"type": "input_audio", "input_audio": {"data": mp3}},
+        {"type": "input_audio", "input_audio": {"data": WAV}},
+    ) == [
+        {"type": "input_audio", "input_audio": {"data": f"data:audio/mpeg;base64,{mp3}"}},
+        {"type": "input_audio", "input_audio": {"data": f"data:audio/wav;base64,{WAV}"}},
+    ]
+
+
 @pytest.mark.parametrize(
     ("block", "words"),
     [

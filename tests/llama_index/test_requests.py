@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import io
 from pathlib import Path
 from typing import Any
 
@@ -133,8 +135,10 @@ def test_media_bytes_go_as_the_blocks_base64_decoded_once_for_every_call(
         (ImageBlock(image=b"GIF89a" + bytes(9), image_mimetype="image/png"), "holds image/gif"),
         (ImageBlock(image=b"%PDF-1.4 hello", image_mimetype="image/png"), "declared as image/png"),
         (AudioBlock(audio=b"GIF89a" + bytes(9), format="wav"), "declared as audio/wav"),
+        # Hostile round 12: AAC (LlamaIndex's own guess, "aac") went out as mp3.
+        (AudioBlock(audio=b"\xff\xf1\x50\x80" + bytes(16), format="aac"), "'aac' is not supported"),
     ],
-    ids=["gif-as-png", "pdf-as-png", "gif-as-wav"],
+    ids=["gif-as-png", "pdf-as-png", "gif-as-wav", "aac"],
 )
 def test_media_bytes_of_another_kind_are_refused_before_sending(
     driver: Driver, block: object, message: str
@@ -143,6 +147,37 @@ def test_media_bytes_of_another_kind_are_refused_before_sending(
     with pytest.raises(InvalidParameterError, match=message):
         driver.chat(api.llm(), [ChatMessage(role="user", blocks=[block])])
     assert api.requests == []
+
+
+def test_media_file_objects_are_read_by_the_core_within_its_limits(driver: Driver) -> None:
+    # Hostile round 12: resolve_image() read a file object whole before any size check (1 GiB
+    # of memory to refuse it), and refused an empty one with a bare ValueError.
+    png, wav = PNG.read_bytes(), (MEDIA / "tiny.wav").read_bytes()
+    api = MockAPI(json_reply(REASONING_REPLY))
+    blocks = [ImageBlock(image=io.BytesIO(png)), AudioBlock(audio=io.BytesIO(wav), format="wav")]
+    driver.chat(api.llm(model="step-3.7-flash"), [ChatMessage(role="user", blocks=blocks)])
+    [image, audio] = api.bodies[0]["messages"][0]["content"]
+    assert image["image_url"]["url"] == f"data:image/png;base64,{base64.b64encode(png).decode()}"
+    assert audio["input_audio"]["data"] == f"data:audio/wav;base64,{base64.b64encode(wav).decode()}"
+
+    class Huge(io.RawIOBase):  # as large as a sparse file of 1 GiB; reading it would fail
+        def seekable(self) -> bool:
+            return True
+
+        def seek(self, offset: int, whence: int = 0) -> int:
+            return 1 << 30 if whence == io.SEEK_END else 0
+
+        def readinto(self, buffer: Any) -> int:
+            raise AssertionError("read")
+
+    for block, message in [
+        (ImageBlock(image=Huge()), "more than StepFun takes"),
+        (ImageBlock(image=io.BytesIO()), "empty"),
+        (AudioBlock(audio=io.BytesIO(), format="wav"), "empty"),
+    ]:
+        with pytest.raises(InvalidParameterError, match=message):
+            driver.chat(api.llm(), [ChatMessage(role="user", blocks=[block])])
+    assert len(api.requests) == 1
 
 
 @pytest.mark.parametrize(
