@@ -123,20 +123,28 @@ class ChunkConverter:
         return True
 
     def closing(self, accumulator: StreamAccumulator) -> list[ChatGenerationChunk]:
-        """The ids of calls sent without one, calls of placeholders only, then `last`."""
+        """Calls' missing ids, placeholder-only calls and blank arguments' "{}"; then `last`."""
         without_id = self._names.keys() - self._ids - self._server
         unsent = self._placeholders - self._names.keys() - self._server
-        calls = accumulator.tool_calls(0)[0] if without_id or unsent else []
+        calls = accumulator.tool_calls(0)[0] if self._names or unsent else []
+        # Blank arguments are none, as invoke reads them; LangChain's merge would make " " an
+        # invalid call, so "{}" is added to them.
+        blank = {c.index for c in calls if c.arguments and not c.arguments.strip()}
+        blank &= self._names.keys() | unsent
         missing = [
             ToolCallChunk(
                 name=call.name if call.index in unsent else None,
-                args=call.arguments if call.index in unsent else None,
+                args="{}"
+                if call.index in blank
+                else call.arguments
+                if call.index in unsent
+                else None,
                 id=call.id,
                 index=call.index,
                 type="tool_call_chunk",
             )
             for call in calls
-            if call.index in without_id or call.index in unsent
+            if call.index in without_id or call.index in unsent or call.index in blank
         ]
         if self._one_call:
             missing = [c for c in missing if self._kept in (None, c["index"])][:1]

@@ -85,6 +85,27 @@ def test_unparseable_arguments_in_a_stream_are_invalid_tool_calls(
 
 
 @STREAM_SHAPES
+def test_blank_arguments_in_a_stream_are_no_arguments_as_in_a_reply(
+    driver: Driver, shape: Callable[[str], bytes]
+) -> None:
+    # Hostile round 12: invoke read " " as {} (stepfun_core.parse.arguments_object), while
+    # LangChain's merge of the streamed pieces made it an invalid call, named nowhere.
+    def check(arguments: str) -> None:
+        replies = {
+            "invoke": driver.invoke(over(RecordingAPI(json_reply(two_calls(arguments)))), "?"),
+            "stream": aggregate(
+                driver.stream(over(RecordingAPI(sse_reply(shape(arguments)))), "weather?")
+            ),
+        }
+        for how, message in replies.items():
+            calls = [(c["name"], c["args"]) for c in message.tool_calls]
+            assert calls == [("get_weather", {}), ("get_time", {"tz": "UTC"})], how
+            assert message.invalid_tool_calls == [], how
+
+    each({"spaces": "  ", "newline": "\n", "empty": ""}, check)
+
+
+@STREAM_SHAPES
 def test_cut_off_arguments_in_a_stream_keep_their_raw_text(
     driver: Driver, shape: Callable[[str], bytes]
 ) -> None:
