@@ -83,35 +83,61 @@ class Inflater:
     Output is bounded as it is inflated, so memory stays near the cap whatever the ratio.
     """
 
-    __slots__ = ("_coding", "_decoder", "left")
+    __slots__ = ("_coding", "_corrupt", "_decoder", "left")
 
     def __init__(self, content_encoding: str | None, limit: int) -> None:
         self.left = limit
         # More than one coding is refused unread (http.refused_unread).
         self._coding = next(iter(content_codings(content_encoding)), "")
         self._decoder: zlib._Decompress | None = None
+        self._corrupt = False
 
     def feed(self, raw: bytes) -> bytes:
         """The decoded bytes of one piece (at most one past the cap); ``left`` goes below 0.
 
         A gzip body may hold several members, one after another (RFC 1952): each is inflated.
+        Corrupt data raises MalformedResponseError, whose ``body`` is what the piece inflated to
+        before it (a whole answer before a corrupt trailer is kept).
         """
         if not self._coding:
             self.left -= len(raw)
             return raw
-        pieces = []
+        if self._corrupt:  # the decoder is past use
+            raise MalformedResponseError(f"the reply's {self._coding} data is corrupt", body=b"")
+        pieces: list[bytes] = []
         while raw and self.left >= 0:
             if self._decoder is None or self._decoder.eof:
                 if self._decoder is not None and not _GZIP_MAGIC.startswith(raw[:2]):
                     break  # padding after the last member, ignored as gzip(1) does
                 self._decoder = zlib.decompressobj(_window_bits(self._coding, raw[0]))
+            before = self._decoder.copy()  # zlib drops all of a failing call's output
             try:
                 pieces.append(self._decoder.decompress(raw, self.left + 1))
             except zlib.error as exc:
-                raise MalformedResponseError(f"the reply's {self._coding} data is corrupt") from exc
+                self._corrupt = True
+                pieces.append(_inflatable(before, raw, self.left + 1))
+                message = f"the reply's {self._coding} data is corrupt"
+                raise MalformedResponseError(message, body=b"".join(pieces)) from exc
             self.left -= len(pieces[-1])
             raw = self._decoder.unused_data  # the next member's bytes, once this one ended
         return b"".join(pieces)
+
+
+def _inflatable(decoder: zlib._Decompress, raw: bytes, limit: int) -> bytes:
+    """What ``decoder`` inflates of the longest start of ``raw`` that is not corrupt.
+
+    A whole answer before a corrupt gzip trailer in the same piece is kept. Found by halving:
+    any start longer than a corrupt one is corrupt too.
+    """
+    good, bad = 0, len(raw)
+    while bad - good > 1:
+        middle = (good + bad) // 2
+        try:
+            decoder.copy().decompress(raw[:middle], limit)
+            good = middle
+        except zlib.error:
+            bad = middle
+    return decoder.decompress(raw[:good], limit)
 
 
 def _window_bits(coding: str, first_byte: int) -> int:
@@ -157,9 +183,12 @@ class BodyReader:
             self._raw.append(raw)
         try:
             data = self._inflater.feed(raw)
-        except MalformedResponseError:
+        except MalformedResponseError as error:
+            self._pieces.append(error.body)  # what inflated before the corrupt data
             if self._raw is None:
                 raise
+            if type(decode_json(self.content())) is dict:
+                return False  # a whole error body before a corrupt trailer: its end
             # An error page mislabelled as compressed (a proxy's, say): its status still says
             # what went wrong, and whether to retry; it is read again from its first byte, plain.
             self._inflater, self._pieces = Inflater(None, self._limit), []

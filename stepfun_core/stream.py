@@ -60,6 +60,7 @@ class StreamState:
     """Turns the bytes of one stream into chunks and keeps everything received so far."""
 
     __slots__ = (
+        "_corrupt",
         "_inflater",
         "_last_event",
         "_opening",
@@ -84,6 +85,7 @@ class StreamState:
         secret: str = "",
     ) -> None:
         self._inflater = Inflater(content_encoding, max_bytes)
+        self._corrupt: MalformedResponseError | None = None  # the body's compressed data
         self.secret = secret  # the key the request sent: masked in the errors made here
         # Whether a chunk with something in it was yielded: StepFun's opening chunk has an empty
         # delta (docs/wire.md#current-stream), and a stream cut after it can be sent again.
@@ -109,6 +111,9 @@ class StreamState:
         """
         if not self.done:
             yield from self._chunks(self._events(data))
+            # Corrupt data after a whole answer (a bad gzip trailer) loses nothing.
+            if self._corrupt is not None and not (self.done or self.accumulator.finished):
+                raise self.error(MalformedResponseError, self._corrupt.message) from self._corrupt
 
     def _chunks(self, events: list[ServerSentEvent]) -> Iterator[Chunk]:
         # Once per token: the common path is inline (a helper call per event costs ~5%).
@@ -149,7 +154,7 @@ class StreamState:
         try:
             data = self._inflater.feed(raw)
         except MalformedResponseError as exc:
-            raise self.error(MalformedResponseError, exc.message) from exc
+            self._corrupt, data = exc, exc.body  # its events first (see ``feed``)
         if self._inflater.left < 0:
             raise self.error(
                 ResponseTooLargeError,

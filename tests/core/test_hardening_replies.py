@@ -776,6 +776,39 @@ def test_a_cut_after_a_whole_answer_keeps_it(driver: Driver) -> None:
         driver.create(over, PAYLOAD, max_response_bytes=len(whole) + 100)
 
 
+def test_a_corrupt_gzip_trailer_loses_nothing_however_the_body_is_split(driver: Driver) -> None:
+    # Hostile round 12: zlib drops all of a failing call's output, so a whole answer (or an error
+    # body) and its corrupt trailer in one piece lost the answer, or showed raw gzip bytes.
+    whole = json.dumps(completion_body({"role": "assistant", "content": "Hello"})).encode()
+    overflow = b'{"error":{"message":"context length exceeded","type":"context_length_exceeded"}}'
+    streamed = sse(chunk("Hel"), chunk("lo", finish_reason="stop"))
+
+    def corrupt(body: bytes) -> bytes:
+        return gzip.compress(body)[:-8] + bytes(8)  # a wrong CRC and length
+
+    def split(status: int, body: bytes, kind: str, at: int) -> Callable[..., httpx.Response]:
+        packed = corrupt(body)
+        pieces = [packed] if at == 0 else [packed[:-at], packed[-at:]]
+        headers = {"content-type": kind, "content-encoding": "gzip"}
+        return lambda r: httpx.Response(status, stream=Body(pieces), headers=headers)
+
+    for at in (0, 1, 4, 8, 9, 12, 40):  # one piece, or cut at, inside and before the trailer
+        reply_ = split(200, whole, "application/json", at)
+        assert driver.create(reply_, PAYLOAD).first.content == "Hello", at
+        _, completion = driver.stream(split(200, streamed, "text/event-stream", at), PAYLOAD)
+        assert completion.first.content == "Hello", at
+        with pytest.raises(core.ContextOverflowError, match="context length exceeded"):
+            driver.create(split(400, overflow, "application/json", at), PAYLOAD, max_retries=0)
+    # Corrupt data inside the answer is still an error, carrying what came before it.
+    packed = bytearray(gzip.compress(streamed))
+    packed[len(packed) // 2] ^= 0xFF
+    pieces = [bytes(packed)]
+    headers = {"content-type": "text/event-stream", "content-encoding": "gzip"}
+    broken = lambda r: httpx.Response(200, stream=Body(pieces), headers=headers)  # noqa: E731
+    with pytest.raises(core.MalformedResponseError):  # garbled text, or zlib's refusal
+        driver.stream(broken, PAYLOAD, max_retries=0)
+
+
 def test_an_error_event_without_an_error_key_is_an_error(driver: Driver) -> None:
     # Ignored: the [DONE] after it made an empty success.
     error = b'event: error\ndata: {"message":"overloaded"}\n\n'
