@@ -17,7 +17,7 @@ from stepfun_core.catalog import ServedModel, parse_models
 from stepfun_core.client_base import BaseClient, Outcome
 from stepfun_core.closing import close_in_full, kept
 from stepfun_core.drain import shut_down
-from stepfun_core.errors import MalformedResponseError, StepFunError, TotalTimeoutError
+from stepfun_core.errors import StepFunError, TotalTimeoutError
 from stepfun_core.http import (
     araw_pieces,
     completion_from,
@@ -40,9 +40,11 @@ __all__ = ["AsyncStepFunClient", "StepFunClient"]
 
 
 def _cut_errors() -> tuple[type[BaseException], ...]:
-    """What may end a body's reading after the whole of it (a transport failure, the deadline)."""
-    # A corrupt compressed trailer too (BodyReader.whole_despite tells which are kept).
-    return (*classes("TransportError"), TotalTimeoutError, MalformedResponseError)
+    """What may end a body's reading after the whole of it (a transport failure, the deadline).
+
+    Not corrupt compressed data: a failed check cannot tell a bad trailer from altered text.
+    """
+    return (*classes("TransportError"), TotalTimeoutError)
 
 
 class StepFunClient(BaseClient[SyncHTTP]):

@@ -97,7 +97,7 @@ class Inflater:
 
         A gzip body may hold several members, one after another (RFC 1952): each is inflated.
         Corrupt data raises MalformedResponseError, whose ``body`` is what the piece inflated to
-        before it (a whole answer before a corrupt trailer is kept).
+        before it (an error body's text, a stream's last events).
         """
         if not self._coding:
             self.left -= len(raw)
@@ -116,6 +116,7 @@ class Inflater:
             except zlib.error as exc:
                 self._corrupt = True
                 pieces.append(_inflatable(before, raw, self.left + 1))
+                self.left -= len(pieces[-1])
                 message = f"the reply's {self._coding} data is corrupt"
                 raise MalformedResponseError(message, body=b"".join(pieces)) from exc
             self.left -= len(pieces[-1])
@@ -184,11 +185,14 @@ class BodyReader:
         try:
             data = self._inflater.feed(raw)
         except MalformedResponseError as error:
-            self._pieces.append(error.body)  # what inflated before the corrupt data
             if self._raw is None:
-                raise
-            if type(decode_json(self.content())) is dict:
-                return False  # a whole error body before a corrupt trailer: its end
+                raise  # never kept: a failed check cannot tell a bad trailer from altered text
+            self._pieces.append(error.body)  # an error body's text before the corrupt data
+            if any(self._pieces) and (
+                b"".join(self._raw).startswith(_GZIP_MAGIC)
+                or type(decode_json(self.content())) is dict
+            ):
+                return False  # its status says what went wrong
             # An error page mislabelled as compressed (a proxy's, say): its status still says
             # what went wrong, and whether to retry; it is read again from its first byte, plain.
             self._inflater, self._pieces = Inflater(None, self._limit), []
@@ -212,10 +216,7 @@ class BodyReader:
     def whole_despite(self, error: BaseException) -> bool:
         """True if the body read before ``error`` is a whole JSON object: nothing is lost.
 
-        A cut, the deadline or a corrupt compressed trailer after the whole answer ends the read
-        as its end would; bytes past ``max_bytes`` are not the answer.
+        A cut or the deadline after the whole answer ends the read as its end would.
         """
-        if isinstance(error, ResponseTooLargeError):
-            return False
         content = self.content()
         return content.rstrip().endswith(b"}") and isinstance(decode_json(content), dict)

@@ -18,7 +18,7 @@ IMAGE_TYPES = {
     "image/gif": (b"GIF87a", b"GIF89a"),
 }
 AUDIO_TYPES = {
-    "audio/mpeg": (b"ID3", b"\xff\xfb", b"\xff\xf3", b"\xff\xf2"),
+    "audio/mpeg": (b"\xff\xfb", b"\xff\xf3", b"\xff\xf2"),  # and ID3 tags: _after_id3
     "audio/wav": (b"RIFF",),
 }
 # URLs the API fetches itself, passed on as they are (``stepfile://<file_id>`` names a file
@@ -58,10 +58,10 @@ _ALIASES = {
 }
 
 
-Source = bytes | bytearray | memoryview | str | os.PathLike[str] | io.IOBase
+Source = bytes | bytearray | memoryview | str | os.PathLike[str] | io.IOBase | BinaryIO
 
 
-def _read_open_file(source: io.IOBase) -> bytes:
+def _read_open_file(source: io.IOBase | BinaryIO) -> bytes:
     """A binary file object's bytes from its start, read only within the largest limit."""
     try:
         size = source.seek(0, os.SEEK_END)
@@ -80,8 +80,8 @@ def read_media(source: Source) -> tuple[bytes, str | None]:
     """Return the bytes of a source and the MIME type its file name suggests."""
     if isinstance(source, (bytes, bytearray, memoryview)):
         return bytes(source), None
-    if isinstance(source, io.IOBase):
-        return _read_open_file(source), None
+    if isinstance(source, io.IOBase) or callable(getattr(source, "read", None)):
+        return _read_open_file(cast(BinaryIO, source)), None  # or a wrapper (NamedTemporaryFile)
     if not isinstance(source, (str, os.PathLike)):
         raise InvalidParameterError(
             f"media: expected bytes, a file object, a path or a URL, got {type(source).__name__}"
@@ -111,11 +111,27 @@ def sniff_mime_type(data: bytes) -> str | None:
         for mime, signatures in table.items():
             if any(data.startswith(sig) for sig in signatures):
                 return mime
-    # MPEG audio without an ID3 tag starts with a frame: 11 set sync bits, a version that is
-    # not the reserved 01, and layer III (01); AAC's ADTS frames share the sync, with layer 00.
-    if len(data) >= 2 and data[0] == 0xFF and data[1] & 0xE6 == 0xE2 and data[1] & 0x18 != 0x08:
-        return "audio/mpeg"
-    return None
+    if data.startswith(b"ID3"):
+        return _after_id3(data)
+    return "audio/mpeg" if _mp3_frame(data) else None
+
+
+def _mp3_frame(data: bytes) -> bool:
+    """An MPEG audio frame: 11 set sync bits, a version not the reserved 01, and layer III (01).
+
+    AAC's ADTS frames share the sync bits, with layer 00.
+    """
+    return len(data) >= 2 and data[0] == 0xFF and data[1] & 0xE6 == 0xE2 and data[1] & 0x18 != 0x08
+
+
+def _after_id3(data: bytes) -> str | None:
+    """mp3, unless the ID3 tag is followed by another format (AAC in HLS segments, FLAC, mp2)."""
+    # The tag's size is 4 bytes of 7 bits (ID3v2.4 §3.1), plus a footer when its flag is set.
+    size = sum((byte & 0x7F) << (7 * (3 - i)) for i, byte in enumerate(data[6:10]))
+    after = data[10 + size + (10 if len(data) > 5 and data[5] & 0x10 else 0) :][:4]
+    mpeg_sync = len(after) >= 2 and after[0] == 0xFF and after[1] & 0xE0 == 0xE0
+    other = after.startswith(b"fLaC") or (mpeg_sync and not _mp3_frame(after))
+    return None if other else "audio/mpeg"  # unseen (past the bytes at hand) or padded: mp3
 
 
 def base64_mime_type(data: str | bytes) -> str | None:

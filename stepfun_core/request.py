@@ -155,7 +155,7 @@ def _check_data_url(field: str, url: str, kind: str) -> None:
     if (size := _data_url_bytes(url)) > limit:  # refused before decoding megabytes
         raise _fail(field, f"about {size} bytes is over the {limit / 2**20:g} MB limit")
     try:
-        if len(data) % 4:  # padded base64 only: the size counted above is then what is sent
+        if len(data) % 4 or data.endswith("==="):  # canonical: the size counted is what is sent
             raise ValueError
         content = base64.b64decode(data, validate=True)
     except (binascii.Error, ValueError):

@@ -111,9 +111,8 @@ class StreamState:
         """
         if not self.done:
             yield from self._chunks(self._events(data))
-            # Corrupt data after a whole answer (a bad gzip trailer) loses nothing.
-            if self._corrupt is not None and not (self.done or self.accumulator.finished):
-                raise self.error(MalformedResponseError, self._corrupt.message) from self._corrupt
+            if self._corrupt is not None:  # after its events: the error carries them
+                raise self._corrupted(self._corrupt) from self._corrupt
 
     def _chunks(self, events: list[ServerSentEvent]) -> Iterator[Chunk]:
         # Once per token: the common path is inline (a helper call per event costs ~5%).
@@ -247,6 +246,15 @@ class StreamState:
             return make_status_error(None, body, trace_id=self.trace_id)
         message = f"expected an event stream, got: {text[:200]!r}"
         return MalformedResponseError(message, trace_id=self.trace_id, body=text)
+
+    def _corrupted(self, corrupt: MalformedResponseError) -> StepFunError:
+        """The error for corrupt compressed data: a gateway's error sent as the stream, else it.
+
+        Never a success: a failed check cannot tell a bad trailer from altered text.
+        """
+        if self._opening and isinstance(error := self._cut(), APIStatusError):
+            return error
+        return self.error(MalformedResponseError, corrupt.message)
 
     def error(self, cls: type[StepFunError], message: str) -> StepFunError:
         """An error of the given class with the trace id and everything received so far."""

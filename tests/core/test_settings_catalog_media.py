@@ -6,6 +6,7 @@ import base64
 import io
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import httpx
@@ -336,6 +337,13 @@ def test_aac_is_not_taken_for_mp3() -> None:
         audio_part(adts)
     for frame in (b"\xff\xfb", b"\xff\xf3", b"\xff\xe3"):  # MPEG-1, -2 and -2.5 layer III
         assert "audio/mpeg" in str(audio_part(frame + bytes(16)))
+    # Behind an ID3 tag (HLS packs AAC segments so): the frame after the tag tells.
+    tag = b"ID3\x04\x00\x00\x00\x00\x00\x05" + bytes(5)  # a 5-byte tag body
+    for other in (adts, b"\xff\xfd" + bytes(16), b"fLaC" + bytes(16)):  # AAC, mp2, FLAC
+        with pytest.raises(InvalidParameterError, match="unknown format"):
+            audio_part(tag + other)
+    assert "audio/mpeg" in str(audio_part(tag + b"\xff\xfb" + bytes(16)))
+    assert "audio/mpeg" in str(audio_part(MP3))  # a tag longer than the bytes at hand
 
 
 def test_media_from_a_binary_file_object_is_read_within_the_limits(tmp_path: Path) -> None:
@@ -355,6 +363,9 @@ def test_media_from_a_binary_file_object_is_read_within_the_limits(tmp_path: Pat
         image_part(closed)
     with pytest.raises(InvalidParameterError, match="empty"):
         audio_part(io.BytesIO())
+    with tempfile.NamedTemporaryFile() as wrapper:  # not an io.IOBase: a wrapper of one
+        wrapper.write(PNG)
+        assert image_part(wrapper) == image_part(PNG)
 
 
 @pytest.mark.parametrize(
@@ -366,6 +377,10 @@ def test_media_from_a_binary_file_object_is_read_within_the_limits(tmp_path: Pat
         ({"type": "video_url", "video_url": {"url": "data:video/mp4;base64,%%%%"}}, "base64"),
         ({"type": "video_url", "video_url": {"url": "data:video/mp4;base64,"}}, "empty"),
         # Base64 with padding it should not have: counted as fewer bytes than it decodes to.
+        (
+            {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG_B64}===="}},
+            "base64",
+        ),
         (
             {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG_B64}=="}},
             "base64",
@@ -382,6 +397,7 @@ def test_media_from_a_binary_file_object_is_read_within_the_limits(tmp_path: Pat
         "upper-case-data",
         "video-not-base64",
         "video-empty",
+        "whole-padding-quantum",
         "excess-padding",
         "no-separator",
     ],
