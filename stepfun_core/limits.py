@@ -83,10 +83,11 @@ class Inflater:
     Output is bounded as it is inflated, so memory stays near the cap whatever the ratio.
     """
 
-    __slots__ = ("_coding", "_corrupt", "_decoder", "left")
+    __slots__ = ("_coding", "_corrupt", "_decoder", "_salvage", "left")
 
-    def __init__(self, content_encoding: str | None, limit: int) -> None:
+    def __init__(self, content_encoding: str | None, limit: int, *, salvage: bool = True) -> None:
         self.left = limit
+        self._salvage = salvage  # whether corrupt data's error holds what inflated before it
         # More than one coding is refused unread (http.refused_unread).
         self._coding = next(iter(content_codings(content_encoding)), "")
         self._decoder: zlib._Decompress | None = None
@@ -96,8 +97,8 @@ class Inflater:
         """The decoded bytes of one piece (at most one past the cap); ``left`` goes below 0.
 
         A gzip body may hold several members, one after another (RFC 1952): each is inflated.
-        Corrupt data raises MalformedResponseError, whose ``body`` is what the piece inflated to
-        before it (an error body's text, a stream's last events).
+        Corrupt data raises MalformedResponseError, whose ``body`` is (with ``salvage``) what the
+        piece inflated to before it (an error body's text, a stream's last events).
         """
         if not self._coding:
             self.left -= len(raw)
@@ -115,7 +116,7 @@ class Inflater:
                 pieces.append(self._decoder.decompress(raw, self.left + 1))
             except zlib.error as exc:
                 self._corrupt = True
-                pieces.append(_inflatable(before, raw, self.left + 1))
+                pieces.append(_inflatable(before, raw, self.left + 1) if self._salvage else b"")
                 self.left -= len(pieces[-1])
                 message = f"the reply's {self._coding} data is corrupt"
                 raise MalformedResponseError(message, body=b"".join(pieces)) from exc
@@ -171,7 +172,8 @@ class BodyReader:
         self._limit = MAX_ERROR_BODY_BYTES if self._truncate else max_bytes
         self._deadline = deadline
         coding = coding_of(response)
-        self._inflater = Inflater(coding, self._limit)
+        # A success is never kept from corrupt data: no need to inflate its good start again.
+        self._inflater = Inflater(coding, self._limit, salvage=self._truncate)
         self._pieces: list[bytes] = []
         # An error body's bytes as they came, while it claims a coding (see ``add``).
         self._raw: list[bytes] | None = [] if self._truncate and coding else None
