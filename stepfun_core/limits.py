@@ -128,8 +128,8 @@ class Inflater:
 def _inflatable(decoder: zlib._Decompress, raw: bytes, limit: int) -> bytes:
     """What ``decoder`` inflates of the longest start of ``raw`` that is not corrupt.
 
-    A whole answer before a corrupt gzip trailer in the same piece is kept. Found by halving:
-    any start longer than a corrupt one is corrupt too.
+    An error body's text, or a stream's events, before corrupt data in the same piece. Found by
+    halving: any start longer than a corrupt one is corrupt too.
     """
     good, bad = 0, len(raw)
     while bad - good > 1:

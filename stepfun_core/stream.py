@@ -85,7 +85,8 @@ class StreamState:
         secret: str = "",
     ) -> None:
         self._inflater = Inflater(content_encoding, max_bytes)
-        self._corrupt: MalformedResponseError | None = None  # the body's compressed data
+        # Corrupt compressed data met: raised once the events inflated before it are out.
+        self._corrupt: MalformedResponseError | None = None
         self.secret = secret  # the key the request sent: masked in the errors made here
         # Whether a chunk with something in it was yielded: StepFun's opening chunk has an empty
         # delta (docs/wire.md#current-stream), and a stream cut after it can be sent again.
