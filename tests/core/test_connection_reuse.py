@@ -166,9 +166,17 @@ def soon_end(send: Send, request: Any) -> bool:
 def test_an_async_stream_whose_end_comes_soon_gives_its_connection_back(mode: str) -> None:
     # Review of round 15: reading only a tail already here, async streams opened a new
     # connection (a TCP and TLS handshake) whenever the end came a moment after [DONE].
-    with RawServer(soon_end) as server:
-        assert texts_over(server, mode, 3) == ["Hoot."] * 3
-    assert server.connections == 1
+    # The end comes 10 ms after [DONE] and is waited for 50 ms: on a machine loaded past that
+    # margin (CI runs two matrix cells on two cores) a round may miss it, so up to three rounds
+    # are run; reading only a tail already here misses it in every round.
+    connections = []
+    for _ in range(3):
+        with RawServer(soon_end) as server:
+            assert texts_over(server, mode, 3) == ["Hoot."] * 3
+        connections.append(server.connections)
+        if server.connections == 1:
+            break
+    assert connections[-1] == 1, connections
 
 
 def test_an_async_tail_on_no_connection_of_its_own_is_never_read() -> None:
