@@ -18,7 +18,7 @@ IMAGE_TYPES = {
     "image/gif": (b"GIF87a", b"GIF89a"),
 }
 AUDIO_TYPES = {
-    "audio/mpeg": (b"\xff\xfb", b"\xff\xf3", b"\xff\xf2"),  # and ID3 tags: _after_id3
+    "audio/mpeg": (),  # told by its frame header (_mp3_frame), also behind an ID3 tag
     "audio/wav": (b"RIFF",),
 }
 # URLs the API fetches itself, passed on as they are (``stepfile://<file_id>`` names a file
@@ -80,7 +80,7 @@ def read_media(source: Source) -> tuple[bytes, str | None]:
     """Return the bytes of a source and the MIME type its file name suggests."""
     if isinstance(source, (bytes, bytearray, memoryview)):
         return bytes(source), None
-    if isinstance(source, io.IOBase) or callable(getattr(source, "read", None)):
+    if callable(getattr(source, "read", None)):
         return _read_open_file(cast(BinaryIO, source)), None  # or a wrapper (NamedTemporaryFile)
     if not isinstance(source, (str, os.PathLike)):
         raise InvalidParameterError(
