@@ -7,7 +7,7 @@ Images come as OpenAI ``image_url``, LangChain ``image`` (URL, base64 or file id
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, cast
 
 from langchain_stepfun.errors import StepFunInvalidParameterError
 from stepfun_core.errors import InvalidParameterError, quoted
@@ -171,18 +171,59 @@ def user_content(content: str | list[Any]) -> str | list[Part]:
     return parts
 
 
+# Blocks of media: taken in user messages only (StepFun's other roles take text).
+_MEDIA = {*_USER_PARTS, "file", "document"} - {"text"}
+
+
+def _words(item: Mapping[str, Any], role: str) -> str | None:
+    """The text a block holds, or None if it holds something else (an image, a file).
+
+    Beyond text: a tool's data (``json``, MCP), LangChain's ``text-plain``, and what a retrieval
+    tool returns: Anthropic's ``search_result`` and text ``document``, OpenAI's custom tool
+    output (LangChain keeps these in a tool message as blocks).
+    """
+    kind, source = item.get("type"), item.get("source")
+    if kind in ("text", "text-plain"):
+        return cast("str", item.get("text", ""))  # not a str: the join raises, naming it
+    if kind == "json":
+        return json_text(item.get("json"), f"{role} message json block")
+    if kind == "search_result":
+        inner = _all_words(item.get("content"), role)
+        heading = [str(item[k]) for k in ("title", "source") if item.get(k)]
+        return None if inner is None else "\n".join([*heading, inner])
+    if kind == "document" and isinstance(source, Mapping):
+        data = source.get("data") if source.get("type") == "text" else None
+        inner = data if isinstance(data, str) else _all_words(source.get("content"), role)
+        title = [str(item["title"])] if item.get("title") else []
+        return None if inner is None else "\n".join([*title, inner])
+    if kind == "custom_tool_call_output":
+        output = item.get("output")
+        return output if isinstance(output, str) else _all_words(output, role)
+    return None
+
+
+def _all_words(items: Any, role: str) -> str | None:
+    """The text of a list of blocks, or None unless every one holds text."""
+    if not isinstance(items, list):
+        return None
+    words = [
+        i if isinstance(i, str) else _words(i, role) if isinstance(i, Mapping) else None
+        for i in items
+    ]
+    return None if any(w is None for w in words) else "\n".join(cast("list[str]", words))
+
+
 def plain_text(content: str | list[Any], role: str, separator: str = "") -> str:
     """A system or tool message's text, parts joined by ``separator`` (the API takes text only)."""
     if isinstance(content, str):
         return content
     texts: list[str] = []
     for item in content:
-        if isinstance(item, str):
-            texts.append(item)
-        elif isinstance(item, Mapping) and item.get("type") == "text":
-            texts.append(item.get("text", ""))
-        elif isinstance(item, Mapping) and item.get("type") == "json":  # a tool's data (MCP)
-            texts.append(json_text(item.get("json"), f"{role} message json block"))
+        words = item if isinstance(item, str) else None
+        if isinstance(item, Mapping):
+            words = _words(item, role)
+        if words is not None:
+            texts.append(words)
         elif role == "tool" and isinstance(item, Mapping) and isinstance(item.get("type"), str):
             # A tool's image or file (an MCP screenshot) is named, not sent: raising would end
             # the agent's run (as the LlamaIndex adapter, which does the same).
@@ -194,7 +235,11 @@ def plain_text(content: str | list[Any], role: str, separator: str = "") -> str:
 
 
 def assistant_text(content: str | list[Any]) -> tuple[str, str]:
-    """The text and the reasoning (to echo) of an assistant message's content; never tool use."""
+    """The text and the reasoning (to echo) of an assistant message's content.
+
+    Tool use and server calls are read elsewhere (``tool_calls``); a stated refusal is the
+    turn's words; media is refused, as in system messages (it would be lost).
+    """
     if isinstance(content, str):
         return content, ""
     texts: list[str] = []
@@ -206,8 +251,13 @@ def assistant_text(content: str | list[Any]) -> tuple[str, str]:
         if not isinstance(item, Mapping):
             continue
         kind = item.get("type")
-        if kind == "text":
-            texts.append(item.get("text", ""))
+        words = _words(item, "assistant")
+        if words is not None:
+            texts.append(words)
+        elif kind == "refusal" and isinstance(item.get("refusal"), str):
+            texts.append(item["refusal"])
         elif kind in ("reasoning", "thinking") and isinstance(item.get(kind), str):
             reasoning.append(item[kind])
+        elif kind in _MEDIA:
+            raise _unsupported(kind, item, "StepFun assistant messages take text only")
     return "".join(texts), "".join(reasoning)

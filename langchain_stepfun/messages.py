@@ -17,7 +17,7 @@ from langchain_core.messages import (
 
 from langchain_stepfun.content import assistant_text, plain_text, user_content
 from stepfun_core import EchoReasoning, InvalidParameterError, assistant_message, wire_tool_call
-from stepfun_core.history import spoken_text
+from stepfun_core.history import unwritten_text
 
 _CHAT_ROLES = {"human": "user", "user": "user", "ai": "assistant", "assistant": "assistant"}
 _CHAT_ROLES.update(system="system", developer="system")
@@ -69,7 +69,7 @@ def to_wire_message(
 
 def _assistant(message: AIMessage, echo_reasoning: EchoReasoning) -> dict[str, Any]:
     text, block_reasoning = assistant_text(message.content)
-    text = text or spoken_text(message.additional_kwargs.get("audio"))
+    text = text or unwritten_text(message.additional_kwargs)
     calls = [wire_tool_call(c["id"], c["name"], c["args"]) for c in message.tool_calls]
     calls += [
         wire_tool_call(c.get("id"), c.get("name"), c.get("args"))

@@ -239,8 +239,12 @@ class StepFun(CoreClients, JsonModeLLM):
             raise InvalidParameterError(msg)
         echo = echo_mode(kwargs.pop("echo_reasoning", None) or self.echo_reasoning)
         params = {name: getattr(self, name) for name in PARAMS}
-        body_kwargs = {k: v for k, v in self.additional_kwargs.items() if k != "extra_headers"}
+        # OpenAI's LlamaIndex LLMs send additional_kwargs' extra_body as body fields (and its
+        # extra_headers as headers: CoreClients._core_client), as openai-python's create() does.
+        own = self.additional_kwargs
+        body_kwargs = {k: v for k, v in own.items() if k not in ("extra_headers", "extra_body")}
         merge_extra(params, body_kwargs, "additional_kwargs")
+        merge_extra(params, own.get("extra_body"), "additional_kwargs['extra_body']")
         extra = kwargs.pop("extra_body", None)
         merge_extra(
             params,

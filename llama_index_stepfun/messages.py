@@ -27,7 +27,7 @@ from stepfun_core import (
     video_part,
     wire_tool_call,
 )
-from stepfun_core.history import spoken_text
+from stepfun_core.history import unwritten_text
 from stepfun_core.media import (
     IMAGE_URL_PREFIXES,
     MEDIA_KINDS,
@@ -189,7 +189,7 @@ def legacy_calls(message: ChatMessage) -> list[tuple[str, str, Any]]:
 def _assistant(message: ChatMessage, echo: EchoReasoning) -> dict[str, Any]:
     # Tool calls and reasoning from the blocks, else from the (legacy) additional_kwargs.
     kwargs = message.additional_kwargs
-    text = _text_of(message, "assistant") or spoken_text(kwargs.get("audio"))
+    text = _text_of(message, "assistant") or unwritten_text(kwargs)
     calls = [
         wire_tool_call(block.tool_call_id or f"call_{position}", block.tool_name, block.tool_kwargs)
         for position, block in enumerate(b for b in message.blocks if isinstance(b, ToolCallBlock))

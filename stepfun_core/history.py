@@ -48,10 +48,18 @@ def wire_tool_call(call_id: str | None, name: str | None, arguments: Any) -> dic
     }
 
 
-def spoken_text(audio: Any) -> str:
-    """The transcript of an audio model's spoken answer: that turn's text when sent back."""
+def unwritten_text(extra: Mapping[str, Any]) -> str:
+    """An assistant turn's words kept beside its text, in its ``additional_kwargs``.
+
+    An audio answer's transcript, else a refusal the API stated (OpenAI's ``message.refusal``):
+    sent back as the turn's text when it has none, so the model sees what it said.
+    """
+    audio, refusal = extra.get("audio"), extra.get("refusal")
     transcript = audio.get("transcript") if isinstance(audio, Mapping) else None
-    return transcript if isinstance(transcript, str) else ""
+    for words in (transcript, refusal):
+        if isinstance(words, str) and words:
+            return words
+    return ""
 
 
 def assistant_message(

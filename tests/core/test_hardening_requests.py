@@ -193,6 +193,26 @@ def test_stream_as_a_build_parameter_is_refused(driver: Driver) -> None:
     refused(driver, "stream", stream=True)
 
 
+def test_a_tool_name_the_model_wrote_goes_back_as_written(driver: Driver) -> None:
+    # Hostile round 13: names the spec does not allow in `tools` ("functions.get_weather", a
+    # space, "") were refused in earlier turns too, so an agent's error result for the unknown
+    # tool never reached the model and the run ended. OpenAI's clients send them back as written.
+    for name in ("functions.get_weather", "get weather", "", "x" * 100):
+        call = {"id": "c1", "type": "function", "function": {"name": name, "arguments": "{}"}}
+        history = [
+            {"role": "user", "content": "hi"},
+            {"role": "assistant", "content": "", "tool_calls": [call]},
+            {"role": "tool", "content": "unknown tool", "tool_call_id": "c1"},
+        ]
+        send(driver, history)
+        assert json.loads(driver.requests[-1].content)["messages"][1] == history[1]
+    bad = {"id": "c1", "type": "function", "function": {"name": None, "arguments": "{}"}}
+    refused(driver, "messages[0].tool_calls[0]", [{"role": "assistant", "tool_calls": [bad]}])
+    spaced = tool({"type": "object"})
+    spaced["function"]["name"] = "get weather"
+    refused(driver, "tools[0].function.name", tools=[spaced])
+
+
 def test_extras_merge_at_the_top_of_the_body(driver: Driver) -> None:
     params: dict[str, Any] = {}
     core.merge_extra(params, {"foo": 1, "nested": {"a": [1]}}, "extra_body")

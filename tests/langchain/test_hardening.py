@@ -202,3 +202,25 @@ def test_a_calls_values_of_the_wrong_kind_are_typed_errors(driver: Driver) -> No
 
     each(CALL_VALUES_OF_THE_WRONG_KIND, check)
     assert api.requests == []
+
+
+def test_an_agent_run_goes_on_after_the_model_names_an_unknown_tool() -> None:
+    # Hostile round 13: create_agent answers a call to "functions.get_weather" with an error
+    # result for the model to read; the next request was refused for the name the model wrote.
+    from langchain.agents import create_agent
+
+    call = {"id": "c1", "type": "function", "function": {"name": "functions.get_weather"}}
+    call["function"]["arguments"] = '{"city": "Paris"}'
+    replies = [completion_body({"role": "assistant", "content": "", "tool_calls": [call]}), OK]
+    api = RecordingAPI(lambda request: json_reply(replies[len(api.requests) - 1])(request))
+
+    def get_weather(city: str) -> str:
+        """The weather of a city."""
+        return "sunny"
+
+    agent = create_agent(over(api), tools=[get_weather])
+    state = agent.invoke({"messages": [HumanMessage("Weather in Paris?")]})
+    assert state["messages"][-1].content == "ok"
+    sent = api.bodies[1]["messages"]
+    assert sent[1]["tool_calls"][0]["function"]["name"] == "functions.get_weather"
+    assert sent[2]["role"] == "tool" and "not a valid tool" in sent[2]["content"]

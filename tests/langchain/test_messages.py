@@ -163,6 +163,53 @@ def test_a_tool_result_keeps_its_items_apart() -> None:
     assert to_wire_message(SystemMessage(["a", "b"]))["content"] == "ab"
 
 
+def test_what_a_retrieval_tool_returns_is_sent_as_its_text() -> None:
+    # Hostile round 13: LangChain keeps these tool results as blocks (TOOL_MESSAGE_BLOCK_TYPES);
+    # their text was replaced by "[search_result block omitted ...]", so the model never saw it.
+    found = {
+        "type": "search_result",
+        "source": "https://kb/refunds",
+        "title": "Refunds",
+        "content": [{"type": "text", "text": "Within 30 days."}],
+        "citations": {"enabled": True},
+    }
+    document = {"type": "document", "source": {"type": "text", "data": "Free over 50."}}
+    quoted = {"type": "document", "title": "T", "source": {"type": "content", "content": ["x"]}}
+    output = {"type": "custom_tool_call_output", "call_id": "c", "output": "done"}
+    plain = {"type": "text-plain", "text": "notes", "mime_type": "text/plain"}
+    wire = to_wire_message(ToolMessage([found, document, quoted, output, plain], tool_call_id="c"))
+    assert wire["content"].split("\n") == [
+        "Refunds", "https://kb/refunds", "Within 30 days.", "Free over 50.", "T", "x", "done",
+        "notes",
+    ]  # fmt: skip
+    # A PDF document, or a search result holding an image, is named as before.
+    pdf = {"type": "document", "source": {"type": "base64", "media_type": "application/pdf"}}
+    mixed = {**found, "content": [{"type": "image", "url": "https://x/a.png"}]}
+    named = to_wire_message(ToolMessage([pdf, mixed], tool_call_id="c"))["content"]
+    assert named.count("block omitted") == 2
+    system = to_wire_message(SystemMessage([plain, {"type": "text", "text": "!"}]))
+    assert system["content"] == "notes!"
+
+
+def test_an_assistant_turn_keeps_its_refusal_and_refuses_media() -> None:
+    # Hostile round 13: ChatStepFun's own refusal (v0: additional_kwargs, v1: a refusal block)
+    # went back as an empty turn, and an image in an assistant turn was dropped unsaid.
+    said = "I can't help with that."
+    v0 = AIMessage("", additional_kwargs={"refusal": said})
+    v1 = AIMessage([{"type": "refusal", "refusal": said}])
+    assert to_wire_message(v0)["content"] == to_wire_message(v1)["content"] == said
+    written = AIMessage("Here it is.", additional_kwargs={"refusal": said})
+    assert to_wire_message(written)["content"] == "Here it is."
+    image = {"type": "image", "url": "https://x/chart.png"}
+    for block in (image, {"type": "image_url", "image_url": {"url": "https://x/a.png"}}):
+        with pytest.raises(StepFunInvalidParameterError, match="assistant messages take text"):
+            to_wire_messages([AIMessage([{"type": "text", "text": "Here:"}, block])])
+    # Blocks read elsewhere (tool use, server calls) and unknown metadata are still not text.
+    search = {"type": "server_tool_call", "name": "web_search", "args": {}, "id": "s"}
+    other = {"type": "non_standard", "value": {"k": 1}}
+    assert to_wire_message(AIMessage(["a", search, other]))["content"] == "a"
+
+
 def ai_with_call(**kwargs: Any) -> AIMessage:
     return AIMessage(
         tool_calls=[{"name": "add", "args": {"name": "张三", "note": "日本語"}, "id": "call_1"}],

@@ -51,6 +51,23 @@ def test_parameters_and_per_call_overrides(driver: Driver) -> None:
     assert body["messages"] == [{"role": "user", "content": "hi"}]
 
 
+def test_an_extra_body_in_additional_kwargs_is_body_fields(driver: Driver) -> None:
+    # Round 13 (llama-index-llms-openai-like's tests keep extras there): it was sent as a field
+    # named "extra_body", so the setting never took effect. A call's extra_body still wins.
+    api = MockAPI(json_reply(REASONING_REPLY))
+    extra = {"reasoning_format": "deepseek-style", "seed": 7}
+    llm = api.llm(additional_kwargs={"extra_body": extra, "top_k": 3})
+    driver.chat(llm, user("hi"))
+    driver.chat(llm, user("hi"), extra_body={"seed": 8})
+    first, second = api.bodies
+    assert "extra_body" not in first
+    assert (first["reasoning_format"], first["seed"], first["top_k"]) == ("deepseek-style", 7, 3)
+    assert second["seed"] == 8
+    with pytest.raises(InvalidParameterError, match="extra_body"):
+        driver.chat(api.llm(additional_kwargs={"extra_body": {"model": "x"}}), user("hi"))
+    assert len(api.bodies) == 2
+
+
 def test_unset_parameters_are_not_sent(driver: Driver) -> None:
     api = MockAPI(json_reply(REASONING_REPLY))
     driver.complete(api.llm(), "hi")
@@ -326,3 +343,26 @@ def test_a_tools_cited_source_is_sent_as_its_text() -> None:
     blocks = [TextBlock(text="Found:"), cited, ImageBlock(url="https://example.com/a.png")]
     message = ChatMessage(role="tool", blocks=blocks, additional_kwargs={"tool_call_id": "c1"})
     assert to_wire_message(message)["content"] == "Found:\n30 days.\n[ImageBlock omitted]"
+
+
+def test_a_stated_refusal_goes_back_as_that_turns_text(driver: Driver) -> None:
+    # Hostile round 13: StepFun's own refusal (kept in additional_kwargs["refusal"]) went back as
+    # an empty assistant turn, so the model saw it had said nothing.
+    said = "I can't help with that."
+    body = {
+        "id": "r1",
+        "model": "step-3.5-flash",
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": "", "refusal": said},
+                "finish_reason": "stop",
+            }
+        ],
+    }
+    api = MockAPI(json_reply(body))
+    llm = api.llm()
+    reply = driver.chat(llm, user("?"))
+    assert reply.message.additional_kwargs["refusal"] == said
+    driver.chat(llm, [*user("?"), reply.message, *user("Why not?")])
+    assert api.bodies[1]["messages"][1] == {"role": "assistant", "content": said}
