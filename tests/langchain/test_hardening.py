@@ -212,7 +212,11 @@ def test_an_agent_run_goes_on_after_the_model_names_an_unknown_tool() -> None:
     call = {"id": "c1", "type": "function", "function": {"name": "functions.get_weather"}}
     call["function"]["arguments"] = '{"city": "Paris"}'
     replies = [completion_body({"role": "assistant", "content": "", "tool_calls": [call]}), OK]
-    api = RecordingAPI(lambda request: json_reply(replies[len(api.requests) - 1])(request))
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        return json_reply(replies[len(api.requests) - 1])(request)
+
+    api = RecordingAPI(answer)
 
     def get_weather(city: str) -> str:
         """The weather of a city."""
