@@ -9,7 +9,6 @@ import warnings
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import Any, ClassVar
 
-import httpx
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, LangSmithParams, ModelProfile
 from langchain_core.language_models.base import LanguageModelInput
@@ -17,7 +16,15 @@ from langchain_core.load import dumpd
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable
-from pydantic import AliasChoices, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
+from pydantic import (
+    AliasChoices,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 from typing_extensions import Self
 
 import stepfun_core as core
@@ -113,7 +120,10 @@ class ChatStepFun(CoreClients, BaseChatModel):
     """API base URL; from ``STEP_BASE_URL`` / ``STEPFUN_BASE_URL``, else the international one."""
     temperature: float | None = None
     top_p: float | None = None
-    max_tokens: int | None = None
+    max_tokens: int | None = Field(
+        default=None, validation_alias=AliasChoices("max_tokens", "max_completion_tokens")
+    )
+    """The answer's limit in tokens (``max_completion_tokens``, OpenAI's newer name, is taken)."""
     n: int | None = None
     """Number of choices to generate (each becomes a generation)."""
     stop: list[str] | str | None = Field(
@@ -135,8 +145,9 @@ class ChatStepFun(CoreClients, BaseChatModel):
     """Extra request fields (unknown constructor arguments are collected here)."""
     extra_body: dict[str, Any] | None = None
     """Extra request fields, sent as they are."""
-    timeout: float | httpx.Timeout | None = None
-    """Seconds to wait for the answer (or an ``httpx.Timeout``); applied through your own
+    timeout: float | core.settings.Timeouts | None = None
+    """Seconds to wait for the answer, or an ``httpx``/``httpx2`` ``Timeout`` (kept as its connect,
+    read, write and pool seconds, so the model serializes); applied through your own
     ``http_client`` too (pass ``timeout=your_client.timeout`` to keep its own)."""
     max_retries: int = core.settings.DEFAULT_MAX_RETRIES
     default_headers: dict[str, str] | None = Field(default=None, exclude=True, repr=False)
@@ -197,6 +208,11 @@ class ChatStepFun(CoreClients, BaseChatModel):
             )
             values[cls._OTHER_NAMES.get(name, name)] = extras.pop(name)
         return {**values, "model_kwargs": extras} if extras or "model_kwargs" in values else values
+
+    @field_validator("timeout", mode="before")
+    @classmethod
+    def _timeout_phases(cls, value: Any) -> Any:
+        return cls._assigned("timeout", value)
 
     @model_validator(mode="after")
     def _set_stepfun_version(self) -> Self:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import json
 import re
 from collections.abc import AsyncIterator, Iterator, Mapping
@@ -162,6 +163,11 @@ def structured_output(
         msg = f"schema is required for method={method!r}"
         raise StepFunInvalidParameterError(msg)
     check_flag("strict", strict)
+    if isinstance(schema, type) and issubclass(schema, enum.Enum):
+        # LangChain would describe the Enum constructor as a function (its arguments, its
+        # docstring), and the answer parse to {}; langchain-openai refuses it too.
+        msg = "schema: an Enum is not a schema; wrap it in a Pydantic model's field"
+        raise StepFunInvalidParameterError(msg)
     ls_format = {"kwargs": {"method": method, "strict": strict}, "schema": schema}
     schema, strict = _unwrapped(schema, strict)
     parser: BaseOutputParser[Any]

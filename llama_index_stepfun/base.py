@@ -50,7 +50,6 @@ from stepfun_core.settings import (
     DEFAULT_MAX_KEEPALIVE_CONNECTIONS,
     DEFAULT_MAX_RETRIES,
     Timeouts,
-    timeout_phases,
 )
 from stepfun_core.transport import AsyncHTTP, SyncHTTP, check_http_client
 
@@ -184,8 +183,6 @@ class StepFun(CoreClients, JsonModeLLM):
         self._own_names(kwargs)
         # additional_kwargs' reserved keys refused now, not at the first call.
         kwargs = {name: self._assigned(name, value) for name, value in kwargs.items()}
-        if "timeout" in kwargs:  # an httpx.Timeout is kept as its phases: the field stays JSON
-            kwargs["timeout"] = timeout_phases(kwargs["timeout"])
         # pydantic drops unknown names here; a mistyped setting would never reach the API.
         if unknown := sorted(set(kwargs) - set(type(self).model_fields)):
             warnings.warn(f"StepFun ignores unknown arguments: {unknown}", stacklevel=2)

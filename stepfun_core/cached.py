@@ -14,7 +14,7 @@ from stepfun_core.client import AsyncStepFunClient, StepFunClient
 from stepfun_core.errors import InvalidParameterError, StepFunError, quoted
 from stepfun_core.redact import display_url, fingerprint, shown_setting
 from stepfun_core.request import merge_extra
-from stepfun_core.settings import SETTING_NAMES, Settings, headers_over
+from stepfun_core.settings import SETTING_NAMES, Settings, headers_over, timeout_phases
 from stepfun_core.transport import refuse_to_pickle, share_in_copy
 
 
@@ -161,6 +161,8 @@ class CoreClients:
         Assignment (and ``model_copy``) does not validate: extra parameters that are not a dict,
         or no model, would fail every later call untyped.
         """
+        if name == "timeout":  # an httpx or httpx2 Timeout as its phases: the field stays JSON
+            return timeout_phases(value)
         try:
             if name == "model" and not (isinstance(value, str) and value):
                 raise InvalidParameterError(f"model: must be a model's name, got {quoted(value)}")

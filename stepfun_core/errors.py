@@ -171,8 +171,12 @@ class StreamTimeoutError(StreamInterruptedError, APITimeoutError):
     """A read timed out in the middle of a stream; ``partial`` holds what was received."""
 
 
-class StreamIdleTimeoutError(StreamTimeoutError):
-    """No data event arrived for longer than the stream idle timeout (keep-alives don't count)."""
+class StreamIdleTimeoutError(StreamTimeoutError, TimeoutError):
+    """No data event arrived for longer than the stream idle timeout (keep-alives don't count).
+
+    Also a built-in ``TimeoutError``, as langchain-openai's ``StreamChunkTimeoutError`` is: an
+    ``except TimeoutError`` written for that setting catches it.
+    """
 
 
 class MalformedResponseError(StreamError):

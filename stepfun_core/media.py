@@ -209,9 +209,16 @@ def image_part(
 
 
 def audio_part(source: Source, mime_type: str | None = None) -> dict[str, object]:
-    """An ``input_audio`` content part from mp3/wav bytes or a file (path or file object)."""
+    """An ``input_audio`` part from mp3/wav bytes, a file (path or object) or a data URL."""
     # The spec's input_audio holds only a data URL; the MIME type in it names the format.
-    return {"type": "input_audio", "input_audio": {"data": data_url(source, mime_type, "audio")}}
+    if isinstance(source, str) and source.startswith("data:audio/"):
+        data = source  # checked when the request is built, as any message's data URL
+    elif isinstance(source, str) and source.startswith(("http://", "https://", "stepfile://")):
+        msg = f"audio: {quoted(source)} is a URL; StepFun takes audio as data (bytes or a file)"
+        raise InvalidParameterError(msg)
+    else:
+        data = data_url(source, mime_type, "audio")
+    return {"type": "input_audio", "input_audio": {"data": data}}
 
 
 def video_part(url: str) -> dict[str, object]:

@@ -273,7 +273,9 @@ def check_seconds(name: str, value: Any, *, zero: bool = False) -> float | None:
             f"{name}: must be a number of seconds {least}, got {quoted(value)}"
         )
     if value > threading.TIMEOUT_MAX:  # inf, or beyond what a blocking wait can take
-        hint = "" if zero else "; None means no limit"  # a timeout's, not a retry's delay
+        # A timeout's hint, not a retry delay's; timeout=None takes the defaults (5 s, 600 s).
+        unset = "httpx.Timeout(None)" if name == "timeout" else "None"
+        hint = "" if zero else f"; {unset} means no limit"
         msg = f"{name}: {quoted(value)} seconds is more than a wait can last{hint}"
         raise InvalidParameterError(msg)
     return float(value)

@@ -43,6 +43,8 @@ _FIELD = re.compile(r"[A-Za-z][\w-]*\Z")  # a field name, as a server would send
 # or an error the server sent in place of the stream (a gateway's 429 as a JSON body).
 _RESTARTABLE = (StreamInterruptedError, APIStatusError)
 _REUSED = "this stream was already read or closed: send a new request"
+# The setting an idle timeout's error names (LangChain's, like ChatOpenAI's, is another name).
+_IDLE = " (stream_idle_timeout; stream_chunk_timeout in LangChain)"
 # An async stream gives the event loop a turn at least this often (seconds), even when its
 # bytes are already buffered: other streams, timers and connects must not starve.
 FAIR_SLICE = 0.00025
@@ -171,7 +173,7 @@ class StreamState:
                 self._last_event = now
             elif now - self._last_event > self.idle_timeout:
                 seconds = f"{self.idle_timeout:g} s"
-                message = f"no data for {seconds} (only keep-alives): the stream looks stuck"
+                message = f"no data for {seconds} (only keep-alives): the stream looks stuck{_IDLE}"
                 raise self.error(StreamIdleTimeoutError, message)
         if self._opening is not None:
             room = MAX_ERROR_BODY_BYTES - len(self._opening)
@@ -286,7 +288,7 @@ class StreamState:
                 # The client capped the stream's read timeout at the idle timeout.
                 return self.error(
                     StreamIdleTimeoutError,
-                    "no data within the read or idle timeout: the stream looks stuck",
+                    f"no data within the read or idle timeout: the stream looks stuck{_IDLE}",
                 )
             return self.error(StreamTimeoutError, "the stream sent nothing within the read timeout")
         return self.error(

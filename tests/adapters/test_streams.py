@@ -24,6 +24,10 @@ def test_a_silent_stream_is_cut_after_the_idle_timeout(adapter: Adapter, replica
     assert caught.value.partial is not None
     assert caught.value.partial.first.reasoning
     assert len(replica.requests) == 1
+    # Round 13, langchain-openai's stream_chunk_timeout tests: a built-in TimeoutError (an
+    # `except TimeoutError` written for ChatOpenAI catches it) whose message names the setting.
+    assert isinstance(caught.value, TimeoutError)
+    assert "stream_chunk_timeout" in str(caught.value)
 
 
 def get_weather(city: str) -> str:

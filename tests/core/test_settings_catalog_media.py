@@ -124,6 +124,19 @@ def test_audio_part_mp3_and_wav(tmp_path: Path) -> None:
     assert audio_part(path)["input_audio"]["data"].startswith("data:audio/mpeg;base64,")  # type: ignore[index]
 
 
+def test_audio_part_takes_a_data_url_and_names_a_url_it_cannot_send() -> None:
+    # Round 13: a URL was read as a file path ("media file 'https:/e.com/q.wav' cannot be read").
+    for url in ("https://e.com/q.wav", "stepfile://file-1"):
+        with pytest.raises(InvalidParameterError, match="is a URL; StepFun takes audio as data"):
+            audio_part(url)
+    wav = "data:audio/wav;base64," + base64.b64encode(WAV).decode()
+    part = audio_part(wav)
+    assert part == {"type": "input_audio", "input_audio": {"data": wav}}
+    user = [{"role": "user", "content": [audio_part("data:audio/wav;base64,UklGRg=")]}]
+    with pytest.raises(InvalidParameterError, match="base64"):
+        build_chat_request("step-audio-2", user)  # its data is checked with the request
+
+
 def test_a_media_file_over_every_limit_is_refused_unread(tmp_path: Path) -> None:
     path = tmp_path / "huge.png"
     with path.open("wb") as sparse:  # no disk is spent: the size is all that is read
@@ -179,10 +192,11 @@ def test_media_from_a_memoryview() -> None:
         # UnicodeError from Python's idna codec, in sync calls only, when the host was looked up.
         ({"base_url": "http://api..stepfun.example/v1"}, "empty or over-long part"),
         ({"base_url": f"http://{'a' * 64}.example/v1"}, "empty or over-long part"),
-        ({"timeout": float("inf")}, "timeout: inf seconds is more than a wait can last"),
+        # Round 13: the hint said None, which gives the defaults (5 s to connect, 600 s to read).
+        ({"timeout": float("inf")}, r"a wait can last; httpx\.Timeout\(None\) means no limit"),
         ({"timeout": httpx.Timeout(float("inf"))}, "timeout: inf seconds"),
         ({"total_timeout": 1e12}, "total_timeout: 1000000000000.0 seconds is more than"),
-        ({"stream_idle_timeout": float("inf")}, "stream_idle_timeout: inf seconds"),
+        ({"stream_idle_timeout": float("inf")}, "stream_idle_timeout: inf .*; None means no"),
         # An OverflowError from zlib once a compressed reply came.
         ({"max_response_bytes": 2**63}, "max_response_bytes: must be below"),
         # A ValueError from Python's limit on an int's digits, while the message was made.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import enum
 import traceback
 import warnings
 from collections.abc import Callable
@@ -231,6 +232,10 @@ def test_structured_output_that_called_the_tool_still_parses() -> None:
     assert model.with_structured_output(Answer).invoke("hi") == Answer(value=4)
 
 
+class Colour(enum.Enum):
+    RED = "red"
+
+
 FLAT_TOOL = {"type": "function", "name": "get_weather", "parameters": {"type": "object"}}
 
 
@@ -251,6 +256,9 @@ FLAT_TOOL = {"type": "function", "name": "get_weather", "parameters": {"type": "
         (lambda m: m.bind_tools([FLAT_TOOL], tool_choice="get_weather"), "tool_choice"),
         (lambda m: m.bind_tools([{"type": ["function"]}]), "tools: "),
         (lambda m: m.bind_tools([{"name": "lookup"}], strict=True), "tools: "),
+        # Round 13 (langchain-openai's enum test): an Enum went as its constructor and gave {}.
+        (lambda m: m.with_structured_output(Colour), "an Enum is not a schema"),
+        (lambda m: m.with_structured_output(Colour, method="json_schema"), "an Enum is not"),
     ],
 )
 def test_bad_schemas_tools_and_switches_are_our_errors(
