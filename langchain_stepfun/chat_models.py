@@ -275,14 +275,6 @@ class ChatStepFun(CoreClients, BaseChatModel):
             raise StepFunInvalidParameterError(msg)
         return value
 
-    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
-        """A copy with ``update`` applied, checked as the constructor checks it."""
-        if update:
-            update = dict(update)
-            self._own_names(update)  # ChatOpenAI's model_name, stop_sequences...
-            update = {name: self._assigned(name, value) for name, value in update.items()}
-        return super().model_copy(update=update, deep=deep)
-
     # -- LangChain metadata ------------------------------------------------------------------
 
     @property

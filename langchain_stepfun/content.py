@@ -173,44 +173,62 @@ def user_content(content: str | list[Any]) -> str | list[Part]:
 
 # Blocks of media: taken in user messages only (StepFun's other roles take text).
 _MEDIA = {*_USER_PARTS, "file", "document"} - {"text"}
+# How deep retrieval results may nest in one another (a search result holding documents...).
+_MAX_NESTING = 16
 
 
-def _words(item: Mapping[str, Any], role: str) -> str | None:
+def _words(item: Mapping[str, Any], role: str, depth: int = 0) -> str | None:
     """The text a block holds, or None if it holds something else (an image, a file).
 
     Beyond text: a tool's data (``json``, MCP), LangChain's ``text-plain``, and what a retrieval
-    tool returns: Anthropic's ``search_result`` and text ``document``, OpenAI's custom tool
-    output (LangChain keeps these in a tool message as blocks).
+    tool returns (``_retrieved``).
     """
-    kind, source = item.get("type"), item.get("source")
-    if kind in ("text", "text-plain"):
+    kind = item.get("type")
+    if kind == "text":
         return cast("str", item.get("text", ""))  # not a str: the join raises, naming it
+    if kind == "text-plain":  # its text may be in base64 or at a URL instead: named then
+        return item["text"] if isinstance(item.get("text"), str) else None
     if kind == "json":
         return json_text(item.get("json"), f"{role} message json block")
+    # A result inside a result...: named past some depth, never a RecursionError.
+    return _retrieved(item, role, depth) if depth <= _MAX_NESTING else None
+
+
+def _retrieved(item: Mapping[str, Any], role: str, depth: int) -> str | None:
+    """The text a retrieval tool returns, or None.
+
+    Anthropic's ``search_result`` and text ``document``, OpenAI's custom tool output: LangChain
+    keeps these in a tool message as blocks.
+    """
+    kind, source = item.get("type"), item.get("source")
+    heading: list[str] = []
+    inner: str | None = None
     if kind == "search_result":
-        inner = _all_words(item.get("content"), role)
+        inner = _all_words(item.get("content"), role, depth)
         heading = [str(item[k]) for k in ("title", "source") if item.get(k)]
-        return None if inner is None else "\n".join([*heading, inner])
-    if kind == "document" and isinstance(source, Mapping):
+    elif kind == "document" and isinstance(source, Mapping):
         data = source.get("data") if source.get("type") == "text" else None
-        inner = data if isinstance(data, str) else _all_words(source.get("content"), role)
-        title = [str(item["title"])] if item.get("title") else []
-        return None if inner is None else "\n".join([*title, inner])
-    if kind == "custom_tool_call_output":
+        inner = data if isinstance(data, str) else _all_words(source.get("content"), role, depth)
+        heading = [str(item["title"])] if item.get("title") else []
+    elif kind == "custom_tool_call_output":
         output = item.get("output")
-        return output if isinstance(output, str) else _all_words(output, role)
-    return None
+        inner = output if isinstance(output, str) else _all_words(output, role, depth)
+    return None if inner is None else "\n".join([*heading, inner])
 
 
-def _all_words(items: Any, role: str) -> str | None:
+def _all_words(items: Any, role: str, depth: int) -> str | None:
     """The text of a list of blocks, or None unless every one holds text."""
     if not isinstance(items, list):
         return None
     words = [
-        i if isinstance(i, str) else _words(i, role) if isinstance(i, Mapping) else None
+        i if isinstance(i, str) else _words(i, role, depth + 1) if isinstance(i, Mapping) else None
         for i in items
     ]
     return None if any(w is None for w in words) else "\n".join(cast("list[str]", words))
+
+
+def _omitted(kind: str, role: str) -> str:
+    return f"[{kind} block omitted: StepFun {role} messages take text only]"
 
 
 def plain_text(content: str | list[Any], role: str, separator: str = "") -> str:
@@ -227,7 +245,7 @@ def plain_text(content: str | list[Any], role: str, separator: str = "") -> str:
         elif role == "tool" and isinstance(item, Mapping) and isinstance(item.get("type"), str):
             # A tool's image or file (an MCP screenshot) is named, not sent: raising would end
             # the agent's run (as the LlamaIndex adapter, which does the same).
-            texts.append(f"[{item['type']} block omitted: StepFun tool messages take text only]")
+            texts.append(_omitted(item["type"], "tool"))
         else:
             kind = item.get("type") if isinstance(item, Mapping) else type(item).__name__
             raise _unsupported(kind, item, f"StepFun {role} messages take text only")
@@ -238,7 +256,7 @@ def assistant_text(content: str | list[Any]) -> tuple[str, str]:
     """The text and the reasoning (to echo) of an assistant message's content.
 
     Tool use and server calls are read elsewhere (``tool_calls``); a stated refusal is the
-    turn's words; media is refused, as in system messages (it would be lost).
+    turn's words; media is named, as in tool messages (raising would end an agent's run).
     """
     if isinstance(content, str):
         return content, ""
@@ -258,6 +276,6 @@ def assistant_text(content: str | list[Any]) -> tuple[str, str]:
             texts.append(item["refusal"])
         elif kind in ("reasoning", "thinking") and isinstance(item.get(kind), str):
             reasoning.append(item[kind])
-        elif kind in _MEDIA:
-            raise _unsupported(kind, item, "StepFun assistant messages take text only")
+        elif kind in _MEDIA:  # an image model's picture, earlier in a mixed history: named
+            texts.append(_omitted(kind, "assistant"))
     return "".join(texts), "".join(reasoning)

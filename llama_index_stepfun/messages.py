@@ -148,6 +148,10 @@ def _text_of(message: ChatMessage, role: str) -> str:
     for block in message.blocks:
         if isinstance(block, TextBlock):
             texts.append(block.text)
+        elif role == "assistant" and not isinstance(block, (ThinkingBlock, ToolCallBlock)):
+            # An image model's picture earlier in a mixed history: named, as in tool messages
+            # (raising would end an agent's run).
+            texts.extend(_texts([block]))
         elif not isinstance(block, (ThinkingBlock, ToolCallBlock, CachePoint)):
             raise _unsupported(block, role)
     return "\n".join(texts)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any, ClassVar, cast
+from typing import Any, ClassVar, TypeVar, cast
 
 from stepfun_core.client import AsyncStepFunClient, StepFunClient
 from stepfun_core.errors import InvalidParameterError, StepFunError, quoted
@@ -61,6 +61,9 @@ class ClientCache:
         return (ClientCache, ())
 
 
+_Model = TypeVar("_Model", bound="CoreClients")
+
+
 class CoreClients:
     """Mixed into both adapters' pydantic models, which keep a `ClientCache` in ``_clients``."""
 
@@ -91,6 +94,16 @@ class CoreClients:
             aliases = [info.alias, *getattr(info.validation_alias, "choices", ())]
             cls._OTHER_NAMES.update((a, name) for a in aliases if isinstance(a, str))
         cls._OTHER_NAMES = {k: v for k, v in cls._OTHER_NAMES.items() if k != v}
+
+    def model_copy(
+        self: _Model, *, update: Mapping[str, Any] | None = None, deep: bool = False
+    ) -> _Model:
+        """A copy with ``update`` applied, checked as the constructor checks it."""
+        if update:
+            update = dict(update)
+            self._own_names(update)  # ChatOpenAI's model_name, stop_sequences...
+            update = {name: self._assigned(name, value) for name, value in update.items()}
+        return super().model_copy(update=update, deep=deep)  # type: ignore[misc,no-any-return]
 
     @classmethod
     def _own_names(cls, kwargs: dict[str, Any]) -> None:
@@ -168,6 +181,8 @@ class CoreClients:
                 raise InvalidParameterError(f"model: must be a model's name, got {quoted(value)}")
             if name == cls._EXTRA_PARAMS_FIELD:
                 merge_extra({}, value, name)
+                if value and "extra_body" in value:  # OpenAI's name: its fields are body fields
+                    merge_extra({}, value["extra_body"], f"{name}['extra_body']")
                 return value or {}
         except StepFunError as exc:
             raise cls._error(exc) from None

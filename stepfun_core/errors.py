@@ -171,11 +171,11 @@ class StreamTimeoutError(StreamInterruptedError, APITimeoutError):
     """A read timed out in the middle of a stream; ``partial`` holds what was received."""
 
 
-class StreamIdleTimeoutError(StreamTimeoutError, TimeoutError):
+class StreamIdleTimeoutError(StreamTimeoutError):
     """No data event arrived for longer than the stream idle timeout (keep-alives don't count).
 
-    Also a built-in ``TimeoutError``, as langchain-openai's ``StreamChunkTimeoutError`` is: an
-    ``except TimeoutError`` written for that setting catches it.
+    Not a built-in ``TimeoutError`` (langchain-openai's ``StreamChunkTimeoutError`` is one): that
+    is an ``OSError``, which LangGraph's default retry policy never retries.
     """
 
 

@@ -211,9 +211,10 @@ def image_part(
 def audio_part(source: Source, mime_type: str | None = None) -> dict[str, object]:
     """An ``input_audio`` part from mp3/wav bytes, a file (path or object) or a data URL."""
     # The spec's input_audio holds only a data URL; the MIME type in it names the format.
-    if isinstance(source, str) and source.startswith("data:audio/"):
-        data = source  # checked when the request is built, as any message's data URL
-    elif isinstance(source, str) and source.startswith(("http://", "https://", "stepfile://")):
+    scheme = source[:12].lower() if isinstance(source, str) else ""
+    if scheme.startswith("data:"):
+        data = cast(str, source)  # checked when the request is built, as any message's data URL
+    elif scheme.startswith(("http://", "https://", "stepfile://")):
         msg = f"audio: {quoted(source)} is a URL; StepFun takes audio as data (bytes or a file)"
         raise InvalidParameterError(msg)
     else:

@@ -126,7 +126,7 @@ def test_audio_part_mp3_and_wav(tmp_path: Path) -> None:
 
 def test_audio_part_takes_a_data_url_and_names_a_url_it_cannot_send() -> None:
     # Round 13: a URL was read as a file path ("media file 'https:/e.com/q.wav' cannot be read").
-    for url in ("https://e.com/q.wav", "stepfile://file-1"):
+    for url in ("https://e.com/q.wav", "stepfile://file-1", "HTTPS://E.COM/Q.WAV"):
         with pytest.raises(InvalidParameterError, match="is a URL; StepFun takes audio as data"):
             audio_part(url)
     wav = "data:audio/wav;base64," + base64.b64encode(WAV).decode()

@@ -189,6 +189,16 @@ def test_what_a_retrieval_tool_returns_is_sent_as_its_text() -> None:
     assert named.count("block omitted") == 2
     system = to_wire_message(SystemMessage([plain, {"type": "text", "text": "!"}]))
     assert system["content"] == "notes!"
+    # A text-plain block whose text is in base64 (or at a URL) is named, not sent empty; a result
+    # nested past any sense is named, not a RecursionError.
+    encoded = {"type": "text-plain", "base64": "aGk=", "mime_type": "text/plain"}
+    deep: dict[str, Any] = {"type": "text", "text": "core"}
+    for _ in range(2000):
+        deep = {"type": "search_result", "content": [deep]}
+    named = to_wire_message(ToolMessage([encoded, deep], tool_call_id="c"))["content"]
+    assert named.count("block omitted") == 2
+    with pytest.raises(StepFunInvalidParameterError, match="text-plain"):
+        to_wire_messages([SystemMessage([encoded])])
 
 
 def test_an_assistant_turn_keeps_its_refusal_and_refuses_media() -> None:
@@ -200,10 +210,14 @@ def test_an_assistant_turn_keeps_its_refusal_and_refuses_media() -> None:
     assert to_wire_message(v0)["content"] == to_wire_message(v1)["content"] == said
     written = AIMessage("Here it is.", additional_kwargs={"refusal": said})
     assert to_wire_message(written)["content"] == "Here it is."
+    # An image model's picture earlier in a mixed history (ModelFallbackMiddleware) is named:
+    # raising ended the agent's run.
     image = {"type": "image", "url": "https://x/chart.png"}
     for block in (image, {"type": "image_url", "image_url": {"url": "https://x/a.png"}}):
-        with pytest.raises(StepFunInvalidParameterError, match="assistant messages take text"):
-            to_wire_messages([AIMessage([{"type": "text", "text": "Here:"}, block])])
+        wire = to_wire_messages([AIMessage([{"type": "text", "text": "Here:"}, block])])
+        assert wire[0]["content"] == (
+            f"Here:[{block['type']} block omitted: StepFun assistant messages take text only]"
+        )
     # Blocks read elsewhere (tool use, server calls) and unknown metadata are still not text.
     search = {"type": "server_tool_call", "name": "web_search", "args": {}, "id": "s"}
     other = {"type": "non_standard", "value": {"k": 1}}

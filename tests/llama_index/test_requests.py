@@ -366,3 +366,32 @@ def test_a_stated_refusal_goes_back_as_that_turns_text(driver: Driver) -> None:
     assert reply.message.additional_kwargs["refusal"] == said
     driver.chat(llm, [*user("?"), reply.message, *user("Why not?")])
     assert api.bodies[1]["messages"][1] == {"role": "assistant", "content": said}
+
+
+def test_media_in_an_assistant_turn_is_named() -> None:
+    # Round 13: as in tool messages (and in the LangChain adapter), an image model's picture
+    # earlier in a mixed history is named; raising ended an agent's run. A system message still
+    # refuses it (the developer wrote it).
+    from llama_index_stepfun.messages import to_wire_message
+
+    picture = ImageBlock(url="https://example.com/cat.png")
+    said = ChatMessage(role="assistant", blocks=[TextBlock(text="Here:"), picture])
+    assert to_wire_message(said)["content"] == "Here:\n[ImageBlock omitted]"
+    with pytest.raises(InvalidParameterError, match="ImageBlock"):
+        to_wire_message(ChatMessage(role="system", blocks=[picture]))
+
+
+def test_copies_and_extra_bodies_are_checked_as_the_constructor_checks_them() -> None:
+    # Round 13: model_copy kept an httpx.Timeout (the model no longer serialized), and reserved
+    # keys in additional_kwargs' extra_body passed construction to fail every call.
+    import httpx
+
+    from llama_index_stepfun import StepFun
+
+    llm = StepFun(api_key="k")
+    copy = llm.model_copy(update={"timeout": httpx.Timeout(3.0, connect=1.0)})
+    assert copy.timeout == (1.0, 3.0, 3.0, 3.0)
+    assert '"timeout":[1.0,3.0,3.0,3.0]' in copy.model_dump_json()
+    for extra in ({"model": "x"}, {"stream": True}, "x"):
+        with pytest.raises(InvalidParameterError, match="extra_body"):
+            StepFun(api_key="k", additional_kwargs={"extra_body": extra})
