@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from stepfun_core.jsonio import ValueEnd, load_json
+from stepfun_core.jsonio import ValueEnd, decode_json
 from stepfun_core.parse import MAX_TOOL_CALLS, fallback_tool_call_id, parse_usage
 from stepfun_core.surrogates import join_surrogates
 from stepfun_core.types import Choice, Completion, ServerToolCall, ToolCall, joined_audio
@@ -82,12 +82,8 @@ class ToolCallBuilder:
             self._value_end.feed(self.arguments)
         if not self._value_end.closed:
             return False
-        if self._whole is None:
-            try:
-                load_json(self.arguments)
-                self._whole = True
-            except ValueError:
-                self._whole = False
+        if self._whole is None:  # they end in "}": valid JSON is an object
+            self._whole = isinstance(decode_json(self.arguments), dict)
         return self._whole
 
     @property
@@ -221,15 +217,9 @@ class ChoiceBuilder:
 
     def calls(self, response_id: str = "") -> tuple[list[ToolCall], list[ServerToolCall]]:
         """The client tool calls and the server-side calls received so far, by index."""
-        calls: list[ToolCall] = []
-        server_calls: list[ServerToolCall] = []
-        for index in sorted(self.tool_calls):
-            call = self.call(index, response_id)
-            if isinstance(call, ServerToolCall):
-                server_calls.append(call)
-            else:
-                calls.append(call)
-        return calls, server_calls
+        every = [self.call(index, response_id) for index in sorted(self.tool_calls)]
+        calls = [call for call in every if isinstance(call, ToolCall)]
+        return calls, [call for call in every if isinstance(call, ServerToolCall)]
 
     def call(self, index: int, response_id: str = "") -> ToolCall | ServerToolCall:
         """The call at this index as received so far: a client call, or one the server ran."""

@@ -178,6 +178,7 @@ def _served(entry: Mapping[str, Any]) -> ServedModel:
         return value if ok else None
 
     efforts = entry.get("reasoning_effort_support_list")
+    efforts = tuple(e for e in efforts if isinstance(e, str)) if isinstance(efforts, list) else None
     return ServedModel(
         id=str(_id(entry)),
         owned_by=typed("owned_by", str),
@@ -186,9 +187,7 @@ def _served(entry: Mapping[str, Any]) -> ServedModel:
         max_input_tokens=typed("max_input_tokens", int),
         reasoning=typed("enable_reason", bool),
         image_input=typed("enable_vision_input", bool),
-        reasoning_efforts=tuple(e for e in efforts if isinstance(e, str))
-        if isinstance(efforts, list)
-        else None,
+        reasoning_efforts=efforts,
         raw=dict(entry),
     )
 

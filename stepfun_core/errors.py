@@ -255,9 +255,7 @@ def describe_error_body(body: Any) -> tuple[str | None, str | None]:
         error = body.get("error", body)
         if isinstance(error, Mapping):
             error = _provider_error(error)
-            message = error.get("message")
-            error_type = error.get("type") or error.get("code")
-            return _text_of(message), _text_of(error_type)
+            return _text_of(error.get("message")), _text_of(error.get("type") or error.get("code"))
         if isinstance(error, str):
             return error, None
     return None, None

@@ -63,10 +63,7 @@ def unwritten_text(extra: Mapping[str, Any]) -> str:
 
 
 def assistant_message(
-    content: str,
-    tool_calls: Sequence[dict[str, Any]],
-    reasoning: str,
-    echo: EchoReasoning,
+    content: str, tool_calls: Sequence[dict[str, Any]], reasoning: str, echo: EchoReasoning
 ) -> dict[str, Any]:
     """An assistant message of the history, with its reasoning echoed as ``echo`` says.
 

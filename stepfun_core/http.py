@@ -118,8 +118,7 @@ def refused_unread(response: httpx.Response, *, stream: bool) -> StepFunError | 
     unexpected = kind and "event-stream" not in kind and "json" not in kind
     if stream and response.is_success and unexpected:
         return MalformedResponseError(
-            f"expected an event stream, got content type {kind!r}",
-            trace_id=trace_id_of(response),
+            f"expected an event stream, got content type {kind!r}", trace_id=trace_id_of(response)
         )
     codings = content_codings(response.headers.get("content-encoding"))
     if len(codings) > 1:

@@ -192,10 +192,7 @@ def data_url(source: Source, mime_type: str | None, kind: str) -> str:
 
 
 def image_part(
-    source: Source,
-    *,
-    detail: str | None = None,
-    mime_type: str | None = None,
+    source: Source, *, detail: str | None = None, mime_type: str | None = None
 ) -> dict[str, object]:
     """An ``image_url`` part from a URL (http(s), data, stepfile://), bytes, a path or a file."""
     if isinstance(source, str) and source.startswith(IMAGE_URL_PREFIXES):

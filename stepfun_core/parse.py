@@ -93,22 +93,15 @@ def _split_tool_calls(
         index = _count(raw.get("index"))
         index = position if index is None else index
         kind = _text(raw.get("type")) or FUNCTION
+        call_id = _text(raw.get("id"))
         name = _text(function.get("name"))
         arguments = arguments_text(function.get("arguments"))
         if kind != FUNCTION or "results" in function:
             results = function.get("results")
-            server_calls.append(
-                ServerToolCall(
-                    id=_text(raw.get("id")),
-                    type=kind,
-                    name=name,
-                    arguments=arguments,
-                    results=list(results) if isinstance(results, list) else [],
-                    index=index,
-                )
-            )
+            results = list(results) if isinstance(results, list) else []
+            server_calls.append(ServerToolCall(call_id, kind, name, arguments, results, index))
         else:
-            call_id = _text(raw.get("id")) or fallback_tool_call_id(response_id, index)
+            call_id = call_id or fallback_tool_call_id(response_id, index)
             calls.append(ToolCall(call_id, name, arguments, index))
     return calls, server_calls
 
