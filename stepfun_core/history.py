@@ -56,10 +56,7 @@ def unwritten_text(extra: Mapping[str, Any]) -> str:
     """
     audio, refusal = extra.get("audio"), extra.get("refusal")
     transcript = audio.get("transcript") if isinstance(audio, Mapping) else None
-    for words in (transcript, refusal):
-        if isinstance(words, str) and words:
-            return words
-    return ""
+    return next((words for words in (transcript, refusal) if isinstance(words, str) and words), "")
 
 
 def assistant_message(

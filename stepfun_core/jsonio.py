@@ -234,8 +234,7 @@ def find_problem(payload: Any, path: str, *, allow_nan: bool) -> tuple[str, str]
         if depth > MAX_DEPTH:
             return name, f"is nested more than {MAX_DEPTH} levels deep"
         if not isinstance(value, (Mapping, list, tuple)):
-            problem = _scalar_problem(value, allow_nan)
-            if problem:
+            if problem := _scalar_problem(value, allow_nan):
                 return name, problem
             continue
         if id(value) in parents:

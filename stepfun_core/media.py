@@ -156,11 +156,7 @@ MEDIA_KINDS: dict[str, tuple[dict[str, tuple[bytes, ...]], int]] = {
 
 
 def check_media(data: bytes, mime_type: str | None, field: str, kind: str) -> str:
-    """The MIME type of media bytes, checked; raise InvalidParameterError naming ``field``.
-
-    Not empty, a supported format that the bytes really are (a GIF declared PNG is refused), and
-    within the kind's size limit.
-    """
+    """Media bytes' MIME type, checked (a GIF declared PNG is refused); errors name ``field``."""
     table, limit = MEDIA_KINDS[kind]
     if mime_type is not None and not isinstance(mime_type, str):
         raise InvalidParameterError(f"{field}: mime_type must be a string such as 'image/png'")

@@ -90,8 +90,7 @@ def _proxy_variables() -> list[tuple[str, str]]:
 
 def environment_problem() -> ConfigurationError | None:
     """The first certificate or proxy variable a pool cannot be made with, if any."""
-    problem = _certificate_problem()
-    if problem is not None:
+    if (problem := _certificate_problem()) is not None:
         return problem
     for name, value in _proxy_variables():
         try:  # httpx.Proxy accepts the schemes the installed httpx supports
@@ -115,8 +114,7 @@ def environment_problem() -> ConfigurationError | None:
 
 
 def _made(kind: type[Any], size: Size) -> Any:
-    problem = environment_problem()
-    if problem is not None:
+    if (problem := environment_problem()) is not None:
         raise problem
     global _ssl_context  # noqa: PLW0603 - one SSL context per process (building one: ~17 ms)
     if _ssl_context is None:

@@ -74,8 +74,7 @@ def without_secret(text: str, secret: str, mask: str = HIDDEN, *, shortest: int 
         return text
     escaped = json.dumps(secret)[1:-1]
     # Escaped twice: a gateway's JSON text holding StepFun's (OpenRouter's metadata.raw).
-    forms = {secret, escaped, json.dumps(escaped)[1:-1], secret.replace("/", "\\/")}
-    for form in forms:
+    for form in {secret, escaped, json.dumps(escaped)[1:-1], secret.replace("/", "\\/")}:
         text = text.replace(form, mask)
     return text
 

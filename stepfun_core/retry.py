@@ -50,8 +50,7 @@ def _date_seconds(raw: str, now: float | None) -> float | None:
         parsed = email.utils.parsedate_tz(raw)
         if parsed is None:
             return None
-        moment = email.utils.mktime_tz(parsed)
-        seconds = moment - (time.time() if now is None else now)
+        seconds = email.utils.mktime_tz(parsed) - (time.time() if now is None else now)
     except (OverflowError, ValueError, TypeError, IndexError):
         # A date past the calendar's range (year 99999), or a time zone offset of hundreds of
         # digits (an int too large for the float it is taken from): a wait far too long to honour.

@@ -334,10 +334,7 @@ class Settings:
         max_keepalive_connections: int | None = None,
         reasoning_echo_field: str | None = None,
     ) -> Settings:
-        """Check and complete the settings; None takes the environment's value or the default.
-
-        A bad value fails here, naming the setting and never repeating a secret.
-        """
+        """Check and complete the settings; None takes the environment's value or the default."""
         return cls(
             resolve_api_key(api_key),
             resolve_base_url(base_url),
@@ -361,12 +358,10 @@ class Settings:
         """These settings with some changed (checked like `make`); no change: ``self``."""
         if not changes:
             return self
-        unknown = set(changes) - set(SETTING_NAMES)
-        if unknown:
+        if unknown := set(changes) - set(SETTING_NAMES):
             raise InvalidParameterError(f"unknown client settings: {sorted(unknown)}")
         values = {name: getattr(self, name) for name in SETTING_NAMES}
-        values["default_headers"] = dict(self.default_headers)
-        return Settings.make(**{**values, **changes})
+        return Settings.make(**{**values, "default_headers": dict(self.default_headers), **changes})
 
 
 SETTING_NAMES: tuple[str, ...] = tuple(f.name for f in fields(Settings))
