@@ -39,8 +39,7 @@ async def aread_tail(response: Any, pieces: AsyncIterator[bytes]) -> None:
             network_stream = response.extensions.get("network_stream")
             if response.http_version != "HTTP/1.1" or network_stream is None:
                 return
-            loop = asyncio.get_running_loop()
-            cut = loop.call_later(GRACE_SECONDS, shut_down, network_stream)
+            cut = asyncio.get_running_loop().call_later(GRACE_SECONDS, shut_down, network_stream)
         try:
             async for _ in pieces:
                 pass

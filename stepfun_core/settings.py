@@ -269,9 +269,8 @@ def check_seconds(name: str, value: Any, *, zero: bool = False) -> float | None:
     number = isinstance(value, (int, float)) and not isinstance(value, bool)
     if not number or not (value >= 0 if zero else value > 0):  # NaN is neither
         least = "of at least 0" if zero else "above 0"
-        raise InvalidParameterError(
-            f"{name}: must be a number of seconds {least}, got {quoted(value)}"
-        )
+        msg = f"{name}: must be a number of seconds {least}, got {quoted(value)}"
+        raise InvalidParameterError(msg)
     if value > threading.TIMEOUT_MAX:  # inf, or beyond what a blocking wait can take
         # A timeout's hint, not a retry delay's; timeout=None takes the defaults (5 s, 600 s).
         unset = "httpx.Timeout(None)" if name == "timeout" else "None"
