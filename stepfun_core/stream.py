@@ -339,12 +339,6 @@ class _OpenStream:
         tries.attempt += 1
         return float(delay)
 
-    def _resend(self, error: StepFunError) -> tuple[Mapping[str, Any], Tries]:
-        """What to send again once the delay is over; ``error`` if the stream was closed."""
-        if self._closed:
-            raise error
-        return self._payload, self._tries
-
     def _restarted(self, opened: Opened) -> None:
         """Read on from the request sent again, into the same accumulator, cleared.
 
@@ -355,9 +349,6 @@ class _OpenStream:
         state.accumulator = self._state.accumulator
         state.accumulator.clear()  # an opening chunk's id and usage belong to the attempt cut
         self._response, self._state = response, state
-
-    def _finished(self) -> None:
-        self._client._remember(self._payload, self._state.accumulator.usage)
 
     def _if_taken(self) -> None:
         """Keep the echo field once content came: a refusal comes before any (in its place)."""
@@ -382,12 +373,14 @@ class ChatStream(_OpenStream):
         while True:
             try:
                 yield from self._chunks()
-                self._finished()
+                self._client._remember(self._payload, self._state.accumulator.usage)
                 return
             except _RESTARTABLE as error:
                 cut = error
             time.sleep(self._restart_delay(cut))
-            self._restarted(self._client._open(*self._resend(cut)))
+            if self._closed:  # during the wait
+                raise cut
+            self._restarted(self._client._open(self._payload, self._tries))
             if self._closed:  # while the request was sent again
                 self.close()
                 raise cut
@@ -434,12 +427,14 @@ class AsyncChatStream(_OpenStream):
             try:
                 async for chunk in self._chunks():
                     yield chunk
-                self._finished()
+                self._client._remember(self._payload, self._state.accumulator.usage)
                 return
             except _RESTARTABLE as error:
                 cut = error
             await asyncio.sleep(self._restart_delay(cut))
-            self._restarted(await self._client._open(*self._resend(cut)))
+            if self._closed:  # during the wait
+                raise cut
+            self._restarted(await self._client._open(self._payload, self._tries))
             if self._closed:  # while the request was sent again
                 await self.close()
                 raise cut
