@@ -63,8 +63,7 @@ class ToolCallBuilder:
             self._pieces.append(delta.arguments)
             if self._value_end is not None:
                 self._value_end.feed(delta.arguments)
-            tail = delta.arguments.rstrip()
-            if tail:
+            if tail := delta.arguments.rstrip():
                 self._closes = tail[-1] == "}"
         if delta.results is not None:
             self.results = delta.results

@@ -82,8 +82,7 @@ class StepFunClient(BaseClient[SyncHTTP]):
         """One try: the response (left open for a stream) and its body, or the error."""
         try:
             response = cast(httpx.Response, http.send(request, stream=True))  # type: ignore[arg-type]
-            refused = refused_unread(response, stream=stream)
-            if refused is not None:
+            if (refused := refused_unread(response, stream=stream)) is not None:
                 response.close()
                 return refused
             if response.is_success and stream and not is_json_reply(response):
@@ -242,8 +241,7 @@ class AsyncStepFunClient(BaseClient[AsyncHTTP]):
             else:  # a caller's client may have any transport: sent as it comes
                 response = cast(httpx.Response, await http.send(request, stream=True))  # type: ignore[arg-type]
             close_in_full(response)
-            refused = refused_unread(response, stream=stream)
-            if refused is not None:
+            if (refused := refused_unread(response, stream=stream)) is not None:
                 await response.aclose()
                 return refused
             if response.is_success and stream and not is_json_reply(response):

@@ -188,9 +188,8 @@ def completion_from(response: httpx.Response, content: bytes) -> Completion:
             trace_id=trace_id_of(response),
             body=_shown(response, content),
         )
-    error = _envelope(response, content) if data.get("error") else None
-    if error:  # an envelope whose key was escaped ("\u0065rror")
-        raise error
+    if data.get("error") and (error := _envelope(response, content)):
+        raise error  # an envelope whose key was escaped ("\u0065rror")
     # Only a \uD8xx-\uDFxx escape makes a UTF-16 half: one scan of the bytes decides.
     completion = parse_completion(data, surrogates=b"\\ud" in content or b"\\uD" in content)
     completion.raw = data
@@ -206,8 +205,7 @@ def is_json_reply(response: httpx.Response) -> bool:
 def json_reply_error(response: httpx.Response, content: bytes) -> StepFunError:
     """The error for a JSON answer to a stream request (it carries what the JSON held)."""
     body = decode_json(content)
-    error = _envelope(response, content) if isinstance(body, dict) else None
-    if error:
+    if isinstance(body, dict) and (error := _envelope(response, content)):
         return error
     what = "a JSON document"
     if body is None:  # labelled JSON but not JSON (a proxy relabelling a stream): keep its text

@@ -111,8 +111,7 @@ class ValueEnd:
         if self.ended:
             self.trailing = self.trailing or bool(piece.strip())
             return
-        end = self._end_in(piece)
-        if end is not None:
+        if (end := self._end_in(piece)) is not None:
             self.ended = True
             self.trailing = bool(piece[end:].strip())
 

@@ -81,8 +81,7 @@ def _proxy_variables() -> list[tuple[str, str]]:
         return []
     named = []
     for scheme in ("https", "http", "all"):
-        value = found.get(scheme)
-        if value:
+        if value := found.get(scheme):
             lower = f"{scheme}_proxy"
             named.append((lower if os.environ.get(lower) == value else lower.upper(), value))
     return named

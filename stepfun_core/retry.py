@@ -71,8 +71,7 @@ def parse_retry_after(headers: Mapping[str, str], now: float | None = None) -> f
 
     None (the normal backoff) when absent or unreadable; ``inf`` past any clock (no retry).
     """
-    milliseconds = _seconds(headers.get("retry-after-ms") or "")
-    if milliseconds is not None:
+    if (milliseconds := _seconds(headers.get("retry-after-ms") or "")) is not None:
         return milliseconds / 1000.0
     raw = (headers.get("retry-after") or "").strip()
     seconds = _seconds(raw)

@@ -59,12 +59,10 @@ def _find(explicit: str | None, argument: str, variables: tuple[str, ...]) -> Fo
     """The argument if given, else the first of the environment variables that is set."""
     if explicit is not None and not isinstance(explicit, str):
         raise InvalidParameterError(f"{argument}: must be a string, got {type(explicit).__name__}")
-    value = (explicit or "").strip()
-    if value:
+    if value := (explicit or "").strip():
         return Found(value, f"{argument} argument")
     for name in variables:
-        value = os.environ.get(name, "").strip()
-        if value:
+        if value := os.environ.get(name, "").strip():
             return Found(value, f"environment variable {name}")
     return None
 
@@ -97,8 +95,7 @@ def check_api_key(key: str, source: str = "api_key argument") -> str:
     """Return the key if it can be sent; else raise MalformedAPIKeyError naming the problem."""
     if not isinstance(key, str):
         raise MalformedAPIKeyError(f"the API key from the {source} must be a string")
-    problem = key_problem(key)
-    if problem is not None:
+    if (problem := key_problem(key)) is not None:
         raise MalformedAPIKeyError(
             f"the API key from the {source} {problem}: copy it again from the StepFun "
             "console (keys are plain ASCII letters, digits and punctuation)"
