@@ -268,7 +268,6 @@ class AsyncStepFunClient(BaseClient[AsyncHTTP]):
         self, payload: Mapping[str, Any] | None, *, stream: bool, tries: Tries | None = None
     ) -> tuple[httpx.Response, bytes]:
         """Send ``payload`` (None: ``GET /models``), retried as the policy says."""
-        # The caller's client, or this event loop's shared pool.
         http = self._usable(self._http_client or await shared_async_client(self._pool_size))
         tries = tries or self._tries(stream=stream)
         request = self._build(http, self._current_payload(payload, tries), stream=stream)
