@@ -29,7 +29,7 @@ def redact_url(url: str) -> str:
     """
     scheme = _SCHEME.match(url)
     prefix = scheme.group() if scheme else ""
-    rest = url[len(prefix) :]
+    rest = url.removeprefix(prefix)
     _, at, host = rest.rpartition("@")
     if not _HOST_PORT.fullmatch(host):
         return prefix + HIDDEN

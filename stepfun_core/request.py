@@ -146,7 +146,7 @@ def _check_data_url(field: str, url: str, kind: str) -> None:
     if key in _CHECKED_MEDIA:
         return
     header, comma, data = url.partition(",")
-    mime = normalize_mime_type(header[len("data:") :].split(";")[0])
+    mime = normalize_mime_type(header.removeprefix("data:").split(";")[0])
     allowed, limit = MEDIA_KINDS[kind] if kind != "video" else ({"video/mp4": ()}, MAX_VIDEO_BYTES)
     if mime not in allowed:
         raise _fail(field, f"format {quoted(mime)} is not supported; use {sorted(allowed)}")

@@ -107,7 +107,7 @@ class SSEDecoder:
             return b""
         self._at_start = False
         self._head = b""
-        return head[len(_BOM) :] if head.startswith(_BOM) else head
+        return head.removeprefix(_BOM)
 
     def _add_data(self, value: str, size: int) -> None:
         self._data.append(value)
