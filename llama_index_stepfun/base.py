@@ -231,7 +231,7 @@ class StepFun(CoreClients, JsonModeLLM):
         return super()._core_client(asynchronous, kwargs)
 
     def _payload(self, messages: Sequence[ChatMessage], **kwargs: Any) -> dict[str, Any]:
-        if kwargs and (model_only := sorted(kwargs.keys() & _MODEL_ONLY)):
+        if model_only := sorted(kwargs.keys() & _MODEL_ONLY):
             msg = f"{', '.join(model_only)}: a setting of the model, not of one call"
             raise InvalidParameterError(msg)
         echo = echo_mode(kwargs.pop("echo_reasoning", None) or self.echo_reasoning)
@@ -243,11 +243,8 @@ class StepFun(CoreClients, JsonModeLLM):
         merge_extra(params, body_kwargs, "additional_kwargs")
         merge_extra(params, own.get("extra_body"), "additional_kwargs['extra_body']")
         extra = kwargs.pop("extra_body", None)
-        merge_extra(
-            params,
-            {k: v for k, v in kwargs.items() if k not in _NOT_PARAMS},
-            "the call's keyword arguments",
-        )
+        call_kwargs = {k: v for k, v in kwargs.items() if k not in _NOT_PARAMS}
+        merge_extra(params, call_kwargs, "the call's keyword arguments")
         merge_extra(params, extra, "extra_body")
         model = self.model if kwargs.get("model") is None else kwargs["model"]  # "" is refused
         wire = [to_wire_message(message, echo) for message in messages]
@@ -362,8 +359,7 @@ class StepFun(CoreClients, JsonModeLLM):
             user_msg = ChatMessage(role=MessageRole.USER, content=user_msg)
         if user_msg is not None:
             messages.append(user_msg)
-        strict = kwargs.pop("strict", None)
-        specs = tools_kwargs(tools, tool_choice, tool_required, strict)
+        specs = tools_kwargs(tools, tool_choice, tool_required, kwargs.pop("strict", None))
         return {**kwargs, "messages": messages, **specs}
 
     def _validate_chat_with_tools_response(

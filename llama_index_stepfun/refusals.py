@@ -17,41 +17,39 @@ from stepfun_core import StepFunError
 from stepfun_core.types import CUT_OFF_PROBLEM, refusal_problem
 
 
-class StepFunRefusalError(StepFunError, ValueError):
+class _ReplyError(StepFunError, ValueError):
+    """A reply structured prediction cannot use; ``response`` is the reply.
+
+    A ``ValueError`` too, as LlamaIndex's programs raise.
+    """
+
+    def __init__(self, message: str, *, response: ChatResponse | None = None) -> None:
+        super().__init__(message)
+        self.response = response
+
+
+class StepFunRefusalError(_ReplyError):
     """The model declined to give the structured output asked for (a refusal or a filter).
 
-    A ``ValueError`` too, as LlamaIndex's programs raise. ``refusal`` is what the model said (empty
-    for a filter); ``response`` is the reply.
+    ``refusal`` is what the model said (empty for a filter).
     """
 
     def __init__(
         self, message: str, *, refusal: str = "", response: ChatResponse | None = None
     ) -> None:
-        super().__init__(message)
+        super().__init__(message, response=response)
         self.refusal = refusal
-        self.response = response
 
 
-class StepFunCutOffError(StepFunError, ValueError):
-    """The reply was cut at ``max_tokens`` where a whole answer (or tool call) was needed.
-
-    ``response`` is the reply.
-    """
-
-    def __init__(self, message: str, *, response: ChatResponse | None = None) -> None:
-        super().__init__(message)
-        self.response = response
+class StepFunCutOffError(_ReplyError):
+    """The reply was cut at ``max_tokens`` where a whole answer (or tool call) was needed."""
 
 
-class StepFunInvalidToolArgumentsError(StepFunError, ValueError):
+class StepFunInvalidToolArgumentsError(_ReplyError):
     """The structured output's (or a required) tool call has arguments that are not JSON.
 
-    ``response`` is the reply; LlamaIndex would otherwise build the object from its defaults.
+    LlamaIndex would otherwise build the object from its defaults.
     """
-
-    def __init__(self, message: str, *, response: ChatResponse | None = None) -> None:
-        super().__init__(message)
-        self.response = response
 
 
 def refusal_error(response: ChatResponse) -> StepFunError | None:
@@ -59,13 +57,11 @@ def refusal_error(response: ChatResponse) -> StepFunError | None:
     refusal = response.message.additional_kwargs.get(REFUSAL_KEY)
     refusal = refusal if isinstance(refusal, str) else ""
     finish_reason = response.additional_kwargs.get("finish_reason")
-    problem = refusal_problem(refusal, finish_reason)
-    if problem is not None:
+    if (problem := refusal_problem(refusal, finish_reason)) is not None:
         return StepFunRefusalError(problem, refusal=refusal, response=response)
     if finish_reason == "length":
         return StepFunCutOffError(CUT_OFF_PROBLEM, response=response)
-    bad = invalid_arguments(response)
-    if bad is not None:
+    if (bad := invalid_arguments(response)) is not None:
         text = str(bad.tool_kwargs[INVALID_ARGUMENTS])[:200]
         problem = f"the model called {bad.tool_name!r} with arguments that are not a JSON object"
         return StepFunInvalidToolArgumentsError(f"{problem}: {text!r}", response=response)
@@ -74,8 +70,7 @@ def refusal_error(response: ChatResponse) -> StepFunError | None:
 
 def raise_on_refusal(response: ChatResponse) -> None:
     """Raise if the reply states a refusal, had its content withheld or was cut off."""
-    error = refusal_error(response)
-    if error is not None:
+    if (error := refusal_error(response)) is not None:
         raise error
 
 

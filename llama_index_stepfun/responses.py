@@ -63,15 +63,13 @@ def _message_kwargs(
     refusal: str,
     audio: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    kwargs: dict[str, Any] = {}
-    if reasoning:
-        kwargs[REASONING_KEY] = reasoning
-    if calls:
-        kwargs["tool_calls"] = calls
-    if server_calls:
-        kwargs["server_tool_calls"] = server_calls
-    if refusal:
-        kwargs[REFUSAL_KEY] = refusal
+    named: dict[str, Any] = {
+        REASONING_KEY: reasoning,
+        "tool_calls": calls,
+        "server_tool_calls": server_calls,
+        REFUSAL_KEY: refusal,
+    }
+    kwargs = {key: value for key, value in named.items() if value}
     if audio is not None:  # an audio model's spoken answer: base64 data, its transcript
         kwargs["audio"] = audio
     return kwargs
