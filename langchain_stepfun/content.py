@@ -129,7 +129,7 @@ def _video(block: Mapping[str, Any]) -> Part:
     kind = block["type"]
     value = block.get("video_url") if kind == "video_url" else block.get("url")
     url = value.get("url") if isinstance(value, Mapping) else value
-    data = _base64(block) if kind == "video" else None
+    data = _base64(block)
     if kind == "video" and not url and isinstance(data, str) and data:
         url = _base64_url(_mime_of(block, data, "video/mp4"), data)
     elif kind == "video" and not url and block.get("file_id"):  # uploaded (purpose "storage")

@@ -59,9 +59,7 @@ def _leading_blocks(message: AIMessage) -> list[Block]:
     reasoning = message.additional_kwargs.get(REASONING_KEY)
     if isinstance(reasoning, str) and reasoning:
         blocks.append({"type": "reasoning", "reasoning": reasoning})
-    server_calls = message.additional_kwargs.get(SERVER_TOOL_CALLS_KEY)
-    if server_calls:
-        blocks.extend(_server_blocks(server_calls))
+    blocks.extend(_server_blocks(message.additional_kwargs.get(SERVER_TOOL_CALLS_KEY)))
     if message.content:
         blocks.append({"type": "text", "text": message.content})
     refusal = message.additional_kwargs.get(REFUSAL_KEY)
