@@ -269,8 +269,7 @@ def assistant_text(content: str | list[Any]) -> tuple[str, str]:
         if not isinstance(item, Mapping):
             continue
         kind = item.get("type")
-        words = _words(item, "assistant")
-        if words is not None:
+        if (words := _words(item, "assistant")) is not None:
             texts.append(words)
         elif kind == "refusal" and isinstance(item.get("refusal"), str):
             texts.append(item["refusal"])

@@ -50,8 +50,7 @@ class ChunkConverter:
             return None
         delta = chunk.choices[0]
         if len(chunk.choices) > 1 or delta.index != 0:  # odd chunks only: the usual one is fast
-            merged = chunk.delta(0)
-            if merged is None:
+            if (merged := chunk.delta(0)) is None:
                 return None
             delta = merged
         calls = self._tool_call_chunks(delta.tool_calls) if delta.tool_calls else None

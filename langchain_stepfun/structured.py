@@ -44,8 +44,7 @@ def raise_on_refusal(message: BaseMessage) -> None:
     """Raise if the reply withheld its content (filter or refusal) or was cut at max_tokens."""
     refusal = message.additional_kwargs.get(REFUSAL_KEY)
     finish_reason = message.response_metadata.get("finish_reason")
-    problem = refusal_problem(refusal, finish_reason)
-    if problem is not None:
+    if (problem := refusal_problem(refusal, finish_reason)) is not None:
         raise StepFunRefusalError(problem, raw_message=message)
     # LangChain's parsers complete cut JSON, so a cut reply parsed as a whole object (ChatOpenAI
     # raises LengthFinishReasonError here).

@@ -108,9 +108,9 @@ class StepFun(CoreClients, JsonModeLLM):
     max_tokens: int | None = Field(default=None, gt=0, description="Unset: no limit.")
     top_p: float | None = Field(default=None, ge=0.0, le=1.0)
     frequency_penalty: float | None = Field(default=None, ge=-2.0, le=2.0)
-    stop: str | list[str] | None = Field(default=None)
-    reasoning_effort: Literal["low", "medium", "high"] | None = Field(default=None)
-    reasoning_format: Literal["general", "deepseek-style"] | None = Field(default=None)
+    stop: str | list[str] | None = None
+    reasoning_effort: Literal["low", "medium", "high"] | None = None
+    reasoning_format: Literal["general", "deepseek-style"] | None = None
     echo_reasoning: EchoReasoning = Field(
         default="tool_calls",
         description="Send earlier reasoning back on assistant messages: 'tool_calls' (those "

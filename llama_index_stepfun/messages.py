@@ -215,8 +215,7 @@ def _tool(message: ChatMessage) -> dict[str, Any]:
 
 def to_wire_message(message: ChatMessage, echo: EchoReasoning = "tool_calls") -> dict[str, Any]:
     """One LlamaIndex message as a wire message."""
-    role = _ROLES.get(message.role)
-    if role is None:
+    if (role := _ROLES.get(message.role)) is None:
         raise InvalidParameterError(f"message role {message.role!r} is not supported by StepFun")
     if role == "user":
         return {"role": "user", "content": _user_content(message)}

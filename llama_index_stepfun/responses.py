@@ -257,8 +257,7 @@ class StreamResponder:
             extra.update(usage_kwargs(accumulator.usage))
             raw: dict[str, Any] = self.finish(extra, choice.finish_reason)
         else:
-            due = self._calls.due(choice.tool_calls) if choice.tool_calls else None
-            if due:
+            if choice.tool_calls and (due := self._calls.due(choice.tool_calls)):
                 self._calls.refresh(accumulator, due)
             raw = {"id": chunk.id, "object": "chat.completion.chunk", "model": chunk.model}
         return ChatResponse(message=self._message(), raw=raw, delta=delta, additional_kwargs=extra)
@@ -292,8 +291,7 @@ class StreamResponder:
         """The whole completion's JSON, for a response that holds the whole stream."""
         completion = self._accumulator.result()
         choice = completion.first
-        reason = finish_reason or choice.finish_reason
-        if reason:
+        if reason := finish_reason or choice.finish_reason:
             extra["finish_reason"] = reason
         if self._thinking_block is not None and completion.usage is not None:
             self._thinking_block.num_tokens = completion.usage.reasoning_tokens
