@@ -129,11 +129,12 @@ def _video(block: Mapping[str, Any]) -> Part:
     kind = block["type"]
     value = block.get("video_url") if kind == "video_url" else block.get("url")
     url = value.get("url") if isinstance(value, Mapping) else value
-    data = _base64(block)
-    if kind == "video" and not url and isinstance(data, str) and data:
-        url = _base64_url(_mime_of(block, data, "video/mp4"), data)
-    elif kind == "video" and not url and block.get("file_id"):  # uploaded (purpose "storage")
-        url = f"stepfile://{block['file_id']}"
+    if kind == "video" and not url:
+        data = _base64(block)
+        if isinstance(data, str) and data:
+            url = _base64_url(_mime_of(block, data, "video/mp4"), data)
+        elif block.get("file_id"):  # uploaded (purpose "storage")
+            url = f"stepfile://{block['file_id']}"
     if not url or not isinstance(url, str):
         why = "StepFun takes videos by URL, file_id or mp4 base64 data"
         raise _unsupported(kind, block, "it needs video_url.url" if kind == "video_url" else why)

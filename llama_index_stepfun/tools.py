@@ -57,19 +57,19 @@ def tools_kwargs(
     specs = [tool_spec(tool, bool(strict)) for tool in tools]
     if not any(spec.get("type") == "function" for spec in specs):
         return {"tools": specs} if specs else {}
-    if choice is None:  # a string other than a mode names a function
+    if choice is None:
         choice = "required" if required else "auto"
     elif isinstance(choice, Mapping):
         choice = dict(choice)
-    elif choice not in _CHOICES:
+    elif choice not in _CHOICES:  # a string other than a mode names a function
         choice = {"type": "function", "function": {"name": choice}}
     return {"tools": specs, "tool_choice": choice}
 
 
 # The arguments last read from a streaming call, by call id: an agent reads the tool calls of
 # every streamed response, and parsing the whole text each time would cost the square of its
-# length (a first attempt at whole JSON did, before this cache was looked at). Read again only
-# once the text has doubled, the cost stays linear; the final response parses the whole text.
+# length. Read again only once the text has doubled, the cost stays linear; the final response
+# parses the whole text.
 _PARTIAL: dict[str, tuple[int, str, dict[str, Any]]] = {}
 _PARTIAL_LOCK = threading.Lock()
 
