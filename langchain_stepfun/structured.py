@@ -69,13 +69,10 @@ class _ReplyCheck:
 
     def see(self, message: BaseMessage) -> BaseMessage:
         raise_on_refusal(message)
-        calls = ("tool_calls", "tool_call_chunks")
-        self.called = self.called or any(getattr(message, kind, None) for kind in calls)
+        calls = getattr(message, "tool_call_chunks", None) or getattr(message, "tool_calls", [])
+        self.called = self.called or bool(calls)
         if self.first is None:
-            pieces = getattr(message, "tool_call_chunks", None) or getattr(
-                message, "tool_calls", []
-            )
-            self.first = next((c["id"] for c in pieces if c.get("id")), None)
+            self.first = next((c["id"] for c in calls if c.get("id")), None)
         self.invalid = getattr(message, "invalid_tool_calls", None) or self.invalid
         self.unparsed = message.response_metadata.get(UNPARSED_KEY) or self.unparsed
         self.text += message.text if len(self.text) < 200 else ""

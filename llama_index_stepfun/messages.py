@@ -144,17 +144,14 @@ def _user_content(message: ChatMessage) -> str | list[dict[str, Any]]:
 
 
 def _text_of(message: ChatMessage, role: str) -> str:
-    texts: list[str] = []
-    for block in message.blocks:
-        if isinstance(block, TextBlock):
-            texts.append(block.text)
-        elif role == "assistant" and not isinstance(block, (ThinkingBlock, ToolCallBlock)):
-            # An image model's picture earlier in a mixed history: named, as in tool messages
-            # (raising would end an agent's run).
-            texts.extend(_texts([block]))
-        elif not isinstance(block, (ThinkingBlock, ToolCallBlock, CachePoint)):
-            raise _unsupported(block, role)
-    return "\n".join(texts)
+    blocks = [b for b in message.blocks if not isinstance(b, (ThinkingBlock, ToolCallBlock))]
+    # An assistant's media (an image model's picture earlier in a mixed history) is named, as in
+    # tool messages: raising would end an agent's run. A system message takes text only.
+    if role != "assistant":
+        for block in blocks:
+            if not isinstance(block, (TextBlock, CachePoint)):
+                raise _unsupported(block, role)
+    return "\n".join(_texts(blocks))
 
 
 def _texts(blocks: Sequence[Any]) -> list[str]:
