@@ -201,8 +201,7 @@ def _assistant(message: ChatMessage, echo: EchoReasoning) -> dict[str, Any]:
 
 
 def _tool(message: ChatMessage) -> dict[str, Any]:
-    call_id = message.additional_kwargs.get("tool_call_id")
-    if not call_id:
+    if not (call_id := message.additional_kwargs.get("tool_call_id")):
         raise InvalidParameterError(
             "a tool message needs additional_kwargs['tool_call_id'] naming the call it answers"
         )
