@@ -162,9 +162,9 @@ class ChatStepFun(CoreClients, BaseChatModel):
     """Route ``invoke`` through the streaming API."""
     stream_usage: bool = True
     """Put the usage on the last chunk of streams."""
-    stream_chunk_timeout: float | None = Field(default=None, gt=0)
+    stream_chunk_timeout: float | None = Field(default=None, ge=0)
     """End a stream that sends no data for this many seconds (keep-alives don't count);
-    None: only the read timeout applies."""
+    None or 0: only the read timeout applies."""
     total_timeout: float | None = None
     """End a non-streaming call that takes longer than this many seconds in all (retries
     and a server trickling bytes included); None: only the per-read timeouts apply."""

@@ -132,9 +132,9 @@ class StepFun(CoreClients, JsonModeLLM):
     )
     stream_idle_timeout: float | None = Field(
         default=None,
-        gt=0,
+        ge=0,
         description="End a stream that sends no data for this many seconds (keep-alives "
-        "don't count); None: only the read timeout applies.",
+        "don't count); None or 0: only the read timeout applies.",
     )
     max_retries: int = Field(default=DEFAULT_MAX_RETRIES, ge=0)
     default_headers: dict[str, str] | None = Field(default=None, exclude=True, repr=False)

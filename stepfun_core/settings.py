@@ -337,7 +337,8 @@ class Settings:
             as_timeouts(timeout),
             check_count("max_retries", max_retries, 0, DEFAULT_MAX_RETRIES),
             tuple(check_headers(default_headers).items()),
-            check_seconds("stream_idle_timeout", stream_idle_timeout),
+            # 0 is off too, as langchain-openai's stream_chunk_timeout=0 (users bring it).
+            check_seconds("stream_idle_timeout", stream_idle_timeout or None),
             check_seconds("total_timeout", total_timeout),
             check_count("max_response_bytes", max_response_bytes, 1, DEFAULT_MAX_RESPONSE_BYTES),
             check_count("max_connections", max_connections, 1, DEFAULT_MAX_CONNECTIONS),

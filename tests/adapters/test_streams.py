@@ -32,6 +32,19 @@ def test_a_silent_stream_is_cut_after_the_idle_timeout(adapter: Adapter, replica
     assert RetryPolicy().retry_on(caught.value)  # type: ignore[operator]
 
 
+def test_an_idle_timeout_of_0_is_off(adapter: Adapter, replica: Replica) -> None:
+    # Round 14: langchain-openai reads stream_chunk_timeout=0 as "no watchdog"; ChatOpenAI users
+    # bring it. It was refused here (pydantic's gt=0); now 0 is off, as None is.
+    replica.enqueue(Fault.stall(after=2, seconds=0.3))
+    model = adapter.make(
+        model="step-3.5-flash", api_key="k", base_url=replica.base_url, stream_idle_timeout=0
+    )
+    assert model.client.settings.stream_idle_timeout is None
+    assert adapter.stream(model, "Tell me a story").text  # whole, through the stall
+    idle = adapter.fields.get("stream_idle_timeout", "stream_idle_timeout")
+    assert adapter.stream(model, "Tell me a story", **{idle: 0}).text  # per call too
+
+
 def get_weather(city: str) -> str:
     """Get the weather of a city."""
     return city
