@@ -271,7 +271,7 @@ def check_seconds(name: str, value: Any, *, zero: bool = False) -> float | None:
     if value > threading.TIMEOUT_MAX:  # inf, or beyond what a blocking wait can take
         # A timeout's hint, not a retry delay's; timeout=None takes the defaults (5 s, 600 s).
         unset = "httpx.Timeout(None)" if name == "timeout" else "None"
-        hint = "" if zero else f"; {unset} means no limit"
+        hint = f"; {unset} means no limit" if name.endswith("timeout") else ""
         msg = f"{name}: {quoted(value)} seconds is more than a wait can last{hint}"
         raise InvalidParameterError(msg)
     return float(value)
@@ -338,7 +338,7 @@ class Settings:
             check_count("max_retries", max_retries, 0, DEFAULT_MAX_RETRIES),
             tuple(check_headers(default_headers).items()),
             # 0 is off too, as langchain-openai's stream_chunk_timeout=0 (users bring it).
-            check_seconds("stream_idle_timeout", stream_idle_timeout or None),
+            check_seconds("stream_idle_timeout", stream_idle_timeout, zero=True) or None,
             check_seconds("total_timeout", total_timeout),
             check_count("max_response_bytes", max_response_bytes, 1, DEFAULT_MAX_RESPONSE_BYTES),
             check_count("max_connections", max_connections, 1, DEFAULT_MAX_CONNECTIONS),

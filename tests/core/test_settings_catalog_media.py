@@ -197,6 +197,10 @@ def test_media_from_a_memoryview() -> None:
         ({"timeout": httpx.Timeout(float("inf"))}, "timeout: inf seconds"),
         ({"total_timeout": 1e12}, "total_timeout: 1000000000000.0 seconds is more than"),
         ({"stream_idle_timeout": float("inf")}, "stream_idle_timeout: inf .*; None means no"),
+        # Round 14: 0 is off (as langchain-openai's stream_chunk_timeout); no other empty value.
+        ({"stream_idle_timeout": ""}, "stream_idle_timeout: must be a number of seconds of at"),
+        ({"stream_idle_timeout": False}, "stream_idle_timeout: must be a number of seconds of"),
+        ({"stream_idle_timeout": -1}, "stream_idle_timeout: must be a number of seconds of at"),
         # An OverflowError from zlib once a compressed reply came.
         ({"max_response_bytes": 2**63}, "max_response_bytes: must be below"),
         # A ValueError from Python's limit on an int's digits, while the message was made.
