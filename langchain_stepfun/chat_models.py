@@ -37,12 +37,12 @@ from langchain_stepfun.errors import (
 )
 from langchain_stepfun.messages import to_wire_message
 from langchain_stepfun.outputs import chat_result, combine_llm_outputs
-from langchain_stepfun.request import PARAMS, generations, request_body
+from langchain_stepfun.request import PARAMS, generations, refuse_client_settings, request_body
 from langchain_stepfun.streaming import ChunkConverter
 from langchain_stepfun.structured import Method, json_schema_format, structured_output
 from langchain_stepfun.tools import ToolLike, check_flag, format_tool, format_tool_choice
 from stepfun_core import EchoReasoning
-from stepfun_core.cached import ClientCache, CoreClients
+from stepfun_core.cached import ClientCache, CoreClients, refuse_extra_query
 from stepfun_core.history import EchoField
 from stepfun_core.redact import display_url, fingerprint
 from stepfun_core.settings import find_api_key, find_base_url
@@ -112,11 +112,16 @@ class ChatStepFun(CoreClients, BaseChatModel):
     """Model name, e.g. ``step-3.5-flash`` or ``step-3.7-flash``."""
     api_key: SecretStr | None = Field(
         default_factory=lambda: SecretStr(key.value) if (key := find_api_key()) else None,
-        validation_alias=AliasChoices("api_key", "stepfun_api_key"),
+        # ChatOpenAI's and ChatDeepSeek's names too: users paste them (and a key left in
+        # model_kwargs would go into the body, the traces and dumps).
+        validation_alias=AliasChoices("api_key", "stepfun_api_key", "openai_api_key"),
         repr=False,
     )
     """API key; read from ``STEP_API_KEY`` or ``STEPFUN_API_KEY`` when not given."""
-    base_url: str = Field(default_factory=lambda: find_base_url().value)
+    base_url: str = Field(
+        default_factory=lambda: find_base_url().value,
+        validation_alias=AliasChoices("base_url", "openai_api_base", "api_base"),
+    )
     """API base URL; from ``STEP_BASE_URL`` / ``STEPFUN_BASE_URL``, else the international one."""
     temperature: float | None = None
     top_p: float | None = None
@@ -145,7 +150,9 @@ class ChatStepFun(CoreClients, BaseChatModel):
     """Extra request fields (unknown constructor arguments are collected here)."""
     extra_body: dict[str, Any] | None = None
     """Extra request fields, sent as they are."""
-    timeout: float | core.settings.Timeouts | None = None
+    timeout: float | core.settings.Timeouts | None = Field(
+        default=None, validation_alias=AliasChoices("timeout", "request_timeout")
+    )
     """Seconds to wait for the answer, or an ``httpx``/``httpx2`` ``Timeout`` (kept as its connect,
     read, write and pool seconds, so the model serializes); applied through your own
     ``http_client`` too (pass ``timeout=your_client.timeout`` to keep its own)."""
@@ -228,6 +235,9 @@ class ChatStepFun(CoreClients, BaseChatModel):
         # model_kwargs into the field (and without this class's refusal of fields there).
         super()._assigned("model_kwargs", extras)
         self._assigned("extra_body", kwargs.get("extra_body"))  # not at the first call
+        with LangChainErrors():  # here, not in a validator: its error would quote the values
+            refuse_client_settings(kwargs.keys() | (extras or {}).keys())
+            refuse_extra_query(kwargs)  # as an unknown argument (model_kwargs' is checked above)
         # A field also in model_kwargs takes that value, with a warning (as LangChain's chat
         # models do); any other name given twice is refused here: a validator's error would
         # quote the arguments, the key among them.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import stepfun_core as core
@@ -30,6 +30,26 @@ PARAMS = (
 )
 # Per-call keyword arguments that steer ChatStepFun and are never sent.
 LOCAL_KWARGS = ("stream", "stream_usage", "echo_reasoning")
+# Settings of ChatOpenAI's client that users paste: they belong in no request body (a proxy's
+# password would be sent to the API and kept in traces), so they are refused with our way.
+CLIENT_SETTINGS = {
+    "openai_proxy": "pass http_client=httpx.Client(proxy=...) or set HTTPS_PROXY",
+    "default_query": "put the query in base_url",
+    "http_socket_options": "pass your own http_client",
+    "openai_organization": "StepFun has no organizations",
+    "organization": "StepFun has no organizations",
+    "include_response_headers": "ChatStepFun has no such setting",
+    "disabled_params": "ChatStepFun has no such setting",
+    "use_responses_api": "StepFun serves Chat Completions only",
+    "tiktoken_model_name": "ChatStepFun counts tokens with its own estimate",
+}
+
+
+def refuse_client_settings(names: Iterable[str]) -> None:
+    """Refuse ChatOpenAI's client settings, naming each and what to do instead."""
+    for name in sorted(CLIENT_SETTINGS.keys() & set(names)):
+        msg = f"{name}: a setting of ChatOpenAI's client, never sent: {CLIENT_SETTINGS[name]}"
+        raise core.InvalidParameterError(msg)
 
 
 def generations(chat: ChatStepFun, kwargs: Mapping[str, Any]) -> Any:
@@ -58,6 +78,7 @@ def request_body(
         kwargs.pop(name, None)
     call_extra = kwargs.pop("extra_body", None)
     with LangChainErrors():
+        refuse_client_settings(kwargs)
         echo = echo_mode(echo)
         # Its extra_headers are headers (CoreClients._core_client), never in the body.
         body_kwargs = {k: v for k, v in chat.model_kwargs.items() if k != "extra_headers"}

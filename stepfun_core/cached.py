@@ -64,6 +64,13 @@ class ClientCache:
 _Model = TypeVar("_Model", bound="CoreClients")
 
 
+def refuse_extra_query(params: Any) -> None:
+    """openai-python's ``extra_query`` (URL parameters) would be sent as a body field here."""
+    if params and "extra_query" in params:
+        msg = "extra_query: put the query in base_url (which one call can also be given)"
+        raise InvalidParameterError(msg)
+
+
 class CoreClients:
     """Mixed into both adapters' pydantic models, which keep a `ClientCache` in ``_clients``."""
 
@@ -181,6 +188,7 @@ class CoreClients:
                 raise InvalidParameterError(f"model: must be a model's name, got {quoted(value)}")
             if name == cls._EXTRA_PARAMS_FIELD:
                 merge_extra({}, value, name)
+                refuse_extra_query(value)
                 if value and "extra_body" in value:  # OpenAI's name: its fields are body fields
                     merge_extra({}, value["extra_body"], f"{name}['extra_body']")
                 return value or {}
@@ -197,6 +205,7 @@ class CoreClients:
         """
         try:
             self._own_names(kwargs)
+            refuse_extra_query(kwargs)
             names = self._CALL_SETTINGS
             changes = {names[key]: kwargs.pop(key) for key in names.keys() & kwargs}
             if "api_key" in changes:

@@ -215,6 +215,66 @@ def test_a_timeout_object_is_kept_as_its_phases(library: str) -> None:
     assert model.model_copy(update={"timeout": timeout}).timeout == (2.0, 30.0, 30.0, 30.0)
 
 
+def _mock_http(sent: list[httpx.Request]) -> httpx.Client:
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        message = {"role": "assistant", "content": "hi"}
+        choice = {"index": 0, "message": message, "finish_reason": "stop"}
+        return httpx.Response(200, json={"id": "x", "model": "m", "choices": [choice]})
+
+    return httpx.Client(transport=httpx.MockTransport(answer))
+
+
+def test_chat_openai_and_chat_deepseek_client_names_are_ours() -> None:
+    # Round 14: ChatOpenAI's openai_api_key / openai_api_base / request_timeout and
+    # ChatDeepSeek's api_base went into model_kwargs: the key was sent in the body and kept in
+    # dumps and traces, and the call went to the default URL with another key.
+    sent: list[httpx.Request] = []
+    model = ChatStepFun(
+        openai_api_key="sk-pasted-key",
+        openai_api_base="https://api.stepfun.com/v1",
+        request_timeout=5,
+        http_client=_mock_http(sent),
+    )
+    assert model.model_kwargs == {}
+    assert model.settings().timeout == (5.0, 5.0, 5.0, 5.0)
+    assert "sk-pasted-key" not in dumps(model) + repr(model)
+    model.invoke("hi")
+    model.invoke("hi", openai_api_base="https://other.example/v1", request_timeout=3)
+    assert [str(r.url) for r in sent] == [
+        "https://api.stepfun.com/v1/chat/completions",
+        "https://other.example/v1/chat/completions",
+    ]
+    assert all(r.headers["authorization"] == "Bearer sk-pasted-key" for r in sent)
+    assert all(json.loads(r.content).keys() == {"model", "messages", "stream"} for r in sent)
+    assert ChatStepFun(api_key="k", api_base="https://api.stepfun.com/v1").base_url.endswith(
+        ".com/v1"
+    )
+
+
+@pytest.mark.parametrize(
+    ("given", "hint"),
+    [
+        ({"openai_proxy": "http://alice:s3cret@proxy:3128"}, "HTTPS_PROXY"),
+        ({"model_kwargs": {"default_query": {"v": "1"}}}, "query in base_url"),
+        ({"organization": "org-1"}, "no organizations"),
+        ({"extra_query": {"v": "1"}}, "query in base_url"),
+        ({"model_kwargs": {"extra_query": {"v": "1"}}}, "query in base_url"),
+    ],
+)
+def test_chat_openai_client_settings_are_refused_not_sent(given: dict[str, Any], hint: str) -> None:
+    # Round 14: they were sent in the body (a proxy's password with them) and never applied.
+    with pytest.raises(core.InvalidParameterError, match=hint) as caught:
+        make(**given)
+    assert "s3cret" not in str(caught.value)
+    sent: list[httpx.Request] = []
+    model = make(http_client=_mock_http(sent))
+    name, value = next(iter(given.get("model_kwargs", given).items()))
+    with pytest.raises(core.InvalidParameterError, match=hint):
+        model.invoke("hi", **{name: value})
+    assert sent == []
+
+
 def test_a_subclass_serializes_under_its_own_module() -> None:
     # LangChain's namespace is the class's module: a fixed one made an id no loader can find.
     assert dumpd(make())["id"] == ["langchain_stepfun", "chat_models", "ChatStepFun"]

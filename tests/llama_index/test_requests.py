@@ -68,6 +68,17 @@ def test_an_extra_body_in_additional_kwargs_is_body_fields(driver: Driver) -> No
     assert len(api.bodies) == 2
 
 
+def test_an_extra_query_is_refused_not_sent_in_the_body(driver: Driver) -> None:
+    # Round 14: openai-python (so LlamaIndex's OpenAI) sends a call's extra_query as URL
+    # parameters; here it went into the body, and the gateway never saw it.
+    api = MockAPI(json_reply(REASONING_REPLY))
+    with pytest.raises(InvalidParameterError, match="extra_query: put the query in base_url"):
+        driver.chat(api.llm(), user("hi"), extra_query={"api-version": "1"})
+    with pytest.raises(InvalidParameterError, match="extra_query"):
+        api.llm(additional_kwargs={"extra_query": {"api-version": "1"}})
+    assert api.bodies == []
+
+
 def test_unset_parameters_are_not_sent(driver: Driver) -> None:
     api = MockAPI(json_reply(REASONING_REPLY))
     driver.complete(api.llm(), "hi")
