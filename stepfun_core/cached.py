@@ -156,15 +156,12 @@ class CoreClients:
                 shown = {**value, "extra_headers": headers}
             yield name, shown
 
-    def _values(self) -> tuple[Any, ...]:
-        return type(self)._SETTING_VALUES(self)
-
     def _value(self, setting: str) -> Any:
         return getattr(self, self._RENAMES.get(setting, setting))
 
     def settings(self, **changes: Any) -> Settings:
         """The core client settings as they are now (checked by the core), with ``changes``."""
-        return self._clients.settings(self._values()).replace(**changes)
+        return self._clients.settings(type(self)._SETTING_VALUES(self)).replace(**changes)
 
     @staticmethod
     def _error(error: StepFunError) -> Exception:
@@ -211,15 +208,13 @@ class CoreClients:
             if "api_key" in changes:
                 changes["api_key"] = revealed(changes["api_key"])
             model_headers = getattr(self, self._EXTRA_PARAMS_FIELD).get("extra_headers")
-            call_headers = kwargs.pop("extra_headers", None)
-            layers = [layer for layer in (model_headers, call_headers) if layer is not None]
+            for layer in (model_headers, kwargs.pop("extra_headers", None)):
+                if layer is not None:
+                    headers = changes.get("default_headers", self._value("default_headers"))
+                    changes["default_headers"] = headers_over(headers, layer)
             http = getattr(self, self._HTTP_FIELDS[asynchronous])
-            if layers:
-                headers = changes.get("default_headers", self._value("default_headers"))
-                for layer in layers:
-                    headers = headers_over(headers, layer)
-                changes["default_headers"] = headers
-            client = self._clients.client(self._values(), http, asynchronous=asynchronous)
+            values = type(self)._SETTING_VALUES(self)
+            client = self._clients.client(values, http, asynchronous=asynchronous)
             return client.with_settings(**changes) if changes else client
         except StepFunError as exc:
             raise self._error(exc) from None
