@@ -43,9 +43,8 @@ def parse_tool_calls(calls: list[WireToolCall]) -> tuple[list[ToolCall], list[In
         try:
             args = arguments_object(call.arguments)
         except ValueError as exc:
-            error = str(exc)
             invalid.append(
-                invalid_tool_call(name=call.name, args=call.arguments, id=call.id, error=error)
+                invalid_tool_call(name=call.name, args=call.arguments, id=call.id, error=str(exc))
             )
         else:
             valid.append(tool_call(name=call.name, args=args, id=call.id))
@@ -116,9 +115,7 @@ def combine_llm_outputs(outputs: list[dict[str, Any] | None], model_name: str) -
     # The name is the first the API reported; no one request ``id`` stands for several.
     usage: dict[str, Any] = {}
     reported: Any = None
-    for output in outputs:
-        if output is None:  # a generation from a stream or the cache reports nothing
-            continue
+    for output in filter(None, outputs):  # None: from a stream or the cache, nothing reported
         _add_counts(usage, output.get("token_usage"))
         reported = reported or output.get("model_name")
     return {"token_usage": usage, "model_name": reported or model_name}
@@ -131,10 +128,8 @@ def _add_counts(total: dict[str, Any], counts: Any) -> None:
     if not isinstance(counts, dict):
         return
     for key, value in counts.items():
-        if isinstance(value, dict):
-            inner = total.setdefault(key, {})
-            if isinstance(inner, dict):
-                _add_counts(inner, value)
+        if isinstance(value, dict) and isinstance(inner := total.setdefault(key, {}), dict):
+            _add_counts(inner, value)
         elif isinstance(value, (int, float)) and not isinstance(value, bool):
             previous = total.get(key, 0)
             if isinstance(previous, (int, float)):
