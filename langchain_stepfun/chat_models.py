@@ -244,8 +244,8 @@ class ChatStepFun(CoreClients, BaseChatModel):
         if twice := sorted(kwargs.keys() & (extras or {}).keys() - self._field_names()):
             msg = f"{', '.join(twice)}: given both as an argument and in model_kwargs"
             raise StepFunInvalidParameterError(msg)
-        key = kwargs.get("api_key", ...)
-        if key is not ... and key is not None and not isinstance(key, (str, SecretStr)):
+        key = kwargs.get("api_key")
+        if key is not None and not isinstance(key, (str, SecretStr)):
             # Checked here: pydantic's own error would quote the value, the key itself.
             msg = f"api_key must be a string, got {type(key).__name__}"
             raise StepFunMalformedAPIKeyError(msg)
@@ -440,8 +440,7 @@ class ChatStepFun(CoreClients, BaseChatModel):
         if (payload.get("n") or 1) > 1:
             msg = "n: n > 1 cannot be streamed; invoke without streaming to get n generations"
             raise StepFunInvalidParameterError(msg)
-        converter = ChunkConverter(stream_usage=bool(stream_usage), one_call=_one_call(payload))
-        return payload, converter
+        return payload, ChunkConverter(stream_usage=bool(stream_usage), one_call=_one_call(payload))
 
     def _generate(
         self,

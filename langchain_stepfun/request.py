@@ -73,13 +73,12 @@ def request_body(
     params = {name: getattr(chat, name) for name in PARAMS}
     model = kwargs.pop("model", None)
     model = chat.model if model is None else model  # "" is refused, not taken as unset
-    echo = kwargs.get("echo_reasoning") or chat.echo_reasoning
-    for name in LOCAL_KWARGS:
-        kwargs.pop(name, None)
     call_extra = kwargs.pop("extra_body", None)
     with LangChainErrors():
         refuse_client_settings(kwargs)
-        echo = echo_mode(echo)
+        echo = echo_mode(kwargs.get("echo_reasoning") or chat.echo_reasoning)
+        for name in LOCAL_KWARGS:
+            kwargs.pop(name, None)
         # Its extra_headers are headers (CoreClients._core_client), never in the body.
         body_kwargs = {k: v for k, v in chat.model_kwargs.items() if k != "extra_headers"}
         core.merge_extra(params, body_kwargs, "model_kwargs")
