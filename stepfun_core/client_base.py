@@ -226,8 +226,7 @@ class BaseClient(Generic[HttpClient]):
 
     def _tries(self, *, stream: bool) -> Tries:
         """A new call's budget: its deadline (which caps each attempt's timeouts), if any."""
-        seconds = self.settings.total_timeout
-        if seconds is None:
+        if (seconds := self.settings.total_timeout) is None:
             return Tries(None)
         return Tries(Deadline(seconds, httpx.Timeout(self._timeout(stream=stream)).as_dict()))
 
@@ -251,8 +250,7 @@ class BaseClient(Generic[HttpClient]):
         self, request: httpx.Request, attempt: int, error: StepFunError, deadline: Deadline | None
     ) -> float:
         """Seconds to wait before the next attempt; else raise the error (or the deadline's)."""
-        delay = self._planned_delay(request, attempt, error, deadline)
-        if delay is not None:
+        if (delay := self._planned_delay(request, attempt, error, deadline)) is not None:
             return delay
         if deadline is not None and deadline.remaining() <= 0:
             raise deadline.error() from error
